@@ -1,0 +1,1 @@
+export { startParley, type RunningParley, type ServiceName, type StartOptions } from "./start.js";

@@ -1,0 +1,9 @@
+// `npm start`: every service in one process on the default ports, embedded
+// PostgreSQL under ./data (or DATABASE_URL), in-memory broker (or REDIS_URL).
+import { createLogger, stopOnSignals } from "@parley/kit";
+import { startParley } from "./start.js";
+
+const log = createLogger("parley", process.env.LOG_LEVEL);
+const parley = await startParley({ log });
+log.info({ addresses: parley.addresses }, "Parley is running");
+stopOnSignals(log, [{ name: "parley", stop: () => parley.stop() }]);

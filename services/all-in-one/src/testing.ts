@@ -1,0 +1,35 @@
+// A whole Parley for a test file: every service on a free port, on a fresh
+// database (embedded in memory, or PostgreSQL when PARLEY_TEST_DATABASE_URL is set),
+// with typed clients. stop() shuts it down and drops its databases.
+import { createLogger, createServiceClient } from "@parley/kit";
+import { TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
+import { AuthService } from "@parley/proto/auth/v1/auth_pb";
+import { UserService } from "@parley/proto/user/v1/user_pb";
+import { startParley } from "./start.js";
+
+export async function startTestParley(env: Record<string, string> = {}) {
+  const db = testDatabase();
+  const parley = await startParley({
+    env: {
+      ...process.env,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+      DATABASE_URL: db.databaseUrl ?? "",
+      REDIS_URL: TEST_REDIS_URL ?? "",
+      ...env,
+    },
+    ports: { auth: 0, user: 0 },
+    dataDir: db.dataDir,
+    log: createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent"),
+  });
+  return {
+    ...parley,
+    auth: createServiceClient(AuthService, parley.addresses.auth),
+    users: createServiceClient(UserService, parley.addresses.user),
+    async stop() {
+      await parley.stop();
+      await db.drop();
+    },
+  };
+}
+
+export type TestParley = Awaited<ReturnType<typeof startTestParley>>;

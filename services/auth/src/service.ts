@@ -1,0 +1,243 @@
+// AuthService: registration, login, sessions with rotating refresh tokens, signing keys.
+import { createHash, randomBytes } from "node:crypto";
+import { LockMode } from "@mikro-orm/core";
+import type { Client } from "@connectrpc/connect";
+import { SignJWT } from "jose";
+import { uuidv7 } from "uuidv7";
+import { z } from "zod";
+import {
+  Code,
+  ConnectError,
+  asUser,
+  fail,
+  requireUserId,
+  rules,
+  toTimestamp,
+  validate,
+  type CallContext,
+  type Logger,
+  type RateLimiter,
+  type ServiceHandlers,
+} from "@parley/kit";
+import type { AuthService } from "@parley/proto/auth/v1/auth_pb";
+import type { User as UserMessage, UserService } from "@parley/proto/user/v1/user_pb";
+import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE } from "./claims.js";
+import type { AuthDb } from "./db.js";
+import { Credential, RefreshToken, Session } from "./entities.js";
+import type { AuthSettings } from "./env.js";
+import { SIGNING_ALG, type SigningKeys } from "./keys.js";
+import { PASSWORD_MAX, PASSWORD_MAX_BYTES, PASSWORD_MIN, type PasswordHasher } from "./passwords.js";
+
+export interface AuthDeps {
+  db: AuthDb;
+  users: Client<typeof UserService>;
+  keys: SigningKeys;
+  hasher: PasswordHasher;
+  limiter: RateLimiter;
+  settings: AuthSettings;
+  log: Logger;
+}
+
+const LOGIN_FAILED = "invalid login or password";
+const REFRESH_INVALID = "the refresh token is not valid";
+
+/** Refuses oversized passwords before anything else looks at them. */
+function checkPasswordSize(password: string): void {
+  if (password.length === 0) throw fail.invalidArgument("password", "must not be empty");
+  if (password.length > PASSWORD_MAX_BYTES || Buffer.byteLength(password) > PASSWORD_MAX_BYTES) {
+    throw fail.invalidArgument("password", `at most ${PASSWORD_MAX} characters`);
+  }
+}
+
+const registerRequest = z.object({
+  email: rules.email,
+  username: rules.username,
+  password: z.string().min(PASSWORD_MIN, `at least ${PASSWORD_MIN} characters`).max(PASSWORD_MAX, `at most ${PASSWORD_MAX} characters`),
+  displayName: z.string().max(64, "at most 64 characters"),
+});
+
+export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
+  constructor(private readonly deps: AuthDeps) {}
+
+  async register(request: { email: string; username: string; password: string; displayName: string }, ctx: CallContext) {
+    checkPasswordSize(request.password);
+    const input = validate(registerRequest, request);
+    const { db, users, hasher, log } = this.deps;
+    const userId = uuidv7();
+    const passwordHash = await hasher.hash(input.password);
+    let profile: UserMessage | undefined;
+    let issued: IssuedSession;
+    try {
+      // The profile is created inside the credential transaction: if it is refused
+      // (taken name), nothing of the account is committed.
+      issued = await db.em.fork().transactional(async (em) => {
+        em.create(Credential, { userId, passwordHash });
+        const session = this.newSession(em, userId, ctx);
+        ({ user: profile } = await users.createUser({ id: userId, username: input.username, email: input.email, displayName: input.displayName }));
+        return session;
+      });
+    } catch (error) {
+      if (profile) {
+        // The profile exists but the credentials did not commit: undo the profile.
+        await users.deleteUser({ id: userId }).catch((undo) => log.error({ err: undo, userId }, "could not undo a half-made registration"));
+      }
+      throw error;
+    }
+    return { user: profile, tokens: await this.tokens(userId, issued) };
+  }
+
+  async login(request: { login: string; password: string }, ctx: CallContext) {
+    checkPasswordSize(request.password);
+    const login = request.login.trim().toLowerCase();
+    if (login === "") throw fail.invalidArgument("login", "must not be empty");
+    if (login.length > 254) throw fail.invalidArgument("login", "at most 254 characters");
+    const { limiter, settings, users, hasher, db } = this.deps;
+    const accountKey = `login:account:${login}`;
+    const addressKey = `login:address:${ctx.clientAddress ?? "unknown"}`;
+    for (const [key, limit] of [[accountKey, settings.loginLimits.perAccount], [addressKey, settings.loginLimits.perAddress]] as const) {
+      const state = await limiter.peek(key, limit);
+      if (!state.allowed) throw fail.resourceExhausted("too many failed logins; try again later", state.retryAfterMs / 1000);
+    }
+    const userId = await users.resolveLogin({ login }).then(
+      (r) => r.userId,
+      (error) => {
+        if (ConnectError.from(error).code === Code.NotFound) return undefined;
+        throw error;
+      },
+    );
+    const credential = userId ? await db.em.fork().findOne(Credential, { userId }) : null;
+    const ok = await hasher.verify(credential?.passwordHash, request.password);
+    if (!ok || !userId) {
+      await limiter.hit(accountKey, settings.loginLimits.perAccount, settings.loginLimits.windowMs);
+      await limiter.hit(addressKey, settings.loginLimits.perAddress, settings.loginLimits.windowMs);
+      throw fail.unauthenticated(LOGIN_FAILED);
+    }
+    await limiter.reset(accountKey);
+    const issued = await db.em.fork().transactional(async (em) => this.newSession(em, userId, ctx));
+    const { user } = await users.getUser({ id: userId }, asUser(userId));
+    return { user, tokens: await this.tokens(userId, issued) };
+  }
+
+  async refresh(request: { refreshToken: string }) {
+    const tokenHash = hashToken(request.refreshToken);
+    const { db, users } = this.deps;
+    const outcome = await db.em.fork().transactional(async (em) => {
+      const token = await em.findOne(RefreshToken, { tokenHash }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!token) return { ok: false, error: REFRESH_INVALID } as const;
+      const session = await em.findOne(Session, { id: token.sessionId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      const now = new Date();
+      if (!session || session.revokedAt || session.expiresAt <= now) return { ok: false, error: REFRESH_INVALID } as const;
+      if (token.rotatedAt) {
+        // A rotated token came back: someone holds a copy. End the whole session.
+        session.revokedAt = now;
+        session.revokedReason = "reuse";
+        return { ok: false, error: "the refresh token was already used; the session has been ended" } as const;
+      }
+      token.rotatedAt = now;
+      session.lastUsedAt = now;
+      session.expiresAt = new Date(now.getTime() + this.deps.settings.refreshTtlMs);
+      const refreshToken = newRefreshToken();
+      em.create(RefreshToken, { tokenHash: hashToken(refreshToken), sessionId: session.id });
+      return { ok: true, issued: { session, refreshToken } } as const;
+    });
+    if (!outcome.ok) throw fail.unauthenticated(outcome.error);
+    const userId = outcome.issued.session.userId;
+    const { user } = await users.getUser({ id: userId }, asUser(userId));
+    return { user, tokens: await this.tokens(userId, outcome.issued) };
+  }
+
+  async logout(request: { refreshToken: string }) {
+    const em = this.deps.db.em.fork();
+    const token = await em.findOne(RefreshToken, { tokenHash: hashToken(request.refreshToken) });
+    // Logging out twice, or with a token we do not know, is not an error.
+    if (token) {
+      await em.nativeUpdate(Session, { id: token.sessionId, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout" });
+    }
+    return {};
+  }
+
+  async logoutAll(_request: unknown, ctx: CallContext) {
+    const userId = requireUserId(ctx);
+    const sessionCount = await this.deps.db.em
+      .fork()
+      .nativeUpdate(Session, { userId, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout_all" });
+    return { sessionCount };
+  }
+
+  async listSessions(_request: unknown, ctx: CallContext) {
+    const userId = requireUserId(ctx);
+    const sessions = await this.deps.db.em
+      .fork()
+      .find(Session, { userId, revokedAt: null, expiresAt: { $gt: new Date() } }, { orderBy: { lastUsedAt: "desc" } });
+    return {
+      sessions: sessions.map((s) => ({
+        id: s.id,
+        createTime: toTimestamp(s.createdAt),
+        lastUseTime: toTimestamp(s.lastUsedAt),
+        expireTime: toTimestamp(s.expiresAt),
+        userAgent: s.userAgent,
+        clientAddress: s.clientAddress,
+        current: s.id === ctx.sessionId,
+      })),
+    };
+  }
+
+  async getJwks() {
+    const keys = await this.deps.keys.publicKeys();
+    return { keys: keys.map((k) => ({ kty: k.kty, crv: k.crv, x: k.x, kid: k.kid, alg: k.alg, use: k.use })) };
+  }
+
+  async rotateSigningKey() {
+    return { kid: await this.deps.keys.rotate() };
+  }
+
+  private newSession(em: AuthDb["em"], userId: string, ctx: CallContext): IssuedSession {
+    const now = new Date();
+    const session = em.create(Session, {
+      id: uuidv7(),
+      userId,
+      userAgent: (ctx.userAgent ?? "").slice(0, 512),
+      clientAddress: (ctx.clientAddress ?? "").slice(0, 64),
+      lastUsedAt: now,
+      expiresAt: new Date(now.getTime() + this.deps.settings.refreshTtlMs),
+      revokedAt: null,
+      revokedReason: null,
+    });
+    const refreshToken = newRefreshToken();
+    em.create(RefreshToken, { tokenHash: hashToken(refreshToken), sessionId: session.id, rotatedAt: null });
+    return { session, refreshToken };
+  }
+
+  private async tokens(userId: string, { session, refreshToken }: IssuedSession) {
+    const { settings, keys } = this.deps;
+    const { kid, key } = await keys.current();
+    const accessToken = await new SignJWT({ typ: ACCESS_TOKEN_USE, sid: session.id })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: ACCESS_TOKEN_TYPE })
+      .setIssuer(settings.issuer)
+      .setAudience(settings.audience)
+      .setSubject(userId)
+      .setIssuedAt()
+      .setExpirationTime(`${settings.accessTtlSeconds}s`)
+      .setJti(uuidv7())
+      .sign(key);
+    return {
+      accessToken,
+      refreshToken,
+      expiresIn: settings.accessTtlSeconds,
+      refreshExpireTime: toTimestamp(session.expiresAt),
+    };
+  }
+}
+
+interface IssuedSession {
+  session: Session;
+  refreshToken: string;
+}
+
+function newRefreshToken(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}

@@ -1,0 +1,168 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+
+let parley: TestParley;
+beforeAll(async () => {
+  parley = await startTestParley({ LOGIN_FAILURES_PER_ACCOUNT: "3", LOGIN_FAILURES_PER_ADDRESS: "1000" });
+});
+afterAll(() => parley?.stop());
+
+const tag = () => randomBytes(4).toString("hex");
+const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (e) => ConnectError.from(e));
+const PASSWORD = "correct horse battery staple";
+
+async function register(username = `user_${tag()}`) {
+  const email = `${username}@example.com`;
+  const response = await parley.auth.register({ email, username, password: PASSWORD, displayName: "" });
+  return { ...response, email, username };
+}
+
+describe("register, login, refresh, logout", () => {
+  it("round-trips: register -> login -> refresh -> logout, and the logged-out token is dead", async () => {
+    const account = await register();
+    expect(account.user?.username).toBe(account.username);
+    expect(account.user?.email).toBe(account.email);
+    expect(account.tokens?.accessToken.split(".")).toHaveLength(3);
+    expect(account.tokens?.expiresIn).toBe(900);
+
+    const login = await parley.auth.login({ login: account.email.toUpperCase(), password: PASSWORD });
+    expect(login.user?.id).toBe(account.user?.id);
+    const byName = await parley.auth.login({ login: account.username, password: PASSWORD });
+    expect(byName.user?.id).toBe(account.user?.id);
+
+    const refreshed = await parley.auth.refresh({ refreshToken: login.tokens!.refreshToken });
+    expect(refreshed.user?.id).toBe(account.user?.id);
+    expect(refreshed.tokens!.refreshToken).not.toBe(login.tokens!.refreshToken);
+
+    await parley.auth.logout({ refreshToken: refreshed.tokens!.refreshToken });
+    const after = await failure(parley.auth.refresh({ refreshToken: refreshed.tokens!.refreshToken }));
+    expect(after?.code).toBe(Code.Unauthenticated);
+    // The other sessions (register's, byName's) are untouched.
+    await expect(parley.auth.refresh({ refreshToken: byName.tokens!.refreshToken })).resolves.toBeDefined();
+  });
+
+  it("revokes the whole session when a rotated refresh token is presented again", async () => {
+    const account = await register();
+    const first = account.tokens!.refreshToken;
+    const second = (await parley.auth.refresh({ refreshToken: first })).tokens!.refreshToken;
+    const reuse = await failure(parley.auth.refresh({ refreshToken: first }));
+    expect(reuse?.code).toBe(Code.Unauthenticated);
+    expect(reuse?.rawMessage).toMatch(/already used/);
+    // The thief's copy and the owner's current token are both dead now.
+    const current = await failure(parley.auth.refresh({ refreshToken: second }));
+    expect(current?.code).toBe(Code.Unauthenticated);
+  });
+
+  it("gives the same answer for a wrong password and an unknown account", async () => {
+    const account = await register();
+    const wrongPassword = await failure(parley.auth.login({ login: account.username, password: "wrong password!" }));
+    const unknown = await failure(parley.auth.login({ login: `nobody_${tag()}`, password: "wrong password!" }));
+    expect(wrongPassword?.code).toBe(Code.Unauthenticated);
+    expect(unknown?.code).toBe(wrongPassword?.code);
+    expect(unknown?.rawMessage).toBe(wrongPassword?.rawMessage);
+  });
+
+  it("rate limits failed logins per account, even for the right password, with a retry-after", async () => {
+    const account = await register();
+    for (let i = 0; i < 3; i++) {
+      expect((await failure(parley.auth.login({ login: account.username, password: "nope nope nope" })))?.code).toBe(Code.Unauthenticated);
+    }
+    const limited = await failure(parley.auth.login({ login: account.username, password: PASSWORD }));
+    expect(limited?.code).toBe(Code.ResourceExhausted);
+    expect(Number(limited?.metadata.get("retry-after-seconds"))).toBeGreaterThan(0);
+    // Other accounts are not affected.
+    const other = await register();
+    await expect(parley.auth.login({ login: other.username, password: PASSWORD })).resolves.toBeDefined();
+  });
+
+  it("rate limits failed logins per client address", async () => {
+    const limited = await startTestParley({ LOGIN_FAILURES_PER_ADDRESS: "2" });
+    try {
+      const from = (address: string) => ({ headers: { "x-client-address": address } });
+      for (let i = 0; i < 2; i++) {
+        await failure(limited.auth.login({ login: `spray_${i}_${tag()}`, password: "guess guess" }, from("203.0.113.9")));
+      }
+      const third = await failure(limited.auth.login({ login: `spray_${tag()}`, password: "guess guess" }, from("203.0.113.9")));
+      expect(third?.code).toBe(Code.ResourceExhausted);
+      const elsewhere = await failure(limited.auth.login({ login: `spray_${tag()}`, password: "guess guess" }, from("198.51.100.7")));
+      expect(elsewhere?.code).toBe(Code.Unauthenticated);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
+describe("registration input", () => {
+  it("rejects malformed email, empty and oversized passwords with INVALID_ARGUMENT naming the field", async () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ email: "nope" }, "email"],
+      [{ password: "" }, "password"],
+      [{ password: "short" }, "password"],
+      [{ password: "x".repeat(257) }, "password"],
+      [{ password: "x".repeat(2 * 1024 * 1024) }, "password"],
+      [{ username: "a b" }, "username"],
+    ];
+    for (const [override, field] of cases) {
+      const request = { email: `${tag()}@example.com`, username: `r_${tag()}`, password: PASSWORD, displayName: "", ...override };
+      const error = await failure(parley.auth.register(request));
+      expect(error?.code, field).toBe(Code.InvalidArgument);
+      expect(error?.metadata.get("parley-field")).toBe(field);
+      expect(error?.rawMessage.startsWith(`${field}: `)).toBe(true);
+    }
+    const hugeLogin = await failure(parley.auth.login({ login: "someone", password: "x".repeat(5000) }));
+    expect(hugeLogin?.code).toBe(Code.InvalidArgument);
+  });
+
+  it("refuses a taken username in any case or a taken email, and leaves nothing half-made", async () => {
+    const first = await register(`Taken_${tag()}`);
+    const freshEmail = `fresh_${tag()}@example.com`;
+    const dupName = await failure(
+      parley.auth.register({ email: freshEmail, username: first.username.toLowerCase(), password: PASSWORD, displayName: "" }),
+    );
+    expect(dupName?.code).toBe(Code.AlreadyExists);
+    expect(dupName?.metadata.get("parley-field")).toBe("username");
+    const dupEmail = await failure(
+      parley.auth.register({ email: first.email.toUpperCase(), username: `other_${tag()}`, password: PASSWORD, displayName: "" }),
+    );
+    expect(dupEmail?.code).toBe(Code.AlreadyExists);
+    expect(dupEmail?.metadata.get("parley-field")).toBe("email");
+    // Nothing of the refused attempt remains: its email is free and cannot log in.
+    expect((await failure(parley.auth.login({ login: freshEmail, password: PASSWORD })))?.code).toBe(Code.Unauthenticated);
+    const retry = await parley.auth.register({ email: freshEmail, username: `ok_${tag()}`, password: PASSWORD, displayName: "" });
+    expect(retry.user?.email).toBe(freshEmail);
+  });
+});
+
+describe("sessions", () => {
+  it("lists the caller's sessions, marks the current one, and logout-all ends them all", async () => {
+    const account = await register();
+    const userId = account.user!.id;
+    const second = await parley.auth.login(
+      { login: account.username, password: PASSWORD },
+      { headers: { "x-client-user-agent": "Test Browser 1.0", "x-client-address": "192.0.2.1" } },
+    );
+    const sessionOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).sid as string;
+    const currentId = sessionOf(second.tokens!.accessToken);
+    const as = { headers: { "x-user-id": userId, "x-session-id": currentId } };
+    const { sessions } = await parley.auth.listSessions({}, as);
+    expect(sessions).toHaveLength(2);
+    const current = sessions.find((s) => s.current)!;
+    expect(current.id).toBe(currentId);
+    expect(current.userAgent).toBe("Test Browser 1.0");
+    expect(current.clientAddress).toBe("192.0.2.1");
+
+    const { sessionCount } = await parley.auth.logoutAll({}, as);
+    expect(sessionCount).toBe(2);
+    expect((await parley.auth.listSessions({}, as)).sessions).toHaveLength(0);
+    for (const token of [account.tokens!.refreshToken, second.tokens!.refreshToken]) {
+      expect((await failure(parley.auth.refresh({ refreshToken: token })))?.code).toBe(Code.Unauthenticated);
+    }
+  });
+
+  it("needs a signed-in caller for the session calls", async () => {
+    expect((await failure(parley.auth.listSessions({})))?.code).toBe(Code.Unauthenticated);
+    expect((await failure(parley.auth.logoutAll({})))?.code).toBe(Code.Unauthenticated);
+  });
+});

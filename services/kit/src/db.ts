@@ -1,0 +1,110 @@
+// Database per service: MikroORM on PostgreSQL when DATABASE_URL is set (the
+// service's own database, created if missing), on embedded PGlite otherwise.
+// Committed migrations run at start, under a lock so replicas can start together.
+import { MikroORM, type AnyEntity, type Constructor, type EntitySchema } from "@mikro-orm/core";
+import { Migrator, type Migration } from "@mikro-orm/migrations";
+import { PostgreSqlDriver } from "@mikro-orm/postgresql";
+import { mkdirSync } from "node:fs";
+import pg from "pg";
+import { PgliteDriver, type PgliteExtensionName } from "./db/pglite-driver.js";
+import type { Logger } from "./logger.js";
+
+export type Orm = MikroORM<PostgreSqlDriver>;
+
+export interface DatabaseOptions {
+  /** Names the database: `<database of DATABASE_URL>_<service>` on PostgreSQL. */
+  service: string;
+  entities: EntitySchema<AnyEntity, never>[] | EntitySchema[];
+  migrations: { name: string; class: Constructor<Migration> }[];
+  /** PostgreSQL server URL; the service uses its own database on that server. */
+  databaseUrl?: string;
+  /** Embedded mode: the PGlite data directory, or "memory://" for a throwaway database. */
+  dataDir?: string;
+  /** PostgreSQL extensions the migrations create (loaded into PGlite up front). */
+  extensions?: PgliteExtensionName[];
+  log: Logger;
+  /** Connection pool size on PostgreSQL. */
+  poolSize?: number;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
+  const { log } = options;
+  const common = {
+    entities: options.entities as EntitySchema[],
+    extensions: [Migrator],
+    migrations: {
+      migrationsList: options.migrations,
+      tableName: "mikro_orm_migrations",
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+    },
+    discovery: { warnWhenNoEntities: false },
+    allowGlobalContext: false,
+    debug: log.isLevelEnabled("trace"),
+    logger: (message: string) => log.trace({ orm: message }),
+  };
+  let orm: Orm;
+  if (options.databaseUrl) {
+    const url = serviceDatabaseUrl(options.databaseUrl, options.service);
+    await ensureDatabase(url);
+    orm = await MikroORM.init({
+      ...common,
+      driver: PostgreSqlDriver,
+      clientUrl: url.toString(),
+      pool: { min: 0, max: options.poolSize ?? 10 },
+    });
+    await withMigrationLock(url, () => orm.getMigrator().up());
+    log.info({ database: url.pathname.slice(1), host: url.host }, "database ready (PostgreSQL)");
+  } else {
+    const dataDir = options.dataDir ?? "memory://";
+    if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
+    orm = (await MikroORM.init({
+      ...common,
+      driver: PgliteDriver,
+      dbName: options.service,
+      driverOptions: { dataDir, extensions: options.extensions ?? [] },
+    })) as unknown as Orm;
+    await orm.getMigrator().up();
+    log.info({ dataDir }, "database ready (embedded PGlite)");
+  }
+  return orm;
+}
+
+/** postgres://host/parley + "auth" -> postgres://host/parley_auth */
+export function serviceDatabaseUrl(databaseUrl: string, service: string): URL {
+  const url = new URL(databaseUrl);
+  const base = decodeURIComponent(url.pathname.slice(1)) || "parley";
+  url.pathname = `/${base}_${service}`;
+  return url;
+}
+
+async function ensureDatabase(target: URL): Promise<void> {
+  const name = decodeURIComponent(target.pathname.slice(1));
+  // The server's maintenance database, with the same credentials.
+  const admin = new URL(target);
+  admin.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [name]);
+    if (rowCount) return;
+    await client.query(`create database "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
+      if (error.code !== "42P04") throw error; // created meanwhile by a replica
+    });
+  } finally {
+    await client.end();
+  }
+}
+
+async function withMigrationLock<T>(url: URL, run: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    await client.query("select pg_advisory_lock(hashtext('parley.migrations'))");
+    return await run();
+  } finally {
+    await client.end(); // ends the session, which releases the lock
+  }
+}

@@ -1,0 +1,205 @@
+// One gRPC server bootstrap for every service: @grpc/grpc-js serving handlers
+// typed with protobuf-es, plus grpc.health.v1, server reflection, per-call
+// context, logs and the error mapping.
+import { randomUUID } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import { file_grpc_health_v1_health } from "@parley/proto/grpc/health/v1/health_pb";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescFile,
+  type DescMethod,
+  type DescMethodUnary,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { META, runInContext, type CallContext } from "./context.js";
+import { toPublicError } from "./errors.js";
+import type { Logger } from "./logger.js";
+
+/** A service implementation: one async function per method, typed by the generated descriptor. */
+export type ServiceHandlers<S extends DescService> = {
+  [K in keyof S["method"]]: S["method"][K] extends DescMethodUnary<infer I, infer O>
+    ? (request: MessageShape<I>, ctx: CallContext) => Promise<MessageInitShape<O>>
+    : never;
+};
+
+export interface ServiceRegistration {
+  service: DescService;
+  handlers: object;
+}
+
+/** Pairs a descriptor with its handlers, checking the handler types. */
+export function implement<S extends DescService>(service: S, handlers: ServiceHandlers<S>): ServiceRegistration {
+  return { service, handlers };
+}
+
+export interface GrpcServer {
+  /** Binds and starts serving; resolves to the bound port (use 0 in tests). */
+  listen(port: number, host?: string): Promise<number>;
+  /** Stops accepting calls, lets in-flight calls finish within graceMs, then cancels the rest. */
+  shutdown(graceMs: number): Promise<void>;
+  /** Sets every registered service NOT_SERVING (readiness goes down before shutdown). */
+  setServing(serving: boolean): void;
+  readonly inFlight: number;
+}
+
+export interface GrpcServerOptions {
+  name: string;
+  services: ServiceRegistration[];
+  log: Logger;
+  /** Limits of one message; requests above it fail with RESOURCE_EXHAUSTED. */
+  maxMessageBytes?: number;
+}
+
+export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
+  const { log, services } = options;
+  const maxBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": maxBytes,
+    "grpc.max_send_message_length": maxBytes,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  let inFlight = 0;
+
+  for (const { service, handlers } of services) {
+    const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+    const implementation: grpc.UntypedServiceImplementation = {};
+    for (const method of service.methods) {
+      if (method.methodKind !== "unary") throw new Error(`${service.typeName}.${method.name}: only unary methods are served`);
+      const handler = (handlers as Record<string, unknown>)[method.localName];
+      if (typeof handler !== "function") throw new Error(`${service.typeName}.${method.name} has no handler`);
+      definition[method.localName] = {
+        path: `/${service.typeName}/${method.name}`,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (message) => Buffer.from(toBinary(method.input, message as never)),
+        requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+        responseSerialize: (message) => Buffer.from(toBinary(method.output, message as never)),
+        responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+      };
+      implementation[method.localName] = (
+        call: grpc.ServerUnaryCall<unknown, unknown>,
+        callback: grpc.sendUnaryData<unknown>,
+      ) => {
+        inFlight++;
+        void serveUnary(method, (handler as Handler).bind(handlers), call, callback, log).finally(() => inFlight--);
+      };
+    }
+    server.addService(definition as grpc.ServiceDefinition, implementation);
+  }
+
+  const health = new HealthImplementation({ "": "SERVING" });
+  for (const { service } of services) health.setStatus(service.typeName, "SERVING");
+  health.addToServer(server);
+  new ReflectionService(reflectionPackage(services.map((s) => s.service.file)) as never).addToServer(server);
+
+  return {
+    get inFlight() {
+      return inFlight;
+    },
+    listen(port, host = "0.0.0.0") {
+      return new Promise((resolve, reject) => {
+        server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {
+          if (error) reject(error);
+          else resolve(boundPort);
+        });
+      });
+    },
+    setServing(serving) {
+      const status = serving ? "SERVING" : "NOT_SERVING";
+      health.setStatus("", status);
+      for (const { service } of services) health.setStatus(service.typeName, status);
+    },
+    async shutdown(graceMs) {
+      this.setServing(false);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          log.warn({ inFlight }, "grace period over: cancelling calls still running");
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+type Handler = (request: unknown, ctx: CallContext) => Promise<object>;
+
+async function serveUnary(
+  method: DescMethod,
+  handler: Handler,
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  callback: grpc.sendUnaryData<unknown>,
+  baseLog: Logger,
+): Promise<void> {
+  const started = performance.now();
+  const meta = (key: string) => {
+    const value = call.metadata.get(key)[0];
+    return typeof value === "string" && value !== "" ? value : undefined;
+  };
+  const requestId = meta(META.requestId) ?? randomUUID();
+  const log = baseLog.child({ reqId: requestId });
+  const trailers = new grpc.Metadata();
+  const abort = new AbortController();
+  call.on("cancelled", () => abort.abort(new Error("cancelled by the caller")));
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : undefined;
+  let deadlineTimer: NodeJS.Timeout | undefined;
+  if (deadlineMs !== undefined) {
+    deadlineTimer = setTimeout(() => abort.abort(new Error("deadline exceeded")), Math.max(0, deadlineMs - Date.now()));
+    deadlineTimer.unref();
+  }
+  const ctx: CallContext = {
+    requestId,
+    userId: meta(META.userId),
+    sessionId: meta(META.sessionId),
+    clientAddress: meta(META.clientAddress),
+    userAgent: meta(META.userAgent),
+    deadline: deadlineMs,
+    signal: abort.signal,
+    log,
+    setTrailer: (key, value) => trailers.set(key, value),
+  };
+  const methodName = `${method.parent.typeName}/${method.name}`;
+  try {
+    const init = await runInContext(ctx, () => handler(call.request, ctx));
+    const response = create(method.output, init as never);
+    log.info({ method: methodName, code: "OK", ms: round(performance.now() - started) }, "call");
+    callback(null, response, trailers);
+  } catch (error) {
+    const pub = toPublicError(error);
+    for (const [key, value] of Object.entries(pub.trailers)) trailers.set(key, value);
+    const entry = { method: methodName, code: grpc.status[pub.code] ?? pub.code, ms: round(performance.now() - started) };
+    if (pub.internal) log.error({ ...entry, err: error }, "call failed");
+    else log.info({ ...entry, reason: pub.message }, "call");
+    callback({ code: pub.code as number as grpc.status, details: pub.message, metadata: trailers });
+  } finally {
+    if (deadlineTimer) clearTimeout(deadlineTimer);
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** The shape @grpc/reflection reads: serialized FileDescriptorProtos of every file and its imports. */
+function reflectionPackage(files: DescFile[]): Record<string, { fileDescriptorProtos: Buffer[] }> {
+  const seen = new Map<string, Buffer>();
+  const visit = (file: DescFile) => {
+    if (seen.has(file.name)) return;
+    for (const dep of file.dependencies) visit(dep);
+    seen.set(file.name, Buffer.from(toBinary(FileDescriptorProtoSchema, file.proto)));
+  };
+  // grpc.health.v1 is served by grpc-health-check; its schema comes from the vendored health.proto.
+  [...files, file_grpc_health_v1_health].forEach(visit);
+  return { parley: { fileDescriptorProtos: [...seen.values()] } };
+}

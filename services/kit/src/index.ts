@@ -1,0 +1,13 @@
+export { createLogger, type Logger } from "./logger.js";
+export { ConfigError, env, loadConfig, parseEnv, serviceEnvShape } from "./config.js";
+export { Code, ConnectError, FIELD_TRAILER, RETRY_AFTER_TRAILER, fail, toPublicError, type PublicError } from "./errors.js";
+export { META, currentContext, requireUserId, runInContext, type CallContext } from "./context.js";
+export { createGrpcServer, implement, type GrpcServer, type ServiceHandlers, type ServiceRegistration } from "./grpc-server.js";
+export { DEFAULT_TIMEOUT_MS, asUser, createServiceClient, type ClientOptions } from "./grpc-client.js";
+export { openDatabase, serviceDatabaseUrl, type DatabaseOptions, type Orm } from "./db.js";
+export { createRateLimiter, MemoryRateLimiter, RedisRateLimiter, type RateLimiter, type RateLimitResult } from "./rate-limit.js";
+export { createRedis } from "./redis.js";
+export { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
+export { rules, USERNAME_RULE } from "./rules.js";
+export { toTimestamp } from "./time.js";
+export { validate } from "./validate.js";

@@ -1,0 +1,41 @@
+// Test helpers: which database the suite runs on, and throwaway PostgreSQL
+// databases that a test file creates and drops (only its own).
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+
+/** Set by .ci/run's second pass: run the suite against this PostgreSQL server. */
+export const TEST_DATABASE_URL = process.env.PARLEY_TEST_DATABASE_URL || undefined;
+/** Set by .ci/run's second pass: run broker and rate-limit tests on this Redis. */
+export const TEST_REDIS_URL = process.env.PARLEY_TEST_REDIS_URL || undefined;
+
+export interface TestDatabase {
+  /** DATABASE_URL for the services under test (undefined: embedded PGlite in memory). */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Drops every database this test created. */
+  drop(): Promise<void>;
+}
+
+/** A fresh database namespace per call: services derive `<name>_<service>` databases from it. */
+export function testDatabase(): TestDatabase {
+  if (!TEST_DATABASE_URL) return { databaseUrl: undefined, dataDir: "memory://", drop: async () => {} };
+  const base = `parley_test_${randomBytes(5).toString("hex")}`;
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${base}`;
+  return {
+    databaseUrl: url.toString(),
+    dataDir: "memory://",
+    async drop() {
+      const admin = new URL(TEST_DATABASE_URL);
+      admin.pathname = "/postgres";
+      const client = new pg.Client({ connectionString: admin.toString() });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ datname: string }>("select datname from pg_database where datname like $1", [`${base}\\_%`]);
+        for (const { datname } of rows) await client.query(`drop database if exists "${datname}" with (force)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}

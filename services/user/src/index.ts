@@ -1,0 +1,3 @@
+export { build, type UserServerDeps } from "./server.js";
+export { initORM, type UserDb } from "./db.js";
+export { userEnv } from "./env.js";

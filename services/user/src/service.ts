@@ -1,0 +1,203 @@
+// UserService: profiles, their privacy rules and search.
+import { Code, ConnectError, fail, requireUserId, rules, toTimestamp, validate, type CallContext, type ServiceHandlers } from "@parley/kit";
+import { UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/core";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { z } from "zod";
+import {
+  type UserSchema as UserMessageSchema,
+  type UserService,
+} from "@parley/proto/user/v1/user_pb";
+import { User } from "./user.entity.js";
+import type { UserDb } from "./db.js";
+
+const { username, email, displayName, avatarUrl, statusText, uuid } = rules;
+
+const createRequest = z.object({ id: uuid, username, email, displayName: z.string() });
+const EDITABLE = { display_name: "displayName", avatar_url: "avatarUrl", status_text: "statusText" } as const;
+type EditablePath = keyof typeof EDITABLE;
+
+const SEARCH_MAX_PAGE = 100;
+const SEARCH_DEFAULT_PAGE = 20;
+/** Below this length only prefixes are matched: trigram indexes need three characters. */
+const SUBSTRING_MIN_LENGTH = 3;
+
+type UserMessage = MessageInitShape<typeof UserMessageSchema>;
+
+export class UserServiceImpl implements ServiceHandlers<typeof UserService> {
+  constructor(private readonly db: UserDb) {}
+
+  private em(): EntityManager {
+    return this.db.em.fork();
+  }
+
+  async createUser(request: { id: string; username: string; email: string; displayName: string }) {
+    const input = validate(createRequest, request);
+    const name = input.displayName.trim() === "" ? input.username : validate(z.object({ displayName }), input).displayName;
+    const em = this.em();
+    const user = em.create(User, {
+      id: input.id,
+      username: input.username,
+      email: input.email,
+      displayName: name,
+      avatarUrl: "",
+      statusText: "",
+    });
+    try {
+      await em.flush();
+    } catch (error) {
+      throw uniqueViolation(error) ?? error;
+    }
+    return { user: toMessage(user, user.id) };
+  }
+
+  async deleteUser(request: { id: string }) {
+    const { id } = validate(z.object({ id: uuid }), request);
+    await this.em().nativeDelete(User, { id });
+    return {};
+  }
+
+  async getUser(request: { id: string }, ctx: CallContext) {
+    const { id } = validate(z.object({ id: uuid }), request);
+    const user = await this.em().findOne(User, { id });
+    if (!user) throw fail.notFound("user not found");
+    return { user: toMessage(user, ctx.userId) };
+  }
+
+  async batchGetUsers(request: { ids: string[] }, ctx: CallContext) {
+    const { ids } = validate(z.object({ ids: z.array(uuid).max(500, "at most 500 ids") }), request);
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return { users: [] };
+    const found = await this.em().find(User, { id: { $in: unique } });
+    const byId = new Map(found.map((u) => [u.id, u]));
+    return { users: unique.flatMap((id) => (byId.has(id) ? [toMessage(byId.get(id)!, ctx.userId)] : [])) };
+  }
+
+  async updateUser(
+    request: { userId: string; user?: { displayName: string; avatarUrl: string; statusText: string }; updateMask?: { paths: string[] } },
+    ctx: CallContext,
+  ) {
+    const caller = requireUserId(ctx);
+    if (request.userId !== caller) throw fail.permissionDenied("you can only change your own profile");
+    const paths = request.updateMask?.paths ?? [];
+    if (paths.length === 0) throw fail.invalidArgument("update_mask", "name at least one field to change");
+    for (const path of paths) {
+      if (!(path in EDITABLE)) throw fail.invalidArgument("update_mask", `${path} is not an editable field (editable: ${Object.keys(EDITABLE).join(", ")})`);
+    }
+    const values = request.user ?? { displayName: "", avatarUrl: "", statusText: "" };
+    const changes: Partial<Record<(typeof EDITABLE)[EditablePath], string>> = {};
+    for (const path of paths as EditablePath[]) {
+      const key = EDITABLE[path];
+      const schema = { displayName, avatarUrl, statusText }[key];
+      changes[key] = validate(z.object({ [key]: schema }), { [key]: values[key] })[key] as string;
+    }
+    const em = this.em();
+    const user = await em.findOne(User, { id: caller });
+    if (!user) throw fail.notFound("user not found");
+    em.assign(user, changes);
+    await em.flush();
+    return { user: toMessage(user, caller) };
+  }
+
+  async searchUsers(request: { query: string; pageSize: number; pageToken: string }, ctx: CallContext) {
+    const input = validate(
+      z.object({
+        query: z.string().trim().min(1, "must not be empty").max(64, "at most 64 characters"),
+        pageSize: z.number().int().min(0).max(SEARCH_MAX_PAGE, `at most ${SEARCH_MAX_PAGE}`),
+        pageToken: z.string().max(512),
+      }),
+      request,
+    );
+    const limit = input.pageSize || SEARCH_DEFAULT_PAGE;
+    const after = decodeSearchToken(input.pageToken);
+    const needle = escapeLike(input.query.toLowerCase());
+    const prefix = `${needle}%`;
+    const pattern = input.query.length >= SUBSTRING_MIN_LENGTH ? `%${needle}%` : prefix;
+    const em = this.em();
+    // Prefix matches rank 0, substring matches 1; keyset pagination over (rank, lower(username), id).
+    const rows: Record<string, unknown>[] = await em.getConnection().execute(
+      `select * from (
+         select u.*, lower(u.username) as sort_name,
+                case when lower(u.username) like ? or lower(u.display_name) like ? then 0 else 1 end as match_rank
+         from users u
+         where lower(u.username) like ? or lower(u.display_name) like ?
+       ) s
+       where (s.match_rank, s.sort_name, s.id) > (?, ?, ?::uuid)
+       order by s.match_rank, s.sort_name, s.id
+       limit ?`,
+      [prefix, prefix, pattern, pattern, after.rank, after.name, after.id, limit + 1],
+      "all",
+    );
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const nextPageToken =
+      rows.length > limit && last
+        ? encodeSearchToken({ rank: Number(last.match_rank), name: String(last.sort_name), id: String(last.id) })
+        : "";
+    const users = page.map((row) => {
+      const { sort_name: _s, match_rank: _r, ...columns } = row;
+      return toMessage(em.map(User, columns), ctx.userId);
+    });
+    return { users, nextPageToken };
+  }
+
+  async resolveLogin(request: { login: string }) {
+    const login = request.login.trim().toLowerCase();
+    if (login === "" || login.length > 254) throw fail.notFound("no such account");
+    const column = login.includes("@") ? "email" : "username";
+    const [row] = await this.em()
+      .getConnection()
+      .execute<{ id: string }[]>(`select id from users where lower(${column}) = ? limit 1`, [login], "all");
+    if (!row) throw fail.notFound("no such account");
+    return { userId: row.id };
+  }
+}
+
+/** The profile as others see it; the email only for its owner. */
+export function toMessage(user: User, viewerId: string | undefined): UserMessage {
+  return {
+    id: user.id,
+    username: user.username,
+    displayName: user.displayName,
+    email: viewerId === user.id ? user.email : undefined,
+    avatarUrl: user.avatarUrl,
+    statusText: user.statusText,
+    createTime: toTimestamp(user.createdAt),
+    updateTime: toTimestamp(user.updatedAt),
+  };
+}
+
+function uniqueViolation(error: unknown): ConnectError | undefined {
+  if (!(error instanceof UniqueConstraintViolationException)) return undefined;
+  if (error.message.includes("users_username_lower_unique")) return fail.alreadyExists("username", "username is taken");
+  if (error.message.includes("users_email_lower_unique")) return fail.alreadyExists("email", "email is already registered");
+  return new ConnectError("user already exists", Code.AlreadyExists);
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+interface SearchCursor {
+  rank: number;
+  name: string;
+  id: string;
+}
+
+const START: SearchCursor = { rank: -1, name: "", id: "00000000-0000-0000-0000-000000000000" };
+
+function encodeSearchToken(cursor: SearchCursor): string {
+  return Buffer.from(JSON.stringify([cursor.rank, cursor.name, cursor.id])).toString("base64url");
+}
+
+function decodeSearchToken(token: string): SearchCursor {
+  if (token === "") return START;
+  try {
+    const [rank, name, id] = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as unknown[];
+    if ((rank === 0 || rank === 1) && typeof name === "string" && typeof id === "string" && uuid.safeParse(id).success) {
+      return { rank, name, id };
+    }
+  } catch {
+    // fall through
+  }
+  throw fail.invalidArgument("page_token", "not a token from a previous response");
+}
