@@ -1,1 +1,1 @@
-export { startParley, type RunningParley, type ServiceName, type StartOptions } from "./start.js";
+export { serviceNames, startParley, type RunningParley, type ServiceName, type StartOptions } from "./start.js";

@@ -1,25 +1,35 @@
 // Starts every Parley service in this process, each on its own port, talking
 // gRPC over loopback: the all-in-one mode of `npm start`, and the harness of tests.
-import { createLogger, runStopSteps, type GrpcServer, type Logger, type StopStep } from "@parley/kit";
-import * as auth from "@parley/auth";
-import * as user from "@parley/user";
+import { createServer } from "node:net";
+import { createBroker, createLogger, runStopSteps, type Broker, type Launch, type LaunchedService, type Logger } from "@parley/kit";
+import { launch as launchAuth } from "@parley/auth";
+import { launch as launchUser } from "@parley/user";
+
+/** In start order: a service is started after the services it calls. */
+const SERVICES = [
+  { name: "user", launch: launchUser, defaultPort: 3002 },
+  { name: "auth", launch: launchAuth, defaultPort: 3001 },
+] as const satisfies readonly { name: string; launch: Launch; defaultPort: number }[];
+
+export type ServiceName = (typeof SERVICES)[number]["name"];
+export const serviceNames: ServiceName[] = SERVICES.map((s) => s.name);
 
 export interface StartOptions {
   /** Environment to read settings from (defaults to process.env). */
   env?: NodeJS.ProcessEnv;
-  /** Ports per service; 0 picks a free one. Defaults to the standard ports. */
+  /** Ports per service; 0 picks a free one. Defaults to `<NAME>_PORT` or the standard port. */
   ports?: Partial<Record<ServiceName, number>>;
-  /** "memory://" keeps the embedded databases in memory (tests). */
+  /** Parent of the services' embedded databases; "memory://" keeps them in memory (tests). */
   dataDir?: string;
   host?: string;
   log?: Logger;
 }
 
-export type ServiceName = "auth" | "user";
-
 export interface RunningParley {
   /** host:port of every service. */
   addresses: Record<ServiceName, string>;
+  /** The process's broker (tests subscribe to it). */
+  broker: Broker;
   stop(): Promise<void>;
 }
 
@@ -27,37 +37,47 @@ export async function startParley(options: StartOptions = {}): Promise<RunningPa
   const env = options.env ?? process.env;
   const host = options.host ?? "127.0.0.1";
   const log = options.log ?? createLogger("parley", env.LOG_LEVEL);
-  const steps: StopStep[] = [];
-  const servers: StopStep[] = [];
-  const dataDirFor = (name: string) => (options.dataDir === "memory://" ? "memory://" : `${options.dataDir ?? env.DATA_DIR ?? "./data"}/${name}`);
-  const listen = async (name: ServiceName, server: GrpcServer, port: number, grace: number) => {
-    const bound = await server.listen(port, host);
-    servers.unshift({ name: `${name} grpc`, stop: () => server.shutdown(grace) });
-    log.info({ service: name, port: bound }, "service listening");
-    return `${host}:${bound}`;
-  };
-
+  const root = options.dataDir ?? env.DATA_DIR ?? "./data";
+  const running: LaunchedService[] = [];
+  // One broker for the whole process: in memory, or Redis with REDIS_URL.
+  const broker = createBroker(env.REDIS_URL || undefined, log);
+  // Stop in reverse start order: callers before the services they call, the broker last.
+  const stopAll = () =>
+    runStopSteps(log, [
+      ...[...running].reverse().map((s) => ({ name: s.name, stop: () => s.stop() })),
+      { name: "broker", stop: () => broker.close() },
+    ]);
   try {
-    const userConfig = user.userEnv.parse({ ...env, PORT: options.ports?.user ?? env.USER_PORT });
-    const userLog = createLogger("user", userConfig.LOG_LEVEL);
-    const userDb = await user.initORM({ databaseUrl: userConfig.DATABASE_URL, dataDir: dataDirFor("user"), log: userLog });
-    steps.push({ name: "user database", stop: () => userDb.orm.close() });
-    const userAddress = await listen("user", user.build({ db: userDb, log: userLog }), userConfig.PORT, userConfig.SHUTDOWN_GRACE_MS);
-
-    const authConfig = auth.authEnv.parse({ ...env, PORT: options.ports?.auth ?? env.AUTH_PORT, USER_SERVICE_ADDR: userAddress });
-    const authDeps = await auth.createAuthDeps(authConfig, createLogger("auth", authConfig.LOG_LEVEL), dataDirFor("auth"));
-    steps.push({ name: "auth dependencies", stop: () => authDeps.close() });
-    const authAddress = await listen("auth", auth.build(authDeps), authConfig.PORT, authConfig.SHUTDOWN_GRACE_MS);
-
-    return {
-      addresses: { auth: authAddress, user: userAddress },
-      // Servers first (they drain calls), then what they use.
-      stop: async () => {
-        await runStopSteps(log, [...servers, ...steps.reverse()]);
-      },
-    };
+    // Every address is known before anything starts: services may call each other both ways.
+    const addresses: Record<string, string> = {};
+    const ports: Record<string, number> = {};
+    for (const { name, defaultPort } of SERVICES) {
+      const wanted = options.ports?.[name] ?? Number(env[`${name.toUpperCase()}_PORT`] || defaultPort);
+      ports[name] = wanted === 0 ? await freePort(host) : wanted;
+      addresses[name] = `${host}:${ports[name]}`;
+    }
+    for (const { name, launch } of SERVICES) {
+      const dataDir = root === "memory://" ? root : `${root}/${name}`;
+      const service = await launch({ env, port: ports[name], host, dataDir, addresses, broker });
+      running.push(service);
+      log.info({ service: name, address: service.address }, "service started");
+    }
   } catch (error) {
-    await runStopSteps(log, [...servers, ...steps.reverse()]);
+    await stopAll();
     throw error;
   }
+  const addresses = Object.fromEntries(running.map((s) => [s.name, s.address]));
+  return { addresses: addresses as Record<ServiceName, string>, broker, stop: async () => void (await stopAll()) };
+}
+
+/** A port that was free a moment ago (loopback only). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -5,7 +5,7 @@ import { createLogger, createServiceClient } from "@parley/kit";
 import { TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
-import { startParley } from "./start.js";
+import { serviceNames, startParley } from "./start.js";
 
 export async function startTestParley(env: Record<string, string> = {}) {
   const db = testDatabase();
@@ -17,7 +17,7 @@ export async function startTestParley(env: Record<string, string> = {}) {
       REDIS_URL: TEST_REDIS_URL ?? "",
       ...env,
     },
-    ports: { auth: 0, user: 0 },
+    ports: Object.fromEntries(serviceNames.map((name) => [name, 0])),
     dataDir: db.dataDir,
     log: createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent"),
   });

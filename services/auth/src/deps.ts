@@ -1,5 +1,5 @@
 // Wires the auth service's dependencies from its configuration.
-import { createRateLimiter, createServiceClient, type Logger } from "@parley/kit";
+import { createRateLimiter, createServiceClient, type Broker, type Logger } from "@parley/kit";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { initORM } from "./db.js";
 import { authSettings, type AuthEnv } from "./env.js";
@@ -7,7 +7,12 @@ import { SigningKeys } from "./keys.js";
 import { PasswordHasher } from "./passwords.js";
 import type { AuthDeps } from "./service.js";
 
-export async function createAuthDeps(config: AuthEnv, log: Logger, dataDir?: string): Promise<AuthDeps & { close(): Promise<void> }> {
+export async function createAuthDeps(
+  config: AuthEnv,
+  log: Logger,
+  broker: Broker,
+  dataDir?: string,
+): Promise<AuthDeps & { close(): Promise<void> }> {
   const settings = authSettings(config);
   const db = await initORM({ databaseUrl: config.DATABASE_URL, dataDir: dataDir ?? `${config.DATA_DIR}/auth`, log });
   const keys = new SigningKeys(db, settings.accessTtlSeconds * 1000);
@@ -15,6 +20,7 @@ export async function createAuthDeps(config: AuthEnv, log: Logger, dataDir?: str
   const limiter = createRateLimiter(config.REDIS_URL);
   return {
     db,
+    broker,
     keys,
     limiter,
     settings,

@@ -1,16 +1,5 @@
 // Entrypoint of the auth service in the distributed mode.
-import { createLogger, loadConfig, stopOnSignals } from "@parley/kit";
-import { createAuthDeps } from "./deps.js";
-import { authEnv } from "./env.js";
-import { build } from "./server.js";
+import { runMain } from "@parley/kit";
+import { launch } from "./launch.js";
 
-const config = loadConfig(authEnv);
-const log = createLogger("auth", config.LOG_LEVEL);
-const deps = await createAuthDeps(config, log);
-const server = build(deps);
-const port = await server.listen(config.PORT);
-log.info({ port }, "auth service listening");
-stopOnSignals(log, [
-  { name: "grpc", stop: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
-  { name: "dependencies", stop: () => deps.close() },
-]);
+await runMain("auth", launch);

@@ -10,10 +10,13 @@ import {
   ConnectError,
   asUser,
   fail,
+  newEvent,
   requireUserId,
   rules,
+  topics,
   toTimestamp,
   validate,
+  type Broker,
   type CallContext,
   type Logger,
   type RateLimiter,
@@ -30,6 +33,7 @@ import { PASSWORD_MAX, PASSWORD_MAX_BYTES, PASSWORD_MIN, type PasswordHasher } f
 
 export interface AuthDeps {
   db: AuthDb;
+  broker: Broker;
   users: Client<typeof UserService>;
   keys: SigningKeys;
   hasher: PasswordHasher;
@@ -161,6 +165,8 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
     const sessionCount = await this.deps.db.em
       .fork()
       .nativeUpdate(Session, { userId, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout_all" });
+    // Socket nodes close this user's sockets when they hear it.
+    this.deps.broker.publish(topics.user(userId), newEvent("", { case: "sessionsRevoked", value: { userId } }));
     return { sessionCount };
   }
 

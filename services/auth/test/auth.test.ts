@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
 
@@ -153,8 +153,11 @@ describe("sessions", () => {
     expect(current.userAgent).toBe("Test Browser 1.0");
     expect(current.clientAddress).toBe("192.0.2.1");
 
+    const heard: unknown[] = [];
+    await parley.broker.subscribe(`user.${userId}`, (event) => heard.push(event.payload));
     const { sessionCount } = await parley.auth.logoutAll({}, as);
     expect(sessionCount).toBe(2);
+    await vi.waitFor(() => expect(heard).toEqual([{ case: "sessionsRevoked", value: expect.objectContaining({ userId }) }]));
     expect((await parley.auth.listSessions({}, as)).sessions).toHaveLength(0);
     for (const token of [account.tokens!.refreshToken, second.tokens!.refreshToken]) {
       expect((await failure(parley.auth.refresh({ refreshToken: token })))?.code).toBe(Code.Unauthenticated);

@@ -16,17 +16,6 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv 
   throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
 }
 
-/** Like parseEnv, but stops the process with exit code 78 (EX_CONFIG) and a clear message. */
-export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
-  try {
-    return parseEnv(schema, env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(78);
-  }
-}
-
 /** Reusable pieces of env schemas. Empty strings count as unset. */
 const unsetIfEmpty = (value: unknown) => (value === "" ? undefined : value);
 

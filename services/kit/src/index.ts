@@ -1,5 +1,5 @@
 export { createLogger, type Logger } from "./logger.js";
-export { ConfigError, env, loadConfig, parseEnv, serviceEnvShape } from "./config.js";
+export { ConfigError, env, parseEnv, serviceEnvShape } from "./config.js";
 export { Code, ConnectError, FIELD_TRAILER, RETRY_AFTER_TRAILER, fail, toPublicError, type PublicError } from "./errors.js";
 export { META, currentContext, requireUserId, runInContext, type CallContext } from "./context.js";
 export { createGrpcServer, implement, type GrpcServer, type ServiceHandlers, type ServiceRegistration } from "./grpc-server.js";
@@ -11,3 +11,5 @@ export { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
 export { rules, USERNAME_RULE } from "./rules.js";
 export { toTimestamp } from "./time.js";
 export { validate } from "./validate.js";
+export { addressEnv, brokerFor, launched, runMain, type Launch, type LaunchOptions, type LaunchedService } from "./launch.js";
+export { createBroker, MemoryBroker, newEvent, RedisBroker, topics, type Broker, type EventHandler, type Unsubscribe } from "./broker.js";

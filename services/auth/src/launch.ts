@@ -1,0 +1,26 @@
+// Starts the auth service: config, database, signing keys, gRPC server.
+import { addressEnv, brokerFor, createLogger, launched, parseEnv, type Launch } from "@parley/kit";
+import { createAuthDeps } from "./deps.js";
+import { authEnv } from "./env.js";
+import { build } from "./server.js";
+
+export const launch: Launch = async (options) => {
+  const { env, port, host, dataDir, addresses } = options;
+  const config = parseEnv(authEnv, { ...env, ...addressEnv(addresses), ...(port !== undefined && { PORT: String(port) }) });
+  const log = createLogger("auth", config.LOG_LEVEL);
+  const { broker, stop: stopBroker } = brokerFor(options, config.REDIS_URL, log);
+  const deps = await createAuthDeps(config, log, broker, dataDir);
+  try {
+    const server = build(deps);
+    const bound = await server.listen(config.PORT, host);
+    return launched("auth", `${host ?? "127.0.0.1"}:${bound}`, log, [
+      { name: "grpc", stop: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
+      { name: "dependencies", stop: () => deps.close() },
+      ...stopBroker,
+    ]);
+  } catch (error) {
+    await deps.close();
+    for (const step of stopBroker) await step.stop();
+    throw error;
+  }
+};

@@ -1,0 +1,154 @@
+// The one way services publish what happened and consumers hear it: in memory
+// when everything runs in one process, Redis pub/sub across processes.
+// Delivery is at most once: a consumer that misses an event finds the hole by seq.
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { EventSchema, type Event } from "@parley/proto/events/v1/events_pb";
+import type { Redis } from "ioredis";
+import { uuidv7 } from "uuidv7";
+import type { Logger } from "./logger.js";
+import { createRedis } from "./redis.js";
+import { toTimestamp } from "./time.js";
+
+export type EventHandler = (event: Event) => void;
+export type Unsubscribe = () => Promise<void>;
+
+export interface Broker {
+  /** Sends after a commit. Never throws and never waits for consumers: a failure is logged. */
+  publish(topic: string, event: Event): void;
+  /** Calls `handler` for every event on `topic` until the returned function is called. */
+  subscribe(topic: string, handler: EventHandler): Promise<Unsubscribe>;
+  close(): Promise<void>;
+}
+
+export const topics = {
+  room: (roomId: string) => `room.${roomId}`,
+  user: (userId: string) => `user.${userId}`,
+};
+
+/** An event with a fresh id and the current time; `roomId` is empty for user-only events. */
+export function newEvent(roomId: string, payload: MessageInitShape<typeof EventSchema>["payload"]): Event {
+  return create(EventSchema, { id: uuidv7(), roomId, time: toTimestamp(Date.now()), payload });
+}
+
+/** Handlers per topic, shared by both brokers; a throwing handler never stops the others. */
+class Subscriptions {
+  private readonly byTopic = new Map<string, Set<EventHandler>>();
+
+  constructor(private readonly log: Logger) {}
+
+  add(topic: string, handler: EventHandler): boolean {
+    let handlers = this.byTopic.get(topic);
+    const first = !handlers;
+    if (!handlers) this.byTopic.set(topic, (handlers = new Set()));
+    handlers.add(handler);
+    return first;
+  }
+
+  /** Returns true when the topic has no handler left. */
+  remove(topic: string, handler: EventHandler): boolean {
+    const handlers = this.byTopic.get(topic);
+    if (!handlers) return false;
+    handlers.delete(handler);
+    if (handlers.size > 0) return false;
+    this.byTopic.delete(topic);
+    return true;
+  }
+
+  deliver(topic: string, event: Event): void {
+    for (const handler of this.byTopic.get(topic) ?? []) {
+      try {
+        handler(event);
+      } catch (error) {
+        this.log.error({ err: error, topic }, "event handler failed");
+      }
+    }
+  }
+
+  topics(): string[] {
+    return [...this.byTopic.keys()];
+  }
+}
+
+export class MemoryBroker implements Broker {
+  private readonly subscriptions: Subscriptions;
+
+  constructor(log: Logger) {
+    this.subscriptions = new Subscriptions(log);
+  }
+
+  publish(topic: string, event: Event): void {
+    // Asynchronous like a real broker, so publishers never run consumer code inline.
+    queueMicrotask(() => this.subscriptions.deliver(topic, event));
+  }
+
+  async subscribe(topic: string, handler: EventHandler): Promise<Unsubscribe> {
+    this.subscriptions.add(topic, handler);
+    return async () => void this.subscriptions.remove(topic, handler);
+  }
+
+  async close(): Promise<void> {}
+}
+
+const CHANNEL_PREFIX = "parley:";
+
+export class RedisBroker implements Broker {
+  private readonly subscriptions: Subscriptions;
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
+
+  constructor(
+    url: string,
+    private readonly log: Logger,
+  ) {
+    this.subscriptions = new Subscriptions(log);
+    this.publisher = createRedis(url, "broker-pub");
+    // A connection in subscriber mode; ioredis subscribes again to every channel after a reconnect.
+    this.subscriber = createRedis(url, "broker-sub");
+    this.subscriber.on("messageBuffer", (channel: Buffer, payload: Buffer) => {
+      let event: Event;
+      try {
+        event = fromBinary(EventSchema, payload);
+      } catch (error) {
+        this.log.warn({ err: error, channel: channel.toString() }, "dropped an undecodable event");
+        return;
+      }
+      this.subscriptions.deliver(channel.toString().slice(CHANNEL_PREFIX.length), event);
+    });
+    for (const connection of [this.publisher, this.subscriber]) {
+      connection.on("error", (error) => this.log.warn({ err: error }, "redis connection error"));
+    }
+  }
+
+  publish(topic: string, event: Event): void {
+    this.publisher.publish(CHANNEL_PREFIX + topic, Buffer.from(toBinary(EventSchema, event))).catch((error) => {
+      this.log.warn({ err: error, topic }, "event not published");
+    });
+  }
+
+  async subscribe(topic: string, handler: EventHandler): Promise<Unsubscribe> {
+    if (this.subscriptions.add(topic, handler)) await this.subscriber.subscribe(CHANNEL_PREFIX + topic);
+    return async () => {
+      if (this.subscriptions.remove(topic, handler)) {
+        await this.subscriber.unsubscribe(CHANNEL_PREFIX + topic).catch(() => undefined);
+      }
+    };
+  }
+
+  /** Resolves once both connections are up (tests and readiness). */
+  async ready(): Promise<void> {
+    await Promise.all([this.publisher.ping(), this.subscriber.status === "ready" ? undefined : once(this.subscriber, "ready")]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.publisher.quit(), this.subscriber.quit()].map((p) => p.catch(() => undefined)));
+  }
+}
+
+function once(emitter: Redis, event: string): Promise<void> {
+  return new Promise((resolve) => emitter.once(event, () => resolve()));
+}
+
+/** Redis pub/sub when `redisUrl` is set, in memory otherwise. */
+export function createBroker(redisUrl: string | undefined, log: Logger): Broker {
+  return redisUrl ? new RedisBroker(redisUrl, log) : new MemoryBroker(log);
+}

@@ -1,0 +1,64 @@
+// How a service starts, the same way in its own process (main.ts) and next to
+// the others in the all-in-one process: read config, open resources, listen.
+import { createBroker, type Broker } from "./broker.js";
+import { ConfigError } from "./config.js";
+import { createLogger, type Logger } from "./logger.js";
+import { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
+
+export interface LaunchOptions {
+  /** Environment to read the service's settings from. */
+  env: NodeJS.ProcessEnv;
+  /** Overrides PORT (0 picks a free port). */
+  port?: number;
+  host?: string;
+  /** Overrides `<DATA_DIR>/<service>`; "memory://" for a throwaway embedded database. */
+  dataDir?: string;
+  /** host:port of services started earlier in this process, by name, overriding `<NAME>_SERVICE_ADDR`. */
+  addresses?: Record<string, string>;
+  /** The process's broker, shared by services launched together; otherwise the service makes its own. */
+  broker?: Broker;
+}
+
+export interface LaunchedService {
+  name: string;
+  /** host:port it listens on. */
+  address: string;
+  /** Stops it in order: stop accepting and drain calls, then close what it uses. */
+  stop(): Promise<void>;
+}
+
+export type Launch = (options: LaunchOptions) => Promise<LaunchedService>;
+
+/** Env overrides for addresses of services launched in the same process. */
+export function addressEnv(addresses: Record<string, string> = {}): Record<string, string> {
+  return Object.fromEntries(Object.entries(addresses).map(([name, address]) => [`${name.toUpperCase()}_SERVICE_ADDR`, address]));
+}
+
+/** The shared broker, or a new one (from REDIS_URL) with the stop step that closes it. */
+export function brokerFor(options: LaunchOptions, redisUrl: string | undefined, log: Logger): { broker: Broker; stop: StopStep[] } {
+  if (options.broker) return { broker: options.broker, stop: [] };
+  const broker = createBroker(redisUrl, log);
+  return { broker, stop: [{ name: "broker", stop: () => broker.close() }] };
+}
+
+/** Builds the LaunchedService of a service from its stop steps. */
+export function launched(name: string, address: string, log: Logger, steps: StopStep[]): LaunchedService {
+  return { name, address, stop: async () => void (await runStopSteps(log, steps)) };
+}
+
+/** main.ts of a service: launch with process.env, exit 78 on bad config, stop on SIGTERM/SIGINT. */
+export async function runMain(name: string, launch: Launch): Promise<void> {
+  const log = createLogger(name, process.env.LOG_LEVEL);
+  try {
+    const service = await launch({ env: process.env });
+    log.info({ address: service.address }, `${name} service listening`);
+    stopOnSignals(log, [{ name, stop: () => service.stop() }]);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${name}: ${error.message}\n`);
+      process.exit(78);
+    }
+    log.fatal({ err: error }, "could not start");
+    process.exit(1);
+  }
+}
