@@ -19,7 +19,7 @@ import {
 } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { META, runInContext, type CallContext } from "./context.js";
-import { toPublicError } from "./errors.js";
+import { fail, toPublicError } from "./errors.js";
 import type { Logger } from "./logger.js";
 
 /** A service implementation: one async function per method, typed by the generated descriptor. */
@@ -79,7 +79,8 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         requestStream: false,
         responseStream: false,
         requestSerialize: (message) => Buffer.from(toBinary(method.input, message as never)),
-        requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+        // Decoded in serveUnary, so that a bad request (invalid UTF-8, say) gets INVALID_ARGUMENT.
+        requestDeserialize: (bytes: Buffer) => bytes,
         responseSerialize: (message) => Buffer.from(toBinary(method.output, message as never)),
         responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
       };
@@ -173,7 +174,13 @@ async function serveUnary(
   };
   const methodName = `${method.parent.typeName}/${method.name}`;
   try {
-    const init = await runInContext(ctx, () => handler(call.request, ctx));
+    let request: unknown;
+    try {
+      request = fromBinary(method.input, call.request as Buffer);
+    } catch {
+      throw fail.invalidArgument("request", "not a valid protobuf message (strings must be valid UTF-8)");
+    }
+    const init = await runInContext(ctx, () => handler(request, ctx));
     const response = create(method.output, init as never);
     log.info({ method: methodName, code: "OK", ms: round(performance.now() - started) }, "call");
     callback(null, response, trailers);

@@ -170,3 +170,32 @@ describe("gRPC server and clients", () => {
     expect(JSON.parse(call.stdout).user.id).toBe(uuid);
   });
 });
+
+describe("bad requests", () => {
+  it("answers a request with invalid UTF-8 in a string with INVALID_ARGUMENT, and goes on serving", async () => {
+    const { connect } = await import("node:http2");
+    const session = connect(`http://${frontAddress}`);
+    // GetUserRequest{id: 0xff 0xfe} framed as a gRPC message.
+    const body = Buffer.from([0x0a, 0x02, 0xff, 0xfe]);
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, body.length]), body]);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/parley.user.v1.UserService/GetUser",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const trailers = await new Promise<Record<string, unknown>>((resolve) => {
+      stream.on("trailers", resolve);
+      stream.on("response", (headers) => {
+        if (headers["grpc-status"]) resolve(headers);
+      });
+      stream.resume();
+      stream.end(frame);
+    });
+    session.close();
+    expect(trailers["grpc-status"]).toBe("3");
+    expect(decodeURIComponent(String(trailers["grpc-message"]))).toMatch(/UTF-8/);
+    const client = createServiceClient(UserService, frontAddress);
+    await expect(client.getUser({ id: uuid })).resolves.toBeDefined();
+  });
+});
