@@ -4,6 +4,7 @@ import { createLogger, stopOnSignals } from "@parley/kit";
 import { startParley } from "./start.js";
 
 const log = createLogger("parley", process.env.LOG_LEVEL);
-const parley = await startParley({ log });
+// Loopback by default: set HOST=0.0.0.0 to accept connections from other machines.
+const parley = await startParley({ log, host: process.env.HOST || "127.0.0.1" });
 log.info({ addresses: parley.addresses }, "Parley is running");
 stopOnSignals(log, [{ name: "parley", stop: () => parley.stop() }]);

@@ -3,12 +3,19 @@
 import { createServer } from "node:net";
 import { createBroker, createLogger, runStopSteps, type Broker, type Launch, type LaunchedService, type Logger } from "@parley/kit";
 import { launch as launchAuth } from "@parley/auth";
+import { launch as launchEdge, launchSocket } from "@parley/edge";
+import { launch as launchMessage } from "@parley/message";
+import { launch as launchRoom } from "@parley/room";
 import { launch as launchUser } from "@parley/user";
 
 /** In start order: a service is started after the services it calls. */
 const SERVICES = [
   { name: "user", launch: launchUser, defaultPort: 3002 },
+  { name: "room", launch: launchRoom, defaultPort: 3003 },
+  { name: "message", launch: launchMessage, defaultPort: 3004 },
   { name: "auth", launch: launchAuth, defaultPort: 3001 },
+  { name: "edge", launch: launchEdge, defaultPort: 8080 },
+  { name: "socket", launch: launchSocket, defaultPort: 3007 },
 ] as const satisfies readonly { name: string; launch: Launch; defaultPort: number }[];
 
 export type ServiceName = (typeof SERVICES)[number]["name"];
@@ -40,7 +47,7 @@ export async function startParley(options: StartOptions = {}): Promise<RunningPa
   const root = options.dataDir ?? env.DATA_DIR ?? "./data";
   const running: LaunchedService[] = [];
   // One broker for the whole process: in memory, or Redis with REDIS_URL.
-  const broker = createBroker(env.REDIS_URL || undefined, log);
+  const broker = createBroker(env.REDIS_URL || undefined, log, env.REDIS_PREFIX || undefined);
   // Stop in reverse start order: callers before the services they call, the broker last.
   const stopAll = () =>
     runStopSteps(log, [
@@ -60,7 +67,7 @@ export async function startParley(options: StartOptions = {}): Promise<RunningPa
       const dataDir = root === "memory://" ? root : `${root}/${name}`;
       const service = await launch({ env, port: ports[name], host, dataDir, addresses, broker });
       running.push(service);
-      log.info({ service: name, address: service.address }, "service started");
+      log.info({ process: name, address: service.address }, "started");
     }
   } catch (error) {
     await stopAll();

@@ -1,30 +1,40 @@
 // A whole Parley for a test file: every service on a free port, on a fresh
 // database (embedded in memory, or PostgreSQL when PARLEY_TEST_DATABASE_URL is set),
 // with typed clients. stop() shuts it down and drops its databases.
+import { randomBytes } from "node:crypto";
 import { createLogger, createServiceClient } from "@parley/kit";
 import { TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
+import { MessageService } from "@parley/proto/message/v1/message_pb";
+import { RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { serviceNames, startParley } from "./start.js";
 
 export async function startTestParley(env: Record<string, string> = {}) {
   const db = testDatabase();
+  const parleyEnv: Record<string, string | undefined> = {
+    ...process.env,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    DATABASE_URL: db.databaseUrl ?? "",
+    REDIS_URL: TEST_REDIS_URL ?? "",
+    // Counters and channels of this test only, even on a shared Redis.
+    REDIS_PREFIX: `parley-test:${randomBytes(4).toString("hex")}:`,
+    ...env,
+  };
   const parley = await startParley({
-    env: {
-      ...process.env,
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-      DATABASE_URL: db.databaseUrl ?? "",
-      REDIS_URL: TEST_REDIS_URL ?? "",
-      ...env,
-    },
+    env: parleyEnv,
     ports: Object.fromEntries(serviceNames.map((name) => [name, 0])),
     dataDir: db.dataDir,
     log: createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent"),
   });
   return {
     ...parley,
+    /** The environment the services were started with (for starting more processes alike). */
+    env: parleyEnv,
     auth: createServiceClient(AuthService, parley.addresses.auth),
     users: createServiceClient(UserService, parley.addresses.user),
+    rooms: createServiceClient(RoomService, parley.addresses.room),
+    messages: createServiceClient(MessageService, parley.addresses.message),
     async stop() {
       await parley.stop();
       await db.drop();

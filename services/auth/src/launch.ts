@@ -8,7 +8,7 @@ export const launch: Launch = async (options) => {
   const { env, port, host, dataDir, addresses } = options;
   const config = parseEnv(authEnv, { ...env, ...addressEnv(addresses), ...(port !== undefined && { PORT: String(port) }) });
   const log = createLogger("auth", config.LOG_LEVEL);
-  const { broker, stop: stopBroker } = brokerFor(options, config.REDIS_URL, log);
+  const { broker, stop: stopBroker } = brokerFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
   const deps = await createAuthDeps(config, log, broker, dataDir);
   try {
     const server = build(deps);

@@ -89,16 +89,17 @@ export class MemoryBroker implements Broker {
   async close(): Promise<void> {}
 }
 
-const CHANNEL_PREFIX = "parley:";
 
 export class RedisBroker implements Broker {
   private readonly subscriptions: Subscriptions;
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
 
+  /** `prefix` starts every channel name (REDIS_PREFIX). */
   constructor(
     url: string,
     private readonly log: Logger,
+    private readonly prefix = "parley:",
   ) {
     this.subscriptions = new Subscriptions(log);
     this.publisher = createRedis(url, "broker-pub");
@@ -112,7 +113,7 @@ export class RedisBroker implements Broker {
         this.log.warn({ err: error, channel: channel.toString() }, "dropped an undecodable event");
         return;
       }
-      this.subscriptions.deliver(channel.toString().slice(CHANNEL_PREFIX.length), event);
+      this.subscriptions.deliver(channel.toString().slice(this.prefix.length), event);
     });
     for (const connection of [this.publisher, this.subscriber]) {
       connection.on("error", (error) => this.log.warn({ err: error }, "redis connection error"));
@@ -120,16 +121,16 @@ export class RedisBroker implements Broker {
   }
 
   publish(topic: string, event: Event): void {
-    this.publisher.publish(CHANNEL_PREFIX + topic, Buffer.from(toBinary(EventSchema, event))).catch((error) => {
+    this.publisher.publish(this.prefix + topic, Buffer.from(toBinary(EventSchema, event))).catch((error) => {
       this.log.warn({ err: error, topic }, "event not published");
     });
   }
 
   async subscribe(topic: string, handler: EventHandler): Promise<Unsubscribe> {
-    if (this.subscriptions.add(topic, handler)) await this.subscriber.subscribe(CHANNEL_PREFIX + topic);
+    if (this.subscriptions.add(topic, handler)) await this.subscriber.subscribe(this.prefix + topic);
     return async () => {
       if (this.subscriptions.remove(topic, handler)) {
-        await this.subscriber.unsubscribe(CHANNEL_PREFIX + topic).catch(() => undefined);
+        await this.subscriber.unsubscribe(this.prefix + topic).catch(() => undefined);
       }
     };
   }
@@ -149,6 +150,6 @@ function once(emitter: Redis, event: string): Promise<void> {
 }
 
 /** Redis pub/sub when `redisUrl` is set, in memory otherwise. */
-export function createBroker(redisUrl: string | undefined, log: Logger): Broker {
-  return redisUrl ? new RedisBroker(redisUrl, log) : new MemoryBroker(log);
+export function createBroker(redisUrl: string | undefined, log: Logger, redisPrefix = "parley:"): Broker {
+  return redisUrl ? new RedisBroker(redisUrl, log, redisPrefix) : new MemoryBroker(log);
 }

@@ -46,6 +46,8 @@ export function serviceEnvShape(defaultPort: number) {
     DATABASE_URL: env.optionalUrl(["postgres", "postgresql"]),
     DATA_DIR: z.preprocess(unsetIfEmpty, z.string().default("./data")),
     REDIS_URL: env.optionalUrl(["redis", "rediss"]),
+    /** Prefix of every Redis key and channel: lets several Parley installs (or test runs) share one Redis. */
+    REDIS_PREFIX: z.preprocess(unsetIfEmpty, z.string().regex(/^[\w:.-]{1,64}$/, "letters, digits, '_', ':', '.' or '-'").default("parley:")),
     LOG_LEVEL: env.logLevel(),
     SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
   };

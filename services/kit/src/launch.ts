@@ -35,9 +35,14 @@ export function addressEnv(addresses: Record<string, string> = {}): Record<strin
 }
 
 /** The shared broker, or a new one (from REDIS_URL) with the stop step that closes it. */
-export function brokerFor(options: LaunchOptions, redisUrl: string | undefined, log: Logger): { broker: Broker; stop: StopStep[] } {
+export function brokerFor(
+  options: LaunchOptions,
+  redisUrl: string | undefined,
+  log: Logger,
+  redisPrefix?: string,
+): { broker: Broker; stop: StopStep[] } {
   if (options.broker) return { broker: options.broker, stop: [] };
-  const broker = createBroker(redisUrl, log);
+  const broker = createBroker(redisUrl, log, redisPrefix);
   return { broker, stop: [{ name: "broker", stop: () => broker.close() }] };
 }
 

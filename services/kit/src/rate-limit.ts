@@ -21,8 +21,10 @@ export interface RateLimiter {
 }
 
 /** Redis-backed when `redisUrl` is set (shared by every replica), in memory otherwise. */
-export function createRateLimiter(redisUrl: string | undefined): RateLimiter {
-  return redisUrl ? new RedisRateLimiter(createRedis(redisUrl, "rate-limit"), { owned: true }) : new MemoryRateLimiter();
+export function createRateLimiter(redisUrl: string | undefined, redisPrefix = "parley:"): RateLimiter {
+  return redisUrl
+    ? new RedisRateLimiter(createRedis(redisUrl, "rate-limit"), { owned: true, prefix: `${redisPrefix}rl:` })
+    : new MemoryRateLimiter();
 }
 
 export class MemoryRateLimiter implements RateLimiter {

@@ -2,8 +2,8 @@
 // @generated from file parley/events/v1/events.proto (package parley.events.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message as Message$1 } from "../../message/v1/message_pb.js";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/events/v1/events.proto.
  */
 export const file_parley_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1wYXJsZXkvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQcGFybGV5LmV2ZW50cy52MSKbBgoFRXZlbnQSCgoCaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI7Cg9tZXNzYWdlX2NyZWF0ZWQYCiABKAsyIC5wYXJsZXkuZXZlbnRzLnYxLk1lc3NhZ2VDcmVhdGVkSAASOQoObWVzc2FnZV9lZGl0ZWQYCyABKAsyHy5wYXJsZXkuZXZlbnRzLnYxLk1lc3NhZ2VFZGl0ZWRIABI7Cg9tZXNzYWdlX2RlbGV0ZWQYDCABKAsyIC5wYXJsZXkuZXZlbnRzLnYxLk1lc3NhZ2VEZWxldGVkSAASNwoNbWVtYmVyX2pvaW5lZBgNIAEoCzIeLnBhcmxleS5ldmVudHMudjEuTWVtYmVySm9pbmVkSAASMwoLbWVtYmVyX2xlZnQYDiABKAsyHC5wYXJsZXkuZXZlbnRzLnYxLk1lbWJlckxlZnRIABI3Cg1tZW1iZXJfa2lja2VkGA8gASgLMh4ucGFybGV5LmV2ZW50cy52MS5NZW1iZXJLaWNrZWRIABJCChNtZW1iZXJfcm9sZV9jaGFuZ2VkGBAgASgLMiMucGFybGV5LmV2ZW50cy52MS5NZW1iZXJSb2xlQ2hhbmdlZEgAEj4KEXJlYWRfbWFya2VyX21vdmVkGBEgASgLMiEucGFybGV5LmV2ZW50cy52MS5SZWFkTWFya2VyTW92ZWRIABI1Cgxyb29tX2NyZWF0ZWQYEiABKAsyHS5wYXJsZXkuZXZlbnRzLnYxLlJvb21DcmVhdGVkSAASNQoMcm9vbV91cGRhdGVkGBMgASgLMh0ucGFybGV5LmV2ZW50cy52MS5Sb29tVXBkYXRlZEgAEj0KEHNlc3Npb25zX3Jldm9rZWQYFCABKAsyIS5wYXJsZXkuZXZlbnRzLnYxLlNlc3Npb25zUmV2b2tlZEgAEjMKC2hlYWRfYmVhY29uGBUgASgLMhwucGFybGV5LmV2ZW50cy52MS5IZWFkQmVhY29uSABCCQoHcGF5bG9hZCI9Cg5NZXNzYWdlQ3JlYXRlZBIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSI8Cg1NZXNzYWdlRWRpdGVkEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIj0KDk1lc3NhZ2VEZWxldGVkEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIlIKDE1lbWJlckpvaW5lZBIuCgptZW1iZXJzaGlwGAEgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcBISCgpieV91c2VyX2lkGAIgASgJIh0KCk1lbWJlckxlZnQSDwoHdXNlcl9pZBgBIAEoCSIzCgxNZW1iZXJLaWNrZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpieV91c2VyX2lkGAIgASgJIlcKEU1lbWJlclJvbGVDaGFuZ2VkEi4KCm1lbWJlcnNoaXAYASABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwEhIKCmJ5X3VzZXJfaWQYAiABKAkiOQoPUmVhZE1hcmtlck1vdmVkEg8KB3VzZXJfaWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyIxCgtSb29tQ3JlYXRlZBIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbSIxCgtSb29tVXBkYXRlZBIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbSI3Cg9TZXNzaW9uc1Jldm9rZWQSDwoHdXNlcl9pZBgBIAEoCRITCgtzZXNzaW9uX2lkcxgCIAMoCSIeCgpIZWFkQmVhY29uEhAKCGxhc3Rfc2VxGAEgASgDYgZwcm90bzM", [file_google_protobuf_timestamp, file_parley_message_v1_message, file_parley_room_v1_room]);
+  fileDesc("Ch1wYXJsZXkvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQcGFybGV5LmV2ZW50cy52MSKGBwoFRXZlbnQSCgoCaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI7Cg9tZXNzYWdlX2NyZWF0ZWQYCiABKAsyIC5wYXJsZXkuZXZlbnRzLnYxLk1lc3NhZ2VDcmVhdGVkSAASOQoObWVzc2FnZV9lZGl0ZWQYCyABKAsyHy5wYXJsZXkuZXZlbnRzLnYxLk1lc3NhZ2VFZGl0ZWRIABI7Cg9tZXNzYWdlX2RlbGV0ZWQYDCABKAsyIC5wYXJsZXkuZXZlbnRzLnYxLk1lc3NhZ2VEZWxldGVkSAASNwoNbWVtYmVyX2pvaW5lZBgNIAEoCzIeLnBhcmxleS5ldmVudHMudjEuTWVtYmVySm9pbmVkSAASMwoLbWVtYmVyX2xlZnQYDiABKAsyHC5wYXJsZXkuZXZlbnRzLnYxLk1lbWJlckxlZnRIABI3Cg1tZW1iZXJfa2lja2VkGA8gASgLMh4ucGFybGV5LmV2ZW50cy52MS5NZW1iZXJLaWNrZWRIABJCChNtZW1iZXJfcm9sZV9jaGFuZ2VkGBAgASgLMiMucGFybGV5LmV2ZW50cy52MS5NZW1iZXJSb2xlQ2hhbmdlZEgAEj4KEXJlYWRfbWFya2VyX21vdmVkGBEgASgLMiEucGFybGV5LmV2ZW50cy52MS5SZWFkTWFya2VyTW92ZWRIABI1Cgxyb29tX2NyZWF0ZWQYEiABKAsyHS5wYXJsZXkuZXZlbnRzLnYxLlJvb21DcmVhdGVkSAASNQoMcm9vbV91cGRhdGVkGBMgASgLMh0ucGFybGV5LmV2ZW50cy52MS5Sb29tVXBkYXRlZEgAEj0KEHNlc3Npb25zX3Jldm9rZWQYFCABKAsyIS5wYXJsZXkuZXZlbnRzLnYxLlNlc3Npb25zUmV2b2tlZEgAEjMKC2hlYWRfYmVhY29uGBUgASgLMhwucGFybGV5LmV2ZW50cy52MS5IZWFkQmVhY29uSAASKgoGdHlwaW5nGBYgASgLMhgucGFybGV5LmV2ZW50cy52MS5UeXBpbmdIABI9ChBwcmVzZW5jZV9jaGFuZ2VkGBcgASgLMiEucGFybGV5LmV2ZW50cy52MS5QcmVzZW5jZUNoYW5nZWRIAEIJCgdwYXlsb2FkIj0KDk1lc3NhZ2VDcmVhdGVkEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIjwKDU1lc3NhZ2VFZGl0ZWQSKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiPQoOTWVzc2FnZURlbGV0ZWQSKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiUgoMTWVtYmVySm9pbmVkEi4KCm1lbWJlcnNoaXAYASABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwEhIKCmJ5X3VzZXJfaWQYAiABKAkiHQoKTWVtYmVyTGVmdBIPCgd1c2VyX2lkGAEgASgJIjMKDE1lbWJlcktpY2tlZBIPCgd1c2VyX2lkGAEgASgJEhIKCmJ5X3VzZXJfaWQYAiABKAkiVwoRTWVtYmVyUm9sZUNoYW5nZWQSLgoKbWVtYmVyc2hpcBgBIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXASEgoKYnlfdXNlcl9pZBgCIAEoCSI5Cg9SZWFkTWFya2VyTW92ZWQSDwoHdXNlcl9pZBgBIAEoCRIVCg1sYXN0X3JlYWRfc2VxGAIgASgDIjEKC1Jvb21DcmVhdGVkEiIKBHJvb20YASABKAsyFC5wYXJsZXkucm9vbS52MS5Sb29tIjEKC1Jvb21VcGRhdGVkEiIKBHJvb20YASABKAsyFC5wYXJsZXkucm9vbS52MS5Sb29tIjcKD1Nlc3Npb25zUmV2b2tlZBIPCgd1c2VyX2lkGAEgASgJEhMKC3Nlc3Npb25faWRzGAIgAygJIh4KCkhlYWRCZWFjb24SEAoIbGFzdF9zZXEYASABKAMiGQoGVHlwaW5nEg8KB3VzZXJfaWQYASABKAkiUgoPUHJlc2VuY2VDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSLgoFc3RhdGUYAiABKA4yHy5wYXJsZXkuZXZlbnRzLnYxLlByZXNlbmNlU3RhdGUqfwoNUHJlc2VuY2VTdGF0ZRIeChpQUkVTRU5DRV9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVBSRVNFTkNFX1NUQVRFX09OTElORRABEhcKE1BSRVNFTkNFX1NUQVRFX0FXQVkQAhIaChZQUkVTRU5DRV9TVEFURV9PRkZMSU5FEANiBnByb3RvMw", [file_google_protobuf_timestamp, file_parley_message_v1_message, file_parley_room_v1_room]);
 
 /**
  * What services publish after a commit. Room events go to the topic
@@ -122,6 +122,18 @@ export type Event = Message<"parley.events.v1.Event"> & {
      */
     value: HeadBeacon;
     case: "headBeacon";
+  } | {
+    /**
+     * @generated from field: parley.events.v1.Typing typing = 22;
+     */
+    value: Typing;
+    case: "typing";
+  } | {
+    /**
+     * @generated from field: parley.events.v1.PresenceChanged presence_changed = 23;
+     */
+    value: PresenceChanged;
+    case: "presenceChanged";
   } | { case: undefined; value?: undefined };
 };
 
@@ -371,4 +383,78 @@ export type HeadBeacon = Message<"parley.events.v1.HeadBeacon"> & {
  */
 export const HeadBeaconSchema: GenMessage<HeadBeacon> = /*@__PURE__*/
   messageDesc(file_parley_events_v1_events, 12);
+
+/**
+ * Someone is typing in the room (ephemeral: never stored).
+ *
+ * @generated from message parley.events.v1.Typing
+ */
+export type Typing = Message<"parley.events.v1.Typing"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message parley.events.v1.Typing.
+ * Use `create(TypingSchema)` to create a new message.
+ */
+export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
+  messageDesc(file_parley_events_v1_events, 13);
+
+/**
+ * A person's presence changed; published on the topics of the rooms they are in.
+ *
+ * @generated from message parley.events.v1.PresenceChanged
+ */
+export type PresenceChanged = Message<"parley.events.v1.PresenceChanged"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: parley.events.v1.PresenceState state = 2;
+   */
+  state: PresenceState;
+};
+
+/**
+ * Describes the message parley.events.v1.PresenceChanged.
+ * Use `create(PresenceChangedSchema)` to create a new message.
+ */
+export const PresenceChangedSchema: GenMessage<PresenceChanged> = /*@__PURE__*/
+  messageDesc(file_parley_events_v1_events, 14);
+
+/**
+ * @generated from enum parley.events.v1.PresenceState
+ */
+export enum PresenceState {
+  /**
+   * @generated from enum value: PRESENCE_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: PRESENCE_STATE_ONLINE = 1;
+   */
+  ONLINE = 1,
+
+  /**
+   * @generated from enum value: PRESENCE_STATE_AWAY = 2;
+   */
+  AWAY = 2,
+
+  /**
+   * @generated from enum value: PRESENCE_STATE_OFFLINE = 3;
+   */
+  OFFLINE = 3,
+}
+
+/**
+ * Describes the enum parley.events.v1.PresenceState.
+ */
+export const PresenceStateSchema: GenEnum<PresenceState> = /*@__PURE__*/
+  enumDesc(file_parley_events_v1_events, 0);
 

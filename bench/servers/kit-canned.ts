@@ -1,0 +1,37 @@
+// The kit alone: createGrpcServer + implement(UserService) whose GetUser
+// returns a fixed profile without touching a database. Between the bare
+// grpc-js echo and the real user service, it tells the kit's cost from the service's.
+import { create, toBinary } from "@bufbuild/protobuf";
+import { createGrpcServer, createLogger, fail, implement, toTimestamp, type ServiceHandlers } from "@parley/kit";
+import { GetUserResponseSchema, UserService } from "@parley/proto/user/v1/user_pb";
+import { serveBenchTarget } from "../lib/target-process.js";
+
+await serveBenchTarget(async () => {
+  const log = createLogger("bench-canned", process.env.LOG_LEVEL);
+  const now = toTimestamp(new Date());
+  const profile = (id: string) => ({
+    id,
+    username: "bench_user_00",
+    displayName: "bench_user_00",
+    avatarUrl: "",
+    statusText: "",
+    createTime: now,
+    updateTime: now,
+  });
+  const unused = async (): Promise<never> => {
+    throw fail.invalidArgument("method", "not served by this benchmark server");
+  };
+  const handlers: ServiceHandlers<typeof UserService> = {
+    getUser: async (request) => ({ user: profile(request.id) }),
+    createUser: unused,
+    deleteUser: unused,
+    batchGetUsers: unused,
+    updateUser: unused,
+    searchUsers: unused,
+    resolveLogin: unused,
+  };
+  const server = createGrpcServer({ name: "bench-canned", log, services: [implement(UserService, handlers)] });
+  const port = await server.listen(0, "127.0.0.1");
+  const sample = toBinary(GetUserResponseSchema, create(GetUserResponseSchema, { user: profile("00000000-0000-4000-8000-000000000000") }));
+  return { address: `127.0.0.1:${port}`, info: { responseBytes: sample.length }, stop: () => server.shutdown(1_000) };
+});

@@ -1,0 +1,65 @@
+// Request context: what every procedure knows about the call. createContextInner
+// is split out so tests can call procedures through createCaller without HTTP.
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { AccessTokenVerifier } from "@parley/auth/verify";
+import type { RateLimiter } from "@parley/kit";
+import type { Caller, ServiceClients } from "./services.js";
+
+export interface EdgeDeps {
+  services: ServiceClients;
+  verifier: AccessTokenVerifier;
+  limiter: RateLimiter;
+  limits: RateLimits;
+}
+
+export interface RateLimits {
+  /** Registrations per client address per hour. */
+  registerPerAddress: number;
+  /** Login attempts per client address per minute (the auth service also counts failures per account). */
+  loginPerAddress: number;
+  /** Sends per user per 10 seconds, and per client address per 10 seconds. */
+  sendPerUser: number;
+  sendPerAddress: number;
+}
+
+export interface ContextInput {
+  requestId?: string;
+  clientAddress?: string;
+  userAgent?: string;
+  /** The raw bearer token, verified lazily by authedProcedure. */
+  accessToken?: string;
+}
+
+export function createContextInner(deps: EdgeDeps, input: ContextInput) {
+  const caller: Caller = {
+    requestId: input.requestId ?? randomUUID(),
+    clientAddress: input.clientAddress ?? "unknown",
+    userAgent: input.userAgent ?? "",
+  };
+  return { ...deps, caller, accessToken: input.accessToken };
+}
+
+export type Context = ReturnType<typeof createContextInner>;
+
+/** The context of an HTTP request. `trustProxy`: take the client address from X-Forwarded-For. */
+export function contextInputFromRequest(req: IncomingMessage, trustProxy: boolean): ContextInput {
+  const auth = req.headers.authorization;
+  const bearer = typeof auth === "string" && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, "").trim() : undefined;
+  const requestId = req.headers["x-request-id"];
+  return {
+    requestId: typeof requestId === "string" && /^[\w.-]{1,64}$/.test(requestId) ? requestId : undefined,
+    clientAddress: clientAddress(req, trustProxy),
+    userAgent: typeof req.headers["user-agent"] === "string" ? req.headers["user-agent"] : undefined,
+    accessToken: bearer,
+  };
+}
+
+function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = req.headers["x-forwarded-for"];
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
+    if (first) return first.slice(0, 64);
+  }
+  return req.socket.remoteAddress ?? "unknown";
+}

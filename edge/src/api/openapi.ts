@@ -1,0 +1,87 @@
+// The OpenAPI 3.1 document of the REST API, generated from the same procedures
+// (their input schemas and `rest` meta): GET /api/v1/openapi.json.
+import { z } from "zod";
+import type { AppRouter } from "./routers/_app.js";
+import { REST_PREFIX, restRoutes } from "./rest.js";
+
+const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    field: z.string().optional(),
+    retryAfterSeconds: z.number().optional(),
+  }),
+});
+
+const ERRORS: Record<string, string> = {
+  "400": "invalid input (the message names the field), or malformed JSON",
+  "401": "missing, invalid or expired access token",
+  "403": "not allowed",
+  "404": "not found (also for private rooms you are not in)",
+  "409": "taken email or username, or a conflicting clientMsgId",
+  "413": "body too large",
+  "429": "rate limited (see Retry-After)",
+};
+
+function schemaOf(type: z.ZodType, io: "input" | "output"): Record<string, unknown> {
+  const { $schema: _ignored, ...schema } = z.toJSONSchema(type, { io, unrepresentable: "any" }) as Record<string, unknown>;
+  return schema;
+}
+
+export function openApiDocument(router: AppRouter, serverUrl = "/") {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of restRoutes(router)) {
+    const input = route.procedure._def.inputs[0] as z.ZodObject | undefined;
+    const shape = (input?.shape ?? {}) as Record<string, z.ZodType>;
+    const parameters = [
+      ...route.params.map((name) => ({ name, in: "path", required: true, schema: shape[name] ? schemaOf(shape[name], "input") : { type: "string" } })),
+      ...(route.method === "GET" || route.method === "DELETE"
+        ? Object.entries(shape)
+            .filter(([name]) => !route.params.includes(name))
+            .map(([name, type]) => ({ name, in: "query", required: !type.safeParse(undefined).success, schema: schemaOf(type, "input") }))
+        : []),
+    ];
+    const bodyShape = Object.fromEntries(Object.entries(shape).filter(([name]) => !route.params.includes(name)));
+    const hasBody = (route.method === "POST" || route.method === "PUT") && Object.keys(bodyShape).length > 0;
+    const authed = !route.path.startsWith("/auth/") || route.path === "/auth/logout-all" || route.path === "/auth/sessions";
+    const openApiPath = `${REST_PREFIX}${route.path.replace(/:([A-Za-z]+)/g, "{$1}")}`;
+    const success = String(route.status);
+    (paths[openApiPath] ??= {})[route.method.toLowerCase()] = {
+      operationId: route.procedurePath,
+      summary: route.meta.summary,
+      tags: [route.procedurePath.split(".")[0]],
+      ...(authed && { security: [{ bearer: [] }] }),
+      ...(parameters.length > 0 && { parameters }),
+      ...(hasBody && {
+        requestBody: { required: true, content: { "application/json": { schema: schemaOf(z.strictObject(bodyShape), "input") } } },
+      }),
+      responses: {
+        [success]:
+          success === "204"
+            ? { description: "done" }
+            : {
+                description: "success",
+                ...(route.meta.output && { content: { "application/json": { schema: schemaOf(route.meta.output, "output") } } }),
+              },
+        ...Object.fromEntries(
+          Object.entries(ERRORS)
+            .filter(([status]) => authed || status !== "401")
+            .map(([status, description]) => [
+              status,
+              { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+            ]),
+        ),
+      },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "Parley API", version: "1.0.0", description: "The REST API of Parley. The web app uses the same procedures over tRPC at /trpc." },
+    servers: [{ url: serverUrl }],
+    paths,
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+      schemas: { Error: schemaOf(ErrorBody, "output") },
+    },
+  };
+}

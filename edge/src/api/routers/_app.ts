@@ -1,0 +1,15 @@
+// The whole API: one router per domain. The web app imports `AppRouter` for end-to-end types.
+import { router } from "../trpc.js";
+import { authRouter } from "./auth.js";
+import { messagesRouter } from "./messages.js";
+import { roomsRouter } from "./rooms.js";
+import { usersRouter } from "./users.js";
+
+export const appRouter = router({
+  auth: authRouter,
+  users: usersRouter,
+  rooms: roomsRouter,
+  messages: messagesRouter,
+});
+
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,148 @@
+import { z } from "zod";
+import { rules, text } from "@parley/kit";
+import { call } from "../call.js";
+import {
+  kindFromVisibility,
+  roleFromName,
+  shapeMember,
+  shapeMembership,
+  shapeRoom,
+  shapeRoomSummary,
+} from "../shapes.js";
+import { authedProcedure, router } from "../trpc.js";
+
+const roomId = rules.uuid;
+const name = text().pipe(z.string().trim().min(1, "must not be empty").max(80, "at most 80 characters"));
+const topic = text().pipe(z.string().trim().max(500, "at most 500 characters"));
+const seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const roomsRouter = router({
+  list: authedProcedure
+    .meta({ rest: { method: "GET", path: "/rooms", summary: "Your rooms and direct conversations, most recent activity first" } })
+    .query(async ({ ctx }) => {
+      const { rooms } = await call(ctx.caller, (o) => ctx.services.rooms.listMyRooms({}, o));
+      return { rooms: rooms.map(shapeRoomSummary) };
+    }),
+
+  browse: authedProcedure
+    .meta({ rest: { method: "GET", path: "/rooms/public", summary: "Public rooms you can join" } })
+    .input(
+      z.strictObject({
+        q: z.string().trim().max(80).optional(),
+        limit: z.coerce.number().int().min(1).max(100).optional(),
+        cursor: z.string().max(512).optional(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const page = await call(ctx.caller, (o) =>
+        ctx.services.rooms.listPublicRooms({ query: input.q ?? "", pageSize: input.limit ?? 50, pageToken: input.cursor ?? "" }, o),
+      );
+      return { rooms: page.rooms.map(shapeRoom), nextCursor: page.nextPageToken || null };
+    }),
+
+  create: authedProcedure
+    .meta({ rest: { method: "POST", path: "/rooms", status: 201, summary: "Create a public or private room" } })
+    .input(z.strictObject({ name, topic: topic.optional(), visibility: z.enum(["public", "private"]) }))
+    .mutation(async ({ ctx, input }) => {
+      const { room } = await call(ctx.caller, (o) =>
+        ctx.services.rooms.createRoom({ name: input.name, topic: input.topic ?? "", kind: kindFromVisibility[input.visibility] }, o),
+      );
+      return shapeRoom(room);
+    }),
+
+  get: authedProcedure
+    .meta({ rest: { method: "GET", path: "/rooms/:id", summary: "A room you are in, or a public room" } })
+    .input(z.strictObject({ id: roomId }))
+    .query(async ({ ctx, input }) => {
+      const { room, membership } = await call(ctx.caller, (o) => ctx.services.rooms.getRoom({ roomId: input.id }, o));
+      return { ...shapeRoom(room), membership: membership ? shapeMembership(membership) : null };
+    }),
+
+  update: authedProcedure
+    .meta({ rest: { method: "PUT", path: "/rooms/:id", summary: "Rename, change the topic, or archive a room (admins)" } })
+    .input(z.strictObject({ id: roomId, name: name.optional(), topic: topic.optional(), archived: z.boolean().optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const { id, ...changes } = input;
+      const paths = Object.keys(changes).filter((k) => changes[k as keyof typeof changes] !== undefined);
+      const { room } = await call(ctx.caller, (o) =>
+        ctx.services.rooms.updateRoom({ roomId: id, room: changes, updateMask: { paths } }, o),
+      );
+      return shapeRoom(room);
+    }),
+
+  join: authedProcedure
+    .meta({ rest: { method: "POST", path: "/rooms/:id/join", summary: "Join a public room" } })
+    .input(z.strictObject({ id: roomId }))
+    .mutation(async ({ ctx, input }) => {
+      const { room, membership } = await call(ctx.caller, (o) => ctx.services.rooms.joinRoom({ roomId: input.id }, o));
+      return { ...shapeRoom(room), membership: shapeMembership(membership) };
+    }),
+
+  leave: authedProcedure
+    .meta({ rest: { method: "POST", path: "/rooms/:id/leave", status: 204, summary: "Leave a room" } })
+    .input(z.strictObject({ id: roomId }))
+    .mutation(async ({ ctx, input }) => {
+      await call(ctx.caller, (o) => ctx.services.rooms.leaveRoom({ roomId: input.id }, o));
+    }),
+
+  members: authedProcedure
+    .meta({ rest: { method: "GET", path: "/rooms/:id/members", summary: "A room's members with their profiles" } })
+    .input(
+      z.strictObject({
+        id: roomId,
+        limit: z.coerce.number().int().min(1).max(200).optional(),
+        cursor: z.string().max(512).optional(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const page = await call(ctx.caller, (o) =>
+        ctx.services.rooms.listMembers({ roomId: input.id, pageSize: input.limit ?? 100, pageToken: input.cursor ?? "" }, o),
+      );
+      return { members: page.members.map(shapeMember), nextCursor: page.nextPageToken || null };
+    }),
+
+  invite: authedProcedure
+    .meta({ rest: { method: "POST", path: "/rooms/:id/members", status: 201, summary: "Add someone to a room" } })
+    .input(z.strictObject({ id: roomId, userId: rules.uuid }))
+    .mutation(async ({ ctx, input }) => {
+      const { membership } = await call(ctx.caller, (o) =>
+        ctx.services.rooms.inviteMember({ roomId: input.id, userId: input.userId }, o),
+      );
+      return shapeMembership(membership);
+    }),
+
+  kick: authedProcedure
+    .meta({ rest: { method: "DELETE", path: "/rooms/:id/members/:userId", status: 204, summary: "Remove a member (admins)" } })
+    .input(z.strictObject({ id: roomId, userId: rules.uuid }))
+    .mutation(async ({ ctx, input }) => {
+      await call(ctx.caller, (o) => ctx.services.rooms.kickMember({ roomId: input.id, userId: input.userId }, o));
+    }),
+
+  setRole: authedProcedure
+    .meta({ rest: { method: "PUT", path: "/rooms/:id/members/:userId", summary: "Make a member an admin or a plain member (owner)" } })
+    .input(z.strictObject({ id: roomId, userId: rules.uuid, role: z.enum(["admin", "member"]) }))
+    .mutation(async ({ ctx, input }) => {
+      const { membership } = await call(ctx.caller, (o) =>
+        ctx.services.rooms.setMemberRole({ roomId: input.id, userId: input.userId, role: roleFromName[input.role] }, o),
+      );
+      return shapeMembership(membership);
+    }),
+
+  openDirect: authedProcedure
+    .meta({ rest: { method: "POST", path: "/rooms/direct", summary: "Open (or reuse) the direct conversation with someone" } })
+    .input(z.strictObject({ userId: rules.uuid }))
+    .mutation(async ({ ctx, input }) => {
+      const { room, created } = await call(ctx.caller, (o) => ctx.services.rooms.openDirectRoom({ userId: input.userId }, o));
+      return { ...shapeRoom(room), created };
+    }),
+
+  markRead: authedProcedure
+    .meta({ rest: { method: "POST", path: "/rooms/:id/read", summary: "Move your read marker forward" } })
+    .input(z.strictObject({ id: roomId, seq }))
+    .mutation(async ({ ctx, input }) => {
+      const { lastReadSeq } = await call(ctx.caller, (o) =>
+        ctx.services.rooms.markRead({ roomId: input.id, seq: BigInt(input.seq) }, o),
+      );
+      return { lastReadSeq: Number(lastReadSeq) };
+    }),
+});

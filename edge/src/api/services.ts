@@ -1,0 +1,45 @@
+// Typed clients for the services behind the edge, and the metadata that
+// carries the verified caller to them.
+import { createServiceClient, META } from "@parley/kit";
+import { AuthService } from "@parley/proto/auth/v1/auth_pb";
+import { MessageService } from "@parley/proto/message/v1/message_pb";
+import { RoomService } from "@parley/proto/room/v1/room_pb";
+import { UserService } from "@parley/proto/user/v1/user_pb";
+
+export interface ServiceAddresses {
+  auth: string;
+  user: string;
+  room: string;
+  message: string;
+}
+
+export function createServiceClients(addresses: ServiceAddresses) {
+  return {
+    auth: createServiceClient(AuthService, addresses.auth),
+    users: createServiceClient(UserService, addresses.user),
+    rooms: createServiceClient(RoomService, addresses.room),
+    messages: createServiceClient(MessageService, addresses.message),
+  };
+}
+
+export type ServiceClients = ReturnType<typeof createServiceClients>;
+
+export interface Caller {
+  requestId: string;
+  clientAddress: string;
+  userAgent: string;
+  userId?: string;
+  sessionId?: string;
+}
+
+/** Call options that tell a service who is calling (services trust only this metadata). */
+export function callOptions(caller: Caller): { headers: Record<string, string> } {
+  const headers: Record<string, string> = {
+    [META.requestId]: caller.requestId,
+    [META.clientAddress]: caller.clientAddress,
+    [META.userAgent]: caller.userAgent.slice(0, 512),
+  };
+  if (caller.userId) headers[META.userId] = caller.userId;
+  if (caller.sessionId) headers[META.sessionId] = caller.sessionId;
+  return { headers };
+}

@@ -1,0 +1,205 @@
+// Every object the edge returns, built field by field from service messages:
+// nothing a service adds later leaks by accident. The zod schemas document the
+// shapes (OpenAPI) and the shapers are typed by them.
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { z } from "zod";
+import type { Message } from "@parley/proto/message/v1/message_pb";
+import { Role, RoomKind, type Member, type Membership, type Room, type RoomSummary } from "@parley/proto/room/v1/room_pb";
+import type { Session, TokenPair } from "@parley/proto/auth/v1/auth_pb";
+import type { User } from "@parley/proto/user/v1/user_pb";
+import { EdgeError } from "./errors.js";
+
+const iso = z.string().describe("ISO 8601 time");
+const isoOrNull = iso.nullable();
+
+export const UserOut = z.object({
+  id: z.string(),
+  username: z.string(),
+  displayName: z.string(),
+  avatarUrl: z.string(),
+  statusText: z.string(),
+  createdAt: iso,
+  updatedAt: iso,
+  email: z.string().optional().describe("only in your own profile"),
+});
+export type UserOut = z.infer<typeof UserOut>;
+
+export const AuthOut = z.object({
+  user: UserOut,
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  expiresIn: z.number().describe("seconds until the access token expires"),
+});
+export type AuthOut = z.infer<typeof AuthOut>;
+
+export const SessionOut = z.object({
+  id: z.string(),
+  createdAt: iso,
+  lastUsedAt: iso,
+  expiresAt: iso,
+  userAgent: z.string(),
+  clientAddress: z.string(),
+  current: z.boolean(),
+});
+
+export const Visibility = z.enum(["public", "private", "direct"]);
+export const RoleName = z.enum(["owner", "admin", "member"]);
+
+export const RoomOut = z.object({
+  id: z.string(),
+  visibility: Visibility,
+  name: z.string(),
+  topic: z.string(),
+  createdBy: z.string(),
+  createdAt: iso,
+  archived: z.boolean(),
+  memberCount: z.number(),
+  directMemberIds: z.array(z.string()).describe("the two members of a direct room"),
+});
+export type RoomOut = z.infer<typeof RoomOut>;
+
+export const MembershipOut = z.object({
+  roomId: z.string(),
+  userId: z.string(),
+  role: RoleName,
+  joinedAt: iso,
+  lastReadSeq: z.number(),
+});
+
+export const RoomSummaryOut = RoomOut.extend({
+  role: RoleName,
+  lastReadSeq: z.number(),
+  lastSeq: z.number(),
+  unreadCount: z.number(),
+  lastActivityAt: isoOrNull,
+});
+
+export const MemberOut = z.object({
+  userId: z.string(),
+  role: RoleName,
+  joinedAt: iso,
+  user: UserOut.nullable(),
+});
+
+export const MessageOut = z.object({
+  id: z.string(),
+  roomId: z.string(),
+  seq: z.number(),
+  senderId: z.string(),
+  body: z.string(),
+  clientMsgId: z.string(),
+  replyToId: z.string().nullable(),
+  createdAt: iso,
+  editedAt: isoOrNull,
+  deleted: z.boolean(),
+});
+export type MessageOut = z.infer<typeof MessageOut>;
+
+const time = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : "");
+const timeOrNull = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : null);
+/** int64 from services; safe as a JSON number up to 2^53. */
+const num = (n: bigint | number) => Number(n);
+
+function present<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new EdgeError("INTERNAL_SERVER_ERROR", `missing ${what} in a service answer`);
+  return value;
+}
+
+export function shapeUser(user: User | undefined): UserOut {
+  const u = present(user, "user");
+  return {
+    id: u.id,
+    username: u.username,
+    displayName: u.displayName,
+    avatarUrl: u.avatarUrl,
+    statusText: u.statusText,
+    createdAt: time(u.createTime),
+    updatedAt: time(u.updateTime),
+    ...(u.email !== undefined && { email: u.email }),
+  };
+}
+
+export function shapeAuth(user: User | undefined, tokens: TokenPair | undefined): AuthOut {
+  const t = present(tokens, "tokens");
+  return { user: shapeUser(user), accessToken: t.accessToken, refreshToken: t.refreshToken, expiresIn: t.expiresIn };
+}
+
+export function shapeSession(s: Session): z.infer<typeof SessionOut> {
+  return {
+    id: s.id,
+    createdAt: time(s.createTime),
+    lastUsedAt: time(s.lastUseTime),
+    expiresAt: time(s.expireTime),
+    userAgent: s.userAgent,
+    clientAddress: s.clientAddress,
+    current: s.current,
+  };
+}
+
+const VISIBILITY: Record<RoomKind, z.infer<typeof Visibility>> = {
+  [RoomKind.UNSPECIFIED]: "private",
+  [RoomKind.PUBLIC]: "public",
+  [RoomKind.PRIVATE]: "private",
+  [RoomKind.DIRECT]: "direct",
+};
+const ROLE: Record<Role, z.infer<typeof RoleName>> = {
+  [Role.UNSPECIFIED]: "member",
+  [Role.MEMBER]: "member",
+  [Role.ADMIN]: "admin",
+  [Role.OWNER]: "owner",
+};
+export const roleFromName = { member: Role.MEMBER, admin: Role.ADMIN } as const;
+export const kindFromVisibility = { public: RoomKind.PUBLIC, private: RoomKind.PRIVATE } as const;
+
+export function shapeRoom(room: Room | undefined): RoomOut {
+  const r = present(room, "room");
+  return {
+    id: r.id,
+    visibility: VISIBILITY[r.kind],
+    name: r.name,
+    topic: r.topic,
+    createdBy: r.creatorId,
+    createdAt: time(r.createTime),
+    archived: r.archived,
+    memberCount: r.memberCount,
+    directMemberIds: [...r.directMemberIds],
+  };
+}
+
+export function shapeMembership(m: Membership | undefined): z.infer<typeof MembershipOut> {
+  const x = present(m, "membership");
+  return { roomId: x.roomId, userId: x.userId, role: ROLE[x.role], joinedAt: time(x.joinTime), lastReadSeq: num(x.lastReadSeq) };
+}
+
+export function shapeRoomSummary(s: RoomSummary): z.infer<typeof RoomSummaryOut> {
+  const membership = shapeMembership(s.membership);
+  return {
+    ...shapeRoom(s.room),
+    role: membership.role,
+    lastReadSeq: membership.lastReadSeq,
+    lastSeq: num(s.lastSeq),
+    unreadCount: num(s.unreadCount),
+    lastActivityAt: timeOrNull(s.lastActivityTime),
+  };
+}
+
+export function shapeMember(m: Member): z.infer<typeof MemberOut> {
+  const membership = shapeMembership(m.membership);
+  return { userId: membership.userId, role: membership.role, joinedAt: membership.joinedAt, user: m.user ? shapeUser(m.user) : null };
+}
+
+export function shapeMessage(message: Message | undefined): MessageOut {
+  const m = present(message, "message");
+  return {
+    id: m.id,
+    roomId: m.roomId,
+    seq: num(m.seq),
+    senderId: m.senderId,
+    body: m.body,
+    clientMsgId: m.clientMsgId,
+    replyToId: m.replyToId || null,
+    createdAt: time(m.createTime),
+    editedAt: timeOrNull(m.editTime),
+    deleted: m.deleted,
+  };
+}

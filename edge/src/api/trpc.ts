@@ -1,0 +1,58 @@
+// tRPC, initialised once: the router factory and the two kinds of procedure.
+import { initTRPC, TRPCError } from "@trpc/server";
+import type { z } from "zod";
+import { TokenRejectedError } from "@parley/auth/verify";
+import type { Context } from "./context.js";
+import { describeError, EdgeError } from "./errors.js";
+
+/** How a procedure is exposed in the REST API under /api/v1 (see rest.ts). */
+export interface RestMeta {
+  rest?: {
+    method: "GET" | "POST" | "PUT" | "DELETE";
+    /** Path below /api/v1, with `:param` segments filled from the input. */
+    path: string;
+    /** Success status: 200 by default, 201 for creations, 204 for no body. */
+    status?: 200 | 201 | 204;
+    summary: string;
+    /** The answer's shape, for the OpenAPI document (responses are built by the shapers in shapes.ts). */
+    output?: z.ZodType;
+  };
+}
+
+const t = initTRPC
+  .context<Context>()
+  .meta<RestMeta>()
+  .create({
+    // Internals (stack, causes) never reach a client, in any mode.
+    errorFormatter({ shape, error }) {
+      const { message, field, retryAfterSeconds } = describeError(error);
+      return {
+        message,
+        code: shape.code,
+        data: {
+          code: shape.data.code,
+          httpStatus: shape.data.httpStatus,
+          path: shape.data.path,
+          ...(field && { field }),
+          ...(retryAfterSeconds && { retryAfterSeconds }),
+        },
+      };
+    },
+  });
+
+export const router = t.router;
+export const publicProcedure = t.procedure;
+export const createCallerFactory = t.createCallerFactory;
+
+/** A procedure for signed-in users: verifies the access token and narrows ctx.user. */
+export const authedProcedure = t.procedure.use(async function requireUser({ ctx, next }) {
+  let claims;
+  try {
+    claims = await ctx.verifier.verify(ctx.accessToken);
+  } catch (error) {
+    if (error instanceof TokenRejectedError) throw new EdgeError("UNAUTHORIZED", error.message);
+    throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "cannot verify tokens right now", cause: error });
+  }
+  const caller = { ...ctx.caller, userId: claims.userId, sessionId: claims.sessionId };
+  return next({ ctx: { ...ctx, caller, user: { id: claims.userId, sessionId: claims.sessionId } } });
+});

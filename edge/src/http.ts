@@ -1,0 +1,113 @@
+// The edge's HTTP server on bare node:http: tRPC at /trpc, REST at /api/v1,
+// the web app's static files at /, with CORS, security headers and body limits.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
+import type { Logger } from "@parley/kit";
+import { contextInputFromRequest, createContextInner, type EdgeDeps } from "./api/context.js";
+import { EdgeError } from "./api/errors.js";
+import { openApiDocument } from "./api/openapi.js";
+import { createRestHandler, REST_PREFIX, sendError, sendJson } from "./api/rest.js";
+import { appRouter } from "./api/routers/_app.js";
+import { createStaticHandler } from "./static.js";
+
+export interface EdgeHttpOptions {
+  deps: EdgeDeps;
+  log: Logger;
+  /** Origins allowed to call the API from a browser (besides the edge's own). */
+  corsOrigins: string[];
+  maxBodyBytes: number;
+  trustProxy: boolean;
+  /** Directory of the built web app; a placeholder page is served when it does not exist. */
+  webRoot: string;
+}
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-resource-policy": "same-origin",
+  "permissions-policy": "camera=(), microphone=(), geolocation=()",
+};
+
+export function createEdgeServer(options: EdgeHttpOptions): Server {
+  const { deps, log, maxBodyBytes, trustProxy } = options;
+  const allowedOrigins = new Set(options.corsOrigins);
+  const createContext = (req: IncomingMessage) => createContextInner(deps, contextInputFromRequest(req, trustProxy));
+  const handleRest = createRestHandler({ router: appRouter, createContext, maxBodyBytes });
+  const serveStatic = createStaticHandler(options.webRoot);
+  let openApi: string | undefined;
+
+  const server = createServer(async (req, res) => {
+    const started = performance.now();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    res.on("finish", () => {
+      if (res.statusCode >= 500) log.error({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request failed");
+      else log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request");
+    });
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://edge.invalid");
+    } catch {
+      return sendError(res, new EdgeError("BAD_REQUEST", "malformed URL"));
+    }
+    const isApi = url.pathname.startsWith("/trpc/") || url.pathname.startsWith(`${REST_PREFIX}/`);
+    if (isApi && !applyCors(req, res, allowedOrigins)) {
+      return sendError(res, new EdgeError("FORBIDDEN", "this origin may not call the API"));
+    }
+    if (req.method === "OPTIONS" && isApi) {
+      res.writeHead(204).end();
+      return;
+    }
+    try {
+      if (url.pathname === "/healthz") return sendJson(res, 200, { status: "ok" });
+      if (url.pathname.startsWith("/trpc/")) {
+        res.setHeader("cache-control", "no-store");
+        return await nodeHTTPRequestHandler({
+          router: appRouter,
+          req,
+          res,
+          path: url.pathname.slice("/trpc/".length),
+          maxBodySize: maxBodyBytes,
+          createContext: ({ req }) => createContext(req),
+          onError: ({ error, path }) => {
+            if (error.code === "INTERNAL_SERVER_ERROR") log.error({ err: error.cause ?? error, path }, "procedure failed");
+          },
+        });
+      }
+      if (url.pathname === `${REST_PREFIX}/openapi.json`) {
+        openApi ??= JSON.stringify(openApiDocument(appRouter));
+        res.writeHead(200, { "content-type": "application/json; charset=utf-8" }).end(openApi);
+        return;
+      }
+      if (url.pathname.startsWith(`${REST_PREFIX}/`) || url.pathname === REST_PREFIX) {
+        res.setHeader("cache-control", "no-store");
+        return await handleRest(req, res, url.pathname, url.searchParams);
+      }
+      return await serveStatic(req, res, url.pathname);
+    } catch (error) {
+      log.error({ err: error, url: req.url }, "unhandled request error");
+      if (!res.headersSent) sendError(res, new EdgeError("INTERNAL_SERVER_ERROR", "internal error"));
+      else res.destroy();
+    }
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 15_000;
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+/** Sets CORS headers for an allowed Origin; false when a cross-origin caller is not allowed. */
+function applyCors(req: IncomingMessage, res: ServerResponse, allowed: Set<string>): boolean {
+  const origin = req.headers.origin;
+  if (!origin) return true; // not a browser cross-origin request
+  const host = req.headers.host;
+  const sameOrigin = host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
+  if (!sameOrigin && !allowed.has(origin)) return false;
+  res.setHeader("access-control-allow-origin", origin);
+  res.setHeader("vary", "Origin");
+  res.setHeader("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
+  res.setHeader("access-control-allow-headers", "authorization, content-type, x-request-id, trpc-accept");
+  res.setHeader("access-control-max-age", "600");
+  return true;
+}

@@ -1,0 +1,52 @@
+// Starts a socket node: uWebSockets.js, token verifier, broker, presence store.
+import { addressEnv, brokerFor, createLogger, createRedis, createServiceClient, launched, parseEnv, type Launch } from "@parley/kit";
+import { createAccessTokenVerifier } from "@parley/auth/verify";
+import { AuthService } from "@parley/proto/auth/v1/auth_pb";
+import { MessageService } from "@parley/proto/message/v1/message_pb";
+import { RoomService } from "@parley/proto/room/v1/room_pb";
+import { socketEnv } from "./env.js";
+import { SocketNode } from "./node.js";
+import { MemoryPresenceStore, RedisPresenceStore } from "./presence.js";
+import { loadUws } from "./uws.js";
+
+export const launch: Launch = async (options) => {
+  const { env, port, host, addresses } = options;
+  const config = parseEnv(socketEnv, { ...env, ...addressEnv(addresses), ...(port !== undefined && { PORT: String(port) }) });
+  const log = createLogger("socket", config.LOG_LEVEL);
+  const uws = loadUws(config.UWS_ALLOW_FALLBACK, log);
+  const auth = createServiceClient(AuthService, config.AUTH_SERVICE_ADDR);
+  const { broker, stop: stopBroker } = brokerFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
+  const presence = config.REDIS_URL
+    ? new RedisPresenceStore(createRedis(config.REDIS_URL, "presence"), config.REDIS_PREFIX)
+    : new MemoryPresenceStore();
+  const node = new SocketNode({
+    uws,
+    log,
+    broker,
+    presence,
+    nodeId: config.NODE_ID,
+    allowedOrigins: config.CORS_ORIGINS,
+    services: {
+      rooms: createServiceClient(RoomService, config.ROOM_SERVICE_ADDR),
+      messages: createServiceClient(MessageService, config.MESSAGE_SERVICE_ADDR),
+    },
+    verifier: createAccessTokenVerifier({
+      issuer: config.AUTH_ISSUER,
+      audience: config.AUTH_AUDIENCE,
+      loadKeys: async () => (await auth.getJwks({})).keys.map((k) => ({ ...k })),
+    }),
+    limits: {
+      maxFrameBytes: config.SOCKET_MAX_FRAME_BYTES,
+      slowConsumerBytes: config.SOCKET_SLOW_CONSUMER_BYTES,
+      framesPerSecond: config.SOCKET_FRAMES_PER_SECOND,
+      headCheckMs: config.SOCKET_HEAD_CHECK_MS,
+    },
+  });
+  const bound = await node.listen(config.PORT, host ?? "0.0.0.0");
+  log.info({ nodeId: node.nodeId, port: bound }, "socket node listening on /ws");
+  return launched("socket", `${host ?? "127.0.0.1"}:${bound}`, log, [
+    { name: "sockets", stop: () => node.shutdown() },
+    { name: "presence", stop: () => presence.close() },
+    ...stopBroker,
+  ]);
+};

@@ -1,0 +1,73 @@
+// The WebSocket protocol's wire format (frames are defined in proto/parley/socket/v1),
+// its subprotocols and close codes. Server frames are encoded once per encoding
+// and shared by every socket that receives them.
+import { create, fromBinary, fromJsonString, toBinary, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
+import { ClientFrameSchema, ServerFrameSchema, type ClientFrame, type ServerFrame } from "@parley/proto/socket/v1/socket_pb";
+
+export type Encoding = "json" | "proto";
+
+export const SUBPROTOCOLS: Record<Encoding, string> = { json: "parley.v1.json", proto: "parley.v1.proto" };
+/** A subprotocol entry carrying the access token: `parley.auth.<token>`. */
+export const AUTH_SUBPROTOCOL_PREFIX = "parley.auth.";
+
+/** Close codes of the socket tier (documented in the README). */
+export const CLOSE = {
+  /** The server is shutting down or restarting: reconnect (to another node) and resume. */
+  serviceRestart: 1012,
+  /** A frame broke the protocol too often, or the client flooded the server. */
+  policyViolation: 1008,
+  /** A frame was larger than the limit (uWebSockets.js closes the socket itself). */
+  frameTooLarge: 1009,
+  /** The access token expired and no Reauth frame came in time: get a new token and reconnect. */
+  authExpired: 4001,
+  /** Every session of the user ended (logout everywhere): sign in again. */
+  sessionsRevoked: 4003,
+  /** The client did not read fast enough: reconnect and resume with afterSeq. */
+  slowConsumer: 4008,
+} as const;
+
+export class FrameError extends Error {
+  override name = "FrameError";
+}
+
+export function decodeClientFrame(data: ArrayBuffer, isBinary: boolean, encoding: Encoding): ClientFrame {
+  try {
+    if (encoding === "proto") {
+      if (!isBinary) throw new FrameError("expected a binary frame (parley.v1.proto)");
+      return fromBinary(ClientFrameSchema, new Uint8Array(data));
+    }
+    if (isBinary) throw new FrameError("expected a text frame (parley.v1.json)");
+    return fromJsonString(ClientFrameSchema, new TextDecoder("utf-8", { fatal: true }).decode(data));
+  } catch (error) {
+    if (error instanceof FrameError) throw error;
+    throw new FrameError(`malformed frame: ${(error as Error).message.slice(0, 200)}`);
+  }
+}
+
+/** A server frame serialised lazily, at most once per encoding. */
+export class OutgoingFrame {
+  private json?: string;
+  private binary?: Uint8Array;
+  readonly frame: ServerFrame;
+
+  constructor(init: MessageInitShape<typeof ServerFrameSchema> | ServerFrame) {
+    this.frame = "$typeName" in init && init.$typeName ? (init as ServerFrame) : create(ServerFrameSchema, init);
+  }
+
+  encoded(encoding: Encoding): string | Uint8Array {
+    if (encoding === "json") return (this.json ??= toJsonString(ServerFrameSchema, this.frame));
+    return (this.binary ??= toBinary(ServerFrameSchema, this.frame));
+  }
+}
+
+/** Splits a Sec-WebSocket-Protocol header into the encoding asked for and the token, if any. */
+export function parseSubprotocols(header: string): { encoding: Encoding; chosen: string; token?: string } {
+  const offered = header
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const token = offered.find((p) => p.startsWith(AUTH_SUBPROTOCOL_PREFIX))?.slice(AUTH_SUBPROTOCOL_PREFIX.length);
+  if (offered.includes(SUBPROTOCOLS.proto)) return { encoding: "proto", chosen: SUBPROTOCOLS.proto, token };
+  if (offered.includes(SUBPROTOCOLS.json)) return { encoding: "json", chosen: SUBPROTOCOLS.json, token };
+  return { encoding: "json", chosen: "", token };
+}

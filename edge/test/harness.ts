@@ -1,0 +1,68 @@
+// A started Parley plus its edge on a free port, with small HTTP helpers.
+import { createTRPCClient, httpLink } from "@trpc/client";
+import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import type { AppRouter } from "../src/index.js";
+import { launch } from "../src/launch.js";
+import { launch as launchSocket } from "../src/socket/launch.js";
+
+/** Starts Parley and an edge; with `shared`, only a second edge (other settings) in front of the same services. */
+export async function startTestEdge(env: Record<string, string> = {}, shared?: { parley: TestParley }) {
+  const parley = shared?.parley ?? (await startTestParley(env));
+  const edge = await launch({
+    env: { ...parley.env, WEB_ROOT: "/nonexistent", ...env },
+    port: 0,
+    host: "127.0.0.1",
+    addresses: parley.addresses,
+  });
+  const base = `http://${edge.address}`;
+
+  async function api(method: string, path: string, options: { body?: unknown; token?: string; headers?: Record<string, string>; raw?: string } = {}) {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let body: string | undefined = options.raw;
+    if (options.body !== undefined) {
+      headers["content-type"] ??= "application/json";
+      body = JSON.stringify(options.body);
+    }
+    const res = await fetch(`${base}${path}`, { method, headers, body });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, json: text ? (JSON.parse(text) as any) : undefined };
+  }
+
+  function trpc(token?: string) {
+    return createTRPCClient<AppRouter>({
+      links: [httpLink({ url: `${base}/trpc`, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })],
+    });
+  }
+
+  let counter = 0;
+  /** Registers a fresh account through REST and returns its tokens and user. */
+  async function signUp(prefix = "u") {
+    const username = `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+    const res = await api("POST", "/api/v1/auth/register", {
+      body: { email: `${username}@example.com`, username, password: "correct horse battery staple" },
+    });
+    if (res.status !== 201) throw new Error(`sign-up failed: ${res.status} ${JSON.stringify(res.json)}`);
+    return { ...(res.json as { user: { id: string; username: string }; accessToken: string; refreshToken: string }), username };
+  }
+
+  return {
+    parley,
+    base,
+    api,
+    trpc,
+    signUp,
+    async stop() {
+      await edge.stop();
+      if (!shared) await parley.stop();
+    },
+  };
+}
+
+export type TestEdge = Awaited<ReturnType<typeof startTestEdge>>;
+
+/** Starts a socket node in front of a test Parley (sharing its broker unless it gets its own). */
+export async function startTestSocket(parley: TestParley, env: Record<string, string> = {}, broker = parley.broker) {
+  const node = await launchSocket({ env: { ...parley.env, ...env }, port: 0, host: "127.0.0.1", addresses: parley.addresses, broker });
+  return { url: `ws://${node.address}/ws`, address: node.address, stop: () => node.stop() };
+}

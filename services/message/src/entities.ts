@@ -1,0 +1,60 @@
+// The message service's tables: messages (with their per-room seq), the
+// previous versions of edited messages, and each room's head (last seq).
+import { defineEntity, type InferEntity } from "@mikro-orm/core";
+
+const p = defineEntity.properties;
+
+export const Message = defineEntity({
+  name: "Message",
+  tableName: "messages",
+  properties: {
+    id: p.uuid().primary(),
+    roomId: p.uuid(),
+    // 1, 2, 3... per room without gaps; a deleted message keeps its row and seq.
+    seq: p.bigint(),
+    senderId: p.uuid(),
+    // Trimmed; empty once deleted.
+    body: p.text(),
+    clientMsgId: p.string().length(64),
+    replyToId: p.uuid().nullable(),
+    createdAt: p.datetime(),
+    editedAt: p.datetime().nullable(),
+    deletedAt: p.datetime().nullable(),
+  },
+  uniques: [
+    // Paging by seq walks this index, so the end of a long room is as cheap as its start.
+    { name: "messages_room_id_seq_unique", properties: ["roomId", "seq"] },
+    // Makes a retried send find its original instead of storing a second message.
+    { name: "messages_sender_id_client_msg_id_unique", properties: ["senderId", "clientMsgId"] },
+  ],
+});
+export type Message = InferEntity<typeof Message>;
+
+export const MessageVersion = defineEntity({
+  name: "MessageVersion",
+  tableName: "message_versions",
+  properties: {
+    messageId: p.uuid().primary(),
+    // 1 is the text as first sent; the current text lives in messages.
+    version: p.integer().primary(),
+    // Emptied when the message is deleted.
+    body: p.text(),
+    // When this text was written (sent or edited).
+    createdAt: p.datetime(),
+  },
+});
+export type MessageVersion = InferEntity<typeof MessageVersion>;
+
+/** One row per room with messages; its row lock serialises the senders of a room. */
+export const RoomHead = defineEntity({
+  name: "RoomHead",
+  tableName: "room_heads",
+  properties: {
+    roomId: p.uuid().primary(),
+    lastSeq: p.bigint(),
+    lastActivityAt: p.datetime(),
+  },
+});
+export type RoomHead = InferEntity<typeof RoomHead>;
+
+export const entities = [Message, MessageVersion, RoomHead];

@@ -1,0 +1,39 @@
+// Who may do what in a room, asked of the room service on every call: no cache,
+// so a kick or a leave takes effect on the very next call.
+import { Code, ConnectError, asUser, fail } from "@parley/kit";
+import type { Client } from "@connectrpc/connect";
+import { Role, type RoomService } from "@parley/proto/room/v1/room_pb";
+
+export interface RoomAccess {
+  role: Role;
+  archived: boolean;
+  /** Room admins and the owner may delete other members' messages. */
+  moderator: boolean;
+}
+
+export type RoomClient = Pick<Client<typeof RoomService>, "getMembership">;
+
+export class RoomGate {
+  constructor(private readonly rooms: RoomClient) {}
+
+  /**
+   * The caller's access to a room, or NOT_FOUND with `notFoundMessage`: the same
+   * answer for a room that does not exist and for one the caller is not in.
+   */
+  async requireMember(roomId: string, userId: string, notFoundMessage = "room not found"): Promise<RoomAccess> {
+    let response;
+    try {
+      response = await this.rooms.getMembership({ roomId, userId }, asUser(userId));
+    } catch (error) {
+      if (ConnectError.from(error).code === Code.NotFound) throw fail.notFound(notFoundMessage);
+      throw error;
+    }
+    const membership = response.membership;
+    if (!membership || membership.role === Role.UNSPECIFIED) throw fail.notFound(notFoundMessage);
+    return {
+      role: membership.role,
+      archived: response.roomArchived,
+      moderator: membership.role === Role.ADMIN || membership.role === Role.OWNER,
+    };
+  }
+}

@@ -1,0 +1,262 @@
+// MessageService: sends with per-room gapless seq and idempotent retries,
+// history pages by seq, edits with kept versions, tombstones, unread counts.
+import { randomUUID } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import {
+  fail,
+  newEvent,
+  requireUserId,
+  toTimestamp,
+  topics,
+  validate,
+  type Broker,
+  type CallContext,
+  type Logger,
+  type ServiceHandlers,
+} from "@parley/kit";
+import type { EventSchema } from "@parley/proto/events/v1/events_pb";
+import type {
+  DeleteMessageRequest,
+  EditMessageRequest,
+  GetRoomStatsRequest,
+  ListMessagesRequest,
+  MessageSchema,
+  MessageService,
+  SendMessageRequest,
+} from "@parley/proto/message/v1/message_pb";
+import { z } from "zod";
+import type { MessageDb } from "./db.js";
+import type { Message } from "./entities.js";
+import { messageRules } from "./message-rules.js";
+import { DuplicateClientMsgId, MessageGone, MessageStore, type Change } from "./message-store.js";
+import { RoomGate, type RoomClient } from "./room-access.js";
+
+export interface MessageDeps {
+  db: MessageDb;
+  broker: Broker;
+  /** The room service (GetMembership). */
+  rooms: RoomClient;
+  log: Logger;
+}
+
+const { body, clientMsgId, uuid, optionalUuid } = messageRules;
+
+// Keys are the proto field names, so errors name the field as callers spell it.
+const sendRequest = z.object({ room_id: uuid, body, client_msg_id: clientMsgId, reply_to_id: optionalUuid });
+const editRequest = z.object({ message_id: uuid, body });
+const STATS_MAX_ROOMS = 1000;
+const statsRequest = z.object({
+  rooms: z
+    .array(z.object({ room_id: uuid, last_read_seq: z.bigint().nonnegative("must not be negative") }))
+    .max(STATS_MAX_ROOMS, `at most ${STATS_MAX_ROOMS} rooms`),
+});
+
+const LIST_MAX = 100;
+const LIST_DEFAULT = 50;
+
+type MessageInit = MessageInitShape<typeof MessageSchema>;
+type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
+
+export class MessageServiceImpl implements ServiceHandlers<typeof MessageService> {
+  private readonly store: MessageStore;
+  private readonly gate: RoomGate;
+
+  constructor(private readonly deps: MessageDeps) {
+    this.store = new MessageStore(deps.db);
+    this.gate = new RoomGate(deps.rooms);
+  }
+
+  async sendMessage(request: SendMessageRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const input = validate(sendRequest, {
+      room_id: request.roomId,
+      body: request.body,
+      client_msg_id: request.clientMsgId,
+      reply_to_id: request.replyToId,
+    });
+    const access = await this.gate.requireMember(input.room_id, caller);
+    const clientMsgId = input.client_msg_id || randomUUID();
+    // A retry whose original is committed: answered without touching the room's head.
+    const earlier = await this.store.findByClientMsgId(caller, clientMsgId);
+    if (earlier) return this.duplicateOf(earlier, input.room_id, input.body);
+    if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
+    if (input.reply_to_id) {
+      const parent = await this.store.findById(input.reply_to_id);
+      if (!parent || parent.roomId !== input.room_id) {
+        throw fail.invalidArgument("reply_to_id", "must be a message of the same room");
+      }
+    }
+    let message: Message;
+    try {
+      message = await this.store.append({
+        id: randomUUID(),
+        roomId: input.room_id,
+        senderId: caller,
+        body: input.body,
+        clientMsgId,
+        replyToId: input.reply_to_id || null,
+      });
+    } catch (error) {
+      // A retry that raced its original: ours rolled back (no seq used), theirs is committed.
+      if (!(error instanceof DuplicateClientMsgId)) throw error;
+      const original = await this.store.findByClientMsgId(caller, clientMsgId);
+      if (!original) throw error;
+      return this.duplicateOf(original, input.room_id, input.body);
+    }
+    const stored = toMessage(message);
+    this.publish(ctx, message.roomId, { case: "messageCreated", value: { message: stored } });
+    return { message: stored, duplicate: false };
+  }
+
+  async listMessages(request: ListMessagesRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { room_id: roomId } = validate(z.object({ room_id: uuid }), { room_id: request.roomId });
+    const limit = pageLimit(request.limit);
+    const cursor = request.cursor;
+    if (cursor.case !== undefined && cursor.value < 0n) throw fail.invalidArgument(snake(cursor.case), "must not be negative");
+    await this.gate.requireMember(roomId, caller);
+
+    // Every message up to the head is committed (its seq was taken in its own
+    // transaction), so bounding reads by the head gives a consistent, gapless page.
+    const { lastSeq: head } = await this.store.head(roomId);
+    const page = { messages: [] as Message[], hasOlder: false, hasNewer: false };
+    switch (cursor.case) {
+      case undefined:
+      case "beforeSeq": {
+        const below = cursor.case === undefined ? head + 1n : min(cursor.value, head + 1n);
+        const rows = await this.store.older(roomId, below, limit + 1);
+        page.hasOlder = rows.length > limit;
+        page.messages = rows.slice(0, limit).reverse();
+        page.hasNewer = head >= max(below, 1n);
+        break;
+      }
+      case "afterSeq": {
+        const from = cursor.value + 1n;
+        const rows = await this.store.newer(roomId, from, head, limit + 1);
+        page.hasNewer = rows.length > limit;
+        page.messages = rows.slice(0, limit);
+        page.hasOlder = head >= 1n && from > 1n;
+        break;
+      }
+      case "aroundSeq": {
+        const olderCount = Math.floor(limit / 2);
+        const newerCount = limit - olderCount;
+        const pivot = cursor.value;
+        const [older, newer] = await Promise.all([
+          this.store.older(roomId, min(pivot, head + 1n), olderCount + 1),
+          this.store.newer(roomId, pivot, head, newerCount + 1),
+        ]);
+        page.hasOlder = older.length > olderCount;
+        page.hasNewer = newer.length > newerCount;
+        page.messages = [...older.slice(0, olderCount).reverse(), ...newer.slice(0, newerCount)];
+        break;
+      }
+    }
+    return { messages: page.messages.map(toMessage), hasOlder: page.hasOlder, hasNewer: page.hasNewer, lastSeq: head };
+  }
+
+  async editMessage(request: EditMessageRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const input = validate(editRequest, { message_id: request.messageId, body: request.body });
+    const { message, access } = await this.visibleMessage(input.message_id, caller);
+    if (message.senderId !== caller) throw fail.permissionDenied("only the sender can edit a message");
+    if (message.deletedAt) throw fail.failedPrecondition("the message is deleted");
+    if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
+    let change: Change;
+    try {
+      change = await this.store.edit(message.id, input.body, new Date());
+    } catch (error) {
+      if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
+      throw error;
+    }
+    const edited = toMessage(change.message);
+    if (change.changed) this.publish(ctx, edited.roomId!, { case: "messageEdited", value: { message: edited } });
+    return { message: edited };
+  }
+
+  async deleteMessage(request: DeleteMessageRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { message_id: messageId } = validate(z.object({ message_id: uuid }), { message_id: request.messageId });
+    const { message, access } = await this.visibleMessage(messageId, caller);
+    if (message.senderId !== caller && !access.moderator) {
+      throw fail.permissionDenied("only the sender or a room admin can delete a message");
+    }
+    if (message.deletedAt) return { message: toMessage(message) };
+    if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
+    const change = await this.store.tombstone(message.id, new Date());
+    const tombstone = toMessage(change.message);
+    if (change.changed) this.publish(ctx, tombstone.roomId!, { case: "messageDeleted", value: { message: tombstone } });
+    return { message: tombstone };
+  }
+
+  async getRoomStats(request: GetRoomStatsRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const input = validate(statsRequest, {
+      rooms: request.rooms.map((r) => ({ room_id: r.roomId, last_read_seq: r.lastReadSeq })),
+    });
+    const stats = await this.store.stats(
+      input.rooms.map((r) => ({ roomId: r.room_id, lastReadSeq: r.last_read_seq })),
+      caller,
+    );
+    return {
+      stats: stats.map((s) => ({
+        roomId: s.roomId,
+        lastSeq: s.lastSeq,
+        unreadCount: s.unreadCount,
+        lastActivityTime: s.lastActivityAt ? toTimestamp(s.lastActivityAt) : undefined,
+      })),
+    };
+  }
+
+  /** The message and the caller's access to its room; NOT_FOUND alike for a missing message and for a non-member. */
+  private async visibleMessage(messageId: string, caller: string) {
+    const message = await this.store.findById(messageId);
+    if (!message) throw fail.notFound("message not found");
+    const access = await this.gate.requireMember(message.roomId, caller, "message not found");
+    return { message, access };
+  }
+
+  /** The answer to a retried send: the original, if the retry really is the same message. */
+  private async duplicateOf(original: Message, roomId: string, body: string) {
+    const sentBody = await this.store.sentBody(original);
+    if (original.roomId !== roomId || (sentBody !== undefined && sentBody !== body)) {
+      throw fail.alreadyExists("client_msg_id", "client_msg_id: already used for a different message");
+    }
+    return { message: toMessage(original), duplicate: true };
+  }
+
+  /** After the commit; a lost event is found by seq, so it must never fail the call. */
+  private publish(ctx: CallContext, roomId: string, payload: EventPayload): void {
+    try {
+      this.deps.broker.publish(topics.room(roomId), newEvent(roomId, payload));
+    } catch (error) {
+      ctx.log.error({ err: error, roomId, event: payload?.case }, "event not published");
+    }
+  }
+}
+
+export function toMessage(message: Message): MessageInit {
+  return {
+    id: message.id,
+    roomId: message.roomId,
+    seq: BigInt(message.seq),
+    senderId: message.senderId,
+    body: message.body,
+    clientMsgId: message.clientMsgId,
+    replyToId: message.replyToId ?? "",
+    createTime: toTimestamp(message.createdAt),
+    editTime: message.editedAt ? toTimestamp(message.editedAt) : undefined,
+    deleted: message.deletedAt != null,
+    deleteTime: message.deletedAt ? toTimestamp(message.deletedAt) : undefined,
+  };
+}
+
+function pageLimit(limit: number): number {
+  if (limit === 0) return LIST_DEFAULT;
+  if (limit < 0 || limit > LIST_MAX) throw fail.invalidArgument("limit", `must be 1-${LIST_MAX} (0 for ${LIST_DEFAULT})`);
+  return limit;
+}
+
+const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
+const max = (a: bigint, b: bigint) => (a > b ? a : b);

@@ -1,0 +1,565 @@
+// The message service's behaviours, run against any World: the service next to a
+// fake room service, and the whole all-in-one Parley with the real room service.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { asUser, createLogger, RedisBroker, topics } from "@parley/kit";
+import { TEST_REDIS_URL } from "@parley/kit/testing";
+import type { Event } from "@parley/proto/events/v1/events_pb";
+import type { Message } from "@parley/proto/message/v1/message_pb";
+import { uuidv7 } from "uuidv7";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { World } from "./world.js";
+
+export const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (e: unknown) => ConnectError.from(e));
+export const seqsOf = (messages: Message[]) => messages.map((m) => Number(m.seq));
+export const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+
+/** Polls until `check` passes (it throws until then), for up to 5 s. */
+export async function eventually<T>(check: () => T, timeoutMs = 5_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      return check();
+    } catch (error) {
+      if (Date.now() - started > timeoutMs) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+export function describeMessageBehaviours(label: string, start: () => Promise<World>) {
+  describe(`message service (${label})`, () => {
+    let world: World;
+    beforeAll(async () => {
+      world = await start();
+    });
+    afterAll(() => world?.stop());
+
+    const send = async (userId: string, roomId: string, body: string, extra: { clientMsgId?: string; replyToId?: string } = {}) =>
+      (await world.messages.sendMessage({ roomId, body, ...extra }, asUser(userId))).message!;
+    const list = (userId: string, roomId: string, request: Record<string, unknown> = {}) =>
+      world.messages.listMessages({ roomId, ...request }, asUser(userId));
+    const stats = (userId: string, rooms: { roomId: string; lastReadSeq: bigint }[]) =>
+      world.messages.getRoomStats({ rooms }, asUser(userId)).then((r) => r.stats);
+    async function roomWithMembers(count: number, kind: "public" | "private" = "private") {
+      const owner = await world.newUser();
+      const members: string[] = [];
+      for (let i = 0; i < count; i++) members.push(await world.newUser());
+      const roomId = await world.createRoom(owner, kind, members);
+      return { owner, members, roomId };
+    }
+
+    describe("sending and seq", () => {
+      it("gives 50 concurrent senders in one room the seqs 1..50, with no gap and no duplicate", async () => {
+        const { roomId, members } = await roomWithMembers(50);
+        const sent = await Promise.all(members.map((userId, i) => send(userId, roomId, `hello ${i}`)));
+        expect(seqsOf(sent).sort((a, b) => a - b)).toEqual(range(1, 50));
+        const page = await list(members[0]!, roomId, { limit: 100 });
+        expect(seqsOf(page.messages)).toEqual(range(1, 50));
+        expect(page.lastSeq).toBe(50n);
+        const bySeq = new Map(page.messages.map((m) => [m.seq, m]));
+        for (const message of sent) {
+          expect(bySeq.get(message.seq)?.id).toBe(message.id);
+          expect(bySeq.get(message.seq)?.senderId).toBe(message.senderId);
+        }
+      });
+
+      it("never shows a page with a hole while concurrent sends commit", async () => {
+        const { roomId, members } = await roomWithMembers(10);
+        const reader = members[0]!;
+        let sending = true;
+        const pages: { seqs: number[]; lastSeq: number }[] = [];
+        const sends = Promise.all(
+          range(1, 60).map((i) => send(members[i % members.length]!, roomId, `burst ${i}`)),
+        ).finally(() => (sending = false));
+        while (sending) {
+          const page = await list(reader, roomId, { limit: 100 });
+          pages.push({ seqs: seqsOf(page.messages), lastSeq: Number(page.lastSeq) });
+        }
+        await sends;
+        for (const page of pages) expect(page.seqs).toEqual(range(1, page.lastSeq));
+        expect(seqsOf((await list(reader, roomId, { limit: 100 })).messages)).toEqual(range(1, 60));
+      });
+
+      it("returns the original message, marked duplicate, when a client_msg_id is sent again, and uses no seq for it", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const alice = members[0]!;
+        const first = await world.messages.sendMessage({ roomId, body: "once", clientMsgId: "retry-1" }, asUser(alice));
+        const again = await world.messages.sendMessage({ roomId, body: "once", clientMsgId: "retry-1" }, asUser(alice));
+        expect(first.duplicate).toBe(false);
+        expect(again.duplicate).toBe(true);
+        expect(again.message).toEqual(first.message);
+        const next = await send(alice, roomId, "next");
+        expect(next.seq).toBe(2n);
+        expect(seqsOf((await list(alice, roomId)).messages)).toEqual([1, 2]);
+      });
+
+      it("stores one message under one seq when 10 sends with the same client_msg_id race", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const alice = members[0]!;
+        await send(alice, roomId, "before");
+        const responses = await Promise.all(
+          range(1, 10).map(() => world.messages.sendMessage({ roomId, body: "racing", clientMsgId: "race:1" }, asUser(alice))),
+        );
+        expect(responses.filter((r) => !r.duplicate)).toHaveLength(1);
+        expect(new Set(responses.map((r) => r.message!.id)).size).toBe(1);
+        expect(responses.every((r) => r.message!.seq === 2n)).toBe(true);
+        const after = await send(alice, roomId, "after");
+        expect(after.seq).toBe(3n);
+        const page = await list(alice, roomId);
+        expect(seqsOf(page.messages)).toEqual([1, 2, 3]);
+        expect(page.messages.filter((m) => m.clientMsgId === "race:1")).toHaveLength(1);
+      });
+
+      it("keeps answering a retry with its original after the original was edited or deleted", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const alice = members[0]!;
+        const edited = await send(alice, roomId, "typo", { clientMsgId: "later-edited" });
+        await world.messages.editMessage({ messageId: edited.id, body: "fixed" }, asUser(alice));
+        const retryEdited = await world.messages.sendMessage({ roomId, body: "typo", clientMsgId: "later-edited" }, asUser(alice));
+        expect(retryEdited.duplicate).toBe(true);
+        expect(retryEdited.message?.body).toBe("fixed");
+        const deleted = await send(alice, roomId, "gone soon", { clientMsgId: "later-deleted" });
+        await world.messages.deleteMessage({ messageId: deleted.id }, asUser(alice));
+        const retryDeleted = await world.messages.sendMessage({ roomId, body: "gone soon", clientMsgId: "later-deleted" }, asUser(alice));
+        expect(retryDeleted.duplicate).toBe(true);
+        expect(retryDeleted.message?.deleted).toBe(true);
+        expect((await list(alice, roomId)).lastSeq).toBe(2n);
+      });
+
+      it("answers ALREADY_EXISTS naming client_msg_id when a client_msg_id is reused for another body or room", async () => {
+        const { roomId, members, owner } = await roomWithMembers(1);
+        const alice = members[0]!;
+        const otherRoom = await world.createRoom(owner, "private", [alice]);
+        await send(alice, roomId, "original", { clientMsgId: "reused" });
+        for (const [room, body] of [
+          [roomId, "another text"],
+          [otherRoom, "original"],
+        ] as const) {
+          const error = await failure(world.messages.sendMessage({ roomId: room, body, clientMsgId: "reused" }, asUser(alice)));
+          expect(error?.code).toBe(Code.AlreadyExists);
+          expect(error?.metadata.get("parley-field")).toBe("client_msg_id");
+          expect(error?.rawMessage).toMatch(/client_msg_id/);
+        }
+        expect((await list(alice, otherRoom)).lastSeq).toBe(0n);
+      });
+
+      it("lets two people use the same client_msg_id independently", async () => {
+        const { roomId, members } = await roomWithMembers(2);
+        const a = await world.messages.sendMessage({ roomId, body: "mine", clientMsgId: "same" }, asUser(members[0]!));
+        const b = await world.messages.sendMessage({ roomId, body: "mine", clientMsgId: "same" }, asUser(members[1]!));
+        expect(b.duplicate).toBe(false);
+        expect(b.message?.id).not.toBe(a.message?.id);
+      });
+
+      it("picks a client_msg_id when the client sends none, so two such sends are two messages", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const a = await send(members[0]!, roomId, "same text");
+        const b = await send(members[0]!, roomId, "same text");
+        expect(a.clientMsgId).toMatch(/^[A-Za-z0-9_\-:.]{1,64}$/);
+        expect(b.clientMsgId).not.toBe(a.clientMsgId);
+        expect([a.seq, b.seq]).toEqual([1n, 2n]);
+      });
+
+      it("rejects client_msg_ids longer than 64 characters or with other characters, naming the field", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        for (const clientMsgId of ["x".repeat(65), "has space", "slash/", "é", "semi;"]) {
+          const error = await failure(world.messages.sendMessage({ roomId, body: "hi", clientMsgId }, asUser(members[0]!)));
+          expect(error?.code, clientMsgId).toBe(Code.InvalidArgument);
+          expect(error?.metadata.get("parley-field")).toBe("client_msg_id");
+        }
+        const ok = await world.messages.sendMessage({ roomId, body: "hi", clientMsgId: `Az09_-:.${"x".repeat(56)}` }, asUser(members[0]!));
+        expect(ok.message?.clientMsgId).toHaveLength(64);
+      });
+
+      it("returns the stored message with sender, time and the body trimmed", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const before = Date.now();
+        const message = await send(members[0]!, roomId, "  \n hello there \t ");
+        expect(message).toMatchObject({ roomId, senderId: members[0], body: "hello there", seq: 1n, deleted: false, replyToId: "" });
+        expect(message.id).toMatch(/^[0-9a-f-]{36}$/);
+        const created = Number(message.createTime!.seconds) * 1000 + message.createTime!.nanos / 1e6;
+        expect(created).toBeGreaterThanOrEqual(before - 1_000);
+        expect(message.editTime).toBeUndefined();
+        expect((await list(members[0]!, roomId)).messages[0]).toEqual(message);
+      });
+
+      it("stores quotes, backslashes, question marks, placeholders and emoji verbatim", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const body = `it's "quoted" \\ back\\slash ? ?? $1 :name %s 😀👍🏽 \u00e9\u0301 ; drop table messages; --`;
+        const message = await send(members[0]!, roomId, body);
+        expect(message.body).toBe(body);
+        expect((await list(members[0]!, roomId)).messages[0]?.body).toBe(body);
+      });
+    });
+
+    describe("bodies", () => {
+      it("rejects empty, blank, too long (after trimming, in code points) and NUL-containing bodies, naming the rule", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const cases: [string, RegExp][] = [
+          ["", /^body: must be 1-4000 characters after trimming$/],
+          [" \n\t ", /^body: must be 1-4000 characters after trimming$/],
+          ["x".repeat(4001), /^body: must be 1-4000 characters after trimming$/],
+          ["😀".repeat(4001), /^body: must be 1-4000 characters after trimming$/],
+          ["nul \u0000 inside", /^body: must not contain NUL/],
+        ];
+        for (const [body, rule] of cases) {
+          const error = await failure(world.messages.sendMessage({ roomId, body }, asUser(members[0]!)));
+          expect(error?.code, JSON.stringify(body.slice(0, 10))).toBe(Code.InvalidArgument);
+          expect(error?.rawMessage).toMatch(rule);
+          expect(error?.metadata.get("parley-field")).toBe("body");
+        }
+        expect((await list(members[0]!, roomId)).lastSeq).toBe(0n);
+      });
+
+      it("accepts 4000 characters counted as code points, and whitespace around them", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const emoji = "😀".repeat(4000);
+        expect((await send(members[0]!, roomId, emoji)).body).toBe(emoji);
+        const padded = `   ${"y".repeat(4000)}\n\n`;
+        expect((await send(members[0]!, roomId, padded)).body).toBe("y".repeat(4000));
+      });
+
+      it("applies the same body rules to edits", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const message = await send(members[0]!, roomId, "fine");
+        for (const body of ["", "   ", "z".repeat(4001), "a\u0000b"]) {
+          const error = await failure(world.messages.editMessage({ messageId: message.id, body }, asUser(members[0]!)));
+          expect(error?.code).toBe(Code.InvalidArgument);
+          expect(error?.metadata.get("parley-field")).toBe("body");
+        }
+      });
+    });
+
+    describe("who may read and write", () => {
+      it("gives a non-member of a private room NOT_FOUND for reading and sending, the same answer as for a room that does not exist", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const message = await send(members[0]!, roomId, "private matters");
+        const outsider = await world.newUser();
+        const nowhere = uuidv7();
+        const answers = await Promise.all([
+          failure(list(outsider, roomId)),
+          failure(list(outsider, nowhere)),
+          failure(world.messages.sendMessage({ roomId, body: "let me in" }, asUser(outsider))),
+          failure(world.messages.sendMessage({ roomId: nowhere, body: "let me in" }, asUser(outsider))),
+        ]);
+        for (const error of answers) {
+          expect(error?.code).toBe(Code.NotFound);
+          expect(error?.rawMessage).toBe("room not found");
+        }
+        const [edit, remove, missingEdit] = await Promise.all([
+          failure(world.messages.editMessage({ messageId: message.id, body: "mine now" }, asUser(outsider))),
+          failure(world.messages.deleteMessage({ messageId: message.id }, asUser(outsider))),
+          failure(world.messages.editMessage({ messageId: uuidv7(), body: "mine now" }, asUser(outsider))),
+        ]);
+        for (const error of [edit, remove, missingEdit]) {
+          expect(error?.code).toBe(Code.NotFound);
+          expect(error?.rawMessage).toBe("message not found");
+        }
+        expect((await list(members[0]!, roomId)).lastSeq).toBe(1n);
+      });
+
+      it("gives a non-member of a public room NOT_FOUND as well, until they are a member", async () => {
+        const { roomId, owner } = await roomWithMembers(0, "public");
+        await send(owner, roomId, "welcome");
+        const visitor = await world.newUser();
+        expect((await failure(list(visitor, roomId)))?.code).toBe(Code.NotFound);
+        await world.addMember(roomId, owner, visitor);
+        expect(seqsOf((await list(visitor, roomId)).messages)).toEqual([1]);
+      });
+
+      it("needs a signed-in caller", async () => {
+        const { roomId } = await roomWithMembers(0);
+        expect((await failure(world.messages.sendMessage({ roomId, body: "anonymous" })))?.code).toBe(Code.Unauthenticated);
+        expect((await failure(world.messages.listMessages({ roomId })))?.code).toBe(Code.Unauthenticated);
+        expect((await failure(world.messages.getRoomStats({ rooms: [] })))?.code).toBe(Code.Unauthenticated);
+      });
+
+      it("takes send and read access away from a kicked member, and from one who left, on the very next call", async () => {
+        const { roomId, owner, members } = await roomWithMembers(2);
+        const [kicked, leaver] = members as [string, string];
+        await send(kicked, roomId, "still here");
+        await send(leaver, roomId, "me too");
+        await world.kick(roomId, owner, kicked);
+        await world.leave(roomId, leaver);
+        for (const userId of [kicked, leaver]) {
+          expect((await failure(send(userId, roomId, "am I?")))?.code).toBe(Code.NotFound);
+          expect((await failure(list(userId, roomId)))?.code).toBe(Code.NotFound);
+        }
+        expect((await list(owner, roomId)).lastSeq).toBe(2n);
+      });
+
+      it("lets only the sender edit: another member gets PERMISSION_DENIED", async () => {
+        const { roomId, owner, members } = await roomWithMembers(2);
+        const message = await send(members[0]!, roomId, "mine");
+        for (const other of [members[1]!, owner]) {
+          const error = await failure(world.messages.editMessage({ messageId: message.id, body: "yours" }, asUser(other)));
+          expect(error?.code).toBe(Code.PermissionDenied);
+        }
+        expect((await list(owner, roomId)).messages[0]?.body).toBe("mine");
+      });
+
+      it("lets the sender, a room admin and the owner delete a message, but not another plain member", async () => {
+        const { roomId, owner, members } = await roomWithMembers(3);
+        const [author, admin, bystander] = members as [string, string, string];
+        await world.makeAdmin(roomId, owner, admin);
+        const byAuthor = await send(author, roomId, "one");
+        const byAdmin = await send(author, roomId, "two");
+        const byOwner = await send(author, roomId, "three");
+        const denied = await failure(world.messages.deleteMessage({ messageId: byAuthor.id }, asUser(bystander)));
+        expect(denied?.code).toBe(Code.PermissionDenied);
+        expect((await world.messages.deleteMessage({ messageId: byAuthor.id }, asUser(author))).message?.deleted).toBe(true);
+        expect((await world.messages.deleteMessage({ messageId: byAdmin.id }, asUser(admin))).message?.deleted).toBe(true);
+        expect((await world.messages.deleteMessage({ messageId: byOwner.id }, asUser(owner))).message?.deleted).toBe(true);
+        expect((await list(bystander, roomId)).messages.map((m) => m.deleted)).toEqual([true, true, true]);
+      });
+
+      it("refuses sends, edits and deletes in an archived room with FAILED_PRECONDITION, and still serves its history", async () => {
+        const { roomId, owner, members } = await roomWithMembers(1);
+        const message = await send(members[0]!, roomId, "last words");
+        await world.archive(roomId, owner);
+        const attempts = await Promise.all([
+          failure(send(members[0]!, roomId, "after the end")),
+          failure(world.messages.editMessage({ messageId: message.id, body: "changed" }, asUser(members[0]!))),
+          failure(world.messages.deleteMessage({ messageId: message.id }, asUser(members[0]!))),
+        ]);
+        for (const error of attempts) expect(error?.code).toBe(Code.FailedPrecondition);
+        expect(seqsOf((await list(members[0]!, roomId)).messages)).toEqual([1]);
+      });
+
+      it("accepts a reply to a message of the same room, and refuses one to another room's or an unknown message", async () => {
+        const { roomId, owner, members } = await roomWithMembers(1);
+        const otherRoom = await world.createRoom(owner, "private", members);
+        const parent = await send(owner, roomId, "question?");
+        const elsewhere = await send(owner, otherRoom, "elsewhere");
+        const reply = await send(members[0]!, roomId, "answer", { replyToId: parent.id });
+        expect(reply.replyToId).toBe(parent.id);
+        for (const replyToId of [elsewhere.id, uuidv7(), "not-a-uuid"]) {
+          const error = await failure(send(members[0]!, roomId, "lost reply", { replyToId }));
+          expect(error?.code).toBe(Code.InvalidArgument);
+          expect(error?.metadata.get("parley-field")).toBe("reply_to_id");
+        }
+        expect((await list(owner, roomId)).lastSeq).toBe(2n);
+      });
+    });
+
+    describe("edits and deletes", () => {
+      it("changes the body on edit, sets edit_time, and keeps id, seq and create_time", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const original = await send(members[0]!, roomId, "frist");
+        const { message: edited } = await world.messages.editMessage({ messageId: original.id, body: " first " }, asUser(members[0]!));
+        expect(edited).toMatchObject({ id: original.id, seq: original.seq, body: "first", createTime: original.createTime });
+        expect(edited?.editTime).toBeDefined();
+        expect((await list(members[0]!, roomId)).messages[0]).toEqual(edited);
+      });
+
+      it("leaves a tombstone that keeps id and seq but no text, is idempotent, and cannot be edited", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const alice = members[0]!;
+        await send(alice, roomId, "one");
+        const doomed = await send(alice, roomId, "two");
+        await world.messages.editMessage({ messageId: doomed.id, body: "two, edited" }, asUser(alice));
+        await send(alice, roomId, "three");
+        const { message: tombstone } = await world.messages.deleteMessage({ messageId: doomed.id }, asUser(alice));
+        expect(tombstone).toMatchObject({ id: doomed.id, seq: 2n, body: "", deleted: true, roomId });
+        expect(tombstone?.deleteTime).toBeDefined();
+        const again = await world.messages.deleteMessage({ messageId: doomed.id }, asUser(alice));
+        expect(again.message).toEqual(tombstone);
+        const page = await list(alice, roomId);
+        expect(seqsOf(page.messages)).toEqual([1, 2, 3]);
+        expect(page.messages[1]).toEqual(tombstone);
+        const edit = await failure(world.messages.editMessage({ messageId: doomed.id, body: "resurrect" }, asUser(alice)));
+        expect(edit?.code).toBe(Code.FailedPrecondition);
+      });
+
+      it("answers NOT_FOUND for a message that does not exist and INVALID_ARGUMENT for a malformed id", async () => {
+        const alice = await world.newUser();
+        expect((await failure(world.messages.deleteMessage({ messageId: uuidv7() }, asUser(alice))))?.code).toBe(Code.NotFound);
+        expect((await failure(world.messages.deleteMessage({ messageId: "42" }, asUser(alice))))?.code).toBe(Code.InvalidArgument);
+      });
+    });
+
+    describe("history pages", () => {
+      let reader: string;
+      let roomId: string;
+      beforeAll(async () => {
+        const room = await roomWithMembers(1);
+        reader = room.members[0]!;
+        roomId = room.roomId;
+        for (let i = 1; i <= 25; i++) await send(i % 2 ? reader : room.owner, roomId, `message ${i}`);
+      });
+
+      const cases: [string, Record<string, unknown>, number[], boolean, boolean][] = [
+        ["newest", { limit: 10 }, range(16, 25), true, false],
+        ["before 16", { cursor: { case: "beforeSeq", value: 16n }, limit: 10 }, range(6, 15), true, true],
+        ["before 6", { cursor: { case: "beforeSeq", value: 6n }, limit: 10 }, range(1, 5), false, true],
+        ["before 1", { cursor: { case: "beforeSeq", value: 1n }, limit: 10 }, [], false, true],
+        ["before 1000", { cursor: { case: "beforeSeq", value: 1000n }, limit: 5 }, range(21, 25), true, false],
+        ["after 0", { cursor: { case: "afterSeq", value: 0n }, limit: 10 }, range(1, 10), false, true],
+        ["after 10", { cursor: { case: "afterSeq", value: 10n }, limit: 10 }, range(11, 20), true, true],
+        ["after 20", { cursor: { case: "afterSeq", value: 20n }, limit: 10 }, range(21, 25), true, false],
+        ["after 25", { cursor: { case: "afterSeq", value: 25n }, limit: 10 }, [], true, false],
+        ["around 13", { cursor: { case: "aroundSeq", value: 13n }, limit: 10 }, range(8, 17), true, true],
+        ["around 3", { cursor: { case: "aroundSeq", value: 3n }, limit: 10 }, range(1, 7), false, true],
+        ["around 24", { cursor: { case: "aroundSeq", value: 24n }, limit: 10 }, range(19, 25), true, false],
+        ["around 13, odd limit", { cursor: { case: "aroundSeq", value: 13n }, limit: 5 }, range(11, 15), true, true],
+        ["around 13, limit 1", { cursor: { case: "aroundSeq", value: 13n }, limit: 1 }, [13], true, true],
+        ["everything (default limit)", {}, range(1, 25), false, false],
+      ];
+      for (const [name, request, expected, hasOlder, hasNewer] of cases) {
+        it(`returns exactly the right seqs, ascending, with has_older/has_newer: ${name}`, async () => {
+          const page = await list(reader, roomId, request);
+          expect(seqsOf(page.messages)).toEqual(expected);
+          expect({ hasOlder: page.hasOlder, hasNewer: page.hasNewer }).toEqual({ hasOlder, hasNewer });
+          expect(page.lastSeq).toBe(25n);
+        });
+      }
+
+      it("walks the whole history backwards and forwards with the cursors, seeing each seq once", async () => {
+        const backwards: number[] = [];
+        let page = await list(reader, roomId, { limit: 7 });
+        backwards.unshift(...seqsOf(page.messages));
+        while (page.hasOlder) {
+          page = await list(reader, roomId, { cursor: { case: "beforeSeq", value: page.messages[0]!.seq }, limit: 7 });
+          backwards.unshift(...seqsOf(page.messages));
+        }
+        expect(backwards).toEqual(range(1, 25));
+        const forwards: number[] = [];
+        let cursor = 0n;
+        for (;;) {
+          const next = await list(reader, roomId, { cursor: { case: "afterSeq", value: cursor }, limit: 7 });
+          forwards.push(...seqsOf(next.messages));
+          if (!next.hasNewer) break;
+          cursor = next.messages.at(-1)!.seq;
+        }
+        expect(forwards).toEqual(range(1, 25));
+      });
+
+      it("serves 50 messages by default and at most 100, refusing other limits and negative cursors", async () => {
+        const { roomId: big, members } = await roomWithMembers(1);
+        await Promise.all(range(1, 120).map((i) => send(members[0]!, big, `bulk ${i}`)));
+        expect(seqsOf((await list(members[0]!, big)).messages)).toEqual(range(71, 120));
+        expect(seqsOf((await list(members[0]!, big, { limit: 100 })).messages)).toEqual(range(21, 120));
+        for (const request of [{ limit: 101 }, { limit: -1 }, { cursor: { case: "beforeSeq", value: -1n } }]) {
+          const error = await failure(list(members[0]!, big, request));
+          expect(error?.code, JSON.stringify(request, (_, v) => (typeof v === "bigint" ? String(v) : v))).toBe(Code.InvalidArgument);
+        }
+      });
+
+      it("gives an empty room an empty page with last_seq 0", async () => {
+        const { roomId: empty, owner } = await roomWithMembers(0);
+        expect(await list(owner, empty)).toMatchObject({ messages: [], hasOlder: false, hasNewer: false, lastSeq: 0n });
+      });
+    });
+
+    describe("room stats", () => {
+      it("counts unread messages after the read position that are not deleted and not the caller's own", async () => {
+        const { roomId, owner, members } = await roomWithMembers(2);
+        const [alice, bob] = members as [string, string];
+        const emptyRoom = await world.createRoom(owner, "private", [alice]);
+        await send(alice, roomId, "1");
+        const fromBob = await send(bob, roomId, "2");
+        await send(alice, roomId, "3");
+        await send(bob, roomId, "4");
+        await send(owner, roomId, "5");
+
+        const [forAlice, forEmpty, forAliceRead2] = await stats(alice, [
+          { roomId, lastReadSeq: 0n },
+          { roomId: emptyRoom, lastReadSeq: 0n },
+          { roomId, lastReadSeq: 2n },
+        ]);
+        expect(forAlice).toMatchObject({ roomId, lastSeq: 5n, unreadCount: 3n });
+        expect(forAlice?.lastActivityTime).toBeDefined();
+        expect(forEmpty).toMatchObject({ roomId: emptyRoom, lastSeq: 0n, unreadCount: 0n });
+        expect(forEmpty?.lastActivityTime).toBeUndefined();
+        expect(forAliceRead2?.unreadCount).toBe(2n);
+        expect((await stats(bob, [{ roomId, lastReadSeq: 0n }]))[0]?.unreadCount).toBe(3n);
+        expect((await stats(alice, [{ roomId, lastReadSeq: 5n }]))[0]?.unreadCount).toBe(0n);
+        expect((await stats(alice, [{ roomId, lastReadSeq: 99n }]))[0]?.unreadCount).toBe(0n);
+
+        await world.messages.deleteMessage({ messageId: fromBob.id }, asUser(bob));
+        expect((await stats(alice, [{ roomId, lastReadSeq: 0n }]))[0]).toMatchObject({ lastSeq: 5n, unreadCount: 2n });
+      });
+
+      it("moves last_activity_time with each new message", async () => {
+        const { roomId, owner } = await roomWithMembers(0);
+        await send(owner, roomId, "first");
+        const [before] = await stats(owner, [{ roomId, lastReadSeq: 0n }]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const latest = await send(owner, roomId, "second");
+        const [after] = await stats(owner, [{ roomId, lastReadSeq: 0n }]);
+        expect(after?.lastActivityTime).toEqual(latest.createTime);
+        const ms = (t: typeof before) => Number(t!.lastActivityTime!.seconds) * 1000 + t!.lastActivityTime!.nanos / 1e6;
+        expect(ms(after)).toBeGreaterThan(ms(before));
+      });
+
+      it("answers up to 1000 rooms in request order and refuses more", async () => {
+        const { roomId, owner } = await roomWithMembers(0);
+        await send(owner, roomId, "x");
+        const rooms = range(1, 1000).map((i) => ({ roomId: i === 500 ? roomId : uuidv7(), lastReadSeq: 0n }));
+        const answer = await stats(owner, rooms);
+        expect(answer.map((s) => s.roomId)).toEqual(rooms.map((r) => r.roomId));
+        expect(answer[499]).toMatchObject({ lastSeq: 1n, unreadCount: 0n });
+        const tooMany = await failure(stats(owner, [...rooms, { roomId, lastReadSeq: 0n }]));
+        expect(tooMany?.code).toBe(Code.InvalidArgument);
+        const negative = await failure(stats(owner, [{ roomId, lastReadSeq: -1n }]));
+        expect(negative?.code).toBe(Code.InvalidArgument);
+      });
+    });
+
+    describe("events", () => {
+      it("publishes MessageCreated, MessageEdited and MessageDeleted with the room id and seq, and nothing for a retry or a repeated delete", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const alice = members[0]!;
+        const events: Event[] = [];
+        const unsubscribe = await world.broker.subscribe(topics.room(roomId), (event) => events.push(event));
+        try {
+          const created = await send(alice, roomId, "hello", { clientMsgId: "evt-1" });
+          await world.messages.editMessage({ messageId: created.id, body: "hello!" }, asUser(alice));
+          await world.messages.deleteMessage({ messageId: created.id }, asUser(alice));
+          await eventually(() => expect(events).toHaveLength(3));
+          expect(events.map((e) => e.payload.case)).toEqual(["messageCreated", "messageEdited", "messageDeleted"]);
+          for (const event of events) {
+            expect(event.roomId).toBe(roomId);
+            expect(event.id).not.toBe("");
+            const message = (event.payload.value as { message?: Message }).message;
+            expect(message).toMatchObject({ id: created.id, roomId, seq: 1n });
+          }
+          expect((events[0]!.payload.value as { message: Message }).message.body).toBe("hello");
+          expect((events[1]!.payload.value as { message: Message }).message.body).toBe("hello!");
+          expect((events[2]!.payload.value as { message: Message }).message).toMatchObject({ body: "", deleted: true });
+
+          // Repeats change nothing and publish nothing; the marker's event arrives right after the delete's.
+          await world.messages.sendMessage({ roomId, body: "hello", clientMsgId: "evt-1" }, asUser(alice));
+          await world.messages.deleteMessage({ messageId: created.id }, asUser(alice));
+          const marker = await send(alice, roomId, "marker");
+          await eventually(() => expect(events).toHaveLength(4));
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          expect(events).toHaveLength(4);
+          expect((events[3]!.payload.value as { message: Message }).message).toMatchObject({ id: marker.id, seq: 2n });
+        } finally {
+          await unsubscribe();
+        }
+      });
+
+      it.skipIf(!TEST_REDIS_URL)("delivers MessageCreated to a separate RedisBroker subscriber connection", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const subscriber = new RedisBroker(TEST_REDIS_URL!, createLogger("test-subscriber", "silent"), world.redisPrefix);
+        try {
+          await subscriber.ready();
+          const events: Event[] = [];
+          await subscriber.subscribe(topics.room(roomId), (event) => events.push(event));
+          const first = await send(members[0]!, roomId, "over redis");
+          const second = await send(members[0]!, roomId, "again");
+          await eventually(() => expect(events).toHaveLength(2));
+          expect(events.map((e) => [e.payload.case, e.roomId, (e.payload.value as { message: Message }).message.seq])).toEqual([
+            ["messageCreated", roomId, first.seq],
+            ["messageCreated", roomId, second.seq],
+          ]);
+          expect((events[0]!.payload.value as { message: Message }).message.id).toBe(first.id);
+        } finally {
+          await subscriber.close();
+        }
+      });
+    });
+  });
+}

@@ -1,0 +1,122 @@
+// The message service on its own, on a fresh database (embedded, or PostgreSQL
+// with PARLEY_TEST_DATABASE_URL) and broker (in memory, or Redis with
+// PARLEY_TEST_REDIS_URL), next to a fake room service: the room service is
+// outside the message service, so a fake of it is fair for service-level tests.
+import { randomBytes } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import {
+  createBroker,
+  createGrpcServer,
+  createLogger,
+  createServiceClient,
+  implement,
+  type Broker,
+  type ServiceHandlers,
+} from "@parley/kit";
+import { TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
+import { MessageService } from "@parley/proto/message/v1/message_pb";
+import { Role, RoomKind, RoomService } from "@parley/proto/room/v1/room_pb";
+import { uuidv7 } from "uuidv7";
+import { build, initORM, type MessageDb } from "../src/index.js";
+import type { World } from "./world.js";
+
+interface FakeRoom {
+  kind: RoomKind;
+  archived: boolean;
+  members: Map<string, Role>;
+}
+
+/** GetMembership over an in-memory table of rooms; every other method is UNIMPLEMENTED. */
+export class FakeRooms {
+  readonly rooms = new Map<string, FakeRoom>();
+  /** Set to make GetMembership fail with this code. */
+  failWith: Code | undefined;
+
+  handlers(): ServiceHandlers<typeof RoomService> {
+    const handlers = Object.fromEntries(
+      RoomService.methods.map((m) => [
+        m.localName,
+        async () => {
+          throw new ConnectError(`${m.name} is not part of the fake`, Code.Unimplemented);
+        },
+      ]),
+    ) as unknown as ServiceHandlers<typeof RoomService>;
+    handlers.getMembership = async ({ roomId, userId }) => {
+      if (this.failWith !== undefined) throw new ConnectError("fake failure", this.failWith);
+      const room = this.rooms.get(roomId);
+      const role = room?.members.get(userId);
+      if (!room || role === undefined) return { roomKind: room?.kind ?? RoomKind.UNSPECIFIED, roomArchived: room?.archived ?? false };
+      return {
+        membership: { roomId, userId, role, joinTime: timestampNow(), lastReadSeq: 0n },
+        roomKind: room.kind,
+        roomArchived: room.archived,
+      };
+    };
+    return handlers;
+  }
+
+  room(roomId: string): FakeRoom {
+    const room = this.rooms.get(roomId);
+    if (!room) throw new Error(`no fake room ${roomId}`);
+    return room;
+  }
+}
+
+export type FakeRoomWorld = World & { db: MessageDb; fakeRooms: FakeRooms; messageAddress: string };
+
+export async function startFakeRoomWorld(options: { broker?: Broker } = {}): Promise<FakeRoomWorld> {
+  const log = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
+  const database = testDatabase();
+  const fakeRooms = new FakeRooms();
+  const roomServer = createGrpcServer({ name: "fake-room", log, services: [implement(RoomService, fakeRooms.handlers())] });
+  const roomPort = await roomServer.listen(0, "127.0.0.1");
+  // Channels of this test only, even on a shared Redis.
+  const redisPrefix = `parley-test:${randomBytes(4).toString("hex")}:`;
+  const broker = options.broker ?? createBroker(TEST_REDIS_URL, log, redisPrefix);
+  const db = await initORM({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, log });
+  const server = build({ db, broker, rooms: createServiceClient(RoomService, `127.0.0.1:${roomPort}`), log });
+  const port = await server.listen(0, "127.0.0.1");
+  const messageAddress = `127.0.0.1:${port}`;
+
+  return {
+    db,
+    fakeRooms,
+    messageAddress,
+    messages: createServiceClient(MessageService, messageAddress),
+    broker,
+    redisPrefix,
+    async newUser() {
+      return uuidv7();
+    },
+    async createRoom(ownerId, kind, memberIds = []) {
+      const id = uuidv7();
+      const members = new Map<string, Role>([[ownerId, Role.OWNER]]);
+      for (const memberId of memberIds) members.set(memberId, Role.MEMBER);
+      fakeRooms.rooms.set(id, { kind: kind === "public" ? RoomKind.PUBLIC : RoomKind.PRIVATE, archived: false, members });
+      return id;
+    },
+    async addMember(roomId, _byId, userId) {
+      fakeRooms.room(roomId).members.set(userId, Role.MEMBER);
+    },
+    async makeAdmin(roomId, _ownerId, userId) {
+      fakeRooms.room(roomId).members.set(userId, Role.ADMIN);
+    },
+    async kick(roomId, _byId, userId) {
+      fakeRooms.room(roomId).members.delete(userId);
+    },
+    async leave(roomId, userId) {
+      fakeRooms.room(roomId).members.delete(userId);
+    },
+    async archive(roomId) {
+      fakeRooms.room(roomId).archived = true;
+    },
+    async stop() {
+      await server.shutdown(1_000);
+      await roomServer.shutdown(1_000);
+      await db.orm.close();
+      if (!options.broker) await broker.close();
+      await database.drop();
+    },
+  };
+}

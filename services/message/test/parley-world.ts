@@ -1,0 +1,50 @@
+// The whole all-in-one Parley (real room and user services, one broker) as the
+// message behaviours' world.
+import { randomBytes } from "node:crypto";
+import { asUser } from "@parley/kit";
+import { startTestParley } from "@parley/all-in-one/testing";
+import { Role, RoomKind } from "@parley/proto/room/v1/room_pb";
+import { uuidv7 } from "uuidv7";
+import type { World } from "./world.js";
+
+export type ParleyWorld = World & { parley: Awaited<ReturnType<typeof startTestParley>> };
+
+export async function startParleyWorld(): Promise<ParleyWorld> {
+  const parley = await startTestParley();
+  const { rooms } = parley;
+  return {
+    parley,
+    messages: parley.messages,
+    broker: parley.broker,
+    redisPrefix: parley.env.REDIS_PREFIX ?? "parley:",
+    async newUser() {
+      const username = `u_${randomBytes(5).toString("hex")}`;
+      const { user } = await parley.users.createUser({ id: uuidv7(), username, email: `${username}@example.com`, displayName: "" });
+      return user!.id;
+    },
+    async createRoom(ownerId, kind, memberIds = []) {
+      const { room } = await rooms.createRoom(
+        { name: `room ${randomBytes(3).toString("hex")}`, kind: kind === "public" ? RoomKind.PUBLIC : RoomKind.PRIVATE },
+        asUser(ownerId),
+      );
+      for (const userId of memberIds) await rooms.inviteMember({ roomId: room!.id, userId }, asUser(ownerId));
+      return room!.id;
+    },
+    async addMember(roomId, byId, userId) {
+      await rooms.inviteMember({ roomId, userId }, asUser(byId));
+    },
+    async makeAdmin(roomId, ownerId, userId) {
+      await rooms.setMemberRole({ roomId, userId, role: Role.ADMIN }, asUser(ownerId));
+    },
+    async kick(roomId, byId, userId) {
+      await rooms.kickMember({ roomId, userId }, asUser(byId));
+    },
+    async leave(roomId, userId) {
+      await rooms.leaveRoom({ roomId }, asUser(userId));
+    },
+    async archive(roomId, ownerId) {
+      await rooms.updateRoom({ roomId, room: { archived: true }, updateMask: { paths: ["archived"] } }, asUser(ownerId));
+    },
+    stop: () => parley.stop(),
+  };
+}

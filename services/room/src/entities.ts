@@ -1,0 +1,51 @@
+// The room service's tables: rooms (public, private and direct) and memberships,
+// which carry each member's role and read marker.
+import { defineEntity, type InferEntity } from "@mikro-orm/core";
+
+const p = defineEntity.properties;
+
+export const Room = defineEntity({
+  name: "Room",
+  tableName: "rooms",
+  properties: {
+    id: p.uuid().primary(),
+    kind: p.enum(["public", "private", "direct"]),
+    // Empty for direct rooms.
+    name: p.string().length(80).default(""),
+    topic: p.string().length(500).default(""),
+    creatorId: p.uuid(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    // Archived rooms are read-only and left out of the public directory.
+    archived: p.boolean().default(false),
+    // Direct rooms only: "<smaller user id>:<larger user id>". Unique, so that both people
+    // opening their conversation at once end up in the same room (insert ... on conflict).
+    directKey: p.string().length(73).nullable().unique(),
+  },
+  indexes: [
+    // The public directory: keyset pages over (lower(name), id), open rooms only.
+    {
+      name: "rooms_public_directory_index",
+      expression: `create index "rooms_public_directory_index" on "rooms" (lower("name"), "id") where "kind" = 'public' and not "archived"`,
+    },
+  ],
+});
+export type Room = InferEntity<typeof Room>;
+export type RoomKindName = Room["kind"];
+
+export const Membership = defineEntity({
+  name: "Membership",
+  tableName: "memberships",
+  properties: {
+    roomId: p.uuid().primary(),
+    // Indexed: every "my rooms" question starts from the user.
+    userId: p.uuid().primary().index(),
+    role: p.enum(["owner", "admin", "member"]),
+    joinedAt: p.datetime().onCreate(() => new Date()),
+    // Highest seq the member has read; only ever moves forward.
+    lastReadSeq: p.bigint().default(0),
+  },
+});
+export type Membership = InferEntity<typeof Membership>;
+export type RoleName = Membership["role"];
+
+export const entities = [Room, Membership];
