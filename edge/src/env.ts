@@ -21,6 +21,12 @@ export const edgeEnv = z.object({
   MAX_BODY_BYTES: count(64 * 1024),
   /** Behind a proxy: take the client address from X-Forwarded-For. */
   TRUST_PROXY: flag,
+  /**
+   * Where browsers open the WebSocket (told to the web app by GET /api/v1/config). Unset: the
+   * edge's own host on SOCKET_PUBLIC_PORT, or the same origin's /ws when that port is empty.
+   */
+  PUBLIC_SOCKET_URL: z.preprocess((v) => (v === "" ? undefined : v), z.string().url().optional()),
+  SOCKET_PUBLIC_PORT: z.preprocess((v) => (v === "" || v === undefined ? "3007" : v), z.string().regex(/^\d{0,5}$/)),
   /** The built web app. */
   WEB_ROOT: z.string().default("web/dist"),
   RATE_REGISTER_PER_HOUR: count(20),

@@ -19,6 +19,10 @@ export interface EdgeHttpOptions {
   trustProxy: boolean;
   /** Directory of the built web app; a placeholder page is served when it does not exist. */
   webRoot: string;
+  /** Fixed public WebSocket URL, or undefined to derive it from the request's host. */
+  publicSocketUrl?: string;
+  /** Port of the socket tier on the edge's host ("" when it is served at /ws on the same origin). */
+  socketPublicPort: string;
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -75,6 +79,9 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
           },
         });
       }
+      if (url.pathname === `${REST_PREFIX}/config`) {
+        return sendJson(res, 200, { socketUrl: socketUrlFor(req, options) });
+      }
       if (url.pathname === `${REST_PREFIX}/openapi.json`) {
         openApi ??= JSON.stringify(openApiDocument(appRouter));
         res.writeHead(200, { "content-type": "application/json; charset=utf-8" }).end(openApi);
@@ -95,6 +102,16 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
   server.headersTimeout = 15_000;
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+/** The WebSocket URL a browser on this request's host should use. */
+function socketUrlFor(req: IncomingMessage, options: EdgeHttpOptions): string {
+  if (options.publicSocketUrl) return options.publicSocketUrl;
+  const forwardedProto = options.trustProxy ? String(req.headers["x-forwarded-proto"] ?? "").split(",")[0]?.trim() : "";
+  const secure = forwardedProto === "https" || (req.socket as { encrypted?: boolean }).encrypted === true;
+  const host = (req.headers.host ?? "localhost").replace(/:\d+$/, "");
+  const scheme = secure ? "wss" : "ws";
+  return options.socketPublicPort ? `${scheme}://${host}:${options.socketPublicPort}/ws` : `${scheme}://${req.headers.host ?? host}/ws`;
 }
 
 /** Sets CORS headers for an allowed Origin; false when a cross-origin caller is not allowed. */

@@ -38,6 +38,8 @@ export const launch: Launch = async ({ env, port, host, addresses }) => {
     maxBodyBytes: config.MAX_BODY_BYTES,
     trustProxy: config.TRUST_PROXY,
     webRoot: config.WEB_ROOT,
+    publicSocketUrl: config.PUBLIC_SOCKET_URL,
+    socketPublicPort: config.SOCKET_PUBLIC_PORT,
   });
   const bindHost = host ?? "0.0.0.0";
   await new Promise<void>((resolve, reject) => {

@@ -65,7 +65,9 @@ export async function startParley(options: StartOptions = {}): Promise<RunningPa
     }
     for (const { name, launch } of SERVICES) {
       const dataDir = root === "memory://" ? root : `${root}/${name}`;
-      const service = await launch({ env, port: ports[name], host, dataDir, addresses, broker });
+      // The web app learns the socket tier's port from the edge.
+      const serviceEnv = name === "edge" ? { SOCKET_PUBLIC_PORT: String(ports.socket), ...env } : env;
+      const service = await launch({ env: serviceEnv, port: ports[name], host, dataDir, addresses, broker });
       running.push(service);
       log.info({ process: name, address: service.address }, "started");
     }
