@@ -1,9 +1,8 @@
 // The kit alone: createGrpcServer + implement(UserService) whose GetUser
 // returns a fixed profile without touching a database. Between the bare
 // grpc-js echo and the real user service, it tells the kit's cost from the service's.
-import { create, toBinary } from "@bufbuild/protobuf";
 import { createGrpcServer, createLogger, fail, implement, toTimestamp, type ServiceHandlers } from "@parley/kit";
-import { GetUserResponseSchema, UserService } from "@parley/proto/user/v1/user_pb";
+import { UserService } from "@parley/proto/user/v1/user_pb";
 import { serveBenchTarget } from "../lib/target-process.js";
 
 await serveBenchTarget(async () => {
@@ -32,6 +31,5 @@ await serveBenchTarget(async () => {
   };
   const server = createGrpcServer({ name: "bench-canned", log, services: [implement(UserService, handlers)] });
   const port = await server.listen(0, "127.0.0.1");
-  const sample = toBinary(GetUserResponseSchema, create(GetUserResponseSchema, { user: profile("00000000-0000-4000-8000-000000000000") }));
-  return { address: `127.0.0.1:${port}`, info: { responseBytes: sample.length }, stop: () => server.shutdown(1_000) };
+  return { address: `127.0.0.1:${port}`, stop: () => server.shutdown(1_000) };
 });

@@ -4,10 +4,10 @@
 // the variables whose defaults only fit one machine (DATABASE_URL for a process with a
 // database, REDIS_URL, every <NAME>_SERVICE_ADDR). Processes not written yet are skipped;
 // once a process's entrypoint exists, its schema must exist too and the checks are strict.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { addressVariable, isPresent, PROCESSES, processSpec, type ProcessName } from "../processes.js";
+import { addressVariable, databaseVariable, isPresent, PROCESSES, processSpec, type ProcessName } from "../processes.js";
 import { kustomizationDirs, podSpecOf, render, type K8sObject } from "./kustomize.js";
 import { composeServicesOf, defaultOf, loadCompose, processesUnderTest, repoRoot } from "./support.js";
 
@@ -117,4 +117,15 @@ describe.each(processes)("$spec.name gets every variable it needs", ({ spec, req
       }
     });
   }
+});
+
+describe("docs/operations.md", () => {
+  const docs = readFileSync(join(repoRoot, "docs/operations.md"), "utf8");
+
+  it("documents every variable of every process, and the migration runner's", () => {
+    const variables = new Set(processes.flatMap((p) => Object.keys(p.schema.shape)));
+    for (const spec of PROCESSES.filter((p) => p.database)) variables.add(databaseVariable(spec.name));
+    const missing = [...variables].filter((variable) => !docs.includes(`\`${variable}\``));
+    expect(missing, "variables docs/operations.md does not mention").toEqual([]);
+  });
 });

@@ -102,9 +102,10 @@ export class RedisBroker implements Broker {
     private readonly prefix = "parley:",
   ) {
     this.subscriptions = new Subscriptions(log);
-    this.publisher = createRedis(url, "broker-pub");
+    // Connection names carry the prefix, so an operator (or a test) can find this install's connections.
+    this.publisher = createRedis(url, `${prefix}broker-pub`);
     // A connection in subscriber mode; ioredis subscribes again to every channel after a reconnect.
-    this.subscriber = createRedis(url, "broker-sub");
+    this.subscriber = createRedis(url, `${prefix}broker-sub`);
     this.subscriber.on("messageBuffer", (channel: Buffer, payload: Buffer) => {
       let event: Event;
       try {
