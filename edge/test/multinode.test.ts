@@ -61,11 +61,11 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("two socket nodes and two
         users.push(await call("POST", "/auth/register", { email: `${username}@example.com`, username, password: PASSWORD }));
       }
       const rooms: string[] = [];
-      for (let r = 0; r < ROOMS; r++) rooms.push((await call("POST", "/rooms", { name: `room ${r}`, visibility: "public" }, users[0].accessToken)).id);
+      for (let r = 0; r < ROOMS; r++) rooms.push((await call("POST", "/rooms", { name: `room ${r}`, visibility: "public" }, users[0]!.accessToken)).id);
       // Each user is in two rooms: r = i % 5 and (i + 1) % 5.
       const roomsOf = (i: number) => [rooms[i % ROOMS]!, rooms[(i + 1) % ROOMS]!];
       // User 0 created (and so is in) every room.
-      for (let i = 1; i < USERS; i++) for (const roomId of roomsOf(i)) await call("POST", `/rooms/${roomId}/join`, undefined, users[i].accessToken);
+      for (let i = 1; i < USERS; i++) for (const roomId of roomsOf(i)) await call("POST", `/rooms/${roomId}/join`, undefined, users[i]!.accessToken);
 
       const received: Map<string, bigint[]>[] = [];
       const clients = users.map((user, i) => {
@@ -114,7 +114,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("two socket nodes and two
 
       // Every client ends with every message of its rooms, exactly once, in order.
       const stats = await Promise.all(
-        rooms.map(async (roomId) => ({ roomId, last: (await call("GET", `/messages/${roomId}?limit=1`, undefined, users[0].accessToken)).lastSeq as number })),
+        rooms.map(async (roomId) => ({ roomId, last: (await call("GET", `/messages/${roomId}?limit=1`, undefined, users[0]!.accessToken)).lastSeq as number })),
       );
       const total = stats.reduce((sum, s) => sum + s.last, 0);
       expect(total).toBe(2000);
