@@ -6,21 +6,14 @@
 import { create, fromBinary, fromJsonString, toBinary, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Message } from "@parley/proto/message/v1/message_pb";
 import { PresenceState } from "@parley/proto/events/v1/events_pb";
-import { ClientFrameSchema, ServerFrameSchema, type ServerFrame } from "@parley/proto/socket/v1/socket_pb";
+import { ClientFrameSchema, CloseCode, ServerFrameSchema, type ServerFrame } from "@parley/proto/socket/v1/socket_pb";
 import { Emitter } from "./emitter.js";
 
 export { PresenceState };
 export type { Message };
 
-/** Close codes of the socket tier (see the README's protocol section). */
-export const CLOSE = {
-  serviceRestart: 1012,
-  policyViolation: 1008,
-  frameTooLarge: 1009,
-  authExpired: 4001,
-  sessionsRevoked: 4003,
-  slowConsumer: 4008,
-} as const;
+/** Close codes of the socket tier (the CloseCode enum of socket.proto). */
+export { CloseCode };
 
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "closed";
 export type Encoding = "json" | "proto";
@@ -229,13 +222,13 @@ export class LiveClient extends Emitter<LiveEvents> {
         this.pending.delete(ref);
       }
     }
-    if (code === CLOSE.sessionsRevoked) {
+    if (code === CloseCode.SESSIONS_REVOKED) {
       this.emit("signedOut", { reason });
       return this.close();
     }
     if (this.stopped) return;
     // After a restart or a slow-consumer close, come back at once (with jitter); otherwise back off.
-    if (code === CLOSE.serviceRestart || code === CLOSE.slowConsumer) this.attempt = Math.min(this.attempt, 1);
+    if (code === CloseCode.SERVICE_RESTART || code === CloseCode.SLOW_CONSUMER) this.attempt = Math.min(this.attempt, 1);
     this.scheduleReconnect();
   }
 

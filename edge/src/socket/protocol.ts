@@ -2,7 +2,7 @@
 // its subprotocols and close codes. Server frames are encoded once per encoding
 // and shared by every socket that receives them.
 import { create, fromBinary, fromJsonString, toBinary, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
-import { ClientFrameSchema, ServerFrameSchema, type ClientFrame, type ServerFrame } from "@parley/proto/socket/v1/socket_pb";
+import { ClientFrameSchema, CloseCode, ServerFrameSchema, type ClientFrame, type ServerFrame } from "@parley/proto/socket/v1/socket_pb";
 
 export type Encoding = "json" | "proto";
 
@@ -10,20 +10,14 @@ export const SUBPROTOCOLS: Record<Encoding, string> = { json: "parley.v1.json", 
 /** A subprotocol entry carrying the access token: `parley.auth.<token>`. */
 export const AUTH_SUBPROTOCOL_PREFIX = "parley.auth.";
 
-/** Close codes of the socket tier (documented in the README). */
+/** Close codes of the socket tier: the CloseCode enum of socket.proto. */
 export const CLOSE = {
-  /** The server is shutting down or restarting: reconnect (to another node) and resume. */
-  serviceRestart: 1012,
-  /** A frame broke the protocol too often, or the client flooded the server. */
-  policyViolation: 1008,
-  /** A frame was larger than the limit (uWebSockets.js closes the socket itself). */
-  frameTooLarge: 1009,
-  /** The access token expired and no Reauth frame came in time: get a new token and reconnect. */
-  authExpired: 4001,
-  /** Every session of the user ended (logout everywhere): sign in again. */
-  sessionsRevoked: 4003,
-  /** The client did not read fast enough: reconnect and resume with afterSeq. */
-  slowConsumer: 4008,
+  serviceRestart: CloseCode.SERVICE_RESTART,
+  policyViolation: CloseCode.POLICY_VIOLATION,
+  frameTooLarge: CloseCode.FRAME_TOO_LARGE,
+  authExpired: CloseCode.AUTH_EXPIRED,
+  sessionsRevoked: CloseCode.SESSIONS_REVOKED,
+  slowConsumer: CloseCode.SLOW_CONSUMER,
 } as const;
 
 export class FrameError extends Error {
