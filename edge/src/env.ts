@@ -1,23 +1,14 @@
 import { env, serviceEnvShape } from "@parley/kit";
-import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "@parley/auth/claims";
 import { z } from "zod";
+import { publicEnvShape } from "./public-env.js";
 
 const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const flag = z.preprocess((v) => (v === "" || v === undefined ? "false" : v), z.enum(["true", "false", "1", "0"])).transform((v) => v === "true" || v === "1");
 
 export const edgeEnv = z.object({
   ...serviceEnvShape(8080),
-  AUTH_SERVICE_ADDR: env.address("127.0.0.1:3001"),
+  ...publicEnvShape("http://localhost:3000"),
   USER_SERVICE_ADDR: env.address("127.0.0.1:3002"),
-  ROOM_SERVICE_ADDR: env.address("127.0.0.1:3003"),
-  MESSAGE_SERVICE_ADDR: env.address("127.0.0.1:3004"),
-  AUTH_ISSUER: z.string().min(1).default(DEFAULT_ISSUER),
-  AUTH_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
-  /** Comma-separated origins allowed to call the API from browsers besides the edge's own. */
-  CORS_ORIGINS: z
-    .string()
-    .default("http://localhost:3000")
-    .transform((v) => v.split(",").map((o) => o.trim()).filter(Boolean)),
   MAX_BODY_BYTES: count(64 * 1024),
   /** Behind a proxy: take the client address from X-Forwarded-For. */
   TRUST_PROXY: flag,

@@ -1,10 +1,10 @@
 // Starts the edge: service clients, token verifier, rate limiter, HTTP server.
 import { addressEnv, createLogger, createRateLimiter, launched, parseEnv, type Launch } from "@parley/kit";
-import { createAccessTokenVerifier } from "@parley/auth/verify";
 import type { EdgeDeps } from "./api/context.js";
 import { createServiceClients } from "./api/services.js";
 import { edgeEnv } from "./env.js";
 import { createEdgeServer } from "./http.js";
+import { verifierFor } from "./public-env.js";
 
 export const launch: Launch = async ({ env, port, host, addresses }) => {
   const config = parseEnv(edgeEnv, { ...env, ...addressEnv(addresses), ...(port !== undefined && { PORT: String(port) }) });
@@ -19,11 +19,7 @@ export const launch: Launch = async ({ env, port, host, addresses }) => {
   const deps: EdgeDeps = {
     services,
     limiter,
-    verifier: createAccessTokenVerifier({
-      issuer: config.AUTH_ISSUER,
-      audience: config.AUTH_AUDIENCE,
-      loadKeys: async () => (await services.auth.getJwks({})).keys.map((k) => ({ ...k })),
-    }),
+    verifier: verifierFor(services.auth, config),
     limits: {
       registerPerAddress: config.RATE_REGISTER_PER_HOUR,
       loginPerAddress: config.RATE_LOGIN_PER_MINUTE,

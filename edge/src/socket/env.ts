@@ -1,21 +1,12 @@
-import { env, serviceEnvShape } from "@parley/kit";
-import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "@parley/auth/claims";
+import { serviceEnvShape } from "@parley/kit";
 import { z } from "zod";
+import { publicEnvShape } from "../public-env.js";
 
 const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 export const socketEnv = z.object({
   ...serviceEnvShape(3007),
-  AUTH_SERVICE_ADDR: env.address("127.0.0.1:3001"),
-  ROOM_SERVICE_ADDR: env.address("127.0.0.1:3003"),
-  MESSAGE_SERVICE_ADDR: env.address("127.0.0.1:3004"),
-  AUTH_ISSUER: z.string().min(1).default(DEFAULT_ISSUER),
-  AUTH_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
-  /** Comma-separated browser origins allowed to open sockets besides the node's own host. */
-  CORS_ORIGINS: z
-    .string()
-    .default("http://localhost:3000,http://localhost:8080,http://127.0.0.1:8080")
-    .transform((v) => v.split(",").map((o) => o.trim()).filter(Boolean)),
+  ...publicEnvShape("http://localhost:3000,http://localhost:8080,http://127.0.0.1:8080"),
   /** Identifies this node in logs and presence (default: random per start). */
   NODE_ID: z.string().regex(/^[\w.-]{1,64}$/).optional(),
   SOCKET_MAX_FRAME_BYTES: count(16 * 1024),

@@ -1,9 +1,9 @@
 // Starts a socket node: uWebSockets.js, token verifier, broker, presence store.
 import { addressEnv, brokerFor, createLogger, createRedis, createServiceClient, launched, parseEnv, type Launch } from "@parley/kit";
-import { createAccessTokenVerifier } from "@parley/auth/verify";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
+import { verifierFor } from "../public-env.js";
 import { socketEnv } from "./env.js";
 import { SocketNode } from "./node.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./presence.js";
@@ -14,7 +14,6 @@ export const launch: Launch = async (options) => {
   const config = parseEnv(socketEnv, { ...env, ...addressEnv(addresses), ...(port !== undefined && { PORT: String(port) }) });
   const log = createLogger("socket", config.LOG_LEVEL);
   const uws = loadUws(config.UWS_ALLOW_FALLBACK, log);
-  const auth = createServiceClient(AuthService, config.AUTH_SERVICE_ADDR);
   const { broker, stop: stopBroker } = brokerFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
   const presence = config.REDIS_URL
     ? new RedisPresenceStore(createRedis(config.REDIS_URL, "presence"), config.REDIS_PREFIX)
@@ -30,11 +29,7 @@ export const launch: Launch = async (options) => {
       rooms: createServiceClient(RoomService, config.ROOM_SERVICE_ADDR),
       messages: createServiceClient(MessageService, config.MESSAGE_SERVICE_ADDR),
     },
-    verifier: createAccessTokenVerifier({
-      issuer: config.AUTH_ISSUER,
-      audience: config.AUTH_AUDIENCE,
-      loadKeys: async () => (await auth.getJwks({})).keys.map((k) => ({ ...k })),
-    }),
+    verifier: verifierFor(createServiceClient(AuthService, config.AUTH_SERVICE_ADDR), config),
     limits: {
       maxFrameBytes: config.SOCKET_MAX_FRAME_BYTES,
       slowConsumerBytes: config.SOCKET_SLOW_CONSUMER_BYTES,
