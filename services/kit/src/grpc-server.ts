@@ -98,7 +98,10 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const health = new HealthImplementation({ "": "SERVING" });
   for (const { service } of services) health.setStatus(service.typeName, "SERVING");
   health.addToServer(server);
-  new ReflectionService(reflectionPackage(services.map((s) => s.service.file)) as never).addToServer(server);
+  // List only what this server serves (the files also describe services they import, like UserService).
+  new ReflectionService(reflectionPackage(services.map((s) => s.service.file)) as never, {
+    services: [...services.map((s) => s.service.typeName), "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"],
+  }).addToServer(server);
 
   return {
     get inFlight() {

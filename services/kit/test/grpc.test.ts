@@ -199,3 +199,21 @@ describe("bad requests", () => {
     await expect(client.getUser({ id: uuid })).resolves.toBeDefined();
   });
 });
+
+describe("reflection", () => {
+  it("lists only the services this server serves, not those its files import", async () => {
+    const { RoomService } = await import("@parley/proto/room/v1/room_pb");
+    const anyHandler = new Proxy({}, { get: () => async () => ({}) });
+    const server = createGrpcServer({ name: "rooms-only", log, services: [implement(RoomService, anyHandler as never)] });
+    const address = `127.0.0.1:${await server.listen(0, "127.0.0.1")}`;
+    try {
+      const { stdout } = await bufCurl(["--list-services", `http://${address}`]);
+      const listed = stdout.trim().split("\n").sort();
+      expect(listed).toContain("parley.room.v1.RoomService");
+      expect(listed).toContain("grpc.health.v1.Health");
+      expect(listed).not.toContain("parley.user.v1.UserService");
+    } finally {
+      await server.shutdown(1000);
+    }
+  });
+});
