@@ -41,6 +41,8 @@ export interface ClusterOptions {
   stopTimeoutMs?: number;
   /** Only these processes (and nothing else); default every process whose entrypoint exists. */
   only?: ProcessName[];
+  /** Aborts a start under way: what started is stopped and startCluster rejects. */
+  signal?: AbortSignal;
 }
 
 export interface ClusterInstance {
@@ -135,6 +137,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
     const healthy = new Set<ProcessName>();
     const remaining = new Set(present.map((p) => p.name));
     while (remaining.size > 0) {
+      options.signal?.throwIfAborted();
       // Everything whose dependencies (present in this checkout) are healthy starts together.
       const ready = present.filter(
         (p) => remaining.has(p.name) && p.after.every((dep) => healthy.has(dep) || !present.some((q) => q.name === dep)),
@@ -150,7 +153,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
         for (const instance of group) {
           launchInstance(instance, { databaseUrl, redisUrl, redisPrefix, env: options.env ?? {}, output });
         }
-        await Promise.all(group.map((instance) => waitHealthy(instance, healthTimeoutMs, output)));
+        await Promise.all(group.map((instance) => waitHealthy(instance, healthTimeoutMs, output, options.signal)));
       }
       for (const spec of ready) {
         healthy.add(spec.name);
@@ -225,11 +228,12 @@ function launchInstance(instance: Planned, settings: LaunchSettings): void {
 
 const prefix = (name: string) => `${name.padEnd(10)}| `;
 
-async function waitHealthy(instance: Planned, timeoutMs: number, output: (line: string) => void): Promise<void> {
+async function waitHealthy(instance: Planned, timeoutMs: number, output: (line: string) => void, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastProblem = "not answering yet";
   let warnedNoHealthz = false;
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     if (instance.exitCode !== undefined) {
       throw new Error(`${instance.name} exited with code ${instance.exitCode} before it was healthy`);
     }
@@ -288,38 +292,54 @@ function freePort(host: string): Promise<number> {
 
 async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`${prefix("cluster")}${line}\n`);
-  let cluster: RunningCluster | undefined;
-  let signalled = 0;
+  const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  const redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL;
+  say(`PostgreSQL ${redactPassword(databaseUrl)}, Redis ${redactPassword(redisUrl)}`);
+  const abort = new AbortController();
+  const starting = startCluster({ databaseUrl, redisUrl, signal: abort.signal });
+
+  let stopping = false;
+  /** Stops every process (after the start, if one is under way), then exits 0. */
+  const shutdown = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${reason}: stopping every process`);
+    abort.abort(new Error(reason));
+    void starting
+      .then((cluster) => cluster.stop(), () => undefined) // a failed start has stopped what it started
+      .then(() => {
+        say("every process has exited");
+        process.exit(0);
+      });
+  };
   let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     // Ctrl-C reaches every process of the terminal's foreground group, and npm (or a wrapper)
     // passes it on as well: the same keypress may arrive twice. Only a later one means "now".
-    if (signalled > 0 && Date.now() - firstSignalAt < 1_000) return;
-    signalled++;
-    firstSignalAt ||= Date.now();
-    if (signalled > 1) {
+    if (firstSignalAt && Date.now() - firstSignalAt < 1_000) return;
+    if (firstSignalAt) {
       say(`second ${signal}: killing every process now`);
       process.exit(1); // the exit handler SIGKILLs the children
     }
-    say(`${signal}: stopping every process`);
-    void (cluster?.stop() ?? Promise.resolve()).then(() => {
-      say("every process has exited");
-      process.exit(0);
-    });
+    firstSignalAt = Date.now();
+    shutdown(signal);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // `kill <npm's pid>` ends npm and its shell without passing the signal on: a parent that goes
+  // away (this process is re-parented) counts as SIGTERM, so no orphaned cluster keeps running.
+  const parent = process.ppid;
+  setInterval(() => process.ppid !== parent && shutdown("parent process exited"), 1_000).unref();
 
-  const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  const redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL;
-  say(`PostgreSQL ${redactPassword(databaseUrl)}, Redis ${redactPassword(redisUrl)}`);
+  let cluster: RunningCluster;
   try {
-    cluster = await startCluster({ databaseUrl, redisUrl });
+    cluster = await starting;
   } catch (error) {
+    if (stopping) return; // stopped while starting: shutdown() finishes the job
     say(`could not start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
-  if (signalled) return; // a signal arrived while starting: its handler stops what started
+  if (stopping) return;
   say("started:");
   for (const instance of cluster.instances) {
     const calls = Object.entries(instance.calls)

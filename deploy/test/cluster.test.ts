@@ -68,5 +68,5 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("npm run start:cluster (s
     for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid} has exited`).toThrow();
     // Every line a child printed reached the output, prefixed with its instance name.
     expect(lines.some((line) => /^message-2 +\| \{/.test(line))).toBe(true);
-  }, 240_000);
+  }, 300_000);
 });

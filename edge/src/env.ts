@@ -17,7 +17,7 @@ export const edgeEnv = z.object({
    * edge's own host on SOCKET_PUBLIC_PORT, or the same origin's /ws when that port is empty.
    */
   PUBLIC_SOCKET_URL: z.preprocess((v) => (v === "" ? undefined : v), z.string().url().optional()),
-  SOCKET_PUBLIC_PORT: z.preprocess((v) => (v === "" || v === undefined ? "3007" : v), z.string().regex(/^\d{0,5}$/)),
+  SOCKET_PUBLIC_PORT: z.string().regex(/^\d{0,5}$/, "a port number, or empty for the same origin's /ws").default("3007"),
   /** The built web app. */
   WEB_ROOT: z.string().default("web/dist"),
   RATE_REGISTER_PER_HOUR: count(20),

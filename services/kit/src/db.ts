@@ -91,7 +91,8 @@ async function ensureDatabase(target: URL): Promise<void> {
     const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [name]);
     if (rowCount) return;
     await client.query(`create database "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
-      if (error.code !== "42P04") throw error; // created meanwhile by a replica
+      // Created meanwhile by a replica: 42P04, or 23505 when both inserted into pg_database at once.
+      if (error.code !== "42P04" && error.code !== "23505") throw error;
     });
   } finally {
     await client.end();
