@@ -6,10 +6,10 @@
 //
 // Importable: `startCluster(options)` returns the addresses and a stop function.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
+import { freePort } from "@parley/kit";
 import { checkGrpcHealth, checkHttp } from "./healthcheck.mjs";
 import { addressVariable, isPresent, PROCESSES, repoRoot, type ProcessName, type ProcessSpec } from "./processes.js";
 
@@ -279,16 +279,6 @@ async function stopInstance(instance: Planned, timeoutMs: number): Promise<void>
 }
 
 /** A port that was free a moment ago. */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`${prefix("cluster")}${line}\n`);

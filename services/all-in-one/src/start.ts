@@ -1,7 +1,6 @@
 // Starts every Parley service in this process, each on its own port, talking
 // gRPC over loopback: the all-in-one mode of `npm start`, and the harness of tests.
-import { createServer } from "node:net";
-import { createBroker, createLogger, runStopSteps, type Broker, type Launch, type LaunchedService, type Logger } from "@parley/kit";
+import { createBroker, createLogger, freePort, runStopSteps, type Broker, type Launch, type LaunchedService, type Logger } from "@parley/kit";
 import { launch as launchAuth } from "@parley/auth";
 import { launch as launchEdge, launchSocket } from "@parley/edge";
 import { launch as launchMessage } from "@parley/message";
@@ -79,14 +78,3 @@ export async function startParley(options: StartOptions = {}): Promise<RunningPa
   return { addresses: addresses as Record<ServiceName, string>, broker, stop: async () => void (await stopAll()) };
 }
 
-/** A port that was free a moment ago (loopback only). */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -13,3 +13,4 @@ export { toTimestamp } from "./time.js";
 export { validate } from "./validate.js";
 export { addressEnv, brokerFor, launched, runMain, type Launch, type LaunchOptions, type LaunchedService } from "./launch.js";
 export { createBroker, MemoryBroker, newEvent, RedisBroker, topics, type Broker, type EventHandler, type Unsubscribe } from "./broker.js";
+export { freePort } from "./net.js";
