@@ -255,3 +255,31 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+describe("binary protocol", () => {
+  it("speaks binary protobuf frames when the client asks for parley.v1.proto", async () => {
+    const { create, fromBinary, toBinary } = await import("@bufbuild/protobuf");
+    const { ClientFrameSchema, ServerFrameSchema } = await import("@parley/proto/socket/v1/socket_pb");
+    const alice = await edge.signUp("bin");
+    const roomId = await roomWith(alice, "private");
+    const ws = new WebSocket(socket.url, ["parley.v1.proto", `parley.auth.${alice.accessToken}`]);
+    const frames: ReturnType<typeof fromBinary<typeof ServerFrameSchema>>[] = [];
+    ws.on("message", (data, isBinary) => {
+      expect(isBinary).toBe(true);
+      frames.push(fromBinary(ServerFrameSchema, new Uint8Array(data as Buffer)));
+    });
+    await new Promise((resolve) => ws.on("open", resolve));
+    expect(ws.protocol).toBe("parley.v1.proto");
+    const send = (frame: Parameters<typeof create<typeof ClientFrameSchema>>[1]) => ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, frame)));
+    send({ ref: "s", frame: { case: "subscribe", value: { roomId, afterSeq: 0n } } });
+    send({ ref: "m", frame: { case: "send", value: { roomId, clientMsgId: "bin-1", body: "in binary" } } });
+    await waitFor(() => frames.some((f) => f.frame.case === "messageCreated"));
+    const created = frames.find((f) => f.frame.case === "messageCreated")!;
+    expect(created.frame.case === "messageCreated" && created.frame.value.message?.body).toBe("in binary");
+    expect(frames.some((f) => f.frame.case === "ack" && f.frame.value.ref === "m")).toBe(true);
+    // A text frame on a binary socket is refused with an error frame.
+    ws.send("{}");
+    await waitFor(() => frames.some((f) => f.frame.case === "error"));
+    ws.close();
+  });
+});
