@@ -64,6 +64,11 @@ export interface RunningCluster {
   skipped: ProcessName[];
   /** Stops every child (reverse start order); resolves when all have exited. */
   stop(): Promise<void>;
+  /**
+   * Kills one instance ("socket-1", "message-2") with `signal` (default SIGKILL, a crash) and
+   * starts it again on the same port, as an orchestrator would; resolves once it is healthy.
+   */
+  restart(name: string, signal?: NodeJS.Signals): Promise<void>;
 }
 
 interface Planned {
@@ -170,11 +175,22 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
     addresses[instance.name] = instance.address;
     addresses[instance.spec.name] ??= instance.address;
   }
+  const restart = async (name: string, signal: NodeJS.Signals = "SIGKILL") => {
+    const instance = planned.find((p) => p.name === name);
+    if (!instance?.child || !instance.exited) throw new Error(`no running instance named ${name}`);
+    instance.stopping = true;
+    instance.child.kill(signal);
+    await instance.exited;
+    Object.assign(instance, { stopping: false, healthy: false, exitCode: undefined });
+    launchInstance(instance, { databaseUrl, redisUrl, redisPrefix, env: options.env ?? {}, output });
+    await waitHealthy(instance, healthTimeoutMs, output);
+  };
   return {
     instances: planned.map((p) => ({ name: p.name, process: p.spec.name, address: p.address, pid: p.child!.pid!, calls: p.calls })),
     addresses,
     skipped,
     stop,
+    restart,
   };
 }
 
@@ -277,8 +293,6 @@ async function stopInstance(instance: Planned, timeoutMs: number): Promise<void>
   clearTimeout(timer);
   await exited;
 }
-
-/** A port that was free a moment ago. */
 
 async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`${prefix("cluster")}${line}\n`);

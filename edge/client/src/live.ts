@@ -32,8 +32,8 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 export interface LiveClientOptions {
-  /** ws(s)://host:port/ws */
-  url: string;
+  /** ws(s)://host:port/ws, or several nodes: after a failed or lost connection the next one is tried. */
+  url: string | string[];
   /** Returns a valid access token (refreshing it if needed). */
   getToken: () => Promise<string>;
   encoding?: Encoding;
@@ -105,6 +105,7 @@ export class LiveClient extends Emitter<LiveEvents> {
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private reauthTimer?: ReturnType<typeof setTimeout>;
   private stopped = true;
+  private urlIndex = 0;
   private readonly encoding: Encoding;
   private readonly WebSocketImpl: WebSocketConstructor;
 
@@ -199,7 +200,8 @@ export class LiveClient extends Emitter<LiveEvents> {
     }
     if (this.stopped) return;
     const protocol = this.encoding === "proto" ? "parley.v1.proto" : "parley.v1.json";
-    const socket = new this.WebSocketImpl(this.options.url, [protocol, `parley.auth.${token}`]);
+    const urls = Array.isArray(this.options.url) ? this.options.url : [this.options.url];
+    const socket = new this.WebSocketImpl(urls[this.urlIndex % urls.length]!, [protocol, `parley.auth.${token}`]);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     socket.onmessage = (event) => {
@@ -213,6 +215,7 @@ export class LiveClient extends Emitter<LiveEvents> {
 
   private lost(code: number, reason: string): void {
     this.socket = undefined;
+    this.urlIndex++; // another node, if there are several
     clearTimeout(this.reauthTimer);
     for (const room of this.rooms.values()) room.live = false;
     // Requests that are not sends cannot be known to have happened: fail them.

@@ -59,6 +59,9 @@ const DEFAULT_LIMITS: SocketLimits = {
   idleTimeoutSeconds: 60,
 };
 
+/** Failures of a downstream call that say nothing about the request itself. */
+const TRANSIENT = new Set([Code.Unavailable, Code.Canceled, Code.DeadlineExceeded, Code.Aborted]);
+
 const PRESENCE_TTL_MS = 45_000;
 const PRESENCE_SWEEP_MS = 15_000;
 const PAGE = 100;
@@ -307,10 +310,17 @@ export class SocketNode {
     this.handle(ws, state, frame).catch((error: unknown) => {
       if (state.closed) return;
       const connect = ConnectError.from(error);
-      const internal = connect.code === Code.Internal || connect.code === Code.Unknown;
-      if (internal) this.log.error({ err: error, frame: frame.frame.case }, "frame failed");
       const roomId = frame.frame.case === "subscribe" || frame.frame.case === "unsubscribe" ? frame.frame.value.roomId : "";
-      this.sendError(ws, frame.ref, grpc.status[connect.code as number] ?? "UNKNOWN", internal ? "internal error" : connect.rawMessage, roomId);
+      if (connect.code === Code.Internal || connect.code === Code.Unknown) {
+        this.log.error({ err: error, frame: frame.frame.case }, "frame failed");
+        return this.sendError(ws, frame.ref, "INTERNAL", "internal error", roomId);
+      }
+      // A service went away mid-call (or is restarting): the client may retry, sends with the same clientMsgId.
+      if (TRANSIENT.has(connect.code)) {
+        this.log.warn({ err: error, frame: frame.frame.case }, "service unavailable");
+        return this.sendError(ws, frame.ref, "UNAVAILABLE", "service temporarily unavailable; try again", roomId);
+      }
+      this.sendError(ws, frame.ref, grpc.status[connect.code as number] ?? "UNKNOWN", connect.rawMessage, roomId);
     });
   }
 
