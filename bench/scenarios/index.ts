@@ -1,5 +1,8 @@
 // Every benchmark scenario, in the order `npm run bench` runs them. Add yours here.
 import type { Scenario } from "../lib/scenario.js";
+import { edgeHttp } from "./edge-http.js";
 import { grpcGetUser } from "./grpc-getuser.js";
+import { messageList } from "./message-list.js";
+import { messageSend } from "./message-send.js";
 
-export const scenarios: Scenario[] = [grpcGetUser];
+export const scenarios: Scenario[] = [grpcGetUser, messageSend, messageList, edgeHttp];

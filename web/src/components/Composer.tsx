@@ -1,0 +1,82 @@
+// Writing a message: Enter sends, Shift+Enter adds a line, ↑ in an empty box
+// edits your last message. Drafts are kept per room while the app is open.
+import { createSignal, onMount, Show } from "solid-js";
+import { MAX_BODY, useChat } from "../lib/chat";
+import { autosize } from "./MessageItem";
+import { Icon } from "./Icon";
+
+const drafts = new Map<string, string>();
+
+export function Composer(props: { roomId: string; label: string; onSend: (body: string) => void; onEditLast: () => boolean }) {
+  const chat = useChat();
+  const [body, setBody] = createSignal(drafts.get(props.roomId) ?? "");
+  let input!: HTMLTextAreaElement;
+
+  onMount(() => {
+    autosize(input);
+    // On a phone the keyboard would cover the history: only focus where there is room.
+    if (globalThis.matchMedia?.("(min-width: 720px)").matches) input.focus();
+  });
+
+  const update = (value: string) => {
+    setBody(value);
+    drafts.set(props.roomId, value);
+    autosize(input);
+  };
+
+  const send = () => {
+    const text = body().trim();
+    if (!text || text.length > MAX_BODY) return;
+    props.onSend(text);
+    update("");
+    drafts.delete(props.roomId);
+    input.focus();
+  };
+
+  const remaining = () => MAX_BODY - body().trim().length;
+
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        send();
+      }}
+    >
+      <label class="sr-only" for={`composer-${props.roomId}`}>
+        {props.label}
+      </label>
+      <textarea
+        id={`composer-${props.roomId}`}
+        ref={input}
+        rows={1}
+        placeholder={props.label}
+        value={body()}
+        aria-describedby={`composer-hint-${props.roomId}`}
+        onInput={(e) => {
+          update(e.currentTarget.value);
+          if (e.currentTarget.value.trim()) chat.iAmTyping(props.roomId);
+        }}
+        onKeyDown={(e) => {
+          if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+            e.preventDefault();
+            send();
+          } else if (e.key === "ArrowUp" && body() === "" && props.onEditLast()) {
+            e.preventDefault();
+          }
+        }}
+      />
+      <span id={`composer-hint-${props.roomId}`} class="sr-only">
+        Enter to send, Shift+Enter for a new line. Markdown: **bold**, *italic*, `code`, links and lists.
+      </span>
+      <Show when={remaining() < 500}>
+        <span class="char-count" classList={{ over: remaining() < 0 }} aria-live="polite">
+          {remaining()}
+        </span>
+      </Show>
+      <button type="submit" class="icon-button send-button" aria-label="Send message" disabled={!body().trim() || remaining() < 0}>
+        <Icon name="send" />
+      </button>
+    </form>
+  );
+}

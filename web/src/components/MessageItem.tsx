@@ -1,0 +1,188 @@
+// One message in the list: its sender (unless it continues a group), the body
+// as safe markdown, edited / deleted / pending / failed states, and its actions.
+import { createSignal, onMount, Show } from "solid-js";
+import { useChat } from "../lib/chat";
+import { fullTimeOf, timeOf } from "../lib/format";
+import { isPending, type PendingSend, type TimelineItem } from "../lib/timeline";
+import type { ChatMessage } from "../lib/types";
+import { Avatar } from "./Avatar";
+import { Icon } from "./Icon";
+import { Markdown } from "./Markdown";
+
+export interface MessageActions {
+  canDelete(message: ChatMessage): boolean;
+  startEdit(message: ChatMessage): void;
+  cancelEdit(): void;
+  saveEdit(message: ChatMessage, body: string): Promise<void>;
+  askDelete(message: ChatMessage): void;
+  retry(clientMsgId: string): void;
+  discard(clientMsgId: string): void;
+}
+
+export function MessageItem(props: { item: TimelineItem; grouped: boolean; editing: boolean; actions: MessageActions }) {
+  const chat = useChat();
+  const item = () => props.item;
+  const confirmed = (): ChatMessage | null => {
+    const current = item();
+    return isPending(current) ? null : current;
+  };
+  const pending = (): PendingSend | null => {
+    const current = item();
+    return isPending(current) ? current : null;
+  };
+  const mine = () => item().senderId === chat.myId;
+  const name = () => chat.nameOf(item().senderId);
+  const sender = () => chat.users[item().senderId];
+  const deleted = () => confirmed()?.deleted ?? false;
+
+  return (
+    <article
+      class="message"
+      classList={{
+        grouped: props.grouped,
+        mine: mine(),
+        pending: pending()?.status === "sending",
+        failed: pending()?.status === "failed",
+        deleted: deleted(),
+        editing: props.editing,
+      }}
+      data-testid="message"
+      data-seq={confirmed()?.seq}
+      data-client-msg-id={item().clientMsgId}
+      data-status={pending()?.status ?? (deleted() ? "deleted" : "sent")}
+      aria-label={props.grouped ? undefined : `${name()} at ${timeOf(item().createdAt)}`}
+    >
+      <div class="message-gutter">
+        <Show when={!props.grouped} fallback={<time class="hover-time" datetime={item().createdAt} title={fullTimeOf(item().createdAt)}>{timeOf(item().createdAt)}</time>}>
+          <Avatar userId={item().senderId} name={name()} url={sender()?.avatarUrl} size={36} />
+        </Show>
+      </div>
+      <div class="message-content">
+        <Show when={!props.grouped}>
+          <header class="message-head">
+            <span class="author">{name()}</span>
+            <time datetime={item().createdAt} title={fullTimeOf(item().createdAt)}>
+              {timeOf(item().createdAt)}
+            </time>
+          </header>
+        </Show>
+        <Show
+          when={props.editing && confirmed()}
+          fallback={
+            <div class="message-body">
+              <Show when={!deleted()} fallback={<p class="tombstone">This message was deleted.</p>}>
+                <Markdown text={item().body} />
+                <Show when={confirmed()?.editedAt}>
+                  {" "}
+                  <span class="edited" title={`Edited ${fullTimeOf(confirmed()!.editedAt!)}`}>
+                    (edited)
+                  </span>
+                </Show>
+              </Show>
+            </div>
+          }
+        >
+          {(message) => <EditBox message={message()} actions={props.actions} />}
+        </Show>
+        <Show when={pending()}>
+          {(send) => (
+            <div class="send-status" role={send().status === "failed" ? "alert" : undefined}>
+              <Show when={send().status === "failed"} fallback={<span class="muted">Sending…</span>}>
+                <span class="error-text">Not sent{send().error ? `: ${send().error}` : ""}.</span>
+                <button type="button" class="link-button" onClick={() => props.actions.retry(send().clientMsgId)}>
+                  Retry
+                </button>
+                <button type="button" class="link-button" onClick={() => props.actions.discard(send().clientMsgId)}>
+                  Discard
+                </button>
+              </Show>
+            </div>
+          )}
+        </Show>
+      </div>
+      <Show when={confirmed() && !deleted() && !props.editing && (mine() || props.actions.canDelete(confirmed()!))}>
+        <div class="message-actions" role="group" aria-label="Message actions">
+          <Show when={mine()}>
+            <button type="button" class="icon-button" aria-label="Edit message" title="Edit" onClick={() => props.actions.startEdit(confirmed()!)}>
+              <Icon name="edit" size={16} />
+            </button>
+          </Show>
+          <Show when={props.actions.canDelete(confirmed()!)}>
+            <button type="button" class="icon-button" aria-label="Delete message" title="Delete" onClick={() => props.actions.askDelete(confirmed()!)}>
+              <Icon name="trash" size={16} />
+            </button>
+          </Show>
+        </div>
+      </Show>
+    </article>
+  );
+}
+
+function EditBox(props: { message: ChatMessage; actions: MessageActions }) {
+  const [body, setBody] = createSignal(props.message.body);
+  const [busy, setBusy] = createSignal(false);
+  let input!: HTMLTextAreaElement;
+  onMount(() => {
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+    autosize(input);
+  });
+  const save = async () => {
+    const text = body().trim();
+    if (!text || text === props.message.body) return props.actions.cancelEdit();
+    setBusy(true);
+    try {
+      await props.actions.saveEdit(props.message, text);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form
+      class="edit-box"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <label class="sr-only" for={`edit-${props.message.id}`}>
+        Edit message
+      </label>
+      <textarea
+        id={`edit-${props.message.id}`}
+        ref={input}
+        rows={1}
+        value={body()}
+        maxLength={4000}
+        onInput={(e) => {
+          setBody(e.currentTarget.value);
+          autosize(e.currentTarget);
+        }}
+        onKeyDown={(e) => {
+          if (e.key === "Escape") {
+            e.preventDefault();
+            e.stopPropagation();
+            props.actions.cancelEdit();
+          } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+            e.preventDefault();
+            void save();
+          }
+        }}
+      />
+      <div class="edit-actions">
+        <span class="muted small">Escape to cancel · Enter to save</span>
+        <button type="button" class="button small" onClick={() => props.actions.cancelEdit()}>
+          Cancel
+        </button>
+        <button type="submit" class="button small primary" disabled={busy()}>
+          Save
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function autosize(textarea: HTMLTextAreaElement): void {
+  textarea.style.height = "auto";
+  textarea.style.height = `${Math.min(textarea.scrollHeight, 240)}px`;
+}

@@ -1,0 +1,147 @@
+// My rooms and direct conversations, most recent activity first, with live
+// unread counts; the entry points to create, browse and start conversations.
+import { A } from "@solidjs/router";
+import { createMemo, createSignal, For, Match, Show, Switch } from "solid-js";
+import { useChat } from "../lib/chat";
+import type { RoomSummary } from "../lib/types";
+import { Avatar } from "./Avatar";
+import { ConnectionBadge } from "./ConnectionBadge";
+import { BrowseRoomsDialog, CreateRoomDialog, NewDirectDialog } from "./RoomDialogs";
+import { ProfileDialog } from "./ProfileDialog";
+import { Icon } from "./Icon";
+import { ThemeToggle } from "./ThemeToggle";
+
+type Open = "create" | "browse" | "direct" | "profile" | null;
+
+export function Sidebar(props: { onNavigate: () => void }) {
+  const chat = useChat();
+  const [open, setOpen] = createSignal<Open>(null);
+  const groups = createMemo(() => {
+    const rooms: RoomSummary[] = [];
+    const directs: RoomSummary[] = [];
+    for (const room of chat.rooms()) (room.visibility === "direct" ? directs : rooms).push(room);
+    return { rooms, directs };
+  });
+
+  const RoomLink = (p: { room: RoomSummary }) => {
+    const title = () => chat.roomTitle(p.room);
+    const peer = () => chat.peerOf(p.room);
+    const unread = () => p.room.unreadCount;
+    return (
+      <li>
+        <A
+          href={`/rooms/${p.room.id}`}
+          class="room-link"
+          classList={{ unread: unread() > 0 }}
+          onClick={() => props.onNavigate()}
+          data-room-name={title()}
+        >
+          <Switch>
+            <Match when={peer()}>
+              {(id) => (
+                <Avatar userId={id()} name={title()} url={chat.users[id()]?.avatarUrl} size={22} presence={chat.presence[id()] ?? "offline"} />
+              )}
+            </Match>
+            <Match when={p.room.visibility === "private"}>
+              <Icon name="lock" size={16} class="room-icon" />
+            </Match>
+            <Match when={true}>
+              <Icon name="hash" size={16} class="room-icon" />
+            </Match>
+          </Switch>
+          <span class="room-name">{title()}</span>
+          <Show when={unread() > 0}>
+            <span class="badge" data-testid="unread-badge">
+              <span aria-hidden="true">{unread() > 99 ? "99+" : unread()}</span>
+              <span class="sr-only">, {unread()} unread</span>
+            </span>
+          </Show>
+        </A>
+      </li>
+    );
+  };
+
+  return (
+    <nav class="sidebar" aria-label="Rooms and conversations">
+      <header class="sidebar-head">
+        <A href="/" class="brand" onClick={() => props.onNavigate()}>
+          <span class="brand-mark small" aria-hidden="true">
+            P
+          </span>
+          Parley
+        </A>
+        <ConnectionBadge />
+        <ThemeToggle />
+      </header>
+
+      <div class="sidebar-scroll">
+        <section class="sidebar-section" aria-labelledby="rooms-heading">
+          <div class="section-head">
+            <h2 id="rooms-heading">Rooms</h2>
+            <button type="button" class="icon-button" aria-label="Browse public rooms" title="Browse public rooms" onClick={() => setOpen("browse")}>
+              <Icon name="search" size={16} />
+            </button>
+            <button type="button" class="icon-button" aria-label="Create a room" title="Create a room" onClick={() => setOpen("create")}>
+              <Icon name="plus" size={16} />
+            </button>
+          </div>
+          <Show
+            when={groups().rooms.length > 0}
+            fallback={
+              <p class="sidebar-empty">
+                <Show when={chat.roomsLoaded()} fallback="Loading…">
+                  No rooms yet. <button type="button" class="link-button" onClick={() => setOpen("browse")}>Browse</button> or{" "}
+                  <button type="button" class="link-button" onClick={() => setOpen("create")}>create one</button>.
+                </Show>
+              </p>
+            }
+          >
+            <ul class="room-list">
+              <For each={groups().rooms}>{(room) => <RoomLink room={room} />}</For>
+            </ul>
+          </Show>
+        </section>
+
+        <section class="sidebar-section" aria-labelledby="directs-heading">
+          <div class="section-head">
+            <h2 id="directs-heading">Direct messages</h2>
+            <button type="button" class="icon-button" aria-label="New direct message" title="New direct message" onClick={() => setOpen("direct")}>
+              <Icon name="plus" size={16} />
+            </button>
+          </div>
+          <Show when={groups().directs.length > 0} fallback={<p class="sidebar-empty">{chat.roomsLoaded() ? "No conversations yet." : ""}</p>}>
+            <ul class="room-list">
+              <For each={groups().directs}>{(room) => <RoomLink room={room} />}</For>
+            </ul>
+          </Show>
+        </section>
+      </div>
+
+      <footer class="sidebar-foot">
+        <button type="button" class="me-button" onClick={() => setOpen("profile")} aria-label={`Your profile: ${chat.me().displayName || chat.me().username}`}>
+          <Avatar userId={chat.myId} name={chat.me().displayName || chat.me().username} url={chat.me().avatarUrl} size={32} presence={chat.connection() === "live" ? "online" : "offline"} />
+          <span class="me-text">
+            <span class="me-name">{chat.me().displayName || chat.me().username}</span>
+            <span class="me-status">{chat.me().statusText || `@${chat.me().username}`}</span>
+          </span>
+        </button>
+      </footer>
+
+      <Switch>
+        <Match when={open() === "create"}>
+          <CreateRoomDialog onClose={() => setOpen(null)} onDone={() => props.onNavigate()} />
+        </Match>
+        <Match when={open() === "browse"}>
+          <BrowseRoomsDialog onClose={() => setOpen(null)} onDone={() => props.onNavigate()} />
+        </Match>
+        <Match when={open() === "direct"}>
+          <NewDirectDialog onClose={() => setOpen(null)} onDone={() => props.onNavigate()} />
+        </Match>
+        <Match when={open() === "profile"}>
+          <ProfileDialog onClose={() => setOpen(null)} />
+        </Match>
+      </Switch>
+    </nav>
+  );
+}
+

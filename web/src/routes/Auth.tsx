@@ -1,0 +1,191 @@
+// Sign in and sign up: the only screens for people without a session.
+import { A, Navigate, useNavigate, useSearchParams } from "@solidjs/router";
+import { createSignal, Show, type JSX } from "solid-js";
+import { errorField, errorMessage } from "../lib/api";
+import { adopt, endReason, isSignedIn, publicApi } from "../lib/session";
+import { ThemeToggle } from "../components/ThemeToggle";
+
+function AuthLayout(props: { title: string; children: JSX.Element; footer: JSX.Element }) {
+  return (
+    <div class="auth-page">
+      <div class="auth-theme">
+        <ThemeToggle />
+      </div>
+      <main class="auth-card" id="main">
+        <div class="brand-mark" aria-hidden="true">
+          P
+        </div>
+        <h1>{props.title}</h1>
+        {props.children}
+        <p class="auth-switch">{props.footer}</p>
+      </main>
+    </div>
+  );
+}
+
+function useAfterAuth() {
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  return () => {
+    const next = typeof params.next === "string" && params.next.startsWith("/") && !params.next.startsWith("//") ? params.next : "/";
+    navigate(next, { replace: true });
+  };
+}
+
+export function SignIn() {
+  const [login, setLogin] = createSignal("");
+  const [password, setPassword] = createSignal("");
+  const [error, setError] = createSignal<string | null>(null);
+  const [busy, setBusy] = createSignal(false);
+  const done = useAfterAuth();
+
+  const submit = async (event: SubmitEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      adopt(await publicApi.auth.login.mutate({ login: login().trim(), password: password() }));
+      done();
+    } catch (failure) {
+      setError(errorMessage(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Show when={!isSignedIn()} fallback={<Navigate href="/" />}>
+      <AuthLayout title="Sign in to Parley" footer={<>New here? <A href="/signup">Create an account</A></>}>
+        <Show when={endReason()}>
+          <p class="notice" role="status">
+            {endReason()}
+          </p>
+        </Show>
+        <form class="form" onSubmit={submit} novalidate>
+          <label class="field">
+            <span>Email or username</span>
+            <input name="login" autocomplete="username" required autofocus value={login()} onInput={(e) => setLogin(e.currentTarget.value)} />
+          </label>
+          <label class="field">
+            <span>Password</span>
+            <input
+              name="password"
+              type="password"
+              autocomplete="current-password"
+              required
+              value={password()}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
+          </label>
+          <Show when={error()}>
+            <p class="form-error" role="alert">
+              {error()}
+            </p>
+          </Show>
+          <button class="button primary wide" type="submit" disabled={busy() || !login() || !password()}>
+            {busy() ? "Signing in…" : "Sign in"}
+          </button>
+        </form>
+      </AuthLayout>
+    </Show>
+  );
+}
+
+export function SignUp() {
+  const [email, setEmail] = createSignal("");
+  const [username, setUsername] = createSignal("");
+  const [displayName, setDisplayName] = createSignal("");
+  const [password, setPassword] = createSignal("");
+  const [error, setError] = createSignal<{ text: string; field?: string } | null>(null);
+  const [busy, setBusy] = createSignal(false);
+  const done = useAfterAuth();
+
+  const submit = async (event: SubmitEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const name = displayName().trim();
+      adopt(
+        await publicApi.auth.register.mutate({
+          email: email().trim(),
+          username: username().trim(),
+          password: password(),
+          ...(name && { displayName: name }),
+        }),
+      );
+      done();
+    } catch (failure) {
+      setError({ text: errorMessage(failure), field: errorField(failure) });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const invalid = (field: string) => (error()?.field === field ? "true" : undefined);
+
+  return (
+    <Show when={!isSignedIn()} fallback={<Navigate href="/" />}>
+      <AuthLayout title="Create your account" footer={<>Already have an account? <A href="/signin">Sign in</A></>}>
+        <form class="form" onSubmit={submit} novalidate>
+          <label class="field">
+            <span>Email</span>
+            <input
+              name="email"
+              type="email"
+              autocomplete="email"
+              required
+              autofocus
+              aria-invalid={invalid("email")}
+              value={email()}
+              onInput={(e) => setEmail(e.currentTarget.value)}
+            />
+          </label>
+          <label class="field">
+            <span>Username</span>
+            <input
+              name="username"
+              autocomplete="username"
+              required
+              pattern="[A-Za-z0-9_.\-]{3,32}"
+              aria-describedby="username-hint"
+              aria-invalid={invalid("username")}
+              value={username()}
+              onInput={(e) => setUsername(e.currentTarget.value)}
+            />
+            <small id="username-hint">3–32 letters, digits, “_”, “.” or “-”</small>
+          </label>
+          <label class="field">
+            <span>
+              Display name <small>(optional)</small>
+            </span>
+            <input name="displayName" autocomplete="name" maxLength={64} value={displayName()} onInput={(e) => setDisplayName(e.currentTarget.value)} />
+          </label>
+          <label class="field">
+            <span>Password</span>
+            <input
+              name="password"
+              type="password"
+              autocomplete="new-password"
+              required
+              minLength={8}
+              aria-describedby="password-hint"
+              aria-invalid={invalid("password")}
+              value={password()}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
+            <small id="password-hint">At least 8 characters</small>
+          </label>
+          <Show when={error()}>
+            <p class="form-error" role="alert">
+              {error()!.text}
+            </p>
+          </Show>
+          <button class="button primary wide" type="submit" disabled={busy() || !email() || !username() || !password()}>
+            {busy() ? "Creating account…" : "Create account"}
+          </button>
+        </form>
+      </AuthLayout>
+    </Show>
+  );
+}

@@ -1,0 +1,461 @@
+// A room: its history (older pages load as you scroll up, without moving what
+// you are reading), live messages, the "new messages" line, typing, members,
+// and the composer. Reaching the newest message marks the room read.
+import { A, useNavigate, useParams } from "@solidjs/router";
+import { createEffect, createResource, createSignal, For, Match, on, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
+import { api, errorMessage } from "../lib/api";
+import { useChat } from "../lib/chat";
+import { dayLabel } from "../lib/format";
+import { useLayout } from "../lib/layout";
+import { notify } from "../lib/notify";
+import { continuesGroup, dayKey, firstUnreadSeq, isPending } from "../lib/timeline";
+import type { ChatMessage, RoomSummary } from "../lib/types";
+import { Avatar } from "../components/Avatar";
+import { Composer } from "../components/Composer";
+import { ConfirmDialog } from "../components/Dialog";
+import { Icon } from "../components/Icon";
+import { MemberList } from "../components/MemberList";
+import { MessageItem, type MessageActions } from "../components/MessageItem";
+import { AddPeopleDialog } from "../components/RoomDialogs";
+
+/** Within this many pixels of the end counts as "at the newest message". */
+const BOTTOM_SLACK = 48;
+/** Older messages load when the top is this close. */
+const TOP_SLACK = 400;
+
+export function RoomRoute() {
+  const params = useParams();
+  return (
+    <Show when={params.roomId} keyed>
+      {(roomId) => <RoomScreen roomId={roomId} />}
+    </Show>
+  );
+}
+
+function RoomScreen(props: { roomId: string }) {
+  const chat = useChat();
+  const room = () => chat.roomById(props.roomId);
+  return (
+    <Show
+      when={room()}
+      fallback={
+        <Show when={chat.roomsLoaded()} fallback={<div class="splash" role="status">Loading…</div>}>
+          <NotAMember roomId={props.roomId} />
+        </Show>
+      }
+    >
+      {(summary) => <RoomBody room={summary} />}
+    </Show>
+  );
+}
+
+function NotAMember(props: { roomId: string }) {
+  const chat = useChat();
+  const layout = useLayout();
+  const [room] = createResource(() => props.roomId, (id) => api.rooms.get.query({ id }));
+  const [busy, setBusy] = createSignal(false);
+  createEffect(() => {
+    // A member whose list is just behind (joined on another device a moment ago).
+    if (room()?.membership) void chat.refreshRooms();
+  });
+  const join = async () => {
+    setBusy(true);
+    try {
+      await api.rooms.join.mutate({ id: props.roomId });
+      await chat.refreshRooms();
+    } catch (failure) {
+      notify(errorMessage(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="room">
+      <header class="room-head">
+        <button type="button" class="icon-button only-narrow" aria-label="Open rooms" onClick={() => layout.openSidebar()}>
+          <Icon name="menu" />
+        </button>
+      </header>
+      <div class="splash">
+        <Switch>
+          <Match when={room.error}>
+            <h1>Room not found</h1>
+            <p class="muted">This room does not exist, or it is private and you are not in it.</p>
+            <A class="button" href="/">
+              Back
+            </A>
+          </Match>
+          <Match when={room()}>
+            {(r) => (
+              <>
+                <h1>
+                  <Icon name="hash" /> {r().name}
+                </h1>
+                <Show when={r().topic}>
+                  <p class="muted">{r().topic}</p>
+                </Show>
+                <p class="muted">
+                  {r().memberCount} {r().memberCount === 1 ? "member" : "members"}
+                </p>
+                <Show when={r().visibility === "public" && !r().archived}>
+                  <button type="button" class="button primary" disabled={busy()} onClick={() => void join()}>
+                    Join room
+                  </button>
+                </Show>
+              </>
+            )}
+          </Match>
+          <Match when={true}>
+            <p role="status">Loading…</p>
+          </Match>
+        </Switch>
+      </div>
+    </div>
+  );
+}
+
+function RoomBody(props: { room: Accessor<RoomSummary> }) {
+  const chat = useChat();
+  const layout = useLayout();
+  const navigate = useNavigate();
+  const roomId = untrack(() => props.room().id);
+  const timeline = chat.timeline(roomId);
+  const lastReadAtOpen = untrack(() => props.room().lastReadSeq);
+
+  const [markerSeq, setMarkerSeq] = createSignal<number | undefined>();
+  const [atBottom, setAtBottom] = createSignal(true);
+  const [visible, setVisible] = createSignal(document.visibilityState === "visible");
+  const [newBelow, setNewBelow] = createSignal(0);
+  const [showMembers, setShowMembers] = createSignal(globalThis.matchMedia?.("(min-width: 1100px)").matches ?? false);
+  const [editingId, setEditingId] = createSignal<string | null>(null);
+  const [deleting, setDeleting] = createSignal<ChatMessage | null>(null);
+  const [leaving, setLeaving] = createSignal(false);
+  const [adding, setAdding] = createSignal(false);
+  let scroller!: HTMLDivElement;
+  let positioned = false;
+  /** The newest seq and the number of sends already taken into account by the scroll logic. */
+  let seenSeq = 0;
+  let seenPending = 0;
+
+  const title = () => chat.roomTitle(props.room());
+  const peer = () => chat.peerOf(props.room());
+  const isDirect = () => props.room().visibility === "direct";
+  // Anyone in a public room may add people; only admins in a private one.
+  const canInvite = () =>
+    !isDirect() && !props.room().archived && (props.room().visibility === "public" || props.room().role === "admin" || props.room().role === "owner");
+
+  const onVisibility = () => setVisible(document.visibilityState === "visible");
+  document.addEventListener("visibilitychange", onVisibility);
+  onCleanup(() => document.removeEventListener("visibilitychange", onVisibility));
+
+  // While the newest message is on screen, arrivals are read as they come.
+  const reading = () => atBottom() && visible() && timeline.status() === "ready";
+  chat.setReader(roomId, reading);
+  onCleanup(() => chat.setReader(roomId, null));
+
+  if (timeline.status() !== "ready") void timeline.loadLatest();
+
+  const isAtBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < BOTTOM_SLACK;
+  const scrollToBottom = () => {
+    scroller.scrollTop = scroller.scrollHeight;
+    setAtBottom(true);
+    setNewBelow(0);
+  };
+
+  const loadOlder = async () => {
+    if (!timeline.hasOlder() || timeline.loadingOlder()) return;
+    let fromBottom = 0;
+    await timeline.loadOlder({
+      before: () => {
+        fromBottom = scroller.scrollHeight - scroller.scrollTop;
+      },
+      // What was on screen stays where it was: the new page grows above it.
+      after: () => {
+        scroller.scrollTop = scroller.scrollHeight - fromBottom;
+      },
+    });
+  };
+
+  /** Loads older pages until the list can scroll (or there is nothing older). */
+  const fillViewport = async () => {
+    while (scroller.isConnected && scroller.scrollHeight <= scroller.clientHeight + TOP_SLACK / 4 && timeline.hasOlder()) {
+      const before = timeline.messages().length;
+      await loadOlder();
+      if (timeline.messages().length === before) break;
+    }
+  };
+
+  // First position: at the "new messages" line when there are unread messages, else at the end.
+  createEffect(() => {
+    if (timeline.status() !== "ready" || positioned) return;
+    positioned = true;
+    seenSeq = Math.max(seenSeq, timeline.messages()[timeline.messages().length - 1]?.seq ?? 0);
+    const seq = firstUnreadSeq(timeline.messages(), lastReadAtOpen, chat.myId);
+    setMarkerSeq(seq);
+    requestAnimationFrame(() => {
+      const marker = seq === undefined ? null : scroller.querySelector<HTMLElement>(`[data-seq="${seq}"]`);
+      if (marker && marker.offsetTop > scroller.clientHeight / 2) {
+        scroller.scrollTop = Math.max(0, marker.offsetTop - scroller.clientHeight / 3);
+        setAtBottom(isAtBottom());
+      } else scrollToBottom();
+      void fillViewport();
+    });
+  });
+
+  // New items at the end: follow them when at the end, otherwise count them.
+  createEffect(
+    on(
+      () => timeline.items(),
+      () => {
+        const messages = timeline.messages();
+        const pendingCount = timeline.pending().length;
+        const newest = messages[messages.length - 1]?.seq ?? 0;
+        const added = positioned && newest > seenSeq ? messages.filter((m) => m.seq > seenSeq) : [];
+        const sentOne = pendingCount > seenPending;
+        seenSeq = Math.max(seenSeq, newest);
+        seenPending = pendingCount;
+        if (!positioned || (added.length === 0 && !sentOne)) return;
+        const fromOthers = added.filter((m) => m.senderId !== chat.myId && !m.deleted);
+        if (!untrack(reading) && fromOthers.length > 0 && untrack(markerSeq) === undefined) setMarkerSeq(fromOthers[0]!.seq);
+        if (untrack(atBottom) || sentOne) queueMicrotask(scrollToBottom);
+        else if (fromOthers.length > 0) setNewBelow((n) => n + fromOthers.length);
+      },
+    ),
+  );
+
+  // Reading the newest message marks the room read.
+  createEffect(() => {
+    if (!reading()) return;
+    const messages = timeline.messages();
+    const last = messages[messages.length - 1];
+    if (last && last.seq > props.room().lastReadSeq) chat.markRead(roomId, last.seq);
+  });
+
+  const onScroll = () => {
+    const bottom = isAtBottom();
+    if (bottom !== atBottom()) setAtBottom(bottom);
+    if (bottom && newBelow() > 0) setNewBelow(0);
+    if (scroller.scrollTop < TOP_SLACK) void loadOlder();
+  };
+
+  const actions: MessageActions = {
+    canDelete: (message) => message.senderId === chat.myId || props.room().role === "admin" || props.room().role === "owner",
+    startEdit: (message) => setEditingId(message.id),
+    cancelEdit: () => setEditingId(null),
+    saveEdit: async (message, body) => {
+      try {
+        await chat.editMessage(message, body);
+        setEditingId(null);
+      } catch (failure) {
+        notify(`Could not edit the message: ${errorMessage(failure)}`);
+      }
+    },
+    askDelete: (message) => setDeleting(message),
+    retry: (clientMsgId) => timeline.retry(clientMsgId),
+    discard: (clientMsgId) => timeline.discard(clientMsgId),
+  };
+
+  const editLast = () => {
+    const messages = timeline.messages();
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const message = messages[i]!;
+      if (message.senderId === chat.myId && !message.deleted) {
+        setEditingId(message.id);
+        return true;
+      }
+    }
+    return false;
+  };
+
+  const typingText = () => {
+    const names = chat.typingIn(roomId).map((id) => chat.nameOf(id));
+    if (names.length === 0) return "";
+    if (names.length === 1) return `${names[0]} is typing…`;
+    if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+    return "Several people are typing…";
+  };
+
+  const leave = async () => {
+    try {
+      await api.rooms.leave.mutate({ id: roomId });
+      await chat.refreshRooms();
+      navigate("/", { replace: true });
+    } catch (failure) {
+      notify(`Could not leave the room: ${errorMessage(failure)}`);
+    }
+  };
+
+  const composerLabel = () => (isDirect() ? `Message ${title()}` : `Message #${title()}`);
+
+  return (
+    <div class="room" classList={{ "with-members": showMembers() }}>
+      <header class="room-head">
+        <button type="button" class="icon-button only-narrow" aria-label="Open rooms" aria-expanded={layout.sidebarOpen()} onClick={() => layout.openSidebar()}>
+          <Icon name="menu" />
+        </button>
+        <div class="room-title">
+          <h1>
+            <Switch>
+              <Match when={peer()}>
+                {(id) => <Avatar userId={id()} name={title()} url={chat.users[id()]?.avatarUrl} size={24} presence={chat.presence[id()] ?? "offline"} />}
+              </Match>
+              <Match when={props.room().visibility === "private"}>
+                <Icon name="lock" class="room-icon" />
+              </Match>
+              <Match when={true}>
+                <Icon name="hash" class="room-icon" />
+              </Match>
+            </Switch>
+            <span class="room-title-text">{title()}</span>
+          </h1>
+          <p class="room-topic">
+            {isDirect() ? (peer() ? chat.users[peer()!]?.statusText || `@${chat.users[peer()!]?.username ?? ""}` : "") : props.room().topic}
+          </p>
+        </div>
+        <div class="room-actions">
+          <button
+            type="button"
+            class="icon-button with-count"
+            aria-label={showMembers() ? "Hide members" : "Show members"}
+            aria-pressed={showMembers()}
+            title="Members"
+            onClick={() => setShowMembers((v) => !v)}
+          >
+            <Icon name="users" />
+            <span aria-hidden="true">{props.room().memberCount}</span>
+          </button>
+          <Show when={canInvite()}>
+            <button type="button" class="icon-button" aria-label="Add people" title="Add people" onClick={() => setAdding(true)}>
+              <Icon name="addUser" />
+            </button>
+          </Show>
+          <Show when={!isDirect()}>
+            <button type="button" class="icon-button" aria-label="Leave room" title="Leave room" onClick={() => setLeaving(true)}>
+              <Icon name="leave" />
+            </button>
+          </Show>
+        </div>
+      </header>
+
+      <div class="room-main">
+        <section class="timeline" aria-label={`Conversation in ${title()}`}>
+          <div class="scroller" ref={scroller} onScroll={onScroll} tabIndex={0} role="log" aria-label="Messages" aria-busy={timeline.status() === "loading"}>
+            <div class="history-edge">
+              <Switch>
+                <Match when={timeline.status() === "error"}>
+                  <span class="form-error">
+                    Could not load messages: {timeline.error()}{" "}
+                    <button type="button" class="link-button" onClick={() => void timeline.loadLatest()}>
+                      Retry
+                    </button>
+                  </span>
+                </Match>
+                <Match when={timeline.status() === "loading" || timeline.loadingOlder()}>
+                  <span class="muted">
+                    <span class="spinner" aria-hidden="true" /> Loading messages…
+                  </span>
+                </Match>
+                <Match when={!timeline.hasOlder()}>
+                  <span class="muted">{isDirect() ? `This is the beginning of your conversation with ${title()}.` : `This is the beginning of #${title()}.`}</span>
+                </Match>
+              </Switch>
+            </div>
+            <For each={timeline.items()}>
+              {(item, index) => {
+                const previous = () => timeline.items()[index() - 1];
+                const newDay = () => !previous() || dayKey(previous()!.createdAt) !== dayKey(item.createdAt);
+                const isMarker = () => !isPending(item) && item.seq === markerSeq();
+                const grouped = () => !newDay() && !isMarker() && continuesGroup(previous(), item);
+                return (
+                  <>
+                    <Show when={newDay()}>
+                      <div class="day-separator" role="separator" aria-label={dayLabel(item.createdAt)}>
+                        <span>{dayLabel(item.createdAt)}</span>
+                      </div>
+                    </Show>
+                    <Show when={isMarker()}>
+                      <div class="new-marker" role="separator" aria-label="New messages" data-testid="new-marker">
+                        <span>New messages</span>
+                      </div>
+                    </Show>
+                    <MessageItem item={item} grouped={grouped()} editing={!isPending(item) && editingId() === item.id} actions={actions} />
+                  </>
+                );
+              }}
+            </For>
+          </div>
+
+          <Show when={!atBottom()}>
+            <button type="button" class="jump-latest" onClick={scrollToBottom}>
+              <Icon name="down" size={16} />
+              {newBelow() > 0 ? `${newBelow()} new ${newBelow() === 1 ? "message" : "messages"}` : "Jump to latest"}
+            </button>
+          </Show>
+
+          <div class="typing" aria-live="polite">
+            {typingText()}
+          </div>
+
+          <Show
+            when={!props.room().archived}
+            fallback={
+              <p class="archived-note" role="note">
+                This room is archived: it can be read but not written to.
+              </p>
+            }
+          >
+            <Composer
+              roomId={roomId}
+              label={composerLabel()}
+              onSend={(body) => {
+                timeline.send(body);
+                queueMicrotask(scrollToBottom);
+              }}
+              onEditLast={editLast}
+            />
+          </Show>
+        </section>
+
+        <Show when={showMembers()}>
+          <MemberList roomId={roomId} onClose={() => setShowMembers(false)} />
+        </Show>
+      </div>
+
+      <Show when={deleting()}>
+        {(message) => (
+          <ConfirmDialog
+            title="Delete message"
+            message="Delete this message for everyone? This cannot be undone."
+            confirmLabel="Delete"
+            danger
+            onClose={() => setDeleting(null)}
+            onConfirm={async () => {
+              try {
+                await chat.deleteMessage(message());
+              } catch (failure) {
+                notify(`Could not delete the message: ${errorMessage(failure)}`);
+              }
+              setDeleting(null);
+            }}
+          />
+        )}
+      </Show>
+      <Show when={adding()}>
+        <AddPeopleDialog roomId={roomId} roomName={title()} onClose={() => setAdding(false)} />
+      </Show>
+      <Show when={leaving()}>
+        <ConfirmDialog
+          title={`Leave #${title()}`}
+          message={props.room().visibility === "private" ? "You will need to be added again to come back." : "You can join again at any time."}
+          confirmLabel="Leave room"
+          danger
+          onClose={() => setLeaving(false)}
+          onConfirm={async () => {
+            setLeaving(false);
+            await leave();
+          }}
+        />
+      </Show>
+    </div>
+  );
+}
