@@ -193,16 +193,16 @@ describe("bad frames and slow clients", () => {
     const body = "€".repeat(3990);
     const total = 700;
     for (let i = 1; i <= total; i++) {
-      const ack = await fast.request({ ref: `f${i}`, send: { roomId, clientMsgId: `f${i}`, body } }, 30_000);
+      const ack = await fast.request({ ref: `f${i}`, send: { roomId, clientMsgId: `f${i}`, body } }, 60_000);
       expect(ack.ack, `send ${i}`).toBeDefined();
     }
-    await fast.next((f) => f.messageCreated?.message.seq === String(total), 30_000);
+    await fast.next((f) => f.messageCreated?.message.seq === String(total), 60_000);
     expect(seqs(fast.messages(roomId))).toEqual(range(1, total));
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
-    const closed = await slow.waitClosed(15_000);
+    const closed = await slow.waitClosed(60_000);
     expect(closed.code).toBe(4008);
     fast.close();
-  });
+  }, 240_000);
 });
 
 describe("sessions", () => {
