@@ -143,8 +143,11 @@ export async function postmasterPid(log?: (line: string) => void): Promise<numbe
   let problem = "";
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const backend = await withAdmin(async (client) => (await client.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]!.pid);
-      const fields = statFields(backend);
+      // /proc is read while the connection is open: its backend exits with it.
+      const [backend, fields] = await withAdmin(async (client) => {
+        const pid = (await client.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]!.pid;
+        return [pid, statFields(pid)] as const;
+      });
       if (!fields) {
         problem = `no /proc/${backend} (PostgreSQL is not on this machine, or not visible from here)`;
         break;

@@ -7,9 +7,14 @@
 // Databases are `parley_bench_ws_<pid>_<n>_<service>`, Redis keys `parley_bench_ws_<pid>_<n>:`;
 // both are removed when the cluster stops, and by an exit handler if the runner
 // dies first (time limit, Ctrl-C).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 import { startCluster, type RunningCluster } from "../../deploy/cluster.js";
+import { startTargetProcess, type TargetProcess } from "./target-process.js";
 import { procCpuMs } from "./ws-proc.js";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
 export const POSTGRES_SERVER = process.env.PARLEY_BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 export const REDIS_URL = process.env.PARLEY_BENCH_REDIS_URL || "redis://127.0.0.1:6379";
@@ -103,7 +108,10 @@ export function roomHeads(base: string, rooms: string[]): Record<string, number>
 }
 
 export interface ParleyCluster {
-  cluster: RunningCluster;
+  /** "distributed" (startCluster) or "light" (quick mode: all-in-one on Redis + one more socket node). */
+  topology: "distributed" | "light";
+  /** One line for the reports. */
+  description: string;
   base: string;
   prefix: string;
   edge: string;
@@ -111,6 +119,10 @@ export interface ParleyCluster {
   sockets: { name: string; host: string; port: number; pid: number; env: Record<string, string> }[];
   /** Every Parley process (not PostgreSQL or Redis). */
   pids(): number[];
+  /** Parley's processes in groups for CPU reports ("socket nodes", "message", ...). */
+  groups(): { name: string; pids: number[] }[];
+  /** host:port of a message service instance. */
+  messageAddress: string;
   /** Lines the children printed at warn level or above (the last 50). */
   problems: string[];
   /** gRPC calls served, by "<instance> <method>" (from the services' per-call log lines, LOG_LEVEL=info). */
@@ -124,22 +136,29 @@ export interface ParleyCluster {
   stop(): Promise<void>;
 }
 
-let shared: { cluster: Promise<ParleyCluster>; users: number; stopTimer?: NodeJS.Timeout } | undefined;
+let shared: { cluster: Promise<ParleyCluster>; users: number; quick: boolean; stopTimer?: NodeJS.Timeout } | undefined;
 
 /**
  * The distributed Parley (2 message replicas, 2 socket nodes) shared by the ws-* scenarios
  * of this run: started on first use, stopped a few seconds after the last one releases it
  * (unless another acquires it first).
  */
-export function acquireCluster(log: (line: string) => void): Promise<ParleyCluster> {
+export function acquireCluster(log: (line: string) => void, quick = false): Promise<ParleyCluster> {
+  if (shared && shared.quick !== quick) {
+    // Another topology is wanted: the old one goes now.
+    const old = shared;
+    shared = undefined;
+    clearTimeout(old.stopTimer);
+    void old.cluster.then((c) => c.stop());
+  }
   if (shared) {
     clearTimeout(shared.stopTimer);
     shared.stopTimer = undefined;
     shared.users++;
     return shared.cluster;
   }
-  const cluster = launchCluster(log);
-  shared = { cluster, users: 1 };
+  const cluster = quick ? launchLight(log) : launchCluster(log);
+  shared = { cluster, users: 1, quick };
   cluster.catch(() => (shared = undefined));
   return cluster;
 }
@@ -207,13 +226,23 @@ async function launchCluster(log: (line: string) => void): Promise<ParleyCluster
       };
     });
   let stopping: Promise<void> | undefined;
+  const instancePids = (prefix: string) => running.instances.filter((i) => i.name.startsWith(prefix)).map((i) => i.pid);
   const cluster: ParleyCluster = {
-    cluster: running,
+    topology: "distributed",
+    description:
+      "the distributed mode (deploy/cluster.ts startCluster: every process its own, PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379, 2 message replicas, 2 socket nodes)",
     base,
     prefix,
     edge: running.addresses.edge!,
     sockets,
     pids: () => [...running.instances.map((i) => i.pid), ...extraPids].filter((pid) => Number.isFinite(procCpuMs(pid))),
+    groups: () => [
+      { name: "socket nodes", pids: [...instancePids("socket"), ...extraPids] },
+      { name: "message", pids: instancePids("message") },
+      { name: "room", pids: instancePids("room") },
+      { name: "auth+user+edge", pids: [...instancePids("auth"), ...instancePids("user"), ...instancePids("edge")] },
+    ],
+    messageAddress: running.addresses["message-1"] ?? running.addresses.message!,
     problems,
     calls,
     extraPids,
@@ -234,6 +263,117 @@ async function launchCluster(log: (line: string) => void): Promise<ParleyCluster
       })()),
   };
   return cluster;
+}
+
+/**
+ * Quick mode's Parley (startCluster takes 30-80 s here, too long for --quick): the all-in-one
+ * process on PostgreSQL with the Redis broker, plus one more socket node process on the same
+ * Redis and services: two socket nodes, started in ~15 s.
+ */
+async function launchLight(log: (line: string) => void): Promise<ParleyCluster> {
+  const { base, prefix } = freshNames();
+  const remove = ownData(base, prefix);
+  log(`starting Parley all-in-one on PostgreSQL ${base}_* and Redis (prefix ${prefix}) plus a second socket node (quick mode)`);
+  const env = { ...PARLEY_BENCH_ENV, DATABASE_URL: databaseUrl(base), BENCH_REDIS_URL: REDIS_URL, REDIS_PREFIX: prefix };
+  let aio: TargetProcess;
+  try {
+    aio = await startTargetProcess({ name: "Parley all-in-one", module: new URL("../servers/ws-parley-all-in-one.ts", import.meta.url), env, startTimeoutMs: 120_000 });
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  const addresses = aio.info.addresses as Record<string, string>;
+  const [host, port] = addresses.socket!.split(":");
+  const extraPids = new Set<number>();
+  const nodeEnv = {
+    ...PARLEY_BENCH_ENV,
+    PORT: String(await freePort()),
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    NODE_ID: "socket-2",
+    AUTH_SERVICE_ADDR: addresses.auth!,
+    ROOM_SERVICE_ADDR: addresses.room!,
+    MESSAGE_SERVICE_ADDR: addresses.message!,
+  };
+  const sockets = [
+    { name: "socket-1 (in the all-in-one)", host: host!, port: Number(port), pid: aio.pid, env: {} },
+    { name: "socket-2", host: "127.0.0.1", port: Number(nodeEnv.PORT), pid: 0, env: nodeEnv },
+  ];
+  let stopping: Promise<void> | undefined;
+  const cluster: ParleyCluster = {
+    topology: "light",
+    description: "quick mode's topology: the all-in-one process (startParley: every service, the edge and socket node 1) on PostgreSQL with the Redis broker, plus socket node 2 in its own process",
+    base,
+    prefix,
+    edge: addresses.edge!,
+    sockets,
+    pids: () => [aio.pid, ...extraPids].filter((pid) => Number.isFinite(procCpuMs(pid))),
+    groups: () => [
+      { name: "all-in-one", pids: [aio.pid] },
+      { name: "socket node 2", pids: [...extraPids] },
+    ],
+    messageAddress: addresses.message!,
+    problems: [],
+    calls: new Map(),
+    extraPids,
+    damaged: false,
+    users: [],
+    stop: () =>
+      (stopping ??= (async () => {
+        for (const pid of extraPids) {
+          try {
+            process.kill(pid, "SIGTERM");
+          } catch {
+            // gone already
+          }
+        }
+        for (const pid of extraPids) await waitForExit(pid, 5_000);
+        await aio.stop();
+        remove();
+      })()),
+  };
+  try {
+    sockets[1]!.pid = await startSocketNode(cluster, 1);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return cluster;
+}
+
+/** Starts socket node `index` (again) with its environment and port; resolves with its pid once /healthz answers. */
+export async function startSocketNode(cluster: ParleyCluster, index: number): Promise<number> {
+  const node = cluster.sockets[index]!;
+  const child = spawn(process.execPath, ["--import", "tsx", "edge/src/socket/main.ts"], {
+    cwd: REPO,
+    env: { ...process.env, ...node.env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  cluster.extraPids.add(child.pid!);
+  node.pid = child.pid!;
+  const deadline = performance.now() + 60_000;
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${node.name} exited with ${child.exitCode} when started`);
+    try {
+      const response = await fetch(`http://${node.host}:${node.port}/healthz`, { signal: AbortSignal.timeout(1_000) });
+      if (response.ok) return child.pid!;
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${node.name} not healthy 60 s after it was started`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** Waits until `pid` is gone; SIGKILL after `ms`. */

@@ -4,5 +4,8 @@ import { edgeHttp } from "./edge-http.js";
 import { grpcGetUser } from "./grpc-getuser.js";
 import { messageList } from "./message-list.js";
 import { messageSend } from "./message-send.js";
+import { wsFanout } from "./ws-fanout.js";
+import { wsSendPath } from "./ws-send-path.js";
+import { wsStorm } from "./ws-storm.js";
 
-export const scenarios: Scenario[] = [grpcGetUser, messageSend, messageList, edgeHttp];
+export const scenarios: Scenario[] = [grpcGetUser, messageSend, messageList, edgeHttp, wsFanout, wsSendPath, wsStorm];

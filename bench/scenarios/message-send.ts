@@ -99,9 +99,9 @@ async function measure(
   const pgbench = findPgbench();
   if (!pgbench) throw new Error("pgbench not found: apt-get install -y postgresql-client (or postgresql-contrib)");
   const clientCounts = options.quick ? QUICK_CLIENTS : CLIENTS;
-  // Quick mode (the whole quick suite must stay under 5 minutes): 2 rounds of 1 s runs.
+  // Quick mode (the whole quick suite must stay under 5 minutes): 1 round of 1 s runs.
   const durationMs = options.quick ? Math.min(1000, options.durationMs) : options.durationMs;
-  const runs = options.quick ? Math.min(2, options.runs) : options.runs;
+  const runs = options.quick ? 1 : options.runs;
   // Quick mode: no warm-up (the first round warms up).
   const warmupMs = options.quick ? 0 : options.warmupMs;
   const maxClients = Math.max(...clientCounts);
@@ -425,7 +425,7 @@ function report(
     ],
     rows,
     settings: [
-      `${facts.runs} runs of ${facts.durationMs / 1000} s per target and client count (${facts.clientCounts.join(", ")} clients, closed loop: each client sends when its previous send is answered), ${facts.warmupMs > 0 ? `after a ${facts.warmupMs / 1000} s warm-up per target at ${Math.max(...facts.clientCounts)} clients` : "no warm-up"}; targets alternate within every round (forward, then backward).${options.quick ? " Quick mode: one client count, 2 rounds of 1 s runs, no warm-up." : ""}`,
+      `${facts.runs} runs of ${facts.durationMs / 1000} s per target and client count (${facts.clientCounts.join(", ")} clients, closed loop: each client sends when its previous send is answered), ${facts.warmupMs > 0 ? `after a ${facts.warmupMs / 1000} s warm-up per target at ${Math.max(...facts.clientCounts)} clients` : "no warm-up"}; targets alternate within every round (forward, then backward).${options.quick ? " Quick mode: one client count, 1 round of 1 s runs, no warm-up." : ""}`,
       `Cells are median (min–max) over the runs; "× pgbench INSERT" is each run's rate divided by the pgbench INSERT run of the same round and client count. CPU is the median share of one core during a run with the CPU time per stored row in brackets: "services" is the message and room service processes together, "PostgreSQL" every process of the server (postmaster, backends, WAL writer, checkpointer: /proc, including backends that exited), "client" the load generator (this runner's process for SendMessage, the pgbench process for pgbench, its connection set-up included), "others'" every other process of the machine (/proc/stat).`,
       `SendMessage: the message service (@parley/message launch(), kit gRPC server, MikroORM on PostgreSQL with the kit's pool of 10 connections, logs at info to /dev/null, events to Redis ${REDIS_URL} under a prefix of its own) calls the room service's GetMembership (same, its own process and database) for every send; no client_msg_id (the server picks one: every send is a new message). The load generator is a plain @grpc/grpc-js client (one HTTP/2 connection) sending ready-made request bytes with x-user-id, ${DEADLINE_MS / 1000} s deadline; every sender is its own user. "1 room": every sender in one room (its room_heads row lock serialises the sends); "1 room per sender": sender i always sends into room i.`,
       `pgbench (${facts.pgbench}, -n -c N -j min(N,2) -T, simple protocol, each transaction one autocommitted statement): "INSERT one row" runs \`INSERT INTO bench_rows(room_id, body) VALUES ('<room>', '<same body>')\` into bench_rows (uuid primary key from gen_random_uuid(), room_id, body, created_at, and an index on (room_id, created_at)); "the service's append SQL" runs the message service's own statement (room_heads upsert + messages insert, APPEND_SQL of services/message/src/message-store.ts) on the service's tables into one room. Both in the message service's database; -T includes pgbench's connection set-up (pgbench's rate excludes it), so it is lengthened by the set-up time seen before. Latency percentiles come from pgbench's per-transaction log (-l).`,

@@ -111,7 +111,7 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
   const generators = Math.max(2, Math.ceil((maxSockets * 4) / 16_000));
 
   options.log("starting the baseline servers, the load generator and Parley");
-  const clusterPromise = acquireCluster(options.log);
+  const clusterPromise = acquireCluster(options.log, options.quick);
   cleanup.push(async () => releaseCluster(await clusterPromise));
   const start = (name: string, file: string) =>
     startTargetProcess({ name, module: new URL(`../servers/${file}`, import.meta.url), cpus: pins?.servers }).then((server) => {
@@ -211,7 +211,12 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
       });
       // Parley's first subscribers create the room channels (and their presence snapshots): gently at first.
       const concurrency = t.key === "parley" ? (connected === 0 ? 50 : 200) : 400;
-      const result = await swarm.connect(t.key, t.dialect, [t.endpoint], sockets, { concurrency, subscribeRetries: 10, reconnect: true, timeoutMs: 600_000 });
+      const progress = setInterval(() => {
+        void swarm.status(t.key).then((st) => options.log(`${t.label}: ${st.live} of ${st.sockets} live (${st.reconnects} reconnections, ${st.failedAttempts} failed attempts)`));
+      }, 10_000);
+      const result = await swarm
+        .connect(t.key, t.dialect, [t.endpoint], sockets, { concurrency, subscribeRetries: 10, reconnect: true, timeoutMs: options.quick ? 60_000 : 600_000 })
+        .finally(() => clearInterval(progress));
       connectTimes.set(t.key, (connectTimes.get(t.key) ?? 0) + result.ms);
       const status = await swarm.collect(t.key);
       connectErrors.set(t.key, [...status.errors.values()].reduce((a, b) => a + b, 0));
@@ -228,15 +233,20 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
         const config = `${layout}|${size}`;
         const searches = new Map<TargetKey, Search>();
         for (const t of targets) {
-          const start = lastPass.get(`${t.key}|${config}`) ?? lastPass.get(`${t.key}|${layout}|100`) ?? LADDER.indexOf(layout === "one room" ? 20_000 : 5_000);
+          // First guesses: what the last configuration sustained; Parley's send path, not its fan-out, bounds it over 100 rooms.
+          const guess = layout === "one room" ? 10_000 : t.key === "parley" ? LADDER[0]! : 5_000;
+          const start = options.quick ? LADDER.indexOf(layout === "one room" ? 5_000 : 625) : (lastPass.get(`${t.key}|${config}`) ?? lastPass.get(`${t.key}|${layout}|100`) ?? LADDER.indexOf(guess));
           searches.set(t.key, { step: start, done: false, byStep: new Map() });
         }
         options.log(`-- ${num(n)} subscribers, ${layout}, ${size} B messages`);
         // Warm-up: one short run per target at its first rate.
-        for (const t of targets) await runOnce(t, layout, size, LADDER[searches.get(t.key)!.step]! / perRoom, Math.min(runMs, 1_000), swarm, n, true);
-        for (let iteration = 0; iteration < 6 && [...searches.values()].some((s) => !s.done); iteration++) {
+        for (const t of targets) await runOnce(t, layout, size, LADDER[searches.get(t.key)!.step]! / perRoom, options.quick ? 500 : Math.min(runMs, 1_000), swarm, n, true);
+        // Quick mode: one rate per layout, one run per server (printed, never written).
+        const iterations = options.quick ? 1 : 6;
+        const runs = options.quick ? 1 : options.runs;
+        for (let iteration = 0; iteration < iterations && [...searches.values()].some((s) => !s.done); iteration++) {
           const active = targets.filter((t) => !searches.get(t.key)!.done);
-          for (let round = 0; round < options.runs; round++) {
+          for (let round = 0; round < runs; round++) {
             for (const t of round % 2 === 0 ? active : [...active].reverse()) {
               const search = searches.get(t.key)!;
               const offered = LADDER[search.step]!;
@@ -247,7 +257,7 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
               );
             }
           }
-          for (const t of active) advance(searches.get(t.key)!);
+          for (const t of active) advance(searches.get(t.key)!, options.quick);
         }
         for (const t of targets) {
           const s = searches.get(t.key)!;
@@ -284,11 +294,11 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
     rows,
     settings: [
       `Subscribers: ${sizes.map(num).join(", ")} per server (grown in that order; ${num(MOST)} is the most one process holds here: RLIMIT_NOFILE's hard limit is 20,000 files per process and this container cannot raise it). Every subscriber socket is in two rooms: the shared room ("one room": a message goes to all N) and one of 100 rooms ("100 rooms": a message goes to N/100); messages go to one layout at a time. Bodies: ${options.quick ? "100 B" : "100 B (1 KiB too at 10,000)"}, stamped with their due time.`,
-      `Rates: for each server a search along offered deliveries/s of ${LADDER.map(num).join(", ")} (messages/s = deliveries/s ÷ subscribers per room): up after a sustained rate, down after a failed one, until the knee is bracketed. A rate is sustained when the median p99 of its runs is ≤ ${P99_LIMIT_MS} ms, no delivery is missing and every Parley send is acknowledged. ${options.runs} runs of ${runMs / 1000} s per rate and server, the servers alternating within every round (forward, then backward); cells are the median (min–max) of those runs at the highest sustained rate, after one ${Math.min(runMs, 1000) / 1000} s warm-up run per server and configuration.`,
+      `${options.quick ? "Quick mode: one rate per layout (5,000 deliveries/s in one room, 625 over 100 rooms), one run per server; the full run searches instead. " : ""}Rates: for each server a search along offered deliveries/s of ${LADDER.map(num).join(", ")} (messages/s = deliveries/s ÷ subscribers per room): up after a sustained rate, down after a failed one, until the knee is bracketed. A rate is sustained when the median p99 of its runs is ≤ ${P99_LIMIT_MS} ms, no delivery is missing and every Parley send is acknowledged. ${options.runs} runs of ${runMs / 1000} s per rate and server, the servers alternating within every round (forward, then backward); cells are the median (min–max) of those runs at the highest sustained rate, after one ${Math.min(runMs, 1000) / 1000} s warm-up run per server and configuration.`,
       `Sending: open loop (message k is due at start + k/rate, whatever happened before; latency counts from the due time, so a late sender shows up as latency; sends more than 10 ms late are reported). Parley's messages take the real send path: \`send\` frames (parley.v1.json) from sockets of the rooms' owner on socket node 2, at most ${SENDS_PER_SOCKET} frames/s per socket (SOCKET_FRAMES_PER_SECOND is 50), → message service → PostgreSQL → Redis → socket node 1, which holds every subscriber. The baselines' messages come from one publisher client sending "publish" frames to the server, which fans them out (uWS topics, Socket.IO rooms, a loop over a Set for ws).`,
       `Subscribers: bulk sockets on a minimal RFC 6455 client (bench/lib/ws-wire.ts: one shared read buffer, in-place frame parsing, zero mask) spread over ${generators} load-generator processes; they count every message per socket and room (Parley: by seq, catching gaps and duplicates; parley.v1.proto), one in ${SAMPLE_EVERY} also timestamps them. Probes: 3 minimal-client sockets per server that number and timestamp every message, plus one on the server's own client library (@parley/client LiveClient over ws with JSON; socket.io-client 4.8.4; the ws package). Latency percentiles merge the sampled bulk sockets and the probes (clocks of the generator processes aligned over IPC). "lost" counts missing, duplicated and out-of-order deliveries and unacknowledged sends over every run.`,
       `CPU: /proc time of the server process per delivery (Parley: socket node 1 only; all Parley processes in the notes), "generator busiest" the busiest load-generator process's share of a core (near 100%: the generator, not the server, limits), "others'" what every other process of the machine used (from /proc/stat, including PostgreSQL, Redis and the other Parley processes). RSS/conn: the server's resident memory growth after connecting, divided by the subscribers (includes garbage not yet collected). Pinning: ${pins ? `servers under test (baselines, Parley's socket node 1) on core ${pins.servers}, load generator processes and the runner on core ${pins.client} (taskset); Parley's other processes, PostgreSQL and Redis unpinned` : "none (the OS schedules every process over the 2 cores)"}.`,
-      `Parley: the distributed mode (deploy/cluster.ts startCluster: every process its own, PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379, 2 message replicas, 2 socket nodes), LOG_LEVEL=info, ${users.length} users registered through the REST API (subscriber i is user i mod ${members.length}: many sockets per user, as many devices per person would be), rooms created and joined through it.`,
+      `Parley: ${cluster.description}, LOG_LEVEL=info, ${users.length} users registered through the REST API (subscriber i is user i mod ${members.length}: many sockets per user, as many devices per person would be), rooms created and joined through it.`,
     ],
     notes,
   };
@@ -311,8 +321,14 @@ function passed(runs: Measurement[]): boolean {
   return p99 <= P99_LIMIT_MS && runs.every((m) => m.missing === 0 && m.unacked === 0 && m.gaps === 0 && m.duplicates === 0 && m.errors === 0);
 }
 
-function advance(search: Search): void {
+function advance(search: Search, quickMode: boolean): void {
   const ok = passed(search.byStep.get(search.step)!);
+  if (quickMode) {
+    if (ok) search.lastPass = search.step;
+    else search.firstFail = search.step;
+    search.done = true;
+    return;
+  }
   if (ok) {
     search.lastPass = search.step;
     if (search.firstFail === search.step + 1 || search.step + 1 >= LADDER.length) search.done = true;
@@ -344,11 +360,11 @@ async function runOnce(t: Target, layout: Layout, size: number, messagesPerSecon
     flush: () => publisher.flush(),
   });
   const sentAt = performance.now();
+  const drainMs = Math.max(3_000, durationMs);
   // Parley: the rooms' messages are known once acknowledged.
-  while (publisher.outstanding() > 0 && performance.now() - sentAt < 15_000) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (publisher.outstanding() > 0 && performance.now() - sentAt < drainMs) await new Promise((resolve) => setTimeout(resolve, 5));
   const unacked = publisher instanceof ParleyPublisher ? publisher.abandon() : 0;
   const expected = Object.fromEntries(publisher.accepted);
-  const drainMs = Math.max(3_000, durationMs);
   let complete = await swarm.awaitDeliveries(t.key, expected, drainMs);
   await t.probes!.settle(publisher.accepted, complete ? 2_000 : 500);
   const deliveredAt = performance.now();

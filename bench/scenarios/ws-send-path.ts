@@ -8,7 +8,7 @@ import { num, percent, spreadText } from "../lib/format.js";
 import { machineCoresBusy, machineCpuSample } from "../lib/machine.js";
 import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
 import { percentileMs, spread } from "../lib/stats.js";
-import { startTargetProcess } from "../lib/target-process.js";
+import { startTargetProcess, type TargetProcess } from "../lib/target-process.js";
 import { openLoop, ParleyPublisher } from "../lib/ws-load.js";
 import {
   acquireCluster,
@@ -94,26 +94,31 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
   const runMs = options.quick ? 1_000 : options.durationMs / 2;
   const userCount = perRoom + 1;
 
-  options.log("starting Parley all-in-one (PostgreSQL, in-memory broker) and the distributed mode");
-  const clusterPromise = acquireCluster(options.log);
+  // Quick mode: only the light topology shared with the other ws-* scenarios (startCluster and a
+  // separate all-in-one would not fit in --quick's time).
+  options.log(options.quick ? "starting Parley (quick topology)" : "starting Parley all-in-one (PostgreSQL, in-memory broker) and the distributed mode");
+  const clusterPromise = acquireCluster(options.log, options.quick);
   cleanup.push(async () => releaseCluster(await clusterPromise));
+  let aio: TargetProcess | undefined;
   const aioNames = freshNames();
-  const removeAio = ownData(aioNames.base, aioNames.prefix);
-  const aio = await startTargetProcess({
-    name: "Parley all-in-one",
-    module: new URL("../servers/ws-parley-all-in-one.ts", import.meta.url),
-    env: { ...PARLEY_BENCH_ENV, DATABASE_URL: databaseUrl(aioNames.base) },
-    startTimeoutMs: 120_000,
-  });
-  cleanup.push(async () => {
-    await aio.stop();
-    removeAio();
-  });
+  if (!options.quick) {
+    const removeAio = ownData(aioNames.base, aioNames.prefix);
+    aio = await startTargetProcess({
+      name: "Parley all-in-one",
+      module: new URL("../servers/ws-parley-all-in-one.ts", import.meta.url),
+      env: { ...PARLEY_BENCH_ENV, DATABASE_URL: databaseUrl(aioNames.base) },
+      startTimeoutMs: 120_000,
+    });
+    const started = aio;
+    cleanup.push(async () => {
+      await started.stop();
+      removeAio();
+    });
+  }
   const swarm = await Swarm.start({ processes: 2 });
   cleanup.push(() => swarm.stop());
   const cluster = await clusterPromise;
 
-  const aioAddresses = aio.info.addresses as Record<string, string>;
   const endpoint = (address: string): Endpoint => ({ host: address.split(":")[0]!, port: Number(address.split(":")[1]) });
   const setup = async (edge: string, users: BenchUser[]) => {
     const [owner, ...members] = users as [BenchUser, ...BenchUser[]];
@@ -121,43 +126,38 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
     await joinRooms(edge, members.flatMap((user) => rooms.map((roomId) => ({ user, roomId }))));
     return { owner, members, rooms };
   };
-  const [aioSetup, distSetup] = await Promise.all([
-    registerUsers(aioAddresses.edge!, userCount, "s2").then((users) => setup(aioAddresses.edge!, users)),
-    clusterUsers(cluster, userCount).then((users) => setup(cluster.edge, users)),
-  ]);
   const distSockets = cluster.sockets.map((s) => ({ host: s.host, port: s.port }));
-  const byName = (prefix: string) => () => cluster.cluster.instances.filter((i) => i.name.startsWith(prefix)).map((i) => i.pid);
-  const modes: Mode[] = [
-    {
+  const modes: Mode[] = [];
+  if (aio) {
+    const aioAddresses = aio.info.addresses as Record<string, string>;
+    const aioSetup = await registerUsers(aioAddresses.edge!, userCount, "s2").then((users) => setup(aioAddresses.edge!, users));
+    const pid = aio.pid;
+    modes.push({
       key: "aio",
       label: "all-in-one",
       sockets: [endpoint(aioAddresses.socket!)],
-      groups: [{ name: "Parley process", pids: () => [aio.pid] }],
-      allPids: () => [aio.pid],
+      groups: [{ name: "Parley process", pids: () => [pid] }],
+      allPids: () => [pid],
       base: aioNames.base,
       ...aioSetup,
       publisher: await ParleyPublisher.open([endpoint(aioAddresses.socket!)], aioSetup.owner.token, 2),
       ackedTotal: new Map(),
       refusedTotal: 0,
-    },
-    {
-      key: "dist",
-      label: "distributed",
-      sockets: distSockets,
-      groups: [
-        { name: "socket nodes", pids: byName("socket") },
-        { name: "message", pids: byName("message") },
-        { name: "room", pids: byName("room") },
-        { name: "auth+user+edge", pids: () => [...byName("auth")(), ...byName("user")(), ...byName("edge")()] },
-      ],
-      allPids: () => cluster.pids(),
-      base: cluster.base,
-      ...distSetup,
-      publisher: await ParleyPublisher.open(distSockets, distSetup.owner.token, 2),
-      ackedTotal: new Map(),
-      refusedTotal: 0,
-    },
-  ];
+    });
+  }
+  const distSetup = await clusterUsers(cluster, userCount).then((users) => setup(cluster.edge, users));
+  modes.push({
+    key: "dist",
+    label: cluster.topology === "distributed" ? "distributed" : "quick topology",
+    sockets: distSockets,
+    groups: cluster.groups().map((g) => ({ name: g.name, pids: () => cluster.groups().find((h) => h.name === g.name)!.pids })),
+    allPids: () => cluster.pids(),
+    base: cluster.base,
+    ...distSetup,
+    publisher: await ParleyPublisher.open(distSockets, distSetup.owner.token, 2),
+    ackedTotal: new Map(),
+    refusedTotal: 0,
+  });
   cleanup.push(async () => {
     for (const mode of modes) mode.publisher.close();
   });
@@ -268,7 +268,9 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
     ],
     rows,
     settings: [
-      `Modes, side by side (alternating within every round): "all-in-one" is startParley in one child process (every service, the edge and the socket tier; in-memory broker) on its own PostgreSQL database; "distributed" is deploy/cluster.ts startCluster (every process its own: 2 socket nodes, 2 message replicas, room, user, auth, edge) on PostgreSQL and Redis, shared with the other ws-* scenarios of the run. LOG_LEVEL=info.`,
+      options.quick
+        ? `Quick mode: one mode, ${cluster.description}; receivers on both socket nodes. LOG_LEVEL=info.`
+        : `Modes, side by side (alternating within every round): "all-in-one" is startParley in one child process (every service, the edge and the socket tier; in-memory broker) on its own PostgreSQL database; "distributed" is ${cluster.description}, shared with the other ws-* scenarios of the run. LOG_LEVEL=info.`,
       `Clients: ${roomCount} rooms with ${perRoom} receivers each (members, on a minimal WebSocket client, parley.v1.proto, every message timestamped and its seq checked); in the distributed mode they alternate between the two socket nodes, so every message crosses Redis. Senders: sockets of the rooms' owner (parley.v1.json \`send\` frames, each socket at most ${SENDS_PER_SOCKET} frames/s, spread over the mode's socket nodes), rooms in turn. Open loop: latency counts from the due time.`,
       `Rates: a search along ${LADDER.join(", ")} sends/s per mode${options.quick ? " (quick: one rate)" : ""}: up after a sustained rate, down after a failed one, until the knee is bracketed; sustained means median send→receive p99 ≤ ${P99_LIMIT_MS} ms, every send acknowledged, nothing missing and no error. ${options.runs} runs of ${runMs / 1000} s per rate and mode; cells are median (min–max) over them, after a ${Math.min(runMs, 1000) / 1000} s warm-up run per mode. Acks are awaited up to ${Math.max(3, runMs / 1000)} s after the last send, deliveries up to as long again.`,
       `CPU: /proc time per acknowledged send of each group of Parley processes, and of the whole PostgreSQL and Redis servers (shared with every other user of them on this machine: treat as an upper bound); "others'" is what all other processes used meanwhile. No pinning.`,

@@ -4,19 +4,16 @@
 // node 2 is stopped gracefully (SIGTERM: every client gets 1012 and moves to node 1).
 // Reported: time until all are subscribed again, errors, and messages missed
 // (every client's last seq against each room's head in PostgreSQL, gaps): must be 0.
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { asUser, createServiceClient } from "@parley/kit";
 import { LiveClient } from "@parley/client";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import WebSocket from "ws";
 import { num } from "../lib/format.js";
 import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
-import { acquireCluster, clusterUsers, createRooms, joinRooms, releaseCluster, roomHeads, waitForExit, type BenchUser, type ParleyCluster } from "../lib/ws-parley.js";
+import { acquireCluster, clusterUsers, createRooms, joinRooms, releaseCluster, roomHeads, startSocketNode, waitForExit, type BenchUser } from "../lib/ws-parley.js";
 import { clock, messageBody, type Endpoint } from "../lib/ws-subscriber.js";
 import { Swarm, type SwarmStatus } from "../lib/ws-swarm.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const PROBES = 4;
 
 interface EventResult {
@@ -51,7 +48,7 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
   const userCount = options.quick ? 10 : 50;
   const rate = options.quick ? 20 : 50;
 
-  const cluster = await acquireCluster(options.log);
+  const cluster = await acquireCluster(options.log, options.quick);
   // Nodes are killed and restarted: this cluster goes to no other scenario.
   cluster.damaged = true;
   cleanup.push(() => releaseCluster(cluster));
@@ -73,7 +70,7 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
   options.log(`${clients} clients, ${roomCount} rooms, ${members.length} users; socket nodes ${cluster.sockets.map((s) => `${s.name} :${s.port}`).join(", ")}`);
 
   // Messages flow during everything: SendMessage straight to the message service, open loop.
-  const messages = createServiceClient(MessageService, cluster.cluster.addresses["message-1"]!);
+  const messages = createServiceClient(MessageService, cluster.messageAddress);
   let sending = true;
   let sent = 0;
   let sendErrors = 0;
@@ -99,11 +96,15 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
     await sender;
   });
 
-  // LiveClient probes on node 1 (single URL: they wait for it to come back).
+  // The node that gets killed: socket-1 of the distributed mode; in quick mode's topology socket-2
+  // (socket-1 lives in the all-in-one process with every service).
+  const killed = options.quick ? 1 : 0;
+  const survivor = 1 - killed;
+  // LiveClient probes on that node (single URL: they wait for it to come back).
   const probes = Array.from({ length: PROBES }, (_, p) => {
     const counts = new Map<string, number>();
     const client = new LiveClient({
-      url: `ws://${nodes[0]!.host}:${nodes[0]!.port}/ws`,
+      url: `ws://${nodes[killed]!.host}:${nodes[killed]!.port}/ws`,
       getToken: async () => owner.token,
       WebSocket: WebSocket as unknown as ConstructorParameters<typeof LiveClient>[0]["WebSocket"],
       encoding: "json",
@@ -141,19 +142,19 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
   await settle(2_000);
 
   // 2. Node 1 crashes (SIGKILL): its clients fail over to node 2 and resume with afterSeq; then it starts again.
-  const node1 = cluster.sockets[0]!;
+  const node1 = cluster.sockets[killed]!;
   const before1 = await swarm.status("storm");
-  const onNode1 = before1.liveByEndpoint[0] ?? 0;
+  const onNode1 = before1.liveByEndpoint[killed] ?? 0;
   const killAt = clock.nowUs() / 1000;
   process.kill(node1.pid, "SIGKILL");
   options.log(`killed ${node1.name} (pid ${node1.pid}, ${onNode1} clients)`);
   const e1 = await waitAllLive(swarm, clients, options.quick ? 90_000 : 240_000);
-  results.push(await eventResult(swarm, `${node1.name} killed (SIGKILL): its clients fail over to ${cluster.sockets[1]!.name}`, onNode1, killAt, e1.live));
+  results.push(await eventResult(swarm, `${node1.name} killed (SIGKILL): its clients fail over to ${cluster.sockets[survivor]!.name}`, onNode1, killAt, e1.live));
   let restartMs = Number.NaN;
   let probeDowntime = Number.NaN;
   if (!options.quick) {
     const restartAt = performance.now();
-    const restarted = await restartNode(cluster, 0);
+    const restarted = await startSocketNode(cluster, killed);
     restartMs = performance.now() - restartAt;
     options.log(`${node1.name} started again (pid ${restarted}) in ${num(restartMs / 1000)} s`);
     const probesBack = await waitFor(() => probes.every((p) => p.liveAt() > restartAt), 60_000);
@@ -161,9 +162,9 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
     await settle(2_000);
 
     // 3. Node 2 stops gracefully (SIGTERM: 1012 "restarting" to every client): all move to node 1.
-    const node2 = cluster.sockets[1]!;
+    const node2 = cluster.sockets[survivor]!;
     const before2 = await swarm.status("storm");
-    const onNode2 = before2.liveByEndpoint[1] ?? 0;
+    const onNode2 = before2.liveByEndpoint[survivor] ?? 0;
     const termAt = clock.nowUs() / 1000;
     process.kill(node2.pid, "SIGTERM");
     options.log(`stopping ${node2.name} gracefully (pid ${node2.pid}, ${onNode2} clients)`);
@@ -223,8 +224,8 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
     ],
     rows,
     settings: [
-      `Parley's distributed mode (startCluster: 2 socket nodes, 2 message replicas, PostgreSQL + Redis, LOG_LEVEL=info), shared with the other ws-* scenarios and stopped after this one. ${num(clients)} clients on the minimal WebSocket client (parley.v1.proto) spread over 2 load-generator processes, client i is user i mod ${members.length} in room i mod ${roomCount} (one room each), half starting on each node, with the node list as their only configuration (a reconnect goes to the next node).`,
-      `Clients reconnect like @parley/client: full jitter over 250 ms × 2^attempt (at most 15 s; after a 1012 at once), then subscribe with afterSeq = the last seq they have; a refused subscription (UNAVAILABLE, DEADLINE_EXCEEDED, ...) is asked again after 0.5-1.5 s. Every client checks seq order (gaps, duplicates). ${PROBES} @parley/client LiveClients on node 1 only (no failover: they wait for it).`,
+      `Parley: ${cluster.description}, LOG_LEVEL=info, shared with the other ws-* scenarios and stopped after this one. ${num(clients)} clients on the minimal WebSocket client (parley.v1.proto) spread over 2 load-generator processes, client i is user i mod ${members.length} in room i mod ${roomCount} (one room each), half starting on each node, with the node list as their only configuration (a reconnect goes to the next node).`,
+      `Clients reconnect like @parley/client: full jitter over 250 ms × 2^attempt (at most 15 s; after a 1012 at once), then subscribe with afterSeq = the last seq they have; a refused subscription (UNAVAILABLE, DEADLINE_EXCEEDED, ...) is asked again after 0.5-1.5 s. Every client checks seq order (gaps, duplicates). ${PROBES} @parley/client LiveClients on the node that is killed, with its URL only (no failover: they wait for it to come back).`,
       `"Until all subscribed": from the event to the moment the last affected client had its room live again (clocks aligned across the generator processes). Errors: error frames and unexpected close codes seen by the clients (1006 from the killed node and 1012 from the stopping one are expected and not counted); failed attempts: connections refused or dropped before they opened (the node was down or draining).`,
       `Messages keep flowing at ${rate}/s during the whole run. Missed = for every client, the room's head in PostgreSQL (max seq in <db>_message) minus the last seq it received, plus gaps: must be 0. Single run (the events change the cluster); no pinning.`,
     ],
@@ -279,28 +280,4 @@ async function eventResult(swarm: Swarm, event: string, affected: number, startM
     firstErrors: collected.firstErrors,
     notLive: status.sockets - live,
   };
-}
-
-/** Starts socket node `index` again with its environment and port; resolves with its pid once /healthz answers. */
-async function restartNode(cluster: ParleyCluster, index: number): Promise<number> {
-  const node = cluster.sockets[index]!;
-  const child = spawn(process.execPath, ["--import", "tsx", "edge/src/socket/main.ts"], {
-    cwd: REPO,
-    env: { ...process.env, ...node.env },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  cluster.extraPids.add(child.pid!);
-  node.pid = child.pid!;
-  const deadline = performance.now() + 60_000;
-  while (performance.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${node.name} exited with ${child.exitCode} when started again`);
-    try {
-      const response = await fetch(`http://${node.host}:${node.port}/healthz`, { signal: AbortSignal.timeout(1_000) });
-      if (response.ok) return child.pid!;
-    } catch {
-      // not up yet
-    }
-    await settle(100);
-  }
-  throw new Error(`${node.name} not healthy 60 s after it was started again`);
 }
