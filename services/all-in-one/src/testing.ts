@@ -10,6 +10,9 @@ import { RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { serviceNames, startParley } from "./start.js";
 
+// Generous deadlines: a shared 2-core machine under load must slow tests down, not fail them.
+const TEST_CLIENT = { defaultTimeoutMs: 30_000 };
+
 export async function startTestParley(env: Record<string, string> = {}) {
   const db = testDatabase();
   const parleyEnv: Record<string, string | undefined> = {
@@ -31,10 +34,10 @@ export async function startTestParley(env: Record<string, string> = {}) {
     ...parley,
     /** The environment the services were started with (for starting more processes alike). */
     env: parleyEnv,
-    auth: createServiceClient(AuthService, parley.addresses.auth),
-    users: createServiceClient(UserService, parley.addresses.user),
-    rooms: createServiceClient(RoomService, parley.addresses.room),
-    messages: createServiceClient(MessageService, parley.addresses.message),
+    auth: createServiceClient(AuthService, parley.addresses.auth, TEST_CLIENT),
+    users: createServiceClient(UserService, parley.addresses.user, TEST_CLIENT),
+    rooms: createServiceClient(RoomService, parley.addresses.room, TEST_CLIENT),
+    messages: createServiceClient(MessageService, parley.addresses.message, TEST_CLIENT),
     async stop() {
       await parley.stop();
       await db.drop();

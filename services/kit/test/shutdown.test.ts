@@ -13,7 +13,7 @@ describe("graceful shutdown", () => {
     });
     const [line] = (await once(child.stdout!, "data")) as [Buffer];
     const port = Number(line.toString().trim());
-    const client = createServiceClient(UserService, `127.0.0.1:${port}`);
+    const client = createServiceClient(UserService, `127.0.0.1:${port}`, { defaultTimeoutMs: 30_000 });
 
     // Three calls that each take 700 ms are running when SIGTERM arrives.
     const inFlight = [1, 2, 3].map((n) => client.getUser({ id: `slow-${n}` }));
