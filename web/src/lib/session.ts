@@ -61,12 +61,16 @@ function read(): StoredSession | null {
   }
 }
 
+/** False when localStorage refuses writes (some private modes): the session then lives in this tab only. */
+let storageWorks = true;
+
 function write(value: StoredSession | null): void {
   try {
     if (value) localStorage.setItem(KEY, JSON.stringify(value));
     else localStorage.removeItem(KEY);
+    storageWorks = true;
   } catch {
-    // Private mode or a full quota: the session lasts as long as the tab.
+    storageWorks = false;
   }
   setSession(value);
   schedule();
@@ -116,7 +120,7 @@ export function refreshAccessToken(): Promise<string> {
 
 async function renew(): Promise<string> {
   const mine = session();
-  const latest = read();
+  const latest = storageWorks ? read() : mine;
   if (!mine || !latest || latest.userId !== mine.userId) {
     endSession(latest ? null : "You were signed out.");
     throw new SignedOutError("signed out");
