@@ -33,7 +33,16 @@ export const PARLEY_BENCH_ENV: Record<string, string> = {
 
 let generation = 0;
 const cleanups = new Map<string, () => void>();
+/** Socket nodes this process started itself (quick topology, restarts): killed at exit. */
+const startedNodes = new Set<number>();
 process.on("exit", () => {
+  for (const pid of startedNodes) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
   for (const cleanup of cleanups.values()) cleanup();
 });
 
@@ -267,8 +276,8 @@ async function launchCluster(log: (line: string) => void): Promise<ParleyCluster
 
 /**
  * Quick mode's Parley (startCluster takes 30-80 s here, too long for --quick): the all-in-one
- * process on PostgreSQL with the Redis broker, plus one more socket node process on the same
- * Redis and services: two socket nodes, started in ~15 s.
+ * process on PostgreSQL with the Redis broker for the services, and two socket node processes on
+ * the same Redis and services, so the socket nodes' CPU is measured apart from the services'.
  */
 async function launchLight(log: (line: string) => void): Promise<ParleyCluster> {
   const { base, prefix } = freshNames();
@@ -283,34 +292,36 @@ async function launchLight(log: (line: string) => void): Promise<ParleyCluster> 
     throw error;
   }
   const addresses = aio.info.addresses as Record<string, string>;
-  const [host, port] = addresses.socket!.split(":");
   const extraPids = new Set<number>();
-  const nodeEnv = {
+  const nodeEnv = async (name: string) => ({
     ...PARLEY_BENCH_ENV,
     PORT: String(await freePort()),
     REDIS_URL,
     REDIS_PREFIX: prefix,
-    NODE_ID: "socket-2",
+    NODE_ID: name,
     AUTH_SERVICE_ADDR: addresses.auth!,
     ROOM_SERVICE_ADDR: addresses.room!,
     MESSAGE_SERVICE_ADDR: addresses.message!,
-  };
-  const sockets = [
-    { name: "socket-1 (in the all-in-one)", host: host!, port: Number(port), pid: aio.pid, env: {} },
-    { name: "socket-2", host: "127.0.0.1", port: Number(nodeEnv.PORT), pid: 0, env: nodeEnv },
-  ];
+  });
+  const sockets = await Promise.all(
+    ["socket-1", "socket-2"].map(async (name) => {
+      const env = await nodeEnv(name);
+      return { name, host: "127.0.0.1", port: Number(env.PORT), pid: 0, env };
+    }),
+  );
   let stopping: Promise<void> | undefined;
   const cluster: ParleyCluster = {
     topology: "light",
-    description: "quick mode's topology: the all-in-one process (startParley: every service, the edge and socket node 1) on PostgreSQL with the Redis broker, plus socket node 2 in its own process",
+    description:
+      "quick mode's topology: the all-in-one process (startParley: every service and the edge; its own socket node unused) on PostgreSQL with the Redis broker, plus 2 socket nodes in their own processes",
     base,
     prefix,
     edge: addresses.edge!,
     sockets,
     pids: () => [aio.pid, ...extraPids].filter((pid) => Number.isFinite(procCpuMs(pid))),
     groups: () => [
-      { name: "all-in-one", pids: [aio.pid] },
-      { name: "socket node 2", pids: [...extraPids] },
+      { name: "socket nodes", pids: [...extraPids] },
+      { name: "all-in-one (services)", pids: [aio.pid] },
     ],
     messageAddress: addresses.message!,
     problems: [],
@@ -333,7 +344,7 @@ async function launchLight(log: (line: string) => void): Promise<ParleyCluster> 
       })()),
   };
   try {
-    sockets[1]!.pid = await startSocketNode(cluster, 1);
+    await Promise.all([startSocketNode(cluster, 0), startSocketNode(cluster, 1)]);
   } catch (error) {
     await cluster.stop();
     throw error;
@@ -350,6 +361,8 @@ export async function startSocketNode(cluster: ParleyCluster, index: number): Pr
     stdio: ["ignore", "ignore", "inherit"],
   });
   cluster.extraPids.add(child.pid!);
+  startedNodes.add(child.pid!);
+  child.once("exit", () => startedNodes.delete(child.pid!));
   node.pid = child.pid!;
   const deadline = performance.now() + 60_000;
   while (performance.now() < deadline) {

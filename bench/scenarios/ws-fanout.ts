@@ -102,8 +102,10 @@ export const wsFanout: Scenario = {
 
 async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]): Promise<ScenarioReport> {
   const sizes = options.quick ? [1_000] : [1_000, 5_000, 10_000, MOST];
-  const bodies = (n: number) => (options.quick ? [100] : n === 10_000 ? [100, 1024] : [100]);
-  const runMs = options.quick ? 1_000 : options.durationMs / 2;
+  // 1 KiB bodies at 10,000 subscribers (the one-room layout: over 100 rooms Parley's send path, not the body, sets the pace).
+  const bodies = (n: number, layout: Layout) => (!options.quick && n === 10_000 && layout === "one room" ? [100, 1024] : [100]);
+  // Runs shorter than --duration: the full sweep (4 sizes × 2 layouts × 4 servers × ~2 rates × 3 runs) must fit in ~12 minutes.
+  const runMs = options.quick ? 1_000 : Math.min(2_000, options.durationMs * 0.4);
   const userCount = options.quick ? 10 : 50;
   const pins = options.pin ? pinning(availableParallelism()) : undefined;
   const maxSockets = sizes.at(-1)!;
@@ -228,7 +230,7 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
     const rssPerConnection = new Map(targets.map((t) => [t.key, (procRssBytes(t.serverPid) - t.rssBefore) / n]));
 
     for (const layout of ["one room", "100 rooms"] as const) {
-      for (const size of bodies(n)) {
+      for (const size of bodies(n, layout)) {
         const perRoom = layout === "one room" ? n : n / ROOMS;
         const config = `${layout}|${size}`;
         const searches = new Map<TargetKey, Search>();
@@ -293,7 +295,7 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
     ],
     rows,
     settings: [
-      `Subscribers: ${sizes.map(num).join(", ")} per server (grown in that order; ${num(MOST)} is the most one process holds here: RLIMIT_NOFILE's hard limit is 20,000 files per process and this container cannot raise it). Every subscriber socket is in two rooms: the shared room ("one room": a message goes to all N) and one of 100 rooms ("100 rooms": a message goes to N/100); messages go to one layout at a time. Bodies: ${options.quick ? "100 B" : "100 B (1 KiB too at 10,000)"}, stamped with their due time.`,
+      `Subscribers: ${sizes.map(num).join(", ")} per server (grown in that order; ${num(MOST)} is the most one process holds here: RLIMIT_NOFILE's hard limit is 20,000 files per process and this container cannot raise it). Every subscriber socket is in two rooms: the shared room ("one room": a message goes to all N) and one of 100 rooms ("100 rooms": a message goes to N/100); messages go to one layout at a time. Bodies: ${options.quick ? "100 B" : "100 B, and 1 KiB at 10,000 in one room"}, stamped with their due time.`,
       `${options.quick ? "Quick mode: one rate per layout (5,000 deliveries/s in one room, 625 over 100 rooms), one run per server; the full run searches instead. " : ""}Rates: for each server a search along offered deliveries/s of ${LADDER.map(num).join(", ")} (messages/s = deliveries/s ÷ subscribers per room): up after a sustained rate, down after a failed one, until the knee is bracketed. A rate is sustained when the median p99 of its runs is ≤ ${P99_LIMIT_MS} ms, no delivery is missing and every Parley send is acknowledged. ${options.runs} runs of ${runMs / 1000} s per rate and server, the servers alternating within every round (forward, then backward); cells are the median (min–max) of those runs at the highest sustained rate, after one ${Math.min(runMs, 1000) / 1000} s warm-up run per server and configuration.`,
       `Sending: open loop (message k is due at start + k/rate, whatever happened before; latency counts from the due time, so a late sender shows up as latency; sends more than 10 ms late are reported). Parley's messages take the real send path: \`send\` frames (parley.v1.json) from sockets of the rooms' owner on socket node 2, at most ${SENDS_PER_SOCKET} frames/s per socket (SOCKET_FRAMES_PER_SECOND is 50), → message service → PostgreSQL → Redis → socket node 1, which holds every subscriber. The baselines' messages come from one publisher client sending "publish" frames to the server, which fans them out (uWS topics, Socket.IO rooms, a loop over a Set for ws).`,
       `Subscribers: bulk sockets on a minimal RFC 6455 client (bench/lib/ws-wire.ts: one shared read buffer, in-place frame parsing, zero mask) spread over ${generators} load-generator processes; they count every message per socket and room (Parley: by seq, catching gaps and duplicates; parley.v1.proto), one in ${SAMPLE_EVERY} also timestamps them. Probes: 3 minimal-client sockets per server that number and timestamp every message, plus one on the server's own client library (@parley/client LiveClient over ws with JSON; socket.io-client 4.8.4; the ws package). Latency percentiles merge the sampled bulk sockets and the probes (clocks of the generator processes aligned over IPC). "lost" counts missing, duplicated and out-of-order deliveries and unacknowledged sends over every run.`,
@@ -360,7 +362,7 @@ async function runOnce(t: Target, layout: Layout, size: number, messagesPerSecon
     flush: () => publisher.flush(),
   });
   const sentAt = performance.now();
-  const drainMs = Math.max(3_000, durationMs);
+  const drainMs = Math.max(2_000, durationMs);
   // Parley: the rooms' messages are known once acknowledged.
   while (publisher.outstanding() > 0 && performance.now() - sentAt < drainMs) await new Promise((resolve) => setTimeout(resolve, 5));
   const unacked = publisher instanceof ParleyPublisher ? publisher.abandon() : 0;

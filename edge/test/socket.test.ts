@@ -7,7 +7,7 @@ import { RawSocket } from "./sockets.js";
 let edge: TestEdge;
 let socket: Awaited<ReturnType<typeof startTestSocket>>;
 beforeAll(async () => {
-  edge = await startTestEdge();
+  edge = await startTestEdge({ RATE_REGISTER_PER_HOUR: "1000" });
   socket = await startTestSocket(edge.parley, { SOCKET_SLOW_CONSUMER_BYTES: String(256 * 1024), SOCKET_FRAMES_PER_SECOND: "1000", LOG_LEVEL: process.env.SOCKET_LOG_LEVEL ?? "silent" });
 });
 afterAll(async () => {
@@ -281,5 +281,24 @@ describe("binary protocol", () => {
     ws.send("{}");
     await waitFor(() => frames.some((f) => f.frame.case === "error"));
     ws.close();
+  });
+
+  it("keeps freshly opened sockets open while it shares its process with the services", async () => {
+    // Regression: this uWS build closed about a third of new binary sockets (1006, no close
+    // frame) right after `hello` when the node did its work inside the upgrade's cork.
+    const users = await Promise.all(Array.from({ length: 30 }, () => edge.signUp("fresh")));
+    const closes: string[] = [];
+    const sockets: WebSocket[] = [];
+    for (const [i, user] of users.entries()) {
+      const ws = new WebSocket(socket.url, [i % 3 ? "parley.v1.proto" : "parley.v1.json", `parley.auth.${user.accessToken}`]);
+      ws.on("close", (code) => closes.push(`socket ${i} (${ws.protocol}) closed by the server with ${code}`));
+      ws.on("error", () => undefined);
+      await new Promise((resolve) => ws.once("message", resolve)); // hello
+      sockets.push(ws);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(closes).toEqual([]);
+    for (const ws of sockets) ws.close(1000);
   });
 });

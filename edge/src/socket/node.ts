@@ -82,6 +82,8 @@ interface SocketState {
   expiresAt: number;
   encoding: Encoding;
   subs: Map<string, Subscription>;
+  /** Registered with the node (see open()). */
+  started: boolean;
   closed: boolean;
   expiryTimer?: NodeJS.Timeout;
   /** Token bucket of the frame rate limit. */
@@ -214,6 +216,7 @@ export class SocketNode {
           expiresAt: claims.expiresAt,
           encoding,
           subs: new Map(),
+          started: false,
           closed: false,
           tokens: this.limits.framesPerSecond * 4,
           refilledAt: Date.now(),
@@ -229,8 +232,28 @@ export class SocketNode {
     );
   }
 
+  /**
+   * Runs inside uWS's upgrade (res.cork → res.upgrade), so it only schedules the socket's start.
+   * Our work inside that cork (the node's bookkeeping, timers, the hello frame) made this uWS build
+   * close many fresh sockets without a close frame (1006) when it shares a busy process with the
+   * services (the all-in-one); a test in edge/test/socket.test.ts checks it no longer does. A frame
+   * or a close that comes first starts or cancels the socket itself.
+   */
   private open(ws: Socket): void {
     const state = ws.getUserData();
+    setImmediate(() => {
+      if (!state.closed) this.start(ws, state);
+    });
+  }
+
+  private start(ws: Socket, state: SocketState): void {
+    if (state.started) return;
+    state.started = true;
+    if (this.draining) {
+      state.closed = true;
+      ws.end(CLOSE.serviceRestart, "server restarting: reconnect");
+      return;
+    }
     let user = this.byUser.get(state.userId);
     if (!user) {
       user = { sockets: new Set(), state: PresenceState.OFFLINE };
@@ -246,6 +269,7 @@ export class SocketNode {
   private closed(ws: Socket): void {
     const state = ws.getUserData();
     state.closed = true;
+    if (!state.started) return;
     clearTimeout(state.expiryTimer);
     for (const resolve of state.drainWaiters.splice(0)) resolve();
     for (const roomId of state.subs.keys()) this.leaveChannel(ws, roomId, false);
@@ -279,6 +303,7 @@ export class SocketNode {
 
   private message(ws: Socket, data: ArrayBuffer, isBinary: boolean): void {
     const state = ws.getUserData();
+    this.start(ws, state);
     const now = Date.now();
     const rate = this.limits.framesPerSecond;
     state.tokens = Math.min(rate * 4, state.tokens + ((now - state.refilledAt) / 1000) * rate);

@@ -7,15 +7,30 @@ import { launch as launchMessage } from "@parley/message";
 import { launch as launchRoom } from "@parley/room";
 import { launch as launchUser } from "@parley/user";
 
-/** In start order: a service is started after the services it calls. */
+/**
+ * In start order: a service is started after the services it calls, except room, which calls
+ * message (unread counts) while message calls room (membership): message's address is needed
+ * before it listens. The edge comes last because it tells the web app the socket tier's port.
+ */
 const SERVICES = [
   { name: "user", launch: launchUser, defaultPort: 3002 },
   { name: "room", launch: launchRoom, defaultPort: 3003 },
   { name: "message", launch: launchMessage, defaultPort: 3004 },
   { name: "auth", launch: launchAuth, defaultPort: 3001 },
-  { name: "edge", launch: launchEdge, defaultPort: 8080 },
   { name: "socket", launch: launchSocket, defaultPort: 3007 },
+  { name: "edge", launch: launchEdge, defaultPort: 8080 },
 ] as const satisfies readonly { name: string; launch: Launch; defaultPort: number }[];
+
+/** Services whose address an earlier service needs: with port 0 they get a port picked in advance. */
+const NEEDED_BEFORE_START: ReadonlySet<string> = new Set(["message"]);
+
+/** A port picked in advance can be taken (by another process, or by an outgoing connection) before it is bound. */
+const START_ATTEMPTS = 3;
+
+function isPortTaken(error: unknown): boolean {
+  const text = `${(error as { code?: string })?.code ?? ""} ${(error as Error)?.message ?? ""}`;
+  return /EADDRINUSE|address already in use|could not listen/i.test(text);
+}
 
 export type ServiceName = (typeof SERVICES)[number]["name"];
 export const serviceNames: ServiceName[] = SERVICES.map((s) => s.name);
@@ -40,9 +55,20 @@ export interface RunningParley {
 }
 
 export async function startParley(options: StartOptions = {}): Promise<RunningParley> {
+  const log = options.log ?? createLogger("parley", (options.env ?? process.env).LOG_LEVEL);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options, log);
+    } catch (error) {
+      if (attempt >= START_ATTEMPTS || !isPortTaken(error)) throw error;
+      log.warn({ err: error, attempt }, "a port picked in advance was taken meanwhile: starting again on other ports");
+    }
+  }
+}
+
+async function startOnce(options: StartOptions, log: Logger): Promise<RunningParley> {
   const env = options.env ?? process.env;
   const host = options.host ?? "127.0.0.1";
-  const log = options.log ?? createLogger("parley", env.LOG_LEVEL);
   const root = options.dataDir ?? env.DATA_DIR ?? "./data";
   const running: LaunchedService[] = [];
   // One broker for the whole process: in memory, or Redis with REDIS_URL.
@@ -54,20 +80,21 @@ export async function startParley(options: StartOptions = {}): Promise<RunningPa
       { name: "broker", stop: () => broker.close() },
     ]);
   try {
-    // Every address is known before anything starts: services may call each other both ways.
     const addresses: Record<string, string> = {};
     const ports: Record<string, number> = {};
     for (const { name, defaultPort } of SERVICES) {
-      const wanted = options.ports?.[name] ?? Number(env[`${name.toUpperCase()}_PORT`] || defaultPort);
-      ports[name] = wanted === 0 ? await freePort(host) : wanted;
-      addresses[name] = `${host}:${ports[name]}`;
+      ports[name] = options.ports?.[name] ?? Number(env[`${name.toUpperCase()}_PORT`] || defaultPort);
+      // Port 0: a service binds a free port itself when it starts, unless an earlier one must know it.
+      if (ports[name] === 0 && NEEDED_BEFORE_START.has(name)) ports[name] = await freePort(host);
+      if (ports[name] !== 0) addresses[name] = `${host}:${ports[name]}`;
     }
     for (const { name, launch } of SERVICES) {
       const dataDir = root === "memory://" ? root : `${root}/${name}`;
       // The web app learns the socket tier's port from the edge.
-      const serviceEnv = name === "edge" ? { SOCKET_PUBLIC_PORT: String(ports.socket), ...env } : env;
-      const service = await launch({ env: serviceEnv, port: ports[name], host, dataDir, addresses, broker });
+      const serviceEnv = name === "edge" ? { SOCKET_PUBLIC_PORT: addresses.socket!.split(":").at(-1)!, ...env } : env;
+      const service = await launch({ env: serviceEnv, port: ports[name], host, dataDir, addresses: { ...addresses }, broker });
       running.push(service);
+      addresses[name] = service.address;
       log.info({ process: name, address: service.address }, "started");
     }
   } catch (error) {
@@ -77,4 +104,3 @@ export async function startParley(options: StartOptions = {}): Promise<RunningPa
   const addresses = Object.fromEntries(running.map((s) => [s.name, s.address]));
   return { addresses: addresses as Record<ServiceName, string>, broker, stop: async () => void (await stopAll()) };
 }
-
