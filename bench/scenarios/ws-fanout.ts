@@ -299,7 +299,7 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
       `${options.quick ? "Quick mode: one rate per layout (5,000 deliveries/s in one room, 625 over 100 rooms), one run per server; the full run searches instead. " : ""}Rates: for each server a search along offered deliveries/s of ${LADDER.map(num).join(", ")} (messages/s = deliveries/s ÷ subscribers per room): up after a sustained rate, down after a failed one, until the knee is bracketed. A rate is sustained when the median p99 of its runs is ≤ ${P99_LIMIT_MS} ms, no delivery is missing and every Parley send is acknowledged. ${options.runs} runs of ${runMs / 1000} s per rate and server, the servers alternating within every round (forward, then backward); cells are the median (min–max) of those runs at the highest sustained rate, after one ${Math.min(runMs, 1000) / 1000} s warm-up run per server and configuration.`,
       `Sending: open loop (message k is due at start + k/rate, whatever happened before; latency counts from the due time, so a late sender shows up as latency; sends more than 10 ms late are reported). Parley's messages take the real send path: \`send\` frames (parley.v1.json) from sockets of the rooms' owner on socket node 2, at most ${SENDS_PER_SOCKET} frames/s per socket (SOCKET_FRAMES_PER_SECOND is 50), → message service → PostgreSQL → Redis → socket node 1, which holds every subscriber. The baselines' messages come from one publisher client sending "publish" frames to the server, which fans them out (uWS topics, Socket.IO rooms, a loop over a Set for ws).`,
       `Subscribers: bulk sockets on a minimal RFC 6455 client (bench/lib/ws-wire.ts: one shared read buffer, in-place frame parsing, zero mask) spread over ${generators} load-generator processes; they count every message per socket and room (Parley: by seq, catching gaps and duplicates; parley.v1.proto), one in ${SAMPLE_EVERY} also timestamps them. Probes: 3 minimal-client sockets per server that number and timestamp every message, plus one on the server's own client library (@parley/client LiveClient over ws with JSON; socket.io-client 4.8.4; the ws package). Latency percentiles merge the sampled bulk sockets and the probes (clocks of the generator processes aligned over IPC). "lost" counts missing, duplicated and out-of-order deliveries and unacknowledged sends over every run.`,
-      `CPU: /proc time of the server process per delivery (Parley: socket node 1 only; all Parley processes in the notes), "generator busiest" the busiest load-generator process's share of a core (near 100%: the generator, not the server, limits), "others'" what every other process of the machine used (from /proc/stat, including PostgreSQL, Redis and the other Parley processes). RSS/conn: the server's resident memory growth after connecting, divided by the subscribers (includes garbage not yet collected). Pinning: ${pins ? `servers under test (baselines, Parley's socket node 1) on core ${pins.servers}, load generator processes and the runner on core ${pins.client} (taskset); Parley's other processes, PostgreSQL and Redis unpinned` : "none (the OS schedules every process over the 2 cores)"}.`,
+      `CPU: /proc time of the server process per delivery (Parley: socket node 1 only; all Parley processes in the notes), "generator busiest" the busiest load-generator process's share of a core (near 100%: the generator, not the server, limits), "others'" what every other process of the machine used (from /proc/stat, including PostgreSQL, Redis and the other Parley processes). RSS/conn: the server's resident memory growth after connecting, divided by the subscribers (includes garbage not yet collected; a growth under 4 MiB in all is within RSS's own noise and shown as an upper bound, with no ratio). Pinning: ${pins ? `servers under test (baselines, Parley's socket node 1) on core ${pins.servers}, load generator processes and the runner on core ${pins.client} (taskset); Parley's other processes, PostgreSQL and Redis unpinned` : "none (the OS schedules every process over the 2 cores)"}.`,
       `Parley: ${cluster.description}, LOG_LEVEL=info, ${users.length} users registered through the REST API (subscriber i is user i mod ${members.length}: many sockets per user, as many devices per person would be), rooms created and joined through it.`,
     ],
     notes,
@@ -422,6 +422,10 @@ async function quiesce(swarm: Swarm, set: string): Promise<boolean> {
   return false;
 }
 
+/** RSS moves by a few MiB on its own (heap growth, collection): a smaller growth says only "less than this". */
+const RSS_NOISE_BYTES = 4 * 1024 * 1024;
+const measurableRss = (n: number, perConnection: number) => (perConnection * n >= RSS_NOISE_BYTES ? perConnection : Number.NaN);
+
 const sumMap = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
 const sumErrors = (c: Collected) => sumMap(c.errors);
 
@@ -452,7 +456,7 @@ function report(
         : [
             med(parley, (m) => m.deliveriesPerSecond) / med(runs, (m) => m.deliveriesPerSecond),
             med(parley, (m) => m.serverCpuUsPerDelivery) / med(runs, (m) => m.serverCpuUsPerDelivery),
-            facts.rssPerConnection.get("parley")! / facts.rssPerConnection.get(t.key)!,
+            measurableRss(facts.n, facts.rssPerConnection.get("parley")!) / measurableRss(facts.n, facts.rssPerConnection.get(t.key)!),
           ]
             .map((v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "–"))
             .join(", ");
@@ -467,7 +471,7 @@ function report(
       p99: runs ? spreadText(spread(runs.map((m) => m.p99))) : "–",
       max: runs ? num(med(runs, (m) => m.max)) : "–",
       cpu: runs ? spreadText(spread(runs.map((m) => m.serverCpuUsPerDelivery))) : "–",
-      rss: num(facts.rssPerConnection.get(t.key)! / 1024),
+      rss: Number.isFinite(measurableRss(facts.n, facts.rssPerConnection.get(t.key)!)) ? num(facts.rssPerConnection.get(t.key)! / 1024) : `< ${num(RSS_NOISE_BYTES / facts.n / 1024)}`,
       ratio,
       generator: runs ? percent(med(runs, (m) => m.generatorMax)) : "–",
       others: runs ? percent(med(runs, (m) => m.otherCpu)) : "–",

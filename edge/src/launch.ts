@@ -15,7 +15,7 @@ export const launch: Launch = async ({ env, port, host, addresses }) => {
     room: config.ROOM_SERVICE_ADDR,
     message: config.MESSAGE_SERVICE_ADDR,
   });
-  const limiter = createRateLimiter(config.REDIS_URL, config.REDIS_PREFIX);
+  const limiter = createRateLimiter(config.REDIS_URL, log, config.REDIS_PREFIX);
   const deps: EdgeDeps = {
     services,
     limiter,

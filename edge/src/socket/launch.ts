@@ -16,7 +16,7 @@ export const launch: Launch = async (options) => {
   const uws = loadUws(config.UWS_ALLOW_FALLBACK, log);
   const { broker, stop: stopBroker } = brokerFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
   const presence = config.REDIS_URL
-    ? new RedisPresenceStore(createRedis(config.REDIS_URL, "presence"), config.REDIS_PREFIX)
+    ? new RedisPresenceStore(createRedis(config.REDIS_URL, "presence", log), config.REDIS_PREFIX)
     : new MemoryPresenceStore();
   const node = new SocketNode({
     uws,

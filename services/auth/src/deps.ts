@@ -17,7 +17,7 @@ export async function createAuthDeps(
   const db = await initORM({ databaseUrl: config.DATABASE_URL, dataDir: dataDir ?? `${config.DATA_DIR}/auth`, log });
   const keys = new SigningKeys(db, settings.accessTtlSeconds * 1000);
   await keys.current();
-  const limiter = createRateLimiter(config.REDIS_URL, config.REDIS_PREFIX);
+  const limiter = createRateLimiter(config.REDIS_URL, log, config.REDIS_PREFIX);
   return {
     db,
     broker,

@@ -103,9 +103,9 @@ export class RedisBroker implements Broker {
   ) {
     this.subscriptions = new Subscriptions(log);
     // Connection names carry the prefix, so an operator (or a test) can find this install's connections.
-    this.publisher = createRedis(url, `${prefix}broker-pub`);
+    this.publisher = createRedis(url, `${prefix}broker-pub`, log);
     // A connection in subscriber mode; ioredis subscribes again to every channel after a reconnect.
-    this.subscriber = createRedis(url, `${prefix}broker-sub`);
+    this.subscriber = createRedis(url, `${prefix}broker-sub`, log);
     this.subscriber.on("messageBuffer", (channel: Buffer, payload: Buffer) => {
       let event: Event;
       try {
@@ -116,9 +116,6 @@ export class RedisBroker implements Broker {
       }
       this.subscriptions.deliver(channel.toString().slice(this.prefix.length), event);
     });
-    for (const connection of [this.publisher, this.subscriber]) {
-      connection.on("error", (error) => this.log.warn({ err: error }, "redis connection error"));
-    }
   }
 
   publish(topic: string, event: Event): void {

@@ -1,6 +1,7 @@
 // Fixed-window counters for rate limits: in memory on one node, in Redis when
 // REDIS_URL is set so that every replica sees the same counts.
 import type { Redis } from "ioredis";
+import type { Logger } from "./logger.js";
 import { createRedis } from "./redis.js";
 
 export interface RateLimitResult {
@@ -21,9 +22,9 @@ export interface RateLimiter {
 }
 
 /** Redis-backed when `redisUrl` is set (shared by every replica), in memory otherwise. */
-export function createRateLimiter(redisUrl: string | undefined, redisPrefix = "parley:"): RateLimiter {
+export function createRateLimiter(redisUrl: string | undefined, log: Logger, redisPrefix = "parley:"): RateLimiter {
   return redisUrl
-    ? new RedisRateLimiter(createRedis(redisUrl, "rate-limit"), { owned: true, prefix: `${redisPrefix}rl:` })
+    ? new RedisRateLimiter(createRedis(redisUrl, "rate-limit", log), { owned: true, prefix: `${redisPrefix}rl:` })
     : new MemoryRateLimiter();
 }
 

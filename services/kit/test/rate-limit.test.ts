@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { createRateLimiter, type RateLimiter } from "../src/index.js";
+import { createLogger, createRateLimiter, type RateLimiter } from "../src/index.js";
 import { TEST_REDIS_URL } from "../src/testing.js";
 
-const backends: [string, () => RateLimiter][] = [["in memory", () => createRateLimiter(undefined)]];
-if (TEST_REDIS_URL) backends.push(["on Redis", () => createRateLimiter(TEST_REDIS_URL)]);
+const testLog = createLogger("test", "silent");
+const backends: [string, () => RateLimiter][] = [["in memory", () => createRateLimiter(undefined, testLog)]];
+if (TEST_REDIS_URL) backends.push(["on Redis", () => createRateLimiter(TEST_REDIS_URL, testLog)]);
 
 describe.each(backends)("rate limiter %s", (_name, make) => {
   const limiter = make();
