@@ -134,6 +134,8 @@ export interface ParleyCluster {
   messageAddress: string;
   /** Lines the children printed at warn level or above (the last 50). */
   problems: string[];
+  /** Every such line counted by kind: "<process>: <message> [<code>] <error message>". */
+  problemKinds: Map<string, number>;
   /** gRPC calls served, by "<instance> <method>" (from the services' per-call log lines, LOG_LEVEL=info). */
   calls: Map<string, number>;
   /** Socket nodes started again by a scenario (ws-storm): stopped with the cluster. */
@@ -192,6 +194,7 @@ async function launchCluster(log: (line: string) => void): Promise<ParleyCluster
   const { base, prefix } = freshNames();
   const remove = ownData(base, prefix);
   const problems: string[] = [];
+  const problemKinds = new Map<string, number>();
   const calls = new Map<string, number>();
   log(`starting Parley's distributed mode (PostgreSQL ${base}_*, Redis prefix ${prefix}; 2 message replicas, 2 socket nodes; ~30 s)`);
   let running: RunningCluster;
@@ -214,6 +217,8 @@ async function launchCluster(log: (line: string) => void): Promise<ParleyCluster
         if (/"level":(40|50|60)|exited on its own|could not start|Error/.test(line)) {
           problems.push(line.slice(0, 500));
           if (problems.length > 50) problems.shift();
+          const kind = problemKind(line);
+          problemKinds.set(kind, (problemKinds.get(kind) ?? 0) + 1);
         }
       },
     });
@@ -253,6 +258,7 @@ async function launchCluster(log: (line: string) => void): Promise<ParleyCluster
     ],
     messageAddress: running.addresses["message-1"] ?? running.addresses.message!,
     problems,
+    problemKinds,
     calls,
     extraPids,
     damaged: false,
@@ -325,6 +331,7 @@ async function launchLight(log: (line: string) => void): Promise<ParleyCluster> 
     ],
     messageAddress: addresses.message!,
     problems: [],
+    problemKinds: new Map(),
     calls: new Map(),
     extraPids,
     damaged: false,
@@ -484,4 +491,28 @@ export async function joinRooms(edge: string, pairs: { user: BenchUser; roomId: 
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
+}
+
+/** "<process>: <msg> [<code>] <err.message>" of a child's log line (pino JSON after "<process> | "), for counting. */
+function problemKind(line: string): string {
+  const bar = line.indexOf("|");
+  const process = line.slice(0, bar).trim();
+  try {
+    const entry = JSON.parse(line.slice(bar + 1)) as { msg?: string; code?: string; method?: string; err?: { message?: string } };
+    const method = entry.method?.split("/").at(-1);
+    return `${process}: ${entry.msg ?? ""}${method ? ` ${method}` : ""}${entry.code ? ` [${entry.code}]` : ""}${entry.err?.message ? ` ${entry.err.message.slice(0, 100)}` : ""}`;
+  } catch {
+    return `${process}: ${line.slice(bar + 1, bar + 120).trim()}`;
+  }
+}
+
+/** The most frequent kinds of warnings and errors the cluster logged, for a report's notes. */
+export function problemSummary(cluster: ParleyCluster, top = 8): string | undefined {
+  if (cluster.problemKinds.size === 0) return undefined;
+  const kinds = [...cluster.problemKinds].sort(([, a], [, b]) => b - a);
+  const total = kinds.reduce((sum, [, n]) => sum + n, 0);
+  return `Parley logged ${total} warnings or errors; by kind: ${kinds
+    .slice(0, top)
+    .map(([kind, n]) => `${kind} ×${n}`)
+    .join("; ")}${kinds.length > top ? `; and ${kinds.length - top} other kinds` : ""}.`;
 }

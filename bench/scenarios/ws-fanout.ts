@@ -12,7 +12,7 @@ import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenari
 import { percentileMs, spread } from "../lib/stats.js";
 import { pinning, startTargetProcess, type TargetProcess } from "../lib/target-process.js";
 import { openLoop, ParleyPublisher, PlainPublisher, ProbeSet, SioPublisher, type Publisher } from "../lib/ws-load.js";
-import { acquireCluster, clusterUsers, createRooms, joinRooms, releaseCluster, type BenchUser, type ParleyCluster } from "../lib/ws-parley.js";
+import { acquireCluster, clusterUsers, createRooms, joinRooms, releaseCluster, problemSummary, type BenchUser, type ParleyCluster } from "../lib/ws-parley.js";
 import { cpuSnapshot, cpuUsedMs, procRssBytes } from "../lib/ws-proc.js";
 import { messageBody, type Dialect, type Endpoint } from "../lib/ws-subscriber.js";
 import { Swarm, type Collected } from "../lib/ws-swarm.js";
@@ -272,7 +272,8 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
   notes.push(
     `Connecting (all sizes, both rooms per socket): ${targets.map((t) => `${t.label} ${num((connectTimes.get(t.key) ?? 0) / 1000)} s${connectErrors.get(t.key) ? ` with ${connectErrors.get(t.key)} refused subscriptions retried` : ""}`).join(", ")}.`,
   );
-  if (cluster.problems.length) notes.push(`Parley logged ${cluster.problems.length} warnings or errors, the last: ${cluster.problems.at(-1)!.slice(0, 300)}`);
+  const problems = problemSummary(cluster);
+  if (problems) notes.push(problems);
   for (const f of failures) notes.push(`ERRORS: ${f}`);
 
   return {

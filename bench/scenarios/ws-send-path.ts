@@ -21,7 +21,7 @@ import {
   ownData,
   PARLEY_BENCH_ENV,
   registerUsers,
-  releaseCluster,
+  releaseCluster, problemSummary,
   roomHeads,
   type BenchUser,
 } from "../lib/ws-parley.js";
@@ -249,7 +249,8 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
     if (failedRuns.length) notes.push(`${mode.label}: errors in ${failedRuns.length} runs, first: ${failedRuns[0]!.firstErrors.join(" | ")}`);
   }
   for (const problem of connectProblems) notes.push(`Connecting: ${problem}.`);
-  if (cluster.problems.length) notes.push(`The distributed Parley logged ${cluster.problems.length} warnings or errors, the last: ${cluster.problems.at(-1)!.slice(0, 300)}`);
+  const problems = problemSummary(cluster);
+  if (problems) notes.push(problems);
 
   return {
     columns: [

@@ -10,7 +10,7 @@ import { MessageService } from "@parley/proto/message/v1/message_pb";
 import WebSocket from "ws";
 import { num } from "../lib/format.js";
 import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
-import { acquireCluster, clusterUsers, createRooms, joinRooms, releaseCluster, roomHeads, startSocketNode, waitForExit, type BenchUser } from "../lib/ws-parley.js";
+import { acquireCluster, clusterUsers, createRooms, joinRooms, releaseCluster, problemSummary, roomHeads, startSocketNode, waitForExit, type BenchUser } from "../lib/ws-parley.js";
 import { clock, messageBody, type Endpoint } from "../lib/ws-subscriber.js";
 import { Swarm, type SwarmStatus } from "../lib/ws-swarm.js";
 
@@ -211,7 +211,8 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
       : [`Node 1 restart: \`node --import tsx edge/src/socket/main.ts\` with node 1's environment and port, started once every client had failed over; healthy (GET /healthz) ${num(restartMs / 1000)} s after the start command.`]),
   ];
   if (missed > 0 || probeMissing > 0) notes.push(`ERRORS: ${missed + probeMissing} messages missed`);
-  if (cluster.problems.length) notes.push(`Parley logged ${cluster.problems.length} warnings or errors, the last: ${cluster.problems.at(-1)!.slice(0, 300)}`);
+  const problems = problemSummary(cluster);
+  if (problems) notes.push(problems);
   return {
     columns: [
       { key: "event", title: "event" },

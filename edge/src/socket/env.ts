@@ -13,6 +13,8 @@ export const socketEnv = z.object({
   SOCKET_SLOW_CONSUMER_BYTES: count(1024 * 1024),
   SOCKET_FRAMES_PER_SECOND: count(50),
   SOCKET_HEAD_CHECK_MS: count(3_000),
+  /** Subscriptions being set up (membership, replay) at once; more wait in line (a reconnect storm queues here, not in the services). */
+  SOCKET_SUBSCRIBE_CONCURRENCY: count(32),
   /** Run on uWebSockets.js's slow JavaScript fallback when the native binding cannot load. */
   UWS_ALLOW_FALLBACK: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
 });

@@ -35,6 +35,7 @@ export const launch: Launch = async (options) => {
       slowConsumerBytes: config.SOCKET_SLOW_CONSUMER_BYTES,
       framesPerSecond: config.SOCKET_FRAMES_PER_SECOND,
       headCheckMs: config.SOCKET_HEAD_CHECK_MS,
+      subscribeConcurrency: config.SOCKET_SUBSCRIBE_CONCURRENCY,
     },
   });
   const bound = await node.listen(config.PORT, host ?? "0.0.0.0");

@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import pLimit, { type LimitFunction } from "p-limit";
 import type { AccessTokenVerifier } from "@parley/auth/verify";
 import { META, newEvent, rules, topics, type Broker, type Logger, type Unsubscribe } from "@parley/kit";
 import { PresenceState, type Event } from "@parley/proto/events/v1/events_pb";
@@ -41,6 +42,12 @@ export interface SocketLimits {
   maxRoomsPerSocket: number;
   /** How often every room's newest seq is checked, so an idle room converges after a lost event. */
   headCheckMs: number;
+  /**
+   * Subscriptions set up at once (each asks the room and message services, and replays). More wait
+   * in line: after a node dies, thousands of clients resubscribe within seconds, and without a limit
+   * their calls all time out in the services together and are retried together.
+   */
+  subscribeConcurrency: number;
   /** Inactivity before a user shows as away. */
   awayAfterMs: number;
   /** Typing frames per room per socket at most this often. */
@@ -54,6 +61,7 @@ const DEFAULT_LIMITS: SocketLimits = {
   framesPerSecond: 50,
   maxRoomsPerSocket: 1000,
   headCheckMs: 3_000,
+  subscribeConcurrency: 32,
   awayAfterMs: 5 * 60_000,
   typingIntervalMs: 2_000,
   idleTimeoutSeconds: 60,
@@ -125,6 +133,7 @@ export class SocketNode {
   private readonly allowedOrigins: Set<string>;
   private readonly timers: NodeJS.Timeout[] = [];
   private listenSocket: unknown;
+  private readonly subscribeSlots: LimitFunction;
   private draining = false;
 
   constructor(private readonly options: SocketNodeOptions) {
@@ -132,6 +141,7 @@ export class SocketNode {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.log = options.log;
     this.allowedOrigins = new Set(options.allowedOrigins);
+    this.subscribeSlots = pLimit(this.limits.subscribeConcurrency);
     this.app = options.uws.App();
     this.app.ws<SocketState>("/ws", {
       maxPayloadLength: this.limits.maxFrameBytes,
@@ -417,6 +427,12 @@ export class SocketNode {
     if (state.subs.has(roomId)) return this.ack(ws, ref, {});
     if (state.subs.size >= this.limits.maxRoomsPerSocket) throw new ConnectError("too many rooms on one socket", Code.ResourceExhausted);
     if (afterSeq !== undefined && afterSeq < 0n) throw new ConnectError("afterSeq: must not be negative", Code.InvalidArgument);
+    // Waits for a slot; a socket that closed meanwhile gives its turn up at once.
+    return this.subscribeSlots(() => (state.closed ? undefined : this.setUpSubscription(ws, state, ref, roomId, afterSeq)));
+  }
+
+  private async setUpSubscription(ws: Socket, state: SocketState, ref: string, roomId: string, afterSeq: bigint | undefined): Promise<void> {
+    if (state.subs.has(roomId)) return this.ack(ws, ref, {});
     const { membership } = await this.options.services.rooms.getMembership({ roomId, userId: state.userId });
     if (!membership) throw new ConnectError("room not found", Code.NotFound);
     if (state.closed || state.subs.has(roomId)) return;

@@ -94,22 +94,24 @@ export class MessageStore {
     return this.db.em.fork();
   }
 
-  /** Stores a message with its room's next seq; DuplicateClientMsgId if (sender, client_msg_id) is taken. */
+  /**
+   * Stores a message with its room's next seq; DuplicateClientMsgId if (sender, client_msg_id) is taken.
+   * One autocommitted statement (head upsert and insert together): atomic on its own, so a failed
+   * insert gives the seq back, and one round trip instead of begin/statement/commit.
+   */
   async append(message: NewMessage): Promise<Message> {
     const em = this.em();
     try {
-      return await em.transactional(async (tx) => {
-        const [row] = await tx.execute<Record<string, unknown>[]>(APPEND_SQL, [
-          message.roomId,
-          message.id,
-          message.roomId,
-          message.senderId,
-          message.body,
-          message.clientMsgId,
-          message.replyToId,
-        ]);
-        return tx.map(Message, row!);
-      });
+      const [row] = await em.execute<Record<string, unknown>[]>(APPEND_SQL, [
+        message.roomId,
+        message.id,
+        message.roomId,
+        message.senderId,
+        message.body,
+        message.clientMsgId,
+        message.replyToId,
+      ]);
+      return em.map(Message, row!);
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException && error.message.includes(SENDER_CLIENT_MSG_ID_UNIQUE)) {
         throw new DuplicateClientMsgId(message.clientMsgId, { cause: error });

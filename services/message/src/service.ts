@@ -76,10 +76,12 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     });
     const access = await this.gate.requireMember(input.room_id, caller);
     const clientMsgId = input.client_msg_id || randomUUID();
-    // A retry whose original is committed: answered without touching the room's head.
-    const earlier = await this.store.findByClientMsgId(caller, clientMsgId);
-    if (earlier) return this.duplicateOf(earlier, input.room_id, input.body);
-    if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
+    if (access.archived) {
+      // A retry of a message sent before the room was archived still gets its original.
+      const earlier = input.client_msg_id ? await this.store.findByClientMsgId(caller, clientMsgId) : null;
+      if (earlier) return this.duplicateOf(earlier, input.room_id, input.body);
+      throw fail.failedPrecondition("the room is archived (read-only)");
+    }
     if (input.reply_to_id) {
       const parent = await this.store.findById(input.reply_to_id);
       if (!parent || parent.roomId !== input.room_id) {
@@ -97,7 +99,8 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         replyToId: input.reply_to_id || null,
       });
     } catch (error) {
-      // A retry that raced its original: ours rolled back (no seq used), theirs is committed.
+      // A retry (sequential or racing its original): the statement rolled back, so no seq was
+      // used; the original is committed. Retries are rare, so they, not every send, pay the lookup.
       if (!(error instanceof DuplicateClientMsgId)) throw error;
       const original = await this.store.findByClientMsgId(caller, clientMsgId);
       if (!original) throw error;
