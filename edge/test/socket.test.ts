@@ -256,6 +256,35 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
   }
 }
 
+describe("subscription set-up under load", () => {
+  it("queues subscriptions beyond SOCKET_SUBSCRIBE_CONCURRENCY and serves each in full", async () => {
+    const narrow = await startTestSocket(edge.parley, { SOCKET_SUBSCRIBE_CONCURRENCY: "1", SOCKET_FRAMES_PER_SECOND: "1000", LOG_LEVEL: "silent" });
+    try {
+      const owner = await edge.signUp("queue");
+      const roomId = await roomWith(owner, "private");
+      for (const body of ["one", "two", "three"]) {
+        expect((await edge.api("POST", "/api/v1/messages", { token: owner.accessToken, body: { roomId, body } })).status).toBe(201);
+      }
+      const sockets = await Promise.all(Array.from({ length: 16 }, () => RawSocket.open(narrow.url, owner.accessToken)));
+      // One gives up its place in line: it closes right after asking.
+      const quitter = sockets.pop()!;
+      quitter.send({ ref: "q", subscribe: { roomId, afterSeq: "0" } });
+      quitter.close();
+      const answers = await Promise.all(sockets.map((ws, i) => ws.request({ ref: `s${i}`, subscribe: { roomId, afterSeq: "0" } }, 30_000)));
+      expect(answers.every((a) => a.ack)).toBe(true);
+      for (const ws of sockets) expect(seqs(ws.messages(roomId))).toEqual([1, 2, 3]);
+      await edge.api("POST", "/api/v1/messages", { token: owner.accessToken, body: { roomId, body: "four" } });
+      await Promise.all(sockets.map((ws) => ws.next((f) => f.messageCreated?.message.seq === "4")));
+      for (const ws of sockets) {
+        expect(seqs(ws.messages(roomId))).toEqual([1, 2, 3, 4]);
+        ws.close();
+      }
+    } finally {
+      await narrow.stop();
+    }
+  });
+});
+
 describe("binary protocol", () => {
   it("speaks binary protobuf frames when the client asks for parley.v1.proto", async () => {
     const { create, fromBinary, toBinary } = await import("@bufbuild/protobuf");

@@ -181,11 +181,13 @@ export class SocketNode {
     if (this.listenSocket) this.options.uws.us_listen_socket_close(this.listenSocket as never);
     this.listenSocket = undefined;
     for (const timer of this.timers) clearInterval(timer);
+    // Who was here, before the closes below empty byUser.
+    const userIds = [...this.byUser.keys()];
     const sockets = [...this.byUser.values()].flatMap((u) => [...u.sockets]);
     for (const ws of sockets) ws.end(CLOSE.serviceRestart, "server restarting: reconnect");
     await Promise.all([...this.channels.values()].map((c) => c.unsubscribe?.()));
     this.channels.clear();
-    await Promise.all([...this.byUser.keys()].map((userId) => this.options.presence.remove(userId, this.nodeId).catch(() => undefined)));
+    await Promise.all(userIds.map((userId) => this.options.presence.remove(userId, this.nodeId).catch(() => undefined)));
   }
 
   get socketCount(): number {
@@ -291,7 +293,8 @@ export class SocketNode {
       this.byUser.delete(state.userId);
       void user.unsubscribe?.then((unsubscribe) => unsubscribe());
     }
-    void this.updatePresence(state.userId);
+    // While draining, shutdown() removes this node's presence entries in one go (and closes the store).
+    if (!this.draining) void this.updatePresence(state.userId);
   }
 
   private drain(ws: Socket): void {
