@@ -45,7 +45,10 @@ export function openLoop(options: { rate: number; durationMs: number; send(k: nu
       }
       options.flush();
       if (k >= total) {
-        resolve({ sent: k, elapsedMs: (clock.nowUs() - startUs) / 1000, maxLagMs: maxLagUs / 1000, late });
+        // The schedule's window is total × interval (each message has its interval), not the time to
+        // the last send: at one message per run the latter would be ~0 and every rate infinite.
+        const windowMs = Math.max(clock.nowUs() - startUs, total * intervalUs) / 1000;
+        resolve({ sent: k, elapsedMs: windowMs, maxLagMs: maxLagUs / 1000, late });
         return;
       }
       const waitMs = (startUs + k * intervalUs - clock.nowUs()) / 1000;
