@@ -14,7 +14,7 @@ import { wireConnect, type WireSocket } from "./ws-wire.js";
 
 export interface ScheduleResult {
   sent: number;
-  /** From the first due time to the last send, ms. */
+  /** The schedule's window: from the first due time to the last send, and at least total ÷ rate, ms. */
   elapsedMs: number;
   /** Largest delay of a send after its due time, ms (timer granularity is ~1 ms). */
   maxLagMs: number;
