@@ -274,7 +274,7 @@ async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]):
   }
   notes.push(
     `Frame sizes: a baseline subscriber receives the body alone (100 B or 1 KiB); Parley's subscribers receive a messageCreated frame (parley.v1.proto) carrying the message's id, room, sender, seq, clientMsgId and time with it: ${bodies(10_000, "one room").map((size) => `${num(parleyFrameBytes(size))} B for a ${size} B body`).join(", ")}.`,
-...(options.quick ? [] : [    `Reading the one-room rows: the objective (p99 ≤ ${P99_LIMIT_MS} ms) also bounds how long ONE message may take to reach every subscriber. From 10,000 subscribers in one room that time alone is near 100 ms for every server here (2 cores shared by the server, ${generators} generator processes and the runner), so the knee there says more about this machine than about the servers; none of the four meets it at ${num(MOST)}.`]),
+    ...(options.quick ? [] : [`Reading the one-room rows: the objective (p99 ≤ ${P99_LIMIT_MS} ms) also bounds how long ONE message may take to reach every subscriber. From 10,000 subscribers in one room that time alone is near 100 ms for every server here (2 cores shared by the server, ${generators} generator processes and the runner), so the knee there says more about this machine than about the servers; none of the four meets it at ${num(MOST)}.`]),
     `Connecting (all sizes, both rooms per socket): ${targets.map((t) => `${t.label} ${num((connectTimes.get(t.key) ?? 0) / 1000)} s${connectErrors.get(t.key) ? ` with ${connectErrors.get(t.key)} refused subscriptions retried` : ""}`).join(", ")}.`,
   );
   const problems = problemSummary(cluster);
