@@ -39,3 +39,21 @@ export interface Scenario {
   description: string;
   run(options: BenchOptions): Promise<ScenarioReport>;
 }
+
+/** Steps that undo what a measurement started, registered as it goes. */
+export type Cleanup = (() => Promise<void>)[];
+
+/**
+ * A scenario's run() for a measurement that registers cleanup steps as it starts things:
+ * they run in reverse order whatever happens, and a failing step is logged, not thrown.
+ */
+export function withCleanup(measure: (options: BenchOptions, cleanup: Cleanup) => Promise<ScenarioReport>): Scenario["run"] {
+  return async (options) => {
+    const cleanup: Cleanup = [];
+    try {
+      return await measure(options, cleanup);
+    } finally {
+      for (const step of cleanup.reverse()) await step().catch((error: unknown) => options.log(`cleanup: ${String(error)}`));
+    }
+  };
+}

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { num, percent, spreadText } from "../lib/format.js";
 import { machineCoresBusy, machineCpuSample } from "../lib/machine.js";
-import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
+import { withCleanup, type Cleanup, type BenchOptions, type Row, type Scenario, type ScenarioReport } from "../lib/scenario.js";
 import { percentileMs, spread } from "../lib/stats.js";
 import { pinning, startTargetProcess, type TargetProcess } from "../lib/target-process.js";
 import { openLoop, ParleyPublisher, PlainPublisher, ProbeSet, SioPublisher, type Publisher } from "../lib/ws-load.js";
@@ -93,17 +93,10 @@ export const wsFanout: Scenario = {
   name: "ws-fanout",
   description:
     "WebSocket fan-out: deliveries/s, latency, CPU and memory per connection for N subscribers in one room and over 100 rooms; Parley's socket node (real send path) next to bare uWebSockets.js, Socket.IO 4 and ws",
-  async run(options) {
-    const cleanup: (() => Promise<void>)[] = [];
-    try {
-      return await measure(options, cleanup);
-    } finally {
-      for (const step of cleanup.reverse()) await step().catch((error: unknown) => options.log(`cleanup: ${String(error)}`));
-    }
-  },
+  run: withCleanup(measure),
 };
 
-async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]): Promise<ScenarioReport> {
+async function measure(options: BenchOptions, cleanup: Cleanup): Promise<ScenarioReport> {
   const sizes = options.quick ? [1_000] : [1_000, 5_000, 10_000, MOST];
   // 1 KiB bodies at 10,000 subscribers (the one-room layout: over 100 rooms Parley's send path, not the body, sets the pace).
   const bodies = (n: number, layout: Layout) => (!options.quick && n === 10_000 && layout === "one room" ? [100, 1024] : [100]);

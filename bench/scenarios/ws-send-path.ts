@@ -6,7 +6,7 @@
 // and in the distributed mode (2 socket nodes, 2 message replicas, Redis), side by side.
 import { num, percent, spreadText } from "../lib/format.js";
 import { machineCoresBusy, machineCpuSample } from "../lib/machine.js";
-import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
+import { withCleanup, type Cleanup, type BenchOptions, type Row, type Scenario, type ScenarioReport } from "../lib/scenario.js";
 import { percentileMs, spread } from "../lib/stats.js";
 import { startTargetProcess, type TargetProcess } from "../lib/target-process.js";
 import { openLoop, ParleyPublisher } from "../lib/ws-load.js";
@@ -78,17 +78,10 @@ export const wsSendPath: Scenario = {
   name: "ws-send-path",
   description:
     "Parley's send path over the socket (socket node → message service → PostgreSQL → broker → socket nodes → subscribers): sends/s sustained, send→receive latency, CPU per send, persisted = delivered; all-in-one and distributed side by side",
-  async run(options) {
-    const cleanup: (() => Promise<void>)[] = [];
-    try {
-      return await measure(options, cleanup);
-    } finally {
-      for (const step of cleanup.reverse()) await step().catch((error: unknown) => options.log(`cleanup: ${String(error)}`));
-    }
-  },
+  run: withCleanup(measure),
 };
 
-async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]): Promise<ScenarioReport> {
+async function measure(options: BenchOptions, cleanup: Cleanup): Promise<ScenarioReport> {
   const roomCount = options.quick ? 5 : 10;
   const perRoom = options.quick ? 6 : 10;
   const runMs = options.quick ? 1_000 : options.durationMs / 2;

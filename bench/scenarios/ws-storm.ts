@@ -9,7 +9,7 @@ import { LiveClient } from "@parley/client";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import WebSocket from "ws";
 import { num } from "../lib/format.js";
-import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
+import { withCleanup, type Cleanup, type BenchOptions, type Row, type Scenario, type ScenarioReport } from "../lib/scenario.js";
 import { acquireCluster, clusterUsers, createRooms, joinRooms, releaseCluster, problemSummary, roomHeads, startSocketNode, waitForExit, type BenchUser } from "../lib/ws-parley.js";
 import { clock, messageBody, type Endpoint } from "../lib/ws-subscriber.js";
 import { Swarm, type SwarmStatus } from "../lib/ws-swarm.js";
@@ -32,17 +32,10 @@ export const wsStorm: Scenario = {
   name: "ws-storm",
   description:
     "Connection storm and socket node restarts on Parley's distributed mode: 10k clients connect and subscribe, node 1 is killed and restarted, node 2 stopped gracefully; time until all are subscribed again, errors, messages missed (must be 0)",
-  async run(options) {
-    const cleanup: (() => Promise<void>)[] = [];
-    try {
-      return await measure(options, cleanup);
-    } finally {
-      for (const step of cleanup.reverse()) await step().catch((error: unknown) => options.log(`cleanup: ${String(error)}`));
-    }
-  },
+  run: withCleanup(measure),
 };
 
-async function measure(options: BenchOptions, cleanup: (() => Promise<void>)[]): Promise<ScenarioReport> {
+async function measure(options: BenchOptions, cleanup: Cleanup): Promise<ScenarioReport> {
   const clients = options.quick ? 1_000 : 10_000;
   const roomCount = options.quick ? 20 : 100;
   const userCount = options.quick ? 10 : 50;
