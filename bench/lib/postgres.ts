@@ -3,6 +3,8 @@
 // afterwards, and the CPU time of the PostgreSQL server's processes.
 import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
+import type { BenchOptions, Scenario, ScenarioReport } from "./scenario.js";
+import type { TargetProcess } from "./target-process.js";
 
 /** The server the PostgreSQL scenarios use: $PARLEY_BENCH_DATABASE_URL or the local one. */
 export const POSTGRES_URL = process.env.PARLEY_BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
@@ -199,4 +201,30 @@ function statFields(pid: number): number[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * run() of a scenario with databases `<base>_*` of its own: drops those left by an earlier run that
+ * died, then measures; afterwards, whatever happened, closes what `closers` holds (last first),
+ * stops the servers and drops the databases.
+ */
+export function withBenchDatabases(
+  scenario: string,
+  measure: (options: BenchOptions, base: string, servers: TargetProcess[], closers: (() => Promise<void> | void)[]) => Promise<ScenarioReport>,
+): Scenario["run"] {
+  return async (options) => {
+    const servers: TargetProcess[] = [];
+    const closers: (() => Promise<void> | void)[] = [];
+    const base = benchDatabaseBase(scenario);
+    try {
+      const dropped = await dropAbandonedBenchDatabases(scenario);
+      if (dropped.length > 0) options.log(`dropped databases left by an earlier run that died: ${dropped.join(", ")}`);
+      return await measure(options, base, servers, closers);
+    } finally {
+      for (const close of closers.reverse()) await close();
+      await Promise.all(servers.map((s) => s.stop()));
+      const dropped = await dropBenchDatabases(base).catch((error) => (options.log(`could not drop ${base}_*: ${String(error)}`), []));
+      options.log(`dropped ${dropped.join(", ") || "nothing"}`);
+    }
+  };
 }

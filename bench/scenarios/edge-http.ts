@@ -7,16 +7,14 @@ import autocannon from "autocannon";
 import { num, percent, spreadText } from "../lib/format.js";
 import { machineCoresBusy, machineCpuSample } from "../lib/machine.js";
 import {
-  benchDatabaseBase,
   databaseUrl,
-  dropAbandonedBenchDatabases,
-  dropBenchDatabases,
   othersOnServer,
   postgresCpuBetween,
   postgresCpuSample,
   postmasterPid,
   serverVersion,
   POSTGRES_URL,
+  withBenchDatabases,
 } from "../lib/postgres.js";
 import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
 import { latencyHistogram, percentileMs, spread } from "../lib/stats.js";
@@ -63,19 +61,7 @@ export const edgeHttp: Scenario = {
   name: "edge-http",
   description:
     "Authenticated messages.list and messages.send req/s and p50/p99 through the edge (all-in-one on PostgreSQL) over tRPC and over REST, with autocannon, next to a bare node:http server returning the same JSON",
-  async run(options) {
-    const servers: TargetProcess[] = [];
-    const base = benchDatabaseBase("edge");
-    try {
-      const dropped = await dropAbandonedBenchDatabases("edge");
-      if (dropped.length > 0) options.log(`dropped databases left by an earlier run that died: ${dropped.join(", ")}`);
-      return await measure(options, base, servers);
-    } finally {
-      await Promise.all(servers.map((s) => s.stop()));
-      const dropped = await dropBenchDatabases(base).catch((error) => (options.log(`could not drop ${base}_*: ${String(error)}`), []));
-      options.log(`dropped ${dropped.join(", ") || "nothing"}`);
-    }
-  },
+  run: withBenchDatabases("edge", measure),
 };
 
 async function measure(options: BenchOptions, base: string, servers: TargetProcess[]): Promise<ScenarioReport> {

@@ -12,17 +12,15 @@ import { closedLoop } from "../lib/load.js";
 import { machineCoresBusy, machineCpuSample } from "../lib/machine.js";
 import { BytesClient, startRoomAndMessage, userMetadata } from "../lib/parley-services.js";
 import {
-  benchDatabaseBase,
   commitSettings,
   connect,
-  dropAbandonedBenchDatabases,
-  dropBenchDatabases,
   othersOnServer,
   postgresCpuBetween,
   postgresCpuSample,
   postmasterPid,
   serverVersion,
   POSTGRES_URL,
+  withBenchDatabases,
 } from "../lib/postgres.js";
 import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
 import { latencyHistogram, percentileMs, spread } from "../lib/stats.js";
@@ -68,21 +66,7 @@ interface Measurement {
 export const messageList: Scenario = {
   name: "message-list",
   description: `ListMessages p50/p99 latency (room + message services on PostgreSQL) for the newest page of a ${ROOM_MESSAGES / 1000}k-message room and with a before cursor 50k and 100k messages deep`,
-  async run(options) {
-    const servers: TargetProcess[] = [];
-    const closers: (() => Promise<void> | void)[] = [];
-    const base = benchDatabaseBase("list");
-    try {
-      const dropped = await dropAbandonedBenchDatabases("list");
-      if (dropped.length > 0) options.log(`dropped databases left by an earlier run that died: ${dropped.join(", ")}`);
-      return await measure(options, base, servers, closers);
-    } finally {
-      for (const close of closers.reverse()) await close();
-      await Promise.all(servers.map((s) => s.stop()));
-      const dropped = await dropBenchDatabases(base).catch((error) => (options.log(`could not drop ${base}_*: ${String(error)}`), []));
-      options.log(`dropped ${dropped.join(", ") || "nothing"}`);
-    }
-  },
+  run: withBenchDatabases("list", measure),
 };
 
 async function measure(

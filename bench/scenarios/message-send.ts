@@ -15,17 +15,15 @@ import { machineCoresBusy, machineCpuSample } from "../lib/machine.js";
 import { BytesClient, REDIS_URL, startRoomAndMessage, userMetadata } from "../lib/parley-services.js";
 import { findPgbench, pgbenchVersion, runPgbench } from "../lib/pgbench.js";
 import {
-  benchDatabaseBase,
   commitSettings,
   connect,
-  dropAbandonedBenchDatabases,
-  dropBenchDatabases,
   othersOnServer,
   postgresCpuBetween,
   postgresCpuSample,
   postmasterPid,
   serverVersion,
   POSTGRES_URL,
+  withBenchDatabases,
 } from "../lib/postgres.js";
 import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
 import { percentileMs, spread } from "../lib/stats.js";
@@ -73,21 +71,7 @@ export const messageSend: Scenario = {
   name: "message-send",
   description:
     "Messages persisted/s through gRPC SendMessage (room + message services on PostgreSQL) with 1, 8 and 64 senders, one room and one room per sender, next to pgbench single-row INSERT transactions on the same server",
-  async run(options) {
-    const servers: TargetProcess[] = [];
-    const closers: (() => Promise<void> | void)[] = [];
-    const base = benchDatabaseBase("send");
-    try {
-      const dropped = await dropAbandonedBenchDatabases("send");
-      if (dropped.length > 0) options.log(`dropped databases left by an earlier run that died: ${dropped.join(", ")}`);
-      return await measure(options, base, servers, closers);
-    } finally {
-      for (const close of closers.reverse()) await close();
-      await Promise.all(servers.map((s) => s.stop()));
-      const dropped = await dropBenchDatabases(base).catch((error) => (options.log(`could not drop ${base}_*: ${String(error)}`), []));
-      options.log(`dropped ${dropped.join(", ") || "nothing"}`);
-    }
-  },
+  run: withBenchDatabases("send", measure),
 };
 
 async function measure(

@@ -27,9 +27,15 @@ const NEEDED_BEFORE_START: ReadonlySet<string> = new Set(["message"]);
 /** A port picked in advance can be taken (by another process, or by an outgoing connection) before it is bound. */
 const START_ATTEMPTS = 3;
 
+/** The port asked for a service: the option, else `<NAME>_PORT`, else its standard port (0: any free one). */
+function wantedPort(options: StartOptions, { name, defaultPort }: { name: ServiceName; defaultPort: number }): number {
+  const env = options.env ?? process.env;
+  return options.ports?.[name] ?? Number(env[`${name.toUpperCase()}_PORT`] || defaultPort);
+}
+
+/** node:net says so in `code`; grpc-js only in its message ("... listen EADDRINUSE ..."). */
 function isPortTaken(error: unknown): boolean {
-  const text = `${(error as { code?: string })?.code ?? ""} ${(error as Error)?.message ?? ""}`;
-  return /EADDRINUSE|address already in use|could not listen/i.test(text);
+  return (error as { code?: string })?.code === "EADDRINUSE" || /\bEADDRINUSE\b/.test((error as Error)?.message ?? "");
 }
 
 export type ServiceName = (typeof SERVICES)[number]["name"];
@@ -56,11 +62,13 @@ export interface RunningParley {
 
 export async function startParley(options: StartOptions = {}): Promise<RunningParley> {
   const log = options.log ?? createLogger("parley", (options.env ?? process.env).LOG_LEVEL);
+  // Only a port picked in advance can be picked differently by another attempt.
+  const picksInAdvance = SERVICES.some((service) => NEEDED_BEFORE_START.has(service.name) && wantedPort(options, service) === 0);
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(options, log);
     } catch (error) {
-      if (attempt >= START_ATTEMPTS || !isPortTaken(error)) throw error;
+      if (attempt >= START_ATTEMPTS || !picksInAdvance || !isPortTaken(error)) throw error;
       log.warn({ err: error, attempt }, "a port picked in advance was taken meanwhile: starting again on other ports");
     }
   }
@@ -83,7 +91,7 @@ async function startOnce(options: StartOptions, log: Logger): Promise<RunningPar
     const addresses: Record<string, string> = {};
     const ports: Record<string, number> = {};
     for (const { name, defaultPort } of SERVICES) {
-      ports[name] = options.ports?.[name] ?? Number(env[`${name.toUpperCase()}_PORT`] || defaultPort);
+      ports[name] = wantedPort(options, { name, defaultPort });
       // Port 0: a service binds a free port itself when it starts, unless an earlier one must know it.
       if (ports[name] === 0 && NEEDED_BEFORE_START.has(name)) ports[name] = await freePort(host);
       if (ports[name] !== 0) addresses[name] = `${host}:${ports[name]}`;
