@@ -1,6 +1,6 @@
 // Starts every Parley service in this process, each on its own port, talking
 // gRPC over loopback: the all-in-one mode of `npm start`, and the harness of tests.
-import { createBroker, createLogger, freePort, runStopSteps, type Broker, type Launch, type LaunchedService, type Logger } from "@parley/kit";
+import { acquireLock, createBroker, createLogger, freePort, runStopSteps, type Broker, type DataDirLock, type Launch, type LaunchedService, type Logger } from "@parley/kit";
 import { launch as launchAuth } from "@parley/auth";
 import { launch as launchEdge, launchSocket } from "@parley/edge";
 import { launch as launchMessage } from "@parley/message";
@@ -61,23 +61,38 @@ export interface RunningParley {
 }
 
 export async function startParley(options: StartOptions = {}): Promise<RunningParley> {
-  const log = options.log ?? createLogger("parley", (options.env ?? process.env).LOG_LEVEL);
+  const env = options.env ?? process.env;
+  const log = options.log ?? createLogger("parley", env.LOG_LEVEL);
+  // Every service locks its own directory; this lock refuses a second all-in-one process at once,
+  // before it opens any database (its first services would otherwise start and stop again).
+  const root = dataRoot(options);
+  const rootLock: DataDirLock | undefined =
+    root === "memory://" || env.DATABASE_URL ? undefined : await acquireLock(`${root.replace(/\/+$/, "")}/parley.lock`, root);
   // Only a port picked in advance can be picked differently by another attempt.
   const picksInAdvance = SERVICES.some((service) => NEEDED_BEFORE_START.has(service.name) && wantedPort(options, service) === 0);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(options, log);
+      const parley = await startOnce(options, log);
+      if (!rootLock) return parley;
+      return { ...parley, stop: () => parley.stop().finally(() => rootLock.release()) };
     } catch (error) {
-      if (attempt >= START_ATTEMPTS || !picksInAdvance || !isPortTaken(error)) throw error;
+      if (attempt >= START_ATTEMPTS || !picksInAdvance || !isPortTaken(error)) {
+        await rootLock?.release();
+        throw error;
+      }
       log.warn({ err: error, attempt }, "a port picked in advance was taken meanwhile: starting again on other ports");
     }
   }
 }
 
+function dataRoot(options: StartOptions): string {
+  return options.dataDir ?? (options.env ?? process.env).DATA_DIR ?? "./data";
+}
+
 async function startOnce(options: StartOptions, log: Logger): Promise<RunningParley> {
   const env = options.env ?? process.env;
   const host = options.host ?? "127.0.0.1";
-  const root = options.dataDir ?? env.DATA_DIR ?? "./data";
+  const root = dataRoot(options);
   const running: LaunchedService[] = [];
   // One broker for the whole process: in memory, or Redis with REDIS_URL.
   const broker = createBroker(env.REDIS_URL || undefined, log, env.REDIS_PREFIX || undefined);

@@ -6,6 +6,7 @@ import { Migrator, type Migration } from "@mikro-orm/migrations";
 import { PostgreSqlDriver } from "@mikro-orm/postgresql";
 import { mkdirSync } from "node:fs";
 import pg from "pg";
+import { lockDataDir } from "./data-dir-lock.js";
 import { PgliteDriver, type PgliteExtensionName } from "./db/pglite-driver.js";
 import type { Logger } from "./logger.js";
 
@@ -59,14 +60,34 @@ export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
     log.info({ database: url.pathname.slice(1), host: url.host }, "database ready (PostgreSQL)");
   } else {
     const dataDir = options.dataDir ?? "memory://";
-    if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
-    orm = (await MikroORM.init({
-      ...common,
-      driver: PgliteDriver,
-      dbName: options.service,
-      driverOptions: { dataDir, extensions: options.extensions ?? [] },
-    })) as unknown as Orm;
-    await orm.getMigrator().up();
+    // Before anything under dataDir is touched: PGlite on a directory another process runs on destroys its data.
+    const lock = dataDir.startsWith("memory://") ? undefined : await lockDataDir(dataDir);
+    let opened: Orm | undefined;
+    try {
+      if (lock) mkdirSync(dataDir, { recursive: true });
+      opened = (await MikroORM.init({
+        ...common,
+        driver: PgliteDriver,
+        dbName: options.service,
+        driverOptions: { dataDir, extensions: options.extensions ?? [] },
+      })) as unknown as Orm;
+      await opened.getMigrator().up();
+    } catch (error) {
+      await opened?.close(true).catch(() => undefined);
+      await lock?.release();
+      throw error;
+    }
+    orm = opened;
+    if (lock) {
+      const close = orm.close.bind(orm);
+      orm.close = async (force?: boolean) => {
+        try {
+          await close(force);
+        } finally {
+          await lock.release();
+        }
+      };
+    }
     log.info({ dataDir }, "database ready (embedded PGlite)");
   }
   return orm;

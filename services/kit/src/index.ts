@@ -4,6 +4,7 @@ export { Code, ConnectError, FIELD_TRAILER, RETRY_AFTER_TRAILER, fail, toPublicE
 export { META, currentContext, requireUserId, runInContext, type CallContext } from "./context.js";
 export { createGrpcServer, implement, type GrpcServer, type ServiceHandlers, type ServiceRegistration } from "./grpc-server.js";
 export { DEFAULT_TIMEOUT_MS, asUser, createServiceClient, type ClientOptions } from "./grpc-client.js";
+export { acquireLock, DataDirInUseError, lockDataDir, type DataDirLock, type LockHolder } from "./data-dir-lock.js";
 export { openDatabase, serviceDatabaseUrl, type DatabaseOptions, type Orm } from "./db.js";
 export { createRateLimiter, MemoryRateLimiter, RedisRateLimiter, type RateLimiter, type RateLimitResult } from "./rate-limit.js";
 export { createRedis } from "./redis.js";

@@ -2,6 +2,7 @@
 // the others in the all-in-one process: read config, open resources, listen.
 import { createBroker, type Broker } from "./broker.js";
 import { ConfigError } from "./config.js";
+import { DataDirInUseError } from "./data-dir-lock.js";
 import { createLogger, type Logger } from "./logger.js";
 import { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
 
@@ -51,7 +52,7 @@ export function launched(name: string, address: string, log: Logger, steps: Stop
   return { name, address, stop: async () => void (await runStopSteps(log, steps)) };
 }
 
-/** main.ts of a service: launch with process.env, exit 78 on bad config, stop on SIGTERM/SIGINT. */
+/** main.ts of a service: launch with process.env, exit 78 on bad config, 1 if its data dir is in use, stop on SIGTERM/SIGINT. */
 export async function runMain(name: string, launch: Launch): Promise<void> {
   const log = createLogger(name, process.env.LOG_LEVEL);
   try {
@@ -62,6 +63,10 @@ export async function runMain(name: string, launch: Launch): Promise<void> {
     if (error instanceof ConfigError) {
       process.stderr.write(`${name}: ${error.message}\n`);
       process.exit(78);
+    }
+    if (error instanceof DataDirInUseError) {
+      process.stderr.write(`${name}: ${error.message}\n`);
+      process.exit(1);
     }
     log.fatal({ err: error }, "could not start");
     process.exit(1);
