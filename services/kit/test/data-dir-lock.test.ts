@@ -35,7 +35,7 @@ async function holder(dir: string) {
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<Answer> => JSON.parse(((await lines.next()).value as string) ?? "null");
   const ready = await next();
-  const send = async (command: "lock" | "release") => {
+  const send = async (command: "lock" | `lock ${number}` | "release") => {
     child.stdin!.write(`${command}\n`);
     return next();
   };
@@ -132,7 +132,8 @@ describe("data dir lock", () => {
     let racers = await Promise.all([1, 2, 3, 4, 5].map(() => holder(dir)));
     for (let round = 1; round <= 3; round++) {
       // All at once on the stale lock of the last winner, killed with SIGKILL.
-      const answers = await Promise.all(racers.map((racer) => racer.send("lock")));
+      const at = Date.now() + 500;
+      const answers = await Promise.all(racers.map((racer) => racer.send(`lock ${at}`)));
       const winners = racers.filter((_, i) => answers[i]!.locked !== undefined);
       expect(winners).toHaveLength(1);
       const winner = winners[0]!;
