@@ -7,7 +7,7 @@
 // falling back to DATABASE_URL; like the services, a URL names the server and the
 // base name, and each service uses `<base>_<service>` on it, created if missing.
 // Without any URL, the embedded databases under DATA_DIR are migrated.
-import { createLogger, type Logger, type Orm } from "@parley/kit";
+import { createLogger, DataDirInUseError, type Logger, type Orm } from "@parley/kit";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -54,7 +54,8 @@ export async function main(): Promise<never> {
     log.info({ services: results.map((r) => r.service) }, "every database is migrated");
     process.exit(0);
   } catch (error) {
-    log.fatal({ err: error }, "migration failed");
+    if (error instanceof DataDirInUseError) process.stderr.write(`migrate: ${error.message}\n`);
+    else log.fatal({ err: error }, "migration failed");
     process.exit(1);
   }
 }
