@@ -16,6 +16,8 @@ describe("graceful shutdown", () => {
     const port = Number(line.toString().trim());
     const client = createServiceClient(UserService, `127.0.0.1:${port}`, { defaultTimeoutMs: 30_000, internalAuth: testInternalAuth() });
 
+    // The connection is up and the credential signed before the calls whose timing matters.
+    await client.getUser({ id: "warm-up" });
     // Three calls that each take 700 ms are running when SIGTERM arrives.
     const inFlight = [1, 2, 3].map((n) => client.getUser({ id: `slow-${n}` }));
     await new Promise((r) => setTimeout(r, 150));
