@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
-import { freePort } from "@parley/kit";
+import { freePort, generateInternalSecret } from "@parley/kit";
 import { checkGrpcHealth, checkHttp } from "./healthcheck.mjs";
 import { addressVariable, isPresent, PROCESSES, repoRoot, type ProcessName, type ProcessSpec } from "./processes.js";
 
@@ -29,8 +29,10 @@ export interface ClusterOptions {
   socketReplicas?: number;
   /** "standard": the usual ports, replica n on port + 10*(n-1) (message 3004, 3014; socket 3007, 3017). "free": ports the OS picks (tests). */
   ports?: "standard" | "free";
-  /** Interface the processes' addresses use (default 127.0.0.1). */
+  /** Interface the processes bind and their addresses use (default 127.0.0.1). */
   host?: string;
+  /** INTERNAL_AUTH_SECRET of every process (default $INTERNAL_AUTH_SECRET, else a new one for this run). */
+  internalSecret?: string;
   /** Extra environment for every child (LOG_LEVEL, say); the cluster's own variables win. */
   env?: NodeJS.ProcessEnv;
   /** Receives every line the children print, prefixed with the instance name (default: stdout). */
@@ -58,6 +60,8 @@ export interface ClusterInstance {
 
 export interface RunningCluster {
   instances: ClusterInstance[];
+  /** The INTERNAL_AUTH_SECRET its processes share (to sign calls to them, or mint an admin token). */
+  internalSecret: string;
   /** host:port by instance name ("message-2") and by process name (its first replica). */
   addresses: Record<string, string>;
   /** Processes not started because their entrypoint is not in this checkout. */
@@ -89,6 +93,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
   const redisPrefix = options.redisPrefix ?? process.env.REDIS_PREFIX;
+  // One key per cluster run unless the operator brought one (to mint admin tokens for buf curl).
+  const internalSecret = options.internalSecret ?? (options.env?.INTERNAL_AUTH_SECRET || process.env.INTERNAL_AUTH_SECRET || generateInternalSecret());
   const output = options.output ?? ((line: string) => process.stdout.write(`${line}\n`));
   const healthTimeoutMs = options.healthTimeoutMs ?? 120_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 20_000;
@@ -156,7 +162,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
         if (group.length === 0) continue;
         started.push(group);
         for (const instance of group) {
-          launchInstance(instance, { databaseUrl, redisUrl, redisPrefix, env: options.env ?? {}, output });
+          launchInstance(instance, { databaseUrl, redisUrl, redisPrefix, host, internalSecret, env: options.env ?? {}, output });
         }
         await Promise.all(group.map((instance) => waitHealthy(instance, healthTimeoutMs, output, options.signal)));
       }
@@ -182,10 +188,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
     instance.child.kill(signal);
     await instance.exited;
     Object.assign(instance, { stopping: false, healthy: false, exitCode: undefined });
-    launchInstance(instance, { databaseUrl, redisUrl, redisPrefix, env: options.env ?? {}, output });
+    launchInstance(instance, { databaseUrl, redisUrl, redisPrefix, host, internalSecret, env: options.env ?? {}, output });
     await waitHealthy(instance, healthTimeoutMs, output);
   };
   return {
+    internalSecret,
     instances: planned.map((p) => ({ name: p.name, process: p.spec.name, address: p.address, pid: p.child!.pid!, calls: p.calls })),
     addresses,
     skipped,
@@ -198,6 +205,8 @@ interface LaunchSettings {
   databaseUrl: string;
   redisUrl: string;
   redisPrefix?: string;
+  host: string;
+  internalSecret: string;
   env: NodeJS.ProcessEnv;
   output: (line: string) => void;
 }
@@ -209,6 +218,8 @@ function launchInstance(instance: Planned, settings: LaunchSettings): void {
     PORT: String(instance.port),
     REDIS_URL: settings.redisUrl,
     ...(settings.redisPrefix && { REDIS_PREFIX: settings.redisPrefix }),
+    BIND_ADDRESS: settings.host,
+    INTERNAL_AUTH_SECRET: settings.internalSecret,
     ...instance.calls,
   };
   // Only the services with a database get its URL (least privilege, as in the manifests).

@@ -2,6 +2,7 @@
 // Parley process in this Node.js process (no shell, so signals reach it directly).
 //   auth | user | room | message | edge | socket   one process of the distributed mode
 //   migrate                                         run every service's migrations, then exit
+//   admin-token [--minutes N]                       print an admin credential (deploy/admin-token.ts)
 //   all-in-one                                      every service in one process (npm start)
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -9,6 +10,7 @@ import { isPresent, PROCESSES, processSpec, repoRoot } from "./processes.js";
 
 const EXTRA: Record<string, string> = {
   migrate: "deploy/migrate.ts",
+  "admin-token": "deploy/admin-token.ts",
   "all-in-one": "services/all-in-one/src/main.ts",
 };
 
@@ -27,4 +29,5 @@ if (!entry || (spec && !isPresent(spec))) {
 }
 
 if (name === "migrate") await (await import("./migrate.js")).main();
+else if (name === "admin-token") await (await import("./admin-token.js")).main(process.argv.slice(3));
 else await import(pathToFileURL(join(repoRoot, entry)).href);

@@ -4,7 +4,7 @@
 import { createServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { databaseUrl } from "./postgres.js";
-import { startTargetProcess, type TargetProcess } from "./target-process.js";
+import { benchInternalAuth, startTargetProcess, type TargetProcess } from "./target-process.js";
 
 export const REDIS_URL = process.env.PARLEY_BENCH_REDIS_URL || "redis://127.0.0.1:6379";
 
@@ -89,9 +89,11 @@ export class BytesClient {
 
 const bytes = (value: Buffer) => value;
 
-/** The metadata the edge sets for a signed-in user: services act for `x-user-id`. */
-export function userMetadata(userId: string): grpc.Metadata {
+/** What the edge sends for a signed-in user: its internal credential for that user, renewed before it expires. */
+export async function userMetadata(userId?: string): Promise<grpc.Metadata> {
   const metadata = new grpc.Metadata();
-  metadata.set("x-user-id", userId);
+  const renew = async () => void metadata.set("authorization", `Bearer ${await benchInternalAuth.credential(userId)}`);
+  await renew();
+  setInterval(() => void renew(), 15_000).unref();
   return metadata;
 }

@@ -3,6 +3,7 @@
 // one's CPU time can be read apart. The child side is serveBenchTarget().
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { generateInternalSecret, InternalAuth } from "@parley/kit";
 
 export interface CpuSample {
   /** CPU time (user + system) of the process so far, µs. */
@@ -39,6 +40,10 @@ process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
+/** INTERNAL_AUTH_SECRET of every Parley process the bench starts; its clients sign with it. */
+export const BENCH_INTERNAL_SECRET = generateInternalSecret();
+export const benchInternalAuth = new InternalAuth(BENCH_INTERNAL_SECRET, "bench");
+
 export async function startTargetProcess(options: {
   name: string;
   /** Module to run (a file that calls serveBenchTarget), e.g. new URL("../servers/grpc-echo.ts", import.meta.url). */
@@ -51,7 +56,7 @@ export async function startTargetProcess(options: {
   const node = [process.execPath, "--import", import.meta.resolve("tsx"), fileURLToPath(options.module)];
   const [command, ...args] = options.cpus ? ["taskset", "-c", options.cpus, ...node] : node;
   const child = spawn(command!, args, {
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, INTERNAL_AUTH_SECRET: BENCH_INTERNAL_SECRET, ...options.env },
     // Server logs go nowhere (as cheap as a log collector's pipe); crashes still show.
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });

@@ -11,7 +11,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { startCluster, type RunningCluster } from "../../deploy/cluster.js";
-import { startTargetProcess, type TargetProcess } from "./target-process.js";
+import { BENCH_INTERNAL_SECRET, startTargetProcess, type TargetProcess } from "./target-process.js";
 import { procCpuMs } from "./ws-proc.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -29,6 +29,7 @@ export const PARLEY_BENCH_ENV: Record<string, string> = {
   // Tokens outlive the whole run (sockets are closed when theirs expires).
   ACCESS_TOKEN_TTL_SECONDS: "14400",
   SHUTDOWN_GRACE_MS: "2000",
+  INTERNAL_AUTH_SECRET: BENCH_INTERNAL_SECRET,
 };
 
 let generation = 0;

@@ -11,7 +11,8 @@ import { closedLoop } from "../lib/load.js";
 import { machineCoresBusy, machineCpuSample } from "../lib/machine.js";
 import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
 import { percentileMs, spread } from "../lib/stats.js";
-import { cpuBetween, pinning, startTargetProcess, type TargetProcess } from "../lib/target-process.js";
+import { userMetadata } from "../lib/parley-services.js";
+import { benchInternalAuth, cpuBetween, pinning, startTargetProcess, type TargetProcess } from "../lib/target-process.js";
 
 const CONCURRENCY = [16, 64];
 const USERS = 8;
@@ -74,7 +75,7 @@ async function measure(options: BenchOptions, servers: TargetProcess[], targets:
   // A few users, created through the public API; every call asks for one of them in turn.
   const ids = Array.from({ length: USERS }, () => randomUUID());
   for (const server of [user, userSilent]) {
-    const client = createServiceClient(UserService, server.address);
+    const client = createServiceClient(UserService, server.address, { internalAuth: benchInternalAuth });
     for (const [n, id] of ids.entries()) {
       const username = `bench_user_${String(n + 1).padStart(2, "0")}`;
       await client.createUser({ id, username, email: `${username}@example.com`, displayName: "" });
@@ -82,7 +83,7 @@ async function measure(options: BenchOptions, servers: TargetProcess[], targets:
   }
   const requests = ids.map((id) => Buffer.from(toBinary(GetUserRequestSchema, create(GetUserRequestSchema, { id }))));
 
-  const kitClient = createServiceClient(UserService, user.address);
+  const kitClient = createServiceClient(UserService, user.address, { internalAuth: benchInternalAuth });
   targets.push({
     key: "kit",
     label: "kit client → user service",
@@ -98,8 +99,9 @@ async function measure(options: BenchOptions, servers: TargetProcess[], targets:
   const checkUser = (label: string) => (response: Buffer, i: number) => {
     if (fromBinary(GetUserResponseSchema, response).user?.id !== ids[i % USERS]) throw new Error(`${label}: wrong user`);
   };
+  const credential = await userMetadata();
   const plain = (key: string, label: string, server: TargetProcess) =>
-    bytesTarget(key, label, server, getUserPath, requests, checkUser(label));
+    bytesTarget(key, label, server, getUserPath, requests, checkUser(label), credential);
   const plainToUser = plain("grpc-user", "grpc-js client → user service", user);
   targets.push(
     plainToUser,
@@ -112,7 +114,7 @@ async function measure(options: BenchOptions, servers: TargetProcess[], targets:
   targets.push(
     bytesTarget("echo", "grpc-js client → bare grpc-js echo", echo, String(echo.info.path), responses, (response, i) => {
       if (!response.equals(responses[i % USERS]!)) throw new Error("echo: bytes differ");
-    }),
+    }, credential),
   );
   for (const target of targets) await target.check();
 
@@ -168,12 +170,14 @@ function bytesTarget(
   path: string,
   payloads: Buffer[],
   verify: (response: Buffer, i: number) => void,
+  /** The internal credential a Parley service asks of every call (the echo server ignores it). */
+  metadata: grpc.Metadata,
 ): Target {
   const client = new grpc.Client(server.address, grpc.credentials.createInsecure());
   const bytes = (value: Buffer) => value;
   const call = (i: number) =>
     new Promise<Buffer>((resolve, reject) => {
-      client.makeUnaryRequest(path, bytes, bytes, payloads[i % payloads.length]!, { deadline: Date.now() + DEADLINE_MS }, (error, value) =>
+      client.makeUnaryRequest(path, bytes, bytes, payloads[i % payloads.length]!, metadata, { deadline: Date.now() + DEADLINE_MS }, (error, value) =>
         error || !value ? reject(error ?? new Error("no response")) : resolve(value),
       );
     });

@@ -24,7 +24,7 @@ import {
 } from "../lib/postgres.js";
 import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
 import { latencyHistogram, percentileMs, spread } from "../lib/stats.js";
-import { cpuBetween, pinning, type TargetProcess } from "../lib/target-process.js";
+import { benchInternalAuth, cpuBetween, pinning, type TargetProcess } from "../lib/target-process.js";
 
 const ROOM_MESSAGES = 100_000;
 const PAGE = 50;
@@ -90,7 +90,7 @@ async function measure(
   // The reader owns the room (made through the room service); the history goes straight into the
   // message service's tables: one statement instead of 100k sends, with the same columns a send writes.
   const reader = randomUUID();
-  const rooms = createServiceClient(RoomService, room.address);
+  const rooms = createServiceClient(RoomService, room.address, { internalAuth: benchInternalAuth });
   const roomId = (await rooms.createRoom({ name: "bench list: long history", topic: "", kind: RoomKind.PUBLIC }, asUser(reader))).room!.id;
   const seedStarted = performance.now();
   await db.query("begin");
@@ -115,7 +115,7 @@ async function measure(
     { key: "mid", label: `before_seq ${(ROOM_MESSAGES / 2 + 1).toLocaleString("en-US")} (50k deep)`, beforeSeq: BigInt(ROOM_MESSAGES / 2 + 1), depth: ROOM_MESSAGES / 2 },
     { key: "deep", label: `before_seq ${PAGE + 1} (100k deep: the oldest page)`, beforeSeq: BigInt(PAGE + 1), depth: ROOM_MESSAGES - PAGE },
   ];
-  const metadata = userMetadata(reader);
+  const metadata = await userMetadata(reader);
   const client = new BytesClient(message.address);
   closers.push(() => client.close());
   const requests = new Map(

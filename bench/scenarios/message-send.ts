@@ -27,7 +27,7 @@ import {
 } from "../lib/postgres.js";
 import type { BenchOptions, Row, Scenario, ScenarioReport } from "../lib/scenario.js";
 import { percentileMs, spread } from "../lib/stats.js";
-import { cpuBetween, pinning, type TargetProcess } from "../lib/target-process.js";
+import { benchInternalAuth, cpuBetween, pinning, type TargetProcess } from "../lib/target-process.js";
 
 const CLIENTS = [1, 8, 64];
 /** Quick mode (the whole suite in under 5 minutes): one client count, 1 s runs. pgbench needs seconds to open 64 connections. */
@@ -100,7 +100,7 @@ async function measure(
   // Senders and rooms, made through the room service's API: one room every sender is in,
   // and one room of its own per sender.
   const senders = Array.from({ length: maxClients }, () => randomUUID());
-  const rooms = createServiceClient(RoomService, room.address);
+  const rooms = createServiceClient(RoomService, room.address, { internalAuth: benchInternalAuth });
   const sharedRoom = (await rooms.createRoom({ name: "bench send: one room", topic: "", kind: RoomKind.PUBLIC }, asUser(senders[0]!))).room!.id;
   for (const sender of senders.slice(1)) await rooms.joinRoom({ roomId: sharedRoom }, asUser(sender));
   const ownRooms: string[] = [];
@@ -108,7 +108,7 @@ async function measure(
     ownRooms.push((await rooms.createRoom({ name: `bench send: room ${i + 1}`, topic: "", kind: RoomKind.PUBLIC }, asUser(sender))).room!.id);
   }
   const serviceRooms = [sharedRoom, ...ownRooms];
-  const metadata = senders.map(userMetadata);
+  const metadata = await Promise.all(senders.map(userMetadata));
   const encode = (roomId: string) => Buffer.from(toBinary(SendMessageRequestSchema, create(SendMessageRequestSchema, { roomId, body: BODY })));
   const sharedRequest = encode(sharedRoom);
   const ownRequests = ownRooms.map(encode);

@@ -13,6 +13,7 @@ import { withCleanup, type Cleanup, type BenchOptions, type Row, type Scenario, 
 import { acquireCluster, clusterUsers, createRooms, joinRooms, releaseCluster, problemSummary, roomHeads, startSocketNode, waitForExit, type BenchUser } from "../lib/ws-parley.js";
 import { clock, messageBody, type Endpoint } from "../lib/ws-subscriber.js";
 import { Swarm, type SwarmStatus } from "../lib/ws-swarm.js";
+import { benchInternalAuth } from "../lib/target-process.js";
 
 const PROBES = 4;
 
@@ -63,7 +64,7 @@ async function measure(options: BenchOptions, cleanup: Cleanup): Promise<Scenari
   options.log(`${clients} clients, ${roomCount} rooms, ${members.length} users; socket nodes ${cluster.sockets.map((s) => `${s.name} :${s.port}`).join(", ")}`);
 
   // Messages flow during everything: SendMessage straight to the message service, open loop.
-  const messages = createServiceClient(MessageService, cluster.messageAddress);
+  const messages = createServiceClient(MessageService, cluster.messageAddress, { internalAuth: benchInternalAuth });
   let sending = true;
   let sent = 0;
   let sendErrors = 0;

@@ -1,7 +1,7 @@
 // The kit alone: createGrpcServer + implement(UserService) whose GetUser
 // returns a fixed profile without touching a database. Between the bare
 // grpc-js echo and the real user service, it tells the kit's cost from the service's.
-import { createGrpcServer, createLogger, fail, implement, toTimestamp, type ServiceHandlers } from "@parley/kit";
+import { createGrpcServer, createLogger, fail, implement, InternalAuth, toTimestamp, type ServiceHandlers } from "@parley/kit";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { serveBenchTarget } from "../lib/target-process.js";
 
@@ -29,7 +29,7 @@ await serveBenchTarget(async () => {
     searchUsers: unused,
     resolveLogin: unused,
   };
-  const server = createGrpcServer({ name: "bench-canned", log, services: [implement(UserService, handlers)] });
+  const server = createGrpcServer({ name: "bench-canned", log, internalAuth: new InternalAuth(process.env.INTERNAL_AUTH_SECRET!, "bench-canned"), services: [implement(UserService, handlers)] });
   const port = await server.listen(0, "127.0.0.1");
   return { address: `127.0.0.1:${port}`, stop: () => server.shutdown(1_000) };
 });

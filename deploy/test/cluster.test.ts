@@ -4,6 +4,8 @@
 import { createLogger } from "@parley/kit";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
 import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
+import { networkInterfaces } from "node:os";
 import { afterAll, describe, expect, it } from "vitest";
 import { startCluster, type RunningCluster } from "../cluster.js";
 import { checkGrpcHealth, checkHttp } from "../healthcheck.mjs";
@@ -58,6 +60,20 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("npm run start:cluster (s
       if (spec.health === "grpc") expect(await checkGrpcHealth(instance.address), instance.name).toBe("SERVING");
       else expect(await checkHttp(`http://${instance.address}/healthz`), instance.name).toBe(200);
     }
+    // Each process listens on loopback only (BIND_ADDRESS from the cluster) and says where.
+    const outside = Object.values(networkInterfaces()).flat().find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+    for (const instance of cluster.instances) {
+      expect(lines.some((line) => line.startsWith(instance.name) && line.includes(`listening on ${instance.address}`)), instance.name).toBe(true);
+      if (outside) expect(await accepts(outside, Number(instance.address.split(":")[1])), `${instance.name} on ${outside}`).toBe(false);
+    }
+    // The processes share the cluster's internal credential key: a registration crosses edge → auth → user.
+    const username = `c_${randomBytes(4).toString("hex")}`;
+    const registered = await fetch(`http://${cluster.addresses.edge}/api/v1/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: `${username}@example.com`, username, password: "correct horse battery staple" }),
+    });
+    expect(registered.status).toBe(201);
     // Both message replicas take traffic: callers are spread over them.
     const messageCallers = cluster.instances.map((i) => i.calls[addressVariable("message")]).filter(Boolean);
     const replicas = cluster.instances.filter((i) => i.process === "message").map((i) => i.address);
@@ -70,3 +86,15 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("npm run start:cluster (s
     expect(lines.some((line) => /^message-2 +\| \{/.test(line))).toBe(true);
   }, 300_000);
 });
+
+/** Whether a TCP connection to host:port is accepted. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}

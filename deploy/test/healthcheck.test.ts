@@ -4,6 +4,7 @@ import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { createGrpcServer, createLogger, type GrpcServer } from "@parley/kit";
+import { testInternalAuth } from "@parley/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkGrpcHealth, checkHttp, checkTcp } from "../healthcheck.mjs";
 import { repoRoot } from "./support.js";
@@ -14,7 +15,7 @@ let http: Server;
 let httpUrl: string;
 
 beforeAll(async () => {
-  grpc = createGrpcServer({ name: "probe", services: [], log: createLogger("probe", "silent") });
+  grpc = createGrpcServer({ name: "probe", services: [], log: createLogger("probe", "silent"), internalAuth: testInternalAuth() });
   grpcAddress = `127.0.0.1:${await grpc.listen(0, "127.0.0.1")}`;
   http = createServer((req, res) => res.writeHead(req.url === "/healthz" ? 200 : 503).end());
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));

@@ -1,5 +1,5 @@
 // Starts the edge: service clients, token verifier, rate limiter, HTTP server.
-import { addressEnv, createLogger, createRateLimiter, launched, parseEnv, type Launch } from "@parley/kit";
+import { addressEnv, createLogger, createRateLimiter, InternalAuth, launched, parseEnv, type Launch } from "@parley/kit";
 import type { EdgeDeps } from "./api/context.js";
 import { createServiceClients } from "./api/services.js";
 import { edgeEnv } from "./env.js";
@@ -14,7 +14,7 @@ export const launch: Launch = async ({ env, port, host, addresses }) => {
     user: config.USER_SERVICE_ADDR,
     room: config.ROOM_SERVICE_ADDR,
     message: config.MESSAGE_SERVICE_ADDR,
-  });
+  }, new InternalAuth(config.INTERNAL_AUTH_SECRET, "edge"));
   const limiter = createRateLimiter(config.REDIS_URL, log, config.REDIS_PREFIX);
   const deps: EdgeDeps = {
     services,
@@ -37,13 +37,13 @@ export const launch: Launch = async ({ env, port, host, addresses }) => {
     publicSocketUrl: config.PUBLIC_SOCKET_URL,
     socketPublicPort: config.SOCKET_PUBLIC_PORT,
   });
-  const bindHost = host ?? "0.0.0.0";
+  const bindHost = host ?? config.BIND_ADDRESS;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.PORT, bindHost, () => resolve());
   });
-  const bound = (server.address() as { port: number }).port;
-  return launched("edge", `${host ?? "127.0.0.1"}:${bound}`, log, [
+  const bound = server.address() as { address: string; port: number };
+  return launched("edge", bound.address, bound.port, log, [
     {
       name: "http",
       stop: () =>

@@ -1,6 +1,6 @@
 // Typed clients for the services behind the edge, and the metadata that
-// carries the verified caller to them.
-import { createServiceClient, META } from "@parley/kit";
+// carries the verified caller to them (signed into the internal credential by the clients).
+import { createServiceClient, META, type InternalAuth } from "@parley/kit";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
@@ -13,12 +13,12 @@ export interface ServiceAddresses {
   message: string;
 }
 
-export function createServiceClients(addresses: ServiceAddresses) {
+export function createServiceClients(addresses: ServiceAddresses, internalAuth: InternalAuth) {
   return {
-    auth: createServiceClient(AuthService, addresses.auth),
-    users: createServiceClient(UserService, addresses.user),
-    rooms: createServiceClient(RoomService, addresses.room),
-    messages: createServiceClient(MessageService, addresses.message),
+    auth: createServiceClient(AuthService, addresses.auth, { internalAuth }),
+    users: createServiceClient(UserService, addresses.user, { internalAuth }),
+    rooms: createServiceClient(RoomService, addresses.room, { internalAuth }),
+    messages: createServiceClient(MessageService, addresses.message, { internalAuth }),
   };
 }
 
@@ -32,7 +32,7 @@ export interface Caller {
   sessionId?: string;
 }
 
-/** Call options that tell a service who is calling (services trust only this metadata). */
+/** Call options that tell a service who is calling (the client turns the user and session into its signed credential). */
 export function callOptions(caller: Caller): { headers: Record<string, string> } {
   const headers: Record<string, string> = {
     [META.requestId]: caller.requestId,

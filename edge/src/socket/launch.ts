@@ -1,5 +1,5 @@
 // Starts a socket node: uWebSockets.js, token verifier, broker, presence store.
-import { addressEnv, brokerFor, createLogger, createRedis, createServiceClient, launched, parseEnv, type Launch } from "@parley/kit";
+import { addressEnv, brokerFor, createLogger, createRedis, createServiceClient, InternalAuth, launched, parseEnv, type Launch } from "@parley/kit";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
@@ -18,6 +18,7 @@ export const launch: Launch = async (options) => {
   const presence = config.REDIS_URL
     ? new RedisPresenceStore(createRedis(config.REDIS_URL, "presence", log), config.REDIS_PREFIX)
     : new MemoryPresenceStore();
+  const internalAuth = new InternalAuth(config.INTERNAL_AUTH_SECRET, "socket");
   const node = new SocketNode({
     uws,
     log,
@@ -26,10 +27,10 @@ export const launch: Launch = async (options) => {
     nodeId: config.NODE_ID,
     allowedOrigins: config.CORS_ORIGINS,
     services: {
-      rooms: createServiceClient(RoomService, config.ROOM_SERVICE_ADDR),
-      messages: createServiceClient(MessageService, config.MESSAGE_SERVICE_ADDR),
+      rooms: createServiceClient(RoomService, config.ROOM_SERVICE_ADDR, { internalAuth }),
+      messages: createServiceClient(MessageService, config.MESSAGE_SERVICE_ADDR, { internalAuth }),
     },
-    verifier: verifierFor(createServiceClient(AuthService, config.AUTH_SERVICE_ADDR), config),
+    verifier: verifierFor(createServiceClient(AuthService, config.AUTH_SERVICE_ADDR, { internalAuth }), config),
     limits: {
       maxFrameBytes: config.SOCKET_MAX_FRAME_BYTES,
       slowConsumerBytes: config.SOCKET_SLOW_CONSUMER_BYTES,
@@ -38,9 +39,10 @@ export const launch: Launch = async (options) => {
       subscribeConcurrency: config.SOCKET_SUBSCRIBE_CONCURRENCY,
     },
   });
-  const bound = await node.listen(config.PORT, host ?? "0.0.0.0");
-  log.info({ nodeId: node.nodeId, port: bound }, "socket node listening on /ws");
-  return launched("socket", `${host ?? "127.0.0.1"}:${bound}`, log, [
+  const bindAddress = host ?? config.BIND_ADDRESS;
+  const bound = await node.listen(config.PORT, bindAddress);
+  log.info({ nodeId: node.nodeId }, "socket node serving /ws");
+  return launched("socket", bindAddress, bound, log, [
     { name: "sockets", stop: () => node.shutdown() },
     { name: "presence", stop: () => presence.close() },
     ...stopBroker,

@@ -164,7 +164,7 @@ export class SocketNode {
     });
   }
 
-  async listen(port: number, host = "0.0.0.0"): Promise<number> {
+  async listen(port: number, host = "127.0.0.1"): Promise<number> {
     const socket = await new Promise<unknown>((resolve) => this.app.listen(host, port, resolve));
     if (!socket) throw new Error(`socket tier could not listen on ${host}:${port}`);
     this.listenSocket = socket;

@@ -1,6 +1,6 @@
 // Starts every Parley service in this process, each on its own port, talking
 // gRPC over loopback: the all-in-one mode of `npm start`, and the harness of tests.
-import { acquireLock, createBroker, createLogger, freePort, runStopSteps, type Broker, type DataDirLock, type Launch, type LaunchedService, type Logger } from "@parley/kit";
+import { acquireLock, createBroker, createLogger, dialHost, freePort, generateInternalSecret, hostPort, runStopSteps, type Broker, type DataDirLock, type Launch, type LaunchedService, type Logger } from "@parley/kit";
 import { launch as launchAuth } from "@parley/auth";
 import { launch as launchEdge, launchSocket } from "@parley/edge";
 import { launch as launchMessage } from "@parley/message";
@@ -48,6 +48,7 @@ export interface StartOptions {
   ports?: Partial<Record<ServiceName, number>>;
   /** Parent of the services' embedded databases; "memory://" keeps them in memory (tests). */
   dataDir?: string;
+  /** Interface every service binds (default BIND_ADDRESS, else 127.0.0.1). */
   host?: string;
   log?: Logger;
 }
@@ -90,8 +91,11 @@ function dataRoot(options: StartOptions): string {
 }
 
 async function startOnce(options: StartOptions, log: Logger): Promise<RunningParley> {
-  const env = options.env ?? process.env;
-  const host = options.host ?? "127.0.0.1";
+  // Every service of this process shares one internal credential key: made here unless the
+  // operator set one (to call the services with `npm run admin-token` and buf curl).
+  const env = { ...(options.env ?? process.env) };
+  env.INTERNAL_AUTH_SECRET ||= generateInternalSecret();
+  const host = options.host ?? (env.BIND_ADDRESS || "127.0.0.1");
   const root = dataRoot(options);
   const running: LaunchedService[] = [];
   // One broker for the whole process: in memory, or Redis with REDIS_URL.
@@ -109,7 +113,7 @@ async function startOnce(options: StartOptions, log: Logger): Promise<RunningPar
       ports[name] = wantedPort(options, { name, defaultPort });
       // Port 0: a service binds a free port itself when it starts, unless an earlier one must know it.
       if (ports[name] === 0 && NEEDED_BEFORE_START.has(name)) ports[name] = await freePort(host);
-      if (ports[name] !== 0) addresses[name] = `${host}:${ports[name]}`;
+      if (ports[name] !== 0) addresses[name] = hostPort(dialHost(host), ports[name]);
     }
     for (const { name, launch } of SERVICES) {
       const dataDir = root === "memory://" ? root : `${root}/${name}`;
@@ -118,7 +122,7 @@ async function startOnce(options: StartOptions, log: Logger): Promise<RunningPar
       const service = await launch({ env: serviceEnv, port: ports[name], host, dataDir, addresses: { ...addresses }, broker });
       running.push(service);
       addresses[name] = service.address;
-      log.info({ process: name, address: service.address }, "started");
+      log.info({ process: name, listening: service.listening }, "started");
     }
   } catch (error) {
     await stopAll();

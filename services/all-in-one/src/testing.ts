@@ -1,9 +1,10 @@
 // A whole Parley for a test file: every service on a free port, on a fresh
 // database (embedded in memory, or PostgreSQL when PARLEY_TEST_DATABASE_URL is set),
-// with typed clients. stop() shuts it down and drops its databases.
+// with typed clients that sign their calls with the services' internal credential key.
+// stop() shuts it down and drops its databases.
 import { randomBytes } from "node:crypto";
-import { createLogger, createServiceClient } from "@parley/kit";
-import { TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
+import { createLogger, createServiceClient, InternalAuth } from "@parley/kit";
+import { TEST_INTERNAL_SECRET, TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
@@ -11,7 +12,7 @@ import { UserService } from "@parley/proto/user/v1/user_pb";
 import { serviceNames, startParley } from "./start.js";
 
 // Generous deadlines: a shared 2-core machine under load must slow tests down, not fail them.
-const TEST_CLIENT = { defaultTimeoutMs: 30_000 };
+const TIMEOUTS = { defaultTimeoutMs: 30_000 };
 
 export async function startTestParley(env: Record<string, string> = {}) {
   const db = testDatabase();
@@ -22,8 +23,11 @@ export async function startTestParley(env: Record<string, string> = {}) {
     REDIS_URL: TEST_REDIS_URL ?? "",
     // Counters and channels of this test only, even on a shared Redis.
     REDIS_PREFIX: `parley-test:${randomBytes(4).toString("hex")}:`,
+    INTERNAL_AUTH_SECRET: TEST_INTERNAL_SECRET,
     ...env,
   };
+  const internalAuth = new InternalAuth(parleyEnv.INTERNAL_AUTH_SECRET!, "test");
+  const TEST_CLIENT = { ...TIMEOUTS, internalAuth };
   const parley = await startParley({
     env: parleyEnv,
     ports: Object.fromEntries(serviceNames.map((name) => [name, 0])),
@@ -34,6 +38,8 @@ export async function startTestParley(env: Record<string, string> = {}) {
     ...parley,
     /** The environment the services were started with (for starting more processes alike). */
     env: parleyEnv,
+    /** Signs calls to these services (for clients a test makes itself). */
+    internalAuth,
     auth: createServiceClient(AuthService, parley.addresses.auth, TEST_CLIENT),
     users: createServiceClient(UserService, parley.addresses.user, TEST_CLIENT),
     rooms: createServiceClient(RoomService, parley.addresses.room, TEST_CLIENT),

@@ -1,5 +1,5 @@
 // Wires the auth service's dependencies from its configuration.
-import { createRateLimiter, createServiceClient, type Broker, type Logger } from "@parley/kit";
+import { createRateLimiter, createServiceClient, type Broker, type InternalAuth, type Logger } from "@parley/kit";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { initORM } from "./db.js";
 import { authSettings, type AuthEnv } from "./env.js";
@@ -11,6 +11,7 @@ export async function createAuthDeps(
   config: AuthEnv,
   log: Logger,
   broker: Broker,
+  internalAuth: InternalAuth,
   dataDir?: string,
 ): Promise<AuthDeps & { close(): Promise<void> }> {
   const settings = authSettings(config);
@@ -25,7 +26,7 @@ export async function createAuthDeps(
     limiter,
     settings,
     log,
-    users: createServiceClient(UserService, config.USER_SERVICE_ADDR),
+    users: createServiceClient(UserService, config.USER_SERVICE_ADDR, { internalAuth }),
     hasher: new PasswordHasher(settings.argon2),
     async close() {
       await limiter.close();

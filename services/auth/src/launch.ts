@@ -1,5 +1,5 @@
 // Starts the auth service: config, database, signing keys, gRPC server.
-import { addressEnv, brokerFor, createLogger, launched, parseEnv, type Launch } from "@parley/kit";
+import { addressEnv, brokerFor, createLogger, InternalAuth, launched, parseEnv, type Launch } from "@parley/kit";
 import { createAuthDeps } from "./deps.js";
 import { authEnv } from "./env.js";
 import { build } from "./server.js";
@@ -9,11 +9,13 @@ export const launch: Launch = async (options) => {
   const config = parseEnv(authEnv, { ...env, ...addressEnv(addresses), ...(port !== undefined && { PORT: String(port) }) });
   const log = createLogger("auth", config.LOG_LEVEL);
   const { broker, stop: stopBroker } = brokerFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
-  const deps = await createAuthDeps(config, log, broker, dataDir);
+  const internalAuth = new InternalAuth(config.INTERNAL_AUTH_SECRET, "auth");
+  const deps = await createAuthDeps(config, log, broker, internalAuth, dataDir);
   try {
-    const server = build(deps);
-    const bound = await server.listen(config.PORT, host);
-    return launched("auth", `${host ?? "127.0.0.1"}:${bound}`, log, [
+    const server = build(deps, internalAuth);
+    const bindAddress = host ?? config.BIND_ADDRESS;
+    const bound = await server.listen(config.PORT, bindAddress);
+    return launched("auth", bindAddress, bound, log, [
       { name: "grpc", stop: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
       { name: "dependencies", stop: () => deps.close() },
       ...stopBroker,

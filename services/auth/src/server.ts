@@ -1,8 +1,13 @@
 // build(): the auth service as an unstarted gRPC server (tests listen on port 0).
-import { createGrpcServer, implement } from "@parley/kit";
+import { createGrpcServer, implement, type InternalAuth } from "@parley/kit";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { AuthServiceImpl, type AuthDeps } from "./service.js";
 
-export function build(deps: AuthDeps) {
-  return createGrpcServer({ name: "auth", log: deps.log, services: [implement(AuthService, new AuthServiceImpl(deps))] });
+export function build(deps: AuthDeps, internalAuth: InternalAuth) {
+  return createGrpcServer({
+    name: "auth",
+    log: deps.log,
+    internalAuth,
+    services: [implement(AuthService, new AuthServiceImpl(deps), { adminOnly: ["rotateSigningKey"] })],
+  });
 }

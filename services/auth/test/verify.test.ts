@@ -94,7 +94,9 @@ describe("access token verification", () => {
   it("keeps old tokens valid across a key rotation and learns the new key on its own", async () => {
     const verifier = createAccessTokenVerifier({ loadKeys, refetchIntervalMs: 0 });
     await verifier.verify(accessToken);
-    const { kid } = await parley.auth.rotateSigningKey({});
+    // An operator's call: RotateSigningKey takes only an admin credential.
+    const admin = { headers: { authorization: `Bearer ${await parley.internalAuth.adminToken(5, "test")}` } };
+    const { kid } = await parley.auth.rotateSigningKey({}, admin);
     expect(parts(accessToken).header.kid).not.toBe(kid);
     // A new token is signed with the new key, which the verifier has not seen yet.
     const username = `rot_${randomBytes(4).toString("hex")}`;

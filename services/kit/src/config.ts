@@ -1,5 +1,6 @@
 // Configuration from the environment, checked by a zod schema at boot.
 import { z } from "zod";
+import { internalSecretProblem } from "./internal-auth.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -34,6 +35,18 @@ export const env = {
         .optional(),
     ),
   milliseconds: (fallback: number) => z.preprocess(unsetIfEmpty, z.coerce.number().int().positive().default(fallback)),
+  /** An interface address to listen on (IPv4, IPv6 or a host name; no port). */
+  bindAddress: (fallback: string) =>
+    z.preprocess(unsetIfEmpty, z.string().regex(/^[\w.:-]+$/, "an address such as 127.0.0.1 or 0.0.0.0, without a port").default(fallback)),
+  /** The secret every Parley process signs and checks internal calls with (required: no default). */
+  internalSecret: () =>
+    z.preprocess(
+      unsetIfEmpty,
+      z.string({ error: "required: the secret shared by every Parley process (make one with: openssl rand -base64 48)" }).superRefine((value, ctx) => {
+        const problem = internalSecretProblem(value);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
+    ),
   logLevel: () =>
     z.preprocess(unsetIfEmpty, z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info")),
 };
@@ -42,6 +55,10 @@ export const env = {
 export function serviceEnvShape(defaultPort: number) {
   return {
     PORT: env.port(defaultPort),
+    /** Loopback unless set: a process run by hand is reachable only from this machine (the image sets 0.0.0.0). */
+    BIND_ADDRESS: env.bindAddress("127.0.0.1"),
+    /** Proves a caller is a Parley process (see internal-auth.ts); `npm start` makes one per start. */
+    INTERNAL_AUTH_SECRET: env.internalSecret(),
     /** PostgreSQL server; without it the service keeps its data in embedded PGlite under DATA_DIR. */
     DATABASE_URL: env.optionalUrl(["postgres", "postgresql"]),
     DATA_DIR: z.preprocess(unsetIfEmpty, z.string().default("./data")),

@@ -5,7 +5,10 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { fail } from "./errors.js";
 import type { Logger } from "./logger.js";
 
-/** Metadata keys set by the edge and trusted by services (never by the public). */
+/**
+ * Metadata keys set by the edge. Services read x-user-id and x-session-id only from the signed
+ * internal credential (internal-auth.ts): a client turns these intent headers into it.
+ */
 export const META = {
   requestId: "x-request-id",
   userId: "x-user-id",
@@ -16,7 +19,11 @@ export const META = {
 
 export interface CallContext {
   requestId: string;
-  /** The signed-in user the edge verified, if any. */
+  /** The Parley process (or "operator:<name>") that signed the call's credential. */
+  caller: string;
+  /** Holds an admin credential. */
+  admin: boolean;
+  /** The signed-in user the edge verified, if any (from the verified credential only). */
   userId?: string;
   sessionId?: string;
   clientAddress?: string;

@@ -1,11 +1,15 @@
 // Typed clients for other Parley services over Connect's gRPC transport, with a
-// default deadline, and propagation of the caller's request id and deadline.
+// default deadline, propagation of the caller's request id and deadline, and the signed
+// internal credential that proves the call comes from a Parley process.
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import { META, currentContext } from "./context.js";
+import { internalCredentialInterceptor, type InternalAuth } from "./internal-auth.js";
 
 export interface ClientOptions {
+  /** Signs every call as this process (services refuse calls without it). */
+  internalAuth: InternalAuth;
   /** Deadline of a call made outside any incoming call (and the ceiling inside one). */
   defaultTimeoutMs?: number;
   /** Extra interceptors (tests, metrics). */
@@ -29,12 +33,13 @@ const propagateContext: Interceptor = (next) => async (request) => {
 export function createServiceClient<S extends DescService>(
   service: S,
   address: string,
-  options: ClientOptions = {},
+  options: ClientOptions,
 ): Client<S> {
   const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   const transport = createGrpcTransport({
     baseUrl: `http://${address}`,
-    interceptors: [propagateContext, ...(options.interceptors ?? [])],
+    // The credential last: it consumes the intent headers that the interceptors before it may set.
+    interceptors: [propagateContext, ...(options.interceptors ?? []), internalCredentialInterceptor(options.internalAuth)],
     pingIntervalMs: 30_000,
   });
   const raw = createClient(service, transport) as Record<string, (req: unknown, opts?: CallOptionsLike) => unknown>;
@@ -60,7 +65,7 @@ function timeoutFor(defaultTimeoutMs: number): number {
   return Math.max(1, Math.min(defaultTimeoutMs, deadline - Date.now()));
 }
 
-/** Headers that make a call on behalf of a signed-in user (services trust only the edge and each other). */
+/** Headers that make a call on behalf of a signed-in user: the client signs them into its internal credential. */
 export function asUser(userId: string): { headers: Record<string, string> } {
   return { headers: { [META.userId]: userId } };
 }

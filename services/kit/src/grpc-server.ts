@@ -1,6 +1,8 @@
 // One gRPC server bootstrap for every service: @grpc/grpc-js serving handlers
 // typed with protobuf-es, plus grpc.health.v1, server reflection, per-call
-// context, logs and the error mapping.
+// context, logs and the error mapping. Every call must carry a valid internal credential
+// (internal-auth.ts); health and reflection, served by their libraries, stay open for probes
+// and operators' tools (reflection shows only schemas).
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
@@ -20,6 +22,7 @@ import {
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { META, runInContext, type CallContext } from "./context.js";
 import { fail, toPublicError } from "./errors.js";
+import { bearerToken, CREDENTIAL_HEADER, InvalidCredentialError, type InternalAuth, type VerifiedCaller } from "./internal-auth.js";
 import type { Logger } from "./logger.js";
 
 /** A service implementation: one async function per method, typed by the generated descriptor. */
@@ -32,15 +35,22 @@ export type ServiceHandlers<S extends DescService> = {
 export interface ServiceRegistration {
   service: DescService;
   handlers: object;
+  /** Local names of the methods that need an admin credential. */
+  adminOnly: ReadonlySet<string>;
+}
+
+export interface ImplementOptions<S extends DescService> {
+  /** Operator-only methods: callable only with an admin credential (`npm run admin-token`). */
+  adminOnly?: (keyof S["method"] & string)[];
 }
 
 /** Pairs a descriptor with its handlers, checking the handler types. */
-export function implement<S extends DescService>(service: S, handlers: ServiceHandlers<S>): ServiceRegistration {
-  return { service, handlers };
+export function implement<S extends DescService>(service: S, handlers: ServiceHandlers<S>, options: ImplementOptions<S> = {}): ServiceRegistration {
+  return { service, handlers, adminOnly: new Set(options.adminOnly ?? []) };
 }
 
 export interface GrpcServer {
-  /** Binds and starts serving; resolves to the bound port (use 0 in tests). */
+  /** Binds `host` (default loopback) and starts serving; resolves to the bound port (use 0 in tests). */
   listen(port: number, host?: string): Promise<number>;
   /** Stops accepting calls, lets in-flight calls finish within graceMs, then cancels the rest. */
   shutdown(graceMs: number): Promise<void>;
@@ -53,12 +63,14 @@ export interface GrpcServerOptions {
   name: string;
   services: ServiceRegistration[];
   log: Logger;
+  /** Verifies the credential of every call. */
+  internalAuth: InternalAuth;
   /** Limits of one message; requests above it fail with RESOURCE_EXHAUSTED. */
   maxMessageBytes?: number;
 }
 
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
-  const { log, services } = options;
+  const { log, services, internalAuth } = options;
   const maxBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
   const server = new grpc.Server({
     "grpc.max_receive_message_length": maxBytes,
@@ -67,7 +79,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   });
   let inFlight = 0;
 
-  for (const { service, handlers } of services) {
+  for (const { service, handlers, adminOnly } of services) {
     const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
     const implementation: grpc.UntypedServiceImplementation = {};
     for (const method of service.methods) {
@@ -89,7 +101,8 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         callback: grpc.sendUnaryData<unknown>,
       ) => {
         inFlight++;
-        void serveUnary(method, (handler as Handler).bind(handlers), call, callback, log).finally(() => inFlight--);
+        const guard = { auth: internalAuth, adminOnly: adminOnly.has(method.localName) };
+        void serveUnary(method, (handler as Handler).bind(handlers), guard, call, callback, log).finally(() => inFlight--);
       };
     }
     server.addService(definition as grpc.ServiceDefinition, implementation);
@@ -107,7 +120,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     get inFlight() {
       return inFlight;
     },
-    listen(port, host = "0.0.0.0") {
+    listen(port, host = "127.0.0.1") {
       return new Promise((resolve, reject) => {
         server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {
           if (error) reject(error);
@@ -140,9 +153,35 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
 
 type Handler = (request: unknown, ctx: CallContext) => Promise<object>;
 
+/** What a method asks of its caller. */
+interface Guard {
+  auth: InternalAuth;
+  adminOnly: boolean;
+}
+
+const NO_CREDENTIAL = "this service answers Parley processes only: send a valid internal credential (authorization: Bearer)";
+
+/** The verified caller of a call, or UNAUTHENTICATED / PERMISSION_DENIED. The reason stays in the server's log. */
+async function authenticate(guard: Guard, metadata: grpc.Metadata, log: Logger): Promise<VerifiedCaller> {
+  const header = metadata.get(CREDENTIAL_HEADER)[0];
+  const token = bearerToken(typeof header === "string" ? header : undefined);
+  if (!token) throw fail.unauthenticated(NO_CREDENTIAL);
+  let caller: VerifiedCaller;
+  try {
+    caller = await guard.auth.verify(token);
+  } catch (error) {
+    if (!(error instanceof InvalidCredentialError)) throw error;
+    log.warn({ reason: error.message }, "refused an internal credential");
+    throw fail.unauthenticated(NO_CREDENTIAL);
+  }
+  if (guard.adminOnly && !caller.admin) throw fail.permissionDenied("this method needs an admin credential (npm run admin-token)");
+  return caller;
+}
+
 async function serveUnary(
   method: DescMethod,
   handler: Handler,
+  guard: Guard,
   call: grpc.ServerUnaryCall<unknown, unknown>,
   callback: grpc.sendUnaryData<unknown>,
   baseLog: Logger,
@@ -166,8 +205,8 @@ async function serveUnary(
   }
   const ctx: CallContext = {
     requestId,
-    userId: meta(META.userId),
-    sessionId: meta(META.sessionId),
+    caller: "",
+    admin: false,
     clientAddress: meta(META.clientAddress),
     userAgent: meta(META.userAgent),
     deadline: deadlineMs,
@@ -177,6 +216,12 @@ async function serveUnary(
   };
   const methodName = `${method.parent.typeName}/${method.name}`;
   try {
+    // Before the request is even decoded: an unknown caller learns nothing, not even parse errors.
+    const verified = await authenticate(guard, call.metadata, log);
+    ctx.caller = verified.caller;
+    ctx.admin = verified.admin;
+    ctx.userId = verified.userId;
+    ctx.sessionId = verified.sessionId;
     let request: unknown;
     try {
       request = fromBinary(method.input, call.request as Buffer);
@@ -185,12 +230,12 @@ async function serveUnary(
     }
     const init = await runInContext(ctx, () => handler(request, ctx));
     const response = create(method.output, init as never);
-    log.info({ method: methodName, code: "OK", ms: round(performance.now() - started) }, "call");
+    log.info({ method: methodName, caller: ctx.caller, code: "OK", ms: round(performance.now() - started) }, "call");
     callback(null, response, trailers);
   } catch (error) {
     const pub = toPublicError(error);
     for (const [key, value] of Object.entries(pub.trailers)) trailers.set(key, value);
-    const entry = { method: methodName, code: grpc.status[pub.code] ?? pub.code, ms: round(performance.now() - started) };
+    const entry = { method: methodName, caller: ctx.caller || undefined, code: grpc.status[pub.code] ?? pub.code, ms: round(performance.now() - started) };
     if (pub.internal) log.error({ ...entry, err: error }, "call failed");
     else log.info({ ...entry, reason: pub.message }, "call");
     callback({ code: pub.code as number as grpc.status, details: pub.message, metadata: trailers });

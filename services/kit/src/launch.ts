@@ -11,6 +11,7 @@ export interface LaunchOptions {
   env: NodeJS.ProcessEnv;
   /** Overrides PORT (0 picks a free port). */
   port?: number;
+  /** Overrides BIND_ADDRESS. */
   host?: string;
   /** Overrides `<DATA_DIR>/<service>`; "memory://" for a throwaway embedded database. */
   dataDir?: string;
@@ -22,8 +23,10 @@ export interface LaunchOptions {
 
 export interface LaunchedService {
   name: string;
-  /** host:port it listens on. */
+  /** host:port where a process on this machine reaches it (loopback when it listens on every interface). */
   address: string;
+  /** host:port it is bound to, as logged (0.0.0.0:3001 listens on every interface). */
+  listening: string;
   /** Stops it in order: stop accepting and drain calls, then close what it uses. */
   stop(): Promise<void>;
 }
@@ -47,17 +50,31 @@ export function brokerFor(
   return { broker, stop: [{ name: "broker", stop: () => broker.close() }] };
 }
 
-/** Builds the LaunchedService of a service from its stop steps. */
-export function launched(name: string, address: string, log: Logger, steps: StopStep[]): LaunchedService {
-  return { name, address, stop: async () => void (await runStopSteps(log, steps)) };
+/** host:port, with brackets around an IPv6 address. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The host a client on this machine dials for a server bound to `host`: a wildcard address means loopback. */
+export function dialHost(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::" || host === "[::]") return "localhost";
+  return host;
+}
+
+/** Builds the LaunchedService of a service bound to host:port from its stop steps, and logs where it listens. */
+export function launched(name: string, host: string, port: number, log: Logger, steps: StopStep[]): LaunchedService {
+  const listening = hostPort(host, port);
+  log.info({ listening }, `${name} listening on ${listening}`);
+  return { name, address: hostPort(dialHost(host), port), listening, stop: async () => void (await runStopSteps(log, steps)) };
 }
 
 /** main.ts of a service: launch with process.env, exit 78 on bad config, 1 if its data dir is in use, stop on SIGTERM/SIGINT. */
 export async function runMain(name: string, launch: Launch): Promise<void> {
   const log = createLogger(name, process.env.LOG_LEVEL);
   try {
+    // launched() logs the address it is bound to.
     const service = await launch({ env: process.env });
-    log.info({ address: service.address }, `${name} service listening`);
     stopOnSignals(log, [{ name, stop: () => service.stop() }]);
   } catch (error) {
     if (error instanceof ConfigError) {

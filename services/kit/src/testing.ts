@@ -1,12 +1,22 @@
 // Test helpers: which database the suite runs on, and throwaway PostgreSQL
-// databases that a test file creates and drops (only its own).
+// databases that a test file creates and drops (only its own), and the internal credential
+// key of the services a test file starts.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { generateInternalSecret, InternalAuth } from "./internal-auth.js";
 
 /** Set by .ci/run's second pass: run the suite against this PostgreSQL server. */
 export const TEST_DATABASE_URL = process.env.PARLEY_TEST_DATABASE_URL || undefined;
 /** Set by .ci/run's second pass: run broker and rate-limit tests on this Redis. */
 export const TEST_REDIS_URL = process.env.PARLEY_TEST_REDIS_URL || undefined;
+
+/** INTERNAL_AUTH_SECRET of every service a test file starts (one per file: vitest loads modules per file). */
+export const TEST_INTERNAL_SECRET = generateInternalSecret();
+
+/** Signs calls to services started with TEST_INTERNAL_SECRET, as `caller`. */
+export function testInternalAuth(caller = "test"): InternalAuth {
+  return new InternalAuth(TEST_INTERNAL_SECRET, caller);
+}
 
 export interface TestDatabase {
   /** DATABASE_URL for the services under test (undefined: embedded PGlite in memory). */

@@ -13,12 +13,14 @@ import {
   type CallContext,
   type GrpcServer,
 } from "../src/index.js";
+import { testInternalAuth } from "../src/testing.js";
 
 const run = promisify(execFile);
 /** buf curl: a standard gRPC client that learns the schema through server reflection. */
 const bufCurl = (args: string[]) => run("node_modules/.bin/buf", ["curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args]);
 const log = createLogger("test", "silent");
 const uuid = "0190b1f0-0000-7000-8000-000000000001";
+const internalAuth = testInternalAuth();
 
 // Two servers: "front" calls "back" from inside a handler, so propagation can be observed.
 let front: GrpcServer;
@@ -34,6 +36,7 @@ beforeAll(async () => {
   back = createGrpcServer({
     name: "back",
     log,
+    internalAuth,
     services: [
       implement(UserService, {
         async getUser(request, ctx) {
@@ -64,10 +67,11 @@ beforeAll(async () => {
     ],
   });
   const backAddress = `127.0.0.1:${await back.listen(0, "127.0.0.1")}`;
-  const backClient = createServiceClient(UserService, backAddress);
+  const backClient = createServiceClient(UserService, backAddress, { internalAuth });
   front = createGrpcServer({
     name: "front",
     log,
+    internalAuth,
     services: [
       implement(UserService, {
         async getUser(request) {
@@ -105,7 +109,7 @@ afterAll(async () => {
 
 describe("gRPC server and clients", () => {
   it("serves protobuf-es typed handlers to a Connect client", async () => {
-    const client = createServiceClient(UserService, frontAddress);
+    const client = createServiceClient(UserService, frontAddress, { internalAuth });
     const { user } = await client.getUser({ id: uuid });
     expect(user?.id).toBe(uuid);
     expect(user?.username).toBe("someone");
@@ -113,7 +117,7 @@ describe("gRPC server and clients", () => {
 
   it("propagates the request id and the remaining deadline to downstream calls", async () => {
     seenByBack.length = 0;
-    const client = createServiceClient(UserService, frontAddress);
+    const client = createServiceClient(UserService, frontAddress, { internalAuth });
     await client.getUser({ id: uuid }, { headers: { "x-request-id": "req-42" }, timeoutMs: 1500 });
     const downstream = seenByBack.at(-1)!;
     expect(downstream.requestId).toBe("req-42");
@@ -123,20 +127,20 @@ describe("gRPC server and clients", () => {
   });
 
   it("fails a downstream call with DEADLINE_EXCEEDED when the caller's deadline is shorter than the work", async () => {
-    const client = createServiceClient(UserService, frontAddress);
+    const client = createServiceClient(UserService, frontAddress, { internalAuth });
     const error = await client.getUser({ id: "slow" }, { timeoutMs: 100 }).catch((e) => ConnectError.from(e));
     expect(error).toBeInstanceOf(ConnectError);
     expect((error as ConnectError).code).toBe(Code.DeadlineExceeded);
   });
 
   it("generates a request id when the caller sends none", async () => {
-    const client = createServiceClient(UserService, frontAddress);
+    const client = createServiceClient(UserService, frontAddress, { internalAuth });
     const { userId } = await client.resolveLogin({ login: "x" });
     expect(userId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("maps unexpected errors to INTERNAL without leaking internals", async () => {
-    const client = createServiceClient(UserService, frontAddress);
+    const client = createServiceClient(UserService, frontAddress, { internalAuth });
     const error = ConnectError.from(await client.getUser({ id: "boom" }).catch((e) => e));
     expect(error.code).toBe(Code.Internal);
     expect(error.rawMessage).toBe("internal error");
@@ -144,7 +148,7 @@ describe("gRPC server and clients", () => {
   });
 
   it("passes a domain error and its field through a chain of services", async () => {
-    const client = createServiceClient(UserService, frontAddress);
+    const client = createServiceClient(UserService, frontAddress, { internalAuth });
     const error = ConnectError.from(await client.createUser({}).catch((e) => e));
     expect(error.code).toBe(Code.InvalidArgument);
     expect(error.rawMessage).toBe("username: 3-32 letters");
@@ -166,7 +170,8 @@ describe("gRPC server and clients", () => {
     const list = await bufCurl(["--list-methods", base]);
     expect(list.stdout).toContain("parley.user.v1.UserService/GetUser");
     expect(list.stdout).toContain("grpc.health.v1.Health/Check");
-    const call = await bufCurl(["--data", JSON.stringify({ id: uuid }), `${base}/parley.user.v1.UserService/GetUser`]);
+    const credential = `authorization: Bearer ${await internalAuth.adminToken(5, "test")}`;
+    const call = await bufCurl(["-H", credential, "--data", JSON.stringify({ id: uuid }), `${base}/parley.user.v1.UserService/GetUser`]);
     expect(JSON.parse(call.stdout).user.id).toBe(uuid);
   });
 });
@@ -183,6 +188,7 @@ describe("bad requests", () => {
       ":path": "/parley.user.v1.UserService/GetUser",
       "content-type": "application/grpc",
       te: "trailers",
+      authorization: `Bearer ${await internalAuth.credential()}`,
     });
     const trailers = await new Promise<Record<string, unknown>>((resolve) => {
       stream.on("trailers", resolve);
@@ -195,7 +201,7 @@ describe("bad requests", () => {
     session.close();
     expect(trailers["grpc-status"]).toBe("3");
     expect(decodeURIComponent(String(trailers["grpc-message"]))).toMatch(/UTF-8/);
-    const client = createServiceClient(UserService, frontAddress);
+    const client = createServiceClient(UserService, frontAddress, { internalAuth });
     await expect(client.getUser({ id: uuid })).resolves.toBeDefined();
   });
 });
@@ -204,7 +210,7 @@ describe("reflection", () => {
   it("lists only the services this server serves, not those its files import", async () => {
     const { RoomService } = await import("@parley/proto/room/v1/room_pb");
     const anyHandler = new Proxy({}, { get: () => async () => ({}) });
-    const server = createGrpcServer({ name: "rooms-only", log, services: [implement(RoomService, anyHandler as never)] });
+    const server = createGrpcServer({ name: "rooms-only", log, internalAuth, services: [implement(RoomService, anyHandler as never)] });
     const address = `127.0.0.1:${await server.listen(0, "127.0.0.1")}`;
     try {
       const { stdout } = await bufCurl(["--list-services", `http://${address}`]);

@@ -1,5 +1,5 @@
 // Starts the message service: config, database, room-service client, broker, gRPC server.
-import { addressEnv, brokerFor, createLogger, createServiceClient, launched, parseEnv, type Launch } from "@parley/kit";
+import { addressEnv, brokerFor, createLogger, createServiceClient, InternalAuth, launched, parseEnv, type Launch } from "@parley/kit";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
 import { initORM, type MessageDb } from "./db.js";
 import { messageEnv } from "./env.js";
@@ -14,9 +14,12 @@ export const launch: Launch = async (options) => {
   try {
     db = await initORM({ databaseUrl: config.DATABASE_URL, dataDir: dataDir ?? `${config.DATA_DIR}/message`, log });
     const database = db;
-    const server = build({ db, broker, rooms: createServiceClient(RoomService, config.ROOM_SERVICE_ADDR), log });
-    const bound = await server.listen(config.PORT, host);
-    return launched("message", `${host ?? "127.0.0.1"}:${bound}`, log, [
+    const internalAuth = new InternalAuth(config.INTERNAL_AUTH_SECRET, "message");
+    const rooms = createServiceClient(RoomService, config.ROOM_SERVICE_ADDR, { internalAuth });
+    const server = build({ db, broker, rooms, log }, internalAuth);
+    const bindAddress = host ?? config.BIND_ADDRESS;
+    const bound = await server.listen(config.PORT, bindAddress);
+    return launched("message", bindAddress, bound, log, [
       { name: "grpc", stop: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
       { name: "database", stop: () => database.orm.close() },
       ...stopBroker,

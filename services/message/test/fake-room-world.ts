@@ -14,7 +14,7 @@ import {
   type Broker,
   type ServiceHandlers,
 } from "@parley/kit";
-import { TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
+import { TEST_REDIS_URL, testDatabase, testInternalAuth } from "@parley/kit/testing";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, RoomService } from "@parley/proto/room/v1/room_pb";
 import { uuidv7 } from "uuidv7";
@@ -69,13 +69,15 @@ export async function startFakeRoomWorld(options: { broker?: Broker } = {}): Pro
   const log = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
   const database = testDatabase();
   const fakeRooms = new FakeRooms();
-  const roomServer = createGrpcServer({ name: "fake-room", log, services: [implement(RoomService, fakeRooms.handlers())] });
+  const internalAuth = testInternalAuth();
+  const roomServer = createGrpcServer({ name: "fake-room", log, internalAuth, services: [implement(RoomService, fakeRooms.handlers())] });
   const roomPort = await roomServer.listen(0, "127.0.0.1");
   // Channels of this test only, even on a shared Redis.
   const redisPrefix = `parley-test:${randomBytes(4).toString("hex")}:`;
   const broker = options.broker ?? createBroker(TEST_REDIS_URL, log, redisPrefix);
   const db = await initORM({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, log });
-  const server = build({ db, broker, rooms: createServiceClient(RoomService, `127.0.0.1:${roomPort}`), log });
+  const rooms = createServiceClient(RoomService, `127.0.0.1:${roomPort}`, { internalAuth: testInternalAuth("message") });
+  const server = build({ db, broker, rooms, log }, testInternalAuth("message"));
   const port = await server.listen(0, "127.0.0.1");
   const messageAddress = `127.0.0.1:${port}`;
 
@@ -83,7 +85,7 @@ export async function startFakeRoomWorld(options: { broker?: Broker } = {}): Pro
     db,
     fakeRooms,
     messageAddress,
-    messages: createServiceClient(MessageService, messageAddress),
+    messages: createServiceClient(MessageService, messageAddress, { internalAuth }),
     broker,
     redisPrefix,
     async newUser() {

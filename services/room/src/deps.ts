@@ -1,5 +1,5 @@
 // Wires the room service's dependencies from its configuration.
-import { createServiceClient, type Broker, type Logger } from "@parley/kit";
+import { createServiceClient, type Broker, type InternalAuth, type Logger } from "@parley/kit";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { initORM } from "./db.js";
@@ -10,6 +10,7 @@ export async function createRoomDeps(
   config: RoomEnv,
   log: Logger,
   broker: Broker,
+  internalAuth: InternalAuth,
   dataDir?: string,
 ): Promise<RoomDeps & { close(): Promise<void> }> {
   const db = await initORM({ databaseUrl: config.DATABASE_URL, dataDir: dataDir ?? `${config.DATA_DIR}/room`, log });
@@ -17,8 +18,8 @@ export async function createRoomDeps(
     db,
     broker,
     log,
-    users: createServiceClient(UserService, config.USER_SERVICE_ADDR),
-    messages: createServiceClient(MessageService, config.MESSAGE_SERVICE_ADDR),
+    users: createServiceClient(UserService, config.USER_SERVICE_ADDR, { internalAuth }),
+    messages: createServiceClient(MessageService, config.MESSAGE_SERVICE_ADDR, { internalAuth }),
     close: () => db.orm.close(),
   };
 }

@@ -1,5 +1,5 @@
 // Starts the room service: config, database, clients of the user and message services, gRPC server.
-import { addressEnv, brokerFor, createLogger, launched, parseEnv, type Launch } from "@parley/kit";
+import { addressEnv, brokerFor, createLogger, InternalAuth, launched, parseEnv, type Launch } from "@parley/kit";
 import { createRoomDeps } from "./deps.js";
 import { roomEnv } from "./env.js";
 import { build } from "./server.js";
@@ -9,11 +9,13 @@ export const launch: Launch = async (options) => {
   const config = parseEnv(roomEnv, { ...env, ...addressEnv(addresses), ...(port !== undefined && { PORT: String(port) }) });
   const log = createLogger("room", config.LOG_LEVEL);
   const { broker, stop: stopBroker } = brokerFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
-  const deps = await createRoomDeps(config, log, broker, dataDir);
+  const internalAuth = new InternalAuth(config.INTERNAL_AUTH_SECRET, "room");
+  const deps = await createRoomDeps(config, log, broker, internalAuth, dataDir);
   try {
-    const server = build(deps);
-    const bound = await server.listen(config.PORT, host);
-    return launched("room", `${host ?? "127.0.0.1"}:${bound}`, log, [
+    const server = build(deps, internalAuth);
+    const bindAddress = host ?? config.BIND_ADDRESS;
+    const bound = await server.listen(config.PORT, bindAddress);
+    return launched("room", bindAddress, bound, log, [
       { name: "grpc", stop: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
       { name: "dependencies", stop: () => deps.close() },
       ...stopBroker,

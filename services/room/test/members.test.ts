@@ -214,10 +214,10 @@ describe("a room service whose message service is down", () => {
       db,
       log,
       broker: parley.broker,
-      users: createServiceClient(UserService, parley.addresses.user, { interceptors: [counting] }),
-      messages: createServiceClient(MessageService, `127.0.0.1:${await closedPort()}`),
-    });
-    rooms = createServiceClient(RoomService, `127.0.0.1:${await server.listen(0, "127.0.0.1")}`);
+      users: createServiceClient(UserService, parley.addresses.user, { interceptors: [counting], internalAuth: parley.internalAuth }),
+      messages: createServiceClient(MessageService, `127.0.0.1:${await closedPort()}`, { internalAuth: parley.internalAuth }),
+    }, parley.internalAuth);
+    rooms = createServiceClient(RoomService, `127.0.0.1:${await server.listen(0, "127.0.0.1")}`, { internalAuth: parley.internalAuth });
   });
   afterAll(async () => {
     await server?.shutdown(1_000);

@@ -1,5 +1,5 @@
 // build(): the user service as an unstarted gRPC server (tests listen on port 0).
-import { createGrpcServer, implement, type Logger } from "@parley/kit";
+import { createGrpcServer, implement, type InternalAuth, type Logger } from "@parley/kit";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import type { UserDb } from "./db.js";
 import { UserServiceImpl } from "./service.js";
@@ -7,8 +7,9 @@ import { UserServiceImpl } from "./service.js";
 export interface UserServerDeps {
   db: UserDb;
   log: Logger;
+  internalAuth: InternalAuth;
 }
 
-export function build({ db, log }: UserServerDeps) {
-  return createGrpcServer({ name: "user", log, services: [implement(UserService, new UserServiceImpl(db))] });
+export function build({ db, log, internalAuth }: UserServerDeps) {
+  return createGrpcServer({ name: "user", log, internalAuth, services: [implement(UserService, new UserServiceImpl(db))] });
 }
