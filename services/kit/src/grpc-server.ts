@@ -21,6 +21,7 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { META, runInContext, type CallContext } from "./context.js";
 import { fail, toPublicError } from "./errors.js";
 import type { Logger } from "./logger.js";
+import { NUL_RULE, pathOfNul } from "./rules.js";
 
 /** A service implementation: one async function per method, typed by the generated descriptor. */
 export type ServiceHandlers<S extends DescService> = {
@@ -183,6 +184,8 @@ async function serveUnary(
     } catch {
       throw fail.invalidArgument("request", "not a valid protobuf message (strings must be valid UTF-8)");
     }
+    const nulAt = pathOfNul(request);
+    if (nulAt !== undefined) throw fail.invalidArgument(nulAt || "request", NUL_RULE);
     const init = await runInContext(ctx, () => handler(request, ctx));
     const response = create(method.output, init as never);
     log.info({ method: methodName, code: "OK", ms: round(performance.now() - started) }, "call");
