@@ -50,7 +50,7 @@ describe("client address behind proxies (TRUST_PROXY, item 3)", () => {
       const statuses: number[] = [];
       for (let i = 1; i <= 40; i++) {
         const res = await proxied.api("POST", "/api/v1/auth/login", {
-          body: { login: "nobody_here", password: "wrong password" },
+          body: { login: `nobody_${i}`, password: "wrong password" }, // a new account each time: only the address limit applies
           headers: { "x-forwarded-for": `203.0.113.${i}, ${gateway}` },
         });
         statuses.push(res.status);
