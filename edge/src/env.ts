@@ -1,17 +1,17 @@
 import { env, serviceEnvShape } from "@parley/kit";
 import { z } from "zod";
+import { trustProxySetting } from "./api/proxy.js";
 import { publicEnvShape } from "./public-env.js";
 
 const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const flag = z.preprocess((v) => (v === "" || v === undefined ? "false" : v), z.enum(["true", "false", "1", "0"])).transform((v) => v === "true" || v === "1");
 
 export const edgeEnv = z.object({
   ...serviceEnvShape(8080),
   ...publicEnvShape("http://localhost:3000"),
   USER_SERVICE_ADDR: env.address("127.0.0.1:3002"),
   MAX_BODY_BYTES: count(64 * 1024),
-  /** Behind a proxy: take the client address from X-Forwarded-For. */
-  TRUST_PROXY: flag,
+  /** Behind proxies: how many hops (or which addresses) of X-Forwarded-For to believe (see api/proxy.ts). */
+  TRUST_PROXY: trustProxySetting,
   /**
    * Where browsers open the WebSocket (told to the web app by GET /api/v1/config). Unset: the
    * edge's own host on SOCKET_PUBLIC_PORT, or the same origin's /ws when that port is empty.
@@ -24,5 +24,11 @@ export const edgeEnv = z.object({
   RATE_LOGIN_PER_MINUTE: count(30),
   RATE_SEND_PER_10S_USER: count(50),
   RATE_SEND_PER_10S_ADDRESS: count(200),
+  /** Calls one tRPC batch may carry (the web app's client batches at most 10). */
+  TRPC_MAX_BATCH_SIZE: count(25),
+  /** Per user, every call counted (a batch is many calls): queries, searches, and writes other than sends. */
+  RATE_READ_PER_10S_USER: count(300),
+  RATE_SEARCH_PER_10S_USER: count(60),
+  RATE_WRITE_PER_10S_USER: count(100),
 });
 export type EdgeEnv = z.infer<typeof edgeEnv>;

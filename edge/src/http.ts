@@ -4,10 +4,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import type { Logger } from "@parley/kit";
 import { contextInputFromRequest, createContextInner, type EdgeDeps } from "./api/context.js";
+import type { TrustProxy } from "./api/proxy.js";
 import { EdgeError } from "./api/errors.js";
 import { openApiDocument } from "./api/openapi.js";
 import { createRestHandler, REST_PREFIX, sendError, sendJson } from "./api/rest.js";
 import { appRouter } from "./api/routers/_app.js";
+import { isAllowedOrigin } from "./public-env.js";
 import { createStaticHandler } from "./static.js";
 
 export interface EdgeHttpOptions {
@@ -15,8 +17,16 @@ export interface EdgeHttpOptions {
   log: Logger;
   /** Origins allowed to call the API from a browser (besides the edge's own). */
   corsOrigins: string[];
+  /**
+   * The origins browsers load the web app from: allowed like corsOrigins, and where the
+   * socket URL of /api/v1/config is built. Read per request: launch fills in the default
+   * (the bound port) once the server listens.
+   */
+  publicOrigins: string[];
   maxBodyBytes: number;
-  trustProxy: boolean;
+  /** The most calls one tRPC batch may carry. */
+  maxBatchSize: number;
+  trustProxy: TrustProxy;
   /** Directory of the built web app; a placeholder page is served when it does not exist. */
   webRoot: string;
   /** Fixed public WebSocket URL, or undefined to derive it from the request's host. */
@@ -36,11 +46,11 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 export function createEdgeServer(options: EdgeHttpOptions): Server {
   const { deps, log, maxBodyBytes, trustProxy } = options;
-  const allowedOrigins = new Set(options.corsOrigins);
   const createContext = (req: IncomingMessage) => createContextInner(deps, contextInputFromRequest(req, trustProxy));
   const handleRest = createRestHandler({ router: appRouter, createContext, maxBodyBytes });
   const serveStatic = createStaticHandler(options.webRoot);
   let openApi: string | undefined;
+  let allowedOrigins: Set<string> | undefined; // at the first request: publicOrigins are complete by then
 
   const server = createServer(async (req, res) => {
     const started = performance.now();
@@ -56,6 +66,7 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
       return sendError(res, new EdgeError("BAD_REQUEST", "malformed URL"));
     }
     const isApi = url.pathname.startsWith("/trpc/") || url.pathname.startsWith(`${REST_PREFIX}/`);
+    allowedOrigins ??= new Set([...options.corsOrigins, ...options.publicOrigins]);
     if (isApi && !applyCors(req, res, allowedOrigins)) {
       return sendError(res, new EdgeError("FORBIDDEN", "this origin may not call the API"));
     }
@@ -73,6 +84,7 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
           res,
           path: url.pathname.slice("/trpc/".length),
           maxBodySize: maxBodyBytes,
+          maxBatchSize: options.maxBatchSize,
           createContext: ({ req }) => createContext(req),
           onError: ({ error, path }) => {
             if (error.code === "INTERNAL_SERVER_ERROR") log.error({ err: error.cause ?? error, path }, "procedure failed");
@@ -80,6 +92,8 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
         });
       }
       if (url.pathname === `${REST_PREFIX}/config`) {
+        // Built from configured origins only, never from an arbitrary Host; still per request.
+        res.setHeader("cache-control", "no-store");
         return sendJson(res, 200, { socketUrl: socketUrlFor(req, options) });
       }
       if (url.pathname === `${REST_PREFIX}/openapi.json`) {
@@ -104,23 +118,20 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
   return server;
 }
 
-/** The WebSocket URL a browser on this request's host should use. */
+/** The WebSocket URL for a browser on this request's origin: one of the public origins, never an unknown Host. */
 function socketUrlFor(req: IncomingMessage, options: EdgeHttpOptions): string {
   if (options.publicSocketUrl) return options.publicSocketUrl;
-  const forwardedProto = options.trustProxy ? String(req.headers["x-forwarded-proto"] ?? "").split(",")[0]?.trim() : "";
-  const secure = forwardedProto === "https" || (req.socket as { encrypted?: boolean }).encrypted === true;
-  const host = (req.headers.host ?? "localhost").replace(/:\d+$/, "");
-  const scheme = secure ? "wss" : "ws";
-  return options.socketPublicPort ? `${scheme}://${host}:${options.socketPublicPort}/ws` : `${scheme}://${req.headers.host ?? host}/ws`;
+  const origins = options.publicOrigins.map((o) => new URL(o));
+  const origin = origins.find((o) => o.host === req.headers.host) ?? origins[0] ?? new URL("http://localhost");
+  const scheme = origin.protocol === "https:" ? "wss" : "ws";
+  return options.socketPublicPort ? `${scheme}://${origin.hostname}:${options.socketPublicPort}/ws` : `${scheme}://${origin.host}/ws`;
 }
 
 /** Sets CORS headers for an allowed Origin; false when a cross-origin caller is not allowed. */
-function applyCors(req: IncomingMessage, res: ServerResponse, allowed: Set<string>): boolean {
+function applyCors(req: IncomingMessage, res: ServerResponse, allowed: ReadonlySet<string>): boolean {
   const origin = req.headers.origin;
+  if (!isAllowedOrigin(origin, allowed)) return false;
   if (!origin) return true; // not a browser cross-origin request
-  const host = req.headers.host;
-  const sameOrigin = host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
-  if (!sameOrigin && !allowed.has(origin)) return false;
   res.setHeader("access-control-allow-origin", origin);
   res.setHeader("vary", "Origin");
   res.setHeader("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");

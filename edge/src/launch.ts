@@ -4,7 +4,7 @@ import type { EdgeDeps } from "./api/context.js";
 import { createServiceClients } from "./api/services.js";
 import { edgeEnv } from "./env.js";
 import { createEdgeServer } from "./http.js";
-import { verifierFor } from "./public-env.js";
+import { loopbackOrigins, verifierFor } from "./public-env.js";
 
 export const launch: Launch = async ({ env, port, host, addresses }) => {
   const config = parseEnv(edgeEnv, { ...env, ...addressEnv(addresses), ...(port !== undefined && { PORT: String(port) }) });
@@ -25,13 +25,19 @@ export const launch: Launch = async ({ env, port, host, addresses }) => {
       loginPerAddress: config.RATE_LOGIN_PER_MINUTE,
       sendPerUser: config.RATE_SEND_PER_10S_USER,
       sendPerAddress: config.RATE_SEND_PER_10S_ADDRESS,
+      readPerUser: config.RATE_READ_PER_10S_USER,
+      searchPerUser: config.RATE_SEARCH_PER_10S_USER,
+      writePerUser: config.RATE_WRITE_PER_10S_USER,
     },
   };
+  const publicOrigins = [...(config.PUBLIC_ORIGIN ?? [])];
   const server = createEdgeServer({
     deps,
     log,
     corsOrigins: config.CORS_ORIGINS,
+    publicOrigins,
     maxBodyBytes: config.MAX_BODY_BYTES,
+    maxBatchSize: config.TRPC_MAX_BATCH_SIZE,
     trustProxy: config.TRUST_PROXY,
     webRoot: config.WEB_ROOT,
     publicSocketUrl: config.PUBLIC_SOCKET_URL,
@@ -43,6 +49,7 @@ export const launch: Launch = async ({ env, port, host, addresses }) => {
     server.listen(config.PORT, bindHost, () => resolve());
   });
   const bound = server.address() as { address: string; port: number };
+  if (!config.PUBLIC_ORIGIN) publicOrigins.push(...loopbackOrigins(bound.port));
   return launched("edge", bound.address, bound.port, log, [
     {
       name: "http",

@@ -215,8 +215,8 @@ describe("around the API", () => {
   });
 
   it("rate limits logins per client address with 429 and Retry-After", async () => {
-    // A second edge on the same services, trusting X-Forwarded-For so this test has an address of its own.
-    const limited = await startTestEdge({ RATE_LOGIN_PER_MINUTE: "3", TRUST_PROXY: "true" }, edge);
+    // A second edge on the same services, trusting one proxy hop so this test has an address of its own.
+    const limited = await startTestEdge({ RATE_LOGIN_PER_MINUTE: "3", TRUST_PROXY: "1" }, edge);
     const from = { "x-forwarded-for": `198.51.100.${1 + Math.floor(Math.random() * 250)}` };
     try {
       const statuses = [];

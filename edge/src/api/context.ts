@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { AccessTokenVerifier } from "@parley/auth/verify";
 import type { RateLimiter } from "@parley/kit";
+import { clientAddressOf, type TrustProxy } from "./proxy.js";
 import type { Caller, ServiceClients } from "./services.js";
 
 export interface EdgeDeps {
@@ -21,6 +22,10 @@ export interface RateLimits {
   /** Sends per user per 10 seconds, and per client address per 10 seconds. */
   sendPerUser: number;
   sendPerAddress: number;
+  /** Per user per 10 seconds, each call of a batch counted: queries, searches, and writes other than sends. */
+  readPerUser: number;
+  searchPerUser: number;
+  writePerUser: number;
 }
 
 export interface ContextInput {
@@ -42,24 +47,15 @@ export function createContextInner(deps: EdgeDeps, input: ContextInput) {
 
 export type Context = ReturnType<typeof createContextInner>;
 
-/** The context of an HTTP request. `trustProxy`: take the client address from X-Forwarded-For. */
-export function contextInputFromRequest(req: IncomingMessage, trustProxy: boolean): ContextInput {
+/** The context of an HTTP request. `trustProxy`: which X-Forwarded-For hops are our own proxies. */
+export function contextInputFromRequest(req: IncomingMessage, trustProxy: TrustProxy): ContextInput {
   const auth = req.headers.authorization;
   const bearer = typeof auth === "string" && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, "").trim() : undefined;
   const requestId = req.headers["x-request-id"];
   return {
     requestId: typeof requestId === "string" && /^[\w.-]{1,64}$/.test(requestId) ? requestId : undefined,
-    clientAddress: clientAddress(req, trustProxy),
+    clientAddress: clientAddressOf(req, trustProxy),
     userAgent: typeof req.headers["user-agent"] === "string" ? req.headers["user-agent"] : undefined,
     accessToken: bearer,
   };
-}
-
-function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = req.headers["x-forwarded-for"];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
-    if (first) return first.slice(0, 64);
-  }
-  return req.socket.remoteAddress ?? "unknown";
 }

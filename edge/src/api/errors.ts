@@ -13,7 +13,8 @@ const BY_GRPC_CODE: Partial<Record<Code, TRPCCode>> = {
   [Code.PermissionDenied]: "FORBIDDEN",
   [Code.NotFound]: "NOT_FOUND",
   [Code.AlreadyExists]: "CONFLICT",
-  [Code.Aborted]: "CONFLICT",
+  // No Parley service answers ABORTED on purpose: the code arrives when a call's stream dies.
+  [Code.Aborted]: "SERVICE_UNAVAILABLE",
   [Code.FailedPrecondition]: "PRECONDITION_FAILED",
   [Code.ResourceExhausted]: "TOO_MANY_REQUESTS",
   [Code.DeadlineExceeded]: "TIMEOUT",
@@ -37,9 +38,24 @@ export class EdgeError extends TRPCError {
   }
 }
 
+/** Seconds a client waits before retrying a call the services could not take. */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * A service's own answer carries grpc-status (in trailers, which the client keeps as
+ * metadata). Without it, the client library made the error up: the connection failed, was
+ * reset (connect-node calls ECONNRESET "aborted") or the stream was cut. Never a caller's mistake.
+ */
+function isTransportFailure(error: ConnectError): boolean {
+  return !error.metadata.has("grpc-status") && error.code !== Code.DeadlineExceeded;
+}
+
 export function fromServiceError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
   const connect = ConnectError.from(error);
+  if (error instanceof ConnectError && isTransportFailure(connect)) {
+    return new EdgeError("SERVICE_UNAVAILABLE", "service temporarily unavailable", { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS }, error);
+  }
   const code = BY_GRPC_CODE[connect.code];
   if (!code) return new EdgeError("INTERNAL_SERVER_ERROR", "internal error", {}, error);
   const field = connect.metadata.get(FIELD_TRAILER) ?? undefined;
@@ -48,7 +64,10 @@ export function fromServiceError(error: unknown): TRPCError {
   return new EdgeError(
     code,
     unavailable ? "service temporarily unavailable" : connect.rawMessage,
-    { field: field ? camelCase(field) : undefined, retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : undefined },
+    {
+      field: field ? camelCase(field) : undefined,
+      retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : code === "SERVICE_UNAVAILABLE" ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined,
+    },
     error,
   );
 }

@@ -55,7 +55,7 @@ export function createRestHandler({ router, createContext, maxBodyBytes }: RestH
         }
         throw new EdgeError("NOT_FOUND", `no endpoint ${req.method} ${REST_PREFIX}${path}`);
       }
-      const values = route.pattern.exec(path)!.slice(1).map(decodeURIComponent);
+      const values = route.pattern.exec(path)!.slice(1).map((value, i) => decodeParam(route.params[i]!, value));
       const input: Record<string, unknown> =
         route.method === "GET" || route.method === "DELETE" ? queryObject(search) : await readJsonBody(req, maxBodyBytes);
       route.params.forEach((name, i) => (input[name] = values[i]));
@@ -87,6 +87,15 @@ export function sendError(res: ServerResponse, error: TRPCError): void {
   sendJson(res, status, { error: body });
 }
 
+/** A path parameter as sent; a malformed %-escape is the caller's mistake. */
+function decodeParam(name: string, value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new EdgeError("BAD_REQUEST", `${name}: malformed percent-encoding`, { field: name });
+  }
+}
+
 function queryObject(search: URLSearchParams): Record<string, unknown> {
   const input: Record<string, unknown> = {};
   for (const key of new Set(search.keys())) {
@@ -110,7 +119,10 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     chunks.push(chunk);
   }
   if (size === 0) return {};
-  if (type && !/^application\/json\b/i.test(type)) throw new EdgeError("UNSUPPORTED_MEDIA_TYPE", "send the body as application/json");
+  // Exactly application/json (parameters aside): JSON Patch and other +json types mean something else.
+  if (type && type.split(";", 1)[0]!.trim().toLowerCase() !== "application/json") {
+    throw new EdgeError("UNSUPPORTED_MEDIA_TYPE", "send the body as application/json");
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));

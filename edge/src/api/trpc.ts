@@ -2,8 +2,10 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { z } from "zod";
 import { TokenRejectedError } from "@parley/auth/verify";
+import { NUL_RULE, pathOfNul } from "@parley/kit";
 import type { Context } from "./context.js";
 import { describeError, EdgeError } from "./errors.js";
+import { enforceLimit } from "./limits.js";
 
 /** How a procedure is exposed in the REST API under /api/v1 (see rest.ts). */
 export interface RestMeta {
@@ -17,7 +19,14 @@ export interface RestMeta {
     /** The answer's shape, for the OpenAPI document (responses are built by the shapers in shapes.ts). */
     output?: z.ZodType;
   };
+  /**
+   * Which per-user budget a call draws on: by default "read" for queries and "write" for
+   * mutations; "search" for costly lookups; "send" for procedures with their own limits.
+   */
+  rateClass?: RateClass;
 }
+
+type RateClass = "read" | "search" | "write" | "send";
 
 const t = initTRPC
   .context<Context>()
@@ -41,17 +50,34 @@ const t = initTRPC
   });
 
 export const router = t.router;
-export const publicProcedure = t.procedure;
+
+/** Every procedure: input holding NUL is refused before anything reads it (no layer below can store it). */
+const procedure = t.procedure.use(async function refuseNul({ getRawInput, next }) {
+  const nulAt = pathOfNul(await getRawInput());
+  if (nulAt !== undefined) throw new EdgeError("BAD_REQUEST", `${nulAt || "input"}: ${NUL_RULE}`, { field: nulAt || "input" });
+  return next();
+});
+
+export const publicProcedure = procedure;
 export const createCallerFactory = t.createCallerFactory;
 
-/** A procedure for signed-in users: verifies the access token and narrows ctx.user. */
-export const authedProcedure = t.procedure.use(async function requireUser({ ctx, next }) {
+/**
+ * A procedure for signed-in users: verifies the access token, narrows ctx.user, and draws
+ * on the user's budget for the procedure's class. Every call counts, so a batch of N calls
+ * costs N (tRPC runs this middleware once per call of a batch).
+ */
+export const authedProcedure = procedure.use(async function requireUser({ ctx, next, meta, type }) {
   let claims;
   try {
     claims = await ctx.verifier.verify(ctx.accessToken);
   } catch (error) {
     if (error instanceof TokenRejectedError) throw new EdgeError("UNAUTHORIZED", error.message);
     throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "cannot verify tokens right now", cause: error });
+  }
+  const rateClass = meta?.rateClass ?? (type === "query" ? "read" : "write");
+  if (rateClass !== "send") {
+    const perUser = { read: ctx.limits.readPerUser, search: ctx.limits.searchPerUser, write: ctx.limits.writePerUser }[rateClass];
+    await enforceLimit(ctx, `edge:${rateClass}:user:${claims.userId}`, perUser, 10_000);
   }
   const caller = { ...ctx.caller, userId: claims.userId, sessionId: claims.sessionId };
   return next({ ctx: { ...ctx, caller, user: { id: claims.userId, sessionId: claims.sessionId } } });

@@ -25,7 +25,7 @@ export const launch: Launch = async (options) => {
     broker,
     presence,
     nodeId: config.NODE_ID,
-    allowedOrigins: config.CORS_ORIGINS,
+    allowedOrigins: [...config.CORS_ORIGINS, ...(config.PUBLIC_ORIGIN ?? [])],
     services: {
       rooms: createServiceClient(RoomService, config.ROOM_SERVICE_ADDR, { internalAuth }),
       messages: createServiceClient(MessageService, config.MESSAGE_SERVICE_ADDR, { internalAuth }),

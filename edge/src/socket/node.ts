@@ -11,6 +11,7 @@ import { PresenceState, type Event } from "@parley/proto/events/v1/events_pb";
 import type { Message, MessageService } from "@parley/proto/message/v1/message_pb";
 import type { Membership, RoomService } from "@parley/proto/room/v1/room_pb";
 import type { ClientFrame } from "@parley/proto/socket/v1/socket_pb";
+import { isAllowedOrigin } from "../public-env.js";
 import type { PresenceStore } from "./presence.js";
 import { CLOSE, decodeClientFrame, FrameError, OutgoingFrame, parseSubprotocols, SUBPROTOCOLS, type Encoding } from "./protocol.js";
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, Uws, WebSocket } from "./uws.js";
@@ -204,7 +205,6 @@ export class SocketNode {
     const protocolHeader = req.getHeader("sec-websocket-protocol");
     const extensions = req.getHeader("sec-websocket-extensions");
     const origin = req.getHeader("origin");
-    const host = req.getHeader("host");
     const query = new URLSearchParams(req.getQuery() ?? "");
     let aborted = false;
     res.onAborted(() => {
@@ -214,7 +214,7 @@ export class SocketNode {
       if (!aborted) res.cork(() => res.writeStatus(status).writeHeader("content-type", "text/plain").end(reason));
     };
     if (this.draining) return refuse("503 Service Unavailable", "shutting down: connect to another node");
-    if (origin && !this.allowedOrigins.has(origin) && origin !== `http://${host}` && origin !== `https://${host}`) {
+    if (!isAllowedOrigin(origin, this.allowedOrigins)) {
       return refuse("403 Forbidden", "origin not allowed");
     }
     const { encoding, chosen, token } = parseSubprotocols(protocolHeader);

@@ -118,7 +118,13 @@ async function startOnce(options: StartOptions, log: Logger): Promise<RunningPar
     for (const { name, launch } of SERVICES) {
       const dataDir = root === "memory://" ? root : `${root}/${name}`;
       // The web app learns the socket tier's port from the edge.
-      const serviceEnv = name === "edge" ? { SOCKET_PUBLIC_PORT: addresses.socket!.split(":").at(-1)!, ...env } : env;
+      // The socket tier accepts browsers of the web app the edge serves, on the edge's port.
+      const serviceEnv =
+        name === "edge"
+          ? { SOCKET_PUBLIC_PORT: addresses.socket!.split(":").at(-1)!, ...env }
+          : name === "socket" && ports.edge
+            ? { PUBLIC_ORIGIN: `http://localhost:${ports.edge},http://127.0.0.1:${ports.edge}`, ...env }
+            : env;
       const service = await launch({ env: serviceEnv, port: ports[name], host, dataDir, addresses: { ...addresses }, broker });
       running.push(service);
       addresses[name] = service.address;

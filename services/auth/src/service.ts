@@ -56,7 +56,11 @@ function checkPasswordSize(password: string): void {
 const registerRequest = z.object({
   email: rules.email,
   username: rules.username,
-  password: z.string().min(PASSWORD_MIN, `at least ${PASSWORD_MIN} characters`).max(PASSWORD_MAX, `at most ${PASSWORD_MAX} characters`),
+  password: z
+    .string()
+    .min(PASSWORD_MIN, `at least ${PASSWORD_MIN} characters`)
+    .max(PASSWORD_MAX, `at most ${PASSWORD_MAX} characters`)
+    .refine((v) => v.trim() !== "", "must not be only spaces"),
   displayName: z.string().max(64, "at most 64 characters"),
 });
 

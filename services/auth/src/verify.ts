@@ -2,7 +2,7 @@
 // iss/aud/exp/typ required, keys only from our own JWKS (cached, refetched on
 // an unknown kid, at most once per refetchIntervalMs).
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWK } from "jose";
-import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "./claims.js";
+import { ACCESS_TOKEN_TTL_SECONDS, ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "./claims.js";
 import { SIGNING_ALG } from "./keys.js";
 
 export interface AccessClaims {
@@ -35,6 +35,8 @@ export interface VerifierOptions {
   /** An unknown kid triggers at most one refetch per this interval. */
   refetchIntervalMs?: number;
   clockToleranceSeconds?: number;
+  /** The access-token TTL the auth service issues with: no genuine token lives longer. */
+  maxLifetimeSeconds?: number;
 }
 
 export interface AccessTokenVerifier {
@@ -46,6 +48,8 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
   const audience = options.audience ?? DEFAULT_AUDIENCE;
   const maxAgeMs = options.maxAgeMs ?? 10 * 60_000;
   const refetchIntervalMs = options.refetchIntervalMs ?? 5_000;
+  const toleranceSeconds = options.clockToleranceSeconds ?? 5;
+  const maxLifetimeSeconds = options.maxLifetimeSeconds ?? ACCESS_TOKEN_TTL_SECONDS;
   let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   let fetchedAt = 0;
   let inFlight: Promise<void> | undefined;
@@ -71,7 +75,9 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
       audience,
       typ: ACCESS_TOKEN_TYPE,
       requiredClaims: ["iss", "aud", "sub", "exp", "iat", "jti", "sid", "typ"],
-      clockTolerance: options.clockToleranceSeconds ?? 5,
+      clockTolerance: toleranceSeconds,
+      // Also refuses an iat in the future (beyond the tolerance): a token minted ahead of time.
+      maxTokenAge: maxLifetimeSeconds,
     });
   };
 
@@ -96,6 +102,9 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
         throw error; // the key source failed: not the caller's fault
       }
       const { payload } = result;
+      // A signing key that leaked, or a bug, must not mint tokens that outlive the configured TTL.
+      const lifetime = payload.exp! - payload.iat!;
+      if (lifetime > maxLifetimeSeconds + toleranceSeconds) throw new TokenRejectedError("invalid", "the access token is not valid");
       if (payload.typ !== ACCESS_TOKEN_USE || typeof payload.sid !== "string" || typeof payload.sub !== "string") {
         throw new TokenRejectedError("invalid", "the access token is not valid");
       }

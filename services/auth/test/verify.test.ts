@@ -2,6 +2,11 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { SignJWT, base64url, generateKeyPair, type JWK } from "jose";
 import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import { createLogger } from "@parley/kit";
+import { testDatabase } from "@parley/kit/testing";
+import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "../src/claims.js";
+import { initORM, type AuthDb } from "../src/db.js";
+import { SIGNING_ALG, SigningKeys } from "../src/keys.js";
 import { createAccessTokenVerifier, TokenRejectedError } from "../src/verify.js";
 
 let parley: TestParley;
@@ -106,5 +111,60 @@ describe("access token verification", () => {
     await expect(verifier.verify(fresh)).resolves.toMatchObject({ userId: expect.any(String) });
     await expect(verifier.verify(accessToken)).resolves.toMatchObject({ userId });
     expect((await loadKeys()).map((k) => k.kid)).toEqual(expect.arrayContaining([kid, parts(accessToken).header.kid]));
+  });
+});
+
+describe("token lifetimes (signed with a real signing key of the auth service's key store)", () => {
+  const keyDatabase = testDatabase();
+  let db: AuthDb;
+  let keys: SigningKeys;
+  const TTL = 15 * 60;
+  beforeAll(async () => {
+    db = await initORM({ databaseUrl: keyDatabase.databaseUrl, dataDir: keyDatabase.dataDir, log: createLogger("test", "silent") });
+    keys = new SigningKeys(db, TTL * 1000);
+  });
+  afterAll(async () => {
+    await db?.orm.close();
+    await keyDatabase.drop();
+  });
+
+  /** An access token exactly as the auth service makes one, but with the given iat and exp (seconds). */
+  async function signed(iat: number, exp: number) {
+    const { kid, key } = await keys.current();
+    return new SignJWT({ typ: ACCESS_TOKEN_USE, sid: "00000000-0000-7000-8000-000000000001" })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: ACCESS_TOKEN_TYPE })
+      .setIssuer(DEFAULT_ISSUER)
+      .setAudience(DEFAULT_AUDIENCE)
+      .setSubject("00000000-0000-7000-8000-000000000002")
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .setJti("00000000-0000-7000-8000-000000000003")
+      .sign(key);
+  }
+  const now = () => Math.floor(Date.now() / 1000);
+  const verifier = () => createAccessTokenVerifier({ loadKeys: () => keys.publicKeys() });
+  const reasonOf = (token: string, v = verifier()) =>
+    v.verify(token).then(
+      () => "accepted",
+      (e: TokenRejectedError) => e.reason,
+    );
+
+  it("accepts a token of the configured lifetime, issued now or a few seconds ahead (clock skew)", async () => {
+    expect(await reasonOf(await signed(now(), now() + TTL))).toBe("accepted");
+    expect(await reasonOf(await signed(now() + 3, now() + 3 + TTL))).toBe("accepted");
+  });
+
+  it("refuses a token issued a day in the future", async () => {
+    expect(await reasonOf(await signed(now() + 86_400, now() + 86_400 + TTL))).toBe("invalid");
+    expect(await reasonOf(await signed(now() + 60, now() + 60 + TTL))).toBe("invalid");
+  });
+
+  it("refuses a token whose lifetime exceeds the configured TTL (exp 100 years out)", async () => {
+    expect(await reasonOf(await signed(now(), now() + 100 * 365 * 86_400))).toBe("invalid");
+    expect(await reasonOf(await signed(now(), now() + TTL + 60))).toBe("invalid");
+    expect(await reasonOf(await signed(now() - 60, now() + TTL))).toBe("invalid");
+    // A deployment with a longer TTL tells its verifiers so.
+    const patient = createAccessTokenVerifier({ loadKeys: () => keys.publicKeys(), maxLifetimeSeconds: 2 * 3600 });
+    expect(await reasonOf(await signed(now(), now() + 2 * 3600), patient)).toBe("accepted");
   });
 });

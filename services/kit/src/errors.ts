@@ -45,6 +45,7 @@ const GENERIC_MESSAGES: Partial<Record<Code, string>> = {
   [Code.Unknown]: "internal error",
   [Code.DataLoss]: "internal error",
   [Code.Unavailable]: "service unavailable",
+  [Code.Aborted]: "service unavailable",
   [Code.DeadlineExceeded]: "deadline exceeded",
   [Code.Canceled]: "cancelled",
 };
@@ -59,7 +60,10 @@ export function toPublicError(error: unknown): PublicError {
       if (value !== null) trailers[key] = value;
     }
     const generic = GENERIC_MESSAGES[error.code];
-    return { code: error.code, message: generic ?? error.rawMessage, trailers, internal: generic !== undefined };
+    // ABORTED reaches a handler only from a downstream call whose stream died (connect-node's
+    // name for ECONNRESET): pass it on as what it is, an outage, never as a conflict.
+    const code = error.code === Code.Aborted ? Code.Unavailable : error.code;
+    return { code, message: generic ?? error.rawMessage, trailers, internal: generic !== undefined };
   }
   if (error instanceof NotFoundError) {
     return { code: Code.NotFound, message: "not found", trailers: {}, internal: false };

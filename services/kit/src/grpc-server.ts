@@ -24,6 +24,7 @@ import { META, runInContext, type CallContext } from "./context.js";
 import { fail, toPublicError } from "./errors.js";
 import { bearerToken, CREDENTIAL_HEADER, InvalidCredentialError, type InternalAuth, type VerifiedCaller } from "./internal-auth.js";
 import type { Logger } from "./logger.js";
+import { NUL_RULE, pathOfNul } from "./rules.js";
 
 /** A service implementation: one async function per method, typed by the generated descriptor. */
 export type ServiceHandlers<S extends DescService> = {
@@ -228,6 +229,8 @@ async function serveUnary(
     } catch {
       throw fail.invalidArgument("request", "not a valid protobuf message (strings must be valid UTF-8)");
     }
+    const nulAt = pathOfNul(request);
+    if (nulAt !== undefined) throw fail.invalidArgument(nulAt || "request", NUL_RULE);
     const init = await runInContext(ctx, () => handler(request, ctx));
     const response = create(method.output, init as never);
     log.info({ method: methodName, caller: ctx.caller, code: "OK", ms: round(performance.now() - started) }, "call");

@@ -1,5 +1,5 @@
 // Field rules of messages, checked by the service (and reusable by the edge and web app).
-import { text } from "@parley/kit";
+import { hasVisibleCharacter, text } from "@parley/kit";
 import { z } from "zod";
 
 export const BODY_MAX_CHARACTERS = 4000;
@@ -19,7 +19,9 @@ export const messageRules = {
       .string()
       .trim()
       // A code point takes at most two UTF-16 units: longer strings fail before being counted.
-      .refine((v) => v.length > 0 && v.length <= 2 * BODY_MAX_CHARACTERS && characterCount(v) <= BODY_MAX_CHARACTERS, BODY_RULE),
+      .refine((v) => v.length > 0 && v.length <= 2 * BODY_MAX_CHARACTERS && characterCount(v) <= BODY_MAX_CHARACTERS, BODY_RULE)
+      // Zero-width and other invisible characters alone would be a message nobody can see.
+      .refine(hasVisibleCharacter, "must contain a visible character"),
   ),
   /** Empty: the server picks one. */
   clientMsgId: z.string().regex(/^[A-Za-z0-9_\-:.]{0,64}$/, CLIENT_MSG_ID_RULE),

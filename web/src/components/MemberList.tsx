@@ -52,14 +52,14 @@ export function MemberList(props: { roomId: string; onClose: () => void }) {
                 <Avatar userId={member.userId} name={nameOf(member)} url={member.user?.avatarUrl} size={30} presence={presenceOf(member)} />
                 <span class="member-text">
                   <span class="member-name">
-                    {nameOf(member)}
+                    <bdi>{nameOf(member)}</bdi>
                     <span class="sr-only">, {presenceOf(member)}</span>
                     <Show when={member.role !== "member"}>
                       <span class="role-tag">{member.role}</span>
                     </Show>
                   </span>
                   <Show when={member.user?.statusText}>
-                    <span class="member-status">{member.user!.statusText}</span>
+                    <span class="member-status" dir="auto">{member.user!.statusText}</span>
                   </Show>
                 </span>
                 <Show when={member.userId !== chat.myId && chat.roomById(props.roomId)?.visibility !== "direct"}>

@@ -60,7 +60,7 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
       <div class="message-content">
         <Show when={!props.grouped}>
           <header class="message-head">
-            <span class="author">{name()}</span>
+            <bdi class="author">{name()}</bdi>
             <time datetime={item().createdAt} title={fullTimeOf(item().createdAt)}>
               {timeOf(item().createdAt)}
             </time>
@@ -69,7 +69,7 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
         <Show
           when={props.editing && confirmed()}
           fallback={
-            <div class="message-body">
+            <div class="message-body" dir="auto">
               <Show when={!deleted()} fallback={<p class="tombstone">This message was deleted.</p>}>
                 <Markdown text={item().body} />
                 <Show when={confirmed()?.editedAt}>

@@ -68,7 +68,7 @@ export function ProfileDialog(props: { onClose: () => void }) {
       <div class="profile-head">
         <Avatar userId={me.id} name={displayName() || me.username} url={avatarUrl()} size={56} />
         <div>
-          <strong>{displayName() || me.username}</strong>
+          <strong dir="auto">{displayName() || me.username}</strong>
           <div class="muted">
             @{me.username}
             {me.email ? ` · ${me.email}` : ""}

@@ -140,10 +140,10 @@ export function BrowseRoomsDialog(props: { onClose: () => void; onDone: () => vo
                   <li class="result">
                     <Icon name="hash" size={18} class="room-icon" />
                     <div class="result-text">
-                      <strong>{room.name}</strong>
+                      <strong dir="auto">{room.name}</strong>
                       <span class="muted">
                         {room.memberCount} {room.memberCount === 1 ? "member" : "members"}
-                        {room.topic ? ` · ${room.topic}` : ""}
+                        {room.topic ? <> · <bdi>{room.topic}</bdi></> : ""}
                       </span>
                     </div>
                     <button type="button" class="button small" classList={{ primary: !chat.roomById(room.id) }} disabled={joining() === room.id} onClick={() => void open(room)} aria-label={`${chat.roomById(room.id) ? "Open" : "Join"} ${room.name}`}>
@@ -214,8 +214,8 @@ export function NewDirectDialog(props: { onClose: () => void; onDone: () => void
                     <button type="button" class="result result-button" disabled={busy() === user.id} onClick={() => void start(user)}>
                       <Avatar userId={user.id} name={user.displayName || user.username} url={user.avatarUrl} size={32} presence={chat.presence[user.id]} />
                       <span class="result-text">
-                        <strong>{user.displayName || user.username}</strong>
-                        <span class="muted">@{user.username}{user.statusText ? ` · ${user.statusText}` : ""}</span>
+                        <strong dir="auto">{user.displayName || user.username}</strong>
+                        <span class="muted">@{user.username}{user.statusText ? <> · <bdi>{user.statusText}</bdi></> : ""}</span>
                       </span>
                     </button>
                   </li>
@@ -281,7 +281,7 @@ export function AddPeopleDialog(props: { roomId: string; roomName: string; onClo
                   <li class="result">
                     <Avatar userId={user.id} name={user.displayName || user.username} url={user.avatarUrl} size={32} />
                     <span class="result-text">
-                      <strong>{user.displayName || user.username}</strong>
+                      <strong dir="auto">{user.displayName || user.username}</strong>
                       <span class="muted">@{user.username}</span>
                     </span>
                     <Show when={!isMember(user.id)} fallback={<span class="muted small">{added().has(user.id) ? "Added" : "Member"}</span>}>

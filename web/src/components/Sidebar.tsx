@@ -49,7 +49,7 @@ export function Sidebar(props: { onNavigate: () => void }) {
               <Icon name="hash" size={16} class="room-icon" />
             </Match>
           </Switch>
-          <span class="room-name">{title()}</span>
+          <span class="room-name" dir="auto">{title()}</span>
           <Show when={unread() > 0}>
             <span class="badge" data-testid="unread-badge">
               <span aria-hidden="true">{unread() > 99 ? "99+" : unread()}</span>
@@ -121,8 +121,8 @@ export function Sidebar(props: { onNavigate: () => void }) {
         <button type="button" class="me-button" onClick={() => setOpen("profile")} aria-label={`Your profile: ${chat.me().displayName || chat.me().username}`}>
           <Avatar userId={chat.myId} name={chat.me().displayName || chat.me().username} url={chat.me().avatarUrl} size={32} presence={chat.connection() === "live" ? "online" : "offline"} />
           <span class="me-text">
-            <span class="me-name">{chat.me().displayName || chat.me().username}</span>
-            <span class="me-status">{chat.me().statusText || `@${chat.me().username}`}</span>
+            <span class="me-name" dir="auto">{chat.me().displayName || chat.me().username}</span>
+            <span class="me-status" dir="auto">{chat.me().statusText || `@${chat.me().username}`}</span>
           </span>
         </button>
       </footer>

@@ -15,7 +15,7 @@ export function Home() {
         <Icon name="menu" />
       </button>
       <div class="home-card">
-        <h1>Welcome, {chat.me().displayName || chat.me().username}</h1>
+        <h1>Welcome, <bdi>{chat.me().displayName || chat.me().username}</bdi></h1>
         <Show
           when={chat.rooms().length > 0}
           fallback={<p class="muted">You are not in any room yet. Create one, or browse the public rooms, from the sidebar.</p>}

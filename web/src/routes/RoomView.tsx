@@ -89,10 +89,10 @@ function NotAMember(props: { roomId: string }) {
             {(r) => (
               <>
                 <h1>
-                  <Icon name="hash" /> {r().name}
+                  <Icon name="hash" /> <bdi>{r().name}</bdi>
                 </h1>
                 <Show when={r().topic}>
-                  <p class="muted">{r().topic}</p>
+                  <p class="muted" dir="auto">{r().topic}</p>
                 </Show>
                 <p class="muted">
                   {r().memberCount} {r().memberCount === 1 ? "member" : "members"}
@@ -269,9 +269,10 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
 
   const typingText = () => {
     const names = chat.typingIn(roomId).map((id) => chat.nameOf(id));
+    // Names isolated: a right-to-left override in one must not turn the sentence around.
     if (names.length === 0) return "";
-    if (names.length === 1) return `${names[0]} is typing…`;
-    if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+    if (names.length === 1) return <><bdi>{names[0]}</bdi> is typing…</>;
+    if (names.length === 2) return <><bdi>{names[0]}</bdi> and <bdi>{names[1]}</bdi> are typing…</>;
     return "Several people are typing…";
   };
 
@@ -306,9 +307,9 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
                 <Icon name="hash" class="room-icon" />
               </Match>
             </Switch>
-            <span class="room-title-text">{title()}</span>
+            <span class="room-title-text" dir="auto">{title()}</span>
           </h1>
-          <p class="room-topic">
+          <p class="room-topic" dir="auto">
             {isDirect() ? (peer() ? chat.users[peer()!]?.statusText || `@${chat.users[peer()!]?.username ?? ""}` : "") : props.room().topic}
           </p>
         </div>

@@ -46,7 +46,7 @@ export const messagesRouter = router({
     }),
 
   send: authedProcedure
-    .meta({ rest: { method: "POST", path: "/messages", status: 201, summary: "Send a message (a repeated clientMsgId returns the original)" } })
+    .meta({ rest: { method: "POST", path: "/messages", status: 201, summary: "Send a message (a repeated clientMsgId returns the original)" }, rateClass: "send" })
     .input(z.strictObject({ roomId: rules.uuid, body, clientMsgId: clientMsgId.optional(), replyToId: rules.uuid.optional() }))
     .mutation(async ({ ctx, input }) => {
       await enforceLimit(ctx, `edge:send:user:${ctx.user.id}`, ctx.limits.sendPerUser, 10_000);

@@ -25,7 +25,7 @@ export const roomsRouter = router({
     }),
 
   browse: authedProcedure
-    .meta({ rest: { method: "GET", path: "/rooms/public", summary: "Public rooms you can join" } })
+    .meta({ rest: { method: "GET", path: "/rooms/public", summary: "Public rooms you can join" }, rateClass: "search" })
     .input(
       z.strictObject({
         q: z.string().trim().max(80).optional(),

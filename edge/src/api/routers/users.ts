@@ -37,7 +37,7 @@ export const usersRouter = router({
     }),
 
   search: authedProcedure
-    .meta({ rest: { method: "GET", path: "/users/search", summary: "Find people by username or display name" } })
+    .meta({ rest: { method: "GET", path: "/users/search", summary: "Find people by username or display name" }, rateClass: "search" })
     .input(
       z.strictObject({
         q: z.string().trim().min(1, "must not be empty").max(64, "at most 64 characters"),
