@@ -252,6 +252,15 @@ function linkExclusive(from: string, to: string): boolean {
     linkSync(from, to);
     return true;
   } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw error;
+  }
+  // A filesystem without hard links (exFAT, some FUSE mounts): O_EXCL is as exclusive, written in one call.
+  try {
+    writeDurably(to, readFileSync(from, "utf8"));
+    return true;
+  } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw error;
   }
