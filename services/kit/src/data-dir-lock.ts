@@ -16,7 +16,7 @@
 //   whose taker died is itself a dead holder, claimed the same way. Only the claimant renames its
 //   record over the lock, after checking the lock still names the holder it saw dead.
 import { randomBytes } from "node:crypto";
-import { linkSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeSync } from "node:fs";
 import { createConnection, createServer, type Server } from "node:net";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -83,7 +83,7 @@ export async function acquireLock(file: string, label: string): Promise<DataDirL
   // The record is written whole before it gets the lock's name (link/rename), so no reader sees it half-written.
   const draft = `${file}.${token}.tmp`;
   try {
-    writeFileSync(draft, JSON.stringify(me), { flag: "wx" });
+    writeDurably(draft, JSON.stringify(me));
     for (let attempt = 0; attempt < 50; attempt++) {
       if (linkExclusive(draft, file)) return await held(file, me, probe);
       const head = readHolder(file);
@@ -201,7 +201,7 @@ async function held(file: string, me: LockHolder, probe: ProbeListener | null): 
   };
 }
 
-/** Claims of the takeovers that led here, and sockets of dead holders (a kill -9 leaves them). */
+/** Claims of the takeovers that led here, and the sockets and drafts a kill -9 left behind. */
 async function removeLeftovers(file: string, token: string): Promise<void> {
   const dir = dirname(file);
   const prefix = `${basename(file)}.`;
@@ -211,6 +211,10 @@ async function removeLeftovers(file: string, token: string): Promise<void> {
     if (name.startsWith(`${prefix}claim.`)) rmSync(path, { force: true });
     else if (name.endsWith(".sock") && name !== `${prefix}${token}.sock`) {
       if ((await probe(path)) === "dead") rmSync(path, { force: true });
+    } else if (name.endsWith(".tmp") && name !== `${prefix}${token}.tmp`) {
+      // Another process's record while it tries for the lock: removed only once that process is gone.
+      const writer = readOrNull(() => readHolder(path));
+      if (writer && (await liveness(writer, file)) === "dead") rmSync(path, { force: true });
     }
   }
 }
@@ -227,6 +231,17 @@ function releaseAllAtExit(): void {
   }
 }
 
+/** Written and flushed before it gets a lock's name: a lock file that survives a power loss is never empty. */
+function writeDurably(path: string, text: string): void {
+  const fd = openSync(path, "wx");
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function claimFile(file: string, token: string): string {
   return `${file}.claim.${token}`;
 }
@@ -235,6 +250,15 @@ function claimFile(file: string, token: string): string {
 function linkExclusive(from: string, to: string): boolean {
   try {
     linkSync(from, to);
+    return true;
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw error;
+  }
+  // A filesystem without hard links (exFAT, some FUSE mounts): O_EXCL is as exclusive, written in one call.
+  try {
+    writeDurably(to, readFileSync(from, "utf8"));
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;

@@ -82,19 +82,23 @@ describe("data dir lock", () => {
     await mine.release();
   });
 
-  it("takes over the lock of a process killed with SIGKILL", async () => {
+  it("takes over the lock of a process killed with SIGKILL and removes what it left", async () => {
     const dir = freshDir();
     const a = await holder(dir);
     expect(await a.send("lock")).toEqual({ locked: a.pid });
     await a.kill9();
+    // What a process killed while it tried for the lock leaves: its record under a draft name.
+    const dead = JSON.parse(readFileSync(`${dir}.lock`, "utf8")) as { token: string };
+    writeFileSync(`${dir}.lock.${dead.token}.tmp`, JSON.stringify(dead));
 
     const lock = await lockDataDir(dir);
     expect(JSON.parse(readFileSync(lock.file, "utf8"))).toMatchObject({ pid: process.pid, token: lock.holder.token });
+    expect(lockFiles(dir).sort()).toEqual([`${dir.split("/").at(-1)}.lock`, `${dir.split("/").at(-1)}.lock.${lock.holder.token}.sock`]);
     await lock.release();
     expect(lockFiles(dir)).toEqual([]);
   });
 
-  it.skipIf(process.platform !== "linux")("judges a lock without a socket by its PID: dead, our own or reused is stale, alive is not", async () => {
+  it.skipIf(process.platform !== "linux")("judges a lock without a socket by its PID: dead, our own, reused or from an earlier boot is stale; alive or on another machine is not", async () => {
     const start = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19]!;
     const record = (pid: number, processStart: string) => ({
       pid,
@@ -115,12 +119,20 @@ describe("data dir lock", () => {
       { holder: record(process.pid, start(process.pid)), stale: true },
       { holder: record(live.pid, String(Number(start(live.pid)) + 1)), stale: true },
       { holder: record(live.pid, start(live.pid)), stale: false },
+      // Written before this machine last booted: stale. Written on another machine: cannot be checked, refused.
+      { holder: { ...record(live.pid, start(live.pid)), bootId: "an-earlier-boot" }, stale: true },
+      { holder: { ...record(live.pid, start(live.pid)), bootId: "another-kernel", host: "elsewhere" }, stale: false },
     ];
     for (const { holder: written, stale } of cases) {
       const dir = freshDir();
       writeFileSync(`${dir}.lock`, JSON.stringify(written));
       if (stale) await (await lockDataDir(dir)).release();
-      else expect((await refusal(lockDataDir(dir))).holder.pid).toBe(live.pid);
+      else {
+        const error = await refusal(lockDataDir(dir));
+        expect(error.holder.pid).toBe(live.pid);
+        if (written.host === "elsewhere") expect(error.message).toContain(`process ${live.pid} on elsewhere (started `);
+        expect(error.message.endsWith(written.host === "elsewhere" ? `remove ${dir}.lock)` : "stop it first")).toBe(true);
+      }
     }
   });
 
