@@ -2,6 +2,7 @@
 // where the services are, how tokens are checked, which browser origins may call.
 import type { Client } from "@connectrpc/connect";
 import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "@parley/auth/claims";
+import { createSessionStates } from "@parley/auth/sessions";
 import { createAccessTokenVerifier } from "@parley/auth/verify";
 import { env } from "@parley/kit";
 import type { AuthService } from "@parley/proto/auth/v1/auth_pb";
@@ -19,6 +20,8 @@ export function publicEnvShape(defaultOrigins: string) {
       .string()
       .default(defaultOrigins)
       .transform((v) => v.split(",").map((o) => o.trim()).filter(Boolean)),
+    /** How long "this token's session is active" is trusted before the auth service is asked again. */
+    SESSION_CHECK_TTL_MS: z.coerce.number().int().min(0).max(10_000).default(1_000),
   };
 }
 
@@ -28,5 +31,13 @@ export function verifierFor(auth: Client<typeof AuthService>, config: { AUTH_ISS
     issuer: config.AUTH_ISSUER,
     audience: config.AUTH_AUDIENCE,
     loadKeys: async () => (await auth.getJwks({})).keys.map((k) => ({ ...k })),
+  });
+}
+
+/** Says whether a token's session has ended (logout, logout-all, reused refresh token), cached briefly. */
+export function sessionStatesFor(auth: Client<typeof AuthService>, config: { SESSION_CHECK_TTL_MS: number }) {
+  return createSessionStates({
+    ttlMs: config.SESSION_CHECK_TTL_MS,
+    check: async (sessionIds) => (await auth.checkSessions({ sessionIds })).endedSessionIds,
   });
 }

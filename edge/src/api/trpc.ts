@@ -53,6 +53,11 @@ export const authedProcedure = t.procedure.use(async function requireUser({ ctx,
     if (error instanceof TokenRejectedError) throw new EdgeError("UNAUTHORIZED", error.message);
     throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "cannot verify tokens right now", cause: error });
   }
+  // A signed token outlives a logout: its session must still be active (cached for about a second).
+  const ended = await ctx.sessions.isEnded(claims.sessionId).catch((error: unknown) => {
+    throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "cannot verify tokens right now", cause: error });
+  });
+  if (ended) throw new EdgeError("UNAUTHORIZED", "the session has ended; sign in again");
   const caller = { ...ctx.caller, userId: claims.userId, sessionId: claims.sessionId };
   return next({ ctx: { ...ctx, caller, user: { id: claims.userId, sessionId: claims.sessionId } } });
 });

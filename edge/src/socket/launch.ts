@@ -1,9 +1,9 @@
 // Starts a socket node: uWebSockets.js, token verifier, broker, presence store.
-import { addressEnv, brokerFor, createLogger, createRedis, createServiceClient, launched, parseEnv, type Launch } from "@parley/kit";
+import { addressEnv, brokerFor, createLogger, createRedis, createServiceClient, launched, limiterFor, parseEnv, type Launch } from "@parley/kit";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
-import { verifierFor } from "../public-env.js";
+import { sessionStatesFor, verifierFor } from "../public-env.js";
 import { socketEnv } from "./env.js";
 import { SocketNode } from "./node.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./presence.js";
@@ -15,6 +15,8 @@ export const launch: Launch = async (options) => {
   const log = createLogger("socket", config.LOG_LEVEL);
   const uws = loadUws(config.UWS_ALLOW_FALLBACK, log);
   const { broker, stop: stopBroker } = brokerFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
+  const { limiter, stop: stopLimiter } = limiterFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
+  const auth = createServiceClient(AuthService, config.AUTH_SERVICE_ADDR);
   const presence = config.REDIS_URL
     ? new RedisPresenceStore(createRedis(config.REDIS_URL, "presence", log), config.REDIS_PREFIX)
     : new MemoryPresenceStore();
@@ -29,13 +31,18 @@ export const launch: Launch = async (options) => {
       rooms: createServiceClient(RoomService, config.ROOM_SERVICE_ADDR),
       messages: createServiceClient(MessageService, config.MESSAGE_SERVICE_ADDR),
     },
-    verifier: verifierFor(createServiceClient(AuthService, config.AUTH_SERVICE_ADDR), config),
+    verifier: verifierFor(auth, config),
+    sessions: sessionStatesFor(auth, config),
+    limiter,
     limits: {
       maxFrameBytes: config.SOCKET_MAX_FRAME_BYTES,
       slowConsumerBytes: config.SOCKET_SLOW_CONSUMER_BYTES,
       framesPerSecond: config.SOCKET_FRAMES_PER_SECOND,
       headCheckMs: config.SOCKET_HEAD_CHECK_MS,
       subscribeConcurrency: config.SOCKET_SUBSCRIBE_CONCURRENCY,
+      maxSocketsPerUser: config.SOCKET_MAX_PER_USER,
+      sessionSweepMs: config.SOCKET_SESSION_SWEEP_MS,
+      sendsPer10sPerUser: config.RATE_SEND_PER_10S_USER,
     },
   });
   const bound = await node.listen(config.PORT, host ?? "0.0.0.0");
@@ -43,6 +50,7 @@ export const launch: Launch = async (options) => {
   return launched("socket", `${host ?? "127.0.0.1"}:${bound}`, log, [
     { name: "sockets", stop: () => node.shutdown() },
     { name: "presence", stop: () => presence.close() },
+    ...stopLimiter,
     ...stopBroker,
   ]);
 };

@@ -1,6 +1,17 @@
 // Starts every Parley service in this process, each on its own port, talking
 // gRPC over loopback: the all-in-one mode of `npm start`, and the harness of tests.
-import { createBroker, createLogger, freePort, runStopSteps, type Broker, type Launch, type LaunchedService, type Logger } from "@parley/kit";
+import {
+  createBroker,
+  createLogger,
+  createRateLimiter,
+  freePort,
+  runStopSteps,
+  type Broker,
+  type Launch,
+  type LaunchedService,
+  type Logger,
+  type RateLimiter,
+} from "@parley/kit";
 import { launch as launchAuth } from "@parley/auth";
 import { launch as launchEdge, launchSocket } from "@parley/edge";
 import { launch as launchMessage } from "@parley/message";
@@ -57,6 +68,8 @@ export interface RunningParley {
   addresses: Record<ServiceName, string>;
   /** The process's broker (tests subscribe to it). */
   broker: Broker;
+  /** The process's rate limiter (more edges and socket nodes of a test share it). */
+  limiter: RateLimiter;
   stop(): Promise<void>;
 }
 
@@ -81,10 +94,13 @@ async function startOnce(options: StartOptions, log: Logger): Promise<RunningPar
   const running: LaunchedService[] = [];
   // One broker for the whole process: in memory, or Redis with REDIS_URL.
   const broker = createBroker(env.REDIS_URL || undefined, log, env.REDIS_PREFIX || undefined);
+  // One send budget per user whichever process takes the send (the edge or the socket tier).
+  const limiter = createRateLimiter(env.REDIS_URL || undefined, log, env.REDIS_PREFIX || undefined);
   // Stop in reverse start order: callers before the services they call, the broker last.
   const stopAll = () =>
     runStopSteps(log, [
       ...[...running].reverse().map((s) => ({ name: s.name, stop: () => s.stop() })),
+      { name: "rate limiter", stop: () => limiter.close() },
       { name: "broker", stop: () => broker.close() },
     ]);
   try {
@@ -100,7 +116,7 @@ async function startOnce(options: StartOptions, log: Logger): Promise<RunningPar
       const dataDir = root === "memory://" ? root : `${root}/${name}`;
       // The web app learns the socket tier's port from the edge.
       const serviceEnv = name === "edge" ? { SOCKET_PUBLIC_PORT: addresses.socket!.split(":").at(-1)!, ...env } : env;
-      const service = await launch({ env: serviceEnv, port: ports[name], host, dataDir, addresses: { ...addresses }, broker });
+      const service = await launch({ env: serviceEnv, port: ports[name], host, dataDir, addresses: { ...addresses }, broker, limiter });
       running.push(service);
       addresses[name] = service.address;
       log.info({ process: name, address: service.address }, "started");
@@ -110,5 +126,5 @@ async function startOnce(options: StartOptions, log: Logger): Promise<RunningPar
     throw error;
   }
   const addresses = Object.fromEntries(running.map((s) => [s.name, s.address]));
-  return { addresses: addresses as Record<ServiceName, string>, broker, stop: async () => void (await stopAll()) };
+  return { addresses: addresses as Record<ServiceName, string>, broker, limiter, stop: async () => void (await stopAll()) };
 }

@@ -11,6 +11,6 @@ export { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
 export { rules, text, USERNAME_RULE } from "./rules.js";
 export { toTimestamp } from "./time.js";
 export { validate } from "./validate.js";
-export { addressEnv, brokerFor, launched, runMain, type Launch, type LaunchOptions, type LaunchedService } from "./launch.js";
+export { addressEnv, brokerFor, launched, limiterFor, runMain, type Launch, type LaunchOptions, type LaunchedService } from "./launch.js";
 export { createBroker, MemoryBroker, newEvent, RedisBroker, topics, type Broker, type EventHandler, type Unsubscribe } from "./broker.js";
 export { freePort } from "./net.js";
