@@ -294,7 +294,7 @@ describe("frame size", () => {
 });
 
 /** A `ws` WebSocket that counts the frames it writes over `bytes`, and can hide the frame limit of the Hello (as an older server would). */
-function countingWebSocket(counter: { large: number; bytes: number }, hideLimit: boolean): WebSocketConstructor {
+function countingWebSocket(counter: { large: number; bytes: number; exhausted?: number }, hideLimit: boolean): WebSocketConstructor {
   return class implements WebSocketLike {
     private readonly ws: WebSocket;
     onopen: WebSocketLike["onopen"] = null;
@@ -309,6 +309,7 @@ function countingWebSocket(counter: { large: number; bytes: number }, hideLimit:
       this.ws.onerror = (event) => this.onerror?.(event);
       this.ws.onmessage = (event) => {
         const data = hideLimit && typeof event.data === "string" ? event.data.replace(/,"maxFrameBytes":\d+/, "") : event.data;
+        if (typeof data === "string" && data.includes('"code":"RESOURCE_EXHAUSTED"')) counter.exhausted = (counter.exhausted ?? 0) + 1;
         this.onmessage?.({ data });
       };
     }
@@ -376,11 +377,14 @@ describe("client library and refused sends", () => {
     const roomId = await roomOf(ned);
     // Use up the budget over REST, then send through the client: it waits for the window and gets in.
     for (let i = 0; i < 50; i++) expect((await edge.api("POST", "/api/v1/messages", { token: ned.accessToken, body: { roomId, body: `r${i}` } })).status).toBe(201);
-    const client = new LiveClient({ url: socket.url, getToken: async () => ned.accessToken, WebSocket: WebSocket as never, sendTimeoutMs: 30_000 });
+    const counter = { large: 0, bytes: Infinity, exhausted: 0 };
+    const client = new LiveClient({ url: socket.url, getToken: async () => ned.accessToken, WebSocket: countingWebSocket(counter, false), sendTimeoutMs: 30_000 });
     client.connect();
     try {
       const message = await client.send(roomId, "late but once");
       expect(message.body).toBe("late but once");
+      // Refused for the budget at first (told when to come back), then taken.
+      expect(counter.exhausted).toBeGreaterThanOrEqual(1);
       const bodies = await storedBodies(roomId, ned.user.id);
       expect(bodies.filter((b) => b === "late but once")).toHaveLength(1);
     } finally {
