@@ -274,27 +274,25 @@ export class SocketNode {
       const here = this.socketsByUser.get(claims.userId) ?? 0;
       if (here + elsewhere >= this.limits.maxSocketsPerUser) return refuse("429 Too Many Requests", "too many open sockets for this user");
       this.socketsByUser.set(claims.userId, here + 1);
-      {
-        const state: SocketState = {
-          id: randomUUID(),
-          userId: claims.userId,
-          sessionId: claims.sessionId,
-          expiresAt: claims.expiresAt,
-          encoding,
-          subs: new Map(),
-          started: false,
-          counted: true,
-          closed: false,
-          tokens: this.limits.framesPerSecond * 4,
-          refilledAt: Date.now(),
-          refused: 0,
-          refusedWindow: Date.now(),
-          typingAt: new Map(),
-          lastActivity: Date.now(),
-          drainWaiters: [],
-        };
-        res.cork(() => res.upgrade(state, key, chosen, extensions, context));
-      }
+      const state: SocketState = {
+        id: randomUUID(),
+        userId: claims.userId,
+        sessionId: claims.sessionId,
+        expiresAt: claims.expiresAt,
+        encoding,
+        subs: new Map(),
+        started: false,
+        counted: true,
+        closed: false,
+        tokens: this.limits.framesPerSecond * 4,
+        refilledAt: Date.now(),
+        refused: 0,
+        refusedWindow: Date.now(),
+        typingAt: new Map(),
+        lastActivity: Date.now(),
+        drainWaiters: [],
+      };
+      res.cork(() => res.upgrade(state, key, chosen, extensions, context));
     };
     admit().catch((error: unknown) => {
       this.log.error({ err: error }, "upgrade failed");
