@@ -1,12 +1,13 @@
 // Starts the edge: service clients, token verifier, rate limiter, HTTP server.
-import { addressEnv, createLogger, createRateLimiter, InternalAuth, launched, parseEnv, type Launch } from "@parley/kit";
+import { addressEnv, createLogger, InternalAuth, launched, limiterFor, parseEnv, type Launch } from "@parley/kit";
 import type { EdgeDeps } from "./api/context.js";
 import { createServiceClients } from "./api/services.js";
 import { edgeEnv } from "./env.js";
 import { createEdgeServer } from "./http.js";
-import { loopbackOrigins, verifierFor } from "./public-env.js";
+import { loopbackOrigins, sessionStatesFor, verifierFor } from "./public-env.js";
 
-export const launch: Launch = async ({ env, port, host, addresses }) => {
+export const launch: Launch = async (options) => {
+  const { env, port, host, addresses } = options;
   const config = parseEnv(edgeEnv, { ...env, ...addressEnv(addresses), ...(port !== undefined && { PORT: String(port) }) });
   const log = createLogger("edge", config.LOG_LEVEL);
   const services = createServiceClients({
@@ -15,11 +16,12 @@ export const launch: Launch = async ({ env, port, host, addresses }) => {
     room: config.ROOM_SERVICE_ADDR,
     message: config.MESSAGE_SERVICE_ADDR,
   }, new InternalAuth(config.INTERNAL_AUTH_SECRET, "edge"));
-  const limiter = createRateLimiter(config.REDIS_URL, log, config.REDIS_PREFIX);
+  const { limiter, stop: stopLimiter } = limiterFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
   const deps: EdgeDeps = {
     services,
     limiter,
     verifier: verifierFor(services.auth, config),
+    sessions: sessionStatesFor(services.auth, config),
     limits: {
       registerPerAddress: config.RATE_REGISTER_PER_HOUR,
       loginPerAddress: config.RATE_LOGIN_PER_MINUTE,
@@ -68,6 +70,6 @@ export const launch: Launch = async ({ env, port, host, addresses }) => {
           server.closeIdleConnections();
         }),
     },
-    { name: "rate limiter", stop: () => limiter.close() },
+    ...stopLimiter,
   ]);
 };

@@ -2,6 +2,7 @@
 // where the services are, how tokens are checked, which browser origins may call.
 import type { Client } from "@connectrpc/connect";
 import { ACCESS_TOKEN_TTL_SECONDS, DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "@parley/auth/claims";
+import { createSessionStates } from "@parley/auth/sessions";
 import { createAccessTokenVerifier } from "@parley/auth/verify";
 import { env } from "@parley/kit";
 import type { AuthService } from "@parley/proto/auth/v1/auth_pb";
@@ -41,6 +42,8 @@ export function publicEnvShape(defaultOrigins: string) {
         })
         .optional(),
     ),
+    /** How long "this token's session is active" is trusted before the auth service is asked again. */
+    SESSION_CHECK_TTL_MS: z.coerce.number().int().min(0).max(10_000).default(1_000),
   };
 }
 
@@ -65,5 +68,13 @@ export function verifierFor(auth: Client<typeof AuthService>, config: { AUTH_ISS
     audience: config.AUTH_AUDIENCE,
     maxLifetimeSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     loadKeys: async () => (await auth.getJwks({})).keys.map((k) => ({ ...k })),
+  });
+}
+
+/** Says whether a token's session has ended (logout, logout-all, reused refresh token), cached briefly. */
+export function sessionStatesFor(auth: Client<typeof AuthService>, config: { SESSION_CHECK_TTL_MS: number }) {
+  return createSessionStates({
+    ttlMs: config.SESSION_CHECK_TTL_MS,
+    check: async (sessionIds) => (await auth.checkSessions({ sessionIds })).endedSessionIds,
   });
 }

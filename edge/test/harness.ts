@@ -13,6 +13,7 @@ export async function startTestEdge(env: Record<string, string> = {}, shared?: {
     port: 0,
     host: "127.0.0.1",
     addresses: parley.addresses,
+    limiter: parley.limiter,
   });
   const base = `http://${edge.address}`;
 
@@ -63,6 +64,6 @@ export type TestEdge = Awaited<ReturnType<typeof startTestEdge>>;
 
 /** Starts a socket node in front of a test Parley (sharing its broker unless it gets its own). */
 export async function startTestSocket(parley: TestParley, env: Record<string, string> = {}, broker = parley.broker) {
-  const node = await launchSocket({ env: { ...parley.env, ...env }, port: 0, host: "127.0.0.1", addresses: parley.addresses, broker });
+  const node = await launchSocket({ env: { ...parley.env, ...env }, port: 0, host: "127.0.0.1", addresses: parley.addresses, broker, limiter: parley.limiter });
   return { url: `ws://${node.address}/ws`, address: node.address, stop: () => node.stop() };
 }

@@ -2,7 +2,9 @@
 // It reconnects with jittered backoff, resubscribes every room with the last
 // seq it has (so the server replays what was missed), delivers each message
 // exactly once and in seq order, retries sends with the same clientMsgId until
-// they are acknowledged, and renews its token before it expires.
+// they are acknowledged, and renews its token before it expires. A send the
+// server refuses for what it is (invalid, or a frame too large) fails at once
+// and is never sent again; only transient refusals are retried.
 import { create, fromBinary, fromJsonString, toBinary, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Message } from "@parley/proto/message/v1/message_pb";
 import { PresenceState } from "@parley/proto/events/v1/events_pb";
@@ -55,6 +57,8 @@ export class LiveError extends Error {
 }
 
 const RETRYABLE = new Set(["UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "UNKNOWN", "INTERNAL"]);
+/** The code of a send failed because its frame is larger than the server takes (permanent). */
+export const FRAME_TOO_LARGE = "FRAME_TOO_LARGE";
 
 export interface LiveEvents {
   state: ConnectionState;
@@ -91,6 +95,8 @@ interface PendingSend {
   deadline: number;
   /** Sends are replayed after a reconnect; other requests fail with the connection. */
   retry: boolean;
+  /** Size of the frame last written, and the socket it went on (to find the culprit of a 1009 close). */
+  written?: { bytes: number; socket: WebSocketLike };
 }
 
 const OPEN = 1;
@@ -106,6 +112,8 @@ export class LiveClient extends Emitter<LiveEvents> {
   private reauthTimer?: ReturnType<typeof setTimeout>;
   private stopped = true;
   private urlIndex = 0;
+  /** The server's frame limit, from its Hello (0: not told). */
+  private maxFrameBytes = 0;
   private readonly encoding: Encoding;
   private readonly WebSocketImpl: WebSocketConstructor;
 
@@ -208,13 +216,14 @@ export class LiveClient extends Emitter<LiveEvents> {
       if (this.socket === socket) this.receive(event.data);
     };
     socket.onclose = (event) => {
-      if (this.socket === socket) this.lost(event.code, event.reason);
+      if (this.socket === socket) this.lost(event.code, event.reason, socket);
     };
     socket.onerror = () => undefined; // onclose follows
   }
 
-  private lost(code: number, reason: string): void {
+  private lost(code: number, reason: string, socket: WebSocketLike): void {
     this.socket = undefined;
+    if (code === CloseCode.FRAME_TOO_LARGE) this.failLargestWrite(socket, reason);
     this.urlIndex++; // another node, if there are several
     clearTimeout(this.reauthTimer);
     for (const room of this.rooms.values()) room.live = false;
@@ -235,6 +244,21 @@ export class LiveClient extends Emitter<LiveEvents> {
     this.scheduleReconnect();
   }
 
+  /**
+   * The server closed the socket over a frame too large (a server whose limit the Hello did not
+   * tell, or a proxy's): the culprit is the largest request written on that socket. It fails
+   * for good instead of being resent after every reconnect.
+   */
+  private failLargestWrite(socket: WebSocketLike, reason: string): void {
+    let culprit: PendingSend | undefined;
+    for (const pending of this.pending.values()) {
+      if (pending.written?.socket === socket && pending.written.bytes > (culprit?.written?.bytes ?? 0)) culprit = pending;
+    }
+    if (!culprit) return;
+    this.pending.delete(culprit.ref);
+    culprit.reject(new LiveError(FRAME_TOO_LARGE, reason || "the frame is larger than the server takes"));
+  }
+
   private scheduleReconnect(): void {
     if (this.stopped) return;
     this.setState("reconnecting");
@@ -248,7 +272,7 @@ export class LiveClient extends Emitter<LiveEvents> {
   private onHello(expiresAtMs: bigint): void {
     this.attempt = 0;
     for (const [roomId, room] of this.rooms) if (room.wanted) this.sendSubscribe(roomId, room);
-    for (const pending of this.pending.values()) this.write({ ...pending.frame, ref: pending.ref });
+    for (const pending of [...this.pending.values()]) this.writeRequest(pending);
     this.setState("live");
     this.scheduleReauth(Number(expiresAtMs));
   }
@@ -291,6 +315,7 @@ export class LiveClient extends Emitter<LiveEvents> {
     const f = frame.frame;
     switch (f.case) {
       case "hello":
+        this.maxFrameBytes = f.value.maxFrameBytes;
         return this.onHello(f.value.tokenExpiresAtMs);
       case "messageCreated":
         if (f.value.message) this.onMessage(f.value.message);
@@ -372,10 +397,11 @@ export class LiveClient extends Emitter<LiveEvents> {
       return;
     }
     if (pending.retry && RETRYABLE.has(f.value.code) && Date.now() < pending.deadline) {
-      // Try again with the same frame (and clientMsgId) after a pause.
+      // Try again with the same frame (and clientMsgId) after a pause: the server's, if it said one.
+      const pause = Math.max(f.value.retryAfterMs, 500) + Math.random() * 1000;
       setTimeout(() => {
-        if (this.pending.has(ref) && this.socket?.readyState === OPEN) this.write({ ...pending.frame, ref });
-      }, 500 + Math.random() * 1000);
+        if (this.pending.has(ref) && this.socket?.readyState === OPEN) this.writeRequest(pending);
+      }, pause);
       return;
     }
     this.pending.delete(ref);
@@ -397,7 +423,7 @@ export class LiveClient extends Emitter<LiveEvents> {
       };
       pending.resolve = settle(resolve);
       pending.reject = settle(reject);
-      if (this.socket?.readyState === OPEN) this.write({ ref, frame });
+      if (this.socket?.readyState === OPEN) this.writeRequest(pending);
       else if (!retry) {
         this.pending.delete(ref);
         pending.reject(new LiveError("UNAVAILABLE", "not connected"));
@@ -405,9 +431,27 @@ export class LiveClient extends Emitter<LiveEvents> {
     });
   }
 
-  private write(frame: MessageInitShape<typeof ClientFrameSchema>): void {
+  /** Writes a request, unless it is larger than the server takes: then it fails for good, unsent. */
+  private writeRequest(pending: PendingSend): void {
+    const socket = this.socket;
+    if (!socket) return;
+    const bytes = this.write({ ...pending.frame, ref: pending.ref });
+    if (bytes === undefined) {
+      this.pending.delete(pending.ref);
+      pending.reject(new LiveError(FRAME_TOO_LARGE, `the frame is larger than the server takes (${this.maxFrameBytes} bytes)`));
+      return;
+    }
+    pending.written = { bytes, socket };
+  }
+
+  /** Sends a frame and returns its size in bytes, or undefined (unsent) when it exceeds the server's limit. */
+  private write(frame: MessageInitShape<typeof ClientFrameSchema>): number | undefined {
     const message = create(ClientFrameSchema, frame);
-    this.socket?.send(this.encoding === "proto" ? toBinary(ClientFrameSchema, message) : toJsonString(ClientFrameSchema, message));
+    const data = this.encoding === "proto" ? toBinary(ClientFrameSchema, message) : toJsonString(ClientFrameSchema, message);
+    const bytes = typeof data === "string" ? utf8Length(data) : data.byteLength;
+    if (this.maxFrameBytes > 0 && bytes > this.maxFrameBytes) return undefined;
+    this.socket?.send(data);
+    return bytes;
   }
 
   private nextRef(): string {
@@ -430,6 +474,10 @@ function ackMessage(frame: ServerFrame): Message {
 export function newClientMsgId(): string {
   const random = globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   return random.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 64);
+}
+
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).byteLength;
 }
 
 function atobUrl(segment: string): string {

@@ -2,6 +2,7 @@
 // is split out so tests can call procedures through createCaller without HTTP.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import type { SessionStates } from "@parley/auth/sessions";
 import type { AccessTokenVerifier } from "@parley/auth/verify";
 import type { RateLimiter } from "@parley/kit";
 import { clientAddressOf, type TrustProxy } from "./proxy.js";
@@ -10,6 +11,8 @@ import type { Caller, ServiceClients } from "./services.js";
 export interface EdgeDeps {
   services: ServiceClients;
   verifier: AccessTokenVerifier;
+  /** Whether a verified token's session has ended since it was issued. */
+  sessions: SessionStates;
   limiter: RateLimiter;
   limits: RateLimits;
 }

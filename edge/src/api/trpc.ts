@@ -74,6 +74,11 @@ export const authedProcedure = procedure.use(async function requireUser({ ctx, n
     if (error instanceof TokenRejectedError) throw new EdgeError("UNAUTHORIZED", error.message);
     throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "cannot verify tokens right now", cause: error });
   }
+  // A signed token outlives a logout: its session must still be active (cached for about a second).
+  const ended = await ctx.sessions.isEnded(claims.sessionId).catch((error: unknown) => {
+    throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "cannot verify tokens right now", cause: error });
+  });
+  if (ended) throw new EdgeError("UNAUTHORIZED", "the session has ended; sign in again");
   const rateClass = meta?.rateClass ?? (type === "query" ? "read" : "write");
   if (rateClass !== "send") {
     const perUser = { read: ctx.limits.readPerUser, search: ctx.limits.searchPerUser, write: ctx.limits.writePerUser }[rateClass];

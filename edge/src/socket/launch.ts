@@ -1,9 +1,9 @@
 // Starts a socket node: uWebSockets.js, token verifier, broker, presence store.
-import { addressEnv, brokerFor, createLogger, createRedis, createServiceClient, InternalAuth, launched, parseEnv, type Launch } from "@parley/kit";
+import { addressEnv, brokerFor, createLogger, createRedis, createServiceClient, InternalAuth, launched, limiterFor, parseEnv, type Launch } from "@parley/kit";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
-import { verifierFor } from "../public-env.js";
+import { sessionStatesFor, verifierFor } from "../public-env.js";
 import { socketEnv } from "./env.js";
 import { SocketNode } from "./node.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./presence.js";
@@ -15,10 +15,12 @@ export const launch: Launch = async (options) => {
   const log = createLogger("socket", config.LOG_LEVEL);
   const uws = loadUws(config.UWS_ALLOW_FALLBACK, log);
   const { broker, stop: stopBroker } = brokerFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
+  const { limiter, stop: stopLimiter } = limiterFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
+  const internalAuth = new InternalAuth(config.INTERNAL_AUTH_SECRET, "socket");
+  const auth = createServiceClient(AuthService, config.AUTH_SERVICE_ADDR, { internalAuth });
   const presence = config.REDIS_URL
     ? new RedisPresenceStore(createRedis(config.REDIS_URL, "presence", log), config.REDIS_PREFIX)
     : new MemoryPresenceStore();
-  const internalAuth = new InternalAuth(config.INTERNAL_AUTH_SECRET, "socket");
   const node = new SocketNode({
     uws,
     log,
@@ -30,13 +32,18 @@ export const launch: Launch = async (options) => {
       rooms: createServiceClient(RoomService, config.ROOM_SERVICE_ADDR, { internalAuth }),
       messages: createServiceClient(MessageService, config.MESSAGE_SERVICE_ADDR, { internalAuth }),
     },
-    verifier: verifierFor(createServiceClient(AuthService, config.AUTH_SERVICE_ADDR, { internalAuth }), config),
+    verifier: verifierFor(auth, config),
+    sessions: sessionStatesFor(auth, config),
+    limiter,
     limits: {
       maxFrameBytes: config.SOCKET_MAX_FRAME_BYTES,
       slowConsumerBytes: config.SOCKET_SLOW_CONSUMER_BYTES,
       framesPerSecond: config.SOCKET_FRAMES_PER_SECOND,
       headCheckMs: config.SOCKET_HEAD_CHECK_MS,
       subscribeConcurrency: config.SOCKET_SUBSCRIBE_CONCURRENCY,
+      maxSocketsPerUser: config.SOCKET_MAX_PER_USER,
+      sessionSweepMs: config.SOCKET_SESSION_SWEEP_MS,
+      sendsPer10sPerUser: config.RATE_SEND_PER_10S_USER,
     },
   });
   const bindAddress = host ?? config.BIND_ADDRESS;
@@ -45,6 +52,7 @@ export const launch: Launch = async (options) => {
   return launched("socket", bindAddress, bound, log, [
     { name: "sockets", stop: () => node.shutdown() },
     { name: "presence", stop: () => presence.close() },
+    ...stopLimiter,
     ...stopBroker,
   ]);
 };

@@ -5,21 +5,36 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import pLimit, { type LimitFunction } from "p-limit";
+import type { SessionStates } from "@parley/auth/sessions";
 import type { AccessTokenVerifier } from "@parley/auth/verify";
-import { META, newEvent, rules, topics, type Broker, type Logger, type Unsubscribe } from "@parley/kit";
+import { META, newEvent, rules, topics, type Broker, type Logger, type RateLimiter, type Unsubscribe } from "@parley/kit";
 import { PresenceState, type Event } from "@parley/proto/events/v1/events_pb";
 import type { Message, MessageService } from "@parley/proto/message/v1/message_pb";
 import type { Membership, RoomService } from "@parley/proto/room/v1/room_pb";
 import type { ClientFrame } from "@parley/proto/socket/v1/socket_pb";
 import { isAllowedOrigin } from "../public-env.js";
+import { SEND_BUDGET_WINDOW_MS, sendBudgetKey } from "../send-budget.js";
 import type { PresenceStore } from "./presence.js";
-import { CLOSE, decodeClientFrame, FrameError, OutgoingFrame, parseSubprotocols, SUBPROTOCOLS, type Encoding } from "./protocol.js";
+import {
+  CLOSE,
+  decodeClientFrame,
+  DEFAULT_MAX_FRAME_BYTES,
+  FrameError,
+  OutgoingFrame,
+  parseSubprotocols,
+  SUBPROTOCOLS,
+  type Encoding,
+} from "./protocol.js";
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, Uws, WebSocket } from "./uws.js";
 
 export interface SocketNodeOptions {
   uws: Uws;
   services: { rooms: Client<typeof RoomService>; messages: Client<typeof MessageService> };
   verifier: AccessTokenVerifier;
+  /** Whether a token's session has ended (checked at upgrade, per frame, and by a sweep of open sockets). */
+  sessions: SessionStates;
+  /** The rate limiter of the edge's send budget (the same one, or the same Redis). */
+  limiter: RateLimiter;
   broker: Broker;
   presence: PresenceStore;
   log: Logger;
@@ -30,7 +45,10 @@ export interface SocketNodeOptions {
 }
 
 export interface SocketLimits {
-  /** Largest client frame; uWebSockets.js closes the socket above it. */
+  /**
+   * Largest client frame: a larger one closes the socket with 1009. uWebSockets.js itself is told
+   * four times as much, because above its own limit it drops the connection without a close frame.
+   */
   maxFrameBytes: number;
   /** A socket with more unsent bytes than this is closed as a slow consumer. */
   slowConsumerBytes: number;
@@ -54,10 +72,16 @@ export interface SocketLimits {
   /** Typing frames per room per socket at most this often. */
   typingIntervalMs: number;
   idleTimeoutSeconds: number;
+  /** Sockets one user may have open, across nodes that share the presence store. */
+  maxSocketsPerUser: number;
+  /** How often the sessions of open sockets are checked again (in case their end was not heard). */
+  sessionSweepMs: number;
+  /** The per-user send budget (RATE_SEND_PER_10S_USER), shared with the edge. */
+  sendsPer10sPerUser: number;
 }
 
 const DEFAULT_LIMITS: SocketLimits = {
-  maxFrameBytes: 16 * 1024,
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   slowConsumerBytes: 1024 * 1024,
   framesPerSecond: 50,
   maxRoomsPerSocket: 1000,
@@ -66,6 +90,9 @@ const DEFAULT_LIMITS: SocketLimits = {
   awayAfterMs: 5 * 60_000,
   typingIntervalMs: 2_000,
   idleTimeoutSeconds: 60,
+  maxSocketsPerUser: 20,
+  sessionSweepMs: 5_000,
+  sendsPer10sPerUser: 50,
 };
 
 /** Failures of a downstream call that say nothing about the request itself. */
@@ -93,6 +120,8 @@ interface SocketState {
   subs: Map<string, Subscription>;
   /** Registered with the node (see open()). */
   started: boolean;
+  /** Counted in socketsByUser (from the upgrade until close). */
+  counted: boolean;
   closed: boolean;
   expiryTimer?: NodeJS.Timeout;
   /** Token bucket of the frame rate limit. */
@@ -132,6 +161,8 @@ export class SocketNode {
   private readonly channels = new Map<string, RoomChannel>();
   private readonly byUser = new Map<string, { sockets: Set<Socket>; unsubscribe?: Promise<Unsubscribe>; state: PresenceState }>();
   private readonly allowedOrigins: Set<string>;
+  /** Sockets per user on this node, from the upgrade on (byUser has them only once started). */
+  private readonly socketsByUser = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private listenSocket: unknown;
   private readonly subscribeSlots: LimitFunction;
@@ -145,7 +176,7 @@ export class SocketNode {
     this.subscribeSlots = pLimit(this.limits.subscribeConcurrency);
     this.app = options.uws.App();
     this.app.ws<SocketState>("/ws", {
-      maxPayloadLength: this.limits.maxFrameBytes,
+      maxPayloadLength: this.limits.maxFrameBytes * 4,
       idleTimeout: this.limits.idleTimeoutSeconds,
       sendPingsAutomatically: true,
       // The hard ceiling; the sweep closes slow sockets well before, with the slow-consumer code.
@@ -172,6 +203,7 @@ export class SocketNode {
     this.timers.push(setInterval(() => this.sweepSlowConsumers(), 250));
     this.timers.push(setInterval(() => void this.checkHeads(), this.limits.headCheckMs));
     this.timers.push(setInterval(() => void this.sweepPresence(), PRESENCE_SWEEP_MS));
+    this.timers.push(setInterval(() => void this.sweepSessions(), this.limits.sessionSweepMs));
     for (const timer of this.timers) timer.unref();
     return this.options.uws.us_socket_local_port(socket as never);
   }
@@ -218,30 +250,54 @@ export class SocketNode {
       return refuse("403 Forbidden", "origin not allowed");
     }
     const { encoding, chosen, token } = parseSubprotocols(protocolHeader);
-    this.options.verifier.verify(token ?? query.get("token") ?? undefined).then(
-      (claims) => {
-        if (aborted) return;
-        const state: SocketState = {
-          id: randomUUID(),
-          userId: claims.userId,
-          sessionId: claims.sessionId,
-          expiresAt: claims.expiresAt,
-          encoding,
-          subs: new Map(),
-          started: false,
-          closed: false,
-          tokens: this.limits.framesPerSecond * 4,
-          refilledAt: Date.now(),
-          refused: 0,
-          refusedWindow: Date.now(),
-          typingAt: new Map(),
-          lastActivity: Date.now(),
-          drainWaiters: [],
-        };
-        res.cork(() => res.upgrade(state, key, chosen, extensions, context));
-      },
-      (error: Error) => refuse("401 Unauthorized", error.name === "TokenRejectedError" ? error.message : "cannot verify the token"),
-    );
+    const admit = async () => {
+      let claims;
+      try {
+        claims = await this.options.verifier.verify(token ?? query.get("token") ?? undefined);
+      } catch (error) {
+        return refuse("401 Unauthorized", (error as Error).name === "TokenRejectedError" ? (error as Error).message : "cannot verify the token");
+      }
+      let ended: boolean;
+      let elsewhere: number;
+      try {
+        [ended, elsewhere] = await Promise.all([
+          this.options.sessions.isEnded(claims.sessionId),
+          this.options.presence.socketsElsewhere(claims.userId, this.nodeId),
+        ]);
+      } catch (error) {
+        this.log.warn({ err: error }, "cannot check a session or the user's sockets");
+        return refuse("503 Service Unavailable", "cannot verify the token right now; try again");
+      }
+      if (aborted) return;
+      if (ended) return refuse("401 Unauthorized", "the session has ended; sign in again");
+      // Counted from here, synchronously with the check: a burst of upgrades cannot all pass it.
+      const here = this.socketsByUser.get(claims.userId) ?? 0;
+      if (here + elsewhere >= this.limits.maxSocketsPerUser) return refuse("429 Too Many Requests", "too many open sockets for this user");
+      this.socketsByUser.set(claims.userId, here + 1);
+      const state: SocketState = {
+        id: randomUUID(),
+        userId: claims.userId,
+        sessionId: claims.sessionId,
+        expiresAt: claims.expiresAt,
+        encoding,
+        subs: new Map(),
+        started: false,
+        counted: true,
+        closed: false,
+        tokens: this.limits.framesPerSecond * 4,
+        refilledAt: Date.now(),
+        refused: 0,
+        refusedWindow: Date.now(),
+        typingAt: new Map(),
+        lastActivity: Date.now(),
+        drainWaiters: [],
+      };
+      res.cork(() => res.upgrade(state, key, chosen, extensions, context));
+    };
+    admit().catch((error: unknown) => {
+      this.log.error({ err: error }, "upgrade failed");
+      refuse("500 Internal Server Error", "internal error");
+    });
   }
 
   /**
@@ -274,13 +330,24 @@ export class SocketNode {
     }
     user.sockets.add(ws);
     this.armExpiry(ws, state);
-    this.send(ws, new OutgoingFrame({ frame: { case: "hello", value: { userId: state.userId, tokenExpiresAtMs: BigInt(state.expiresAt), nodeId: this.nodeId } } }));
+    this.send(
+      ws,
+      new OutgoingFrame({
+        frame: { case: "hello", value: { userId: state.userId, tokenExpiresAtMs: BigInt(state.expiresAt), nodeId: this.nodeId, maxFrameBytes: this.limits.maxFrameBytes } },
+      }),
+    );
     void this.updatePresence(state.userId);
   }
 
   private closed(ws: Socket): void {
     const state = ws.getUserData();
     state.closed = true;
+    if (state.counted) {
+      state.counted = false;
+      const left = (this.socketsByUser.get(state.userId) ?? 1) - 1;
+      if (left > 0) this.socketsByUser.set(state.userId, left);
+      else this.socketsByUser.delete(state.userId);
+    }
     if (!state.started) return;
     clearTimeout(state.expiryTimer);
     for (const resolve of state.drainWaiters.splice(0)) resolve();
@@ -316,6 +383,12 @@ export class SocketNode {
 
   private message(ws: Socket, data: ArrayBuffer, isBinary: boolean): void {
     const state = ws.getUserData();
+    if (data.byteLength > this.limits.maxFrameBytes) {
+      // Closed with a close frame and the code the protocol documents; the frame is not looked at.
+      state.closed = true;
+      ws.end(CLOSE.frameTooLarge, `frame too large: at most ${this.limits.maxFrameBytes} bytes`);
+      return;
+    }
     this.start(ws, state);
     const now = Date.now();
     const rate = this.limits.framesPerSecond;
@@ -363,6 +436,10 @@ export class SocketNode {
   }
 
   private async handle(ws: Socket, state: SocketState, { ref, frame }: ClientFrame): Promise<void> {
+    if (frame.case !== "ping" && (await this.sessionEnded(state))) {
+      if (!state.closed) ws.end(CLOSE.sessionsRevoked, "the session has ended; sign in again");
+      return;
+    }
     const as = this.callOptions(state);
     switch (frame.case) {
       case "subscribe":
@@ -374,6 +451,13 @@ export class SocketNode {
         }
         return this.ack(ws, ref, {});
       case "send": {
+        const budget = await this.options.limiter.hit(sendBudgetKey(state.userId), this.limits.sendsPer10sPerUser, SEND_BUDGET_WINDOW_MS).catch((error: unknown) => {
+          throw new ConnectError("the send budget cannot be checked right now", Code.Unavailable, undefined, undefined, error);
+        });
+        if (!budget.allowed) {
+          // Not stored: the client retries the same Send (same clientMsgId) after the pause.
+          return this.sendError(ws, ref, "RESOURCE_EXHAUSTED", "too many messages; try again later", frame.value.roomId, Math.max(1, budget.retryAfterMs));
+        }
         const { message } = await this.options.services.messages.sendMessage(
           { roomId: frame.value.roomId, clientMsgId: frame.value.clientMsgId, body: frame.value.body, replyToId: frame.value.replyToId },
           as,
@@ -406,6 +490,7 @@ export class SocketNode {
           throw new ConnectError(error.message, Code.Unauthenticated);
         });
         if (claims.userId !== state.userId) throw new ConnectError("the token belongs to another user", Code.PermissionDenied);
+        if (await this.sessionEnded({ sessionId: claims.sessionId })) throw new ConnectError("the session has ended; sign in again", Code.Unauthenticated);
         state.expiresAt = claims.expiresAt;
         state.sessionId = claims.sessionId;
         this.armExpiry(ws, state);
@@ -417,6 +502,37 @@ export class SocketNode {
       default:
         throw new ConnectError("unknown frame type", Code.InvalidArgument);
     }
+  }
+
+  /** Whether the socket's session ended (cached about a second); a failed check is a transient error. */
+  private async sessionEnded(state: { sessionId: string }): Promise<boolean> {
+    return this.options.sessions.isEnded(state.sessionId).catch((error: unknown) => {
+      throw new ConnectError("cannot check the session right now", Code.Unavailable, undefined, undefined, error);
+    });
+  }
+
+  /** Closes sockets whose session ended without this node hearing of it (a lost event). */
+  private async sweepSessions(): Promise<void> {
+    const bySession = new Map<string, Socket[]>();
+    for (const user of this.byUser.values()) {
+      for (const ws of user.sockets) {
+        const { sessionId } = ws.getUserData();
+        bySession.set(sessionId, [...(bySession.get(sessionId) ?? []), ws]);
+      }
+    }
+    await Promise.all(
+      [...bySession].map(async ([sessionId, sockets]) => {
+        try {
+          if (!(await this.options.sessions.isEnded(sessionId))) return;
+        } catch (error) {
+          return this.log.debug({ err: error }, "session sweep: cannot check sessions now");
+        }
+        for (const ws of sockets) {
+          const state = ws.getUserData();
+          if (!state.closed && state.sessionId === sessionId) ws.end(CLOSE.sessionsRevoked, "the session has ended; sign in again");
+        }
+      }),
+    );
   }
 
   private callOptions(state: SocketState) {
@@ -717,10 +833,12 @@ export class SocketNode {
     };
     switch (payload.case) {
       case "sessionsRevoked":
+        // Ahead of the next check: this node refuses these sessions from now on.
+        this.options.sessions.markEnded(payload.value.sessionIds);
         for (const ws of [...sockets]) {
           const state = ws.getUserData();
           if (payload.value.sessionIds.length === 0 || payload.value.sessionIds.includes(state.sessionId)) {
-            ws.end(CLOSE.sessionsRevoked, "signed out everywhere");
+            ws.end(CLOSE.sessionsRevoked, "the session has ended; sign in again");
           }
         }
         return;
@@ -766,7 +884,7 @@ export class SocketNode {
     const { presence, broker } = this.options;
     try {
       if (local === PresenceState.OFFLINE) await presence.remove(userId, this.nodeId);
-      else await presence.set(userId, this.nodeId, local, PRESENCE_TTL_MS);
+      else await presence.set(userId, this.nodeId, local, PRESENCE_TTL_MS, this.socketsByUser.get(userId) ?? 0);
       const overall = (await presence.states([userId])).get(userId) ?? PresenceState.OFFLINE;
       const user = this.byUser.get(userId);
       if (user) {
@@ -838,8 +956,8 @@ export class SocketNode {
     this.send(ws, new OutgoingFrame({ frame: { case: "ack", value: { ref, ...value } } }));
   }
 
-  private sendError(ws: Socket, ref: string, code: string, message: string, roomId = ""): void {
-    this.send(ws, new OutgoingFrame({ frame: { case: "error", value: { ref, code, message, roomId } } }));
+  private sendError(ws: Socket, ref: string, code: string, message: string, roomId = "", retryAfterMs = 0): void {
+    this.send(ws, new OutgoingFrame({ frame: { case: "error", value: { ref, code, message, roomId, retryAfterMs } } }));
   }
 }
 

@@ -1,22 +1,38 @@
 // Presence across socket nodes: each node records, per user with sockets on it,
 // "online" or "away" with an expiry it keeps renewing. A user is online if any
-// node says so; entries of a dead node expire, so its users fall offline.
+// node says so; entries of a dead node expire, so its users fall offline. Each
+// entry also carries how many sockets the user has on that node: the per-user
+// socket cap counts them across nodes, and a dead node's count expires with it.
 import { PresenceState } from "@parley/proto/events/v1/events_pb";
 import type { Redis } from "ioredis";
 
 export interface PresenceStore {
-  /** Records the state of `userId` on `nodeId` until `ttlMs` from now. */
-  set(userId: string, nodeId: string, state: PresenceState.ONLINE | PresenceState.AWAY, ttlMs: number): Promise<void>;
+  /** Records the state of `userId` on `nodeId`, and their number of sockets there, until `ttlMs` from now. */
+  set(userId: string, nodeId: string, state: PresenceState.ONLINE | PresenceState.AWAY, ttlMs: number, sockets: number): Promise<void>;
   /** Forgets `userId` on `nodeId` (their last socket there closed). */
   remove(userId: string, nodeId: string): Promise<void>;
   /** Aggregated state of each user: online beats away beats offline. */
   states(userIds: string[]): Promise<Map<string, PresenceState>>;
+  /** Sockets of `userId` on live nodes other than `nodeId`. */
+  socketsElsewhere(userId: string, nodeId: string): Promise<number>;
   close(): Promise<void>;
 }
 
-function aggregate(entries: Iterable<[PresenceState, number]>, now: number): PresenceState {
+interface Entry {
+  state: PresenceState;
+  expiresAt: number;
+  sockets: number;
+}
+
+function socketsOf(entries: Iterable<[string, Entry]>, exceptNodeId: string, now: number): number {
+  let sockets = 0;
+  for (const [nodeId, entry] of entries) if (nodeId !== exceptNodeId && entry.expiresAt > now) sockets += entry.sockets;
+  return sockets;
+}
+
+function aggregate(entries: Iterable<Entry>, now: number): PresenceState {
   let best = PresenceState.OFFLINE;
-  for (const [state, expiresAt] of entries) {
+  for (const { state, expiresAt } of entries) {
     if (expiresAt <= now) continue;
     if (state === PresenceState.ONLINE) return PresenceState.ONLINE;
     if (state === PresenceState.AWAY) best = PresenceState.AWAY;
@@ -25,12 +41,12 @@ function aggregate(entries: Iterable<[PresenceState, number]>, now: number): Pre
 }
 
 export class MemoryPresenceStore implements PresenceStore {
-  private readonly entries = new Map<string, Map<string, [PresenceState, number]>>();
+  private readonly entries = new Map<string, Map<string, Entry>>();
 
-  async set(userId: string, nodeId: string, state: PresenceState, ttlMs: number): Promise<void> {
+  async set(userId: string, nodeId: string, state: PresenceState, ttlMs: number, sockets: number): Promise<void> {
     let nodes = this.entries.get(userId);
     if (!nodes) this.entries.set(userId, (nodes = new Map()));
-    nodes.set(nodeId, [state, Date.now() + ttlMs]);
+    nodes.set(nodeId, { state, expiresAt: Date.now() + ttlMs, sockets });
   }
 
   async remove(userId: string, nodeId: string): Promise<void> {
@@ -42,6 +58,10 @@ export class MemoryPresenceStore implements PresenceStore {
   async states(userIds: string[]): Promise<Map<string, PresenceState>> {
     const now = Date.now();
     return new Map(userIds.map((id) => [id, aggregate(this.entries.get(id)?.values() ?? [], now)]));
+  }
+
+  async socketsElsewhere(userId: string, nodeId: string): Promise<number> {
+    return socketsOf(this.entries.get(userId) ?? [], nodeId, Date.now());
   }
 
   async close(): Promise<void> {}
@@ -57,10 +77,10 @@ export class RedisPresenceStore implements PresenceStore {
     return `${this.prefix}presence:${userId}`;
   }
 
-  async set(userId: string, nodeId: string, state: PresenceState, ttlMs: number): Promise<void> {
+  async set(userId: string, nodeId: string, state: PresenceState, ttlMs: number, sockets: number): Promise<void> {
     const key = this.key(userId);
     // The hash itself expires too, so users whose every node died leave nothing behind.
-    await this.redis.multi().hset(key, nodeId, `${state}|${Date.now() + ttlMs}`).pexpire(key, ttlMs * 2).exec();
+    await this.redis.multi().hset(key, nodeId, `${state}|${Date.now() + ttlMs}|${sockets}`).pexpire(key, ttlMs * 2).exec();
   }
 
   async remove(userId: string, nodeId: string): Promise<void> {
@@ -73,19 +93,25 @@ export class RedisPresenceStore implements PresenceStore {
     for (const id of userIds) pipeline.hgetall(this.key(id));
     const replies = (await pipeline.exec()) ?? [];
     const now = Date.now();
-    return new Map(
-      userIds.map((id, i) => {
-        const fields = (replies[i]?.[1] ?? {}) as Record<string, string>;
-        const entries = Object.values(fields).map((value): [PresenceState, number] => {
-          const [state, expiresAt] = value.split("|");
-          return [Number(state) as PresenceState, Number(expiresAt)];
-        });
-        return [id, aggregate(entries, now)];
-      }),
-    );
+    return new Map(userIds.map((id, i) => [id, aggregate(parseEntries(replies[i]?.[1]).values(), now)]));
+  }
+
+  async socketsElsewhere(userId: string, nodeId: string): Promise<number> {
+    return socketsOf(parseEntries(await this.redis.hgetall(this.key(userId))), nodeId, Date.now());
   }
 
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+/** A presence hash: node id -> "state|expiresAt|sockets" (entries of older nodes lack the count). */
+function parseEntries(reply: unknown): Map<string, Entry> {
+  const fields = (reply ?? {}) as Record<string, string>;
+  return new Map(
+    Object.entries(fields).map(([nodeId, value]) => {
+      const [state, expiresAt, sockets] = value.split("|");
+      return [nodeId, { state: Number(state) as PresenceState, expiresAt: Number(expiresAt), sockets: Number(sockets ?? 0) || 0 }];
+    }),
+  );
 }

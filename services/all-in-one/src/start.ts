@@ -1,6 +1,22 @@
 // Starts every Parley service in this process, each on its own port, talking
 // gRPC over loopback: the all-in-one mode of `npm start`, and the harness of tests.
-import { acquireLock, createBroker, createLogger, dialHost, freePort, generateInternalSecret, hostPort, runStopSteps, type Broker, type DataDirLock, type Launch, type LaunchedService, type Logger } from "@parley/kit";
+import {
+  acquireLock,
+  createBroker,
+  createLogger,
+  createRateLimiter,
+  dialHost,
+  freePort,
+  generateInternalSecret,
+  hostPort,
+  runStopSteps,
+  type Broker,
+  type DataDirLock,
+  type Launch,
+  type LaunchedService,
+  type Logger,
+  type RateLimiter,
+} from "@parley/kit";
 import { launch as launchAuth } from "@parley/auth";
 import { launch as launchEdge, launchSocket } from "@parley/edge";
 import { launch as launchMessage } from "@parley/message";
@@ -58,6 +74,8 @@ export interface RunningParley {
   addresses: Record<ServiceName, string>;
   /** The process's broker (tests subscribe to it). */
   broker: Broker;
+  /** The process's rate limiter (more edges and socket nodes of a test share it). */
+  limiter: RateLimiter;
   stop(): Promise<void>;
 }
 
@@ -100,10 +118,13 @@ async function startOnce(options: StartOptions, log: Logger): Promise<RunningPar
   const running: LaunchedService[] = [];
   // One broker for the whole process: in memory, or Redis with REDIS_URL.
   const broker = createBroker(env.REDIS_URL || undefined, log, env.REDIS_PREFIX || undefined);
+  // One send budget per user whichever process takes the send (the edge or the socket tier).
+  const limiter = createRateLimiter(env.REDIS_URL || undefined, log, env.REDIS_PREFIX || undefined);
   // Stop in reverse start order: callers before the services they call, the broker last.
   const stopAll = () =>
     runStopSteps(log, [
       ...[...running].reverse().map((s) => ({ name: s.name, stop: () => s.stop() })),
+      { name: "rate limiter", stop: () => limiter.close() },
       { name: "broker", stop: () => broker.close() },
     ]);
   try {
@@ -125,7 +146,7 @@ async function startOnce(options: StartOptions, log: Logger): Promise<RunningPar
           : name === "socket" && ports.edge
             ? { PUBLIC_ORIGIN: `http://localhost:${ports.edge},http://127.0.0.1:${ports.edge}`, ...env }
             : env;
-      const service = await launch({ env: serviceEnv, port: ports[name], host, dataDir, addresses: { ...addresses }, broker });
+      const service = await launch({ env: serviceEnv, port: ports[name], host, dataDir, addresses: { ...addresses }, broker, limiter });
       running.push(service);
       addresses[name] = service.address;
       log.info({ process: name, listening: service.listening }, "started");
@@ -135,5 +156,5 @@ async function startOnce(options: StartOptions, log: Logger): Promise<RunningPar
     throw error;
   }
   const addresses = Object.fromEntries(running.map((s) => [s.name, s.address]));
-  return { addresses: addresses as Record<ServiceName, string>, broker, stop: async () => void (await stopAll()) };
+  return { addresses: addresses as Record<ServiceName, string>, broker, limiter, stop: async () => void (await stopAll()) };
 }

@@ -43,6 +43,9 @@ export interface AuthDeps {
 }
 
 const LOGIN_FAILED = "invalid login or password";
+/** Sessions one CheckSessions call may ask about (a socket node's sweep sends them in pages). */
+export const CHECK_SESSIONS_MAX = 1000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REFRESH_INVALID = "the refresh token is not valid";
 
 /** Refuses oversized passwords before anything else looks at them. */
@@ -139,7 +142,7 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
         // A rotated token came back: someone holds a copy. End the whole session.
         session.revokedAt = now;
         session.revokedReason = "reuse";
-        return { ok: false, error: "the refresh token was already used; the session has been ended" } as const;
+        return { ok: false, error: "the refresh token was already used; the session has been ended", ended: session } as const;
       }
       token.rotatedAt = now;
       session.lastUsedAt = now;
@@ -148,7 +151,10 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
       em.create(RefreshToken, { tokenHash: hashToken(refreshToken), sessionId: session.id });
       return { ok: true, issued: { session, refreshToken } } as const;
     });
-    if (!outcome.ok) throw fail.unauthenticated(outcome.error);
+    if (!outcome.ok) {
+      if ("ended" in outcome && outcome.ended) this.publishEnded(outcome.ended.userId, [outcome.ended.id]);
+      throw fail.unauthenticated(outcome.error);
+    }
     const userId = outcome.issued.session.userId;
     const { user } = await users.getUser({ id: userId }, asUser(userId));
     return { user, tokens: await this.tokens(userId, outcome.issued) };
@@ -159,19 +165,41 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
     const token = await em.findOne(RefreshToken, { tokenHash: hashToken(request.refreshToken) });
     // Logging out twice, or with a token we do not know, is not an error.
     if (token) {
-      await em.nativeUpdate(Session, { id: token.sessionId, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout" });
+      const session = await em.findOne(Session, { id: token.sessionId });
+      const ended = await em.nativeUpdate(Session, { id: token.sessionId, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout" });
+      if (session && ended > 0) this.publishEnded(session.userId, [session.id]);
     }
     return {};
   }
 
   async logoutAll(_request: unknown, ctx: CallContext) {
     const userId = requireUserId(ctx);
-    const sessionCount = await this.deps.db.em
-      .fork()
-      .nativeUpdate(Session, { userId, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout_all" });
-    // Socket nodes close this user's sockets when they hear it.
-    this.deps.broker.publish(topics.user(userId), newEvent("", { case: "sessionsRevoked", value: { userId } }));
+    const em = this.deps.db.em.fork();
+    // The ids go in the event: a session started after this call is not one of them.
+    const open = await em.find(Session, { userId, revokedAt: null }, { fields: ["id"] });
+    const ids = open.map((s) => s.id);
+    const sessionCount = ids.length === 0 ? 0 : await em.nativeUpdate(Session, { id: { $in: ids }, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout_all" });
+    if (ids.length > 0) this.publishEnded(userId, ids);
     return { sessionCount };
+  }
+
+  async checkSessions(request: { sessionIds: string[] }) {
+    if (request.sessionIds.length > CHECK_SESSIONS_MAX) throw fail.invalidArgument("session_ids", `at most ${CHECK_SESSIONS_MAX}`);
+    const asked = [...new Set(request.sessionIds)];
+    const ids = asked.filter((id) => UUID.test(id));
+    const rows = ids.length === 0 ? [] : await this.deps.db.em.fork().find(Session, { id: { $in: ids } }, { fields: ["id", "revokedAt", "expiresAt"] });
+    const now = Date.now();
+    const active = new Set(rows.filter((s) => !s.revokedAt && s.expiresAt.getTime() > now).map((s) => s.id));
+    return { endedSessionIds: asked.filter((id) => !active.has(id)) };
+  }
+
+  /**
+   * Socket nodes close the sockets of ended sessions when they hear it. The event is a fast path
+   * only: the edge and the socket tier also ask CheckSessions, so a lost event delays nothing by
+   * more than their cache's lifetime.
+   */
+  private publishEnded(userId: string, sessionIds: string[]): void {
+    this.deps.broker.publish(topics.user(userId), newEvent("", { case: "sessionsRevoked", value: { userId, sessionIds } }));
   }
 
   async listSessions(_request: unknown, ctx: CallContext) {

@@ -164,6 +164,32 @@ describe("sessions", () => {
     }
   });
 
+  it("CheckSessions reports logged-out, reused, unknown and malformed sessions as ended, and publishes each end", async () => {
+    const sessionOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).sid as string;
+    const account = await register();
+    const userId = account.user!.id;
+    const active = await parley.auth.login({ login: account.username, password: PASSWORD });
+    const loggedOut = await parley.auth.login({ login: account.username, password: PASSWORD });
+    const heard: unknown[] = [];
+    await parley.broker.subscribe(`user.${userId}`, (event) => heard.push(event.payload));
+    await parley.auth.logout({ refreshToken: loggedOut.tokens!.refreshToken });
+    // The first session's refresh token comes back after it was rotated: the session ends.
+    await parley.auth.refresh({ refreshToken: account.tokens!.refreshToken });
+    expect((await failure(parley.auth.refresh({ refreshToken: account.tokens!.refreshToken })))?.code).toBe(Code.Unauthenticated);
+    const [reusedId, activeId, loggedOutId] = [account, active, loggedOut].map((r) => sessionOf(r.tokens!.accessToken));
+    const unknown = "01900000-0000-7000-8000-000000000000";
+    const { endedSessionIds } = await parley.auth.checkSessions({ sessionIds: [activeId!, loggedOutId!, reusedId!, unknown, "not-a-uuid"] });
+    expect(endedSessionIds.sort()).toEqual([loggedOutId, reusedId, unknown, "not-a-uuid"].sort());
+    await vi.waitFor(() =>
+      expect(heard).toEqual([
+        { case: "sessionsRevoked", value: expect.objectContaining({ userId, sessionIds: [loggedOutId] }) },
+        { case: "sessionsRevoked", value: expect.objectContaining({ userId, sessionIds: [reusedId] }) },
+      ]),
+    );
+    const tooMany = Array.from({ length: 1001 }, () => unknown);
+    expect((await failure(parley.auth.checkSessions({ sessionIds: tooMany })))?.code).toBe(Code.InvalidArgument);
+  });
+
   it("needs a signed-in caller for the session calls", async () => {
     expect((await failure(parley.auth.listSessions({})))?.code).toBe(Code.Unauthenticated);
     expect((await failure(parley.auth.logoutAll({})))?.code).toBe(Code.Unauthenticated);

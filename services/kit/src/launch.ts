@@ -5,6 +5,7 @@ import { ConfigError } from "./config.js";
 import { DataDirInUseError } from "./data-dir-lock.js";
 import { createLogger, type Logger } from "./logger.js";
 import { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
+import { createRateLimiter, type RateLimiter } from "./rate-limit.js";
 
 export interface LaunchOptions {
   /** Environment to read the service's settings from. */
@@ -19,6 +20,11 @@ export interface LaunchOptions {
   addresses?: Record<string, string>;
   /** The process's broker, shared by services launched together; otherwise the service makes its own. */
   broker?: Broker;
+  /**
+   * The process's rate limiter, shared like the broker: without Redis, the edge and the socket
+   * tier of one process must count one user's sends in one place.
+   */
+  limiter?: RateLimiter;
 }
 
 export interface LaunchedService {
@@ -48,6 +54,18 @@ export function brokerFor(
   if (options.broker) return { broker: options.broker, stop: [] };
   const broker = createBroker(redisUrl, log, redisPrefix);
   return { broker, stop: [{ name: "broker", stop: () => broker.close() }] };
+}
+
+/** The shared rate limiter, or a new one (Redis with REDIS_URL) with the stop step that closes it. */
+export function limiterFor(
+  options: LaunchOptions,
+  redisUrl: string | undefined,
+  log: Logger,
+  redisPrefix?: string,
+): { limiter: RateLimiter; stop: StopStep[] } {
+  if (options.limiter) return { limiter: options.limiter, stop: [] };
+  const limiter = createRateLimiter(redisUrl, log, redisPrefix);
+  return { limiter, stop: [{ name: "rate limiter", stop: () => limiter.close() }] };
 }
 
 /** host:port, with brackets around an IPv6 address. */

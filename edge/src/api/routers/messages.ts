@@ -3,6 +3,7 @@ import { rules } from "@parley/kit";
 import { call } from "../call.js";
 import { EdgeError } from "../errors.js";
 import { enforceLimit } from "../limits.js";
+import { SEND_BUDGET_WINDOW_MS, sendBudgetKey } from "../../send-budget.js";
 import { shapeMessage } from "../shapes.js";
 import { authedProcedure, router } from "../trpc.js";
 
@@ -49,7 +50,7 @@ export const messagesRouter = router({
     .meta({ rest: { method: "POST", path: "/messages", status: 201, summary: "Send a message (a repeated clientMsgId returns the original)" }, rateClass: "send" })
     .input(z.strictObject({ roomId: rules.uuid, body, clientMsgId: clientMsgId.optional(), replyToId: rules.uuid.optional() }))
     .mutation(async ({ ctx, input }) => {
-      await enforceLimit(ctx, `edge:send:user:${ctx.user.id}`, ctx.limits.sendPerUser, 10_000);
+      await enforceLimit(ctx, sendBudgetKey(ctx.user.id), ctx.limits.sendPerUser, SEND_BUDGET_WINDOW_MS);
       await enforceLimit(ctx, `edge:send:address:${ctx.caller.clientAddress}`, ctx.limits.sendPerAddress, 10_000);
       const { message } = await call(ctx.caller, (o) =>
         ctx.services.messages.sendMessage(

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/auth/v1/auth.proto.
  */
 export const file_parley_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChlwYXJsZXkvYXV0aC92MS9hdXRoLnByb3RvEg5wYXJsZXkuYXV0aC52MSKFAQoJVG9rZW5QYWlyEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUSNwoTcmVmcmVzaF9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWgoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJhChBSZWdpc3RlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5wYXJsZXkudXNlci52MS5Vc2VyEikKBnRva2VucxgCIAEoCzIZLnBhcmxleS5hdXRoLnYxLlRva2VuUGFpciIvCgxMb2dpblJlcXVlc3QSDQoFbG9naW4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkiXgoNTG9naW5SZXNwb25zZRIiCgR1c2VyGAEgASgLMhQucGFybGV5LnVzZXIudjEuVXNlchIpCgZ0b2tlbnMYAiABKAsyGS5wYXJsZXkuYXV0aC52MS5Ub2tlblBhaXIiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSJgCg9SZWZyZXNoUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULnBhcmxleS51c2VyLnYxLlVzZXISKQoGdG9rZW5zGAIgASgLMhkucGFybGV5LmF1dGgudjEuVG9rZW5QYWlyIiYKDUxvZ291dFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSISChBMb2dvdXRBbGxSZXF1ZXN0IioKEUxvZ291dEFsbFJlc3BvbnNlEhUKDXNlc3Npb25fY291bnQYASABKAUiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCLnAQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF91c2VfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnVzZXJfYWdlbnQYBSABKAkSFgoOY2xpZW50X2FkZHJlc3MYBiABKAkSDwoHY3VycmVudBgHIAEoCCJBChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIpCghzZXNzaW9ucxgBIAMoCzIXLnBhcmxleS5hdXRoLnYxLlNlc3Npb24iEAoOR2V0Sndrc1JlcXVlc3QiUQoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRILCgNraWQYBCABKAkSCwoDYWxnGAUgASgJEgsKA3VzZRgGIAEoCSI0Cg9HZXRKd2tzUmVzcG9uc2USIQoEa2V5cxgBIAMoCzITLnBhcmxleS5hdXRoLnYxLkp3ayIZChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdCInChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USCwoDa2lkGAEgASgJMpcFCgtBdXRoU2VydmljZRJNCghSZWdpc3RlchIfLnBhcmxleS5hdXRoLnYxLlJlZ2lzdGVyUmVxdWVzdBogLnBhcmxleS5hdXRoLnYxLlJlZ2lzdGVyUmVzcG9uc2USRAoFTG9naW4SHC5wYXJsZXkuYXV0aC52MS5Mb2dpblJlcXVlc3QaHS5wYXJsZXkuYXV0aC52MS5Mb2dpblJlc3BvbnNlEkoKB1JlZnJlc2gSHi5wYXJsZXkuYXV0aC52MS5SZWZyZXNoUmVxdWVzdBofLnBhcmxleS5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZRJHCgZMb2dvdXQSHS5wYXJsZXkuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0Gh4ucGFybGV5LmF1dGgudjEuTG9nb3V0UmVzcG9uc2USUAoJTG9nb3V0QWxsEiAucGFybGV5LmF1dGgudjEuTG9nb3V0QWxsUmVxdWVzdBohLnBhcmxleS5hdXRoLnYxLkxvZ291dEFsbFJlc3BvbnNlElkKDExpc3RTZXNzaW9ucxIjLnBhcmxleS5hdXRoLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaJC5wYXJsZXkuYXV0aC52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZRJKCgdHZXRKd2tzEh4ucGFybGV5LmF1dGgudjEuR2V0Sndrc1JlcXVlc3QaHy5wYXJsZXkuYXV0aC52MS5HZXRKd2tzUmVzcG9uc2USZQoQUm90YXRlU2lnbmluZ0tleRInLnBhcmxleS5hdXRoLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0GigucGFybGV5LmF1dGgudjEuUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_parley_user_v1_user]);
+  fileDesc("ChlwYXJsZXkvYXV0aC92MS9hdXRoLnByb3RvEg5wYXJsZXkuYXV0aC52MSKFAQoJVG9rZW5QYWlyEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUSNwoTcmVmcmVzaF9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWgoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJhChBSZWdpc3RlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5wYXJsZXkudXNlci52MS5Vc2VyEikKBnRva2VucxgCIAEoCzIZLnBhcmxleS5hdXRoLnYxLlRva2VuUGFpciIvCgxMb2dpblJlcXVlc3QSDQoFbG9naW4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkiXgoNTG9naW5SZXNwb25zZRIiCgR1c2VyGAEgASgLMhQucGFybGV5LnVzZXIudjEuVXNlchIpCgZ0b2tlbnMYAiABKAsyGS5wYXJsZXkuYXV0aC52MS5Ub2tlblBhaXIiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSJgCg9SZWZyZXNoUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULnBhcmxleS51c2VyLnYxLlVzZXISKQoGdG9rZW5zGAIgASgLMhkucGFybGV5LmF1dGgudjEuVG9rZW5QYWlyIiYKDUxvZ291dFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSISChBMb2dvdXRBbGxSZXF1ZXN0IioKEUxvZ291dEFsbFJlc3BvbnNlEhUKDXNlc3Npb25fY291bnQYASABKAUiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCLnAQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF91c2VfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnVzZXJfYWdlbnQYBSABKAkSFgoOY2xpZW50X2FkZHJlc3MYBiABKAkSDwoHY3VycmVudBgHIAEoCCJBChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIpCghzZXNzaW9ucxgBIAMoCzIXLnBhcmxleS5hdXRoLnYxLlNlc3Npb24iKwoUQ2hlY2tTZXNzaW9uc1JlcXVlc3QSEwoLc2Vzc2lvbl9pZHMYASADKAkiMgoVQ2hlY2tTZXNzaW9uc1Jlc3BvbnNlEhkKEWVuZGVkX3Nlc3Npb25faWRzGAEgAygJIhAKDkdldEp3a3NSZXF1ZXN0IlEKA0p3axILCgNrdHkYASABKAkSCwoDY3J2GAIgASgJEgkKAXgYAyABKAkSCwoDa2lkGAQgASgJEgsKA2FsZxgFIAEoCRILCgN1c2UYBiABKAkiNAoPR2V0Sndrc1Jlc3BvbnNlEiEKBGtleXMYASADKAsyEy5wYXJsZXkuYXV0aC52MS5Kd2siGQoXUm90YXRlU2lnbmluZ0tleVJlcXVlc3QiJwoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEgsKA2tpZBgBIAEoCTL1BQoLQXV0aFNlcnZpY2USTQoIUmVnaXN0ZXISHy5wYXJsZXkuYXV0aC52MS5SZWdpc3RlclJlcXVlc3QaIC5wYXJsZXkuYXV0aC52MS5SZWdpc3RlclJlc3BvbnNlEkQKBUxvZ2luEhwucGFybGV5LmF1dGgudjEuTG9naW5SZXF1ZXN0Gh0ucGFybGV5LmF1dGgudjEuTG9naW5SZXNwb25zZRJKCgdSZWZyZXNoEh4ucGFybGV5LmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaHy5wYXJsZXkuYXV0aC52MS5SZWZyZXNoUmVzcG9uc2USRwoGTG9nb3V0Eh0ucGFybGV5LmF1dGgudjEuTG9nb3V0UmVxdWVzdBoeLnBhcmxleS5hdXRoLnYxLkxvZ291dFJlc3BvbnNlElAKCUxvZ291dEFsbBIgLnBhcmxleS5hdXRoLnYxLkxvZ291dEFsbFJlcXVlc3QaIS5wYXJsZXkuYXV0aC52MS5Mb2dvdXRBbGxSZXNwb25zZRJZCgxMaXN0U2Vzc2lvbnMSIy5wYXJsZXkuYXV0aC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiQucGFybGV5LmF1dGgudjEuTGlzdFNlc3Npb25zUmVzcG9uc2USXAoNQ2hlY2tTZXNzaW9ucxIkLnBhcmxleS5hdXRoLnYxLkNoZWNrU2Vzc2lvbnNSZXF1ZXN0GiUucGFybGV5LmF1dGgudjEuQ2hlY2tTZXNzaW9uc1Jlc3BvbnNlEkoKB0dldEp3a3MSHi5wYXJsZXkuYXV0aC52MS5HZXRKd2tzUmVxdWVzdBofLnBhcmxleS5hdXRoLnYxLkdldEp3a3NSZXNwb25zZRJlChBSb3RhdGVTaWduaW5nS2V5EicucGFybGV5LmF1dGgudjEuUm90YXRlU2lnbmluZ0tleVJlcXVlc3QaKC5wYXJsZXkuYXV0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_parley_user_v1_user]);
 
 /**
  * @generated from message parley.auth.v1.TokenPair
@@ -337,6 +337,44 @@ export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@_
   messageDesc(file_parley_auth_v1_auth, 13);
 
 /**
+ * @generated from message parley.auth.v1.CheckSessionsRequest
+ */
+export type CheckSessionsRequest = Message<"parley.auth.v1.CheckSessionsRequest"> & {
+  /**
+   * At most 1000.
+   *
+   * @generated from field: repeated string session_ids = 1;
+   */
+  sessionIds: string[];
+};
+
+/**
+ * Describes the message parley.auth.v1.CheckSessionsRequest.
+ * Use `create(CheckSessionsRequestSchema)` to create a new message.
+ */
+export const CheckSessionsRequestSchema: GenMessage<CheckSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_parley_auth_v1_auth, 14);
+
+/**
+ * @generated from message parley.auth.v1.CheckSessionsResponse
+ */
+export type CheckSessionsResponse = Message<"parley.auth.v1.CheckSessionsResponse"> & {
+  /**
+   * The asked sessions that have ended; the others are active.
+   *
+   * @generated from field: repeated string ended_session_ids = 1;
+   */
+  endedSessionIds: string[];
+};
+
+/**
+ * Describes the message parley.auth.v1.CheckSessionsResponse.
+ * Use `create(CheckSessionsResponseSchema)` to create a new message.
+ */
+export const CheckSessionsResponseSchema: GenMessage<CheckSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_parley_auth_v1_auth, 15);
+
+/**
  * @generated from message parley.auth.v1.GetJwksRequest
  */
 export type GetJwksRequest = Message<"parley.auth.v1.GetJwksRequest"> & {
@@ -347,7 +385,7 @@ export type GetJwksRequest = Message<"parley.auth.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 14);
+  messageDesc(file_parley_auth_v1_auth, 16);
 
 /**
  * A public JSON Web Key (OKP / Ed25519).
@@ -391,7 +429,7 @@ export type Jwk = Message<"parley.auth.v1.Jwk"> & {
  * Use `create(JwkSchema)` to create a new message.
  */
 export const JwkSchema: GenMessage<Jwk> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 15);
+  messageDesc(file_parley_auth_v1_auth, 17);
 
 /**
  * @generated from message parley.auth.v1.GetJwksResponse
@@ -408,7 +446,7 @@ export type GetJwksResponse = Message<"parley.auth.v1.GetJwksResponse"> & {
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 16);
+  messageDesc(file_parley_auth_v1_auth, 18);
 
 /**
  * @generated from message parley.auth.v1.RotateSigningKeyRequest
@@ -421,7 +459,7 @@ export type RotateSigningKeyRequest = Message<"parley.auth.v1.RotateSigningKeyRe
  * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
  */
 export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 17);
+  messageDesc(file_parley_auth_v1_auth, 19);
 
 /**
  * @generated from message parley.auth.v1.RotateSigningKeyResponse
@@ -440,7 +478,7 @@ export type RotateSigningKeyResponse = Message<"parley.auth.v1.RotateSigningKeyR
  * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
  */
 export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 18);
+  messageDesc(file_parley_auth_v1_auth, 20);
 
 /**
  * AuthService owns credentials, sessions (refresh-token families) and the
@@ -514,6 +552,19 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof ListSessionsRequestSchema;
     output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * CheckSessions says which of the given sessions have ended (logged out, ended
+   * by logout-all or by a reused refresh token, expired, or unknown). The edge
+   * and the socket tier ask it, with a short cache, so that an access token
+   * stops working soon after its session ends, not only when it expires.
+   *
+   * @generated from rpc parley.auth.v1.AuthService.CheckSessions
+   */
+  checkSessions: {
+    methodKind: "unary";
+    input: typeof CheckSessionsRequestSchema;
+    output: typeof CheckSessionsResponseSchema;
   },
   /**
    * GetJwks publishes the public keys that verify access tokens.
