@@ -275,7 +275,7 @@ describe("a dying service (item 11)", () => {
   it("a service passes a downstream call's reset connection on as UNAVAILABLE with a generic text, never ABORTED", async () => {
     const dying = await startDyingService();
     try {
-      const downstream = createServiceClient(MessageService, dying.address);
+      const downstream = createServiceClient(MessageService, dying.address, { internalAuth: edge.parley.internalAuth });
       const error = await downstream.listMessages({}).then(() => undefined, (e: unknown) => e);
       expect(ConnectError.from(error).code).toBe(Code.Aborted); // connect-node's name for a reset connection
       expect(toPublicError(error)).toMatchObject({ code: Code.Unavailable, message: "service unavailable", internal: true });
