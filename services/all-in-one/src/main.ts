@@ -4,7 +4,8 @@ import { createLogger, stopOnSignals } from "@parley/kit";
 import { startParley } from "./start.js";
 
 const log = createLogger("parley", process.env.LOG_LEVEL);
-// Loopback by default: set HOST=0.0.0.0 to accept connections from other machines.
-const parley = await startParley({ log, host: process.env.HOST || "127.0.0.1" });
+// Loopback by default: BIND_ADDRESS=0.0.0.0 accepts connections from other machines (HOST, its
+// name before, still works).
+const parley = await startParley({ log, host: process.env.BIND_ADDRESS || process.env.HOST || "127.0.0.1" });
 log.info({ addresses: parley.addresses }, "Parley is running");
 stopOnSignals(log, [{ name: "parley", stop: () => parley.stop() }]);
