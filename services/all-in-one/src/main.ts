@@ -4,10 +4,12 @@ import { createLogger, DataDirInUseError, stopOnSignals } from "@parley/kit";
 import { startParley } from "./start.js";
 
 const log = createLogger("parley", process.env.LOG_LEVEL);
-// Loopback by default: set HOST=0.0.0.0 to accept connections from other machines.
-const parley = await startParley({ log, host: process.env.HOST || "127.0.0.1" }).catch((error: unknown) => {
+// Loopback by default: BIND_ADDRESS=0.0.0.0 accepts connections from other machines (HOST, its
+// name before, still works).
+const parley = await startParley({ log, host: process.env.BIND_ADDRESS || process.env.HOST || "127.0.0.1" }).catch((error: unknown) => {
   // Another process runs on DATA_DIR: say who, not a stack trace.
-  if (error instanceof DataDirInUseError) process.stderr.write(`parley: ${error.message}\n`);
+  if (error instanceof DataDirInUseError) process.stderr.write(`parley: ${error.message}
+`);
   else log.fatal({ err: error }, "could not start");
   process.exit(1);
 });

@@ -97,12 +97,12 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         responseSerialize: (message) => Buffer.from(toBinary(method.output, message as never)),
         responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
       };
+      const guard: Guard = { auth: internalAuth, adminOnly: adminOnly.has(method.localName) };
       implementation[method.localName] = (
         call: grpc.ServerUnaryCall<unknown, unknown>,
         callback: grpc.sendUnaryData<unknown>,
       ) => {
         inFlight++;
-        const guard = { auth: internalAuth, adminOnly: adminOnly.has(method.localName) };
         void serveUnary(method, (handler as Handler).bind(handlers), guard, call, callback, log).finally(() => inFlight--);
       };
     }
