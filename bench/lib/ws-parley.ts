@@ -26,6 +26,9 @@ export const PARLEY_BENCH_ENV: Record<string, string> = {
   // Users are registered in bulk from one address.
   RATE_REGISTER_PER_HOUR: "1000000",
   RATE_LOGIN_PER_MINUTE: "1000000",
+  // A room's owner invites every subscriber: far more writes than a person makes.
+  RATE_WRITE_PER_10S_USER: "1000000000",
+  RATE_READ_PER_10S_USER: "1000000000",
   // Tokens outlive the whole run (sockets are closed when theirs expires).
   ACCESS_TOKEN_TTL_SECONDS: "14400",
   SHUTDOWN_GRACE_MS: "2000",
