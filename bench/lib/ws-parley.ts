@@ -29,6 +29,9 @@ export const PARLEY_BENCH_ENV: Record<string, string> = {
   // One owner sends every room's messages, and users hold many sockets: neither limit is measured here.
   RATE_SEND_PER_10S_USER: "1000000000",
   SOCKET_MAX_PER_USER: "1000000",
+  // A room's owner invites every subscriber: far more writes than a person makes.
+  RATE_WRITE_PER_10S_USER: "1000000000",
+  RATE_READ_PER_10S_USER: "1000000000",
   // Tokens outlive the whole run (sockets are closed when theirs expires).
   ACCESS_TOKEN_TTL_SECONDS: "14400",
   SHUTDOWN_GRACE_MS: "2000",

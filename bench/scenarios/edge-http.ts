@@ -85,6 +85,9 @@ async function measure(options: BenchOptions, base: string, servers: TargetProce
       // Rate limits out of the way of a benchmark (one user, one address).
       RATE_SEND_PER_10S_USER: "1000000000",
       RATE_SEND_PER_10S_ADDRESS: "1000000000",
+      RATE_READ_PER_10S_USER: "1000000000",
+      RATE_WRITE_PER_10S_USER: "1000000000",
+      RATE_SEARCH_PER_10S_USER: "1000000000",
       RATE_REGISTER_PER_HOUR: "1000",
       RATE_LOGIN_PER_MINUTE: "1000",
       // The token must outlive the run (default 15 minutes).

@@ -14,7 +14,7 @@ export const edgeEnv = z.object({
   TRUST_PROXY: trustProxySetting,
   /**
    * Where browsers open the WebSocket (told to the web app by GET /api/v1/config). Unset: the
-   * edge's own host on SOCKET_PUBLIC_PORT, or the same origin's /ws when that port is empty.
+   * public origin's host on SOCKET_PUBLIC_PORT, or that origin's /ws when the port is empty.
    */
   PUBLIC_SOCKET_URL: z.preprocess((v) => (v === "" ? undefined : v), z.string().url().optional()),
   SOCKET_PUBLIC_PORT: z.string().regex(/^\d{0,5}$/, "a port number, or empty for the same origin's /ws").default("3007"),

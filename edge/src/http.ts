@@ -29,7 +29,7 @@ export interface EdgeHttpOptions {
   trustProxy: TrustProxy;
   /** Directory of the built web app; a placeholder page is served when it does not exist. */
   webRoot: string;
-  /** Fixed public WebSocket URL, or undefined to derive it from the request's host. */
+  /** Fixed public WebSocket URL, or undefined to derive it from the public origin of the request's host. */
   publicSocketUrl?: string;
   /** Port of the socket tier on the edge's host ("" when it is served at /ws on the same origin). */
   socketPublicPort: string;

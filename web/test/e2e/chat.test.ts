@@ -39,6 +39,8 @@ beforeAll(async () => {
     startTestParley({
       WEB_ROOT: webRoot,
       PUBLIC_SOCKET_URL: `ws://127.0.0.1:${gateway.port}/ws`,
+      // The page's origin is the gateway's: the edge and the socket tier accept configured origins only.
+      PUBLIC_ORIGIN: gateway.url,
       // The history test seeds a long room over the REST API.
       RATE_SEND_PER_10S_USER: "1000",
       RATE_SEND_PER_10S_ADDRESS: "2000",
@@ -332,6 +334,30 @@ describe("Parley in a browser", { timeout: 90_000 }, () => {
       expect(person.dialogs).toEqual([]);
     }
     await screenshot(bob.page, "09-xss-as-text");
+  });
+
+  it("a right-to-left override in a message or a name stays isolated inside it", async () => {
+    const reversed = "\u202Egnirts desrever";
+    await composer(ada.page).click();
+    await ada.page.keyboard.insertText(reversed);
+    await composer(ada.page).press("Enter");
+    await eventually(async () => expect(await texts(bob.page)).toContain(reversed), 10_000, "Bob to get the message");
+    for (const { page, name } of [ada, bob]) {
+      const isolation = await page.evaluate((text) => {
+        const bidi = (e: Element | null | undefined) => (e ? getComputedStyle(e).unicodeBidi : "missing");
+        const message = [...document.querySelectorAll('[data-testid="message"]')].find((m) => m.querySelector(".message-body")?.textContent?.includes(text));
+        return {
+          // dir="auto": isolated, and laid out by the text's own first strong character.
+          body: message?.querySelector(".message-body")?.getAttribute("dir") ?? "none",
+          authors: [...document.querySelectorAll(".message .author")].map(bidi),
+          rooms: [...document.querySelectorAll(".room-name")].map(bidi),
+        };
+      }, reversed);
+      expect(isolation.body, name).toBe("auto");
+      expect(isolation.authors.length, name).toBeGreaterThan(0);
+      expect(new Set(isolation.authors), name).toEqual(new Set(["isolate"]));
+      expect(new Set(isolation.rooms), name).toEqual(new Set(["isolate"]));
+    }
   });
 
   it("a direct message shows up live, with a badge, for the other person", async () => {
