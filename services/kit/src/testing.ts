@@ -1,7 +1,8 @@
 // Test helpers: which database the suite runs on, and throwaway PostgreSQL
-// databases that a test file creates and drops (only its own).
+// databases that a test file creates and drops (only its own), and a recorder of the SQL a service runs.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { pino } from "pino";
 
 /** Set by .ci/run's second pass: run the suite against this PostgreSQL server. */
 export const TEST_DATABASE_URL = process.env.PARLEY_TEST_DATABASE_URL || undefined;
@@ -38,4 +39,23 @@ export function testDatabase(): TestDatabase {
       }
     },
   };
+}
+
+/**
+ * A logger at trace level that keeps the SQL statements MikroORM logs (openDatabase turns its
+ * query log on at trace), so that a test can compare the work two paths do without timing them.
+ * `statements` holds each statement with its literals replaced by `?`.
+ */
+export function sqlRecorder() {
+  const statements: string[] = [];
+  const log = pino({ level: "trace" }, {
+    write(line: string) {
+      const { orm } = JSON.parse(line) as { orm?: string };
+      // eslint-disable-next-line no-control-regex
+      const text = orm?.replace(/\u001b\[[0-9;]*m/g, "");
+      const query = text?.match(/^\[query\] (?:\([^)]*\) )?(.*?)(?: \[took .*)?$/s)?.[1];
+      if (query) statements.push(query.replace(/'(?:[^']|'')*'/g, "?").replace(/\b\d+\b/g, "?"));
+    },
+  });
+  return { log, statements };
 }
