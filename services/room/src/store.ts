@@ -29,8 +29,10 @@ export class RoomStore {
   async roomFor(roomId: string, userId: string, lock?: RoomLock): Promise<{ room: Room | null; membership: Membership | null }> {
     const options = lock ? { lockMode: LOCK_MODES[lock] } : {};
     const room = await this.em.findOne(Room, { id: roomId }, options);
-    if (!room) return { room: null, membership: null };
-    return { room, membership: await this.membership(roomId, userId, lock) };
+    // Looked up even when the room does not exist: a private room one is not in must cost the
+    // same queries (and time) as a missing one, or the time of the NOT_FOUND would tell them apart.
+    const membership = await this.membership(roomId, userId, lock);
+    return { room, membership: room ? membership : null };
   }
 
   membership(roomId: string, userId: string, lock?: RoomLock): Promise<Membership | null> {
