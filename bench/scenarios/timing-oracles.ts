@@ -98,6 +98,13 @@ async function measure(options: BenchOptions, cleanup: Cleanup): Promise<Scenari
       missing: asOutsider("POST", `/api/v1/rooms/${randomRoom}/join`),
       status: 404,
     },
+    // The method's own bias: two sides that do the same work by construction.
+    {
+      label: "control: GET /rooms/:id, two random ids",
+      hidden: asOutsider("GET", `/api/v1/rooms/${crypto.randomUUID()}`),
+      missing: asOutsider("GET", `/api/v1/rooms/${randomRoom}`),
+      status: 404,
+    },
   ];
 
   const failures: string[] = [];
