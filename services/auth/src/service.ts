@@ -118,8 +118,11 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
     }
     // The same lookup and the same argon2 verify whether or not the account exists, so that
     // the time of the answer does not tell (the nil UUID is never a user id).
-    const credential = await db.em.fork().findOne(Credential, { userId: userId ?? NO_ACCOUNT });
-    const ok = await hasher.verify(credential?.passwordHash, request.password);
+    // A bare column read, so that a found row costs no more to turn into a value than no row.
+    const [credential] = await db.em
+      .fork()
+      .execute<{ password_hash: string }[]>("select password_hash from credentials where user_id = ?", [userId ?? NO_ACCOUNT]);
+    const ok = await hasher.verify(credential?.password_hash, request.password);
     if (!ok || !userId) throw fail.unauthenticated(LOGIN_FAILED);
     await limiter.refund(addressKey);
     await limiter.reset(accountKey);
