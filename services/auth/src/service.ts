@@ -47,6 +47,8 @@ const LOGIN_FAILED = "invalid login or password";
 export const CHECK_SESSIONS_MAX = 1000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REFRESH_INVALID = "the refresh token is not valid";
+/** Looked up when the login names no account: no credential has it. */
+const NO_ACCOUNT = "00000000-0000-0000-0000-000000000000";
 
 /** Refuses oversized passwords before anything else looks at them. */
 function checkPasswordSize(password: string): void {
@@ -103,12 +105,6 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
     if (login === "") throw fail.invalidArgument("login", "must not be empty");
     if (login.length > 254) throw fail.invalidArgument("login", "at most 254 characters");
     const { limiter, settings, users, hasher, db } = this.deps;
-    const accountKey = `login:account:${login}`;
-    const addressKey = `login:address:${ctx.clientAddress ?? "unknown"}`;
-    for (const [key, limit] of [[accountKey, settings.loginLimits.perAccount], [addressKey, settings.loginLimits.perAddress]] as const) {
-      const state = await limiter.peek(key, limit);
-      if (!state.allowed) throw fail.resourceExhausted("too many failed logins; try again later", state.retryAfterMs / 1000);
-    }
     const userId = await users.resolveLogin({ login }).then(
       (r) => r.userId,
       (error) => {
@@ -116,13 +112,26 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
         throw error;
       },
     );
-    const credential = userId ? await db.em.fork().findOne(Credential, { userId }) : null;
-    const ok = await hasher.verify(credential?.passwordHash, request.password);
-    if (!ok || !userId) {
-      await limiter.hit(accountKey, settings.loginLimits.perAccount, settings.loginLimits.windowMs);
-      await limiter.hit(addressKey, settings.loginLimits.perAddress, settings.loginLimits.windowMs);
-      throw fail.unauthenticated(LOGIN_FAILED);
+    // Keyed by the account, so that its username and email (in any case) share one budget;
+    // an unknown login by its normalized text, so that probing for accounts is limited alike.
+    const accountKey = userId ? `login:account:${userId}` : `login:unknown:${login}`;
+    const addressKey = `login:address:${ctx.clientAddress ?? "unknown"}`;
+    const { perAccount, perAddress, windowMs } = settings.loginLimits;
+    // Counted before the password is checked, in one atomic step, so that concurrent attempts
+    // cannot all pass one check; a success gives its count back below.
+    for (const [key, limit] of [[addressKey, perAddress], [accountKey, perAccount]] as const) {
+      const state = await limiter.hit(key, limit, windowMs);
+      if (!state.allowed) throw fail.resourceExhausted("too many failed logins; try again later", state.retryAfterMs / 1000);
     }
+    // The same lookup and the same argon2 verify whether or not the account exists, so that
+    // the time of the answer does not tell (the nil UUID is never a user id).
+    // A bare column read, so that a found row costs no more to turn into a value than no row.
+    const [credential] = await db.em
+      .fork()
+      .execute<{ password_hash: string }[]>("select password_hash from credentials where user_id = ?", [userId ?? NO_ACCOUNT]);
+    const ok = await hasher.verify(credential?.password_hash, request.password);
+    if (!ok || !userId) throw fail.unauthenticated(LOGIN_FAILED);
+    await limiter.refund(addressKey);
     await limiter.reset(accountKey);
     const issued = await db.em.fork().transactional(async (em) => this.newSession(em, userId, ctx));
     const { user } = await users.getUser({ id: userId }, asUser(userId));

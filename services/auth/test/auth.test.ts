@@ -77,6 +77,39 @@ describe("register, login, refresh, logout", () => {
     await expect(parley.auth.login({ login: other.username, password: PASSWORD })).resolves.toBeDefined();
   });
 
+  it("counts failed logins per account whatever names it: the email or another case of the username is refused after the limit", async () => {
+    const account = await register(`Victim_${tag()}`);
+    for (let i = 0; i < 3; i++) {
+      expect((await failure(parley.auth.login({ login: account.username, password: "nope nope nope" })))?.code).toBe(Code.Unauthenticated);
+    }
+    for (const login of [account.email, account.email.toUpperCase(), account.username.toLowerCase(), account.username.toUpperCase()]) {
+      const refused = await failure(parley.auth.login({ login, password: "nope nope nope" }));
+      expect(refused?.code, login).toBe(Code.ResourceExhausted);
+      expect((await failure(parley.auth.login({ login, password: PASSWORD })))?.code, login).toBe(Code.ResourceExhausted);
+    }
+  });
+
+  it("limits an unknown login the same way, by its normalized text", async () => {
+    const login = `Ghost_${tag()}`;
+    for (let i = 0; i < 3; i++) {
+      expect((await failure(parley.auth.login({ login, password: "guess guess" })))?.code).toBe(Code.Unauthenticated);
+    }
+    expect((await failure(parley.auth.login({ login: ` ${login.toLowerCase()} `, password: "guess guess" })))?.code).toBe(Code.ResourceExhausted);
+  });
+
+  it("counts concurrent failed logins atomically: of 40 at once, exactly the limit get a password check", async () => {
+    const account = await register();
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        failure(parley.auth.login({ login: i % 2 ? account.username : account.email, password: "nope nope nope" })),
+      ),
+    );
+    const codes = answers.map((e) => e?.code);
+    expect(codes.filter((c) => c === Code.Unauthenticated)).toHaveLength(3);
+    expect(codes.filter((c) => c === Code.ResourceExhausted)).toHaveLength(37);
+    expect((await failure(parley.auth.login({ login: account.username, password: PASSWORD })))?.code).toBe(Code.ResourceExhausted);
+  });
+
   it("rate limits failed logins per client address", async () => {
     const limited = await startTestParley({ LOGIN_FAILURES_PER_ADDRESS: "2" });
     try {

@@ -18,6 +18,8 @@ export interface RateLimiter {
   /** Reads the count without adding to it. */
   peek(key: string, limit: number): Promise<RateLimitResult>;
   reset(key: string): Promise<void>;
+  /** Takes back one event counted by `hit` in the current window (never below zero). */
+  refund(key: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,11 @@ export class MemoryRateLimiter implements RateLimiter {
     this.windows.delete(key);
   }
 
+  async refund(key: string): Promise<void> {
+    const window = this.windows.get(key);
+    if (window && window.endsAt > Date.now() && window.count > 0) window.count--;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.sweeper);
   }
@@ -76,6 +83,12 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {count, ttl}`;
+
+// DECR only a live window's positive count: a refund must not create a key or go below zero.
+const REFUND_SCRIPT = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then redis.call('DECR', KEYS[1]) end
+return count`;
 
 export class RedisRateLimiter implements RateLimiter {
   private readonly owned: boolean;
@@ -112,5 +125,9 @@ export class RedisRateLimiter implements RateLimiter {
 
   async reset(key: string): Promise<void> {
     await this.redis.del(this.prefix + key);
+  }
+
+  async refund(key: string): Promise<void> {
+    await this.redis.eval(REFUND_SCRIPT, 1, this.prefix + key);
   }
 }

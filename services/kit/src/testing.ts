@@ -1,8 +1,9 @@
 // Test helpers: which database the suite runs on, and throwaway PostgreSQL
-// databases that a test file creates and drops (only its own), and the internal credential
-// key of the services a test file starts.
+// databases that a test file creates and drops (only its own), the internal credential key
+// of the services a test file starts, and a recorder of the SQL a service runs.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { pino } from "pino";
 import { generateInternalSecret, InternalAuth } from "./internal-auth.js";
 
 /** Set by .ci/run's second pass: run the suite against this PostgreSQL server. */
@@ -48,4 +49,23 @@ export function testDatabase(): TestDatabase {
       }
     },
   };
+}
+
+/**
+ * A logger at trace level that keeps the SQL statements MikroORM logs (openDatabase turns its
+ * query log on at trace), so that a test can compare the work two paths do without timing them.
+ * `statements` holds each statement with its literals replaced by `?`.
+ */
+export function sqlRecorder() {
+  const statements: string[] = [];
+  const log = pino({ level: "trace" }, {
+    write(line: string) {
+      const { orm } = JSON.parse(line) as { orm?: string };
+      // eslint-disable-next-line no-control-regex
+      const text = orm?.replace(/\u001b\[[0-9;]*m/g, "");
+      const query = text?.match(/^\[query\] (?:\([^)]*\) )?(.*?)(?: \[took .*)?$/s)?.[1];
+      if (query) statements.push(query.replace(/'(?:[^']|'')*'/g, "?").replace(/\b\d+\b/g, "?"));
+    },
+  });
+  return { log, statements };
 }

@@ -30,4 +30,18 @@ describe.each(backends)("rate limiter %s", (_name, make) => {
     await limiter.reset(key);
     expect((await limiter.peek(key, 1)).count).toBe(0);
   });
+
+  it("refund takes back one hit, never below zero and never for a key that has none", async () => {
+    const key = `test:${randomUUID()}`;
+    await limiter.refund(key);
+    expect((await limiter.peek(key, 2)).count).toBe(0);
+    await limiter.hit(key, 2, 60_000);
+    await limiter.hit(key, 2, 60_000);
+    await limiter.refund(key);
+    expect((await limiter.peek(key, 2)).count).toBe(1);
+    await limiter.refund(key);
+    await limiter.refund(key);
+    expect((await limiter.peek(key, 2)).count).toBe(0);
+    expect((await limiter.hit(key, 2, 60_000)).count).toBe(1);
+  });
 });

@@ -16,6 +16,7 @@ const LOCK_MODES: Record<RoomLock, LockMode> = {
   share: LockMode.PESSIMISTIC_READ,
   update: LockMode.PESSIMISTIC_WRITE,
 };
+const LOCK_CLAUSES: Record<RoomLock, string> = { share: "share", update: "update" };
 
 export interface RoomWithMembership {
   room: Room;
@@ -25,12 +26,26 @@ export interface RoomWithMembership {
 export class RoomStore {
   constructor(readonly em: RoomEm) {}
 
-  /** The room and the user's membership in it (either may be missing). */
+  /**
+   * The room and the user's membership in it, if the user may see the room (members always,
+   * anyone for a public room); nulls otherwise. One query that answers "no row" alike for a room
+   * that does not exist and for one the user may not see, so that neither the work nor the time
+   * of the NOT_FOUND tells them apart (nothing is mapped before that). `lock` locks the room row,
+   * under which every membership change (join, leave, invite, kick, role) happens.
+   */
   async roomFor(roomId: string, userId: string, lock?: RoomLock): Promise<{ room: Room | null; membership: Membership | null }> {
-    const options = lock ? { lockMode: LOCK_MODES[lock] } : {};
-    const room = await this.em.findOne(Room, { id: roomId }, options);
-    if (!room) return { room: null, membership: null };
-    return { room, membership: await this.membership(roomId, userId, lock) };
+    const [row] = await this.em.execute<Record<string, unknown>[]>(
+      `select r.*, m.user_id as m_user_id, m.role as m_role, m.joined_at as m_joined_at, m.last_read_seq as m_last_read_seq
+       from rooms r left join memberships m on m.room_id = r.id and m.user_id = ?
+       where r.id = ? and (r.kind = 'public' or m.user_id is not null)${lock ? ` for ${LOCK_CLAUSES[lock]} of r` : ""}`,
+      [userId, roomId],
+    );
+    if (!row) return { room: null, membership: null };
+    const { m_user_id, m_role, m_joined_at, m_last_read_seq, ...columns } = row;
+    const room = this.em.map(Room, columns);
+    const memberColumns: Record<string, unknown> = { room_id: room.id, user_id: m_user_id, role: m_role, joined_at: m_joined_at, last_read_seq: m_last_read_seq };
+    const membership = m_user_id ? this.em.map(Membership, memberColumns) : null;
+    return { room, membership };
   }
 
   membership(roomId: string, userId: string, lock?: RoomLock): Promise<Membership | null> {
