@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "@parley/kit";
+import { TEST_INTERNAL_SECRET } from "@parley/kit/testing";
 
 const PASSWORD = "correct horse battery staple";
 const SERVICES = ["user", "room", "message", "auth", "socket", "edge"];
@@ -49,6 +50,8 @@ function startParleyProcess(dataDir: string, ports: Record<string, string>, main
       DATA_DIR: dataDir,
       DATABASE_URL: "",
       REDIS_URL: "",
+      // A service run alone needs the secret the all-in-one process makes itself.
+      INTERNAL_AUTH_SECRET: TEST_INTERNAL_SECRET,
       LOG_LEVEL: "info",
       WEB_ROOT: join(root, "no-web-app"),
     },

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, type Client, type Interceptor } from "@connectrpc/connect";
 import { createServiceClient, parseEnv } from "@parley/kit";
-import { sqlRecorder } from "@parley/kit/testing";
+import { sqlRecorder, testInternalAuth } from "@parley/kit/testing";
 import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
@@ -28,20 +28,21 @@ beforeAll(async () => {
   // The user service of a whole Parley; an auth service of our own, whose work we can watch.
   parley = await startTestParley();
   const config = parseEnv(authEnv, { ...parley.env, USER_SERVICE_ADDR: parley.addresses.user, LOGIN_FAILURES_PER_ACCOUNT: "1000" });
-  const deps = await createAuthDeps(config, sql.log, parley.broker, "memory://");
+  const internalAuth = testInternalAuth("auth");
+  const deps = await createAuthDeps(config, sql.log, parley.broker, internalAuth, "memory://");
   const countCalls: Interceptor = (next) => (request) => {
     userServiceCalls.push(request.method.name);
     return next(request);
   };
-  deps.users = createServiceClient(UserService, parley.addresses.user, { interceptors: [countCalls] });
+  deps.users = createServiceClient(UserService, parley.addresses.user, { internalAuth, interceptors: [countCalls] });
   const verify = deps.hasher.verify.bind(deps.hasher);
   deps.hasher.verify = (stored, password) => {
     passwordChecks++;
     return verify(stored, password);
   };
-  const server = build(deps);
+  const server = build(deps, internalAuth);
   const port = await server.listen(0, "127.0.0.1");
-  auth = createServiceClient(AuthService, `127.0.0.1:${port}`, { defaultTimeoutMs: 30_000 });
+  auth = createServiceClient(AuthService, `127.0.0.1:${port}`, { internalAuth: testInternalAuth(), defaultTimeoutMs: 30_000 });
   stopAuth = async () => {
     await server.shutdown(1_000);
     await deps.close();

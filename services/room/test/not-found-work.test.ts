@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, type Client, type Interceptor } from "@connectrpc/connect";
 import { uuidv7 } from "uuidv7";
 import { asUser, createBroker, createServiceClient, freePort, parseEnv } from "@parley/kit";
-import { sqlRecorder, testDatabase } from "@parley/kit/testing";
+import { sqlRecorder, TEST_INTERNAL_SECRET, testDatabase, testInternalAuth } from "@parley/kit/testing";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
@@ -20,18 +20,19 @@ let stopRooms: () => Promise<void>;
 beforeAll(async () => {
   // Nothing listens there: none of these calls may need another service, and any that tried is counted.
   const nowhere = `127.0.0.1:${await freePort()}`;
-  const config = parseEnv(roomEnv, { ...process.env, DATABASE_URL: database.databaseUrl ?? "", USER_SERVICE_ADDR: nowhere, MESSAGE_SERVICE_ADDR: nowhere });
+  const config = parseEnv(roomEnv, { ...process.env, INTERNAL_AUTH_SECRET: TEST_INTERNAL_SECRET, DATABASE_URL: database.databaseUrl ?? "", USER_SERVICE_ADDR: nowhere, MESSAGE_SERVICE_ADDR: nowhere });
   const broker = createBroker(undefined, sql.log);
-  const deps = await createRoomDeps(config, sql.log, broker, database.dataDir);
+  const internalAuth = testInternalAuth("room");
+  const deps = await createRoomDeps(config, sql.log, broker, internalAuth, database.dataDir);
   const countCalls: Interceptor = (next) => (request) => {
     otherServiceCalls.push(request.method.name);
     return next(request);
   };
-  deps.users = createServiceClient(UserService, nowhere, { interceptors: [countCalls], defaultTimeoutMs: 1_000 });
-  deps.messages = createServiceClient(MessageService, nowhere, { interceptors: [countCalls], defaultTimeoutMs: 1_000 });
-  const server = build(deps);
+  deps.users = createServiceClient(UserService, nowhere, { internalAuth, interceptors: [countCalls], defaultTimeoutMs: 1_000 });
+  deps.messages = createServiceClient(MessageService, nowhere, { internalAuth, interceptors: [countCalls], defaultTimeoutMs: 1_000 });
+  const server = build(deps, internalAuth);
   const port = await server.listen(0, "127.0.0.1");
-  rooms = createServiceClient(RoomService, `127.0.0.1:${port}`, { defaultTimeoutMs: 30_000 });
+  rooms = createServiceClient(RoomService, `127.0.0.1:${port}`, { internalAuth: testInternalAuth(), defaultTimeoutMs: 30_000 });
   stopRooms = async () => {
     await server.shutdown(1_000);
     await deps.close();
