@@ -124,16 +124,31 @@ describe("the image's build steps", () => {
     expect(rewritten.dependencies).toEqual({ ...root.dependencies, tsx: root.devDependencies.tsx });
   });
 
-  it("prune.mjs keeps only the uWebSockets.js binding this platform loads", () => {
-    const binaries = join(scratch, "node_modules/uWebSockets.js/binaries");
-    mkdirSync(binaries, { recursive: true });
+  it("prune.mjs keeps only the uWebSockets.js bindings this platform loads, in each build", () => {
+    const truffle = join(scratch, "node_modules/uWebSockets.js/binaries");
+    const btc = join(scratch, "node_modules/@btc-vision/uwebsockets.js");
+    mkdirSync(truffle, { recursive: true });
+    mkdirSync(btc, { recursive: true });
     const mine = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
     for (const file of [mine, "uws_darwin_arm64_115.node", "uws_win32_x64_108.node", `uws_${process.platform}_${process.arch}_93.node`]) {
-      writeFileSync(join(binaries, file), "binary");
+      writeFileSync(join(truffle, file), "binary");
     }
+    for (const file of [mine, "uws_linux_arm64_137.node", `uws_${process.platform}_${process.arch}_141.node`]) writeFileSync(join(btc, file), "binary");
+    writeFileSync(join(btc, "uws.js"), "module.exports = {}");
     const result = spawnSync(process.execPath, [join(repoRoot, "deploy/docker/prune.mjs"), join(scratch, "node_modules")], { encoding: "utf8" });
     expect(result.status, result.stderr).toBe(0);
-    expect(readdirSync(binaries)).toEqual([mine]);
+    expect(readdirSync(truffle)).toEqual([mine]);
+    expect(readdirSync(btc).sort()).toEqual([mine, "uws.js"].sort());
+  });
+
+  it("prune.mjs fails the build when no uWebSockets.js build has this platform's binding", () => {
+    const modules = join(scratch, "none/node_modules");
+    const truffle = join(modules, "uWebSockets.js/binaries");
+    mkdirSync(truffle, { recursive: true });
+    writeFileSync(join(truffle, "uws_win32_x64_108.node"), "binary");
+    const result = spawnSync(process.execPath, [join(repoRoot, "deploy/docker/prune.mjs"), modules], { encoding: "utf8" });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/no uWebSockets\.js build has uws_/);
   });
 
   it("the launcher names the processes it knows and refuses an unknown one (exit 64)", () => {
