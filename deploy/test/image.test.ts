@@ -50,9 +50,9 @@ describe("deploy/Dockerfile", () => {
   });
   const finalStage = dockerfile.slice(dockerfile.findLastIndex((i) => i.keyword === "FROM"));
 
-  it("builds every stage on Node.js 20, Debian bookworm slim", () => {
+  it("builds every stage on Node.js 24, Debian trixie slim (glibc 2.41: the uWebSockets.js build for Node 22+ needs 2.38)", () => {
     expect(stages.length).toBeGreaterThan(1);
-    for (const stage of stages) expect(stage.image).toBe("node:20-bookworm-slim");
+    for (const stage of stages) expect(stage.image).toBe("node:24-trixie-slim");
   });
 
   it("copies only what the build context (after .dockerignore) has, and only from earlier stages", () => {
@@ -108,6 +108,16 @@ describe("deploy/Dockerfile", () => {
   it("installs production dependencies only, without install scripts", () => {
     const install = dockerfile.find((i) => i.keyword === "RUN" && i.args.includes("npm ci --omit=dev"));
     expect(install?.args).toMatch(/runtime-manifest\.mjs package\.json\s+&& npm ci --omit=dev --ignore-scripts/);
+  });
+
+  it("takes an extra CA for npm only as a build secret, never as an ARG, ENV or COPY", () => {
+    const installs = dockerfile.filter((i) => i.keyword === "RUN" && /npm ci/.test(i.args));
+    expect(installs.length).toBeGreaterThan(0);
+    for (const install of installs) {
+      expect(install.args).toMatch(/--mount=type=secret,id=extra_ca/);
+      expect(install.args).toMatch(/NODE_EXTRA_CA_CERTS=\/run\/secrets\/extra_ca/);
+    }
+    for (const i of dockerfile.filter((i) => ["ARG", "ENV", "COPY"].includes(i.keyword))) expect(i.args).not.toMatch(/CA_CERT|extra_ca|\.crt|\.pem/i);
   });
 });
 
