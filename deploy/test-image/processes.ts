@@ -1,6 +1,6 @@
 // Part of `npm run test:image`: runs every process of the built image as production runs it
 // (read-only root filesystem, uid 10001, every capability dropped, no new privileges), each in
-// its own container on one podman network with embedded databases, and checks that
+// its own container on one podman network with embedded databases on a tmpfs, and checks that
 //   - each becomes healthy (its own health check, run inside the container);
 //   - the socket tier took a native uWebSockets.js binding (its log line: package, version, ABI);
 //   - each stops on SIGTERM as PID 1, by its own handler (exit 0, "stopped"), well within the grace;
@@ -48,9 +48,9 @@ function logsOf(container: string): string {
 }
 
 /** SIGTERM to PID 1 (podman stop), then: how long it took, the exit code, and whether its handler ran. */
-function stopGracefully(container: string): { seconds: number; exitCode: number; logs: string } {
+function stopGracefully(container: string, graceS = STOP_GRACE_S): { seconds: number; exitCode: number; logs: string } {
   const start = Date.now();
-  podman(["stop", "--time", String(STOP_GRACE_S), container]);
+  podman(["stop", "--time", String(graceS), container]);
   const seconds = (Date.now() - start) / 1000;
   const exitCode = Number(podman(["inspect", container, "--format", "{{.State.ExitCode}}"]));
   return { seconds, exitCode, logs: logsOf(container) };
@@ -61,9 +61,10 @@ const started: string[] = [];
 
 function run(name: string, env: Record<string, string>, command: string[]): string {
   const container = `${prefix}${name}`;
-  const envArgs = Object.entries(env).flatMap(([k, v]) => ["--env", `${k}=${v}`]);
+  // Embedded databases on the /tmp tmpfs (podman mounts a tmpfs on DATA_DIR with root's ownership).
+  const envArgs = Object.entries({ DATA_DIR: "/tmp/parley", ...env }).flatMap(([k, v]) => ["--env", `${k}=${v}`]);
   podman(["run", "-d", "--name", container, "--network", network, "--network-alias", name, ...hardened,
-    "--tmpfs", "/var/lib/parley:uid=10001,gid=10001,mode=0700", ...envArgs, image, ...command]);
+    ...envArgs, image, ...command]);
   started.push(container);
   return container;
 }
@@ -94,6 +95,15 @@ try {
   if (!/^v2[2-9]\./.test(node)) failures.push(`the image runs Node ${node}, not 22 or later`);
   // Stop in reverse start order, so that nothing a process calls at shutdown is gone first.
   for (const spec of [...PROCESSES].reverse()) expectGracefulStop(spec.name, `${prefix}${spec.name}`);
+
+  // The check itself: a PID 1 without a SIGTERM handler is not stopped by SIGTERM (the kernel
+  // does not apply the default action to PID 1), only killed when the grace runs out.
+  const ignoring = `${prefix}ignores-sigterm`;
+  podman(["run", "-d", "--name", ignoring, "--network", "none", ...hardened, "--entrypoint", "node", image, "-e", "setInterval(() => {}, 1000)"]);
+  started.push(ignoring);
+  const control = stopGracefully(ignoring, 3);
+  if (control.exitCode !== 137) failures.push(`the SIGTERM check is blind: a PID 1 without a handler exited ${control.exitCode} (expected 137, killed)`);
+  else console.log(`    control: a PID 1 without a SIGTERM handler is killed after the grace (exit 137 after ${control.seconds.toFixed(1)} s)`);
 
   const allInOne = run("all-in-one", { LOG_LEVEL: "info" }, ["all-in-one"]);
   const ms = await waitHealthy(allInOne, ["node", "deploy/healthcheck.mjs", "http", "http://127.0.0.1:8080/healthz"]);
