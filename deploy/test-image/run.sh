@@ -15,6 +15,7 @@
 #   7. removes every container, network, volume and the podman service it started, on success
 #      and on failure (images stay: the next run's build reuses their layers).
 # Settings: PARLEY_IMAGE_NODE (24 | 22: the Node.js of the image, default 24),
+# PARLEY_IMAGE_ALSO_NODE (22 | 24 | empty: also build the image on that Node and run step 4 on it),
 # PARLEY_IMAGE_CACHE (a directory for the base images' root filesystems, default
 # ~/.cache/parley-test-image; "off" builds them again), PARLEY_EXTRA_CA (the CA bundle for npm
 # in the build, default $NODE_EXTRA_CA_CERTS, else none).
@@ -37,6 +38,8 @@ DEBIAN_MIRROR="${PARLEY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 NODE_TAG="docker.io/library/node:${NODE_MAJOR}-trixie-slim"
 DEBIAN_TAG="docker.io/library/debian:trixie-slim"
 IMAGE=localhost/parley:local
+# The other Node's image must not replace parley:local, which docker-compose.yml runs.
+[ "${PARLEY_IMAGE_ONLY_PROCESSES:-}" = true ] && IMAGE="localhost/parley:node$NODE_MAJOR"
 PROJECT=parleytest
 CACHE="${PARLEY_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/parley-test-image}"
 EXTRA_CA="${PARLEY_EXTRA_CA:-${NODE_EXTRA_CA_CERTS:-}}"
@@ -181,9 +184,18 @@ fi
 step "each process of the image: read-only, uid 10001, no capabilities, healthy, stops on SIGTERM"
 node --import tsx "$HERE/processes.ts" "$IMAGE"
 
+if [ "${PARLEY_IMAGE_ONLY_PROCESSES:-}" = true ]; then exit 0; fi
+
 # ---------------------------------------------------------------- 5. socket-tier tests in the image
 step "socket-tier test files inside the image (Node $NODE_VERSION)"
 bash "$HERE/socket-tests.sh" "$IMAGE" "$WORK"
+
+# ---------------------------------------------------------------- the other Node
+if [ -n "${PARLEY_IMAGE_ALSO_NODE:-}" ]; then
+  step "the image on Node $PARLEY_IMAGE_ALSO_NODE: build and each process (step 4)"
+  env -u DOCKER_HOST PARLEY_IMAGE_NODE="$PARLEY_IMAGE_ALSO_NODE" PARLEY_IMAGE_ALSO_NODE= PARLEY_IMAGE_ONLY_PROCESSES=true \
+    bash "$HERE/run.sh" 2>&1 | sed 's/^/  | /'
+fi
 
 # ---------------------------------------------------------------- 6. compose
 step "docker-compose.yml as shipped, through podman's Docker API"
