@@ -97,7 +97,7 @@ describe("the uWebSockets.js loader", () => {
     expect(typeof uws.App).toBe("function");
     expect(process.env.UWS_USE_FALLBACK).toBe("true");
     expect(lines.map((l) => [l.level, l.msg])).toEqual([
-      ["warn", "running the socket tier on uWebSockets.js's JavaScript fallback: expect far lower throughput"],
+      ["warn", "running the socket tier on uWebSockets.js's JavaScript fallback: it serves no WebSockets"],
     ]);
   });
 });

@@ -162,7 +162,8 @@ export function loadUws(
         "Or set UWS_ALLOW_FALLBACK=true to run on the slow JavaScript fallback.",
     );
   }
-  log.warn({ reason }, "running the socket tier on uWebSockets.js's JavaScript fallback: expect far lower throughput");
+  // The Truffle build's fallback answers HTTP but throws "not implemented" on WebSocket upgrades.
+  log.warn({ reason }, "running the socket tier on uWebSockets.js's JavaScript fallback: it serves no WebSockets");
   process.env.UWS_USE_FALLBACK = "true";
   return require("uWebSockets.js") as Uws;
 }
