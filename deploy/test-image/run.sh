@@ -154,7 +154,7 @@ for standin in postgres:17 redis:7 haproxy:3.0; do
     -f "$HERE/standins/${standin%%:*}.Containerfile" "$HERE/standins" >/dev/null
 done
 podman run --rm --network none docker.io/library/redis:7 redis-server --version
-podman run --rm --network none docker.io/library/haproxy:3.0 haproxy -v | head -n 1
+podman run --rm --network none docker.io/library/haproxy:3.0 haproxy -v | sed -n 1p
 
 # ---------------------------------------------------------------- 3. build
 step "build deploy/Dockerfile on $NODE_TAG"
