@@ -69,18 +69,15 @@ const TRANSIENT = [408, 502, 503, 504];
 
 /**
  * The first calls after a cold start can outlast the edge's 5 s deadline on a loaded machine
- * (408): retried. A registration that timed out at the edge may still have been stored, so a
- * 409 after a timeout means "already there": sign in instead.
+ * (408): retried, each time under a new name, because a registration that timed out may have
+ * created the user without its credentials (seen here: the next try gets 409, and signing in 401).
  */
 async function register(name: string): Promise<Account> {
-  const username = `${name}_${suffix}`;
-  let timedOut = false;
   for (let attempt = 1; ; attempt++) {
+    const username = `${name}_${suffix}_${attempt}`;
     const res = await rest<Account>("POST", "/auth/register", { email: `${username}@example.com`, username, password: PASSWORD });
     if (res.status === 201) return res.json;
-    if (res.status === 409 && timedOut) return expectStatus<Account>(200, rest("POST", "/auth/login", { login: username, password: PASSWORD }), `sign in ${name}`);
-    if (!TRANSIENT.includes(res.status) || attempt >= 10) throw new Error(`register ${name}: ${res.status} ${JSON.stringify(res.json)}`);
-    timedOut = true;
+    if (!TRANSIENT.includes(res.status) || attempt >= 15) throw new Error(`register ${name}: ${res.status} ${JSON.stringify(res.json)}`);
     log(`register ${name}: ${res.status}, again`);
     await new Promise((r) => setTimeout(r, 1000));
   }
