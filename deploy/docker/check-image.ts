@@ -1,12 +1,11 @@
 // Image build step, run in the final image as its user: loads the module graph of every
 // process (without starting any), so that a dependency missing from the production
 // install, tsx, or a native binding that does not load fails the build, not a rollout.
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { currentRuntime, findNativeUws, UWS_CANDIDATES } from "../../edge/src/socket/uws.js";
 import { isPresent, PROCESSES, repoRoot } from "../processes.js";
 
-const require = createRequire(import.meta.url);
 const problems: string[] = [];
 
 for (const spec of PROCESSES) {
@@ -29,14 +28,10 @@ try {
 } catch (error) {
   problems.push(`migrate: ${(error as Error).message}`);
 }
-// The socket tier refuses uWebSockets.js's slow JavaScript fallback: the native binding must load here.
-const binding = `uWebSockets.js/binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
-try {
-  require(binding);
-  console.log(`uWebSockets.js: ${binding} loads`);
-} catch (error) {
-  problems.push(`uWebSockets.js: ${(error as Error).message.split("\n")[0]}`);
-}
+// The socket tier refuses uWebSockets.js's slow JavaScript fallback: a native binding must load here.
+const { loaded, reasons } = findNativeUws(currentRuntime(), UWS_CANDIDATES);
+if (loaded) console.log(`uWebSockets.js: ${loaded.package} ${loaded.version} loads (Node ${process.versions.node}, ABI ${loaded.abi})`);
+else problems.push(`uWebSockets.js: no native binding loads: ${reasons.join("; ")}`);
 
 if (problems.length) {
   console.error(`the image is broken:\n  ${problems.join("\n  ")}`);

@@ -141,16 +141,21 @@ describe("docker-compose.yml", () => {
     const gateway = Object.entries(compose.services).find(([, s]) => s.ports?.some((p) => String(p).startsWith("8080:")));
     expect(gateway, "a service publishes 8080").toBeDefined();
     const [gatewayName, service] = gateway!;
-    const mount = service.volumes?.find((v) => v.includes("nginx.conf"));
-    expect(mount, `${gatewayName} mounts its config from deploy/compose`).toMatch(/^\.\/deploy\/compose\/nginx\.conf:/);
-    const config = readFileSync(join(repoRoot, "deploy/compose/nginx.conf"), "utf8");
-    const upstream = (name: string) =>
-      [...(config.match(new RegExp(`upstream ${name} \\{([^}]*)\\}`))?.[1] ?? "").matchAll(/server\s+([\w.-]+):(\d+)/g)].map((m) => `${m[1]}:${m[2]}`);
+    const mount = service.volumes?.find((v) => v.includes("haproxy.cfg"));
+    expect(mount, `${gatewayName} mounts its config from deploy/compose`).toMatch(/^\.\/deploy\/compose\/haproxy\.cfg:\/usr\/local\/etc\/haproxy\/haproxy\.cfg:ro$/);
+    const config = readFileSync(join(repoRoot, "deploy/compose/haproxy.cfg"), "utf8");
+    const section = (kind: string, name: string) => config.match(new RegExp(`^${kind} ${name}\\n((?:[ \\t].*\\n|\\n)*)`, "m"))?.[1] ?? "";
+    const servers = (name: string) => [...section("backend", name).matchAll(/^\s+server\s+[\w.-]+\s+([\w.-]+):(\d+)/gm)].map((m) => `${m[1]}:${m[2]}`);
     const edgePort = String(compose.services.edge!.environment!.PORT);
-    expect(upstream("edge")).toEqual([`edge:${edgePort}`]);
+    expect(servers("edge")).toEqual([`edge:${edgePort}`]);
     const sockets = composeServicesOf(compose, "socket").map(([name, s]) => `${name}:${s.environment!.PORT}`);
-    expect(upstream("socket").sort()).toEqual(sockets.sort());
-    expect(config).toMatch(/location \/ws \{[^}]*proxy_pass http:\/\/socket;[^}]*Upgrade \$http_upgrade[^}]*proxy_read_timeout 3600s/s);
+    expect(servers("socket").sort()).toEqual(sockets.sort());
+    expect(section("backend", "socket")).toMatch(/balance leastconn/);
+    expect(section("frontend", "whole-system")).toMatch(/bind :8080[\s\S]*use_backend socket if \{ path \/ws \}[\s\S]*default_backend edge/);
+    // Names resolved again while it runs, through the container's own DNS (Docker's or podman's).
+    expect(section("resolvers", "container-dns")).toMatch(/parse-resolv-conf/);
+    expect(config).toMatch(/default-server [^\n]*resolvers container-dns[^\n]*check/);
+    expect(config).toMatch(/timeout tunnel 1h/);
     for (const dependency of ["edge", ...sockets.map((s) => s.split(":")[0]!)]) {
       expect(service.depends_on?.[dependency]?.condition, `${gatewayName} waits for ${dependency}`).toBe("service_healthy");
     }

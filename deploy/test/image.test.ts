@@ -50,9 +50,9 @@ describe("deploy/Dockerfile", () => {
   });
   const finalStage = dockerfile.slice(dockerfile.findLastIndex((i) => i.keyword === "FROM"));
 
-  it("builds every stage on Node.js 20, Debian bookworm slim", () => {
+  it("builds every stage on Node.js 24, Debian trixie slim (glibc 2.41: the uWebSockets.js build for Node 22+ needs 2.38)", () => {
     expect(stages.length).toBeGreaterThan(1);
-    for (const stage of stages) expect(stage.image).toBe("node:20-bookworm-slim");
+    for (const stage of stages) expect(stage.image).toBe("node:24-trixie-slim");
   });
 
   it("copies only what the build context (after .dockerignore) has, and only from earlier stages", () => {
@@ -109,6 +109,16 @@ describe("deploy/Dockerfile", () => {
     const install = dockerfile.find((i) => i.keyword === "RUN" && i.args.includes("npm ci --omit=dev"));
     expect(install?.args).toMatch(/runtime-manifest\.mjs package\.json\s+&& npm ci --omit=dev --ignore-scripts/);
   });
+
+  it("takes an extra CA for npm only as a build secret, never as an ARG, ENV or COPY", () => {
+    const installs = dockerfile.filter((i) => i.keyword === "RUN" && /npm ci/.test(i.args));
+    expect(installs.length).toBeGreaterThan(0);
+    for (const install of installs) {
+      expect(install.args).toMatch(/--mount=type=secret,id=extra_ca/);
+      expect(install.args).toMatch(/NODE_EXTRA_CA_CERTS=\/run\/secrets\/extra_ca/);
+    }
+    for (const i of dockerfile.filter((i) => ["ARG", "ENV", "COPY"].includes(i.keyword))) expect(i.args).not.toMatch(/CA_CERT|extra_ca|\.crt|\.pem/i);
+  });
 });
 
 describe("the image's build steps", () => {
@@ -124,16 +134,31 @@ describe("the image's build steps", () => {
     expect(rewritten.dependencies).toEqual({ ...root.dependencies, tsx: root.devDependencies.tsx });
   });
 
-  it("prune.mjs keeps only the uWebSockets.js binding this platform loads", () => {
-    const binaries = join(scratch, "node_modules/uWebSockets.js/binaries");
-    mkdirSync(binaries, { recursive: true });
+  it("prune.mjs keeps only the uWebSockets.js bindings this platform loads, in each build", () => {
+    const truffle = join(scratch, "node_modules/uWebSockets.js/binaries");
+    const btc = join(scratch, "node_modules/@btc-vision/uwebsockets.js");
+    mkdirSync(truffle, { recursive: true });
+    mkdirSync(btc, { recursive: true });
     const mine = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
     for (const file of [mine, "uws_darwin_arm64_115.node", "uws_win32_x64_108.node", `uws_${process.platform}_${process.arch}_93.node`]) {
-      writeFileSync(join(binaries, file), "binary");
+      writeFileSync(join(truffle, file), "binary");
     }
+    for (const file of [mine, "uws_linux_arm64_137.node", `uws_${process.platform}_${process.arch}_141.node`]) writeFileSync(join(btc, file), "binary");
+    writeFileSync(join(btc, "uws.js"), "module.exports = {}");
     const result = spawnSync(process.execPath, [join(repoRoot, "deploy/docker/prune.mjs"), join(scratch, "node_modules")], { encoding: "utf8" });
     expect(result.status, result.stderr).toBe(0);
-    expect(readdirSync(binaries)).toEqual([mine]);
+    expect(readdirSync(truffle)).toEqual([mine]);
+    expect(readdirSync(btc).sort()).toEqual([mine, "uws.js"].sort());
+  });
+
+  it("prune.mjs fails the build when no uWebSockets.js build has this platform's binding", () => {
+    const modules = join(scratch, "none/node_modules");
+    const truffle = join(modules, "uWebSockets.js/binaries");
+    mkdirSync(truffle, { recursive: true });
+    writeFileSync(join(truffle, "uws_win32_x64_108.node"), "binary");
+    const result = spawnSync(process.execPath, [join(repoRoot, "deploy/docker/prune.mjs"), modules], { encoding: "utf8" });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/no uWebSockets\.js build has uws_/);
   });
 
   it("the launcher names the processes it knows and refuses an unknown one (exit 64)", () => {
