@@ -7,6 +7,7 @@
 //   - the all-in-one process does the same.
 // Usage: node --import tsx deploy/test-image/processes.ts <image>
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { PROCESSES } from "../processes.js";
 
 const image = process.argv[2] ?? "localhost/parley:local";
@@ -58,11 +59,13 @@ function stopGracefully(container: string, graceS = STOP_GRACE_S): { seconds: nu
 
 const failures: string[] = [];
 const started: string[] = [];
+// The processes of one Parley share the key their internal calls are signed with.
+const internalSecret = randomBytes(48).toString("base64url");
 
 function run(name: string, env: Record<string, string>, command: string[]): string {
   const container = `${prefix}${name}`;
   // Embedded databases on the /tmp tmpfs (podman mounts a tmpfs on DATA_DIR with root's ownership).
-  const envArgs = Object.entries({ DATA_DIR: "/tmp/parley", ...env }).flatMap(([k, v]) => ["--env", `${k}=${v}`]);
+  const envArgs = Object.entries({ DATA_DIR: "/tmp/parley", INTERNAL_AUTH_SECRET: internalSecret, ...env }).flatMap(([k, v]) => ["--env", `${k}=${v}`]);
   podman(["run", "-d", "--name", container, "--network", network, "--network-alias", name, ...hardened,
     ...envArgs, image, ...command]);
   started.push(container);

@@ -207,6 +207,8 @@ podman system service --time=0 "unix://$SOCK" >"$WORK/podman-service.log" 2>&1 &
 SERVICE_PID=$!
 for _ in $(seq 1 50); do [ -S "$SOCK" ] && break; sleep 0.2; done
 export DOCKER_HOST="unix://$SOCK"
+# docker-compose.yml refuses to start without the key internal calls are signed with (an operator's .env).
+export INTERNAL_AUTH_SECRET="${INTERNAL_AUTH_SECRET:-$(openssl rand -base64 48 | tr -d '\n')}"
 compose=(docker-compose -p "$PROJECT" -f "$ROOT/docker-compose.yml")
 # podman runs no healthchecks by itself without systemd: run them while compose waits on them.
 (while true; do

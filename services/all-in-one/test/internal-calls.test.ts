@@ -174,7 +174,15 @@ describe("bind address", () => {
   /** Starts a process the way its main.ts does, with nothing but this environment (no BIND_ADDRESS unless given). */
   async function alone(launch: Launch, env: Record<string, string> = {}) {
     const service = await launch({
-      env: { INTERNAL_AUTH_SECRET: TEST_INTERNAL_SECRET, LOG_LEVEL: "silent", DATABASE_URL: database.databaseUrl ?? "", WEB_ROOT: "/nonexistent", ...env },
+      env: {
+        INTERNAL_AUTH_SECRET: TEST_INTERNAL_SECRET,
+        LOG_LEVEL: "silent",
+        DATABASE_URL: database.databaseUrl ?? "",
+        WEB_ROOT: "/nonexistent",
+        // The Node 22 pass of CI runs the socket tier on the fallback (it only listens here).
+        UWS_ALLOW_FALLBACK: process.env.UWS_ALLOW_FALLBACK ?? "",
+        ...env,
+      },
       port: 0,
       dataDir: database.dataDir,
     });
