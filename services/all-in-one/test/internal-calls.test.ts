@@ -180,7 +180,7 @@ describe("bind address", () => {
         DATABASE_URL: database.databaseUrl ?? "",
         WEB_ROOT: "/nonexistent",
         // The Node 22 pass of CI runs the socket tier on the fallback (it only listens here).
-        UWS_ALLOW_FALLBACK: process.env.UWS_ALLOW_FALLBACK ?? "",
+        ...(process.env.UWS_ALLOW_FALLBACK && { UWS_ALLOW_FALLBACK: process.env.UWS_ALLOW_FALLBACK }),
         ...env,
       },
       port: 0,
