@@ -167,7 +167,8 @@ BUILD_T0=$(date +%s)
 podman build --runtime runc --network host --layers "${secret[@]}" --build-arg "NODE_IMAGE=$NODE_TAG" \
   -f deploy/Dockerfile -t "$IMAGE" . >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log"; exit 1; }
 BUILD_SECONDS=$(($(date +%s) - BUILD_T0))
-grep -E "^(uWebSockets.js|auth|user|room|message|edge|socket|migrate):" "$WORK/build.log" | sed 's/^/    /'
+# The image check's lines (absent when every layer came from the cache).
+{ grep -E "^(uWebSockets.js|auth|user|room|message|edge|socket|migrate):" "$WORK/build.log" || true; } | sed 's/^/    /'
 IMAGE_SIZE="$(podman image inspect "$IMAGE" --format '{{.Size}}')"
 echo "    image $IMAGE: $((IMAGE_SIZE / 1000 / 1000)) MB, built in $BUILD_SECONDS s"
 if [ -n "$EXTRA_CA" ]; then
