@@ -43,6 +43,11 @@ interface Joining {
   /** Highest seq this subscriber has been sent (or told it has). */
   lastSeq: bigint;
   goLive: GoLive;
+  /**
+   * The seq after which the backlog holds every delivered message: the room's delivered seq when
+   * the subscriber came (or when the room's start became known). The replay must reach it.
+   */
+  coveredFrom?: bigint;
   /** Set while the replay is done and the room is not yet delivered up to lastSeq. */
   waiting?: (live: boolean) => void;
 }
@@ -116,6 +121,7 @@ export class RoomSequencer<S> {
     if (lastSeq > this.head) this.head = lastSeq;
     if (this.delivered === undefined) {
       this.delivered = lastSeq;
+      for (const joining of this.joining.values()) joining.coveredFrom = lastSeq;
       this.releaseHeld();
       this.admitWaiting();
     } else if (lastSeq > this.delivered) {
@@ -130,12 +136,12 @@ export class RoomSequencer<S> {
    */
   async subscribe(subscriber: S, afterSeq: bigint | undefined, goLive: GoLive): Promise<boolean> {
     this.unsubscribe(subscriber);
-    const joining: Joining = { backlog: [], lastSeq: afterSeq ?? this.delivered ?? 0n, goLive };
+    const joining: Joining = { backlog: [], lastSeq: afterSeq ?? this.delivered ?? 0n, goLive, coveredFrom: this.delivered };
     this.joining.set(subscriber, joining);
     const current = () => !this.closed && this.joining.get(subscriber) === joining;
     try {
-      let hasNewer = afterSeq !== undefined;
-      while (hasNewer) {
+      let more = afterSeq !== undefined;
+      while (more) {
         const page = await this.options.read(joining.lastSeq, this.pageSize, subscriber);
         if (!current()) return false;
         if (page.messages.length > 0) {
@@ -143,14 +149,16 @@ export class RoomSequencer<S> {
           joining.lastSeq = page.messages.at(-1)!.seq;
           for (const message of page.messages) this.acceptCreated(message);
         }
-        hasNewer = page.hasNewer && page.messages.length > 0;
-        if (!hasNewer) {
+        const ended = !page.hasNewer || page.messages.length === 0;
+        if (ended) {
           // An afterSeq beyond the room's head claims messages that do not exist: the head is where it starts.
           if (joining.lastSeq > page.lastSeq) joining.lastSeq = page.lastSeq;
           this.noteHead(page.lastSeq);
         }
         await this.options.output.paced(subscriber);
         if (!current()) return false;
+        // A read older than what the backlog starts from leaves a gap between them: read on.
+        more = !ended || joining.lastSeq < (joining.coveredFrom ?? 0n);
       }
     } catch (error) {
       if (current()) this.joining.delete(subscriber);
