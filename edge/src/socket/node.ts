@@ -4,9 +4,8 @@
 // presence (room-presence.ts) and slow consumers (slow-consumers.ts). Fan-out uses one
 // uWebSockets.js topic per room and encoding; every write to a socket is corked.
 import { randomUUID } from "node:crypto";
-import type { Client } from "@connectrpc/connect";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import pLimit, { type LimitFunction } from "p-limit";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { rules, topics, type Broker, type Logger, type RateLimiter } from "@parley/kit";
 import { PresenceState, type Event } from "@parley/proto/events/v1/events_pb";
 import type { MessageService } from "@parley/proto/message/v1/message_pb";
