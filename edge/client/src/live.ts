@@ -51,6 +51,8 @@ export class LiveError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The field of the request the error is about (INVALID_ARGUMENT), if the server named one. */
+    readonly field = "",
   ) {
     super(message);
   }
@@ -403,7 +405,7 @@ export class LiveClient extends Emitter<LiveEvents> {
       return;
     }
     this.pending.delete(ref);
-    pending.reject(new LiveError(f.value.code, f.value.message));
+    pending.reject(new LiveError(f.value.code, f.value.message, f.value.field));
   }
 
   private request(frame: MessageInitShape<typeof ClientFrameSchema>["frame"], retry: boolean): Promise<ServerFrame> {

@@ -3,7 +3,6 @@
 // and encoding, and fills holes in the seq order from the message service.
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import * as grpc from "@grpc/grpc-js";
 import pLimit, { type LimitFunction } from "p-limit";
 import type { SessionStates } from "@parley/auth/sessions";
 import type { AccessTokenVerifier } from "@parley/auth/verify";
@@ -13,6 +12,7 @@ import type { Message, MessageService } from "@parley/proto/message/v1/message_p
 import type { Membership, RoomService } from "@parley/proto/room/v1/room_pb";
 import type { ClientFrame } from "@parley/proto/socket/v1/socket_pb";
 import { isAllowedOrigin } from "../public-env.js";
+import { socketError } from "../public-error.js";
 import { SEND_BUDGET_WINDOW_MS, sendBudgetKey } from "../send-budget.js";
 import type { PresenceStore } from "./presence.js";
 import {
@@ -94,9 +94,6 @@ const DEFAULT_LIMITS: SocketLimits = {
   sessionSweepMs: 5_000,
   sendsPer10sPerUser: 50,
 };
-
-/** Failures of a downstream call that say nothing about the request itself. */
-const TRANSIENT = new Set([Code.Unavailable, Code.Canceled, Code.DeadlineExceeded, Code.Aborted]);
 
 const PRESENCE_TTL_MS = 45_000;
 const PRESENCE_SWEEP_MS = 15_000;
@@ -420,18 +417,12 @@ export class SocketNode {
     if (frame.frame.case !== "ping") state.lastActivity = now;
     this.handle(ws, state, frame).catch((error: unknown) => {
       if (state.closed) return;
-      const connect = ConnectError.from(error);
       const roomId = frame.frame.case === "subscribe" || frame.frame.case === "unsubscribe" ? frame.frame.value.roomId : "";
-      if (connect.code === Code.Internal || connect.code === Code.Unknown) {
-        this.log.error({ err: error, frame: frame.frame.case }, "frame failed");
-        return this.sendError(ws, frame.ref, "INTERNAL", "internal error", roomId);
-      }
-      // A service went away mid-call (or is restarting): the client may retry, sends with the same clientMsgId.
-      if (TRANSIENT.has(connect.code)) {
-        this.log.warn({ err: error, frame: frame.frame.case }, "service unavailable");
-        return this.sendError(ws, frame.ref, "UNAVAILABLE", "service temporarily unavailable; try again", roomId);
-      }
-      this.sendError(ws, frame.ref, grpc.status[connect.code as number] ?? "UNKNOWN", connect.rawMessage, roomId);
+      // A service that went away mid-call (or is restarting) is an outage: the client may retry, sends with the same clientMsgId.
+      const failure = socketError(error);
+      if (failure.severity === "bug") this.log.error({ err: error, frame: frame.frame.case }, "frame failed");
+      if (failure.severity === "outage") this.log.warn({ err: error, frame: frame.frame.case }, "service unavailable");
+      this.sendError(ws, frame.ref, failure.code, failure.message, roomId, failure.retryAfterMs, failure.field);
     });
   }
 
@@ -956,8 +947,8 @@ export class SocketNode {
     this.send(ws, new OutgoingFrame({ frame: { case: "ack", value: { ref, ...value } } }));
   }
 
-  private sendError(ws: Socket, ref: string, code: string, message: string, roomId = "", retryAfterMs = 0): void {
-    this.send(ws, new OutgoingFrame({ frame: { case: "error", value: { ref, code, message, roomId, retryAfterMs } } }));
+  private sendError(ws: Socket, ref: string, code: string, message: string, roomId = "", retryAfterMs = 0, field = ""): void {
+    this.send(ws, new OutgoingFrame({ frame: { case: "error", value: { ref, code, message, roomId, retryAfterMs, field } } }));
   }
 }
 
