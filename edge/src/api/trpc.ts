@@ -2,7 +2,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { z } from "zod";
 import { TokenRejectedError } from "@parley/auth/verify";
-import { NUL_RULE, pathOfNul } from "@parley/kit";
+import { NUL_RULE, pathOfNul } from "@parley/proto/rules";
 import type { Context } from "./context.js";
 import { describeError, EdgeError } from "./errors.js";
 import { enforceLimit } from "./limits.js";

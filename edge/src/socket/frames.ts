@@ -24,8 +24,8 @@ export const helloFrame = (userId: string, tokenExpiresAtMs: number, nodeId: str
 export const ackFrame = (ref: string, value: { message?: Message; lastReadSeq?: bigint } = {}) =>
   new OutgoingFrame({ frame: { case: "ack", value: { ref, ...value } } });
 
-export const errorFrame = (ref: string, code: string, message: string, roomId = "", retryAfterMs = 0) =>
-  new OutgoingFrame({ frame: { case: "error", value: { ref, code, message, roomId, retryAfterMs } } });
+export const errorFrame = (ref: string, code: string, message: string, roomId = "", retryAfterMs = 0, field = "") =>
+  new OutgoingFrame({ frame: { case: "error", value: { ref, code, message, roomId, retryAfterMs, field } } });
 
 export const pongFrame = (nonce: string) => new OutgoingFrame({ frame: { case: "pong", value: { nonce } } });
 

@@ -12,7 +12,7 @@ import type { MessageService } from "@parley/proto/message/v1/message_pb";
 import type { RoomService } from "@parley/proto/room/v1/room_pb";
 import { SocketAuth, type AccessTokenVerifier, type SessionStates } from "./auth.js";
 import { FrameCommands } from "./commands.js";
-import { frameFailure } from "./errors.js";
+import { socketError } from "../public-error.js";
 import { ackFrame, errorFrame, helloFrame, liveFrame, roomEventFrame, userEventFrame } from "./frames.js";
 import { DEFAULT_LIMITS, type SocketLimits } from "./limits.js";
 import type { PresenceStore } from "./presence.js";
@@ -259,10 +259,11 @@ export class SocketNode {
     this.commands.handle(ws, state, frame).catch((error: unknown) => {
       if (state.closed) return;
       const roomId = command.case === "subscribe" || command.case === "unsubscribe" ? command.value.roomId : "";
-      const failure = frameFailure(error);
-      if (failure.log === "error") this.log.error({ err: error, frame: command.case }, "frame failed");
-      else if (failure.log === "warn") this.log.warn({ err: error, frame: command.case }, "service unavailable");
-      this.send(ws, errorFrame(ref, failure.code, failure.message, roomId));
+      // A service that went away mid-call (or is restarting) is an outage: the client may retry, sends with the same clientMsgId.
+      const failure = socketError(error);
+      if (failure.severity === "bug") this.log.error({ err: error, frame: command.case }, "frame failed");
+      else if (failure.severity === "outage") this.log.warn({ err: error, frame: command.case }, "service unavailable");
+      this.send(ws, errorFrame(ref, failure.code, failure.message, roomId, failure.retryAfterMs, failure.field));
     });
   }
 

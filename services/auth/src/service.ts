@@ -12,7 +12,6 @@ import {
   fail,
   newEvent,
   requireUserId,
-  rules,
   topics,
   toTimestamp,
   validate,
@@ -22,6 +21,8 @@ import {
   type RateLimiter,
   type ServiceHandlers,
 } from "@parley/kit";
+import { BATCHES } from "@parley/proto/rules";
+import { fields } from "@parley/proto/rules/zod";
 import type { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import type { User as UserMessage, UserService } from "@parley/proto/user/v1/user_pb";
 import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE } from "./claims.js";
@@ -29,7 +30,7 @@ import type { AuthDb } from "./db.js";
 import { Credential, RefreshToken, Session } from "./entities.js";
 import type { AuthSettings } from "./env.js";
 import { SIGNING_ALG, type SigningKeys } from "./keys.js";
-import { PASSWORD_MAX, PASSWORD_MAX_BYTES, PASSWORD_MIN, type PasswordHasher } from "./passwords.js";
+import type { PasswordHasher } from "./passwords.js";
 
 export interface AuthDeps {
   db: AuthDb;
@@ -44,30 +45,24 @@ export interface AuthDeps {
 
 const LOGIN_FAILED = "invalid login or password";
 /** Sessions one CheckSessions call may ask about (a socket node's sweep sends them in pages). */
-export const CHECK_SESSIONS_MAX = 1000;
+export const CHECK_SESSIONS_MAX = BATCHES.sessions;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REFRESH_INVALID = "the refresh token is not valid";
 /** Looked up when the login names no account: no credential has it. */
 const NO_ACCOUNT = "00000000-0000-0000-0000-000000000000";
 
-/** Refuses oversized passwords before anything else looks at them. */
+/** Refuses empty and oversized passwords before anything else looks at them. */
 function checkPasswordSize(password: string): void {
-  if (password.length === 0) throw fail.invalidArgument("password", "must not be empty");
-  if (password.length > PASSWORD_MAX_BYTES || Buffer.byteLength(password) > PASSWORD_MAX_BYTES) {
-    throw fail.invalidArgument("password", `at most ${PASSWORD_MAX} characters`);
-  }
+  validate(z.object({ password: fields.loginPassword }), { password });
 }
 
 const registerRequest = z.object({
-  email: rules.email,
-  username: rules.username,
-  password: z
-    .string()
-    .min(PASSWORD_MIN, `at least ${PASSWORD_MIN} characters`)
-    .max(PASSWORD_MAX, `at most ${PASSWORD_MAX} characters`)
-    .refine((v) => v.trim() !== "", "must not be only spaces"),
-  displayName: z.string().max(64, "at most 64 characters"),
+  email: fields.email,
+  username: fields.username,
+  password: fields.password,
+  displayName: fields.signUpDisplayName,
 });
+const loginRequest = z.object({ login: fields.login });
 
 export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
   constructor(private readonly deps: AuthDeps) {}
@@ -101,9 +96,7 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
 
   async login(request: { login: string; password: string }, ctx: CallContext) {
     checkPasswordSize(request.password);
-    const login = request.login.trim().toLowerCase();
-    if (login === "") throw fail.invalidArgument("login", "must not be empty");
-    if (login.length > 254) throw fail.invalidArgument("login", "at most 254 characters");
+    const login = validate(loginRequest, request).login.toLowerCase();
     const { limiter, settings, users, hasher, db } = this.deps;
     const userId = await users.resolveLogin({ login }).then(
       (r) => r.userId,

@@ -9,7 +9,7 @@ export { openDatabase, serviceDatabaseUrl, type DatabaseOptions, type Orm } from
 export { createRateLimiter, MemoryRateLimiter, RedisRateLimiter, type RateLimiter, type RateLimitResult } from "./rate-limit.js";
 export { createRedis } from "./redis.js";
 export { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
-export { hasVisibleCharacter, NUL_RULE, pathOfNul, rules, text, USERNAME_RULE } from "./rules.js";
+export { hasVisibleCharacter, NUL_RULE, pathOfNul, rules, USERNAME_RULE } from "./rules.js";
 export { toTimestamp } from "./time.js";
 export { validate } from "./validate.js";
 export { addressEnv, brokerFor, dialHost, hostPort, launched, limiterFor, runMain, type Launch, type LaunchOptions, type LaunchedService } from "./launch.js";

@@ -24,10 +24,11 @@ import type {
   MessageService,
   SendMessageRequest,
 } from "@parley/proto/message/v1/message_pb";
+import { BATCHES, PAGES } from "@parley/proto/rules";
+import { fields } from "@parley/proto/rules/zod";
 import { z } from "zod";
 import type { MessageDb } from "./db.js";
 import type { Message } from "./entities.js";
-import { messageRules } from "./message-rules.js";
 import { DuplicateClientMsgId, MessageGone, MessageStore, type Change } from "./message-store.js";
 import { RoomGate, type RoomClient } from "./room-access.js";
 
@@ -39,20 +40,19 @@ export interface MessageDeps {
   log: Logger;
 }
 
-const { body, clientMsgId, uuid, optionalUuid } = messageRules;
+const { body, clientMsgId, id: uuid, optionalId: optionalUuid } = fields;
 
 // Keys are the proto field names, so errors name the field as callers spell it.
 const sendRequest = z.object({ room_id: uuid, body, client_msg_id: clientMsgId, reply_to_id: optionalUuid });
 const editRequest = z.object({ message_id: uuid, body });
-const STATS_MAX_ROOMS = 1000;
+const STATS_MAX_ROOMS = BATCHES.roomStats;
 const statsRequest = z.object({
   rooms: z
     .array(z.object({ room_id: uuid, last_read_seq: z.bigint().nonnegative("must not be negative") }))
     .max(STATS_MAX_ROOMS, `at most ${STATS_MAX_ROOMS} rooms`),
 });
 
-const LIST_MAX = 100;
-const LIST_DEFAULT = 50;
+const { max: LIST_MAX, default: LIST_DEFAULT } = PAGES.messages;
 
 type MessageInit = MessageInitShape<typeof MessageSchema>;
 type EventPayload = MessageInitShape<typeof EventSchema>["payload"];

@@ -13,8 +13,6 @@ import {
   fail,
   newEvent,
   requireUserId,
-  rules,
-  text,
   topics,
   toTimestamp,
   validate,
@@ -23,6 +21,8 @@ import {
   type Logger,
   type ServiceHandlers,
 } from "@parley/kit";
+import { BATCHES, PAGES } from "@parley/proto/rules";
+import { fields, pageSize } from "@parley/proto/rules/zod";
 import type { EventSchema } from "@parley/proto/events/v1/events_pb";
 import type { MessageService, RoomStats } from "@parley/proto/message/v1/message_pb";
 import {
@@ -56,14 +56,10 @@ export interface RoomDeps {
   log: Logger;
 }
 
-const NAME_MAX = 80;
-const TOPIC_MAX = 500;
-const PUBLIC_PAGE_MAX = 100;
-const PUBLIC_PAGE_DEFAULT = 50;
-const MEMBERS_PAGE_MAX = 200;
-const MEMBERS_PAGE_DEFAULT = 100;
+const { default: PUBLIC_PAGE_DEFAULT } = PAGES.publicRooms;
+const { default: MEMBERS_PAGE_DEFAULT } = PAGES.members;
 /** GetRoomStats takes at most this many rooms per call. */
-const STATS_BATCH = 1000;
+const STATS_BATCH = BATCHES.roomStats;
 /** The sidebar waits this long for unread counts before it shows the rooms without them. */
 const STATS_TIMEOUT_MS = 2_000;
 
@@ -71,29 +67,14 @@ const STATS_TIMEOUT_MS = 2_000;
 const ROOM_NOT_FOUND = "room not found";
 const roomNotFound = () => fail.notFound(ROOM_NOT_FOUND);
 
-/** Length as PostgreSQL's varchar counts it: in characters (code points), not UTF-16 units. */
-const characters = (value: string) => [...value].length;
-
-const roomName = text()
-  .pipe(z.string().trim())
-  .pipe(
-    z
-      .string()
-      .min(1, "must not be empty")
-      .refine((v) => characters(v) <= NAME_MAX, `at most ${NAME_MAX} characters`)
-      .refine((v) => !/\p{Cc}/u.test(v), "must be one line without control characters"),
-  );
-const roomTopic = text()
-  .pipe(z.string().trim())
-  .pipe(z.string().refine((v) => characters(v) <= TOPIC_MAX, `at most ${TOPIC_MAX} characters`));
+// The rules of names and topics (lengths in code points, after trimming, as varchar counts them).
+const { roomName, roomTopic, roomQuery, pageToken } = fields;
 const roomKind = z
   .number()
   .refine((k) => k === RoomKind.PUBLIC || k === RoomKind.PRIVATE, "must be ROOM_KIND_PUBLIC or ROOM_KIND_PRIVATE");
-const pageSize = (max: number) => z.number().int().min(0, "must not be negative").max(max, `at most ${max}`);
-const pageToken = z.string().max(512, "not a token from a previous response");
 
-const roomRequest = z.object({ roomId: rules.uuid });
-const memberRequest = z.object({ roomId: rules.uuid, userId: rules.uuid });
+const roomRequest = z.object({ roomId: fields.id });
+const memberRequest = z.object({ roomId: fields.id, userId: fields.id });
 
 /** UpdateRoom's field mask paths. */
 const EDITABLE = ["name", "topic", "archived"] as const;
@@ -213,8 +194,8 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     requireUserId(ctx);
     const input = validate(
       z.object({
-        query: text().pipe(z.string().trim()).pipe(z.string().refine((v) => characters(v) <= NAME_MAX, `at most ${NAME_MAX} characters`)),
-        pageSize: pageSize(PUBLIC_PAGE_MAX),
+        query: roomQuery,
+        pageSize: pageSize(PAGES.publicRooms),
         pageToken,
       }),
       request,
@@ -344,7 +325,7 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
 
   async listMembers(request: ListMembersRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
-    const input = validate(z.object({ roomId: rules.uuid, pageSize: pageSize(MEMBERS_PAGE_MAX), pageToken }), request);
+    const input = validate(z.object({ roomId: fields.id, pageSize: pageSize(PAGES.members), pageToken }), request);
     const limit = input.pageSize || MEMBERS_PAGE_DEFAULT;
     const after = decodeMembersToken(input.pageToken);
     const store = new RoomStore(this.em());
@@ -364,7 +345,7 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
 
   async openDirectRoom(request: OpenDirectRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
-    const { userId } = validate(z.object({ userId: rules.uuid }), request);
+    const { userId } = validate(z.object({ userId: fields.id }), request);
     if (userId === caller) throw fail.invalidArgument("userId", "you cannot open a direct conversation with yourself");
     const pair: [string, string] = caller < userId ? [caller, userId] : [userId, caller];
     const directKey = pair.join(":");
@@ -385,7 +366,7 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
 
   async markRead(request: MarkReadRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
-    const { roomId, seq } = validate(z.object({ roomId: rules.uuid, seq: z.bigint().nonnegative("must not be negative") }), request);
+    const { roomId, seq } = validate(z.object({ roomId: fields.id, seq: z.bigint().nonnegative("must not be negative") }), request);
     const store = new RoomStore(this.em());
     const { room, membership } = visible(await store.roomFor(roomId, caller));
     if (!membership) throw notAMember(room);
@@ -501,7 +482,7 @@ function decodeToken(token: string): unknown[] {
 }
 
 const badToken = () => fail.invalidArgument("page_token", "not a token from a previous response");
-const isUuid = (value: unknown): value is string => typeof value === "string" && rules.uuid.safeParse(value).success;
+const isUuid = (value: unknown): value is string => typeof value === "string" && fields.id.safeParse(value).success;
 
 function decodePublicRoomsToken(token: string): { name: string; id: string } | undefined {
   if (token === "") return undefined;

@@ -1,7 +1,9 @@
 // UserService: profiles, their privacy rules and search.
-import { Code, ConnectError, fail, requireUserId, rules, toTimestamp, validate, type CallContext, type ServiceHandlers } from "@parley/kit";
+import { Code, ConnectError, fail, requireUserId, toTimestamp, validate, type CallContext, type ServiceHandlers } from "@parley/kit";
 import { UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/core";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { BATCHES, characters, FIELDS, normalize, PAGES, problemOf } from "@parley/proto/rules";
+import { fields } from "@parley/proto/rules/zod";
 import { z } from "zod";
 import {
   type UserSchema as UserMessageSchema,
@@ -10,14 +12,13 @@ import {
 import { User } from "./user.entity.js";
 import type { UserDb } from "./db.js";
 
-const { username, email, displayName, avatarUrl, statusText, uuid } = rules;
+const { username, email, displayName, signUpDisplayName, avatarUrl, statusText, userQuery, pageToken, id: uuid } = fields;
 
-const createRequest = z.object({ id: uuid, username, email, displayName: z.string() });
+const createRequest = z.object({ id: uuid, username, email, displayName: signUpDisplayName });
 const EDITABLE = { display_name: "displayName", avatar_url: "avatarUrl", status_text: "statusText" } as const;
 type EditablePath = keyof typeof EDITABLE;
 
-const SEARCH_MAX_PAGE = 100;
-const SEARCH_DEFAULT_PAGE = 20;
+const { max: SEARCH_MAX_PAGE, default: SEARCH_DEFAULT_PAGE } = PAGES.userSearch;
 /** Below this length only prefixes are matched: trigram indexes need three characters. */
 const SUBSTRING_MIN_LENGTH = 3;
 
@@ -32,7 +33,8 @@ export class UserServiceImpl implements ServiceHandlers<typeof UserService> {
 
   async createUser(request: { id: string; username: string; email: string; displayName: string }) {
     const input = validate(createRequest, request);
-    const name = input.displayName.trim() === "" ? input.username : validate(z.object({ displayName }), input).displayName;
+    // An empty display name (after trimming) takes the username.
+    const name = input.displayName || input.username;
     const em = this.em();
     const user = em.create(User, {
       id: input.id,
@@ -64,7 +66,7 @@ export class UserServiceImpl implements ServiceHandlers<typeof UserService> {
   }
 
   async batchGetUsers(request: { ids: string[] }, ctx: CallContext) {
-    const { ids } = validate(z.object({ ids: z.array(uuid).max(500, "at most 500 ids") }), request);
+    const { ids } = validate(z.object({ ids: z.array(uuid).max(BATCHES.users, `at most ${BATCHES.users} ids`) }), request);
     const unique = [...new Set(ids)];
     if (unique.length === 0) return { users: [] };
     const found = await this.em().find(User, { id: { $in: unique } });
@@ -101,9 +103,9 @@ export class UserServiceImpl implements ServiceHandlers<typeof UserService> {
   async searchUsers(request: { query: string; pageSize: number; pageToken: string }, ctx: CallContext) {
     const input = validate(
       z.object({
-        query: z.string().trim().min(1, "must not be empty").max(64, "at most 64 characters"),
+        query: userQuery,
         pageSize: z.number().int().min(0).max(SEARCH_MAX_PAGE, `at most ${SEARCH_MAX_PAGE}`),
-        pageToken: z.string().max(512),
+        pageToken,
       }),
       request,
     );
@@ -111,7 +113,7 @@ export class UserServiceImpl implements ServiceHandlers<typeof UserService> {
     const after = decodeSearchToken(input.pageToken);
     const needle = escapeLike(input.query.toLowerCase());
     const prefix = `${needle}%`;
-    const pattern = input.query.length >= SUBSTRING_MIN_LENGTH ? `%${needle}%` : prefix;
+    const pattern = characters(input.query) >= SUBSTRING_MIN_LENGTH ? `%${needle}%` : prefix;
     const em = this.em();
     // Prefix matches rank 0, substring matches 1; keyset pagination over (rank, lower(username), id).
     const rows: Record<string, unknown>[] = await em.getConnection().execute(
@@ -141,8 +143,8 @@ export class UserServiceImpl implements ServiceHandlers<typeof UserService> {
   }
 
   async resolveLogin(request: { login: string }) {
-    const login = request.login.trim().toLowerCase();
-    if (login === "" || login.length > 254) throw fail.notFound("no such account");
+    if (problemOf(FIELDS.login, request.login) !== undefined) throw fail.notFound("no such account");
+    const login = normalize(FIELDS.login, request.login).toLowerCase();
     const column = login.includes("@") ? "email" : "username";
     const [row] = await this.em()
       .getConnection()

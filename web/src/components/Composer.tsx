@@ -1,7 +1,8 @@
 // Writing a message: Enter sends, Shift+Enter adds a line, ↑ in an empty box
 // edits your last message. Drafts are kept per room while the app is open.
 import { createSignal, onMount, Show } from "solid-js";
-import { MAX_BODY, useChat } from "../lib/chat";
+import { FIELDS, remaining as charactersLeft } from "@parley/proto/rules";
+import { useChat } from "../lib/chat";
 import { autosize } from "./MessageItem";
 import { Icon } from "./Icon";
 
@@ -26,14 +27,15 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
 
   const send = () => {
     const text = body().trim();
-    if (!text || text.length > MAX_BODY) return;
+    if (!text || charactersLeft(FIELDS.body, text) < 0) return;
     props.onSend(text);
     update("");
     drafts.delete(props.roomId);
     input.focus();
   };
 
-  const remaining = () => MAX_BODY - body().trim().length;
+  // Counted as the server counts: characters (code points) after trimming.
+  const remaining = () => charactersLeft(FIELDS.body, body());
 
   return (
     <form

@@ -1,6 +1,7 @@
 // One message in the list: its sender (unless it continues a group), the body
 // as safe markdown, edited / deleted / pending / failed states, and its actions.
 import { createSignal, onMount, Show } from "solid-js";
+import { FIELDS, maxInputLength } from "@parley/proto/rules";
 import { useChat } from "../lib/chat";
 import { fullTimeOf, timeOf } from "../lib/format";
 import { isPending, type PendingSend, type TimelineItem } from "../lib/timeline";
@@ -153,7 +154,7 @@ function EditBox(props: { message: ChatMessage; actions: MessageActions }) {
         ref={input}
         rows={1}
         value={body()}
-        maxLength={4000}
+        maxLength={maxInputLength(FIELDS.body)}
         onInput={(e) => {
           setBody(e.currentTarget.value);
           autosize(e.currentTarget);

@@ -2,6 +2,7 @@
 // here or on every device.
 import { useNavigate } from "@solidjs/router";
 import { createSignal, Show } from "solid-js";
+import { FIELDS, maxInputLength } from "@parley/proto/rules";
 import { api, errorMessage } from "../lib/api";
 import { useChat } from "../lib/chat";
 import { endSession, signOut } from "../lib/session";
@@ -78,15 +79,15 @@ export function ProfileDialog(props: { onClose: () => void }) {
       <form class="form" onSubmit={save}>
         <label class="field">
           <span>Display name</span>
-          <input name="displayName" maxLength={64} required value={displayName()} onInput={(e) => setDisplayName(e.currentTarget.value)} />
+          <input name="displayName" maxLength={maxInputLength(FIELDS.displayName)} required value={displayName()} onInput={(e) => setDisplayName(e.currentTarget.value)} />
         </label>
         <label class="field">
           <span>Avatar URL</span>
-          <input name="avatarUrl" type="url" inputMode="url" maxLength={2048} placeholder="https://…" value={avatarUrl()} onInput={(e) => setAvatarUrl(e.currentTarget.value)} />
+          <input name="avatarUrl" type="url" inputMode="url" maxLength={maxInputLength(FIELDS.avatarUrl)} placeholder="https://…" value={avatarUrl()} onInput={(e) => setAvatarUrl(e.currentTarget.value)} />
         </label>
         <label class="field">
           <span>Status</span>
-          <input name="statusText" maxLength={140} placeholder="What are you up to?" value={statusText()} onInput={(e) => setStatusText(e.currentTarget.value)} />
+          <input name="statusText" maxLength={maxInputLength(FIELDS.statusText)} placeholder="What are you up to?" value={statusText()} onInput={(e) => setStatusText(e.currentTarget.value)} />
         </label>
         <label class="field">
           <span>Theme</span>

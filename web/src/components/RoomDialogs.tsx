@@ -1,6 +1,7 @@
 // Create a room, browse and join public rooms, start a direct conversation.
 import { useNavigate } from "@solidjs/router";
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
+import { FIELDS, maxInputLength } from "@parley/proto/rules";
 import { api, errorMessage } from "../lib/api";
 import { useChat } from "../lib/chat";
 import type { PublicRoom, User } from "../lib/types";
@@ -51,13 +52,13 @@ export function CreateRoomDialog(props: { onClose: () => void; onDone: () => voi
       <form class="form" onSubmit={submit}>
         <label class="field">
           <span>Name</span>
-          <input name="name" required maxLength={80} autofocus value={name()} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. design-reviews" />
+          <input name="name" required maxLength={maxInputLength(FIELDS.roomName)} autofocus value={name()} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. design-reviews" />
         </label>
         <label class="field">
           <span>
             Topic <small>(optional)</small>
           </span>
-          <input name="topic" maxLength={500} value={topic()} onInput={(e) => setTopic(e.currentTarget.value)} placeholder="What is this room about?" />
+          <input name="topic" maxLength={maxInputLength(FIELDS.roomTopic)} value={topic()} onInput={(e) => setTopic(e.currentTarget.value)} placeholder="What is this room about?" />
         </label>
         <fieldset class="field choice">
           <legend>Who can join</legend>

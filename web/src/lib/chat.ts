@@ -11,7 +11,6 @@ import type { ChatMessage, Member, RoomSummary, User } from "./types";
 
 const PAGE = 50;
 const TYPING_SHOWN_MS = 6_000;
-export const MAX_BODY = 4000;
 
 export interface Timeline {
   roomId: string;

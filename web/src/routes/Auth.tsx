@@ -1,6 +1,7 @@
 // Sign in and sign up: the only screens for people without a session.
 import { A, Navigate, useNavigate, useSearchParams } from "@solidjs/router";
 import { createSignal, Show, type JSX } from "solid-js";
+import { FIELDS, maxInputLength } from "@parley/proto/rules";
 import { errorField, errorMessage } from "../lib/api";
 import { adopt, endReason, isSignedIn, publicApi } from "../lib/session";
 import { ThemeToggle } from "../components/ThemeToggle";
@@ -159,7 +160,7 @@ export function SignUp() {
             <span>
               Display name <small>(optional)</small>
             </span>
-            <input name="displayName" autocomplete="name" maxLength={64} value={displayName()} onInput={(e) => setDisplayName(e.currentTarget.value)} />
+            <input name="displayName" autocomplete="name" maxLength={maxInputLength(FIELDS.signUpDisplayName)} value={displayName()} onInput={(e) => setDisplayName(e.currentTarget.value)} />
           </label>
           <label class="field">
             <span>Password</span>
@@ -168,7 +169,7 @@ export function SignUp() {
               type="password"
               autocomplete="new-password"
               required
-              minLength={8}
+              minLength={FIELDS.password.min}
               aria-describedby="password-hint"
               aria-invalid={invalid("password")}
               value={password()}
