@@ -1,14 +1,15 @@
 // Writing a message: Enter sends, Shift+Enter adds a line, ↑ in an empty box
 // edits your last message. Drafts are kept per room while the app is open.
 import { createSignal, onMount, Show } from "solid-js";
-import { MAX_BODY, useChat } from "../lib/chat";
+import { MAX_BODY } from "../lib/chat";
+import { useTyping } from "../lib/store/typing";
 import { autosize } from "./MessageItem";
 import { Icon } from "./Icon";
 
 const drafts = new Map<string, string>();
 
 export function Composer(props: { roomId: string; label: string; onSend: (body: string) => void; onEditLast: () => boolean }) {
-  const chat = useChat();
+  const typing = useTyping();
   const [body, setBody] = createSignal(drafts.get(props.roomId) ?? "");
   let input!: HTMLTextAreaElement;
 
@@ -55,7 +56,7 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
         aria-describedby={`composer-hint-${props.roomId}`}
         onInput={(e) => {
           update(e.currentTarget.value);
-          if (e.currentTarget.value.trim()) chat.iAmTyping(props.roomId);
+          if (e.currentTarget.value.trim()) typing.iAmTyping(props.roomId);
         }}
         onKeyDown={(e) => {
           if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {

@@ -1,7 +1,7 @@
 // One message in the list: its sender (unless it continues a group), the body
 // as safe markdown, edited / deleted / pending / failed states, and its actions.
 import { createSignal, onMount, Show } from "solid-js";
-import { useChat } from "../lib/chat";
+import { usePeople } from "../lib/store/people";
 import { fullTimeOf, timeOf } from "../lib/format";
 import { isPending, type PendingSend, type TimelineItem } from "../lib/timeline";
 import type { ChatMessage } from "../lib/types";
@@ -20,7 +20,7 @@ export interface MessageActions {
 }
 
 export function MessageItem(props: { item: TimelineItem; grouped: boolean; editing: boolean; actions: MessageActions }) {
-  const chat = useChat();
+  const people = usePeople();
   const item = () => props.item;
   const confirmed = (): ChatMessage | null => {
     const current = item();
@@ -30,9 +30,9 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
     const current = item();
     return isPending(current) ? current : null;
   };
-  const mine = () => item().senderId === chat.myId;
-  const name = () => chat.nameOf(item().senderId);
-  const sender = () => chat.users[item().senderId];
+  const mine = () => item().senderId === people.myId;
+  const name = () => people.nameOf(item().senderId);
+  const sender = () => people.users[item().senderId];
   const deleted = () => confirmed()?.deleted ?? false;
 
   return (

@@ -4,7 +4,10 @@
 import { A, useNavigate, useParams } from "@solidjs/router";
 import { createEffect, createResource, createSignal, For, Match, on, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
 import { api, errorMessage } from "../lib/api";
-import { useChat } from "../lib/chat";
+import { usePeople } from "../lib/store/people";
+import { useRooms } from "../lib/store/rooms";
+import { useTimelines } from "../lib/store/timelines";
+import { useTyping } from "../lib/store/typing";
 import { dayLabel } from "../lib/format";
 import { useLayout } from "../lib/layout";
 import { notify } from "../lib/notify";
@@ -33,13 +36,13 @@ export function RoomRoute() {
 }
 
 function RoomScreen(props: { roomId: string }) {
-  const chat = useChat();
-  const room = () => chat.roomById(props.roomId);
+  const rooms = useRooms();
+  const room = () => rooms.roomById(props.roomId);
   return (
     <Show
       when={room()}
       fallback={
-        <Show when={chat.roomsLoaded()} fallback={<div class="splash" role="status">Loading…</div>}>
+        <Show when={rooms.loaded()} fallback={<div class="splash" role="status">Loading…</div>}>
           <NotAMember roomId={props.roomId} />
         </Show>
       }
@@ -50,19 +53,19 @@ function RoomScreen(props: { roomId: string }) {
 }
 
 function NotAMember(props: { roomId: string }) {
-  const chat = useChat();
+  const rooms = useRooms();
   const layout = useLayout();
   const [room] = createResource(() => props.roomId, (id) => api.rooms.get.query({ id }));
   const [busy, setBusy] = createSignal(false);
   createEffect(() => {
     // A member whose list is just behind (joined on another device a moment ago).
-    if (room()?.membership) void chat.refreshRooms();
+    if (room()?.membership) void rooms.refresh();
   });
   const join = async () => {
     setBusy(true);
     try {
       await api.rooms.join.mutate({ id: props.roomId });
-      await chat.refreshRooms();
+      await rooms.refresh();
     } catch (failure) {
       notify(errorMessage(failure));
     } finally {
@@ -115,11 +118,14 @@ function NotAMember(props: { roomId: string }) {
 }
 
 function RoomBody(props: { room: Accessor<RoomSummary> }) {
-  const chat = useChat();
+  const people = usePeople();
+  const rooms = useRooms();
+  const timelines = useTimelines();
+  const typing = useTyping();
   const layout = useLayout();
   const navigate = useNavigate();
   const roomId = untrack(() => props.room().id);
-  const timeline = chat.timeline(roomId);
+  const timeline = timelines.timeline(roomId);
   const lastReadAtOpen = untrack(() => props.room().lastReadSeq);
 
   const [markerSeq, setMarkerSeq] = createSignal<number | undefined>();
@@ -137,8 +143,8 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   let seenSeq = 0;
   let seenPending = 0;
 
-  const title = () => chat.roomTitle(props.room());
-  const peer = () => chat.peerOf(props.room());
+  const title = () => rooms.roomTitle(props.room());
+  const peer = () => rooms.peerOf(props.room());
   const isDirect = () => props.room().visibility === "direct";
   // Anyone in a public room may add people; only admins in a private one.
   const canInvite = () =>
@@ -150,8 +156,8 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
 
   // While the newest message is on screen, arrivals are read as they come.
   const reading = () => atBottom() && visible() && timeline.status() === "ready";
-  chat.setReader(roomId, reading);
-  onCleanup(() => chat.setReader(roomId, null));
+  rooms.setReader(roomId, reading);
+  onCleanup(() => rooms.setReader(roomId, null));
 
   if (timeline.status() !== "ready") void timeline.loadLatest();
 
@@ -190,7 +196,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
     if (timeline.status() !== "ready" || positioned) return;
     positioned = true;
     seenSeq = Math.max(seenSeq, timeline.messages()[timeline.messages().length - 1]?.seq ?? 0);
-    const seq = firstUnreadSeq(timeline.messages(), lastReadAtOpen, chat.myId);
+    const seq = firstUnreadSeq(timeline.messages(), lastReadAtOpen, people.myId);
     setMarkerSeq(seq);
     requestAnimationFrame(() => {
       const marker = seq === undefined ? null : scroller.querySelector<HTMLElement>(`[data-seq="${seq}"]`);
@@ -215,7 +221,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
         seenSeq = Math.max(seenSeq, newest);
         seenPending = pendingCount;
         if (!positioned || (added.length === 0 && !sentOne)) return;
-        const fromOthers = added.filter((m) => m.senderId !== chat.myId && !m.deleted);
+        const fromOthers = added.filter((m) => m.senderId !== people.myId && !m.deleted);
         if (!untrack(reading) && fromOthers.length > 0 && untrack(markerSeq) === undefined) setMarkerSeq(fromOthers[0]!.seq);
         if (untrack(atBottom) || sentOne) queueMicrotask(scrollToBottom);
         else if (fromOthers.length > 0) setNewBelow((n) => n + fromOthers.length);
@@ -228,7 +234,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
     if (!reading()) return;
     const messages = timeline.messages();
     const last = messages[messages.length - 1];
-    if (last && last.seq > props.room().lastReadSeq) chat.markRead(roomId, last.seq);
+    if (last && last.seq > props.room().lastReadSeq) rooms.markRead(roomId, last.seq);
   });
 
   const onScroll = () => {
@@ -239,12 +245,12 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   };
 
   const actions: MessageActions = {
-    canDelete: (message) => message.senderId === chat.myId || props.room().role === "admin" || props.room().role === "owner",
+    canDelete: (message) => message.senderId === people.myId || props.room().role === "admin" || props.room().role === "owner",
     startEdit: (message) => setEditingId(message.id),
     cancelEdit: () => setEditingId(null),
     saveEdit: async (message, body) => {
       try {
-        await chat.editMessage(message, body);
+        await timelines.edit(message, body);
         setEditingId(null);
       } catch (failure) {
         notify(`Could not edit the message: ${errorMessage(failure)}`);
@@ -259,7 +265,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
     const messages = timeline.messages();
     for (let i = messages.length - 1; i >= 0; i--) {
       const message = messages[i]!;
-      if (message.senderId === chat.myId && !message.deleted) {
+      if (message.senderId === people.myId && !message.deleted) {
         setEditingId(message.id);
         return true;
       }
@@ -268,7 +274,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   };
 
   const typingText = () => {
-    const names = chat.typingIn(roomId).map((id) => chat.nameOf(id));
+    const names = typing.typingIn(roomId).map((id) => people.nameOf(id));
     // Names isolated: a right-to-left override in one must not turn the sentence around.
     if (names.length === 0) return "";
     if (names.length === 1) return <><bdi>{names[0]}</bdi> is typing…</>;
@@ -279,7 +285,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   const leave = async () => {
     try {
       await api.rooms.leave.mutate({ id: roomId });
-      await chat.refreshRooms();
+      await rooms.refresh();
       navigate("/", { replace: true });
     } catch (failure) {
       notify(`Could not leave the room: ${errorMessage(failure)}`);
@@ -298,7 +304,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
           <h1>
             <Switch>
               <Match when={peer()}>
-                {(id) => <Avatar userId={id()} name={title()} url={chat.users[id()]?.avatarUrl} size={24} presence={chat.presence[id()] ?? "offline"} />}
+                {(id) => <Avatar userId={id()} name={title()} url={people.users[id()]?.avatarUrl} size={24} presence={people.presence[id()] ?? "offline"} />}
               </Match>
               <Match when={props.room().visibility === "private"}>
                 <Icon name="lock" class="room-icon" />
@@ -310,7 +316,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
             <span class="room-title-text" dir="auto">{title()}</span>
           </h1>
           <p class="room-topic" dir="auto">
-            {isDirect() ? (peer() ? chat.users[peer()!]?.statusText || `@${chat.users[peer()!]?.username ?? ""}` : "") : props.room().topic}
+            {isDirect() ? (peer() ? people.users[peer()!]?.statusText || `@${people.users[peer()!]?.username ?? ""}` : "") : props.room().topic}
           </p>
         </div>
         <div class="room-actions">
@@ -432,7 +438,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
             onClose={() => setDeleting(null)}
             onConfirm={async () => {
               try {
-                await chat.deleteMessage(message());
+                await timelines.remove(message());
               } catch (failure) {
                 notify(`Could not delete the message: ${errorMessage(failure)}`);
               }
