@@ -175,7 +175,7 @@ function EditBox(props: { message: ChatMessage; actions: MessageActions }) {
           Cancel
         </button>
         <button type="submit" class="button small primary" disabled={busy()}>
-          Save
+          {busy() ? "Saving…" : "Save"}
         </button>
       </div>
     </form>
