@@ -5,6 +5,7 @@ import { MAX_BODY } from "../lib/chat";
 import { useTyping } from "../lib/store/typing";
 import { autosize } from "./MessageItem";
 import { Icon } from "./Icon";
+import "./Composer.css";
 
 const drafts = new Map<string, string>();
 

@@ -1,4 +1,5 @@
 import { useConnection } from "../lib/store/connection";
+import "./ConnectionBadge.css";
 
 const LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", closed: "Offline" } as const;
 

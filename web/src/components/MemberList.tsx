@@ -10,6 +10,7 @@ import { notify } from "../lib/notify";
 import type { Member } from "../lib/types";
 import { Avatar } from "./Avatar";
 import { Icon } from "./Icon";
+import "./MemberList.css";
 
 const ORDER = { online: 0, away: 1, offline: 2 } as const;
 

@@ -8,6 +8,7 @@ import type { ChatMessage } from "../lib/types";
 import { Avatar } from "./Avatar";
 import { Icon } from "./Icon";
 import { Markdown } from "./Markdown";
+import "./MessageItem.css";
 
 export interface MessageActions {
   canDelete(message: ChatMessage): boolean;

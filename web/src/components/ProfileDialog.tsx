@@ -10,6 +10,7 @@ import { setTheme, theme, type ThemeChoice } from "../lib/theme";
 import { Avatar } from "./Avatar";
 import { Dialog } from "./Dialog";
 import { FormError } from "./FormError";
+import "./ProfileDialog.css";
 
 export function ProfileDialog(props: { onClose: () => void }) {
   const people = usePeople();

@@ -12,6 +12,7 @@ import { BrowseRoomsDialog, CreateRoomDialog, NewDirectDialog } from "./RoomDial
 import { ProfileDialog } from "./ProfileDialog";
 import { Icon } from "./Icon";
 import { ThemeToggle } from "./ThemeToggle";
+import "./Sidebar.css";
 
 type Open = "create" | "browse" | "direct" | "profile" | null;
 

@@ -5,6 +5,7 @@ import { createSubmit } from "../lib/form";
 import { adopt, endReason, isSignedIn, publicApi } from "../lib/session";
 import { FormError } from "../components/FormError";
 import { ThemeToggle } from "../components/ThemeToggle";
+import "./Auth.css";
 
 function AuthLayout(props: { title: string; children: JSX.Element; footer: JSX.Element }) {
   return (

@@ -5,6 +5,7 @@ import { usePeople } from "../lib/store/people";
 import { useRooms } from "../lib/store/rooms";
 import { useLayout } from "../lib/layout";
 import { Icon } from "../components/Icon";
+import "./Home.css";
 
 export function Home() {
   const people = usePeople();

@@ -21,6 +21,7 @@ import { Icon } from "../components/Icon";
 import { MemberList } from "../components/MemberList";
 import { MessageItem, type MessageActions } from "../components/MessageItem";
 import { AddPeopleDialog } from "../components/RoomDialogs";
+import "./RoomView.css";
 
 export function RoomRoute() {
   const params = useParams();

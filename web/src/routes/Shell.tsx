@@ -9,6 +9,7 @@ import { notify } from "../lib/notify";
 import { endSession, isRejected, isSignedIn, SignedOutError } from "../lib/session";
 import type { User } from "../lib/types";
 import { Sidebar } from "../components/Sidebar";
+import "./Shell.css";
 
 export function Shell(props: RouteSectionProps) {
   const location = useLocation();
