@@ -2,7 +2,7 @@
 // you are reading), live messages, the "new messages" line, typing, members,
 // and the composer. Reaching the newest message marks the room read.
 import { A, useNavigate, useParams } from "@solidjs/router";
-import { createEffect, createResource, createSignal, For, Match, on, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
+import { createEffect, createResource, createSignal, For, Match, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
 import { api, errorMessage } from "../lib/api";
 import { usePeople } from "../lib/store/people";
 import { useRooms } from "../lib/store/rooms";
