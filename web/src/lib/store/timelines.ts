@@ -1,6 +1,7 @@
 // One timeline per opened room: history pages from the API, live messages, and my sends,
-// edits and deletions, which all go over the socket (LiveClient queues them while it is
-// down and retries them with their clientMsgId until the server answers).
+// edits and deletions, which all go over the socket: LiveClient queues them while it is
+// down and retries them until the server answers (a send keeps its clientMsgId, so it is
+// stored once). Sends show at once as pending; edits and deletions show once confirmed.
 import { createMemo, createRoot, createSignal, type Accessor } from "solid-js";
 import { newClientMsgId, type LiveClient } from "@parley/client";
 import { api, errorMessage } from "../api";
