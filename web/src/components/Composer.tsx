@@ -2,14 +2,15 @@
 // edits your last message. Drafts are kept per room while the app is open.
 import { createSignal, onMount, Show } from "solid-js";
 import { FIELDS, remaining as charactersLeft } from "@parley/proto/rules";
-import { useChat } from "../lib/chat";
+import { useTyping } from "../lib/store/typing";
 import { autosize } from "./MessageItem";
 import { Icon } from "./Icon";
+import "./Composer.css";
 
 const drafts = new Map<string, string>();
 
 export function Composer(props: { roomId: string; label: string; onSend: (body: string) => void; onEditLast: () => boolean }) {
-  const chat = useChat();
+  const typing = useTyping();
   const [body, setBody] = createSignal(drafts.get(props.roomId) ?? "");
   let input!: HTMLTextAreaElement;
 
@@ -57,7 +58,7 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
         aria-describedby={`composer-hint-${props.roomId}`}
         onInput={(e) => {
           update(e.currentTarget.value);
-          if (e.currentTarget.value.trim()) chat.iAmTyping(props.roomId);
+          if (e.currentTarget.value.trim()) typing.iAmTyping(props.roomId);
         }}
         onKeyDown={(e) => {
           if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {

@@ -1,10 +1,12 @@
 // Sign in and sign up: the only screens for people without a session.
+import { FIELDS, maxInputLength } from "@parley/proto/rules";
 import { A, Navigate, useNavigate, useSearchParams } from "@solidjs/router";
 import { createSignal, Show, type JSX } from "solid-js";
-import { FIELDS, maxInputLength } from "@parley/proto/rules";
-import { errorField, errorMessage } from "../lib/api";
+import { createSubmit } from "../lib/form";
 import { adopt, endReason, isSignedIn, publicApi } from "../lib/session";
+import { FormError } from "../components/FormError";
 import { ThemeToggle } from "../components/ThemeToggle";
+import "./Auth.css";
 
 function AuthLayout(props: { title: string; children: JSX.Element; footer: JSX.Element }) {
   return (
@@ -36,23 +38,13 @@ function useAfterAuth() {
 export function SignIn() {
   const [login, setLogin] = createSignal("");
   const [password, setPassword] = createSignal("");
-  const [error, setError] = createSignal<string | null>(null);
-  const [busy, setBusy] = createSignal(false);
+  const form = createSubmit();
   const done = useAfterAuth();
 
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      adopt(await publicApi.auth.login.mutate({ login: login().trim(), password: password() }));
-      done();
-    } catch (failure) {
-      setError(errorMessage(failure));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const submit = form.onSubmit(async () => {
+    adopt(await publicApi.auth.login.mutate({ login: login().trim(), password: password() }));
+    done();
+  });
 
   return (
     <Show when={!isSignedIn()} fallback={<Navigate href="/" />}>
@@ -78,13 +70,9 @@ export function SignIn() {
               onInput={(e) => setPassword(e.currentTarget.value)}
             />
           </label>
-          <Show when={error()}>
-            <p class="form-error" role="alert">
-              {error()}
-            </p>
-          </Show>
-          <button class="button primary wide" type="submit" disabled={busy() || !login() || !password()}>
-            {busy() ? "Signing in…" : "Sign in"}
+          <FormError error={form.error()} />
+          <button class="button primary wide" type="submit" disabled={form.busy() || !login() || !password()}>
+            {form.busy() ? "Signing in…" : "Sign in"}
           </button>
         </form>
       </AuthLayout>
@@ -97,33 +85,22 @@ export function SignUp() {
   const [username, setUsername] = createSignal("");
   const [displayName, setDisplayName] = createSignal("");
   const [password, setPassword] = createSignal("");
-  const [error, setError] = createSignal<{ text: string; field?: string } | null>(null);
-  const [busy, setBusy] = createSignal(false);
+  const form = createSubmit();
   const done = useAfterAuth();
 
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const name = displayName().trim();
-      adopt(
-        await publicApi.auth.register.mutate({
-          email: email().trim(),
-          username: username().trim(),
-          password: password(),
-          ...(name && { displayName: name }),
-        }),
-      );
-      done();
-    } catch (failure) {
-      setError({ text: errorMessage(failure), field: errorField(failure) });
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  const invalid = (field: string) => (error()?.field === field ? "true" : undefined);
+  const submit = form.onSubmit(async () => {
+    const name = displayName().trim();
+    adopt(
+      await publicApi.auth.register.mutate({
+        email: email().trim(),
+        username: username().trim(),
+        password: password(),
+        ...(name && { displayName: name }),
+      }),
+    );
+    done();
+  });
+  const invalid = form.invalid;
 
   return (
     <Show when={!isSignedIn()} fallback={<Navigate href="/" />}>
@@ -177,13 +154,9 @@ export function SignUp() {
             />
             <small id="password-hint">At least 8 characters</small>
           </label>
-          <Show when={error()}>
-            <p class="form-error" role="alert">
-              {error()!.text}
-            </p>
-          </Show>
-          <button class="button primary wide" type="submit" disabled={busy() || !email() || !username() || !password()}>
-            {busy() ? "Creating account…" : "Create account"}
+          <FormError error={form.error()} />
+          <button class="button primary wide" type="submit" disabled={form.busy() || !email() || !username() || !password()}>
+            {form.busy() ? "Creating account…" : "Create account"}
           </button>
         </form>
       </AuthLayout>
