@@ -14,7 +14,6 @@ import type { User } from "./types";
 
 export { ChatProvider, useChat } from "./store/context";
 
-
 export type Chat = ReturnType<typeof createChat>;
 
 export function createChat(options: { me: User; onSignedOut: (reason: string) => void; notify: (text: string) => void }) {
