@@ -4,16 +4,16 @@ import { Code, type Interceptor } from "@connectrpc/connect";
 import { uuidv7 } from "uuidv7";
 import { asUser, createLogger, createServiceClient, type GrpcServer } from "@parley/kit";
 import { testDatabase } from "@parley/kit/testing";
-import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { build, initORM, type RoomDb } from "../src/index.js";
 import { failure, newRoom, newUser } from "./support.js";
 
-let parley: TestParley;
+let parley: TestParley<"room">;
 beforeAll(async () => {
-  parley = await startTestParley();
+  parley = await startTestParley({ services: ["room"] });
 });
 afterAll(() => parley?.stop());
 
