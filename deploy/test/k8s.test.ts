@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
-import { isPresent, PROCESSES } from "../processes.js";
+import { isPresent, PROCESSES } from "@parley/launch";
 import { schemaProblems } from "./k8s-schema.js";
 import { hasKubectl, kustomizationDirs, parseObjects, podSpecOf, render, renderBuiltIn, renderWithKubectl, type K8sObject } from "./kustomize.js";
 import { repoRoot } from "./support.js";
