@@ -17,9 +17,6 @@ import {
 } from "@parley/kit";
 import { PROCESS_NAMES, PROCESSES, startOrder, type Closure, type ProcessName } from "./processes.js";
 
-export type ServiceName = ProcessName;
-export const serviceNames: readonly ServiceName[] = PROCESS_NAMES;
-
 export interface StartOptions<S extends ProcessName = ProcessName> {
   /** Only these processes and what they call (default: every one). */
   services?: readonly S[];

@@ -13,6 +13,6 @@ export {
   type ProcessName,
   type ProcessSpec,
 } from "./processes.js";
-export { serviceNames, startParley, type RunningParley, type ServiceName, type StartOptions } from "./all-in-one.js";
+export { startParley, type RunningParley, type StartOptions } from "./all-in-one.js";
 export { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, startCluster, type ClusterInstance, type ClusterOptions, type RunningCluster } from "./cluster.js";
 export { migrateAll, type MigrationResult } from "./migrate.js";
