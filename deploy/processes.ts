@@ -18,7 +18,7 @@ export interface ProcessSpec {
   port: number;
   /** grpc: grpc.health.v1 on the port; http: GET /healthz answers 200. */
   health: "grpc" | "http";
-  /** Started (and healthy) before this one. Room and message call each other, so that edge is not here. */
+  /** Started (and healthy) before this one: the services it calls (no two services call each other). */
   after: ProcessName[];
   /** The services it calls: it needs their `<NAME>_SERVICE_ADDR`. */
   calls: ProcessName[];
@@ -46,7 +46,7 @@ export const PROCESSES: readonly ProcessSpec[] = [
     port: 3003,
     health: "grpc",
     after: ["user"],
-    calls: ["user", "message"],
+    calls: ["user"],
     database: "services/room/src/db.ts",
     envSchema: { module: "services/room/src/env.ts", exportName: "roomEnv" },
   },

@@ -203,6 +203,34 @@ describe.each(renders)("$dir", ({ objects }) => {
   });
 });
 
+describe("network policies", () => {
+  type Selector = { matchLabels?: Record<string, string> };
+  type PolicySpec = { podSelector: Selector; policyTypes: string[]; ingress: { from: { podSelector: Selector }[] }[] };
+  const policies = base.objects.filter((o) => o.kind === "NetworkPolicy").map((o) => o.spec as PolicySpec);
+  const grpcServices = present.filter((p) => p.health === "grpc");
+
+  it("let each gRPC service be reached only by the processes that call it (deploy/processes.ts)", () => {
+    for (const service of grpcServices) {
+      const mine = policies.filter((p) => p.podSelector.matchLabels?.["app.kubernetes.io/name"] === service.name);
+      expect(mine, `one policy selects ${service.name}`).toHaveLength(1);
+      const [policy] = mine;
+      expect(policy!.policyTypes).toEqual(["Ingress"]);
+      const admitted = policy!.ingress.flatMap((rule) => rule.from.map((peer) => peer.podSelector.matchLabels?.["app.kubernetes.io/name"]));
+      const callers = PROCESSES.filter((p) => p.calls.includes(service.name)).map((p) => p.name);
+      expect(admitted.sort(), `callers of ${service.name}`).toEqual(callers.sort());
+    }
+    expect(policies).toHaveLength(grpcServices.length);
+  });
+
+  it("follow a call graph without cycles: every process starts after the services it calls", () => {
+    for (const spec of PROCESSES) for (const callee of spec.calls) expect(spec.after, `${spec.name} starts after ${callee}`).toContain(callee);
+    for (const spec of PROCESSES) {
+      const earlier = PROCESSES.slice(0, PROCESSES.indexOf(spec)).map((p) => p.name);
+      for (const callee of spec.calls) expect(earlier, `${callee} comes before ${spec.name} in PROCESSES`).toContain(callee);
+    }
+  });
+});
+
 describe("overlays", () => {
   const byDir = (dir: string) => renders.find((r) => r.dir === dir)!.objects;
   const replicas = (objects: K8sObject[], name: string) => (find(objects, "Deployment", name)!.spec as { replicas?: number }).replicas;
