@@ -60,7 +60,7 @@ const TABLE = [
     name: "room",
     port: 3003,
     health: "grpc",
-    calls: ["user", "message"],
+    calls: ["user"],
     database: "services/room/src/db.ts",
     envSchema: { module: "services/room/src/env.ts", exportName: "roomEnv" },
     entry: "services/room/src/main.ts",

@@ -473,7 +473,7 @@ export class SocketNode {
         return this.ack(ws, ref, { message });
       }
       case "markRead": {
-        const { lastReadSeq } = await this.options.services.rooms.markRead({ roomId: frame.value.roomId, seq: frame.value.seq }, as);
+        const { lastReadSeq } = await this.options.services.messages.markRead({ roomId: frame.value.roomId, seq: frame.value.seq }, as);
         return this.ack(ws, ref, { lastReadSeq });
       }
       case "typing": {

@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
+  asUser,
   fail,
   newEvent,
   requireUserId,
@@ -20,6 +21,7 @@ import type {
   EditMessageRequest,
   GetRoomStatsRequest,
   ListMessagesRequest,
+  MarkReadRequest,
   MessageSchema,
   MessageService,
   SendMessageRequest,
@@ -34,7 +36,7 @@ import { RoomGate, type RoomClient } from "./room-access.js";
 export interface MessageDeps {
   db: MessageDb;
   broker: Broker;
-  /** The room service (GetMembership). */
+  /** The room service (GetMembership, MoveReadMarker). */
   rooms: RoomClient;
   log: Logger;
 }
@@ -50,6 +52,8 @@ const statsRequest = z.object({
     .array(z.object({ room_id: uuid, last_read_seq: z.bigint().nonnegative("must not be negative") }))
     .max(STATS_MAX_ROOMS, `at most ${STATS_MAX_ROOMS} rooms`),
 });
+
+const markReadRequest = z.object({ room_id: uuid, seq: z.bigint().nonnegative("must not be negative") });
 
 const LIST_MAX = 100;
 const LIST_DEFAULT = 50;
@@ -209,6 +213,20 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         lastActivityTime: s.lastActivityAt ? toTimestamp(s.lastActivityAt) : undefined,
       })),
     };
+  }
+
+  /**
+   * Capped at the room's newest message, so that messages sent later still count as unread; the
+   * room service stores the marker (never backwards) and answers for membership: NOT_FOUND for a
+   * room the caller may not see, FAILED_PRECONDITION for a public room they are not in.
+   */
+  async markRead(request: MarkReadRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const input = validate(markReadRequest, { room_id: request.roomId, seq: request.seq });
+    // Read for every caller alike (members or not, room or none): the room service's answer decides.
+    const { lastSeq: head } = await this.store.head(input.room_id);
+    const { lastReadSeq } = await this.deps.rooms.moveReadMarker({ roomId: input.room_id, seq: min(input.seq, head) }, asUser(caller));
+    return { lastReadSeq };
   }
 
   /** The message and the caller's access to its room; NOT_FOUND alike for a missing message and for a non-member. */

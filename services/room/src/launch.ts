@@ -1,4 +1,4 @@
-// Starts the room service: config, database, clients of the user and message services, gRPC server.
+// Starts the room service: config, database, the user service's client, gRPC server.
 import { addressEnv, brokerFor, createLogger, InternalAuth, launched, parseEnv, type Launch } from "@parley/kit";
 import { createRoomDeps } from "./deps.js";
 import { roomEnv } from "./env.js";
