@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
-import { generateInternalSecret } from "@parley/kit";
+import { freePort, generateInternalSecret } from "@parley/kit";
 import { checkGrpcHealth, checkHttp } from "./healthcheck.mjs";
 import { addressVariable, isPresent, PROCESSES, repoRoot, startOrder, type ProcessName, type ProcessSpec } from "./processes.js";
 
@@ -27,10 +27,7 @@ export interface ClusterOptions {
   messageReplicas?: number;
   /** Socket nodes (default 2). */
   socketReplicas?: number;
-  /**
-   * "standard": the usual ports, replica n on port + 10*(n-1) (message 3004, 3014; socket 3007, 3017).
-   * "free": each process binds a port the OS picks (PORT=0) and reports it; its callers start after it (tests).
-   */
+  /** "standard": the usual ports, replica n on port + 10*(n-1) (message 3004, 3014; socket 3007, 3017). "free": ports the OS picks (tests). */
   ports?: "standard" | "free";
   /** Interface the processes bind and their addresses use (default 127.0.0.1). */
   host?: string;
@@ -81,9 +78,7 @@ export interface RunningCluster {
 interface Planned {
   name: string;
   spec: ProcessSpec;
-  /** 0 until a process started on a free port reports the one it bound. */
   port: number;
-  /** host:port; empty until it is known. */
   address: string;
   child?: ChildProcess;
   exited?: Promise<number | null>;
@@ -117,19 +112,18 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
   // A cycle is an error here, before anything starts (and it names the cycle).
   startOrder(present.map((p) => ({ name: p.name, calls: needs.get(p.name)! })));
 
-  // Every instance; with free ports, each learns its port when it binds (a restart keeps it).
+  // Plan every instance and its port first, so that a replica restarted later keeps its port.
   const planned: Planned[] = [];
   for (const spec of present) {
     const count = Math.max(1, replicas[spec.name] ?? 1);
     for (let i = 0; i < count; i++) {
-      const port = options.ports === "free" ? 0 : spec.port + 10 * i;
-      planned.push({ name: count === 1 ? spec.name : `${spec.name}-${i + 1}`, spec, port, address: port ? `${host}:${port}` : "", calls: {} });
+      const port = options.ports === "free" ? await freePort(host) : spec.port + 10 * i;
+      planned.push({ name: count === 1 ? spec.name : `${spec.name}-${i + 1}`, spec, port, address: `${host}:${port}`, calls: {} });
     }
   }
   // A caller of a replicated service gets one replica, in turn, so that every replica takes traffic.
-  // Its callees are healthy (so their addresses known) when it starts.
   const turn = new Map<ProcessName, number>();
-  const assignCalls = (instance: Planned) => {
+  for (const instance of planned) {
     for (const target of instance.spec.calls) {
       const targets = planned.filter((p) => p.spec.name === target);
       if (targets.length === 0) continue; // not in this checkout: the process keeps its default address
@@ -137,7 +131,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
       turn.set(target, next + 1);
       instance.calls[addressVariable(target)] = targets[next % targets.length]!.address;
     }
-  };
+  }
 
   const started: Planned[][] = [];
   let stopping: Promise<void> | undefined;
@@ -170,7 +164,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
         if (group.length === 0) continue;
         started.push(group);
         for (const instance of group) {
-          assignCalls(instance);
           launchInstance(instance, { databaseUrl, redisUrl, redisPrefix, host, internalSecret, env: options.env ?? {}, output });
         }
         await Promise.all(group.map((instance) => waitHealthy(instance, healthTimeoutMs, output, options.signal)));
@@ -225,8 +218,6 @@ function launchInstance(instance: Planned, settings: LaunchSettings): void {
     ...process.env,
     ...settings.env,
     PORT: String(instance.port),
-    // It says on the IPC channel where it listens (kit's runMain): how a free port becomes known.
-    PARLEY_REPORT_ADDRESS: "ipc",
     REDIS_URL: settings.redisUrl,
     ...(settings.redisPrefix && { REDIS_PREFIX: settings.redisPrefix }),
     BIND_ADDRESS: settings.host,
@@ -240,17 +231,10 @@ function launchInstance(instance: Planned, settings: LaunchSettings): void {
   const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, instance.spec.entry)], {
     cwd: repoRoot,
     env,
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
   instance.child = child;
-  child.on("message", (message: { parley?: string; address?: string }) => {
-    if (message?.parley !== "listening" || !message.address) return;
-    const port = Number(message.address.split(":").at(-1));
-    // Reached at the cluster's host, on the port it bound (its report says loopback for a wildcard bind).
-    Object.assign(instance, { port, address: `${settings.host}:${port}` });
-    child.disconnect(); // nothing more to say: the channel must not keep either process up
-  });
   instance.exited = new Promise((resolve) => {
     child.once("exit", (code, signal) => {
       instance.exitCode = code ?? (signal ? 128 : null);
@@ -281,12 +265,6 @@ async function waitHealthy(instance: Planned, timeoutMs: number, output: (line: 
     signal?.throwIfAborted();
     if (instance.exitCode !== undefined) {
       throw new Error(`${instance.name} exited with code ${instance.exitCode} before it was healthy`);
-    }
-    if (!instance.address) {
-      // Started on a free port: it has not said which one yet.
-      lastProblem = "its port is not known yet (no report from it)";
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      continue;
     }
     try {
       if (instance.spec.health === "grpc") {

@@ -94,8 +94,6 @@ export async function runMain(name: string, launch: Launch): Promise<void> {
     // launched() logs the address it is bound to.
     const service = await launch({ env: process.env });
     stopOnSignals(log, [{ name, stop: () => service.stop() }]);
-    // Started by a launcher on PORT=0 (start:cluster in tests): tell it the port this one bound.
-    if (process.send && process.env.PARLEY_REPORT_ADDRESS === "ipc") process.send({ parley: "listening", address: service.address });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${name}: ${error.message}\n`);
