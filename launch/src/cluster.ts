@@ -112,7 +112,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
   // A cycle is an error here, before anything starts (and it names the cycle).
   startOrder(present.map((p) => ({ name: p.name, calls: needs.get(p.name)! })));
 
-  // Plan every instance and its port first, so that a replica restarted later keeps its port.
+  // Every instance's port first: restart() brings an instance back on its port (its clients'
+  // node lists name it). With "free", a port below the kernel's ephemeral range (freePort): one
+  // a process got from listen(0) would lie in that range, where the local port of any outgoing
+  // connection could take it while the instance is down. The start order needs none of this.
   const planned: Planned[] = [];
   for (const spec of present) {
     const count = Math.max(1, replicas[spec.name] ?? 1);
