@@ -24,11 +24,11 @@ import {
 } from "@parley/kit";
 import type { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import type { User as UserMessage, UserService } from "@parley/proto/user/v1/user_pb";
-import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE } from "./claims.js";
+import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, SIGNING_ALG } from "@parley/kit/tokens";
 import type { AuthDb } from "./db.js";
 import { Credential, RefreshToken, Session } from "./entities.js";
 import type { AuthSettings } from "./env.js";
-import { SIGNING_ALG, type SigningKeys } from "./keys.js";
+import type { SigningKeys } from "./keys.js";
 import { PASSWORD_MAX, PASSWORD_MAX_BYTES, PASSWORD_MIN, type PasswordHasher } from "./passwords.js";
 
 export interface AuthDeps {
