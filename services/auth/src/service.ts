@@ -10,10 +10,9 @@ import {
   ConnectError,
   asUser,
   fail,
-  newEvent,
+  publishCommitted,
   requireUserId,
   rules,
-  topics,
   toTimestamp,
   validate,
   type Broker,
@@ -208,7 +207,7 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
    * more than their cache's lifetime.
    */
   private publishEnded(userId: string, sessionIds: string[]): void {
-    this.deps.broker.publish(topics.user(userId), newEvent("", { case: "sessionsRevoked", value: { userId, sessionIds } }));
+    publishCommitted(this.deps.broker, this.deps.log, { roomId: "", payload: { case: "sessionsRevoked", value: { userId, sessionIds } }, users: [userId] });
   }
 
   async listSessions(_request: unknown, ctx: CallContext) {
