@@ -12,7 +12,22 @@ export { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
 export { hasVisibleCharacter, NUL_RULE, pathOfNul, rules, text, USERNAME_RULE } from "./rules.js";
 export { toTimestamp } from "./time.js";
 export { validate } from "./validate.js";
-export { addressEnv, brokerFor, dialHost, hostPort, launched, limiterFor, runMain, type Launch, type LaunchOptions, type LaunchedService } from "./launch.js";
+export {
+  addressEnv,
+  brokerFor,
+  defineService,
+  dialHost,
+  hostPort,
+  launched,
+  limiterFor,
+  runMain,
+  type Launch,
+  type LaunchOptions,
+  type LaunchedService,
+  type ServiceContext,
+  type ServiceDefinition,
+  type ServiceEnv,
+} from "./launch.js";
 export {
   createBroker,
   MemoryBroker,
