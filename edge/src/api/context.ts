@@ -2,8 +2,8 @@
 // is split out so tests can call procedures through createCaller without HTTP.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { SessionStates } from "@parley/auth/sessions";
-import type { AccessTokenVerifier } from "@parley/auth/verify";
+import type { SessionStates } from "@parley/kit/tokens";
+import type { AccessTokenVerifier } from "@parley/kit/tokens";
 import type { Logger, RateLimiter } from "@parley/kit";
 import { clientAddressOf, type TrustProxy } from "./proxy.js";
 import type { Caller, ServiceClients } from "./services.js";

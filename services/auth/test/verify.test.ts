@@ -4,10 +4,9 @@ import { SignJWT, base64url, generateKeyPair, type JWK } from "jose";
 import { startTestParley, type TestParley } from "@parley/launch/testing";
 import { createLogger } from "@parley/kit";
 import { testDatabase } from "@parley/kit/testing";
-import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "../src/claims.js";
+import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, createAccessTokenVerifier, DEFAULT_AUDIENCE, DEFAULT_ISSUER, SIGNING_ALG, TokenRejectedError } from "@parley/kit/tokens";
 import { initORM, type AuthDb } from "../src/db.js";
-import { SIGNING_ALG, SigningKeys } from "../src/keys.js";
-import { createAccessTokenVerifier, TokenRejectedError } from "../src/verify.js";
+import { SigningKeys } from "../src/keys.js";
 
 let parley: TestParley<"auth">;
 let accessToken: string;

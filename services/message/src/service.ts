@@ -5,17 +5,16 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   asUser,
   fail,
-  newEvent,
+  publishCommitted,
   requireUserId,
   toTimestamp,
-  topics,
   validate,
   type Broker,
   type CallContext,
+  type EventPayload,
   type Logger,
   type ServiceHandlers,
 } from "@parley/kit";
-import type { EventSchema } from "@parley/proto/events/v1/events_pb";
 import type {
   DeleteMessageRequest,
   EditMessageRequest,
@@ -59,7 +58,6 @@ const LIST_MAX = 100;
 const LIST_DEFAULT = 50;
 
 type MessageInit = MessageInitShape<typeof MessageSchema>;
-type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
 
 export class MessageServiceImpl implements ServiceHandlers<typeof MessageService> {
   private readonly store: MessageStore;
@@ -246,13 +244,9 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     return { message: toMessage(original), duplicate: true };
   }
 
-  /** After the commit; a lost event is found by seq, so it must never fail the call. */
+  /** After the commit: a lost event is found by seq, so it must never fail the call (publishCommitted). */
   private publish(ctx: CallContext, roomId: string, payload: EventPayload): void {
-    try {
-      this.deps.broker.publish(topics.room(roomId), newEvent(roomId, payload));
-    } catch (error) {
-      ctx.log.error({ err: error, roomId, event: payload?.case }, "event not published");
-    }
+    publishCommitted(this.deps.broker, ctx.log, { roomId, payload });
   }
 }
 

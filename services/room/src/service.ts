@@ -2,7 +2,6 @@
 // Who may see a room: its members, and anyone for a public room. Every other caller
 // gets the same NOT_FOUND as for a room that does not exist.
 import type { Client } from "@connectrpc/connect";
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { uuidv7 } from "uuidv7";
 import { z } from "zod";
 import {
@@ -10,18 +9,17 @@ import {
   ConnectError,
   asUser,
   fail,
-  newEvent,
+  publishCommitted,
   requireUserId,
   rules,
   text,
-  topics,
   validate,
   type Broker,
   type CallContext,
   type Logger,
+  type Outgoing,
   type ServiceHandlers,
 } from "@parley/kit";
-import type { EventSchema } from "@parley/proto/events/v1/events_pb";
 import {
   RoomKind,
   type CreateRoomRequest,
@@ -91,15 +89,6 @@ const memberRequest = z.object({ roomId: rules.uuid, userId: rules.uuid });
 /** UpdateRoom's field mask paths. */
 const EDITABLE = ["name", "topic", "archived"] as const;
 type EditablePath = (typeof EDITABLE)[number];
-
-type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
-/** An event to publish once the transaction that caused it has committed. */
-interface Outgoing {
-  roomId: string;
-  payload: EventPayload;
-  /** Users who must hear it outside the rooms they watch (on `user.<id>`). */
-  users: string[];
-}
 
 export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   constructor(private readonly deps: RoomDeps) {}
@@ -410,18 +399,9 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     }
   }
 
-  /**
-   * Publishes after the commit. Brokers never throw; the guard keeps it so for any broker,
-   * because a committed change must never be reported as failed (a lost event is only a delay).
-   */
-  private publish({ roomId, payload, users }: Outgoing): void {
-    try {
-      const event = newEvent(roomId, payload);
-      this.deps.broker.publish(topics.room(roomId), event);
-      for (const userId of new Set(users)) this.deps.broker.publish(topics.user(userId), event);
-    } catch (error) {
-      this.deps.log.error({ err: error, roomId, event: payload?.case }, "event not published");
-    }
+  /** After the commit: see publishCommitted. */
+  private publish(outgoing: Outgoing): void {
+    publishCommitted(this.deps.broker, this.deps.log, outgoing);
   }
 }
 
