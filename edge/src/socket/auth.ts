@@ -1,8 +1,7 @@
 // Token and session checks of the socket tier, in one place: at the upgrade, on every frame,
 // on Reauth, and by a sweep of open sockets (for session ends this node did not hear of).
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { SessionStates } from "@parley/auth/sessions";
-import type { AccessTokenVerifier } from "@parley/auth/verify";
+import type { AccessTokenVerifier, SessionStates } from "@parley/kit/tokens";
 import type { Logger } from "@parley/kit";
 import { CLOSE } from "./protocol.js";
 import type { Socket } from "./state.js";

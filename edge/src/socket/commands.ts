@@ -87,7 +87,7 @@ export class FrameCommands {
   }
 
   private async markRead(ws: Socket, state: SocketState, ref: string, { roomId, seq }: { roomId: string; seq: bigint }): Promise<void> {
-    const { lastReadSeq } = await this.deps.services.rooms.markRead({ roomId, seq }, asUserOf(state));
+    const { lastReadSeq } = await this.deps.services.messages.markRead({ roomId, seq }, asUserOf(state));
     return this.deps.send(ws, ackFrame(ref, { lastReadSeq }));
   }
 

@@ -3,9 +3,8 @@
 // until every token it signed has expired).
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
 import type { AuthDb } from "./db.js";
+import { SIGNING_ALG } from "@parley/kit/tokens";
 import { SigningKey } from "./entities.js";
-
-export const SIGNING_ALG = "EdDSA";
 
 export interface ActiveKey {
   kid: string;

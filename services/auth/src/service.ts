@@ -10,9 +10,8 @@ import {
   ConnectError,
   asUser,
   fail,
-  newEvent,
+  publishCommitted,
   requireUserId,
-  topics,
   toTimestamp,
   validate,
   type Broker,
@@ -25,11 +24,11 @@ import { BATCHES } from "@parley/proto/rules";
 import { fields } from "@parley/proto/rules/zod";
 import type { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import type { User as UserMessage, UserService } from "@parley/proto/user/v1/user_pb";
-import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE } from "./claims.js";
+import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, SIGNING_ALG } from "@parley/kit/tokens";
 import type { AuthDb } from "./db.js";
 import { Credential, RefreshToken, Session } from "./entities.js";
 import type { AuthSettings } from "./env.js";
-import { SIGNING_ALG, type SigningKeys } from "./keys.js";
+import type { SigningKeys } from "./keys.js";
 import type { PasswordHasher } from "./passwords.js";
 
 export interface AuthDeps {
@@ -201,7 +200,7 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
    * more than their cache's lifetime.
    */
   private publishEnded(userId: string, sessionIds: string[]): void {
-    this.deps.broker.publish(topics.user(userId), newEvent("", { case: "sessionsRevoked", value: { userId, sessionIds } }));
+    publishCommitted(this.deps.broker, this.deps.log, { roomId: "", payload: { case: "sessionsRevoked", value: { userId, sessionIds } }, users: [userId] });
   }
 
   async listSessions(_request: unknown, ctx: CallContext) {

@@ -12,8 +12,35 @@ export { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
 export { hasVisibleCharacter, NUL_RULE, pathOfNul, rules, USERNAME_RULE } from "./rules.js";
 export { toTimestamp } from "./time.js";
 export { validate } from "./validate.js";
-export { addressEnv, brokerFor, dialHost, hostPort, launched, limiterFor, runMain, type Launch, type LaunchOptions, type LaunchedService } from "./launch.js";
-export { createBroker, MemoryBroker, newEvent, RedisBroker, topics, type Broker, type EventHandler, type Unsubscribe } from "./broker.js";
+export {
+  addressEnv,
+  brokerFor,
+  defineService,
+  dialHost,
+  hostPort,
+  launched,
+  limiterFor,
+  runMain,
+  type Launch,
+  type LaunchOptions,
+  type LaunchedService,
+  type ServiceContext,
+  type ServiceDefinition,
+  type ServiceEnv,
+} from "./launch.js";
+export {
+  createBroker,
+  MemoryBroker,
+  newEvent,
+  publishCommitted,
+  RedisBroker,
+  topics,
+  type Broker,
+  type EventHandler,
+  type EventPayload,
+  type Outgoing,
+  type Unsubscribe,
+} from "./broker.js";
 export { freePort } from "./net.js";
 export {
   CREDENTIAL_HEADER,

@@ -3,23 +3,24 @@
 import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
+  asUser,
   fail,
-  newEvent,
+  publishCommitted,
   requireUserId,
   toTimestamp,
-  topics,
   validate,
   type Broker,
   type CallContext,
+  type EventPayload,
   type Logger,
   type ServiceHandlers,
 } from "@parley/kit";
-import type { EventSchema } from "@parley/proto/events/v1/events_pb";
 import type {
   DeleteMessageRequest,
   EditMessageRequest,
   GetRoomStatsRequest,
   ListMessagesRequest,
+  MarkReadRequest,
   MessageSchema,
   MessageService,
   SendMessageRequest,
@@ -35,7 +36,7 @@ import { RoomGate, type RoomClient } from "./room-access.js";
 export interface MessageDeps {
   db: MessageDb;
   broker: Broker;
-  /** The room service (GetMembership). */
+  /** The room service (GetMembership, MoveReadMarker). */
   rooms: RoomClient;
   log: Logger;
 }
@@ -52,10 +53,11 @@ const statsRequest = z.object({
     .max(STATS_MAX_ROOMS, `at most ${STATS_MAX_ROOMS} rooms`),
 });
 
+const markReadRequest = z.object({ room_id: uuid, seq: z.bigint().nonnegative("must not be negative") });
+
 const { max: LIST_MAX, default: LIST_DEFAULT } = PAGES.messages;
 
 type MessageInit = MessageInitShape<typeof MessageSchema>;
-type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
 
 export class MessageServiceImpl implements ServiceHandlers<typeof MessageService> {
   private readonly store: MessageStore;
@@ -211,6 +213,20 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     };
   }
 
+  /**
+   * Capped at the room's newest message, so that messages sent later still count as unread; the
+   * room service stores the marker (never backwards) and answers for membership: NOT_FOUND for a
+   * room the caller may not see, FAILED_PRECONDITION for a public room they are not in.
+   */
+  async markRead(request: MarkReadRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const input = validate(markReadRequest, { room_id: request.roomId, seq: request.seq });
+    // Read for every caller alike (members or not, room or none): the room service's answer decides.
+    const { lastSeq: head } = await this.store.head(input.room_id);
+    const { lastReadSeq } = await this.deps.rooms.moveReadMarker({ roomId: input.room_id, seq: min(input.seq, head) }, asUser(caller));
+    return { lastReadSeq };
+  }
+
   /** The message and the caller's access to its room; NOT_FOUND alike for a missing message and for a non-member. */
   private async visibleMessage(messageId: string, caller: string) {
     const message = await this.store.findById(messageId);
@@ -228,13 +244,9 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     return { message: toMessage(original), duplicate: true };
   }
 
-  /** After the commit; a lost event is found by seq, so it must never fail the call. */
+  /** After the commit: a lost event is found by seq, so it must never fail the call (publishCommitted). */
   private publish(ctx: CallContext, roomId: string, payload: EventPayload): void {
-    try {
-      this.deps.broker.publish(topics.room(roomId), newEvent(roomId, payload));
-    } catch (error) {
-      ctx.log.error({ err: error, roomId, event: payload?.case }, "event not published");
-    }
+    publishCommitted(this.deps.broker, ctx.log, { roomId, payload });
   }
 }
 

@@ -2,8 +2,6 @@
 // Who may see a room: its members, and anyone for a public room. Every other caller
 // gets the same NOT_FOUND as for a room that does not exist.
 import type { Client } from "@connectrpc/connect";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { uuidv7 } from "uuidv7";
 import { z } from "zod";
 import {
@@ -11,20 +9,17 @@ import {
   ConnectError,
   asUser,
   fail,
-  newEvent,
+  publishCommitted,
   requireUserId,
-  topics,
-  toTimestamp,
   validate,
   type Broker,
   type CallContext,
   type Logger,
+  type Outgoing,
   type ServiceHandlers,
 } from "@parley/kit";
-import { BATCHES, PAGES } from "@parley/proto/rules";
+import { PAGES } from "@parley/proto/rules";
 import { fields, pageSize } from "@parley/proto/rules/zod";
-import type { EventSchema } from "@parley/proto/events/v1/events_pb";
-import type { MessageService, RoomStats } from "@parley/proto/message/v1/message_pb";
 import {
   RoomKind,
   type CreateRoomRequest,
@@ -37,6 +32,7 @@ import {
   type ListMembersRequest,
   type ListPublicRoomsRequest,
   type MarkReadRequest,
+  type MoveReadMarkerRequest,
   type OpenDirectRoomRequest,
   type RoomService,
   type SetMemberRoleRequest,
@@ -52,16 +48,11 @@ export interface RoomDeps {
   db: RoomDb;
   broker: Broker;
   users: Client<typeof UserService>;
-  messages: Client<typeof MessageService>;
   log: Logger;
 }
 
 const { default: PUBLIC_PAGE_DEFAULT } = PAGES.publicRooms;
 const { default: MEMBERS_PAGE_DEFAULT } = PAGES.members;
-/** GetRoomStats takes at most this many rooms per call. */
-const STATS_BATCH = BATCHES.roomStats;
-/** The sidebar waits this long for unread counts before it shows the rooms without them. */
-const STATS_TIMEOUT_MS = 2_000;
 
 // One message for "does not exist" and "you may not see it", so that neither leaks the other.
 const ROOM_NOT_FOUND = "room not found";
@@ -79,15 +70,6 @@ const memberRequest = z.object({ roomId: fields.id, userId: fields.id });
 /** UpdateRoom's field mask paths. */
 const EDITABLE = ["name", "topic", "archived"] as const;
 type EditablePath = (typeof EDITABLE)[number];
-
-type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
-/** An event to publish once the transaction that caused it has committed. */
-interface Outgoing {
-  roomId: string;
-  payload: EventPayload;
-  /** Users who must hear it outside the rooms they watch (on `user.<id>`). */
-  users: string[];
-}
 
 export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   constructor(private readonly deps: RoomDeps) {}
@@ -162,32 +144,22 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     return { room: message };
   }
 
+  /**
+   * The caller's rooms with their memberships, most recently joined first. Messages are the
+   * message service's: the edge adds last seq, unread count and activity (GetRoomStats).
+   */
   async listMyRooms(_request: unknown, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const store = new RoomStore(this.em());
     const entries = await store.roomsOf(caller);
     const counts = await store.memberCounts(entries.map((e) => e.room.id));
-    const stats = await this.roomStats(caller, entries.map((e) => e.membership), ctx);
-    const summaries = entries.map(({ room, membership }) => {
-      const stat = stats.get(room.id);
-      // Most recent activity: the newest message, or when the caller joined (created) if that is later,
-      // so that a room just joined or a conversation without messages sorts by that moment.
-      const joined = toTimestamp(membership.joinedAt);
-      const lastMessage = stat?.lastActivityTime;
-      const activity: Timestamp = lastMessage && timestampMs(lastMessage) > membership.joinedAt.getTime() ? lastMessage : joined;
-      return {
-        activityMs: timestampMs(activity),
-        summary: {
-          room: roomMessage(room, counts.get(room.id) ?? 0),
-          membership: membershipMessage(membership),
-          lastSeq: stat?.lastSeq ?? 0n,
-          unreadCount: stat?.unreadCount ?? 0n,
-          lastActivityTime: activity,
-        },
-      };
-    });
-    summaries.sort((a, b) => b.activityMs - a.activityMs || compare(b.summary.room.id!, a.summary.room.id!));
-    return { rooms: summaries.map((s) => s.summary) };
+    entries.sort((a, b) => b.membership.joinedAt.getTime() - a.membership.joinedAt.getTime() || compare(b.room.id, a.room.id));
+    return {
+      rooms: entries.map(({ room, membership }) => ({
+        room: roomMessage(room, counts.get(room.id) ?? 0),
+        membership: membershipMessage(membership),
+      })),
+    };
   }
 
   async listPublicRooms(request: ListPublicRoomsRequest, ctx: CallContext) {
@@ -364,22 +336,24 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     return { room, created: true };
   }
 
-  async markRead(request: MarkReadRequest, ctx: CallContext) {
+  /** Replaced by MessageService.MarkRead, which caps the marker at the room's newest message. */
+  async markRead(_request: MarkReadRequest, _ctx: CallContext): Promise<never> {
+    throw new ConnectError("RoomService.MarkRead is gone: call MessageService.MarkRead", Code.Unimplemented);
+  }
+
+  /**
+   * For the message service's MarkRead, which has capped `seq` at the room's newest message:
+   * moves the caller's marker forward (never backwards, even when calls race).
+   */
+  async moveReadMarker(request: MoveReadMarkerRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId, seq } = validate(z.object({ roomId: fields.id, seq: z.bigint().nonnegative("must not be negative") }), request);
     const store = new RoomStore(this.em());
     const { room, membership } = visible(await store.roomFor(roomId, caller));
     if (!membership) throw notAMember(room);
     const before = membership.lastReadSeq;
-    // Nothing to move: no need to ask the message service.
     if (seq <= before) return { lastReadSeq: before };
-    // Capped at the room's newest message, so that messages sent later still count as unread.
-    // Without the message service the cap is unknown, and the call fails rather than guess.
-    const { stats } = await this.deps.messages.getRoomStats({ rooms: [{ roomId, lastReadSeq: before }] }, asUser(caller));
-    const lastSeq = stats.find((s) => s.roomId === roomId)?.lastSeq ?? 0n;
-    const target = seq < lastSeq ? seq : lastSeq;
-    if (target <= before) return { lastReadSeq: before };
-    const after = await store.moveReadMarker(roomId, caller, target);
+    const after = await store.moveReadMarker(roomId, caller, seq);
     // Left or was removed meanwhile.
     if (after === null) throw notAMember(room);
     if (after > before) {
@@ -396,25 +370,6 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     return { membership: membershipMessage(found.membership), roomKind: kindToProto(found.kind), roomArchived: found.archived };
   }
 
-  /** Stats of the caller's rooms from the message service; none (and a warning) when it cannot answer. */
-  private async roomStats(caller: string, memberships: Membership[], ctx: CallContext): Promise<Map<string, RoomStats>> {
-    const stats = new Map<string, RoomStats>();
-    if (memberships.length === 0) return stats;
-    const positions = memberships.map((m) => ({ roomId: m.roomId, lastReadSeq: m.lastReadSeq }));
-    const batches: (typeof positions)[] = [];
-    for (let i = 0; i < positions.length; i += STATS_BATCH) batches.push(positions.slice(i, i + STATS_BATCH));
-    try {
-      const answers = await Promise.all(
-        batches.map((rooms) => this.deps.messages.getRoomStats({ rooms }, { ...asUser(caller), timeoutMs: STATS_TIMEOUT_MS })),
-      );
-      for (const answer of answers) for (const stat of answer.stats) stats.set(stat.roomId, stat);
-    } catch (error) {
-      ctx.log.warn({ err: error, userId: caller }, "message service did not answer: rooms listed without unread counts");
-      stats.clear();
-    }
-    return stats;
-  }
-
   /** NOT_FOUND "user not found" when the user service does not know `userId`. */
   private async requireUser(userId: string): Promise<void> {
     try {
@@ -425,18 +380,9 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     }
   }
 
-  /**
-   * Publishes after the commit. Brokers never throw; the guard keeps it so for any broker,
-   * because a committed change must never be reported as failed (a lost event is only a delay).
-   */
-  private publish({ roomId, payload, users }: Outgoing): void {
-    try {
-      const event = newEvent(roomId, payload);
-      this.deps.broker.publish(topics.room(roomId), event);
-      for (const userId of new Set(users)) this.deps.broker.publish(topics.user(userId), event);
-    } catch (error) {
-      this.deps.log.error({ err: error, roomId, event: payload?.case }, "event not published");
-    }
+  /** After the commit: see publishCommitted. */
+  private publish(outgoing: Outgoing): void {
+    publishCommitted(this.deps.broker, this.deps.log, outgoing);
   }
 }
 

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { PAGES } from "@parley/proto/rules";
 import { fields, pageLimit, seq } from "@parley/proto/rules/zod";
 import { call } from "../call.js";
+import { listMyRooms } from "../my-rooms.js";
 import {
   kindFromVisibility,
   roleFromName,
@@ -19,7 +20,7 @@ export const roomsRouter = router({
   list: authedProcedure
     .meta({ rest: { method: "GET", path: "/rooms", summary: "Your rooms and direct conversations, most recent activity first" } })
     .query(async ({ ctx }) => {
-      const { rooms } = await call(ctx.caller, (o) => ctx.services.rooms.listMyRooms({}, o));
+      const rooms = await call(ctx.caller, (o) => listMyRooms(ctx.services, o, ctx.log));
       return { rooms: rooms.map(shapeRoomSummary) };
     }),
 
@@ -140,7 +141,7 @@ export const roomsRouter = router({
     .input(z.strictObject({ id: roomId, seq }))
     .mutation(async ({ ctx, input }) => {
       const { lastReadSeq } = await call(ctx.caller, (o) =>
-        ctx.services.rooms.markRead({ roomId: input.id, seq: BigInt(input.seq) }, o),
+        ctx.services.messages.markRead({ roomId: input.id, seq: BigInt(input.seq) }, o),
       );
       return { lastReadSeq: Number(lastReadSeq) };
     }),

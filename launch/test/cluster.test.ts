@@ -2,19 +2,17 @@
 // in both passes of the suite (embedded PGlite, or PARLEY_TEST_DATABASE_URL); the cluster
 // needs PostgreSQL and Redis, so it runs in the PostgreSQL + Redis pass only.
 import { createLogger } from "@parley/kit";
-import { TEST_DATABASE_URL, TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
+import { accepts, nonLoopbackIPv4, TEST_DATABASE_URL, TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
 import { randomBytes } from "node:crypto";
-import { connect } from "node:net";
-import { networkInterfaces } from "node:os";
 import { afterAll, describe, expect, it } from "vitest";
-import { startCluster, type RunningCluster } from "../cluster.js";
-import { checkGrpcHealth, checkHttp } from "../healthcheck.mjs";
-import { migrateAll } from "../migrate.js";
-import { addressVariable, isPresent, PROCESSES } from "../processes.js";
+import { startCluster, type RunningCluster } from "../src/cluster.js";
+import { checkGrpcHealth, checkHttp } from "../src/healthcheck.mjs";
+import { migrateAll } from "../src/migrate.js";
+import { addressVariable, isPresent, PROCESSES } from "../src/processes.js";
 
 const withDatabases = PROCESSES.filter((p) => p.database && isPresent(p)).map((p) => p.name);
 
-describe("deploy/migrate.ts", () => {
+describe("launch/src/migrate.ts", () => {
   const db = testDatabase();
   afterAll(() => db.drop());
 
@@ -61,7 +59,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("npm run start:cluster (s
       else expect(await checkHttp(`http://${instance.address}/healthz`), instance.name).toBe(200);
     }
     // Each process listens on loopback only (BIND_ADDRESS from the cluster) and says where.
-    const outside = Object.values(networkInterfaces()).flat().find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+    const outside = nonLoopbackIPv4();
     for (const instance of cluster.instances) {
       expect(lines.some((line) => line.startsWith(instance.name) && line.includes(`listening on ${instance.address}`)), instance.name).toBe(true);
       if (outside) expect(await accepts(outside, Number(instance.address.split(":")[1])), `${instance.name} on ${outside}`).toBe(false);
@@ -87,14 +85,3 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("npm run start:cluster (s
   }, 300_000);
 });
 
-/** Whether a TCP connection to host:port is accepted. */
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}

@@ -1,4 +1,4 @@
-// deploy/healthcheck.mjs against a real Parley gRPC server (the kit's bootstrap, which every
+// launch/src/healthcheck.mjs against a real Parley gRPC server (the kit's bootstrap, which every
 // service uses) and a real HTTP server: the compose healthchecks and start:cluster rely on it.
 import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { createGrpcServer, createLogger, type GrpcServer } from "@parley/kit";
 import { testInternalAuth } from "@parley/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkGrpcHealth, checkHttp, checkTcp } from "../healthcheck.mjs";
-import { repoRoot } from "./support.js";
+import { checkGrpcHealth, checkHttp, checkTcp } from "../src/healthcheck.mjs";
+import { repoRoot } from "../src/processes.js";
 
 let grpc: GrpcServer;
 let grpcAddress: string;
@@ -30,7 +30,7 @@ afterAll(async () => {
 /** Runs the command line (asynchronously: the servers answering it live in this process). */
 const cli = (...args: string[]) =>
   new Promise<{ status: number | null; stderr: string }>((resolve) => {
-    execFile(process.execPath, [join(repoRoot, "deploy/healthcheck.mjs"), ...args], { encoding: "utf8", timeout: 20_000 }, (error, _stdout, stderr) =>
+    execFile(process.execPath, [join(repoRoot, "launch/src/healthcheck.mjs"), ...args], { encoding: "utf8", timeout: 20_000 }, (error, _stdout, stderr) =>
       resolve({ status: error ? (typeof error.code === "number" ? error.code : null) : 0, stderr }),
     );
   });

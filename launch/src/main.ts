@@ -1,7 +1,7 @@
 // `npm start`: every service in one process on the default ports, embedded
 // PostgreSQL under ./data (or DATABASE_URL), in-memory broker (or REDIS_URL).
 import { createLogger, DataDirInUseError, stopOnSignals } from "@parley/kit";
-import { startParley } from "./start.js";
+import { startParley } from "./all-in-one.js";
 
 const log = createLogger("parley", process.env.LOG_LEVEL);
 // Loopback by default: BIND_ADDRESS=0.0.0.0 accepts connections from other machines (HOST, its

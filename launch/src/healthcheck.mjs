@@ -2,9 +2,9 @@
 // they run in the image without tsx and start fast. Used by docker-compose.yml
 // healthchecks and by start:cluster.
 //
-//   node deploy/healthcheck.mjs grpc 127.0.0.1:3001 [service]   grpc.health.v1.Health/Check is SERVING
-//   node deploy/healthcheck.mjs http http://127.0.0.1:8080/healthz   answers 200
-//   node deploy/healthcheck.mjs tcp 127.0.0.1:3007               accepts a connection
+//   node launch/src/healthcheck.mjs grpc 127.0.0.1:3001 [service]   grpc.health.v1.Health/Check is SERVING
+//   node launch/src/healthcheck.mjs http http://127.0.0.1:8080/healthz   answers 200
+//   node launch/src/healthcheck.mjs tcp 127.0.0.1:3007               accepts a connection
 // Exit code 0 when healthy, 1 otherwise (the reason on stderr).
 import http2 from "node:http2";
 import net from "node:net";

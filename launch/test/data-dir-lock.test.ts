@@ -9,9 +9,9 @@ import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "@parley/kit";
 import { TEST_INTERNAL_SECRET } from "@parley/kit/testing";
+import { PROCESS_NAMES } from "../src/processes.js";
 
 const PASSWORD = "correct horse battery staple";
-const SERVICES = ["user", "room", "message", "auth", "socket", "edge"];
 const STARTUP_MS = 150_000;
 
 const root = mkdtempSync(join(tmpdir(), "parley-datadir-"));
@@ -30,7 +30,7 @@ afterAll(async () => {
 async function freePorts(avoid: Set<string> = new Set()): Promise<Record<string, string>> {
   const ports: Record<string, string> = {};
   const taken = new Set(avoid);
-  for (const name of SERVICES) {
+  for (const name of PROCESS_NAMES) {
     let port: string;
     do port = String(await freePort());
     while (taken.has(port));
@@ -40,8 +40,8 @@ async function freePorts(avoid: Set<string> = new Set()): Promise<Record<string,
   return ports;
 }
 
-/** `tsx services/all-in-one/src/main.ts` (what `npm start` runs) on `dataDir`, or another entrypoint. */
-function startParleyProcess(dataDir: string, ports: Record<string, string>, main = "services/all-in-one/src/main.ts") {
+/** `tsx launch/src/main.ts` (what `npm start` runs) on `dataDir`, or another entrypoint. */
+function startParleyProcess(dataDir: string, ports: Record<string, string>, main = "launch/src/main.ts") {
   const child = spawn(process.execPath, ["--import", "tsx", main], {
     stdio: ["ignore", "pipe", "pipe"],
     env: {

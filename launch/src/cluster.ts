@@ -1,7 +1,7 @@
 // `npm run start:cluster`: the distributed topology on one machine. Every process
 // is its own child process (like a container), on PostgreSQL (DATABASE_URL) and
 // Redis (REDIS_URL), with two message-service replicas and two socket nodes. A
-// process starts once what it depends on is healthy; Ctrl-C or SIGTERM stops them
+// process starts once what it calls is healthy (the process table's order); Ctrl-C or SIGTERM stops them
 // in reverse order (SIGTERM, wait, SIGKILL after a grace period), then exits.
 //
 // Importable: `startCluster(options)` returns the addresses and a stop function.
@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { freePort, generateInternalSecret } from "@parley/kit";
 import { checkGrpcHealth, checkHttp } from "./healthcheck.mjs";
-import { addressVariable, isPresent, PROCESSES, repoRoot, type ProcessName, type ProcessSpec } from "./processes.js";
+import { addressVariable, isPresent, PROCESSES, repoRoot, startOrder, type ProcessName, type ProcessSpec } from "./processes.js";
 
 export const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/parley";
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
@@ -106,8 +106,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
   const wanted = PROCESSES.filter((p) => !options.only || options.only.includes(p.name));
   const present = wanted.filter((p) => isPresent(p));
   const skipped = wanted.filter((p) => !isPresent(p)).map((p) => p.name);
+  // What each process waits for: what it calls (and tells browsers about) among those started here.
+  const presentNames = new Set(present.map((p) => p.name));
+  const needs = new Map(present.map((p) => [p.name, [...p.calls, ...(p.tells ?? [])].filter((n) => presentNames.has(n))]));
+  // A cycle is an error here, before anything starts (and it names the cycle).
+  startOrder(present.map((p) => ({ name: p.name, calls: needs.get(p.name)! })));
 
-  // Plan every instance and its port first: processes may call each other both ways.
+  // Every instance's port first: restart() brings an instance back on its port (its clients'
+  // node lists name it). With "free", a port below the kernel's ephemeral range (freePort): one
+  // a process got from listen(0) would lie in that range, where the local port of any outgoing
+  // connection could take it while the instance is down. The start order needs none of this.
   const planned: Planned[] = [];
   for (const spec of present) {
     const count = Math.max(1, replicas[spec.name] ?? 1);
@@ -150,10 +158,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
     while (remaining.size > 0) {
       options.signal?.throwIfAborted();
       // Everything whose dependencies (present in this checkout) are healthy starts together.
-      const ready = present.filter(
-        (p) => remaining.has(p.name) && p.after.every((dep) => healthy.has(dep) || !present.some((q) => q.name === dep)),
-      );
-      if (ready.length === 0) throw new Error(`cannot order the start of: ${[...remaining].join(", ")}`);
+      const ready = present.filter((p) => remaining.has(p.name) && needs.get(p.name)!.every((dep) => healthy.has(dep)));
       const wave = planned.filter((instance) => ready.includes(instance.spec));
       // The first replica of each process goes first: it creates the service's database and
       // runs its migrations (replicas racing to create a database can fail on a fresh server).

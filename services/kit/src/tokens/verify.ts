@@ -2,8 +2,7 @@
 // iss/aud/exp/typ required, keys only from our own JWKS (cached, refetched on
 // an unknown kid, at most once per refetchIntervalMs).
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWK } from "jose";
-import { ACCESS_TOKEN_TTL_SECONDS, ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "./claims.js";
-import { SIGNING_ALG } from "./keys.js";
+import { ACCESS_TOKEN_TTL_SECONDS, ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, DEFAULT_AUDIENCE, DEFAULT_ISSUER, SIGNING_ALG } from "./claims.js";
 
 export interface AccessClaims {
   userId: string;

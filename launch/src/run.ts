@@ -1,17 +1,17 @@
-// The image's entrypoint: `node --import tsx deploy/run.ts <process>` runs one
+// The image's entrypoint: `node --import tsx launch/src/run.ts <process>` runs one
 // Parley process in this Node.js process (no shell, so signals reach it directly).
 //   auth | user | room | message | edge | socket   one process of the distributed mode
 //   migrate                                         run every service's migrations, then exit
-//   admin-token [--minutes N]                       print an admin credential (deploy/admin-token.ts)
+//   admin-token [--minutes N]                       print an admin credential (launch/src/admin-token.ts)
 //   all-in-one                                      every service in one process (npm start)
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isPresent, PROCESSES, processSpec, repoRoot } from "./processes.js";
 
 const EXTRA: Record<string, string> = {
-  migrate: "deploy/migrate.ts",
-  "admin-token": "deploy/admin-token.ts",
-  "all-in-one": "services/all-in-one/src/main.ts",
+  migrate: "launch/src/migrate.ts",
+  "admin-token": "launch/src/admin-token.ts",
+  "all-in-one": "launch/src/main.ts",
 };
 
 const name = process.argv[2] ?? "";
@@ -23,7 +23,7 @@ if (!entry || (spec && !isPresent(spec))) {
   const asked = name !== "" && name !== "help" && name !== "--help";
   process.stderr.write(
     `${asked ? `unknown or absent process "${name}"` : "which process?"}\n` +
-      `usage: node --import tsx deploy/run.ts <process>\nprocesses: ${available.join(", ")}\n`,
+      `usage: node --import tsx launch/src/run.ts <process>\nprocesses: ${available.join(", ")}\n`,
   );
   process.exit(64); // EX_USAGE
 }

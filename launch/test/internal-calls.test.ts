@@ -2,14 +2,12 @@
 // credential cannot act as a user or call admin RPCs, a service run alone listens on loopback
 // unless told otherwise, and probes and reflection keep working without a credential.
 import { execFile } from "node:child_process";
-import { connect } from "node:net";
-import { networkInterfaces } from "node:os";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { asUser, type Launch, type LaunchedService } from "@parley/kit";
-import { TEST_INTERNAL_SECRET, testDatabase } from "@parley/kit/testing";
+import { accepts, nonLoopbackIPv4, TEST_INTERNAL_SECRET, testDatabase } from "@parley/kit/testing";
 import { launch as launchEdge, launchSocket } from "@parley/edge";
 import { launch as launchUser } from "@parley/user";
 import { RotateSigningKeyRequestSchema, RotateSigningKeyResponseSchema } from "@parley/proto/auth/v1/auth_pb";
@@ -51,19 +49,19 @@ function rawCall<I extends DescMessage, O extends DescMessage>(
 
 /** `npm run admin-token`, as an operator runs it, with the services' secret in its environment. */
 async function adminTokenFromCommand(secret: string): Promise<string> {
-  const { stdout } = await run(process.execPath, ["--import", "tsx", "deploy/admin-token.ts", "--minutes", "5", "--operator", "test"], {
+  const { stdout } = await run(process.execPath, ["--import", "tsx", "launch/src/admin-token.ts", "--minutes", "5", "--operator", "test"], {
     env: { ...process.env, INTERNAL_AUTH_SECRET: secret },
   });
   return stdout.trim();
 }
 
 describe("services trust only callers with the internal credential", () => {
-  let parley: TestParley;
+  let parley: TestParley<"auth" | "message">;
   let alice: string;
   let roomId: string;
 
   beforeAll(async () => {
-    parley = await startTestParley();
+    parley = await startTestParley({ services: ["auth", "message"] });
     alice = uuidv7();
     await parley.users.createUser({ id: alice, username: `alice_${alice.slice(-8)}`, email: `${alice}@example.com`, displayName: "" });
     roomId = (await parley.rooms.createRoom({ name: "alice's diary", kind: RoomKind.PRIVATE }, asUser(alice))).room!.id;
@@ -144,22 +142,7 @@ describe("services trust only callers with the internal credential", () => {
   });
 });
 
-/** A non-loopback IPv4 address of this machine, if it has one. */
-const outsideAddress = Object.values(networkInterfaces())
-  .flat()
-  .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
-
-/** Whether a TCP connection to host:port is accepted. */
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
+const outsideAddress = nonLoopbackIPv4();
 
 const portOf = (service: LaunchedService) => Number(service.address.split(":").at(-1));
 
