@@ -1,8 +1,7 @@
 // The auth service's database: its entities, its migrations, and its data access in the
 // kit's one style (services/kit/src/db.ts): `db.fork()` or `db.transactional()` per unit of
 // work, giving the repositories `credentials`, `sessions`, `refreshTokens` and `signingKeys`.
-import { EntityRepository } from "@mikro-orm/postgresql";
-import { dataAccess, openDatabase, type DatabaseOptions } from "@parley/kit";
+import { dataAccess, EntityRepository, openDatabase, type DatabaseOptions } from "@parley/kit";
 import { Credential, RefreshToken, Session, SigningKey, entities } from "./entities.js";
 import { migrations } from "./migrations/index.js";
 import { CredentialRepository, SigningKeyRepository } from "./repositories.js";

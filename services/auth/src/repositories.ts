@@ -1,7 +1,7 @@
 // The auth service's repositories, built over one fork by initORM's data access (see
 // services/kit/src/db.ts). Sessions and refresh tokens need no queries of their own:
 // MikroORM's EntityRepository does.
-import { EntityRepository } from "@mikro-orm/postgresql";
+import { EntityRepository } from "@parley/kit";
 import { Credential, SigningKey } from "./entities.js";
 
 export class CredentialRepository extends EntityRepository<Credential> {

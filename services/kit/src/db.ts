@@ -5,14 +5,15 @@
 // Data access, one style in every service (MikroORM's guide: initORM returns the typed
 // repositories). A service's db.ts is `initORM = () => dataAccess(orm, (em) => ({ rooms: new
 // RoomRepository(em, Room), ... }))`: its repositories extend MikroORM's EntityRepository
-// and hold every query (raw SQL included, through `this.em.execute`, which joins the fork's
-// transaction). A handler takes one unit of work and uses nothing else:
+// (re-exported here) and hold every query (raw SQL included, through `this.em.execute`,
+// which joins the fork's transaction). A handler takes its data through units of work only:
 //   - `db.fork()`: the repositories (and `em`, for create/assign/remove/flush) over one new
 //     fork; reads and single autocommitted statements.
 //   - `db.transactional(async ({ em, rooms }) => ...)`: the same over the fork of a new
 //     transaction, flushed and committed when the callback returns.
 // A handler may take more than one unit (a check before a remote call, then a transaction);
-// each is its own fork with its own identity map, as `em.fork()` was before.
+// each is its own fork with its own identity map. Repositories never fork or open
+// transactions themselves: a method that must run in one (it locks rows) says so.
 import { MikroORM, type AnyEntity, type Constructor, type EntitySchema } from "@mikro-orm/core";
 import { Migrator, type Migration } from "@mikro-orm/migrations";
 import { PostgreSqlDriver, type EntityManager } from "@mikro-orm/postgresql";
@@ -23,6 +24,8 @@ import { PgliteDriver, type PgliteExtensionName } from "./db/pglite-driver.js";
 import type { Logger } from "./logger.js";
 
 export type Orm = MikroORM<PostgreSqlDriver>;
+/** The base of every service's repositories (MikroORM's, over the SQL EntityManager). */
+export { EntityRepository } from "@mikro-orm/postgresql";
 export type Em = EntityManager;
 
 /** A unit of work: a service's repositories over one fork, and that fork. */

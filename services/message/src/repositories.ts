@@ -2,7 +2,7 @@
 // services/kit/src/db.ts). Every seq is assigned here, in the transaction that stores its
 // message; reads are bounded by the room head they read first.
 import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
-import { EntityRepository } from "@mikro-orm/postgresql";
+import { EntityRepository } from "@parley/kit";
 import { Message, MessageVersion, RoomHead } from "./entities.js";
 
 const SENDER_CLIENT_MSG_ID_UNIQUE = "messages_sender_id_client_msg_id_unique";

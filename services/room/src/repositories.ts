@@ -3,7 +3,7 @@
 // which joins the fork's transaction and inlines the parameters with the platform's
 // escaping (so an array parameter becomes a list: `in (?)`).
 import { LockMode } from "@mikro-orm/core";
-import { EntityRepository } from "@mikro-orm/postgresql";
+import { EntityRepository } from "@parley/kit";
 import { uuidv7 } from "uuidv7";
 import { Membership, Room, type RoleName, type RoomKindName } from "./entities.js";
 

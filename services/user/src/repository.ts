@@ -1,6 +1,6 @@
 // The user service's repository, built over one fork by initORM's data access (see
 // services/kit/src/db.ts).
-import { EntityRepository } from "@mikro-orm/postgresql";
+import { EntityRepository } from "@parley/kit";
 import { User } from "./user.entity.js";
 
 /** A place in the search order: (match rank, lower(username), id). */
