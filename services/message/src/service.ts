@@ -30,7 +30,7 @@ import { fields } from "@parley/proto/rules/zod";
 import { z } from "zod";
 import type { MessageDb } from "./db.js";
 import type { Message } from "./entities.js";
-import { DuplicateClientMsgId, MessageGone, MessageStore, type Change } from "./message-store.js";
+import { DuplicateClientMsgId, MessageGone, type Change, type MessageRepository } from "./repositories.js";
 import { RoomGate, type RoomClient } from "./room-access.js";
 
 export interface MessageDeps {
@@ -60,16 +60,15 @@ const { max: LIST_MAX, default: LIST_DEFAULT } = PAGES.messages;
 type MessageInit = MessageInitShape<typeof MessageSchema>;
 
 export class MessageServiceImpl implements ServiceHandlers<typeof MessageService> {
-  private readonly store: MessageStore;
   private readonly gate: RoomGate;
 
   constructor(private readonly deps: MessageDeps) {
-    this.store = new MessageStore(deps.db);
     this.gate = new RoomGate(deps.rooms);
   }
 
   async sendMessage(request: SendMessageRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
     const input = validate(sendRequest, {
       room_id: request.roomId,
       body: request.body,
@@ -80,19 +79,19 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     const clientMsgId = input.client_msg_id || randomUUID();
     if (access.archived) {
       // A retry of a message sent before the room was archived still gets its original.
-      const earlier = input.client_msg_id ? await this.store.findByClientMsgId(caller, clientMsgId) : null;
-      if (earlier) return this.duplicateOf(earlier, input.room_id, input.body);
+      const earlier = input.client_msg_id ? await messages.findByClientMsgId(caller, clientMsgId) : null;
+      if (earlier) return this.duplicateOf(messages, earlier, input.room_id, input.body);
       throw fail.failedPrecondition("the room is archived (read-only)");
     }
     if (input.reply_to_id) {
-      const parent = await this.store.findById(input.reply_to_id);
+      const parent = await messages.findById(input.reply_to_id);
       if (!parent || parent.roomId !== input.room_id) {
         throw fail.invalidArgument("reply_to_id", "must be a message of the same room");
       }
     }
     let message: Message;
     try {
-      message = await this.store.append({
+      message = await messages.append({
         id: randomUUID(),
         roomId: input.room_id,
         senderId: caller,
@@ -104,9 +103,9 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       // A retry (sequential or racing its original): the statement rolled back, so no seq was
       // used; the original is committed. Retries are rare, so they, not every send, pay the lookup.
       if (!(error instanceof DuplicateClientMsgId)) throw error;
-      const original = await this.store.findByClientMsgId(caller, clientMsgId);
+      const original = await messages.findByClientMsgId(caller, clientMsgId);
       if (!original) throw error;
-      return this.duplicateOf(original, input.room_id, input.body);
+      return this.duplicateOf(messages, original, input.room_id, input.body);
     }
     const stored = toMessage(message);
     this.publish(ctx, message.roomId, { case: "messageCreated", value: { message: stored } });
@@ -115,6 +114,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
   async listMessages(request: ListMessagesRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
+    const { messages, heads } = this.deps.db.fork();
     const { room_id: roomId } = validate(z.object({ room_id: uuid }), { room_id: request.roomId });
     const limit = pageLimit(request.limit);
     const cursor = request.cursor;
@@ -123,13 +123,13 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
     // Every message up to the head is committed (its seq was taken in its own
     // transaction), so bounding reads by the head gives a consistent, gapless page.
-    const { lastSeq: head } = await this.store.head(roomId);
+    const { lastSeq: head } = await heads.head(roomId);
     const page = { messages: [] as Message[], hasOlder: false, hasNewer: false };
     switch (cursor.case) {
       case undefined:
       case "beforeSeq": {
         const below = cursor.case === undefined ? head + 1n : min(cursor.value, head + 1n);
-        const rows = await this.store.older(roomId, below, limit + 1);
+        const rows = await messages.older(roomId, below, limit + 1);
         page.hasOlder = rows.length > limit;
         page.messages = rows.slice(0, limit).reverse();
         page.hasNewer = head >= max(below, 1n);
@@ -137,7 +137,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       }
       case "afterSeq": {
         const from = cursor.value + 1n;
-        const rows = await this.store.newer(roomId, from, head, limit + 1);
+        const rows = await messages.newer(roomId, from, head, limit + 1);
         page.hasNewer = rows.length > limit;
         page.messages = rows.slice(0, limit);
         page.hasOlder = head >= 1n && from > 1n;
@@ -148,8 +148,8 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         const newerCount = limit - olderCount;
         const pivot = cursor.value;
         const [older, newer] = await Promise.all([
-          this.store.older(roomId, min(pivot, head + 1n), olderCount + 1),
-          this.store.newer(roomId, pivot, head, newerCount + 1),
+          messages.older(roomId, min(pivot, head + 1n), olderCount + 1),
+          messages.newer(roomId, pivot, head, newerCount + 1),
         ]);
         page.hasOlder = older.length > olderCount;
         page.hasNewer = newer.length > newerCount;
@@ -162,14 +162,15 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
   async editMessage(request: EditMessageRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
     const input = validate(editRequest, { message_id: request.messageId, body: request.body });
-    const { message, access } = await this.visibleMessage(input.message_id, caller);
+    const { message, access } = await this.visibleMessage(messages, input.message_id, caller);
     if (message.senderId !== caller) throw fail.permissionDenied("only the sender can edit a message");
     if (message.deletedAt) throw fail.failedPrecondition("the message is deleted");
     if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
     let change: Change;
     try {
-      change = await this.store.edit(message.id, input.body, new Date());
+      change = await this.deps.db.transactional((tx) => tx.messages.edit(message.id, input.body, new Date()));
     } catch (error) {
       if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
       throw error;
@@ -181,14 +182,15 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
   async deleteMessage(request: DeleteMessageRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
     const { message_id: messageId } = validate(z.object({ message_id: uuid }), { message_id: request.messageId });
-    const { message, access } = await this.visibleMessage(messageId, caller);
+    const { message, access } = await this.visibleMessage(messages, messageId, caller);
     if (message.senderId !== caller && !access.moderator) {
       throw fail.permissionDenied("only the sender or a room admin can delete a message");
     }
     if (message.deletedAt) return { message: toMessage(message) };
     if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
-    const change = await this.store.tombstone(message.id, new Date());
+    const change = await this.deps.db.transactional((tx) => tx.messages.tombstone(message.id, new Date()));
     const tombstone = toMessage(change.message);
     if (change.changed) this.publish(ctx, tombstone.roomId!, { case: "messageDeleted", value: { message: tombstone } });
     return { message: tombstone };
@@ -196,10 +198,11 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
   async getRoomStats(request: GetRoomStatsRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
     const input = validate(statsRequest, {
       rooms: request.rooms.map((r) => ({ room_id: r.roomId, last_read_seq: r.lastReadSeq })),
     });
-    const stats = await this.store.stats(
+    const stats = await messages.stats(
       input.rooms.map((r) => ({ roomId: r.room_id, lastReadSeq: r.last_read_seq })),
       caller,
     );
@@ -220,24 +223,25 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
    */
   async markRead(request: MarkReadRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
+    const { heads } = this.deps.db.fork();
     const input = validate(markReadRequest, { room_id: request.roomId, seq: request.seq });
     // Read for every caller alike (members or not, room or none): the room service's answer decides.
-    const { lastSeq: head } = await this.store.head(input.room_id);
+    const { lastSeq: head } = await heads.head(input.room_id);
     const { lastReadSeq } = await this.deps.rooms.moveReadMarker({ roomId: input.room_id, seq: min(input.seq, head) }, asUser(caller));
     return { lastReadSeq };
   }
 
   /** The message and the caller's access to its room; NOT_FOUND alike for a missing message and for a non-member. */
-  private async visibleMessage(messageId: string, caller: string) {
-    const message = await this.store.findById(messageId);
+  private async visibleMessage(messages: MessageRepository, messageId: string, caller: string) {
+    const message = await messages.findById(messageId);
     if (!message) throw fail.notFound("message not found");
     const access = await this.gate.requireMember(message.roomId, caller, "message not found");
     return { message, access };
   }
 
   /** The answer to a retried send: the original, if the retry really is the same message. */
-  private async duplicateOf(original: Message, roomId: string, body: string) {
-    const sentBody = await this.store.sentBody(original);
+  private async duplicateOf(messages: MessageRepository, original: Message, roomId: string, body: string) {
+    const sentBody = await messages.sentBody(original);
     if (original.roomId !== roomId || (sentBody !== undefined && sentBody !== body)) {
       throw fail.alreadyExists("client_msg_id", "client_msg_id: already used for a different message");
     }

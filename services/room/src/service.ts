@@ -42,7 +42,7 @@ import type { UserService } from "@parley/proto/user/v1/user_pb";
 import { kindToProto, membershipMessage, roleFromProto, roomMessage } from "./convert.js";
 import type { RoomDb } from "./db.js";
 import { Membership, Room } from "./entities.js";
-import { RoomStore, type RoomEm, type RoomWithMembership } from "./store.js";
+import type { RoomWithMembership } from "./repositories.js";
 
 export interface RoomDeps {
   db: RoomDb;
@@ -74,15 +74,11 @@ type EditablePath = (typeof EDITABLE)[number];
 export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   constructor(private readonly deps: RoomDeps) {}
 
-  private em(): RoomEm {
-    return this.deps.db.em.fork();
-  }
-
   async createRoom(request: CreateRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const input = validate(z.object({ name: roomName, topic: roomTopic, kind: roomKind }), request);
     const now = new Date();
-    const room = await this.em().transactional(async (em) => {
+    const room = await this.deps.db.transactional(async ({ em }) => {
       const room = em.create(Room, {
         id: uuidv7(),
         kind: input.kind === RoomKind.PUBLIC ? "public" : "private",
@@ -105,10 +101,10 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async getRoom(request: GetRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId } = validate(roomRequest, request);
-    const store = new RoomStore(this.em());
-    const { room, membership } = visible(await store.roomFor(roomId, caller));
+    const { rooms, memberships } = this.deps.db.fork();
+    const { room, membership } = visible(await rooms.roomFor(roomId, caller));
     return {
-      room: roomMessage(room, await store.memberCount(roomId)),
+      room: roomMessage(room, await memberships.memberCount(roomId)),
       membership: membership ? membershipMessage(membership) : undefined,
     };
   }
@@ -130,14 +126,13 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       if (path === "topic") changes.topic = validate(z.object({ topic: roomTopic }), values).topic;
       if (path === "archived") changes.archived = values.archived;
     }
-    const outcome = await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      const { room, membership } = visible(await store.roomFor(roomId, caller, "update"));
+    const outcome = await this.deps.db.transactional(async ({ em, rooms, memberships }) => {
+      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("direct conversations cannot be changed");
       if (!isAdmin(membership)) throw fail.permissionDenied("only the room's admins can change it");
       const changed = (Object.keys(changes) as EditablePath[]).some((key) => room[key] !== changes[key]);
       em.assign(room, changes);
-      return { room, changed, memberCount: await store.memberCount(roomId) };
+      return { room, changed, memberCount: await memberships.memberCount(roomId) };
     });
     const message = roomMessage(outcome.room, outcome.memberCount);
     if (outcome.changed) this.publish({ roomId, payload: { case: "roomUpdated", value: { room: message } }, users: [] });
@@ -150,9 +145,9 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
    */
   async listMyRooms(_request: unknown, ctx: CallContext) {
     const caller = requireUserId(ctx);
-    const store = new RoomStore(this.em());
-    const entries = await store.roomsOf(caller);
-    const counts = await store.memberCounts(entries.map((e) => e.room.id));
+    const { rooms, memberships } = this.deps.db.fork();
+    const entries = await rooms.roomsOf(caller);
+    const counts = await memberships.memberCounts(entries.map((e) => e.room.id));
     entries.sort((a, b) => b.membership.joinedAt.getTime() - a.membership.joinedAt.getTime() || compare(b.room.id, a.room.id));
     return {
       rooms: entries.map(({ room, membership }) => ({
@@ -174,10 +169,10 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     );
     const limit = input.pageSize || PUBLIC_PAGE_DEFAULT;
     const after = decodePublicRoomsToken(input.pageToken);
-    const store = new RoomStore(this.em());
-    const rows = await store.publicRooms(input.query, after, limit + 1);
+    const { rooms, memberships } = this.deps.db.fork();
+    const rows = await rooms.publicRooms(input.query, after, limit + 1);
     const page = rows.slice(0, limit);
-    const counts = await store.memberCounts(page.map((r) => r.room.id));
+    const counts = await memberships.memberCounts(page.map((r) => r.room.id));
     const last = page.at(-1);
     return {
       rooms: page.map(({ room }) => roomMessage(room, counts.get(room.id) ?? 0)),
@@ -188,15 +183,14 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async joinRoom(request: JoinRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId } = validate(roomRequest, request);
-    const outcome = await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      const { room, membership } = visible(await store.roomFor(roomId, caller, "share"));
+    const outcome = await this.deps.db.transactional(async ({ rooms, memberships }) => {
+      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "share"));
       if (room.kind === "direct") throw fail.failedPrecondition("direct conversations cannot be joined");
       // Joining twice is not an error (and a member of a private room may "join" it too).
-      if (membership) return { room, membership, created: false, memberCount: await store.memberCount(roomId) };
+      if (membership) return { room, membership, created: false, memberCount: await memberships.memberCount(roomId) };
       if (room.archived) throw fail.failedPrecondition("the room is archived");
-      const added = await store.addMember(roomId, caller, "member");
-      return { room, ...added, memberCount: await store.memberCount(roomId) };
+      const added = await memberships.addMember(roomId, caller, "member");
+      return { room, ...added, memberCount: await memberships.memberCount(roomId) };
     });
     const membership = membershipMessage(outcome.membership);
     if (outcome.created) {
@@ -208,15 +202,14 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async leaveRoom(request: LeaveRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId } = validate(roomRequest, request);
-    const outcome = await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      const { room, membership } = visible(await store.roomFor(roomId, caller, "update"));
+    const outcome = await this.deps.db.transactional(async ({ em, rooms, memberships }) => {
+      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("direct conversations cannot be left");
       // Leaving a public room one is not in is not an error, like joining twice.
       if (!membership) return undefined;
       let archived = false;
       if (membership.role === "owner") {
-        if ((await store.otherMemberCount(roomId, caller)) > 0) {
+        if ((await memberships.otherMemberCount(roomId, caller)) > 0) {
           throw fail.failedPrecondition("the owner cannot leave while other members remain");
         }
         // Nobody could ever manage the room again: it closes with its last member.
@@ -238,12 +231,11 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     const { roomId, userId } = validate(memberRequest, request);
     // Checked before asking the user service, so that the answer about the room comes first,
     // and again under the room lock, where it counts.
-    checkInvite(visible(await new RoomStore(this.em()).roomFor(roomId, caller)));
+    checkInvite(visible(await this.deps.db.fork().rooms.roomFor(roomId, caller)));
     await this.requireUser(userId);
-    const outcome = await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      checkInvite(visible(await store.roomFor(roomId, caller, "share")));
-      return store.addMember(roomId, userId, "member");
+    const outcome = await this.deps.db.transactional(async ({ rooms, memberships }) => {
+      checkInvite(visible(await rooms.roomFor(roomId, caller, "share")));
+      return memberships.addMember(roomId, userId, "member");
     });
     const membership = membershipMessage(outcome.membership);
     if (outcome.created) {
@@ -255,13 +247,12 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async kickMember(request: KickMemberRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId, userId } = validate(memberRequest, request);
-    await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      const { room, membership } = visible(await store.roomFor(roomId, caller, "update"));
+    await this.deps.db.transactional(async ({ em, rooms, memberships }) => {
+      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("nobody can be removed from a direct conversation");
       if (!isAdmin(membership)) throw fail.permissionDenied("only the room's admins can remove members");
       if (userId === caller) throw fail.invalidArgument("userId", "use LeaveRoom to leave a room");
-      const target = await store.membership(roomId, userId, "update");
+      const target = await memberships.membership(roomId, userId, "update");
       if (!target) throw fail.notFound("that user is not a member of this room");
       if (target.role === "owner") throw fail.permissionDenied("the owner cannot be removed");
       if (target.role === "admin" && membership.role !== "owner") throw fail.permissionDenied("only the owner can remove an admin");
@@ -276,12 +267,11 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     const { roomId, userId } = validate(memberRequest, request);
     const role = roleFromProto(request.role);
     if (!role) throw fail.invalidArgument("role", "must be ROLE_MEMBER or ROLE_ADMIN");
-    const outcome = await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      const { room, membership } = visible(await store.roomFor(roomId, caller, "update"));
+    const outcome = await this.deps.db.transactional(async ({ rooms, memberships }) => {
+      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("a direct conversation has no roles");
       if (membership?.role !== "owner") throw fail.permissionDenied("only the owner can change roles");
-      const target = await store.membership(roomId, userId, "update");
+      const target = await memberships.membership(roomId, userId, "update");
       if (!target) throw fail.notFound("that user is not a member of this room");
       if (target.role === "owner") throw fail.failedPrecondition("the owner's role cannot be changed");
       const changed = target.role !== role;
@@ -300,9 +290,9 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     const input = validate(z.object({ roomId: fields.id, pageSize: pageSize(PAGES.members), pageToken }), request);
     const limit = input.pageSize || MEMBERS_PAGE_DEFAULT;
     const after = decodeMembersToken(input.pageToken);
-    const store = new RoomStore(this.em());
-    visible(await store.roomFor(input.roomId, caller));
-    const rows = await store.listMembers(input.roomId, after, limit + 1);
+    const { rooms, memberships } = this.deps.db.fork();
+    visible(await rooms.roomFor(input.roomId, caller));
+    const rows = await memberships.listMembers(input.roomId, after, limit + 1);
     const page = rows.slice(0, limit);
     // One batched call per page; a profile that is gone is simply missing.
     const profiles =
@@ -321,13 +311,13 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     if (userId === caller) throw fail.invalidArgument("userId", "you cannot open a direct conversation with yourself");
     const pair: [string, string] = caller < userId ? [caller, userId] : [userId, caller];
     const directKey = pair.join(":");
-    const existing = await new RoomStore(this.em()).directRoom(directKey);
+    const existing = await this.deps.db.fork().rooms.directRoom(directKey);
     if (existing) return { room: roomMessage(existing, 2), created: false };
     await this.requireUser(userId);
-    const made = await this.em().transactional((em) => new RoomStore(em).createDirectRoom(directKey, caller, pair));
+    const made = await this.deps.db.transactional(({ rooms }) => rooms.createDirectRoom(directKey, caller, pair));
     if (!made) {
       // The other person (or another of the caller's devices) opened it a moment ago.
-      const room = await new RoomStore(this.em()).directRoom(directKey);
+      const room = await this.deps.db.fork().rooms.directRoom(directKey);
       if (!room) throw new ConnectError("direct room vanished after a conflict", Code.Internal);
       return { room: roomMessage(room, 2), created: false };
     }
@@ -348,12 +338,12 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async moveReadMarker(request: MoveReadMarkerRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId, seq } = validate(z.object({ roomId: fields.id, seq: z.bigint().nonnegative("must not be negative") }), request);
-    const store = new RoomStore(this.em());
-    const { room, membership } = visible(await store.roomFor(roomId, caller));
+    const { rooms, memberships } = this.deps.db.fork();
+    const { room, membership } = visible(await rooms.roomFor(roomId, caller));
     if (!membership) throw notAMember(room);
     const before = membership.lastReadSeq;
     if (seq <= before) return { lastReadSeq: before };
-    const after = await store.moveReadMarker(roomId, caller, seq);
+    const after = await memberships.moveReadMarker(roomId, caller, seq);
     // Left or was removed meanwhile.
     if (after === null) throw notAMember(room);
     if (after > before) {
@@ -365,7 +355,7 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   /** For the socket tier and the message service: not on behalf of the caller, the user is named. */
   async getMembership(request: GetMembershipRequest) {
     const { roomId, userId } = validate(memberRequest, request);
-    const found = await new RoomStore(this.em()).membershipWithRoom(roomId, userId);
+    const found = await this.deps.db.fork().memberships.membershipWithRoom(roomId, userId);
     if (!found) return {};
     return { membership: membershipMessage(found.membership), roomKind: kindToProto(found.kind), roomArchived: found.archived };
   }

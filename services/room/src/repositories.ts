@@ -1,13 +1,11 @@
-// The queries of the room service over rooms and memberships. One RoomStore per
-// EntityManager fork (one per call, or the fork of a transaction). Raw SQL goes
-// through em.execute, which joins the fork's transaction and inlines the parameters
-// with the platform's escaping (so an array parameter becomes a list: `in (?)`).
+// The room service's repositories, over rooms and memberships; built over one fork by
+// initORM's data access (see services/kit/src/db.ts). Raw SQL goes through em.execute,
+// which joins the fork's transaction and inlines the parameters with the platform's
+// escaping (so an array parameter becomes a list: `in (?)`).
 import { LockMode } from "@mikro-orm/core";
+import { EntityRepository } from "@parley/kit";
 import { uuidv7 } from "uuidv7";
-import type { RoomDb } from "./db.js";
 import { Membership, Room, type RoleName, type RoomKindName } from "./entities.js";
-
-export type RoomEm = RoomDb["em"];
 
 /** Row locks a mutation takes on the room, so that role checks and membership changes serialise. */
 export type RoomLock = "share" | "update";
@@ -23,9 +21,7 @@ export interface RoomWithMembership {
   membership: Membership | null;
 }
 
-export class RoomStore {
-  constructor(readonly em: RoomEm) {}
-
+export class RoomRepository extends EntityRepository<Room> {
   /**
    * The room and the user's membership in it, if the user may see the room (members always,
    * anyone for a public room); nulls otherwise. One query that answers "no row" alike for a room
@@ -46,67 +42,6 @@ export class RoomStore {
     const memberColumns: Record<string, unknown> = { room_id: room.id, user_id: m_user_id, role: m_role, joined_at: m_joined_at, last_read_seq: m_last_read_seq };
     const membership = m_user_id ? this.em.map(Membership, memberColumns) : null;
     return { room, membership };
-  }
-
-  membership(roomId: string, userId: string, lock?: RoomLock): Promise<Membership | null> {
-    return this.em.findOne(Membership, { roomId, userId }, lock ? { lockMode: LOCK_MODES[lock] } : {});
-  }
-
-  /** GetMembership's one primary-key lookup: the membership with its room's kind and archived flag. */
-  async membershipWithRoom(roomId: string, userId: string): Promise<{ membership: Membership; kind: RoomKindName; archived: boolean } | null> {
-    const [row] = await this.em.execute<Record<string, unknown>[]>(
-      `select m.*, r.kind as room_kind, r.archived as room_archived
-       from memberships m join rooms r on r.id = m.room_id
-       where m.room_id = ? and m.user_id = ?`,
-      [roomId, userId],
-    );
-    if (!row) return null;
-    const { room_kind, room_archived, ...columns } = row;
-    return { membership: this.em.map(Membership, columns), kind: room_kind as RoomKindName, archived: Boolean(room_archived) };
-  }
-
-  /** Member counts of rooms, by room id (0 for rooms without members). */
-  async memberCounts(roomIds: string[]): Promise<Map<string, number>> {
-    const counts = new Map(roomIds.map((id) => [id, 0]));
-    if (roomIds.length === 0) return counts;
-    const rows = await this.em.execute<{ room_id: string; members: string | number }[]>(
-      `select room_id, count(*) as members from memberships where room_id in (?) group by room_id`,
-      [roomIds],
-    );
-    for (const row of rows) counts.set(row.room_id, Number(row.members));
-    return counts;
-  }
-
-  async memberCount(roomId: string): Promise<number> {
-    return (await this.memberCounts([roomId])).get(roomId) ?? 0;
-  }
-
-  /** Adds a member unless they already are one; `created` says which. */
-  async addMember(roomId: string, userId: string, role: RoleName): Promise<{ membership: Membership; created: boolean }> {
-    const [row] = await this.em.execute<Record<string, unknown>[]>(
-      `insert into memberships (room_id, user_id, role, joined_at, last_read_seq) values (?, ?, ?, ?, 0)
-       on conflict (room_id, user_id) do nothing
-       returning *`,
-      [roomId, userId, role, new Date()],
-    );
-    if (row) return { membership: this.em.map(Membership, row), created: true };
-    // Already a member (perhaps added a moment ago by a concurrent call, now committed).
-    const existing = await this.em.findOneOrFail(Membership, { roomId, userId }, { refresh: true });
-    return { membership: existing, created: false };
-  }
-
-  /** Members of a room after `afterUserId`, in user id order (the primary key's): `limit` of them at most. */
-  listMembers(roomId: string, afterUserId: string | undefined, limit: number): Promise<Membership[]> {
-    return this.em.find(
-      Membership,
-      { roomId, ...(afterUserId && { userId: { $gt: afterUserId } }) },
-      { orderBy: { userId: "asc" }, limit },
-    );
-  }
-
-  /** Everyone in the room but `userId`. */
-  async otherMemberCount(roomId: string, userId: string): Promise<number> {
-    return this.em.count(Membership, { roomId, userId: { $ne: userId } });
   }
 
   /** Every room the user is a member of, with the membership. */
@@ -171,6 +106,70 @@ export class RoomStore {
     for (const userId of memberIds) this.em.create(Membership, { roomId: room.id, userId, role: "member", joinedAt: now, lastReadSeq: 0n });
     await this.em.flush();
     return room;
+  }
+
+}
+
+export class MembershipRepository extends EntityRepository<Membership> {
+  membership(roomId: string, userId: string, lock?: RoomLock): Promise<Membership | null> {
+    return this.em.findOne(Membership, { roomId, userId }, lock ? { lockMode: LOCK_MODES[lock] } : {});
+  }
+
+  /** GetMembership's one primary-key lookup: the membership with its room's kind and archived flag. */
+  async membershipWithRoom(roomId: string, userId: string): Promise<{ membership: Membership; kind: RoomKindName; archived: boolean } | null> {
+    const [row] = await this.em.execute<Record<string, unknown>[]>(
+      `select m.*, r.kind as room_kind, r.archived as room_archived
+       from memberships m join rooms r on r.id = m.room_id
+       where m.room_id = ? and m.user_id = ?`,
+      [roomId, userId],
+    );
+    if (!row) return null;
+    const { room_kind, room_archived, ...columns } = row;
+    return { membership: this.em.map(Membership, columns), kind: room_kind as RoomKindName, archived: Boolean(room_archived) };
+  }
+
+  /** Member counts of rooms, by room id (0 for rooms without members). */
+  async memberCounts(roomIds: string[]): Promise<Map<string, number>> {
+    const counts = new Map(roomIds.map((id) => [id, 0]));
+    if (roomIds.length === 0) return counts;
+    const rows = await this.em.execute<{ room_id: string; members: string | number }[]>(
+      `select room_id, count(*) as members from memberships where room_id in (?) group by room_id`,
+      [roomIds],
+    );
+    for (const row of rows) counts.set(row.room_id, Number(row.members));
+    return counts;
+  }
+
+  async memberCount(roomId: string): Promise<number> {
+    return (await this.memberCounts([roomId])).get(roomId) ?? 0;
+  }
+
+  /** Adds a member unless they already are one; `created` says which. */
+  async addMember(roomId: string, userId: string, role: RoleName): Promise<{ membership: Membership; created: boolean }> {
+    const [row] = await this.em.execute<Record<string, unknown>[]>(
+      `insert into memberships (room_id, user_id, role, joined_at, last_read_seq) values (?, ?, ?, ?, 0)
+       on conflict (room_id, user_id) do nothing
+       returning *`,
+      [roomId, userId, role, new Date()],
+    );
+    if (row) return { membership: this.em.map(Membership, row), created: true };
+    // Already a member (perhaps added a moment ago by a concurrent call, now committed).
+    const existing = await this.em.findOneOrFail(Membership, { roomId, userId }, { refresh: true });
+    return { membership: existing, created: false };
+  }
+
+  /** Members of a room after `afterUserId`, in user id order (the primary key's): `limit` of them at most. */
+  listMembers(roomId: string, afterUserId: string | undefined, limit: number): Promise<Membership[]> {
+    return this.em.find(
+      Membership,
+      { roomId, ...(afterUserId && { userId: { $gt: afterUserId } }) },
+      { orderBy: { userId: "asc" }, limit },
+    );
+  }
+
+  /** Everyone in the room but `userId`. */
+  async otherMemberCount(roomId: string, userId: string): Promise<number> {
+    return this.em.count(Membership, { roomId, userId: { $ne: userId } });
   }
 
   /**

@@ -1,9 +1,9 @@
-// The message service's queries. Every seq is assigned here, in the transaction
-// that stores its message; reads are bounded by the room head they read first.
+// The message service's repositories, built over one fork by initORM's data access (see
+// services/kit/src/db.ts). Every seq is assigned here, in the transaction that stores its
+// message; reads are bounded by the room head they read first.
 import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
-import type { EntityManager } from "@mikro-orm/postgresql";
+import { EntityRepository } from "@parley/kit";
 import { Message, MessageVersion, RoomHead } from "./entities.js";
-import type { MessageDb } from "./db.js";
 
 const SENDER_CLIENT_MSG_ID_UNIQUE = "messages_sender_id_client_msg_id_unique";
 
@@ -87,20 +87,14 @@ export class MessageGone extends Error {
   override name = "MessageGone";
 }
 
-export class MessageStore {
-  constructor(private readonly db: MessageDb) {}
-
-  private em(): EntityManager {
-    return this.db.em.fork();
-  }
-
+export class MessageRepository extends EntityRepository<Message> {
   /**
    * Stores a message with its room's next seq; DuplicateClientMsgId if (sender, client_msg_id) is taken.
    * One autocommitted statement (head upsert and insert together): atomic on its own, so a failed
    * insert gives the seq back, and one round trip instead of begin/statement/commit.
    */
   async append(message: NewMessage): Promise<Message> {
-    const em = this.em();
+    const em = this.em;
     try {
       const [row] = await em.execute<Record<string, unknown>[]>(APPEND_SQL, [
         message.roomId,
@@ -121,31 +115,25 @@ export class MessageStore {
   }
 
   findById(id: string): Promise<Message | null> {
-    return this.em().findOne(Message, { id });
+    return this.em.findOne(Message, { id });
   }
 
   findByClientMsgId(senderId: string, clientMsgId: string): Promise<Message | null> {
-    return this.em().findOne(Message, { senderId, clientMsgId });
+    return this.em.findOne(Message, { senderId, clientMsgId });
   }
 
   /** The text as first sent, or undefined once deleted (the text is gone). */
   async sentBody(message: Message): Promise<string | undefined> {
     if (message.deletedAt) return undefined;
     if (!message.editedAt) return message.body;
-    const first = await this.em().findOne(MessageVersion, { messageId: message.id, version: 1 });
+    const first = await this.em.findOne(MessageVersion, { messageId: message.id, version: 1 });
     return first?.body;
-  }
-
-  /** The room's last seq (0 for a room without messages) and the time of its newest message. */
-  async head(roomId: string): Promise<{ lastSeq: bigint; lastActivityAt?: Date }> {
-    const head = await this.em().findOne(RoomHead, { roomId });
-    return head ? { lastSeq: BigInt(head.lastSeq), lastActivityAt: head.lastActivityAt } : { lastSeq: 0n };
   }
 
   /** Up to `count` messages with seq < `belowSeq`, newest first. */
   async older(roomId: string, belowSeq: bigint, count: number): Promise<Message[]> {
     if (count <= 0 || belowSeq <= 1n) return [];
-    const em = this.em();
+    const em = this.em;
     const rows = await em.execute<Record<string, unknown>[]>(OLDER_SQL, [roomId, belowSeq.toString(), count]);
     return rows.map((row) => em.map(Message, row));
   }
@@ -153,50 +141,49 @@ export class MessageStore {
   /** Up to `count` messages with fromSeq <= seq <= uptoSeq, oldest first. */
   async newer(roomId: string, fromSeq: bigint, uptoSeq: bigint, count: number): Promise<Message[]> {
     if (count <= 0 || fromSeq > uptoSeq) return [];
-    const em = this.em();
+    const em = this.em;
     const rows = await em.execute<Record<string, unknown>[]>(NEWER_SQL, [roomId, fromSeq.toString(), uptoSeq.toString(), count]);
     return rows.map((row) => em.map(Message, row));
   }
 
-  /** Replaces the body, keeping the previous text as the next version; MessageGone if deleted meanwhile. */
+  /**
+   * Replaces the body, keeping the previous text as the next version; MessageGone if deleted
+   * meanwhile. In a transaction (db.transactional): it locks the message row.
+   */
   async edit(id: string, body: string, now: Date): Promise<Change> {
-    return this.em().transactional(async (tx) => {
-      const message = await tx.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (message.deletedAt) throw new MessageGone(id);
-      if (message.body === body) return { message, changed: false };
-      const [last] = await tx.execute<{ version: number | null }[]>(
-        `select max(version) as version from message_versions where message_id = ?::uuid`,
-        [id],
-      );
-      tx.create(MessageVersion, {
-        messageId: id,
-        version: (last?.version ?? 0) + 1,
-        body: message.body,
-        createdAt: message.editedAt ?? message.createdAt,
-      });
-      message.body = body;
-      message.editedAt = now;
-      return { message, changed: true };
+    const message = await this.em.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (message.deletedAt) throw new MessageGone(id);
+    if (message.body === body) return { message, changed: false };
+    const [last] = await this.em.execute<{ version: number | null }[]>(
+      `select max(version) as version from message_versions where message_id = ?::uuid`,
+      [id],
+    );
+    this.em.create(MessageVersion, {
+      messageId: id,
+      version: (last?.version ?? 0) + 1,
+      body: message.body,
+      createdAt: message.editedAt ?? message.createdAt,
     });
+    message.body = body;
+    message.editedAt = now;
+    return { message, changed: true };
   }
 
-  /** Empties the message and every earlier version of it, keeping id and seq. */
+  /** Empties the message and every earlier version of it, keeping id and seq. In a transaction, like edit. */
   async tombstone(id: string, now: Date): Promise<Change> {
-    return this.em().transactional(async (tx) => {
-      const message = await tx.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (message.deletedAt) return { message, changed: false };
-      message.body = "";
-      message.deletedAt = now;
-      await tx.nativeUpdate(MessageVersion, { messageId: id }, { body: "" });
-      return { message, changed: true };
-    });
+    const message = await this.em.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (message.deletedAt) return { message, changed: false };
+    message.body = "";
+    message.deletedAt = now;
+    await this.em.nativeUpdate(MessageVersion, { messageId: id }, { body: "" });
+    return { message, changed: true };
   }
 
   /** Stats of every position, in request order. */
   async stats(positions: RoomReadPosition[], callerId: string): Promise<RoomStatsRow[]> {
     if (positions.length === 0) return [];
     const input = positions.map((p, i) => ({ i, room_id: p.roomId, last_read_seq: p.lastReadSeq.toString() }));
-    const rows = await this.em().execute<
+    const rows = await this.em.execute<
       { i: number; last_seq: string | null; last_activity_ms: string | null; unread_count: string | number }[]
     >(STATS_SQL, [callerId, JSON.stringify(input)]);
     const byIndex = new Map(rows.map((row) => [Number(row.i), row]));
@@ -209,5 +196,13 @@ export class MessageStore {
         lastActivityAt: row?.last_activity_ms != null ? new Date(Number(row.last_activity_ms)) : undefined,
       };
     });
+  }
+}
+
+export class RoomHeadRepository extends EntityRepository<RoomHead> {
+  /** The room's last seq (0 for a room without messages) and the time of its newest message. */
+  async head(roomId: string): Promise<{ lastSeq: bigint; lastActivityAt?: Date }> {
+    const head = await this.em.findOne(RoomHead, { roomId });
+    return head ? { lastSeq: BigInt(head.lastSeq), lastActivityAt: head.lastActivityAt } : { lastSeq: 0n };
   }
 }
