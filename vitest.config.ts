@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 // switch the suite from embedded PGlite and the in-memory broker to real servers.
 export default defineConfig({
   test: {
-    include: ["services/*/test/**/*.test.ts", "edge/test/**/*.test.ts", "deploy/test/**/*.test.ts", "web/test/**/*.test.ts"],
+    include: ["proto/test/**/*.test.ts", "services/*/test/**/*.test.ts", "edge/test/**/*.test.ts", "launch/test/**/*.test.ts", "deploy/test/**/*.test.ts", "web/test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",

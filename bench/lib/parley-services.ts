@@ -45,8 +45,8 @@ export async function startRoomAndMessage(options: {
       startTimeoutMs: 120_000,
     }).then((server) => (options.started(server), server));
   const [room, message] = await Promise.all([
-    // The room service only calls the message service for unread counts (ListMyRooms), which nothing here asks for.
-    start("room service", { BENCH_SERVICE: "room", BENCH_PORT: String(roomPort), USER_SERVICE_ADDR: "127.0.0.1:9", MESSAGE_SERVICE_ADDR: "127.0.0.1:9" }),
+    // The room service calls only the user service (profiles), which nothing here asks for.
+    start("room service", { BENCH_SERVICE: "room", BENCH_PORT: String(roomPort), USER_SERVICE_ADDR: "127.0.0.1:9" }),
     // Its client connects on the first call.
     start("message service", { BENCH_SERVICE: "message", ROOM_SERVICE_ADDR: `127.0.0.1:${roomPort}` }),
   ]);

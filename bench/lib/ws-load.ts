@@ -4,6 +4,7 @@
 // shows as latency, never hides it), the publishers of each target, and the
 // probes: a few subscribers that check every message they get.
 import { LiveClient } from "@parley/client";
+import { offeredSubprotocols } from "@parley/client/protocol";
 import { io as socketIo, type Socket as SioSocket } from "socket.io-client";
 import WebSocket from "ws";
 import { latencyHistogram, type Histogram } from "./stats.js";
@@ -222,7 +223,7 @@ export class ParleyPublisher extends BasePublisher {
         openWire(
           this.endpoints[(this.sockets.length + i) % this.endpoints.length]!,
           "/ws",
-          ["parley.v1.json", `parley.auth.${this.token}`],
+          offeredSubprotocols("json", this.token),
           (_ws, buffer, start, end) => this.answer(buffer.toString("utf8", start, end)),
           this.errors,
         ),

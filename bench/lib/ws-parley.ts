@@ -1,4 +1,4 @@
-// Parley for the WebSocket scenarios: the distributed mode (deploy/cluster.ts:
+// Parley for the WebSocket scenarios: the distributed mode (startCluster of @parley/launch:
 // every process its own, PostgreSQL + Redis, two message replicas and two socket
 // nodes) shared by the ws-* scenarios of one `npm run bench` (it takes ~30 s to
 // start on this machine), the all-in-one mode in a child process, and the users
@@ -9,12 +9,10 @@
 // dies first (time limit, Ctrl-C).
 import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
-import { fileURLToPath } from "node:url";
-import { startCluster, type RunningCluster } from "../../deploy/cluster.js";
+import { processSpec, repoRoot, startCluster, type RunningCluster } from "@parley/launch";
 import { BENCH_INTERNAL_SECRET, startTargetProcess, type TargetProcess } from "./target-process.js";
 import { procCpuMs } from "./ws-proc.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
 export const POSTGRES_SERVER = process.env.PARLEY_BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 export const REDIS_URL = process.env.PARLEY_BENCH_REDIS_URL || "redis://127.0.0.1:6379";
@@ -251,7 +249,7 @@ async function launchCluster(log: (line: string) => void): Promise<ParleyCluster
   const cluster: ParleyCluster = {
     topology: "distributed",
     description:
-      "the distributed mode (deploy/cluster.ts startCluster: every process its own, PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379, 2 message replicas, 2 socket nodes)",
+      "the distributed mode (startCluster of @parley/launch: every process its own, PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379, 2 message replicas, 2 socket nodes)",
     base,
     prefix,
     edge: running.addresses.edge!,
@@ -369,8 +367,8 @@ async function launchLight(log: (line: string) => void): Promise<ParleyCluster> 
 /** Starts socket node `index` (again) with its environment and port; resolves with its pid once /healthz answers. */
 export async function startSocketNode(cluster: ParleyCluster, index: number): Promise<number> {
   const node = cluster.sockets[index]!;
-  const child = spawn(process.execPath, ["--import", "tsx", "edge/src/socket/main.ts"], {
-    cwd: REPO,
+  const child = spawn(process.execPath, ["--import", "tsx", processSpec("socket")!.entry], {
+    cwd: repoRoot,
     env: { ...process.env, ...node.env },
     stdio: ["ignore", "ignore", "inherit"],
   });

@@ -14,6 +14,7 @@
 //   heartbeat "2" → "3", messages `42["m","<body>"]`.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ClientFrameSchema, ServerFrameSchema } from "@parley/proto/socket/v1/socket_pb";
+import { CloseCode, isRetryable, offeredSubprotocols } from "@parley/client/protocol";
 import { latencyHistogram, type Histogram } from "./stats.js";
 import { OPCODE, wireConnect, type WireSocket } from "./ws-wire.js";
 
@@ -170,8 +171,6 @@ export interface SubscriberHooks {
   subscribeRetries?: number;
 }
 
-const RETRYABLE = new Set(["DEADLINE_EXCEEDED", "UNAVAILABLE", "RESOURCE_EXHAUSTED", "ABORTED", "INTERNAL", "UNKNOWN"]);
-
 const SIO_MESSAGE = Buffer.from('42["m"');
 
 export class Subscriber {
@@ -224,7 +223,7 @@ export class Subscriber {
     const { host, port } = this.spec.endpoints[this.endpoint]!;
     const { dialect } = this.spec;
     const path = dialect === "parley" ? "/ws" : dialect === "sio" ? "/socket.io/?EIO=4&transport=websocket" : "/";
-    const protocols = dialect === "parley" ? ["parley.v1.proto", `parley.auth.${this.spec.token}`] : undefined;
+    const protocols = dialect === "parley" ? offeredSubprotocols("proto", this.spec.token ?? "") : undefined;
     this.ws = wireConnect(
       { host, port, path, protocols },
       {
@@ -349,7 +348,7 @@ export class Subscriber {
         const { code, message, roomId, ref } = frame.frame.value;
         this.hooks.stats.error(`error frame ${code}`, `${message} (room ${roomId})`);
         if (this.live || !ref.startsWith("s")) return;
-        if (RETRYABLE.has(code) && this.retries < (this.hooks.subscribeRetries ?? 0)) {
+        if (isRetryable(code) && this.retries < (this.hooks.subscribeRetries ?? 0)) {
           this.retries++;
           const ws = this.ws;
           const index = Number(ref.slice(1));
@@ -412,7 +411,7 @@ export class Subscriber {
       return;
     }
     // LiveClient's policy: full jitter over 250 ms × 2^attempt (at most 15 s); a restart (1012) retries at once.
-    if (code === 1012) this.backoffAttempt = Math.min(this.backoffAttempt, 1);
+    if (code === CloseCode.SERVICE_RESTART) this.backoffAttempt = Math.min(this.backoffAttempt, 1);
     const ceiling = Math.min(15_000, 250 * 2 ** this.backoffAttempt);
     this.backoffAttempt++;
     this.endpoint = (this.endpoint + 1) % this.spec.endpoints.length;

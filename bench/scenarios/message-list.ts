@@ -32,7 +32,7 @@ const IN_FLIGHT = [1, 16];
 const QUICK_IN_FLIGHT = [8];
 const DEADLINE_MS = 10_000;
 const LIST_PATH = `/${MessageService.typeName}/${MessageService.method.listMessages.name}`;
-/** The message service's page query (OLDER_SQL of services/message/src/message-store.ts), for EXPLAIN. */
+/** The message service's page query (OLDER_SQL of services/message/src/repositories.ts), for EXPLAIN. */
 const OLDER_SQL = `select * from messages where room_id = $1::uuid and seq < $2::bigint order by seq desc limit $3`;
 
 interface Page {

@@ -1,7 +1,7 @@
 // Every Parley process in one (startParley, as `npm start` runs it): the gRPC
 // services, the edge and the socket tier, on free ports of 127.0.0.1, with the
 // environment it was given (DATABASE_URL for PostgreSQL, rate limits, LOG_LEVEL).
-import { startParley } from "@parley/all-in-one";
+import { startParley } from "@parley/launch";
 import { serveBenchTarget } from "../lib/target-process.js";
 
 await serveBenchTarget(async () => {

@@ -2,7 +2,7 @@
 // scenarios: every service, the edge and the socket tier in this one process, on
 // free ports of 127.0.0.1, with the in-memory broker (or Redis at BENCH_REDIS_URL), on
 // the PostgreSQL database named by DATABASE_URL (so that what it stores can be counted from outside).
-import { startParley } from "@parley/all-in-one";
+import { startParley } from "@parley/launch";
 import { serveBenchTarget } from "../lib/target-process.js";
 
 await serveBenchTarget(async () => {

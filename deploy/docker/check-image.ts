@@ -3,8 +3,8 @@
 // install, tsx, or a native binding that does not load fails the build, not a rollout.
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { currentRuntime, findNativeUws, UWS_CANDIDATES } from "../../edge/src/socket/uws.js";
-import { isPresent, PROCESSES, repoRoot } from "../processes.js";
+import { currentRuntime, findNativeUws, UWS_CANDIDATES } from "@parley/edge/uws";
+import { isPresent, PROCESSES, repoRoot } from "@parley/launch";
 
 const problems: string[] = [];
 
@@ -13,18 +13,18 @@ for (const spec of PROCESSES) {
     console.log(`${spec.name}: not in this build`);
     continue;
   }
-  // launch.ts beside main.ts holds the whole graph; importing main.ts would start the process.
-  const launch = join(repoRoot, spec.entry.replace(/main\.ts$/, "launch.ts"));
+  // Its launch function holds the whole graph (through its package, as the launcher loads it);
+  // importing its entry file would start the process.
   try {
-    await import(pathToFileURL(launch).href);
-    console.log(`${spec.name}: ${spec.entry.replace(/main\.ts$/, "launch.ts")} loads`);
+    await spec.launch();
+    console.log(`${spec.name}: its launch function loads`);
   } catch (error) {
     problems.push(`${spec.name}: ${(error as Error).message}`);
   }
 }
 try {
-  await import(pathToFileURL(join(repoRoot, "deploy/migrate.ts")).href);
-  console.log("migrate: deploy/migrate.ts loads");
+  await import(pathToFileURL(join(repoRoot, "launch/src/migrate.ts")).href);
+  console.log("migrate: launch/src/migrate.ts loads");
 } catch (error) {
   problems.push(`migrate: ${(error as Error).message}`);
 }

@@ -8,7 +8,7 @@
 // Usage: node --import tsx deploy/test-image/processes.ts <image>
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { PROCESSES } from "../processes.js";
+import { addressVariable, PROCESSES, startOrder } from "@parley/launch";
 
 const image = process.argv[2] ?? "localhost/parley:local";
 const network = "parleytest_processes";
@@ -27,8 +27,8 @@ const hardened = ["--read-only", "--tmpfs", "/tmp", "--user", "10001:10001", "--
 
 function healthCommand(spec: { health: "grpc" | "http"; port: number }): string[] {
   return spec.health === "grpc"
-    ? ["node", "deploy/healthcheck.mjs", "grpc", `127.0.0.1:${spec.port}`]
-    : ["node", "deploy/healthcheck.mjs", "http", `http://127.0.0.1:${spec.port}/healthz`];
+    ? ["node", "launch/src/healthcheck.mjs", "grpc", `127.0.0.1:${spec.port}`]
+    : ["node", "launch/src/healthcheck.mjs", "http", `http://127.0.0.1:${spec.port}/healthz`];
 }
 
 async function waitHealthy(container: string, check: string[], timeoutMs = 180_000): Promise<number> {
@@ -82,10 +82,12 @@ function expectGracefulStop(name: string, container: string) {
 
 try {
   podman(["network", "create", network]);
-  const addresses = Object.fromEntries(PROCESSES.filter((p) => p.health === "grpc").map((p) => [`${p.name.toUpperCase()}_SERVICE_ADDR`, `${p.name}:${p.port}`]));
+  const addresses = Object.fromEntries(PROCESSES.filter((p) => p.health === "grpc").map((p) => [addressVariable(p.name), `${p.name}:${p.port}`]));
+  // Each after what it calls, as the process table orders them.
+  const order = startOrder(PROCESSES);
   // Distributed mode with embedded databases (no DATABASE_URL) and the in-memory broker: each
   // process alone, as compose runs them but without PostgreSQL and Redis (compose covers those).
-  for (const spec of PROCESSES) {
+  for (const spec of order) {
     const container = run(spec.name, { ...addresses, PORT: String(spec.port), NODE_ID: spec.name, LOG_LEVEL: "info" }, [spec.name]);
     const ms = await waitHealthy(container, healthCommand(spec));
     console.log(`    ${spec.name}: healthy after ${(ms / 1000).toFixed(1)} s`);
@@ -97,7 +99,7 @@ try {
   else console.log(`    socket tier on Node ${node}: ${loaded}`);
   if (!/^v2[2-9]\./.test(node)) failures.push(`the image runs Node ${node}, not 22 or later`);
   // Stop in reverse start order, so that nothing a process calls at shutdown is gone first.
-  for (const spec of [...PROCESSES].reverse()) expectGracefulStop(spec.name, `${prefix}${spec.name}`);
+  for (const spec of [...order].reverse()) expectGracefulStop(spec.name, `${prefix}${spec.name}`);
 
   // The check itself: a PID 1 without a SIGTERM handler is not stopped by SIGTERM (the kernel
   // does not apply the default action to PID 1), only killed when the grace runs out.
@@ -109,7 +111,7 @@ try {
   else console.log(`    control: a PID 1 without a SIGTERM handler is killed after the grace (exit 137 after ${control.seconds.toFixed(1)} s)`);
 
   const allInOne = run("all-in-one", { LOG_LEVEL: "info" }, ["all-in-one"]);
-  const ms = await waitHealthy(allInOne, ["node", "deploy/healthcheck.mjs", "http", "http://127.0.0.1:8080/healthz"]);
+  const ms = await waitHealthy(allInOne, ["node", "launch/src/healthcheck.mjs", "http", "http://127.0.0.1:8080/healthz"]);
   console.log(`    all-in-one: healthy after ${(ms / 1000).toFixed(1)} s`);
   expectGracefulStop("all-in-one", allInOne);
 } catch (error) {

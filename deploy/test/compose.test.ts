@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { isPresent, PROCESSES } from "../processes.js";
+import { isPresent, PROCESSES } from "@parley/launch";
 import { composeServicesOf, loadCompose, repoRoot } from "./support.js";
 
 /**
@@ -111,7 +111,7 @@ describe("docker-compose.yml", () => {
     for (const [name, service] of Object.entries(compose.services)) {
       if (service.image !== "parley:local" || service.command?.[0] === "migrate") continue;
       const test = service.healthcheck?.test as string[];
-      expect(test?.slice(0, 3), name).toEqual(["CMD", "node", "deploy/healthcheck.mjs"]);
+      expect(test?.slice(0, 3), name).toEqual(["CMD", "node", "launch/src/healthcheck.mjs"]);
     }
   });
 

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { addressVariable, databaseVariable, isPresent, PROCESSES, processSpec, type ProcessName } from "../processes.js";
+import { addressVariable, databaseVariable, isPresent, PROCESSES, processSpec, type ProcessName } from "@parley/launch";
 import { kustomizationDirs, podSpecOf, render, type K8sObject } from "./kustomize.js";
 import { composeServicesOf, defaultOf, loadCompose, processesUnderTest, repoRoot } from "./support.js";
 

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { isPresent, PROCESSES } from "../processes.js";
+import { isPresent, PROCESSES } from "@parley/launch";
 import { contextFiles, isIgnored, parseDockerignore } from "./dockerignore.js";
 import { repoRoot } from "./support.js";
 
@@ -89,7 +89,7 @@ describe("deploy/Dockerfile", () => {
 
   it("has every process's entrypoint, the launcher, the migration runner and the health checker in the context", () => {
     for (const spec of PROCESSES.filter((p) => isPresent(p))) expect(context, spec.name).toContain(spec.entry);
-    for (const file of ["deploy/run.ts", "deploy/processes.ts", "deploy/migrate.ts", "deploy/healthcheck.mjs", "deploy/docker/check-image.ts"]) {
+    for (const file of ["launch/package.json", "launch/src/run.ts", "launch/src/processes.ts", "launch/src/migrate.ts", "launch/src/healthcheck.mjs", "deploy/docker/check-image.ts"]) {
       expect(context).toContain(file);
     }
   });
@@ -102,7 +102,7 @@ describe("deploy/Dockerfile", () => {
     expect(env).toMatch(/TMPDIR=\/tmp/);
     expect(env).toMatch(/NODE_ENV=production/);
     const entrypoint = JSON.parse(finalStage.find((i) => i.keyword === "ENTRYPOINT")!.args) as string[];
-    expect(entrypoint).toEqual(["node", "--import", "tsx", "deploy/run.ts"]);
+    expect(entrypoint).toEqual(["node", "--import", "tsx", "launch/src/run.ts"]);
   });
 
   it("installs production dependencies only, without install scripts", () => {
@@ -162,7 +162,7 @@ describe("the image's build steps", () => {
   });
 
   it("the launcher names the processes it knows and refuses an unknown one (exit 64)", () => {
-    const result = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "deploy/run.ts"), "no-such-process"], {
+    const result = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "launch/src/run.ts"), "no-such-process"], {
       cwd: repoRoot,
       encoding: "utf8",
       timeout: 60_000,

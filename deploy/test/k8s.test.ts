@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
-import { isPresent, PROCESSES } from "../processes.js";
+import { isPresent, PROCESSES, startOrder } from "@parley/launch";
 import { schemaProblems } from "./k8s-schema.js";
 import { hasKubectl, kustomizationDirs, parseObjects, podSpecOf, render, renderBuiltIn, renderWithKubectl, type K8sObject } from "./kustomize.js";
 import { repoRoot } from "./support.js";
@@ -200,6 +200,33 @@ describe.each(renders)("$dir", ({ objects }) => {
       "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
       "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
     });
+  });
+});
+
+describe("network policies", () => {
+  type Selector = { matchLabels?: Record<string, string> };
+  type PolicySpec = { podSelector: Selector; policyTypes: string[]; ingress: { from: { podSelector: Selector }[] }[] };
+  const policies = base.objects.filter((o) => o.kind === "NetworkPolicy").map((o) => o.spec as PolicySpec);
+  const grpcServices = present.filter((p) => p.health === "grpc");
+
+  it("let each gRPC service be reached only by the processes that call it (the process table of @parley/launch)", () => {
+    for (const service of grpcServices) {
+      const mine = policies.filter((p) => p.podSelector.matchLabels?.["app.kubernetes.io/name"] === service.name);
+      expect(mine, `one policy selects ${service.name}`).toHaveLength(1);
+      const [policy] = mine;
+      expect(policy!.policyTypes).toEqual(["Ingress"]);
+      const admitted = policy!.ingress.flatMap((rule) => rule.from.map((peer) => peer.podSelector.matchLabels?.["app.kubernetes.io/name"]));
+      const callers = PROCESSES.filter((p) => p.calls.includes(service.name)).map((p) => p.name);
+      expect(admitted.sort(), `callers of ${service.name}`).toEqual(callers.sort());
+    }
+    expect(policies).toHaveLength(grpcServices.length);
+  });
+
+  it("follow a call graph without cycles: every process starts after the services it calls", () => {
+    const order = startOrder(PROCESSES).map((p) => p.name);
+    for (const spec of PROCESSES) {
+      for (const callee of spec.calls) expect(order.indexOf(callee), `${callee} starts before ${spec.name}`).toBeLessThan(order.indexOf(spec.name));
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parse } from "yaml";
 import type { z } from "zod";
-import { isPresent, PROCESSES, repoRoot, type ProcessSpec } from "../processes.js";
+import { isPresent, PROCESSES, repoRoot, type ProcessSpec } from "@parley/launch";
 
 export { repoRoot };
 

@@ -20,6 +20,7 @@ export const launch: Launch = async (options) => {
   const deps: EdgeDeps = {
     services,
     limiter,
+    log,
     verifier: verifierFor(services.auth, config),
     sessions: sessionStatesFor(services.auth, config),
     limits: {

@@ -1,9 +1,9 @@
 // Settings shared by the two public processes, the edge and the socket tier:
 // where the services are, how tokens are checked, which browser origins may call.
 import type { Client } from "@connectrpc/connect";
-import { ACCESS_TOKEN_TTL_SECONDS, DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "@parley/auth/claims";
-import { createSessionStates } from "@parley/auth/sessions";
-import { createAccessTokenVerifier } from "@parley/auth/verify";
+import { ACCESS_TOKEN_TTL_SECONDS, DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "@parley/kit/tokens";
+import { createSessionStates } from "@parley/kit/tokens";
+import { createAccessTokenVerifier } from "@parley/kit/tokens";
 import { env } from "@parley/kit";
 import type { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { z } from "zod";

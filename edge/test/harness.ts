@@ -1,13 +1,13 @@
 // A started Parley plus its edge on a free port, with small HTTP helpers.
 import { createTRPCClient, httpLink } from "@trpc/client";
-import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 import type { AppRouter } from "../src/index.js";
 import { launch } from "../src/launch.js";
 import { launch as launchSocket } from "../src/socket/launch.js";
 
 /** Starts Parley and an edge; with `shared`, only a second edge (other settings) in front of the same services. */
 export async function startTestEdge(env: Record<string, string> = {}, shared?: { parley: TestParley }) {
-  const parley = shared?.parley ?? (await startTestParley(env));
+  const parley = shared?.parley ?? (await startTestParley({ env }));
   const edge = await launch({
     env: { ...parley.env, WEB_ROOT: "/nonexistent", ...env },
     port: 0,

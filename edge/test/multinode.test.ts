@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import WebSocket from "ws";
 import { LiveClient, type Message } from "@parley/client";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
-import { startCluster, type RunningCluster } from "../../deploy/cluster.js";
+import { startCluster, type RunningCluster } from "@parley/launch";
 
 const ROOMS = 5;
 const USERS = 20;

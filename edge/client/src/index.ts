@@ -1,2 +1,12 @@
 export { CloseCode, FRAME_TOO_LARGE, LiveClient, LiveError, newClientMsgId, PresenceState, type ConnectionState, type Encoding, type LiveClientOptions, type LiveEvents, type Message, type WebSocketConstructor, type WebSocketLike } from "./live.js";
 export { Emitter } from "./emitter.js";
+export {
+  AUTH_SUBPROTOCOL_PREFIX,
+  CLOSE,
+  DEFAULT_MAX_FRAME_BYTES,
+  isRetryable,
+  LARGEST_SEND_FRAME_BYTES,
+  offeredSubprotocols,
+  RETRYABLE_CODES,
+  SUBPROTOCOLS,
+} from "./protocol.js";

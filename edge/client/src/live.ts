@@ -8,17 +8,17 @@
 import { create, fromBinary, fromJsonString, toBinary, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Message } from "@parley/proto/message/v1/message_pb";
 import { PresenceState } from "@parley/proto/events/v1/events_pb";
-import { ClientFrameSchema, CloseCode, ServerFrameSchema, type ServerFrame } from "@parley/proto/socket/v1/socket_pb";
+import { ClientFrameSchema, ServerFrameSchema, type ServerFrame } from "@parley/proto/socket/v1/socket_pb";
 import { Emitter } from "./emitter.js";
+import { CloseCode, isRetryable, offeredSubprotocols, type Encoding } from "./protocol.js";
 
 export { PresenceState };
 export type { Message };
 
-/** Close codes of the socket tier (the CloseCode enum of socket.proto). */
 export { CloseCode };
 
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "closed";
-export type Encoding = "json" | "proto";
+export type { Encoding };
 
 /** The subset of the WebSocket API the client needs (browsers' WebSocket, or the `ws` package in Node). */
 export interface WebSocketLike {
@@ -51,12 +51,13 @@ export class LiveError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The field of the request the error is about (INVALID_ARGUMENT), if the server named one. */
+    readonly field = "",
   ) {
     super(message);
   }
 }
 
-const RETRYABLE = new Set(["UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "UNKNOWN", "INTERNAL"]);
 /** The code of a send failed because its frame is larger than the server takes (permanent). */
 export const FRAME_TOO_LARGE = "FRAME_TOO_LARGE";
 
@@ -207,9 +208,8 @@ export class LiveClient extends Emitter<LiveEvents> {
       return this.scheduleReconnect();
     }
     if (this.stopped) return;
-    const protocol = this.encoding === "proto" ? "parley.v1.proto" : "parley.v1.json";
     const urls = Array.isArray(this.options.url) ? this.options.url : [this.options.url];
-    const socket = new this.WebSocketImpl(urls[this.urlIndex % urls.length]!, [protocol, `parley.auth.${token}`]);
+    const socket = new this.WebSocketImpl(urls[this.urlIndex % urls.length]!, offeredSubprotocols(this.encoding, token));
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     socket.onmessage = (event) => {
@@ -396,7 +396,7 @@ export class LiveClient extends Emitter<LiveEvents> {
       pending.resolve(frame);
       return;
     }
-    if (pending.retry && RETRYABLE.has(f.value.code) && Date.now() < pending.deadline) {
+    if (pending.retry && isRetryable(f.value.code) && Date.now() < pending.deadline) {
       // Try again with the same frame (and clientMsgId) after a pause: the server's, if it said one.
       const pause = Math.max(f.value.retryAfterMs, 500) + Math.random() * 1000;
       setTimeout(() => {
@@ -405,7 +405,7 @@ export class LiveClient extends Emitter<LiveEvents> {
       return;
     }
     this.pending.delete(ref);
-    pending.reject(new LiveError(f.value.code, f.value.message));
+    pending.reject(new LiveError(f.value.code, f.value.message, f.value.field));
   }
 
   private request(frame: MessageInitShape<typeof ClientFrameSchema>["frame"], retry: boolean): Promise<ServerFrame> {

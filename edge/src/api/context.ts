@@ -2,9 +2,9 @@
 // is split out so tests can call procedures through createCaller without HTTP.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { SessionStates } from "@parley/auth/sessions";
-import type { AccessTokenVerifier } from "@parley/auth/verify";
-import type { RateLimiter } from "@parley/kit";
+import type { SessionStates } from "@parley/kit/tokens";
+import type { AccessTokenVerifier } from "@parley/kit/tokens";
+import type { Logger, RateLimiter } from "@parley/kit";
 import { clientAddressOf, type TrustProxy } from "./proxy.js";
 import type { Caller, ServiceClients } from "./services.js";
 
@@ -15,6 +15,8 @@ export interface EdgeDeps {
   sessions: SessionStates;
   limiter: RateLimiter;
   limits: RateLimits;
+  /** For what a procedure notes but does not fail on (a service that did not answer in time). */
+  log: Logger;
 }
 
 export interface RateLimits {

@@ -1,8 +1,8 @@
 // tRPC, initialised once: the router factory and the two kinds of procedure.
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { z } from "zod";
-import { TokenRejectedError } from "@parley/auth/verify";
-import { NUL_RULE, pathOfNul } from "@parley/kit";
+import { TokenRejectedError } from "@parley/kit/tokens";
+import { NUL_RULE, pathOfNul } from "@parley/proto/rules";
 import type { Context } from "./context.js";
 import { describeError, EdgeError } from "./errors.js";
 import { enforceLimit } from "./limits.js";

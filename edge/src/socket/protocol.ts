@@ -1,35 +1,12 @@
 // The WebSocket protocol's wire format (frames are defined in proto/parley/socket/v1),
-// its subprotocols and close codes. Server frames are encoded once per encoding
+// decoded and encoded for the socket tier. Server frames are encoded once per encoding
 // and shared by every socket that receives them.
 import { create, fromBinary, fromJsonString, toBinary, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
-import { BODY_MAX_CHARACTERS } from "@parley/message/rules";
-import { ClientFrameSchema, CloseCode, ServerFrameSchema, type ClientFrame, type ServerFrame } from "@parley/proto/socket/v1/socket_pb";
+import { ClientFrameSchema, ServerFrameSchema, type ClientFrame, type ServerFrame } from "@parley/proto/socket/v1/socket_pb";
+import { AUTH_SUBPROTOCOL_PREFIX, SUBPROTOCOLS, type Encoding } from "@parley/client/protocol";
 
-export type Encoding = "json" | "proto";
-
-export const SUBPROTOCOLS: Record<Encoding, string> = { json: "parley.v1.json", proto: "parley.v1.proto" };
-/** A subprotocol entry carrying the access token: `parley.auth.<token>`. */
-export const AUTH_SUBPROTOCOL_PREFIX = "parley.auth.";
-
-/** Close codes of the socket tier: the CloseCode enum of socket.proto. */
-export const CLOSE = {
-  serviceRestart: CloseCode.SERVICE_RESTART,
-  policyViolation: CloseCode.POLICY_VIOLATION,
-  frameTooLarge: CloseCode.FRAME_TOO_LARGE,
-  authExpired: CloseCode.AUTH_EXPIRED,
-  sessionsRevoked: CloseCode.SESSIONS_REVOKED,
-  slowConsumer: CloseCode.SLOW_CONSUMER,
-} as const;
-
-/**
- * The largest Send frame a valid message can make. JSON may escape any UTF-16 unit as \uXXXX
- * (6 bytes), and the body rule allows up to two units per character; binary protobuf takes at
- * most 4 bytes per character. The envelope allowance covers the keys, the ids and a ref of
- * about a hundred characters, every one of them escaped too.
- */
-export const LARGEST_SEND_FRAME_BYTES = BODY_MAX_CHARACTERS * 2 * 6 + 2048;
-/** The default frame limit: the largest valid Send with a quarter to spare, rounded to 64 KiB. */
-export const DEFAULT_MAX_FRAME_BYTES = Math.ceil((LARGEST_SEND_FRAME_BYTES * 1.25) / 65_536) * 65_536;
+// Subprotocols, close codes and the default frame limit are the client's (@parley/client/protocol): one definition.
+export { AUTH_SUBPROTOCOL_PREFIX, CLOSE, DEFAULT_MAX_FRAME_BYTES, LARGEST_SEND_FRAME_BYTES, SUBPROTOCOLS, type Encoding } from "@parley/client/protocol";
 
 export class FrameError extends Error {
   override name = "FrameError";

@@ -1,6 +1,6 @@
 import { env, serviceEnvShape } from "@parley/kit";
 import { z } from "zod";
-import { ACCESS_TOKEN_TTL_SECONDS, DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "./claims.js";
+import { ACCESS_TOKEN_TTL_SECONDS, DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "@parley/kit/tokens";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 

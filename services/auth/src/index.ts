@@ -3,4 +3,3 @@ export { launch } from "./launch.js";
 export { createAuthDeps } from "./deps.js";
 export { authEnv, authSettings, type AuthEnv, type AuthSettings } from "./env.js";
 export type { AuthDeps } from "./service.js";
-export { createAccessTokenVerifier, TokenRejectedError, type AccessClaims, type AccessTokenVerifier } from "./verify.js";

@@ -3,9 +3,8 @@
 // until every token it signed has expired).
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
 import type { AuthDb } from "./db.js";
-import { SigningKey } from "./entities.js";
-
-export const SIGNING_ALG = "EdDSA";
+import { SIGNING_ALG } from "@parley/kit/tokens";
+import type { SigningKey } from "./entities.js";
 
 export interface ActiveKey {
   kid: string;
@@ -28,8 +27,7 @@ export class SigningKeys {
   /** The key that signs now; creates the first one if there is none. */
   async current(): Promise<ActiveKey> {
     if (this.active && Date.now() - this.active.loadedAt < this.reloadMs) return this.active;
-    const em = this.db.em.fork();
-    let row = await em.findOne(SigningKey, { retiredAt: null }, { orderBy: { createdAt: "desc" } });
+    let row = await this.db.fork().signingKeys.signing();
     if (!row) row = await this.createFirst();
     this.active = { kid: row.kid, key: (await importJWK(row.privateJwk as JWK, SIGNING_ALG)) as CryptoKey, loadedAt: Date.now() };
     return this.active;
@@ -38,9 +36,9 @@ export class SigningKeys {
   /** Makes a new key the signing key and retires the others. */
   async rotate(): Promise<string> {
     const fresh = await newKey();
-    await this.db.em.fork().transactional(async (em) => {
-      await em.nativeUpdate(SigningKey, { retiredAt: null }, { retiredAt: new Date() });
-      em.create(SigningKey, fresh);
+    await this.db.transactional(async ({ signingKeys }) => {
+      await signingKeys.retireAll();
+      signingKeys.create(fresh);
     });
     this.active = undefined;
     return fresh.kid;
@@ -50,21 +48,16 @@ export class SigningKeys {
   async publicKeys(): Promise<JWK[]> {
     // A replica may sign with a key for up to reloadMs after another one retired it.
     const cutoff = new Date(Date.now() - this.accessTtlMs - this.reloadMs - 60_000);
-    const rows = await this.db.em.fork().find(
-      SigningKey,
-      { $or: [{ retiredAt: null }, { retiredAt: { $gt: cutoff } }] },
-      { orderBy: { createdAt: "desc" } },
-    );
+    const rows = await this.db.fork().signingKeys.publishedSince(cutoff);
     return rows.map((row) => row.publicJwk as JWK);
   }
 
   private async createFirst(): Promise<SigningKey> {
     const fresh = await newKey();
     // Replicas starting together: the row lock on a sentinel serialises the check-then-create.
-    return this.db.em.fork().transactional(async (em) => {
-      await em.getConnection().execute("select pg_advisory_xact_lock(7263510)", [], "run", em.getTransactionContext());
-      const existing = await em.findOne(SigningKey, { retiredAt: null }, { orderBy: { createdAt: "desc" } });
-      return existing ?? em.create(SigningKey, fresh);
+    return this.db.transactional(async ({ signingKeys }) => {
+      await signingKeys.lockFirstKeyCreation();
+      return (await signingKeys.signing()) ?? signingKeys.create(fresh);
     });
   }
 }

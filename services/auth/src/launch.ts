@@ -1,28 +1,12 @@
-// Starts the auth service: config, database, signing keys, gRPC server.
-import { addressEnv, brokerFor, createLogger, InternalAuth, launched, parseEnv, type Launch } from "@parley/kit";
+// Starts the auth service: database, signing keys, user-service client, gRPC server.
+import { defineService } from "@parley/kit";
 import { createAuthDeps } from "./deps.js";
 import { authEnv } from "./env.js";
 import { build } from "./server.js";
 
-export const launch: Launch = async (options) => {
-  const { env, port, host, dataDir, addresses } = options;
-  const config = parseEnv(authEnv, { ...env, ...addressEnv(addresses), ...(port !== undefined && { PORT: String(port) }) });
-  const log = createLogger("auth", config.LOG_LEVEL);
-  const { broker, stop: stopBroker } = brokerFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
-  const internalAuth = new InternalAuth(config.INTERNAL_AUTH_SECRET, "auth");
-  const deps = await createAuthDeps(config, log, broker, internalAuth, dataDir);
-  try {
-    const server = build(deps, internalAuth);
-    const bindAddress = host ?? config.BIND_ADDRESS;
-    const bound = await server.listen(config.PORT, bindAddress);
-    return launched("auth", bindAddress, bound, log, [
-      { name: "grpc", stop: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
-      { name: "dependencies", stop: () => deps.close() },
-      ...stopBroker,
-    ]);
-  } catch (error) {
-    await deps.close();
-    for (const step of stopBroker) await step.stop();
-    throw error;
-  }
-};
+export const launch = defineService({
+  name: "auth",
+  env: authEnv,
+  open: ({ config, log, broker, internalAuth, dataDir }) => createAuthDeps(config, log, broker(), internalAuth, dataDir),
+  build,
+});

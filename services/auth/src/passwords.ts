@@ -13,10 +13,9 @@ export interface Argon2Cost {
 /** OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1. */
 export const OWASP_MINIMUM: Argon2Cost = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
-export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 256;
-/** Anything above this is refused before any work is spent on it. */
-export const PASSWORD_MAX_BYTES = 1024;
+// The password's length rule is in the rule table (@parley/proto/rules): 8-256 characters,
+// counted in code points, so at most 1,024 bytes of UTF-8 reach argon2.
+export { PASSWORD_MAX, PASSWORD_MIN } from "@parley/proto/rules";
 
 export class PasswordHasher {
   private readonly dummy: Promise<string>;

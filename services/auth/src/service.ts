@@ -10,10 +10,8 @@ import {
   ConnectError,
   asUser,
   fail,
-  newEvent,
+  publishCommitted,
   requireUserId,
-  rules,
-  topics,
   toTimestamp,
   validate,
   type Broker,
@@ -22,14 +20,16 @@ import {
   type RateLimiter,
   type ServiceHandlers,
 } from "@parley/kit";
+import { BATCHES } from "@parley/proto/rules";
+import { fields } from "@parley/proto/rules/zod";
 import type { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import type { User as UserMessage, UserService } from "@parley/proto/user/v1/user_pb";
-import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE } from "./claims.js";
-import type { AuthDb } from "./db.js";
-import { Credential, RefreshToken, Session } from "./entities.js";
+import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, SIGNING_ALG } from "@parley/kit/tokens";
+import type { AuthDb, AuthUnit } from "./db.js";
+import type { Session } from "./entities.js";
 import type { AuthSettings } from "./env.js";
-import { SIGNING_ALG, type SigningKeys } from "./keys.js";
-import { PASSWORD_MAX, PASSWORD_MAX_BYTES, PASSWORD_MIN, type PasswordHasher } from "./passwords.js";
+import type { SigningKeys } from "./keys.js";
+import type { PasswordHasher } from "./passwords.js";
 
 export interface AuthDeps {
   db: AuthDb;
@@ -44,30 +44,24 @@ export interface AuthDeps {
 
 const LOGIN_FAILED = "invalid login or password";
 /** Sessions one CheckSessions call may ask about (a socket node's sweep sends them in pages). */
-export const CHECK_SESSIONS_MAX = 1000;
+export const CHECK_SESSIONS_MAX = BATCHES.sessions;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REFRESH_INVALID = "the refresh token is not valid";
 /** Looked up when the login names no account: no credential has it. */
 const NO_ACCOUNT = "00000000-0000-0000-0000-000000000000";
 
-/** Refuses oversized passwords before anything else looks at them. */
+/** Refuses empty and oversized passwords before anything else looks at them. */
 function checkPasswordSize(password: string): void {
-  if (password.length === 0) throw fail.invalidArgument("password", "must not be empty");
-  if (password.length > PASSWORD_MAX_BYTES || Buffer.byteLength(password) > PASSWORD_MAX_BYTES) {
-    throw fail.invalidArgument("password", `at most ${PASSWORD_MAX} characters`);
-  }
+  validate(z.object({ password: fields.loginPassword }), { password });
 }
 
 const registerRequest = z.object({
-  email: rules.email,
-  username: rules.username,
-  password: z
-    .string()
-    .min(PASSWORD_MIN, `at least ${PASSWORD_MIN} characters`)
-    .max(PASSWORD_MAX, `at most ${PASSWORD_MAX} characters`)
-    .refine((v) => v.trim() !== "", "must not be only spaces"),
-  displayName: z.string().max(64, "at most 64 characters"),
+  email: fields.email,
+  username: fields.username,
+  password: fields.password,
+  displayName: fields.signUpDisplayName,
 });
+const loginRequest = z.object({ login: fields.login });
 
 export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
   constructor(private readonly deps: AuthDeps) {}
@@ -83,9 +77,9 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
     try {
       // The profile is created inside the credential transaction: if it is refused
       // (taken name), nothing of the account is committed.
-      issued = await db.em.fork().transactional(async (em) => {
-        em.create(Credential, { userId, passwordHash });
-        const session = this.newSession(em, userId, ctx);
+      issued = await db.transactional(async (unit) => {
+        unit.credentials.create({ userId, passwordHash });
+        const session = this.newSession(unit, userId, ctx);
         ({ user: profile } = await users.createUser({ id: userId, username: input.username, email: input.email, displayName: input.displayName }));
         return session;
       });
@@ -101,9 +95,7 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
 
   async login(request: { login: string; password: string }, ctx: CallContext) {
     checkPasswordSize(request.password);
-    const login = request.login.trim().toLowerCase();
-    if (login === "") throw fail.invalidArgument("login", "must not be empty");
-    if (login.length > 254) throw fail.invalidArgument("login", "at most 254 characters");
+    const login = validate(loginRequest, request).login.toLowerCase();
     const { limiter, settings, users, hasher, db } = this.deps;
     const userId = await users.resolveLogin({ login }).then(
       (r) => r.userId,
@@ -125,15 +117,12 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
     }
     // The same lookup and the same argon2 verify whether or not the account exists, so that
     // the time of the answer does not tell (the nil UUID is never a user id).
-    // A bare column read, so that a found row costs no more to turn into a value than no row.
-    const [credential] = await db.em
-      .fork()
-      .execute<{ password_hash: string }[]>("select password_hash from credentials where user_id = ?", [userId ?? NO_ACCOUNT]);
-    const ok = await hasher.verify(credential?.password_hash, request.password);
+    const passwordHash = await db.fork().credentials.passwordHash(userId ?? NO_ACCOUNT);
+    const ok = await hasher.verify(passwordHash, request.password);
     if (!ok || !userId) throw fail.unauthenticated(LOGIN_FAILED);
     await limiter.refund(addressKey);
     await limiter.reset(accountKey);
-    const issued = await db.em.fork().transactional(async (em) => this.newSession(em, userId, ctx));
+    const issued = await db.transactional(async (unit) => this.newSession(unit, userId, ctx));
     const { user } = await users.getUser({ id: userId }, asUser(userId));
     return { user, tokens: await this.tokens(userId, issued) };
   }
@@ -141,10 +130,10 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
   async refresh(request: { refreshToken: string }) {
     const tokenHash = hashToken(request.refreshToken);
     const { db, users } = this.deps;
-    const outcome = await db.em.fork().transactional(async (em) => {
-      const token = await em.findOne(RefreshToken, { tokenHash }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    const outcome = await db.transactional(async ({ sessions, refreshTokens }) => {
+      const token = await refreshTokens.findOne({ tokenHash }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!token) return { ok: false, error: REFRESH_INVALID } as const;
-      const session = await em.findOne(Session, { id: token.sessionId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      const session = await sessions.findOne({ id: token.sessionId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       const now = new Date();
       if (!session || session.revokedAt || session.expiresAt <= now) return { ok: false, error: REFRESH_INVALID } as const;
       if (token.rotatedAt) {
@@ -157,7 +146,7 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
       session.lastUsedAt = now;
       session.expiresAt = new Date(now.getTime() + this.deps.settings.refreshTtlMs);
       const refreshToken = newRefreshToken();
-      em.create(RefreshToken, { tokenHash: hashToken(refreshToken), sessionId: session.id });
+      refreshTokens.create({ tokenHash: hashToken(refreshToken), sessionId: session.id });
       return { ok: true, issued: { session, refreshToken } } as const;
     });
     if (!outcome.ok) {
@@ -170,12 +159,12 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
   }
 
   async logout(request: { refreshToken: string }) {
-    const em = this.deps.db.em.fork();
-    const token = await em.findOne(RefreshToken, { tokenHash: hashToken(request.refreshToken) });
+    const { sessions, refreshTokens } = this.deps.db.fork();
+    const token = await refreshTokens.findOne({ tokenHash: hashToken(request.refreshToken) });
     // Logging out twice, or with a token we do not know, is not an error.
     if (token) {
-      const session = await em.findOne(Session, { id: token.sessionId });
-      const ended = await em.nativeUpdate(Session, { id: token.sessionId, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout" });
+      const session = await sessions.findOne({ id: token.sessionId });
+      const ended = await sessions.nativeUpdate({ id: token.sessionId, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout" });
       if (session && ended > 0) this.publishEnded(session.userId, [session.id]);
     }
     return {};
@@ -183,11 +172,11 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
 
   async logoutAll(_request: unknown, ctx: CallContext) {
     const userId = requireUserId(ctx);
-    const em = this.deps.db.em.fork();
+    const { sessions } = this.deps.db.fork();
     // The ids go in the event: a session started after this call is not one of them.
-    const open = await em.find(Session, { userId, revokedAt: null }, { fields: ["id"] });
+    const open = await sessions.find({ userId, revokedAt: null }, { fields: ["id"] });
     const ids = open.map((s) => s.id);
-    const sessionCount = ids.length === 0 ? 0 : await em.nativeUpdate(Session, { id: { $in: ids }, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout_all" });
+    const sessionCount = ids.length === 0 ? 0 : await sessions.nativeUpdate({ id: { $in: ids }, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout_all" });
     if (ids.length > 0) this.publishEnded(userId, ids);
     return { sessionCount };
   }
@@ -196,7 +185,7 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
     if (request.sessionIds.length > CHECK_SESSIONS_MAX) throw fail.invalidArgument("session_ids", `at most ${CHECK_SESSIONS_MAX}`);
     const asked = [...new Set(request.sessionIds)];
     const ids = asked.filter((id) => UUID.test(id));
-    const rows = ids.length === 0 ? [] : await this.deps.db.em.fork().find(Session, { id: { $in: ids } }, { fields: ["id", "revokedAt", "expiresAt"] });
+    const rows = ids.length === 0 ? [] : await this.deps.db.fork().sessions.find({ id: { $in: ids } }, { fields: ["id", "revokedAt", "expiresAt"] });
     const now = Date.now();
     const active = new Set(rows.filter((s) => !s.revokedAt && s.expiresAt.getTime() > now).map((s) => s.id));
     return { endedSessionIds: asked.filter((id) => !active.has(id)) };
@@ -208,14 +197,14 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
    * more than their cache's lifetime.
    */
   private publishEnded(userId: string, sessionIds: string[]): void {
-    this.deps.broker.publish(topics.user(userId), newEvent("", { case: "sessionsRevoked", value: { userId, sessionIds } }));
+    publishCommitted(this.deps.broker, this.deps.log, { roomId: "", payload: { case: "sessionsRevoked", value: { userId, sessionIds } }, users: [userId] });
   }
 
   async listSessions(_request: unknown, ctx: CallContext) {
     const userId = requireUserId(ctx);
-    const sessions = await this.deps.db.em
+    const sessions = await this.deps.db
       .fork()
-      .find(Session, { userId, revokedAt: null, expiresAt: { $gt: new Date() } }, { orderBy: { lastUsedAt: "desc" } });
+      .sessions.find({ userId, revokedAt: null, expiresAt: { $gt: new Date() } }, { orderBy: { lastUsedAt: "desc" } });
     return {
       sessions: sessions.map((s) => ({
         id: s.id,
@@ -238,9 +227,9 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
     return { kid: await this.deps.keys.rotate() };
   }
 
-  private newSession(em: AuthDb["em"], userId: string, ctx: CallContext): IssuedSession {
+  private newSession({ sessions, refreshTokens }: AuthUnit, userId: string, ctx: CallContext): IssuedSession {
     const now = new Date();
-    const session = em.create(Session, {
+    const session = sessions.create({
       id: uuidv7(),
       userId,
       userAgent: (ctx.userAgent ?? "").slice(0, 512),
@@ -251,7 +240,7 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
       revokedReason: null,
     });
     const refreshToken = newRefreshToken();
-    em.create(RefreshToken, { tokenHash: hashToken(refreshToken), sessionId: session.id, rotatedAt: null });
+    refreshTokens.create({ tokenHash: hashToken(refreshToken), sessionId: session.id, rotatedAt: null });
     return { session, refreshToken };
   }
 

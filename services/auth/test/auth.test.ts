@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 
-let parley: TestParley;
+let parley: TestParley<"auth">;
 beforeAll(async () => {
-  parley = await startTestParley({ LOGIN_FAILURES_PER_ACCOUNT: "3", LOGIN_FAILURES_PER_ADDRESS: "1000" });
+  parley = await startTestParley({ services: ["auth"], env: { LOGIN_FAILURES_PER_ACCOUNT: "3", LOGIN_FAILURES_PER_ADDRESS: "1000" } });
 });
 afterAll(() => parley?.stop());
 
@@ -111,7 +111,7 @@ describe("register, login, refresh, logout", () => {
   });
 
   it("rate limits failed logins per client address", async () => {
-    const limited = await startTestParley({ LOGIN_FAILURES_PER_ADDRESS: "2" });
+    const limited = await startTestParley({ services: ["auth"], env: { LOGIN_FAILURES_PER_ADDRESS: "2" } });
     try {
       const from = (address: string) => ({ headers: { "x-client-address": address } });
       for (let i = 0; i < 2; i++) {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, type Client, type Interceptor } from "@connectrpc/connect";
 import { createServiceClient, parseEnv } from "@parley/kit";
 import { sqlRecorder, testInternalAuth } from "@parley/kit/testing";
-import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { authEnv, build, createAuthDeps } from "../src/index.js";
@@ -20,13 +20,13 @@ const sql = sqlRecorder();
 const userServiceCalls: string[] = [];
 let passwordChecks = 0;
 
-let parley: TestParley;
+let parley: TestParley<"auth">;
 let auth: Client<typeof AuthService>;
 let stopAuth: () => Promise<void>;
 
 beforeAll(async () => {
   // The user service of a whole Parley; an auth service of our own, whose work we can watch.
-  parley = await startTestParley();
+  parley = await startTestParley({ services: ["auth"] });
   const config = parseEnv(authEnv, { ...parley.env, USER_SERVICE_ADDR: parley.addresses.user, LOGIN_FAILURES_PER_ACCOUNT: "1000" });
   const internalAuth = testInternalAuth("auth");
   const deps = await createAuthDeps(config, sql.log, parley.broker, internalAuth, "memory://");

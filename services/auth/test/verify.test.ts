@@ -1,22 +1,21 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { SignJWT, base64url, generateKeyPair, type JWK } from "jose";
-import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 import { createLogger } from "@parley/kit";
 import { testDatabase } from "@parley/kit/testing";
-import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, DEFAULT_AUDIENCE, DEFAULT_ISSUER } from "../src/claims.js";
+import { ACCESS_TOKEN_TYPE, ACCESS_TOKEN_USE, createAccessTokenVerifier, DEFAULT_AUDIENCE, DEFAULT_ISSUER, SIGNING_ALG, TokenRejectedError } from "@parley/kit/tokens";
 import { initORM, type AuthDb } from "../src/db.js";
-import { SIGNING_ALG, SigningKeys } from "../src/keys.js";
-import { createAccessTokenVerifier, TokenRejectedError } from "../src/verify.js";
+import { SigningKeys } from "../src/keys.js";
 
-let parley: TestParley;
+let parley: TestParley<"auth">;
 let accessToken: string;
 let refreshToken: string;
 let userId: string;
 const loadKeys = async (): Promise<JWK[]> => (await parley.auth.getJwks({})).keys.map((k) => ({ ...k }));
 
 beforeAll(async () => {
-  parley = await startTestParley();
+  parley = await startTestParley({ services: ["auth"] });
   const username = `v_${randomBytes(4).toString("hex")}`;
   const registered = await parley.auth.register({ email: `${username}@example.com`, username, password: "a good long password", displayName: "" });
   accessToken = registered.tokens!.accessToken;

@@ -30,6 +30,32 @@ export function newEvent(roomId: string, payload: MessageInitShape<typeof EventS
   return create(EventSchema, { id: uuidv7(), roomId, time: toTimestamp(Date.now()), payload });
 }
 
+export type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
+
+/** Where an event of a committed change goes: its room's topic (if any) and the topics of `users`. */
+export interface Outgoing {
+  /** Empty for a user-only event (no room topic). */
+  roomId: string;
+  payload: EventPayload;
+  /** Users who must hear it outside the rooms they watch (on `user.<id>`). */
+  users?: Iterable<string>;
+}
+
+/**
+ * Publishes what a committed change did, once it has committed. Brokers never throw; the guard
+ * keeps it so for any broker, because a committed change must never be reported as failed:
+ * a lost event is only a delay (consumers find holes by seq, or ask again).
+ */
+export function publishCommitted(broker: Broker, log: Logger, { roomId, payload, users = [] }: Outgoing): void {
+  try {
+    const event = newEvent(roomId, payload);
+    if (roomId) broker.publish(topics.room(roomId), event);
+    for (const userId of new Set(users)) broker.publish(topics.user(userId), event);
+  } catch (error) {
+    log.error({ err: error, roomId, event: payload?.case }, "event not published");
+  }
+}
+
 /** Handlers per topic, shared by both brokers; a throwing handler never stops the others. */
 class Subscriptions {
   private readonly byTopic = new Map<string, Set<EventHandler>>();

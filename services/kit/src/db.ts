@@ -1,9 +1,22 @@
 // Database per service: MikroORM on PostgreSQL when DATABASE_URL is set (the
 // service's own database, created if missing), on embedded PGlite otherwise.
 // Committed migrations run at start, under a lock so replicas can start together.
+//
+// Data access, one style in every service (MikroORM's guide: initORM returns the typed
+// repositories). A service's db.ts is `initORM = () => dataAccess(orm, (em) => ({ rooms: new
+// RoomRepository(em, Room), ... }))`: its repositories extend MikroORM's EntityRepository
+// (re-exported here) and hold every query (raw SQL included, through `this.em.execute`,
+// which joins the fork's transaction). A handler takes its data through units of work only:
+//   - `db.fork()`: the repositories (and `em`, for create/assign/remove/flush) over one new
+//     fork; reads and single autocommitted statements.
+//   - `db.transactional(async ({ em, rooms }) => ...)`: the same over the fork of a new
+//     transaction, flushed and committed when the callback returns.
+// A handler may take more than one unit (a check before a remote call, then a transaction);
+// each is its own fork with its own identity map. Repositories never fork or open
+// transactions themselves: a method that must run in one (it locks rows) says so.
 import { MikroORM, type AnyEntity, type Constructor, type EntitySchema } from "@mikro-orm/core";
 import { Migrator, type Migration } from "@mikro-orm/migrations";
-import { PostgreSqlDriver } from "@mikro-orm/postgresql";
+import { PostgreSqlDriver, type EntityManager } from "@mikro-orm/postgresql";
 import { mkdirSync } from "node:fs";
 import pg from "pg";
 import { lockDataDir } from "./data-dir-lock.js";
@@ -11,6 +24,34 @@ import { PgliteDriver, type PgliteExtensionName } from "./db/pglite-driver.js";
 import type { Logger } from "./logger.js";
 
 export type Orm = MikroORM<PostgreSqlDriver>;
+/** The base of every service's repositories (MikroORM's, over the SQL EntityManager). */
+export { EntityRepository } from "@mikro-orm/postgresql";
+export type Em = EntityManager;
+
+/** A unit of work: a service's repositories over one fork, and that fork. */
+export type Unit<R> = R & { em: Em };
+
+/** What a service's initORM returns (see the top of this file). */
+export interface DataAccess<R> {
+  orm: Orm;
+  /** The root EntityManager: never queried itself (no global context), only forked (tests, migrations). */
+  em: Em;
+  /** The repositories over a new fork. */
+  fork(): Unit<R>;
+  /** The repositories over the fork of a new transaction; flushed and committed when `work` returns. */
+  transactional<T>(work: (unit: Unit<R>) => Promise<T>): Promise<T>;
+}
+
+/** A service's data access: `repositories` builds its repositories over a given fork. */
+export function dataAccess<R extends object>(orm: Orm, repositories: (em: Em) => R): DataAccess<R> {
+  const unit = (em: Em): Unit<R> => ({ ...repositories(em), em });
+  return {
+    orm,
+    em: orm.em,
+    fork: () => unit(orm.em.fork()),
+    transactional: (work) => orm.em.fork().transactional((em) => work(unit(em))),
+  };
+}
 
 export interface DatabaseOptions {
   /** Names the database: `<database of DATABASE_URL>_<service>` on PostgreSQL. */

@@ -38,16 +38,21 @@ export interface ServiceRegistration {
   handlers: object;
   /** Local names of the methods that need an admin credential. */
   adminOnly: ReadonlySet<string>;
+  /** Local names of the methods that only the named processes (or an admin credential) may call. */
+  onlyFrom: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface ImplementOptions<S extends DescService> {
   /** Operator-only methods: callable only with an admin credential (`npm run admin-token`). */
   adminOnly?: (keyof S["method"] & string)[];
+  /** Methods for other services only: callable by the named processes (and with an admin credential). */
+  onlyFrom?: Partial<Record<keyof S["method"] & string, string[]>>;
 }
 
 /** Pairs a descriptor with its handlers, checking the handler types. */
 export function implement<S extends DescService>(service: S, handlers: ServiceHandlers<S>, options: ImplementOptions<S> = {}): ServiceRegistration {
-  return { service, handlers, adminOnly: new Set(options.adminOnly ?? []) };
+  const onlyFrom = new Map(Object.entries(options.onlyFrom ?? {}).map(([method, callers]) => [method, callers as string[]]));
+  return { service, handlers, adminOnly: new Set(options.adminOnly ?? []), onlyFrom };
 }
 
 export interface GrpcServer {
@@ -80,7 +85,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   });
   let inFlight = 0;
 
-  for (const { service, handlers, adminOnly } of services) {
+  for (const { service, handlers, adminOnly, onlyFrom } of services) {
     const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
     const implementation: grpc.UntypedServiceImplementation = {};
     for (const method of service.methods) {
@@ -97,7 +102,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         responseSerialize: (message) => Buffer.from(toBinary(method.output, message as never)),
         responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
       };
-      const guard: Guard = { auth: internalAuth, adminOnly: adminOnly.has(method.localName) };
+      const guard: Guard = { auth: internalAuth, adminOnly: adminOnly.has(method.localName), onlyFrom: onlyFrom.get(method.localName) };
       implementation[method.localName] = (
         call: grpc.ServerUnaryCall<unknown, unknown>,
         callback: grpc.sendUnaryData<unknown>,
@@ -158,6 +163,8 @@ type Handler = (request: unknown, ctx: CallContext) => Promise<object>;
 interface Guard {
   auth: InternalAuth;
   adminOnly: boolean;
+  /** The processes that may call it, if not every one. */
+  onlyFrom?: readonly string[];
 }
 
 const NO_CREDENTIAL = "this service answers Parley processes only: send a valid internal credential (authorization: Bearer)";
@@ -176,6 +183,9 @@ async function authenticate(guard: Guard, metadata: grpc.Metadata, log: Logger):
     throw fail.unauthenticated(NO_CREDENTIAL);
   }
   if (guard.adminOnly && !caller.admin) throw fail.permissionDenied("this method needs an admin credential (npm run admin-token)");
+  if (guard.onlyFrom && !caller.admin && !guard.onlyFrom.includes(caller.caller)) {
+    throw fail.permissionDenied(`this method is for the ${guard.onlyFrom.join(" and ")} service only`);
+  }
   return caller;
 }
 

@@ -5,15 +5,42 @@ export { META, currentContext, requireUserId, runInContext, type CallContext } f
 export { createGrpcServer, implement, type GrpcServer, type ServiceHandlers, type ServiceRegistration } from "./grpc-server.js";
 export { DEFAULT_TIMEOUT_MS, asUser, createServiceClient, type ClientOptions } from "./grpc-client.js";
 export { acquireLock, DataDirInUseError, lockDataDir, type DataDirLock, type LockHolder } from "./data-dir-lock.js";
-export { openDatabase, serviceDatabaseUrl, type DatabaseOptions, type Orm } from "./db.js";
+export { dataAccess, EntityRepository, openDatabase, serviceDatabaseUrl, type DataAccess, type DatabaseOptions, type Em, type Orm, type Unit } from "./db.js";
 export { createRateLimiter, MemoryRateLimiter, RedisRateLimiter, type RateLimiter, type RateLimitResult } from "./rate-limit.js";
 export { createRedis } from "./redis.js";
 export { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
-export { hasVisibleCharacter, NUL_RULE, pathOfNul, rules, text, USERNAME_RULE } from "./rules.js";
+export { hasVisibleCharacter, NUL_RULE, pathOfNul, rules, USERNAME_RULE } from "./rules.js";
 export { toTimestamp } from "./time.js";
 export { validate } from "./validate.js";
-export { addressEnv, brokerFor, dialHost, hostPort, launched, limiterFor, runMain, type Launch, type LaunchOptions, type LaunchedService } from "./launch.js";
-export { createBroker, MemoryBroker, newEvent, RedisBroker, topics, type Broker, type EventHandler, type Unsubscribe } from "./broker.js";
+export {
+  addressEnv,
+  brokerFor,
+  defineService,
+  dialHost,
+  hostPort,
+  launched,
+  limiterFor,
+  runMain,
+  type Launch,
+  type LaunchOptions,
+  type LaunchedService,
+  type ServiceContext,
+  type ServiceDefinition,
+  type ServiceEnv,
+} from "./launch.js";
+export {
+  createBroker,
+  MemoryBroker,
+  newEvent,
+  publishCommitted,
+  RedisBroker,
+  topics,
+  type Broker,
+  type EventHandler,
+  type EventPayload,
+  type Outgoing,
+  type Unsubscribe,
+} from "./broker.js";
 export { freePort } from "./net.js";
 export {
   CREDENTIAL_HEADER,

@@ -1,11 +1,14 @@
 // How a service starts, the same way in its own process (main.ts) and next to
 // the others in the all-in-one process: read config, open resources, listen.
 import { createBroker, type Broker } from "./broker.js";
-import { ConfigError } from "./config.js";
+import { ConfigError, parseEnv } from "./config.js";
+import type { GrpcServer } from "./grpc-server.js";
+import { InternalAuth } from "./internal-auth.js";
 import { DataDirInUseError } from "./data-dir-lock.js";
 import { createLogger, type Logger } from "./logger.js";
 import { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
 import { createRateLimiter, type RateLimiter } from "./rate-limit.js";
+import type { z } from "zod";
 
 export interface LaunchOptions {
   /** Environment to read the service's settings from. */
@@ -85,6 +88,79 @@ export function launched(name: string, host: string, port: number, log: Logger, 
   const listening = hostPort(host, port);
   log.info({ listening }, `${name} listening on ${listening}`);
   return { name, address: hostPort(dialHost(host), port), listening, stop: async () => void (await runStopSteps(log, steps)) };
+}
+
+/** What every service's env schema gives (serviceEnvShape). */
+export interface ServiceEnv {
+  PORT: number;
+  BIND_ADDRESS: string;
+  INTERNAL_AUTH_SECRET: string;
+  DATA_DIR: string;
+  REDIS_URL?: string;
+  REDIS_PREFIX: string;
+  LOG_LEVEL: string;
+  SHUTDOWN_GRACE_MS: number;
+}
+
+/** What a service's `open` gets: its parsed config and what the process gives it. */
+export interface ServiceContext<Config> {
+  config: Config;
+  log: Logger;
+  /** Signs the service's calls to others (as its name) and verifies the calls it serves. */
+  internalAuth: InternalAuth;
+  /** The process's broker, or one of the service's own (from REDIS_URL, made on first use, closed last). */
+  broker(): Broker;
+  /** Its embedded database's directory: the launch option, else `<DATA_DIR>/<name>`. */
+  dataDir: string;
+}
+
+/** A gRPC service as the bootstrap helper starts it: only what differs between services. */
+export interface ServiceDefinition<Config extends ServiceEnv, Deps> {
+  name: string;
+  /** Its env schema (serviceEnvShape plus its own variables). */
+  env: z.ZodType<Config>;
+  /** Opens what it uses (database, clients of other services); `close` releases all of it. */
+  open(context: ServiceContext<Config>): Promise<Deps & { close(): Promise<void> }>;
+  /** Its unstarted gRPC server over those dependencies. */
+  build(deps: Deps, internalAuth: InternalAuth): GrpcServer;
+}
+
+/**
+ * The one bootstrap of every gRPC service, in its own process (main.ts) and in the all-in-one
+ * process alike: parse the env (launch options override PORT and the addresses of services
+ * started earlier), open the dependencies, listen, and stop in order (stop accepting and drain
+ * calls, close the dependencies, then the broker it made). A failed start releases what it opened.
+ */
+export function defineService<Config extends ServiceEnv, Deps>(definition: ServiceDefinition<Config, Deps>): Launch {
+  const { name } = definition;
+  return async (options) => {
+    const { env, port, host, dataDir, addresses } = options;
+    const config = parseEnv(definition.env, { ...env, ...addressEnv(addresses), ...(port !== undefined && { PORT: String(port) }) });
+    const log = createLogger(name, config.LOG_LEVEL);
+    const internalAuth = new InternalAuth(config.INTERNAL_AUTH_SECRET, name);
+    let made: { broker: Broker; stop: StopStep[] } | undefined;
+    const broker = () => (made ??= brokerFor(options, config.REDIS_URL, log, config.REDIS_PREFIX)).broker;
+    const stopBroker = async () => {
+      for (const step of made?.stop ?? []) await step.stop();
+    };
+    let deps: (Deps & { close(): Promise<void> }) | undefined;
+    try {
+      deps = await definition.open({ config, log, internalAuth, broker, dataDir: dataDir ?? `${config.DATA_DIR}/${name}` });
+      const opened = deps;
+      const server = definition.build(opened, internalAuth);
+      const bindAddress = host ?? config.BIND_ADDRESS;
+      const bound = await server.listen(config.PORT, bindAddress);
+      return launched(name, bindAddress, bound, log, [
+        { name: "grpc", stop: () => server.shutdown(config.SHUTDOWN_GRACE_MS) },
+        { name: "dependencies", stop: () => opened.close() },
+        { name: "broker", stop: stopBroker },
+      ]);
+    } catch (error) {
+      await deps?.close().catch((closeError: unknown) => log.error({ err: closeError }, "could not close after a failed start"));
+      await stopBroker();
+      throw error;
+    }
+  };
 }
 
 /** main.ts of a service: launch with process.env, exit 78 on bad config, 1 if its data dir is in use, stop on SIGTERM/SIGINT. */

@@ -2,6 +2,8 @@
 // databases that a test file creates and drops (only its own), the internal credential key
 // of the services a test file starts, and a recorder of the SQL a service runs.
 import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
+import { networkInterfaces } from "node:os";
 import pg from "pg";
 import { pino } from "pino";
 import { generateInternalSecret, InternalAuth } from "./internal-auth.js";
@@ -68,4 +70,23 @@ export function sqlRecorder() {
     },
   });
   return { log, statements };
+}
+
+/** A non-loopback IPv4 address of this machine, if it has one (to check what listens on loopback only). */
+export function nonLoopbackIPv4(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+}
+
+/** Whether a TCP connection to host:port is accepted. */
+export function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }

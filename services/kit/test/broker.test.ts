@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Event } from "@parley/proto/events/v1/events_pb";
-import { createLogger, MemoryBroker, newEvent, RedisBroker, topics, type Broker } from "../src/index.js";
+import { createLogger, MemoryBroker, newEvent, publishCommitted, RedisBroker, topics, type Broker } from "../src/index.js";
 import { TEST_REDIS_URL } from "../src/testing.js";
 
 const log = createLogger("test", "silent");
@@ -83,5 +83,28 @@ describe.each(brokers)("broker %s", (_name, make) => {
     await heard.next();
     // In memory, instances are separate worlds; on Redis they share every topic.
     expect(heard.events).toHaveLength(a instanceof RedisBroker ? 1 : 0);
+  });
+});
+
+describe("publishCommitted", () => {
+  it("sends one event to the room's topic and once to each named user's, and nothing to a room topic for a user-only event", () => {
+    const sent: [string, Event][] = [];
+    const broker: Broker = { publish: (topic, event) => void sent.push([topic, event]), subscribe: async () => async () => {}, close: async () => {} };
+    const roomId = randomUUID();
+    publishCommitted(broker, log, { roomId, payload: { case: "typing", value: { userId: "u1" } }, users: ["u1", "u2", "u1"] });
+    expect(sent.map(([topic]) => topic)).toEqual([topics.room(roomId), topics.user("u1"), topics.user("u2")]);
+    expect(new Set(sent.map(([, event]) => event.id)).size).toBe(1);
+    sent.length = 0;
+    publishCommitted(broker, log, { roomId: "", payload: { case: "sessionsRevoked", value: { userId: "u1", sessionIds: ["s"] } }, users: ["u1"] });
+    expect(sent.map(([topic]) => topic)).toEqual([topics.user("u1")]);
+  });
+
+  it("never throws for a broker that does, and logs the event it lost", () => {
+    const errors: unknown[] = [];
+    const failing: Broker = { publish: () => { throw new Error("down"); }, subscribe: async () => async () => {}, close: async () => {} };
+    const logger = createLogger("test", "silent");
+    logger.error = ((...args: unknown[]) => void errors.push(args)) as typeof logger.error;
+    expect(() => publishCommitted(failing, logger, { roomId: randomUUID(), payload: { case: "typing", value: { userId: "u" } } })).not.toThrow();
+    expect(errors).toHaveLength(1);
   });
 });

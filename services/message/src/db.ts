@@ -1,11 +1,17 @@
-// The message service's database.
-import { openDatabase, type DatabaseOptions } from "@parley/kit";
-import { entities } from "./entities.js";
+// The message service's database: its entities, its migrations, and its data access in the
+// kit's one style (services/kit/src/db.ts): `db.fork()` or `db.transactional()` per unit of
+// work, giving the repositories `messages` and `heads` over that fork.
+import { dataAccess, openDatabase, type DatabaseOptions } from "@parley/kit";
+import { Message, RoomHead, entities } from "./entities.js";
 import { migrations } from "./migrations/index.js";
+import { MessageRepository, RoomHeadRepository } from "./repositories.js";
 
 export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "dataDir" | "log">) {
   const orm = await openDatabase({ ...options, service: "message", entities, migrations });
-  return { orm, em: orm.em };
+  return dataAccess(orm, (em) => ({
+    messages: new MessageRepository(em, Message),
+    heads: new RoomHeadRepository(em, RoomHead),
+  }));
 }
 
 export type MessageDb = Awaited<ReturnType<typeof initORM>>;

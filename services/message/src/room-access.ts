@@ -11,7 +11,7 @@ export interface RoomAccess {
   moderator: boolean;
 }
 
-export type RoomClient = Pick<Client<typeof RoomService>, "getMembership">;
+export type RoomClient = Pick<Client<typeof RoomService>, "getMembership" | "moveReadMarker">;
 
 export class RoomGate {
   constructor(private readonly rooms: RoomClient) {}

@@ -3,71 +3,72 @@
 import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
+  asUser,
   fail,
-  newEvent,
+  publishCommitted,
   requireUserId,
   toTimestamp,
-  topics,
   validate,
   type Broker,
   type CallContext,
+  type EventPayload,
   type Logger,
   type ServiceHandlers,
 } from "@parley/kit";
-import type { EventSchema } from "@parley/proto/events/v1/events_pb";
 import type {
   DeleteMessageRequest,
   EditMessageRequest,
   GetRoomStatsRequest,
   ListMessagesRequest,
+  MarkReadRequest,
   MessageSchema,
   MessageService,
   SendMessageRequest,
 } from "@parley/proto/message/v1/message_pb";
+import { BATCHES, PAGES } from "@parley/proto/rules";
+import { fields } from "@parley/proto/rules/zod";
 import { z } from "zod";
 import type { MessageDb } from "./db.js";
 import type { Message } from "./entities.js";
-import { messageRules } from "./message-rules.js";
-import { DuplicateClientMsgId, MessageGone, MessageStore, type Change } from "./message-store.js";
+import { DuplicateClientMsgId, MessageGone, type Change, type MessageRepository } from "./repositories.js";
 import { RoomGate, type RoomClient } from "./room-access.js";
 
 export interface MessageDeps {
   db: MessageDb;
   broker: Broker;
-  /** The room service (GetMembership). */
+  /** The room service (GetMembership, MoveReadMarker). */
   rooms: RoomClient;
   log: Logger;
 }
 
-const { body, clientMsgId, uuid, optionalUuid } = messageRules;
+const { body, clientMsgId, id: uuid, optionalId: optionalUuid } = fields;
 
 // Keys are the proto field names, so errors name the field as callers spell it.
 const sendRequest = z.object({ room_id: uuid, body, client_msg_id: clientMsgId, reply_to_id: optionalUuid });
 const editRequest = z.object({ message_id: uuid, body });
-const STATS_MAX_ROOMS = 1000;
+const STATS_MAX_ROOMS = BATCHES.roomStats;
 const statsRequest = z.object({
   rooms: z
     .array(z.object({ room_id: uuid, last_read_seq: z.bigint().nonnegative("must not be negative") }))
     .max(STATS_MAX_ROOMS, `at most ${STATS_MAX_ROOMS} rooms`),
 });
 
-const LIST_MAX = 100;
-const LIST_DEFAULT = 50;
+const markReadRequest = z.object({ room_id: uuid, seq: z.bigint().nonnegative("must not be negative") });
+
+const { max: LIST_MAX, default: LIST_DEFAULT } = PAGES.messages;
 
 type MessageInit = MessageInitShape<typeof MessageSchema>;
-type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
 
 export class MessageServiceImpl implements ServiceHandlers<typeof MessageService> {
-  private readonly store: MessageStore;
   private readonly gate: RoomGate;
 
   constructor(private readonly deps: MessageDeps) {
-    this.store = new MessageStore(deps.db);
     this.gate = new RoomGate(deps.rooms);
   }
 
   async sendMessage(request: SendMessageRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
     const input = validate(sendRequest, {
       room_id: request.roomId,
       body: request.body,
@@ -78,19 +79,19 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     const clientMsgId = input.client_msg_id || randomUUID();
     if (access.archived) {
       // A retry of a message sent before the room was archived still gets its original.
-      const earlier = input.client_msg_id ? await this.store.findByClientMsgId(caller, clientMsgId) : null;
-      if (earlier) return this.duplicateOf(earlier, input.room_id, input.body);
+      const earlier = input.client_msg_id ? await messages.findByClientMsgId(caller, clientMsgId) : null;
+      if (earlier) return this.duplicateOf(messages, earlier, input.room_id, input.body);
       throw fail.failedPrecondition("the room is archived (read-only)");
     }
     if (input.reply_to_id) {
-      const parent = await this.store.findById(input.reply_to_id);
+      const parent = await messages.findById(input.reply_to_id);
       if (!parent || parent.roomId !== input.room_id) {
         throw fail.invalidArgument("reply_to_id", "must be a message of the same room");
       }
     }
     let message: Message;
     try {
-      message = await this.store.append({
+      message = await messages.append({
         id: randomUUID(),
         roomId: input.room_id,
         senderId: caller,
@@ -102,9 +103,9 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       // A retry (sequential or racing its original): the statement rolled back, so no seq was
       // used; the original is committed. Retries are rare, so they, not every send, pay the lookup.
       if (!(error instanceof DuplicateClientMsgId)) throw error;
-      const original = await this.store.findByClientMsgId(caller, clientMsgId);
+      const original = await messages.findByClientMsgId(caller, clientMsgId);
       if (!original) throw error;
-      return this.duplicateOf(original, input.room_id, input.body);
+      return this.duplicateOf(messages, original, input.room_id, input.body);
     }
     const stored = toMessage(message);
     this.publish(ctx, message.roomId, { case: "messageCreated", value: { message: stored } });
@@ -113,6 +114,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
   async listMessages(request: ListMessagesRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
+    const { messages, heads } = this.deps.db.fork();
     const { room_id: roomId } = validate(z.object({ room_id: uuid }), { room_id: request.roomId });
     const limit = pageLimit(request.limit);
     const cursor = request.cursor;
@@ -121,13 +123,13 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
     // Every message up to the head is committed (its seq was taken in its own
     // transaction), so bounding reads by the head gives a consistent, gapless page.
-    const { lastSeq: head } = await this.store.head(roomId);
+    const { lastSeq: head } = await heads.head(roomId);
     const page = { messages: [] as Message[], hasOlder: false, hasNewer: false };
     switch (cursor.case) {
       case undefined:
       case "beforeSeq": {
         const below = cursor.case === undefined ? head + 1n : min(cursor.value, head + 1n);
-        const rows = await this.store.older(roomId, below, limit + 1);
+        const rows = await messages.older(roomId, below, limit + 1);
         page.hasOlder = rows.length > limit;
         page.messages = rows.slice(0, limit).reverse();
         page.hasNewer = head >= max(below, 1n);
@@ -135,7 +137,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       }
       case "afterSeq": {
         const from = cursor.value + 1n;
-        const rows = await this.store.newer(roomId, from, head, limit + 1);
+        const rows = await messages.newer(roomId, from, head, limit + 1);
         page.hasNewer = rows.length > limit;
         page.messages = rows.slice(0, limit);
         page.hasOlder = head >= 1n && from > 1n;
@@ -146,8 +148,8 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         const newerCount = limit - olderCount;
         const pivot = cursor.value;
         const [older, newer] = await Promise.all([
-          this.store.older(roomId, min(pivot, head + 1n), olderCount + 1),
-          this.store.newer(roomId, pivot, head, newerCount + 1),
+          messages.older(roomId, min(pivot, head + 1n), olderCount + 1),
+          messages.newer(roomId, pivot, head, newerCount + 1),
         ]);
         page.hasOlder = older.length > olderCount;
         page.hasNewer = newer.length > newerCount;
@@ -160,14 +162,15 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
   async editMessage(request: EditMessageRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
     const input = validate(editRequest, { message_id: request.messageId, body: request.body });
-    const { message, access } = await this.visibleMessage(input.message_id, caller);
+    const { message, access } = await this.visibleMessage(messages, input.message_id, caller);
     if (message.senderId !== caller) throw fail.permissionDenied("only the sender can edit a message");
     if (message.deletedAt) throw fail.failedPrecondition("the message is deleted");
     if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
     let change: Change;
     try {
-      change = await this.store.edit(message.id, input.body, new Date());
+      change = await this.deps.db.transactional((tx) => tx.messages.edit(message.id, input.body, new Date()));
     } catch (error) {
       if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
       throw error;
@@ -179,14 +182,15 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
   async deleteMessage(request: DeleteMessageRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
     const { message_id: messageId } = validate(z.object({ message_id: uuid }), { message_id: request.messageId });
-    const { message, access } = await this.visibleMessage(messageId, caller);
+    const { message, access } = await this.visibleMessage(messages, messageId, caller);
     if (message.senderId !== caller && !access.moderator) {
       throw fail.permissionDenied("only the sender or a room admin can delete a message");
     }
     if (message.deletedAt) return { message: toMessage(message) };
     if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
-    const change = await this.store.tombstone(message.id, new Date());
+    const change = await this.deps.db.transactional((tx) => tx.messages.tombstone(message.id, new Date()));
     const tombstone = toMessage(change.message);
     if (change.changed) this.publish(ctx, tombstone.roomId!, { case: "messageDeleted", value: { message: tombstone } });
     return { message: tombstone };
@@ -194,10 +198,11 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
   async getRoomStats(request: GetRoomStatsRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
     const input = validate(statsRequest, {
       rooms: request.rooms.map((r) => ({ room_id: r.roomId, last_read_seq: r.lastReadSeq })),
     });
-    const stats = await this.store.stats(
+    const stats = await messages.stats(
       input.rooms.map((r) => ({ roomId: r.room_id, lastReadSeq: r.last_read_seq })),
       caller,
     );
@@ -211,30 +216,41 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     };
   }
 
+  /**
+   * Capped at the room's newest message, so that messages sent later still count as unread; the
+   * room service stores the marker (never backwards) and answers for membership: NOT_FOUND for a
+   * room the caller may not see, FAILED_PRECONDITION for a public room they are not in.
+   */
+  async markRead(request: MarkReadRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { heads } = this.deps.db.fork();
+    const input = validate(markReadRequest, { room_id: request.roomId, seq: request.seq });
+    // Read for every caller alike (members or not, room or none): the room service's answer decides.
+    const { lastSeq: head } = await heads.head(input.room_id);
+    const { lastReadSeq } = await this.deps.rooms.moveReadMarker({ roomId: input.room_id, seq: min(input.seq, head) }, asUser(caller));
+    return { lastReadSeq };
+  }
+
   /** The message and the caller's access to its room; NOT_FOUND alike for a missing message and for a non-member. */
-  private async visibleMessage(messageId: string, caller: string) {
-    const message = await this.store.findById(messageId);
+  private async visibleMessage(messages: MessageRepository, messageId: string, caller: string) {
+    const message = await messages.findById(messageId);
     if (!message) throw fail.notFound("message not found");
     const access = await this.gate.requireMember(message.roomId, caller, "message not found");
     return { message, access };
   }
 
   /** The answer to a retried send: the original, if the retry really is the same message. */
-  private async duplicateOf(original: Message, roomId: string, body: string) {
-    const sentBody = await this.store.sentBody(original);
+  private async duplicateOf(messages: MessageRepository, original: Message, roomId: string, body: string) {
+    const sentBody = await messages.sentBody(original);
     if (original.roomId !== roomId || (sentBody !== undefined && sentBody !== body)) {
       throw fail.alreadyExists("client_msg_id", "client_msg_id: already used for a different message");
     }
     return { message: toMessage(original), duplicate: true };
   }
 
-  /** After the commit; a lost event is found by seq, so it must never fail the call. */
+  /** After the commit: a lost event is found by seq, so it must never fail the call (publishCommitted). */
   private publish(ctx: CallContext, roomId: string, payload: EventPayload): void {
-    try {
-      this.deps.broker.publish(topics.room(roomId), newEvent(roomId, payload));
-    } catch (error) {
-      ctx.log.error({ err: error, roomId, event: payload?.case }, "event not published");
-    }
+    publishCommitted(this.deps.broker, ctx.log, { roomId, payload });
   }
 }
 

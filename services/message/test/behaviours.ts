@@ -506,6 +506,32 @@ export function describeMessageBehaviours(label: string, start: () => Promise<Wo
       });
     });
 
+    describe("read markers", () => {
+      it("caps MarkRead at the room's newest message and never moves the marker back", async () => {
+        const { owner, members, roomId } = await roomWithMembers(1);
+        const reader = members[0]!;
+        const mark = async (seq: bigint) => (await world.messages.markRead({ roomId, seq }, asUser(reader))).lastReadSeq;
+        expect(await mark(5n)).toBe(0n);
+        for (let i = 0; i < 3; i++) await send(owner, roomId, `m${i}`);
+        expect(await mark(2n)).toBe(2n);
+        expect(await mark(1n)).toBe(2n);
+        expect(await mark(100n)).toBe(3n);
+        await send(owner, roomId, "later");
+        expect((await stats(reader, [{ roomId, lastReadSeq: 3n }]))[0]?.unreadCount).toBe(1n);
+      });
+
+      it("answers NOT_FOUND to a non-member of a private room, as for a room that does not exist, and refuses a negative seq", async () => {
+        const { roomId } = await roomWithMembers(0);
+        const outsider = await world.newUser();
+        const hidden = await failure(world.messages.markRead({ roomId, seq: 1n }, asUser(outsider)));
+        const missing = await failure(world.messages.markRead({ roomId: uuidv7(), seq: 1n }, asUser(outsider)));
+        expect(hidden?.code).toBe(Code.NotFound);
+        expect([missing?.code, missing?.rawMessage]).toEqual([hidden?.code, hidden?.rawMessage]);
+        const negative = await failure(world.messages.markRead({ roomId, seq: -1n }, asUser(outsider)));
+        expect([negative?.code, negative?.metadata.get("parley-field")]).toEqual([Code.InvalidArgument, "seq"]);
+      });
+    });
+
     describe("events", () => {
       it("publishes MessageCreated, MessageEdited and MessageDeleted with the room id and seq, and nothing for a retry or a repeated delete", async () => {
         const { roomId, members } = await roomWithMembers(1);

@@ -25,9 +25,11 @@ interface FakeRoom {
   kind: RoomKind;
   archived: boolean;
   members: Map<string, Role>;
+  /** Read markers by user. */
+  read: Map<string, bigint>;
 }
 
-/** GetMembership over an in-memory table of rooms; every other method is UNIMPLEMENTED. */
+/** GetMembership and MoveReadMarker over an in-memory table of rooms; every other method is UNIMPLEMENTED. */
 export class FakeRooms {
   readonly rooms = new Map<string, FakeRoom>();
   /** Set to make GetMembership fail with this code. */
@@ -48,10 +50,19 @@ export class FakeRooms {
       const role = room?.members.get(userId);
       if (!room || role === undefined) return { roomKind: room?.kind ?? RoomKind.UNSPECIFIED, roomArchived: room?.archived ?? false };
       return {
-        membership: { roomId, userId, role, joinTime: timestampNow(), lastReadSeq: 0n },
+        membership: { roomId, userId, role, joinTime: timestampNow(), lastReadSeq: room.read.get(userId) ?? 0n },
         roomKind: room.kind,
         roomArchived: room.archived,
       };
+    };
+    handlers.moveReadMarker = async ({ roomId, seq }, ctx) => {
+      const userId = ctx.userId ?? "";
+      const room = this.rooms.get(roomId);
+      if (!room || (!room.members.has(userId) && room.kind !== RoomKind.PUBLIC)) throw new ConnectError("room not found", Code.NotFound);
+      if (!room.members.has(userId)) throw new ConnectError("you are not a member of this room", Code.FailedPrecondition);
+      const after = (room.read.get(userId) ?? 0n) > seq ? room.read.get(userId)! : seq;
+      room.read.set(userId, after);
+      return { lastReadSeq: after };
     };
     return handlers;
   }
@@ -95,7 +106,7 @@ export async function startFakeRoomWorld(options: { broker?: Broker } = {}): Pro
       const id = uuidv7();
       const members = new Map<string, Role>([[ownerId, Role.OWNER]]);
       for (const memberId of memberIds) members.set(memberId, Role.MEMBER);
-      fakeRooms.rooms.set(id, { kind: kind === "public" ? RoomKind.PUBLIC : RoomKind.PRIVATE, archived: false, members });
+      fakeRooms.rooms.set(id, { kind: kind === "public" ? RoomKind.PUBLIC : RoomKind.PRIVATE, archived: false, members, read: new Map() });
       return id;
     },
     async addMember(roomId, _byId, userId) {

@@ -3,7 +3,7 @@
 import { Code } from "@connectrpc/connect";
 import { asUser, createLogger, MemoryBroker, type Broker } from "@parley/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DuplicateClientMsgId, MessageStore, NEWER_SQL, OLDER_SQL, STATS_SQL } from "../src/message-store.js";
+import { DuplicateClientMsgId, NEWER_SQL, OLDER_SQL, STATS_SQL } from "../src/repositories.js";
 import { describeMessageBehaviours, failure, range, seqsOf } from "./behaviours.js";
 import { startFakeRoomWorld, type FakeRoomWorld } from "./fake-room-world.js";
 
@@ -67,27 +67,25 @@ describe("message service internals", () => {
   it("gives the seq back when a send's transaction rolls back after taking it", async () => {
     const { owner, roomId } = await room();
     await world.messages.sendMessage({ roomId, body: "one", clientMsgId: "taken" }, asUser(owner));
-    const store = new MessageStore(world.db);
-    const clash = store.append({ id: crypto.randomUUID(), roomId, senderId: owner, body: "one", clientMsgId: "taken", replyToId: null });
+    const clash = world.db.fork().messages.append({ id: crypto.randomUUID(), roomId, senderId: owner, body: "one", clientMsgId: "taken", replyToId: null });
     await expect(clash).rejects.toBeInstanceOf(DuplicateClientMsgId);
-    expect((await store.head(roomId)).lastSeq).toBe(1n);
+    expect((await world.db.fork().heads.head(roomId)).lastSeq).toBe(1n);
     const { message } = await world.messages.sendMessage({ roomId, body: "two" }, asUser(owner));
     expect(message?.seq).toBe(2n);
   });
 
   it("stores one message and takes one seq when 10 appends with the same client_msg_id race past the early lookup", async () => {
     const { owner, roomId } = await room();
-    const store = new MessageStore(world.db);
     const outcomes = await Promise.allSettled(
       range(1, 10).map(() =>
-        store.append({ id: crypto.randomUUID(), roomId, senderId: owner, body: "race", clientMsgId: "raw-race", replyToId: null }),
+        world.db.fork().messages.append({ id: crypto.randomUUID(), roomId, senderId: owner, body: "race", clientMsgId: "raw-race", replyToId: null }),
       ),
     );
     expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
     for (const outcome of outcomes.filter((o) => o.status === "rejected")) {
       expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(DuplicateClientMsgId);
     }
-    expect((await store.head(roomId)).lastSeq).toBe(1n);
+    expect((await world.db.fork().heads.head(roomId)).lastSeq).toBe(1n);
     const { message } = await world.messages.sendMessage({ roomId, body: "next" }, asUser(owner));
     expect(message?.seq).toBe(2n);
   });

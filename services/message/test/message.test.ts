@@ -14,7 +14,7 @@ describe("message and room services together", () => {
   });
   afterAll(() => world?.stop());
 
-  it("gives ListMyRooms the last seq and the unread count (own and deleted messages excluded) from GetRoomStats", async () => {
+  it("counts unread messages (own and deleted excluded) from ListMyRooms' read positions, and caps MarkRead at the room's head", async () => {
     const alice = await world.newUser();
     const bob = await world.newUser();
     const roomId = await world.createRoom(alice, "private", [bob]);
@@ -24,11 +24,14 @@ describe("message and room services together", () => {
     const two = await send(bob, "two");
     await send(bob, "three");
     await world.messages.deleteMessage({ messageId: two.id }, asUser(bob));
-    const { rooms } = await world.parley.rooms.listMyRooms({}, asUser(alice));
-    const summary = rooms.find((r) => r.room?.id === roomId);
-    expect(summary).toMatchObject({ lastSeq: 3n, unreadCount: 1n });
-    await world.parley.rooms.markRead({ roomId, seq: 3n }, asUser(alice));
-    const after = (await world.parley.rooms.listMyRooms({}, asUser(alice))).rooms.find((r) => r.room?.id === roomId);
-    expect(after).toMatchObject({ lastSeq: 3n, unreadCount: 0n });
+    const stats = async () => {
+      const { rooms } = await world.parley.rooms.listMyRooms({}, asUser(alice));
+      const membership = rooms.find((r) => r.room?.id === roomId)!.membership!;
+      const { stats } = await world.messages.getRoomStats({ rooms: [{ roomId, lastReadSeq: membership.lastReadSeq }] }, asUser(alice));
+      return stats[0];
+    };
+    expect(await stats()).toMatchObject({ lastSeq: 3n, unreadCount: 1n });
+    expect((await world.messages.markRead({ roomId, seq: 99n }, asUser(alice))).lastReadSeq).toBe(3n);
+    expect(await stats()).toMatchObject({ lastSeq: 3n, unreadCount: 0n });
   });
 });

@@ -1,16 +1,16 @@
-// The whole all-in-one Parley (real room and user services, one broker) as the
+// The message service with the real room and user services it calls (one broker) as the
 // message behaviours' world.
 import { randomBytes } from "node:crypto";
 import { asUser } from "@parley/kit";
-import { startTestParley } from "@parley/all-in-one/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 import { Role, RoomKind } from "@parley/proto/room/v1/room_pb";
 import { uuidv7 } from "uuidv7";
 import type { World } from "./world.js";
 
-export type ParleyWorld = World & { parley: Awaited<ReturnType<typeof startTestParley>> };
+export type ParleyWorld = World & { parley: TestParley<"message"> };
 
 export async function startParleyWorld(): Promise<ParleyWorld> {
-  const parley = await startTestParley();
+  const parley = await startTestParley({ services: ["message"] });
   const { rooms } = parley;
   return {
     parley,

@@ -1,6 +1,5 @@
 // Wires the room service's dependencies from its configuration.
 import { createServiceClient, type Broker, type InternalAuth, type Logger } from "@parley/kit";
-import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { initORM } from "./db.js";
 import type { RoomEnv } from "./env.js";
@@ -19,7 +18,6 @@ export async function createRoomDeps(
     broker,
     log,
     users: createServiceClient(UserService, config.USER_SERVICE_ADDR, { internalAuth }),
-    messages: createServiceClient(MessageService, config.MESSAGE_SERVICE_ADDR, { internalAuth }),
     close: () => db.orm.close(),
   };
 }

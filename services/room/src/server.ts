@@ -8,6 +8,6 @@ export function build(deps: RoomDeps, internalAuth: InternalAuth) {
     name: "room",
     log: deps.log,
     internalAuth,
-    services: [implement(RoomService, new RoomServiceImpl(deps))],
+    services: [implement(RoomService, new RoomServiceImpl(deps), { onlyFrom: { moveReadMarker: ["message"] } })],
   });
 }

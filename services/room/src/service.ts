@@ -2,8 +2,6 @@
 // Who may see a room: its members, and anyone for a public room. Every other caller
 // gets the same NOT_FOUND as for a room that does not exist.
 import type { Client } from "@connectrpc/connect";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { uuidv7 } from "uuidv7";
 import { z } from "zod";
 import {
@@ -11,20 +9,17 @@ import {
   ConnectError,
   asUser,
   fail,
-  newEvent,
+  publishCommitted,
   requireUserId,
-  rules,
-  text,
-  topics,
-  toTimestamp,
   validate,
   type Broker,
   type CallContext,
   type Logger,
+  type Outgoing,
   type ServiceHandlers,
 } from "@parley/kit";
-import type { EventSchema } from "@parley/proto/events/v1/events_pb";
-import type { MessageService, RoomStats } from "@parley/proto/message/v1/message_pb";
+import { PAGES } from "@parley/proto/rules";
+import { fields, pageSize } from "@parley/proto/rules/zod";
 import {
   RoomKind,
   type CreateRoomRequest,
@@ -37,6 +32,7 @@ import {
   type ListMembersRequest,
   type ListPublicRoomsRequest,
   type MarkReadRequest,
+  type MoveReadMarkerRequest,
   type OpenDirectRoomRequest,
   type RoomService,
   type SetMemberRoleRequest,
@@ -46,80 +42,43 @@ import type { UserService } from "@parley/proto/user/v1/user_pb";
 import { kindToProto, membershipMessage, roleFromProto, roomMessage } from "./convert.js";
 import type { RoomDb } from "./db.js";
 import { Membership, Room } from "./entities.js";
-import { RoomStore, type RoomEm, type RoomWithMembership } from "./store.js";
+import type { RoomWithMembership } from "./repositories.js";
 
 export interface RoomDeps {
   db: RoomDb;
   broker: Broker;
   users: Client<typeof UserService>;
-  messages: Client<typeof MessageService>;
   log: Logger;
 }
 
-const NAME_MAX = 80;
-const TOPIC_MAX = 500;
-const PUBLIC_PAGE_MAX = 100;
-const PUBLIC_PAGE_DEFAULT = 50;
-const MEMBERS_PAGE_MAX = 200;
-const MEMBERS_PAGE_DEFAULT = 100;
-/** GetRoomStats takes at most this many rooms per call. */
-const STATS_BATCH = 1000;
-/** The sidebar waits this long for unread counts before it shows the rooms without them. */
-const STATS_TIMEOUT_MS = 2_000;
+const { default: PUBLIC_PAGE_DEFAULT } = PAGES.publicRooms;
+const { default: MEMBERS_PAGE_DEFAULT } = PAGES.members;
 
 // One message for "does not exist" and "you may not see it", so that neither leaks the other.
 const ROOM_NOT_FOUND = "room not found";
 const roomNotFound = () => fail.notFound(ROOM_NOT_FOUND);
 
-/** Length as PostgreSQL's varchar counts it: in characters (code points), not UTF-16 units. */
-const characters = (value: string) => [...value].length;
-
-const roomName = text()
-  .pipe(z.string().trim())
-  .pipe(
-    z
-      .string()
-      .min(1, "must not be empty")
-      .refine((v) => characters(v) <= NAME_MAX, `at most ${NAME_MAX} characters`)
-      .refine((v) => !/\p{Cc}/u.test(v), "must be one line without control characters"),
-  );
-const roomTopic = text()
-  .pipe(z.string().trim())
-  .pipe(z.string().refine((v) => characters(v) <= TOPIC_MAX, `at most ${TOPIC_MAX} characters`));
+// The rules of names and topics (lengths in code points, after trimming, as varchar counts them).
+const { roomName, roomTopic, roomQuery, pageToken } = fields;
 const roomKind = z
   .number()
   .refine((k) => k === RoomKind.PUBLIC || k === RoomKind.PRIVATE, "must be ROOM_KIND_PUBLIC or ROOM_KIND_PRIVATE");
-const pageSize = (max: number) => z.number().int().min(0, "must not be negative").max(max, `at most ${max}`);
-const pageToken = z.string().max(512, "not a token from a previous response");
 
-const roomRequest = z.object({ roomId: rules.uuid });
-const memberRequest = z.object({ roomId: rules.uuid, userId: rules.uuid });
+const roomRequest = z.object({ roomId: fields.id });
+const memberRequest = z.object({ roomId: fields.id, userId: fields.id });
 
 /** UpdateRoom's field mask paths. */
 const EDITABLE = ["name", "topic", "archived"] as const;
 type EditablePath = (typeof EDITABLE)[number];
 
-type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
-/** An event to publish once the transaction that caused it has committed. */
-interface Outgoing {
-  roomId: string;
-  payload: EventPayload;
-  /** Users who must hear it outside the rooms they watch (on `user.<id>`). */
-  users: string[];
-}
-
 export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   constructor(private readonly deps: RoomDeps) {}
-
-  private em(): RoomEm {
-    return this.deps.db.em.fork();
-  }
 
   async createRoom(request: CreateRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const input = validate(z.object({ name: roomName, topic: roomTopic, kind: roomKind }), request);
     const now = new Date();
-    const room = await this.em().transactional(async (em) => {
+    const room = await this.deps.db.transactional(async ({ em }) => {
       const room = em.create(Room, {
         id: uuidv7(),
         kind: input.kind === RoomKind.PUBLIC ? "public" : "private",
@@ -142,10 +101,10 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async getRoom(request: GetRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId } = validate(roomRequest, request);
-    const store = new RoomStore(this.em());
-    const { room, membership } = visible(await store.roomFor(roomId, caller));
+    const { rooms, memberships } = this.deps.db.fork();
+    const { room, membership } = visible(await rooms.roomFor(roomId, caller));
     return {
-      room: roomMessage(room, await store.memberCount(roomId)),
+      room: roomMessage(room, await memberships.memberCount(roomId)),
       membership: membership ? membershipMessage(membership) : undefined,
     };
   }
@@ -167,64 +126,53 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       if (path === "topic") changes.topic = validate(z.object({ topic: roomTopic }), values).topic;
       if (path === "archived") changes.archived = values.archived;
     }
-    const outcome = await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      const { room, membership } = visible(await store.roomFor(roomId, caller, "update"));
+    const outcome = await this.deps.db.transactional(async ({ em, rooms, memberships }) => {
+      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("direct conversations cannot be changed");
       if (!isAdmin(membership)) throw fail.permissionDenied("only the room's admins can change it");
       const changed = (Object.keys(changes) as EditablePath[]).some((key) => room[key] !== changes[key]);
       em.assign(room, changes);
-      return { room, changed, memberCount: await store.memberCount(roomId) };
+      return { room, changed, memberCount: await memberships.memberCount(roomId) };
     });
     const message = roomMessage(outcome.room, outcome.memberCount);
     if (outcome.changed) this.publish({ roomId, payload: { case: "roomUpdated", value: { room: message } }, users: [] });
     return { room: message };
   }
 
+  /**
+   * The caller's rooms with their memberships, most recently joined first. Messages are the
+   * message service's: the edge adds last seq, unread count and activity (GetRoomStats).
+   */
   async listMyRooms(_request: unknown, ctx: CallContext) {
     const caller = requireUserId(ctx);
-    const store = new RoomStore(this.em());
-    const entries = await store.roomsOf(caller);
-    const counts = await store.memberCounts(entries.map((e) => e.room.id));
-    const stats = await this.roomStats(caller, entries.map((e) => e.membership), ctx);
-    const summaries = entries.map(({ room, membership }) => {
-      const stat = stats.get(room.id);
-      // Most recent activity: the newest message, or when the caller joined (created) if that is later,
-      // so that a room just joined or a conversation without messages sorts by that moment.
-      const joined = toTimestamp(membership.joinedAt);
-      const lastMessage = stat?.lastActivityTime;
-      const activity: Timestamp = lastMessage && timestampMs(lastMessage) > membership.joinedAt.getTime() ? lastMessage : joined;
-      return {
-        activityMs: timestampMs(activity),
-        summary: {
-          room: roomMessage(room, counts.get(room.id) ?? 0),
-          membership: membershipMessage(membership),
-          lastSeq: stat?.lastSeq ?? 0n,
-          unreadCount: stat?.unreadCount ?? 0n,
-          lastActivityTime: activity,
-        },
-      };
-    });
-    summaries.sort((a, b) => b.activityMs - a.activityMs || compare(b.summary.room.id!, a.summary.room.id!));
-    return { rooms: summaries.map((s) => s.summary) };
+    const { rooms, memberships } = this.deps.db.fork();
+    const entries = await rooms.roomsOf(caller);
+    const counts = await memberships.memberCounts(entries.map((e) => e.room.id));
+    entries.sort((a, b) => b.membership.joinedAt.getTime() - a.membership.joinedAt.getTime() || compare(b.room.id, a.room.id));
+    return {
+      rooms: entries.map(({ room, membership }) => ({
+        room: roomMessage(room, counts.get(room.id) ?? 0),
+        membership: membershipMessage(membership),
+      })),
+    };
   }
 
   async listPublicRooms(request: ListPublicRoomsRequest, ctx: CallContext) {
     requireUserId(ctx);
     const input = validate(
       z.object({
-        query: text().pipe(z.string().trim()).pipe(z.string().refine((v) => characters(v) <= NAME_MAX, `at most ${NAME_MAX} characters`)),
-        pageSize: pageSize(PUBLIC_PAGE_MAX),
+        query: roomQuery,
+        pageSize: pageSize(PAGES.publicRooms),
         pageToken,
       }),
       request,
     );
     const limit = input.pageSize || PUBLIC_PAGE_DEFAULT;
     const after = decodePublicRoomsToken(input.pageToken);
-    const store = new RoomStore(this.em());
-    const rows = await store.publicRooms(input.query, after, limit + 1);
+    const { rooms, memberships } = this.deps.db.fork();
+    const rows = await rooms.publicRooms(input.query, after, limit + 1);
     const page = rows.slice(0, limit);
-    const counts = await store.memberCounts(page.map((r) => r.room.id));
+    const counts = await memberships.memberCounts(page.map((r) => r.room.id));
     const last = page.at(-1);
     return {
       rooms: page.map(({ room }) => roomMessage(room, counts.get(room.id) ?? 0)),
@@ -235,15 +183,14 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async joinRoom(request: JoinRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId } = validate(roomRequest, request);
-    const outcome = await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      const { room, membership } = visible(await store.roomFor(roomId, caller, "share"));
+    const outcome = await this.deps.db.transactional(async ({ rooms, memberships }) => {
+      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "share"));
       if (room.kind === "direct") throw fail.failedPrecondition("direct conversations cannot be joined");
       // Joining twice is not an error (and a member of a private room may "join" it too).
-      if (membership) return { room, membership, created: false, memberCount: await store.memberCount(roomId) };
+      if (membership) return { room, membership, created: false, memberCount: await memberships.memberCount(roomId) };
       if (room.archived) throw fail.failedPrecondition("the room is archived");
-      const added = await store.addMember(roomId, caller, "member");
-      return { room, ...added, memberCount: await store.memberCount(roomId) };
+      const added = await memberships.addMember(roomId, caller, "member");
+      return { room, ...added, memberCount: await memberships.memberCount(roomId) };
     });
     const membership = membershipMessage(outcome.membership);
     if (outcome.created) {
@@ -255,15 +202,14 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async leaveRoom(request: LeaveRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId } = validate(roomRequest, request);
-    const outcome = await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      const { room, membership } = visible(await store.roomFor(roomId, caller, "update"));
+    const outcome = await this.deps.db.transactional(async ({ em, rooms, memberships }) => {
+      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("direct conversations cannot be left");
       // Leaving a public room one is not in is not an error, like joining twice.
       if (!membership) return undefined;
       let archived = false;
       if (membership.role === "owner") {
-        if ((await store.otherMemberCount(roomId, caller)) > 0) {
+        if ((await memberships.otherMemberCount(roomId, caller)) > 0) {
           throw fail.failedPrecondition("the owner cannot leave while other members remain");
         }
         // Nobody could ever manage the room again: it closes with its last member.
@@ -285,12 +231,11 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     const { roomId, userId } = validate(memberRequest, request);
     // Checked before asking the user service, so that the answer about the room comes first,
     // and again under the room lock, where it counts.
-    checkInvite(visible(await new RoomStore(this.em()).roomFor(roomId, caller)));
+    checkInvite(visible(await this.deps.db.fork().rooms.roomFor(roomId, caller)));
     await this.requireUser(userId);
-    const outcome = await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      checkInvite(visible(await store.roomFor(roomId, caller, "share")));
-      return store.addMember(roomId, userId, "member");
+    const outcome = await this.deps.db.transactional(async ({ rooms, memberships }) => {
+      checkInvite(visible(await rooms.roomFor(roomId, caller, "share")));
+      return memberships.addMember(roomId, userId, "member");
     });
     const membership = membershipMessage(outcome.membership);
     if (outcome.created) {
@@ -302,13 +247,12 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async kickMember(request: KickMemberRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId, userId } = validate(memberRequest, request);
-    await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      const { room, membership } = visible(await store.roomFor(roomId, caller, "update"));
+    await this.deps.db.transactional(async ({ em, rooms, memberships }) => {
+      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("nobody can be removed from a direct conversation");
       if (!isAdmin(membership)) throw fail.permissionDenied("only the room's admins can remove members");
       if (userId === caller) throw fail.invalidArgument("userId", "use LeaveRoom to leave a room");
-      const target = await store.membership(roomId, userId, "update");
+      const target = await memberships.membership(roomId, userId, "update");
       if (!target) throw fail.notFound("that user is not a member of this room");
       if (target.role === "owner") throw fail.permissionDenied("the owner cannot be removed");
       if (target.role === "admin" && membership.role !== "owner") throw fail.permissionDenied("only the owner can remove an admin");
@@ -323,12 +267,11 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     const { roomId, userId } = validate(memberRequest, request);
     const role = roleFromProto(request.role);
     if (!role) throw fail.invalidArgument("role", "must be ROLE_MEMBER or ROLE_ADMIN");
-    const outcome = await this.em().transactional(async (em) => {
-      const store = new RoomStore(em);
-      const { room, membership } = visible(await store.roomFor(roomId, caller, "update"));
+    const outcome = await this.deps.db.transactional(async ({ rooms, memberships }) => {
+      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("a direct conversation has no roles");
       if (membership?.role !== "owner") throw fail.permissionDenied("only the owner can change roles");
-      const target = await store.membership(roomId, userId, "update");
+      const target = await memberships.membership(roomId, userId, "update");
       if (!target) throw fail.notFound("that user is not a member of this room");
       if (target.role === "owner") throw fail.failedPrecondition("the owner's role cannot be changed");
       const changed = target.role !== role;
@@ -344,12 +287,12 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
 
   async listMembers(request: ListMembersRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
-    const input = validate(z.object({ roomId: rules.uuid, pageSize: pageSize(MEMBERS_PAGE_MAX), pageToken }), request);
+    const input = validate(z.object({ roomId: fields.id, pageSize: pageSize(PAGES.members), pageToken }), request);
     const limit = input.pageSize || MEMBERS_PAGE_DEFAULT;
     const after = decodeMembersToken(input.pageToken);
-    const store = new RoomStore(this.em());
-    visible(await store.roomFor(input.roomId, caller));
-    const rows = await store.listMembers(input.roomId, after, limit + 1);
+    const { rooms, memberships } = this.deps.db.fork();
+    visible(await rooms.roomFor(input.roomId, caller));
+    const rows = await memberships.listMembers(input.roomId, after, limit + 1);
     const page = rows.slice(0, limit);
     // One batched call per page; a profile that is gone is simply missing.
     const profiles =
@@ -364,17 +307,17 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
 
   async openDirectRoom(request: OpenDirectRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
-    const { userId } = validate(z.object({ userId: rules.uuid }), request);
+    const { userId } = validate(z.object({ userId: fields.id }), request);
     if (userId === caller) throw fail.invalidArgument("userId", "you cannot open a direct conversation with yourself");
     const pair: [string, string] = caller < userId ? [caller, userId] : [userId, caller];
     const directKey = pair.join(":");
-    const existing = await new RoomStore(this.em()).directRoom(directKey);
+    const existing = await this.deps.db.fork().rooms.directRoom(directKey);
     if (existing) return { room: roomMessage(existing, 2), created: false };
     await this.requireUser(userId);
-    const made = await this.em().transactional((em) => new RoomStore(em).createDirectRoom(directKey, caller, pair));
+    const made = await this.deps.db.transactional(({ rooms }) => rooms.createDirectRoom(directKey, caller, pair));
     if (!made) {
       // The other person (or another of the caller's devices) opened it a moment ago.
-      const room = await new RoomStore(this.em()).directRoom(directKey);
+      const room = await this.deps.db.fork().rooms.directRoom(directKey);
       if (!room) throw new ConnectError("direct room vanished after a conflict", Code.Internal);
       return { room: roomMessage(room, 2), created: false };
     }
@@ -383,22 +326,24 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     return { room, created: true };
   }
 
-  async markRead(request: MarkReadRequest, ctx: CallContext) {
+  /** Replaced by MessageService.MarkRead, which caps the marker at the room's newest message. */
+  async markRead(_request: MarkReadRequest, _ctx: CallContext): Promise<never> {
+    throw new ConnectError("RoomService.MarkRead is gone: call MessageService.MarkRead", Code.Unimplemented);
+  }
+
+  /**
+   * For the message service's MarkRead, which has capped `seq` at the room's newest message:
+   * moves the caller's marker forward (never backwards, even when calls race).
+   */
+  async moveReadMarker(request: MoveReadMarkerRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
-    const { roomId, seq } = validate(z.object({ roomId: rules.uuid, seq: z.bigint().nonnegative("must not be negative") }), request);
-    const store = new RoomStore(this.em());
-    const { room, membership } = visible(await store.roomFor(roomId, caller));
+    const { roomId, seq } = validate(z.object({ roomId: fields.id, seq: z.bigint().nonnegative("must not be negative") }), request);
+    const { rooms, memberships } = this.deps.db.fork();
+    const { room, membership } = visible(await rooms.roomFor(roomId, caller));
     if (!membership) throw notAMember(room);
     const before = membership.lastReadSeq;
-    // Nothing to move: no need to ask the message service.
     if (seq <= before) return { lastReadSeq: before };
-    // Capped at the room's newest message, so that messages sent later still count as unread.
-    // Without the message service the cap is unknown, and the call fails rather than guess.
-    const { stats } = await this.deps.messages.getRoomStats({ rooms: [{ roomId, lastReadSeq: before }] }, asUser(caller));
-    const lastSeq = stats.find((s) => s.roomId === roomId)?.lastSeq ?? 0n;
-    const target = seq < lastSeq ? seq : lastSeq;
-    if (target <= before) return { lastReadSeq: before };
-    const after = await store.moveReadMarker(roomId, caller, target);
+    const after = await memberships.moveReadMarker(roomId, caller, seq);
     // Left or was removed meanwhile.
     if (after === null) throw notAMember(room);
     if (after > before) {
@@ -410,28 +355,9 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   /** For the socket tier and the message service: not on behalf of the caller, the user is named. */
   async getMembership(request: GetMembershipRequest) {
     const { roomId, userId } = validate(memberRequest, request);
-    const found = await new RoomStore(this.em()).membershipWithRoom(roomId, userId);
+    const found = await this.deps.db.fork().memberships.membershipWithRoom(roomId, userId);
     if (!found) return {};
     return { membership: membershipMessage(found.membership), roomKind: kindToProto(found.kind), roomArchived: found.archived };
-  }
-
-  /** Stats of the caller's rooms from the message service; none (and a warning) when it cannot answer. */
-  private async roomStats(caller: string, memberships: Membership[], ctx: CallContext): Promise<Map<string, RoomStats>> {
-    const stats = new Map<string, RoomStats>();
-    if (memberships.length === 0) return stats;
-    const positions = memberships.map((m) => ({ roomId: m.roomId, lastReadSeq: m.lastReadSeq }));
-    const batches: (typeof positions)[] = [];
-    for (let i = 0; i < positions.length; i += STATS_BATCH) batches.push(positions.slice(i, i + STATS_BATCH));
-    try {
-      const answers = await Promise.all(
-        batches.map((rooms) => this.deps.messages.getRoomStats({ rooms }, { ...asUser(caller), timeoutMs: STATS_TIMEOUT_MS })),
-      );
-      for (const answer of answers) for (const stat of answer.stats) stats.set(stat.roomId, stat);
-    } catch (error) {
-      ctx.log.warn({ err: error, userId: caller }, "message service did not answer: rooms listed without unread counts");
-      stats.clear();
-    }
-    return stats;
   }
 
   /** NOT_FOUND "user not found" when the user service does not know `userId`. */
@@ -444,18 +370,9 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     }
   }
 
-  /**
-   * Publishes after the commit. Brokers never throw; the guard keeps it so for any broker,
-   * because a committed change must never be reported as failed (a lost event is only a delay).
-   */
-  private publish({ roomId, payload, users }: Outgoing): void {
-    try {
-      const event = newEvent(roomId, payload);
-      this.deps.broker.publish(topics.room(roomId), event);
-      for (const userId of new Set(users)) this.deps.broker.publish(topics.user(userId), event);
-    } catch (error) {
-      this.deps.log.error({ err: error, roomId, event: payload?.case }, "event not published");
-    }
+  /** After the commit: see publishCommitted. */
+  private publish(outgoing: Outgoing): void {
+    publishCommitted(this.deps.broker, this.deps.log, outgoing);
   }
 }
 
@@ -501,7 +418,7 @@ function decodeToken(token: string): unknown[] {
 }
 
 const badToken = () => fail.invalidArgument("page_token", "not a token from a previous response");
-const isUuid = (value: unknown): value is string => typeof value === "string" && rules.uuid.safeParse(value).success;
+const isUuid = (value: unknown): value is string => typeof value === "string" && fields.id.safeParse(value).success;
 
 function decodePublicRoomsToken(token: string): { name: string; id: string } | undefined {
   if (token === "") return undefined;

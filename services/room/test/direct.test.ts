@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { uuidv7 } from "uuidv7";
 import { asUser } from "@parley/kit";
-import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 import { Role, RoomKind } from "@parley/proto/room/v1/room_pb";
 import { failure, newUser } from "./support.js";
 
-let parley: TestParley;
+let parley: TestParley<"room">;
 beforeAll(async () => {
-  parley = await startTestParley();
+  parley = await startTestParley({ services: ["room"] });
 });
 afterAll(() => parley?.stop());
 

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asUser, topics } from "@parley/kit";
-import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 import type { Event } from "@parley/proto/events/v1/events_pb";
 import { Role, RoomKind } from "@parley/proto/room/v1/room_pb";
 import { listen, newRoom, newUser } from "./support.js";
 
-let parley: TestParley;
+let parley: TestParley<"room">;
 const cleanups: (() => Promise<void>)[] = [];
 beforeAll(async () => {
-  parley = await startTestParley();
+  parley = await startTestParley({ services: ["room"] });
 });
 afterAll(async () => {
   for (const unsubscribe of cleanups) await unsubscribe();

@@ -1,19 +1,17 @@
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, type Interceptor } from "@connectrpc/connect";
 import { uuidv7 } from "uuidv7";
-import { asUser, createLogger, createServiceClient, type GrpcServer } from "@parley/kit";
+import { asUser, createLogger, createServiceClient, InternalAuth, type GrpcServer } from "@parley/kit";
 import { testDatabase } from "@parley/kit/testing";
-import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
-import { MessageService } from "@parley/proto/message/v1/message_pb";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 import { Role, RoomKind, RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { build, initORM, type RoomDb } from "../src/index.js";
 import { failure, newRoom, newUser } from "./support.js";
 
-let parley: TestParley;
+let parley: TestParley<"room">;
 beforeAll(async () => {
-  parley = await startTestParley();
+  parley = await startTestParley({ services: ["room"] });
 });
 afterAll(() => parley?.stop());
 
@@ -194,12 +192,13 @@ describe("listing members", () => {
 
 /**
  * A second room service on its own database, next to the test Parley: its user-service client
- * counts BatchGetUsers calls, and its message service address has nobody listening.
+ * counts BatchGetUsers calls. It calls no other service (the message service calls it).
  */
-describe("a room service whose message service is down", () => {
+describe("a room service of its own", () => {
   let db: RoomDb;
   let server: GrpcServer;
   let rooms: ReturnType<typeof createServiceClient<typeof RoomService>>;
+  let address: string;
   const database = testDatabase();
   let batchCalls = 0;
 
@@ -215,9 +214,9 @@ describe("a room service whose message service is down", () => {
       log,
       broker: parley.broker,
       users: createServiceClient(UserService, parley.addresses.user, { interceptors: [counting], internalAuth: parley.internalAuth }),
-      messages: createServiceClient(MessageService, `127.0.0.1:${await closedPort()}`, { internalAuth: parley.internalAuth }),
     }, parley.internalAuth);
-    rooms = createServiceClient(RoomService, `127.0.0.1:${await server.listen(0, "127.0.0.1")}`, { internalAuth: parley.internalAuth });
+    address = `127.0.0.1:${await server.listen(0, "127.0.0.1")}`;
+    rooms = createServiceClient(RoomService, address, { internalAuth: parley.internalAuth });
   });
   afterAll(async () => {
     await server?.shutdown(1_000);
@@ -248,7 +247,7 @@ describe("a room service whose message service is down", () => {
     expect(batchCalls).toBe(pages);
   });
 
-  it("still lists my rooms, with zero stats, newest membership first", async () => {
+  it("lists my rooms with their memberships, newest membership first, and no message stats", async () => {
     const me = await newUser(parley);
     const other = await newUser(parley);
     const { room: first } = await rooms.createRoom({ name: "first", kind: RoomKind.PRIVATE }, asUser(me.id));
@@ -259,30 +258,18 @@ describe("a room service whose message service is down", () => {
     expect(mine.map((r) => r.room?.id)).toEqual([second!.id, first!.id]);
     for (const summary of mine) {
       expect(summary).toMatchObject({ lastSeq: 0n, unreadCount: 0n });
-      expect(summary.lastActivityTime).toEqual(summary.membership?.joinTime);
+      expect(summary.lastActivityTime).toBeUndefined();
     }
     expect(mine[0]?.membership?.role).toBe(Role.MEMBER);
     expect(mine[0]?.room?.memberCount).toBe(2);
   });
 
-  it("refuses to move a read marker it cannot cap, rather than guess", async () => {
+  it("leaves capping read markers to the message service: MarkRead is gone, MoveReadMarker is the message service's", async () => {
     const me = await newUser(parley);
     const { room } = await rooms.createRoom({ name: "unreadable", kind: RoomKind.PRIVATE }, asUser(me.id));
-    const error = await failure(rooms.markRead({ roomId: room!.id, seq: 5n }, asUser(me.id)));
-    expect(error?.code).toBe(Code.Unavailable);
-    // Not moving it needs no cap.
-    expect((await rooms.markRead({ roomId: room!.id, seq: 0n }, asUser(me.id))).lastReadSeq).toBe(0n);
+    expect((await failure(rooms.markRead({ roomId: room!.id, seq: 5n }, asUser(me.id))))?.code).toBe(Code.Unimplemented);
+    expect((await failure(rooms.moveReadMarker({ roomId: room!.id, seq: 5n }, asUser(me.id))))?.code).toBe(Code.PermissionDenied);
+    const asMessage = createServiceClient(RoomService, address, { internalAuth: new InternalAuth(parley.env.INTERNAL_AUTH_SECRET!, "message") });
+    expect((await asMessage.moveReadMarker({ roomId: room!.id, seq: 5n }, asUser(me.id))).lastReadSeq).toBe(5n);
   });
 });
-
-/** A loopback port nobody listens on (it was free a moment ago). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}

@@ -6,7 +6,6 @@ import { Code, ConnectError, type Client, type Interceptor } from "@connectrpc/c
 import { uuidv7 } from "uuidv7";
 import { asUser, createBroker, createServiceClient, freePort, parseEnv } from "@parley/kit";
 import { sqlRecorder, TEST_INTERNAL_SECRET, testDatabase, testInternalAuth } from "@parley/kit/testing";
-import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { build, createRoomDeps, roomEnv } from "../src/index.js";
@@ -15,12 +14,13 @@ const sql = sqlRecorder();
 const otherServiceCalls: string[] = [];
 const database = testDatabase();
 let rooms: Client<typeof RoomService>;
+let asMessage: Client<typeof RoomService>;
 let stopRooms: () => Promise<void>;
 
 beforeAll(async () => {
   // Nothing listens there: none of these calls may need another service, and any that tried is counted.
   const nowhere = `127.0.0.1:${await freePort()}`;
-  const config = parseEnv(roomEnv, { ...process.env, INTERNAL_AUTH_SECRET: TEST_INTERNAL_SECRET, DATABASE_URL: database.databaseUrl ?? "", USER_SERVICE_ADDR: nowhere, MESSAGE_SERVICE_ADDR: nowhere });
+  const config = parseEnv(roomEnv, { ...process.env, INTERNAL_AUTH_SECRET: TEST_INTERNAL_SECRET, DATABASE_URL: database.databaseUrl ?? "", USER_SERVICE_ADDR: nowhere });
   const broker = createBroker(undefined, sql.log);
   const internalAuth = testInternalAuth("room");
   const deps = await createRoomDeps(config, sql.log, broker, internalAuth, database.dataDir);
@@ -29,10 +29,11 @@ beforeAll(async () => {
     return next(request);
   };
   deps.users = createServiceClient(UserService, nowhere, { internalAuth, interceptors: [countCalls], defaultTimeoutMs: 1_000 });
-  deps.messages = createServiceClient(MessageService, nowhere, { internalAuth, interceptors: [countCalls], defaultTimeoutMs: 1_000 });
   const server = build(deps, internalAuth);
   const port = await server.listen(0, "127.0.0.1");
   rooms = createServiceClient(RoomService, `127.0.0.1:${port}`, { internalAuth: testInternalAuth(), defaultTimeoutMs: 30_000 });
+  // MoveReadMarker is the message service's (its MarkRead caps the seq first).
+  asMessage = createServiceClient(RoomService, `127.0.0.1:${port}`, { internalAuth: testInternalAuth("message"), defaultTimeoutMs: 30_000 });
   stopRooms = async () => {
     await server.shutdown(1_000);
     await deps.close();
@@ -59,7 +60,7 @@ describe("a private room one is not in and a missing room", () => {
       ["inviteMember", (roomId) => rooms.inviteMember({ roomId, userId: outsider }, as)],
       ["kickMember", (roomId) => rooms.kickMember({ roomId, userId: owner }, as)],
       ["setMemberRole", (roomId) => rooms.setMemberRole({ roomId, userId: owner, role: Role.ADMIN }, as)],
-      ["markRead", (roomId) => rooms.markRead({ roomId, seq: 1n }, as)],
+      ["moveReadMarker", (roomId) => asMessage.moveReadMarker({ roomId, seq: 1n }, as)],
     ];
     const workOf = async (call: (roomId: string) => Promise<unknown>, roomId: string) => {
       sql.statements.length = 0;

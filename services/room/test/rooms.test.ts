@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { uuidv7 } from "uuidv7";
 import { asUser } from "@parley/kit";
-import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 import { Role, RoomKind } from "@parley/proto/room/v1/room_pb";
 import { failure, newRoom, newUser, tag } from "./support.js";
 
-let parley: TestParley;
+let parley: TestParley<"room" | "message">;
 beforeAll(async () => {
-  parley = await startTestParley();
+  parley = await startTestParley({ services: ["room", "message"] });
 });
 afterAll(() => parley?.stop());
 
@@ -65,7 +65,6 @@ describe("creating and reading rooms", () => {
       parley.rooms.setMemberRole({ roomId: room.id, userId: owner.id, role: Role.ADMIN }),
       parley.rooms.listMembers({ roomId: room.id }),
       parley.rooms.openDirectRoom({ userId: owner.id }),
-      parley.rooms.markRead({ roomId: room.id, seq: 1n }),
     ].map(failure));
     for (const [i, error] of errors.entries()) expect(error?.code, `call ${i}`).toBe(Code.Unauthenticated);
     const { membership } = await parley.rooms.getMembership({ roomId: room.id, userId: owner.id });
@@ -96,7 +95,7 @@ describe("a private room does not exist for non-members", () => {
       parley.rooms.inviteMember({ roomId, userId: outsider.id }, asUser(outsider.id)),
       parley.rooms.kickMember({ roomId, userId: owner.id }, asUser(outsider.id)),
       parley.rooms.setMemberRole({ roomId, userId: owner.id, role: Role.ADMIN }, asUser(outsider.id)),
-      parley.rooms.markRead({ roomId, seq: 1n }, asUser(outsider.id)),
+      parley.messages.markRead({ roomId, seq: 1n }, asUser(outsider.id)),
     ];
     const existing = await Promise.all(callsFor(room.id).map(failure));
     const missing = await Promise.all(callsFor(uuidv7()).map(failure));

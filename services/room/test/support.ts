@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { ConnectError } from "@connectrpc/connect";
 import { uuidv7 } from "uuidv7";
 import { asUser } from "@parley/kit";
-import type { TestParley } from "@parley/all-in-one/testing";
+import type { TestParley } from "@parley/launch/testing";
 import type { Event } from "@parley/proto/events/v1/events_pb";
 import { RoomKind } from "@parley/proto/room/v1/room_pb";
 
@@ -12,13 +12,13 @@ export const tag = () => randomBytes(4).toString("hex");
 /** The error a call failed with, or undefined if it succeeded. */
 export const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (e) => ConnectError.from(e));
 
-export async function newUser(parley: TestParley, displayName = "") {
+export async function newUser(parley: TestParley<"room">, displayName = "") {
   const username = `r_${tag()}`;
   const { user } = await parley.users.createUser({ id: uuidv7(), username, email: `${username}@example.com`, displayName });
   return user!;
 }
 
-export async function newRoom(parley: TestParley, ownerId: string, kind = RoomKind.PUBLIC, name = `room ${tag()}`) {
+export async function newRoom(parley: TestParley<"room">, ownerId: string, kind = RoomKind.PUBLIC, name = `room ${tag()}`) {
   const { room } = await parley.rooms.createRoom({ name, kind }, asUser(ownerId));
   return room!;
 }
@@ -28,7 +28,7 @@ type PayloadCase = keyof Payloads;
 type PayloadValue<K extends PayloadCase> = Payloads[K];
 
 /** Everything published on a topic from now on, and a way to wait for a given event. */
-export async function listen(parley: TestParley, topic: string) {
+export async function listen(parley: TestParley<"room">, topic: string) {
   const events: Event[] = [];
   const waiters = new Set<() => void>();
   const unsubscribe = await parley.broker.subscribe(topic, (event) => {

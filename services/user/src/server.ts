@@ -7,9 +7,8 @@ import { UserServiceImpl } from "./service.js";
 export interface UserServerDeps {
   db: UserDb;
   log: Logger;
-  internalAuth: InternalAuth;
 }
 
-export function build({ db, log, internalAuth }: UserServerDeps) {
+export function build({ db, log }: UserServerDeps, internalAuth: InternalAuth) {
   return createGrpcServer({ name: "user", log, internalAuth, services: [implement(UserService, new UserServiceImpl(db))] });
 }

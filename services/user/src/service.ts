@@ -1,23 +1,25 @@
 // UserService: profiles, their privacy rules and search.
-import { Code, ConnectError, fail, requireUserId, rules, toTimestamp, validate, type CallContext, type ServiceHandlers } from "@parley/kit";
-import { UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/core";
+import { Code, ConnectError, fail, requireUserId, toTimestamp, validate, type CallContext, type ServiceHandlers } from "@parley/kit";
+import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { BATCHES, characters, FIELDS, normalize, PAGES, problemOf } from "@parley/proto/rules";
+import { fields } from "@parley/proto/rules/zod";
 import { z } from "zod";
 import {
   type UserSchema as UserMessageSchema,
   type UserService,
 } from "@parley/proto/user/v1/user_pb";
-import { User } from "./user.entity.js";
+import type { User } from "./user.entity.js";
 import type { UserDb } from "./db.js";
+import type { SearchCursor } from "./repository.js";
 
-const { username, email, displayName, avatarUrl, statusText, uuid } = rules;
+const { username, email, displayName, signUpDisplayName, avatarUrl, statusText, userQuery, pageToken, id: uuid } = fields;
 
-const createRequest = z.object({ id: uuid, username, email, displayName: z.string() });
+const createRequest = z.object({ id: uuid, username, email, displayName: signUpDisplayName });
 const EDITABLE = { display_name: "displayName", avatar_url: "avatarUrl", status_text: "statusText" } as const;
 type EditablePath = keyof typeof EDITABLE;
 
-const SEARCH_MAX_PAGE = 100;
-const SEARCH_DEFAULT_PAGE = 20;
+const { max: SEARCH_MAX_PAGE, default: SEARCH_DEFAULT_PAGE } = PAGES.userSearch;
 /** Below this length only prefixes are matched: trigram indexes need three characters. */
 const SUBSTRING_MIN_LENGTH = 3;
 
@@ -26,15 +28,12 @@ type UserMessage = MessageInitShape<typeof UserMessageSchema>;
 export class UserServiceImpl implements ServiceHandlers<typeof UserService> {
   constructor(private readonly db: UserDb) {}
 
-  private em(): EntityManager {
-    return this.db.em.fork();
-  }
-
   async createUser(request: { id: string; username: string; email: string; displayName: string }) {
     const input = validate(createRequest, request);
-    const name = input.displayName.trim() === "" ? input.username : validate(z.object({ displayName }), input).displayName;
-    const em = this.em();
-    const user = em.create(User, {
+    // An empty display name (after trimming) takes the username.
+    const name = input.displayName || input.username;
+    const { em, users } = this.db.fork();
+    const user = users.create({
       id: input.id,
       username: input.username,
       email: input.email,
@@ -52,22 +51,22 @@ export class UserServiceImpl implements ServiceHandlers<typeof UserService> {
 
   async deleteUser(request: { id: string }) {
     const { id } = validate(z.object({ id: uuid }), request);
-    await this.em().nativeDelete(User, { id });
+    await this.db.fork().users.nativeDelete({ id });
     return {};
   }
 
   async getUser(request: { id: string }, ctx: CallContext) {
     const { id } = validate(z.object({ id: uuid }), request);
-    const user = await this.em().findOne(User, { id });
+    const user = await this.db.fork().users.findOne({ id });
     if (!user) throw fail.notFound("user not found");
     return { user: toMessage(user, ctx.userId) };
   }
 
   async batchGetUsers(request: { ids: string[] }, ctx: CallContext) {
-    const { ids } = validate(z.object({ ids: z.array(uuid).max(500, "at most 500 ids") }), request);
+    const { ids } = validate(z.object({ ids: z.array(uuid).max(BATCHES.users, `at most ${BATCHES.users} ids`) }), request);
     const unique = [...new Set(ids)];
     if (unique.length === 0) return { users: [] };
-    const found = await this.em().find(User, { id: { $in: unique } });
+    const found = await this.db.fork().users.find({ id: { $in: unique } });
     const byId = new Map(found.map((u) => [u.id, u]));
     return { users: unique.flatMap((id) => (byId.has(id) ? [toMessage(byId.get(id)!, ctx.userId)] : [])) };
   }
@@ -90,10 +89,10 @@ export class UserServiceImpl implements ServiceHandlers<typeof UserService> {
       const schema = { displayName, avatarUrl, statusText }[key];
       changes[key] = validate(z.object({ [key]: schema }), { [key]: values[key] })[key] as string;
     }
-    const em = this.em();
-    const user = await em.findOne(User, { id: caller });
+    const { em, users } = this.db.fork();
+    const user = await users.findOne({ id: caller });
     if (!user) throw fail.notFound("user not found");
-    em.assign(user, changes);
+    users.assign(user, changes);
     await em.flush();
     return { user: toMessage(user, caller) };
   }
@@ -101,9 +100,9 @@ export class UserServiceImpl implements ServiceHandlers<typeof UserService> {
   async searchUsers(request: { query: string; pageSize: number; pageToken: string }, ctx: CallContext) {
     const input = validate(
       z.object({
-        query: z.string().trim().min(1, "must not be empty").max(64, "at most 64 characters"),
+        query: userQuery,
         pageSize: z.number().int().min(0).max(SEARCH_MAX_PAGE, `at most ${SEARCH_MAX_PAGE}`),
-        pageToken: z.string().max(512),
+        pageToken,
       }),
       request,
     );
@@ -111,44 +110,22 @@ export class UserServiceImpl implements ServiceHandlers<typeof UserService> {
     const after = decodeSearchToken(input.pageToken);
     const needle = escapeLike(input.query.toLowerCase());
     const prefix = `${needle}%`;
-    const pattern = input.query.length >= SUBSTRING_MIN_LENGTH ? `%${needle}%` : prefix;
-    const em = this.em();
-    // Prefix matches rank 0, substring matches 1; keyset pagination over (rank, lower(username), id).
-    const rows: Record<string, unknown>[] = await em.getConnection().execute(
-      `select * from (
-         select u.*, lower(u.username) as sort_name,
-                case when lower(u.username) like ? or lower(u.display_name) like ? then 0 else 1 end as match_rank
-         from users u
-         where lower(u.username) like ? or lower(u.display_name) like ?
-       ) s
-       where (s.match_rank, s.sort_name, s.id) > (?, ?, ?::uuid)
-       order by s.match_rank, s.sort_name, s.id
-       limit ?`,
-      [prefix, prefix, pattern, pattern, after.rank, after.name, after.id, limit + 1],
-      "all",
-    );
+    const pattern = characters(input.query) >= SUBSTRING_MIN_LENGTH ? `%${needle}%` : prefix;
+    const rows = await this.db.fork().users.search(prefix, pattern, after, limit + 1);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    const nextPageToken =
-      rows.length > limit && last
-        ? encodeSearchToken({ rank: Number(last.match_rank), name: String(last.sort_name), id: String(last.id) })
-        : "";
-    const users = page.map((row) => {
-      const { sort_name: _s, match_rank: _r, ...columns } = row;
-      return toMessage(em.map(User, columns), ctx.userId);
-    });
+    const nextPageToken = rows.length > limit && last ? encodeSearchToken(last.cursor) : "";
+    const users = page.map(({ user }) => toMessage(user, ctx.userId));
     return { users, nextPageToken };
   }
 
   async resolveLogin(request: { login: string }) {
-    const login = request.login.trim().toLowerCase();
-    if (login === "" || login.length > 254) throw fail.notFound("no such account");
+    if (problemOf(FIELDS.login, request.login) !== undefined) throw fail.notFound("no such account");
+    const login = normalize(FIELDS.login, request.login).toLowerCase();
     const column = login.includes("@") ? "email" : "username";
-    const [row] = await this.em()
-      .getConnection()
-      .execute<{ id: string }[]>(`select id from users where lower(${column}) = ? limit 1`, [login], "all");
-    if (!row) throw fail.notFound("no such account");
-    return { userId: row.id };
+    const userId = await this.db.fork().users.idByLogin(column, login);
+    if (!userId) throw fail.notFound("no such account");
+    return { userId };
   }
 }
 
@@ -175,12 +152,6 @@ function uniqueViolation(error: unknown): ConnectError | undefined {
 
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
-interface SearchCursor {
-  rank: number;
-  name: string;
-  id: string;
 }
 
 const START: SearchCursor = { rank: -1, name: "", id: "00000000-0000-0000-0000-000000000000" };

@@ -3,11 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { uuidv7 } from "uuidv7";
 import { asUser } from "@parley/kit";
-import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 
-let parley: TestParley;
+let parley: TestParley<"user">;
 beforeAll(async () => {
-  parley = await startTestParley();
+  parley = await startTestParley({ services: ["user"] });
 });
 afterAll(() => parley?.stop());
 

@@ -1,6 +1,7 @@
 import { Show } from "solid-js";
 import { hueOf, initials } from "../lib/format";
 import type { Presence } from "../lib/live";
+import "./Avatar.css";
 
 /** A picture when the person set an http(s) one, their initials on a stable colour otherwise. */
 export function Avatar(props: { userId: string; name: string; url?: string; size?: number; presence?: Presence }) {

@@ -1,14 +1,16 @@
 // Writing a message: Enter sends, Shift+Enter adds a line, ↑ in an empty box
 // edits your last message. Drafts are kept per room while the app is open.
 import { createSignal, onMount, Show } from "solid-js";
-import { MAX_BODY, useChat } from "../lib/chat";
+import { FIELDS, remaining as charactersLeft } from "@parley/proto/rules";
+import { useTyping } from "../lib/store/typing";
 import { autosize } from "./MessageItem";
 import { Icon } from "./Icon";
+import "./Composer.css";
 
 const drafts = new Map<string, string>();
 
 export function Composer(props: { roomId: string; label: string; onSend: (body: string) => void; onEditLast: () => boolean }) {
-  const chat = useChat();
+  const typing = useTyping();
   const [body, setBody] = createSignal(drafts.get(props.roomId) ?? "");
   let input!: HTMLTextAreaElement;
 
@@ -26,14 +28,15 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
 
   const send = () => {
     const text = body().trim();
-    if (!text || text.length > MAX_BODY) return;
+    if (!text || charactersLeft(FIELDS.body, text) < 0) return;
     props.onSend(text);
     update("");
     drafts.delete(props.roomId);
     input.focus();
   };
 
-  const remaining = () => MAX_BODY - body().trim().length;
+  // Counted as the server counts: characters (code points) after trimming.
+  const remaining = () => charactersLeft(FIELDS.body, body());
 
   return (
     <form
@@ -55,7 +58,7 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
         aria-describedby={`composer-hint-${props.roomId}`}
         onInput={(e) => {
           update(e.currentTarget.value);
-          if (e.currentTarget.value.trim()) chat.iAmTyping(props.roomId);
+          if (e.currentTarget.value.trim()) typing.iAmTyping(props.roomId);
         }}
         onKeyDown={(e) => {
           if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {

@@ -1,14 +1,15 @@
-import { useChat } from "../lib/chat";
+import { useConnection } from "../lib/store/connection";
+import "./ConnectionBadge.css";
 
 const LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", closed: "Offline" } as const;
 
 /** Where the live connection stands: connecting, live, reconnecting. */
 export function ConnectionBadge() {
-  const chat = useChat();
+  const connection = useConnection();
   return (
-    <span class={`connection connection-${chat.connection()}`} role="status" data-testid="connection" data-state={chat.connection()}>
+    <span class={`connection connection-${connection.state()}`} role="status" data-testid="connection" data-state={connection.state()}>
       <span class="connection-dot" aria-hidden="true" />
-      <span class="connection-label">{LABELS[chat.connection()]}</span>
+      <span class="connection-label">{LABELS[connection.state()]}</span>
     </span>
   );
 }

@@ -2,6 +2,7 @@
 // the rest of the page is inert, Escape and a click on the backdrop close it.
 import { createUniqueId, onCleanup, onMount, type JSX } from "solid-js";
 import { Icon } from "./Icon";
+import "./Dialog.css";
 
 export function Dialog(props: { title: string; onClose: () => void; children: JSX.Element; wide?: boolean; description?: string }) {
   let dialog!: HTMLDialogElement;

@@ -1,4 +1,5 @@
 import { renderMarkdown } from "../lib/markdown";
+import "./Markdown.css";
 
 /** A message body: DOM nodes built by the markdown renderer (never innerHTML). */
 export function Markdown(props: { text: string }) {

@@ -2,22 +2,29 @@
 import { useNavigate } from "@solidjs/router";
 import { createEffect, createMemo, createResource, For, on, Show } from "solid-js";
 import { api, errorMessage } from "../lib/api";
-import { useChat } from "../lib/chat";
+import { usePeople } from "../lib/store/people";
+import { useRooms } from "../lib/store/rooms";
+import { useMembers } from "../lib/store/members";
+import { useConnection } from "../lib/store/connection";
 import { notify } from "../lib/notify";
 import type { Member } from "../lib/types";
 import { Avatar } from "./Avatar";
 import { Icon } from "./Icon";
+import "./MemberList.css";
 
 const ORDER = { online: 0, away: 1, offline: 2 } as const;
 
 export function MemberList(props: { roomId: string; onClose: () => void }) {
-  const chat = useChat();
+  const people = usePeople();
+  const rooms = useRooms();
+  const roomMembers = useMembers();
+  const connection = useConnection();
   const navigate = useNavigate();
-  const [members, { refetch }] = createResource(() => props.roomId, (id) => chat.loadMembers(id));
-  createEffect(on(() => chat.memberVersion[props.roomId], () => void refetch(), { defer: true }));
+  const [members, { refetch }] = createResource(() => props.roomId, (id) => roomMembers.load(id));
+  createEffect(on(() => roomMembers.version(props.roomId), () => void refetch(), { defer: true }));
 
-  const nameOf = (m: Member) => m.user?.displayName || m.user?.username || chat.nameOf(m.userId);
-  const presenceOf = (m: Member) => (m.userId === chat.myId && chat.connection() === "live" ? "online" : (chat.presence[m.userId] ?? "offline"));
+  const nameOf = (m: Member) => m.user?.displayName || m.user?.username || people.nameOf(m.userId);
+  const presenceOf = (m: Member) => (m.userId === people.myId && connection.state() === "live" ? "online" : (people.presence[m.userId] ?? "offline"));
   const sorted = createMemo(() =>
     (members.latest ?? []).slice().sort((a, b) => ORDER[presenceOf(a)] - ORDER[presenceOf(b)] || nameOf(a).localeCompare(nameOf(b))),
   );
@@ -26,7 +33,7 @@ export function MemberList(props: { roomId: string; onClose: () => void }) {
   const message = async (member: Member) => {
     try {
       const room = await api.rooms.openDirect.mutate({ userId: member.userId });
-      await chat.refreshRooms();
+      await rooms.refresh();
       navigate(`/rooms/${room.id}`);
     } catch (failure) {
       notify(errorMessage(failure));
@@ -62,7 +69,7 @@ export function MemberList(props: { roomId: string; onClose: () => void }) {
                     <span class="member-status" dir="auto">{member.user!.statusText}</span>
                   </Show>
                 </span>
-                <Show when={member.userId !== chat.myId && chat.roomById(props.roomId)?.visibility !== "direct"}>
+                <Show when={member.userId !== people.myId && rooms.roomById(props.roomId)?.visibility !== "direct"}>
                   <button type="button" class="icon-button member-action" aria-label={`Message ${nameOf(member)}`} title="Send a direct message" onClick={() => void message(member)}>
                     <Icon name="message" size={16} />
                   </button>

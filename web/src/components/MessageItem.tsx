@@ -1,13 +1,15 @@
 // One message in the list: its sender (unless it continues a group), the body
 // as safe markdown, edited / deleted / pending / failed states, and its actions.
+import { FIELDS, maxInputLength } from "@parley/proto/rules";
 import { createSignal, onMount, Show } from "solid-js";
-import { useChat } from "../lib/chat";
+import { usePeople } from "../lib/store/people";
 import { fullTimeOf, timeOf } from "../lib/format";
 import { isPending, type PendingSend, type TimelineItem } from "../lib/timeline";
 import type { ChatMessage } from "../lib/types";
 import { Avatar } from "./Avatar";
 import { Icon } from "./Icon";
 import { Markdown } from "./Markdown";
+import "./MessageItem.css";
 
 export interface MessageActions {
   canDelete(message: ChatMessage): boolean;
@@ -20,7 +22,7 @@ export interface MessageActions {
 }
 
 export function MessageItem(props: { item: TimelineItem; grouped: boolean; editing: boolean; actions: MessageActions }) {
-  const chat = useChat();
+  const people = usePeople();
   const item = () => props.item;
   const confirmed = (): ChatMessage | null => {
     const current = item();
@@ -30,9 +32,9 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
     const current = item();
     return isPending(current) ? current : null;
   };
-  const mine = () => item().senderId === chat.myId;
-  const name = () => chat.nameOf(item().senderId);
-  const sender = () => chat.users[item().senderId];
+  const mine = () => item().senderId === people.myId;
+  const name = () => people.nameOf(item().senderId);
+  const sender = () => people.users[item().senderId];
   const deleted = () => confirmed()?.deleted ?? false;
 
   return (
@@ -153,7 +155,7 @@ function EditBox(props: { message: ChatMessage; actions: MessageActions }) {
         ref={input}
         rows={1}
         value={body()}
-        maxLength={4000}
+        maxLength={maxInputLength(FIELDS.body)}
         onInput={(e) => {
           setBody(e.currentTarget.value);
           autosize(e.currentTarget);
@@ -175,7 +177,7 @@ function EditBox(props: { message: ChatMessage; actions: MessageActions }) {
           Cancel
         </button>
         <button type="submit" class="button small primary" disabled={busy()}>
-          Save
+          {busy() ? "Saving…" : "Save"}
         </button>
       </div>
     </form>

@@ -1,67 +1,53 @@
 // My profile (display name, avatar URL, status), the theme, and signing out
 // here or on every device.
+import { FIELDS, maxInputLength } from "@parley/proto/rules";
 import { useNavigate } from "@solidjs/router";
 import { createSignal, Show } from "solid-js";
-import { api, errorMessage } from "../lib/api";
-import { useChat } from "../lib/chat";
+import { api } from "../lib/api";
+import { createSubmit } from "../lib/form";
+import { usePeople } from "../lib/store/people";
 import { endSession, signOut } from "../lib/session";
 import { setTheme, theme, type ThemeChoice } from "../lib/theme";
 import { Avatar } from "./Avatar";
 import { Dialog } from "./Dialog";
+import { FormError } from "./FormError";
+import "./ProfileDialog.css";
 
 export function ProfileDialog(props: { onClose: () => void }) {
-  const chat = useChat();
+  const people = usePeople();
   const navigate = useNavigate();
-  const me = chat.me();
+  const me = people.me();
   const [displayName, setDisplayName] = createSignal(me.displayName);
   const [avatarUrl, setAvatarUrl] = createSignal(me.avatarUrl);
   const [statusText, setStatusText] = createSignal(me.statusText);
-  const [error, setError] = createSignal<string | null>(null);
   const [saved, setSaved] = createSignal(false);
-  const [busy, setBusy] = createSignal(false);
   const [confirmAll, setConfirmAll] = createSignal(false);
+  const form = createSubmit();
 
-  const save = async (event: SubmitEvent) => {
-    event.preventDefault();
-    setError(null);
+  const save = form.onSubmit(async () => {
     setSaved(false);
     const changes = {
       ...(displayName().trim() !== me.displayName && { displayName: displayName().trim() }),
       ...(avatarUrl().trim() !== me.avatarUrl && { avatarUrl: avatarUrl().trim() }),
       ...(statusText().trim() !== me.statusText && { statusText: statusText().trim() }),
     };
-    if (Object.keys(changes).length === 0) {
-      props.onClose();
-      return;
-    }
-    setBusy(true);
-    try {
-      chat.setMe(await api.users.updateMe.mutate(changes));
-      setSaved(true);
-      props.onClose();
-    } catch (failure) {
-      setError(errorMessage(failure));
-    } finally {
-      setBusy(false);
-    }
-  };
+    if (Object.keys(changes).length === 0) return props.onClose();
+    people.setMe(await api.users.updateMe.mutate(changes));
+    setSaved(true);
+    props.onClose();
+  });
 
   const signOutHere = async () => {
     await signOut();
     navigate("/signin", { replace: true });
   };
 
-  const signOutEverywhere = async () => {
-    setBusy(true);
-    try {
+  const signOutEverywhere = () =>
+    form.run(async () => {
       await api.auth.logoutAll.mutate();
       endSession("You signed out on every device.");
       navigate("/signin", { replace: true });
-    } catch (failure) {
-      setError(errorMessage(failure));
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <Dialog title="Your profile" onClose={props.onClose}>
@@ -78,15 +64,15 @@ export function ProfileDialog(props: { onClose: () => void }) {
       <form class="form" onSubmit={save}>
         <label class="field">
           <span>Display name</span>
-          <input name="displayName" maxLength={64} required value={displayName()} onInput={(e) => setDisplayName(e.currentTarget.value)} />
+          <input name="displayName" maxLength={maxInputLength(FIELDS.displayName)} required value={displayName()} onInput={(e) => setDisplayName(e.currentTarget.value)} />
         </label>
         <label class="field">
           <span>Avatar URL</span>
-          <input name="avatarUrl" type="url" inputMode="url" maxLength={2048} placeholder="https://…" value={avatarUrl()} onInput={(e) => setAvatarUrl(e.currentTarget.value)} />
+          <input name="avatarUrl" type="url" inputMode="url" maxLength={maxInputLength(FIELDS.avatarUrl)} placeholder="https://…" value={avatarUrl()} onInput={(e) => setAvatarUrl(e.currentTarget.value)} />
         </label>
         <label class="field">
           <span>Status</span>
-          <input name="statusText" maxLength={140} placeholder="What are you up to?" value={statusText()} onInput={(e) => setStatusText(e.currentTarget.value)} />
+          <input name="statusText" maxLength={maxInputLength(FIELDS.statusText)} placeholder="What are you up to?" value={statusText()} onInput={(e) => setStatusText(e.currentTarget.value)} />
         </label>
         <label class="field">
           <span>Theme</span>
@@ -96,11 +82,7 @@ export function ProfileDialog(props: { onClose: () => void }) {
             <option value="dark">Dark</option>
           </select>
         </label>
-        <Show when={error()}>
-          <p class="form-error" role="alert">
-            {error()}
-          </p>
-        </Show>
+        <FormError error={form.error()} />
         <Show when={saved()}>
           <p class="notice" role="status">
             Saved.
@@ -110,7 +92,7 @@ export function ProfileDialog(props: { onClose: () => void }) {
           <button type="button" class="button" onClick={() => props.onClose()}>
             Cancel
           </button>
-          <button type="submit" class="button primary" disabled={busy()}>
+          <button type="submit" class="button primary" disabled={form.busy() !== null}>
             Save profile
           </button>
         </div>
@@ -129,7 +111,7 @@ export function ProfileDialog(props: { onClose: () => void }) {
               </button>
             }
           >
-            <button type="button" class="button danger" disabled={busy()} onClick={() => void signOutEverywhere()} autofocus>
+            <button type="button" class="button danger" disabled={form.busy() !== null} onClick={() => void signOutEverywhere()} autofocus>
               Yes, sign out on every device
             </button>
           </Show>

@@ -2,7 +2,9 @@
 // unread counts; the entry points to create, browse and start conversations.
 import { A } from "@solidjs/router";
 import { createMemo, createSignal, For, Match, Show, Switch } from "solid-js";
-import { useChat } from "../lib/chat";
+import { usePeople } from "../lib/store/people";
+import { useRooms } from "../lib/store/rooms";
+import { useConnection } from "../lib/store/connection";
 import type { RoomSummary } from "../lib/types";
 import { Avatar } from "./Avatar";
 import { ConnectionBadge } from "./ConnectionBadge";
@@ -10,22 +12,25 @@ import { BrowseRoomsDialog, CreateRoomDialog, NewDirectDialog } from "./RoomDial
 import { ProfileDialog } from "./ProfileDialog";
 import { Icon } from "./Icon";
 import { ThemeToggle } from "./ThemeToggle";
+import "./Sidebar.css";
 
 type Open = "create" | "browse" | "direct" | "profile" | null;
 
 export function Sidebar(props: { onNavigate: () => void }) {
-  const chat = useChat();
+  const people = usePeople();
+  const rooms = useRooms();
+  const connection = useConnection();
   const [open, setOpen] = createSignal<Open>(null);
   const groups = createMemo(() => {
-    const rooms: RoomSummary[] = [];
+    const named: RoomSummary[] = [];
     const directs: RoomSummary[] = [];
-    for (const room of chat.rooms()) (room.visibility === "direct" ? directs : rooms).push(room);
-    return { rooms, directs };
+    for (const room of rooms.rooms()) (room.visibility === "direct" ? directs : named).push(room);
+    return { rooms: named, directs };
   });
 
   const RoomLink = (p: { room: RoomSummary }) => {
-    const title = () => chat.roomTitle(p.room);
-    const peer = () => chat.peerOf(p.room);
+    const title = () => rooms.roomTitle(p.room);
+    const peer = () => rooms.peerOf(p.room);
     const unread = () => p.room.unreadCount;
     return (
       <li>
@@ -39,7 +44,7 @@ export function Sidebar(props: { onNavigate: () => void }) {
           <Switch>
             <Match when={peer()}>
               {(id) => (
-                <Avatar userId={id()} name={title()} url={chat.users[id()]?.avatarUrl} size={22} presence={chat.presence[id()] ?? "offline"} />
+                <Avatar userId={id()} name={title()} url={people.users[id()]?.avatarUrl} size={22} presence={people.presence[id()] ?? "offline"} />
               )}
             </Match>
             <Match when={p.room.visibility === "private"}>
@@ -89,7 +94,7 @@ export function Sidebar(props: { onNavigate: () => void }) {
             when={groups().rooms.length > 0}
             fallback={
               <p class="sidebar-empty">
-                <Show when={chat.roomsLoaded()} fallback="Loading…">
+                <Show when={rooms.loaded()} fallback="Loading…">
                   No rooms yet. <button type="button" class="link-button" onClick={() => setOpen("browse")}>Browse</button> or{" "}
                   <button type="button" class="link-button" onClick={() => setOpen("create")}>create one</button>.
                 </Show>
@@ -109,7 +114,7 @@ export function Sidebar(props: { onNavigate: () => void }) {
               <Icon name="plus" size={16} />
             </button>
           </div>
-          <Show when={groups().directs.length > 0} fallback={<p class="sidebar-empty">{chat.roomsLoaded() ? "No conversations yet." : ""}</p>}>
+          <Show when={groups().directs.length > 0} fallback={<p class="sidebar-empty">{rooms.loaded() ? "No conversations yet." : ""}</p>}>
             <ul class="room-list">
               <For each={groups().directs}>{(room) => <RoomLink room={room} />}</For>
             </ul>
@@ -118,11 +123,11 @@ export function Sidebar(props: { onNavigate: () => void }) {
       </div>
 
       <footer class="sidebar-foot">
-        <button type="button" class="me-button" onClick={() => setOpen("profile")} aria-label={`Your profile: ${chat.me().displayName || chat.me().username}`}>
-          <Avatar userId={chat.myId} name={chat.me().displayName || chat.me().username} url={chat.me().avatarUrl} size={32} presence={chat.connection() === "live" ? "online" : "offline"} />
+        <button type="button" class="me-button" onClick={() => setOpen("profile")} aria-label={`Your profile: ${people.me().displayName || people.me().username}`}>
+          <Avatar userId={people.myId} name={people.me().displayName || people.me().username} url={people.me().avatarUrl} size={32} presence={connection.state() === "live" ? "online" : "offline"} />
           <span class="me-text">
-            <span class="me-name" dir="auto">{chat.me().displayName || chat.me().username}</span>
-            <span class="me-status" dir="auto">{chat.me().statusText || `@${chat.me().username}`}</span>
+            <span class="me-name" dir="auto">{people.me().displayName || people.me().username}</span>
+            <span class="me-status" dir="auto">{people.me().statusText || `@${people.me().username}`}</span>
           </span>
         </button>
       </footer>

@@ -1,6 +1,7 @@
 import { For } from "solid-js";
 import { dismiss, toasts } from "../lib/notify";
 import { Icon } from "./Icon";
+import "./Toasts.css";
 
 export function Toasts() {
   return (

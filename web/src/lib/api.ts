@@ -2,6 +2,7 @@
 // carries a fresh access token; a 401 renews the token once and retries.
 import { createTRPCClient, httpBatchLink, TRPCClientError, type TRPCLink } from "@trpc/client";
 import { observable } from "@trpc/server/observable";
+import { LiveError } from "@parley/client";
 import { accessToken, isRejected, refreshAccessToken, signedInUserId } from "./session";
 import type { AppRouter } from "./types";
 
@@ -49,6 +50,12 @@ export function errorMessage(error: unknown): string {
     if (!data && /fetch|network/i.test(error.message)) return "Cannot reach the server. Check your connection.";
     const message = error.message || "Something went wrong.";
     // Validation errors name the field ("password: at least 8 characters").
+    return message.charAt(0).toUpperCase() + message.slice(1);
+  }
+  if (error instanceof LiveError) {
+    // Refusals over the socket (a send, an edit, a deletion) read like the API's.
+    if (error.code === "RESOURCE_EXHAUSTED") return "Too many attempts. Please wait a moment and try again.";
+    const message = error.message || "Something went wrong.";
     return message.charAt(0).toUpperCase() + message.slice(1);
   }
   if (error instanceof Error) return error.message;

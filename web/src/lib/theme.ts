@@ -1,4 +1,5 @@
 // Light, dark, or whatever the system prefers (the default); the choice is remembered.
+// The theme shown is always on <html data-theme>: styles/theme.css reads only that.
 import { createSignal } from "solid-js";
 
 export type ThemeChoice = "system" | "light" | "dark";
@@ -18,12 +19,13 @@ export { theme };
 
 const darkQuery = globalThis.matchMedia?.("(prefers-color-scheme: dark)");
 const [systemDark, setSystemDark] = createSignal(darkQuery?.matches ?? false);
-darkQuery?.addEventListener("change", (event) => setSystemDark(event.matches));
+darkQuery?.addEventListener("change", (event) => {
+  setSystemDark(event.matches);
+  apply();
+});
 
-function apply(choice: ThemeChoice): void {
-  const root = document.documentElement;
-  if (choice === "system") root.removeAttribute("data-theme");
-  else root.setAttribute("data-theme", choice);
+function apply(): void {
+  document.documentElement.setAttribute("data-theme", effectiveTheme());
 }
 
 export function setTheme(choice: ThemeChoice): void {
@@ -34,7 +36,7 @@ export function setTheme(choice: ThemeChoice): void {
   } catch {
     // Not remembered: still applied.
   }
-  apply(choice);
+  apply();
 }
 
 /** The theme actually shown now. */
@@ -48,4 +50,4 @@ export function toggleTheme(): void {
   setTheme(effectiveTheme() === "dark" ? "light" : "dark");
 }
 
-apply(theme());
+apply();

@@ -1,9 +1,12 @@
 // Sign in and sign up: the only screens for people without a session.
+import { FIELDS, maxInputLength } from "@parley/proto/rules";
 import { A, Navigate, useNavigate, useSearchParams } from "@solidjs/router";
 import { createSignal, Show, type JSX } from "solid-js";
-import { errorField, errorMessage } from "../lib/api";
+import { createSubmit } from "../lib/form";
 import { adopt, endReason, isSignedIn, publicApi } from "../lib/session";
+import { FormError } from "../components/FormError";
 import { ThemeToggle } from "../components/ThemeToggle";
+import "./Auth.css";
 
 function AuthLayout(props: { title: string; children: JSX.Element; footer: JSX.Element }) {
   return (
@@ -35,23 +38,13 @@ function useAfterAuth() {
 export function SignIn() {
   const [login, setLogin] = createSignal("");
   const [password, setPassword] = createSignal("");
-  const [error, setError] = createSignal<string | null>(null);
-  const [busy, setBusy] = createSignal(false);
+  const form = createSubmit();
   const done = useAfterAuth();
 
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      adopt(await publicApi.auth.login.mutate({ login: login().trim(), password: password() }));
-      done();
-    } catch (failure) {
-      setError(errorMessage(failure));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const submit = form.onSubmit(async () => {
+    adopt(await publicApi.auth.login.mutate({ login: login().trim(), password: password() }));
+    done();
+  });
 
   return (
     <Show when={!isSignedIn()} fallback={<Navigate href="/" />}>
@@ -77,13 +70,9 @@ export function SignIn() {
               onInput={(e) => setPassword(e.currentTarget.value)}
             />
           </label>
-          <Show when={error()}>
-            <p class="form-error" role="alert">
-              {error()}
-            </p>
-          </Show>
-          <button class="button primary wide" type="submit" disabled={busy() || !login() || !password()}>
-            {busy() ? "Signing in…" : "Sign in"}
+          <FormError error={form.error()} />
+          <button class="button primary wide" type="submit" disabled={form.busy() || !login() || !password()}>
+            {form.busy() ? "Signing in…" : "Sign in"}
           </button>
         </form>
       </AuthLayout>
@@ -96,33 +85,22 @@ export function SignUp() {
   const [username, setUsername] = createSignal("");
   const [displayName, setDisplayName] = createSignal("");
   const [password, setPassword] = createSignal("");
-  const [error, setError] = createSignal<{ text: string; field?: string } | null>(null);
-  const [busy, setBusy] = createSignal(false);
+  const form = createSubmit();
   const done = useAfterAuth();
 
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const name = displayName().trim();
-      adopt(
-        await publicApi.auth.register.mutate({
-          email: email().trim(),
-          username: username().trim(),
-          password: password(),
-          ...(name && { displayName: name }),
-        }),
-      );
-      done();
-    } catch (failure) {
-      setError({ text: errorMessage(failure), field: errorField(failure) });
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  const invalid = (field: string) => (error()?.field === field ? "true" : undefined);
+  const submit = form.onSubmit(async () => {
+    const name = displayName().trim();
+    adopt(
+      await publicApi.auth.register.mutate({
+        email: email().trim(),
+        username: username().trim(),
+        password: password(),
+        ...(name && { displayName: name }),
+      }),
+    );
+    done();
+  });
+  const invalid = form.invalid;
 
   return (
     <Show when={!isSignedIn()} fallback={<Navigate href="/" />}>
@@ -159,7 +137,7 @@ export function SignUp() {
             <span>
               Display name <small>(optional)</small>
             </span>
-            <input name="displayName" autocomplete="name" maxLength={64} value={displayName()} onInput={(e) => setDisplayName(e.currentTarget.value)} />
+            <input name="displayName" autocomplete="name" maxLength={maxInputLength(FIELDS.signUpDisplayName)} value={displayName()} onInput={(e) => setDisplayName(e.currentTarget.value)} />
           </label>
           <label class="field">
             <span>Password</span>
@@ -168,7 +146,7 @@ export function SignUp() {
               type="password"
               autocomplete="new-password"
               required
-              minLength={8}
+              minLength={FIELDS.password.min}
               aria-describedby="password-hint"
               aria-invalid={invalid("password")}
               value={password()}
@@ -176,13 +154,9 @@ export function SignUp() {
             />
             <small id="password-hint">At least 8 characters</small>
           </label>
-          <Show when={error()}>
-            <p class="form-error" role="alert">
-              {error()!.text}
-            </p>
-          </Show>
-          <button class="button primary wide" type="submit" disabled={busy() || !email() || !username() || !password()}>
-            {busy() ? "Creating account…" : "Create account"}
+          <FormError error={form.error()} />
+          <button class="button primary wide" type="submit" disabled={form.busy() || !email() || !username() || !password()}>
+            {form.busy() ? "Creating account…" : "Create account"}
           </button>
         </form>
       </AuthLayout>

@@ -1,23 +1,26 @@
 // The signed-in start screen (on phones, the sidebar is the start screen).
 import { For, Show } from "solid-js";
 import { A } from "@solidjs/router";
-import { useChat } from "../lib/chat";
+import { usePeople } from "../lib/store/people";
+import { useRooms } from "../lib/store/rooms";
 import { useLayout } from "../lib/layout";
 import { Icon } from "../components/Icon";
+import "./Home.css";
 
 export function Home() {
-  const chat = useChat();
+  const people = usePeople();
+  const rooms = useRooms();
   const layout = useLayout();
-  const unread = () => chat.rooms().filter((r) => r.unreadCount > 0);
+  const unread = () => rooms.rooms().filter((r) => r.unreadCount > 0);
   return (
     <div class="home">
       <button type="button" class="icon-button only-narrow home-menu" aria-label="Open rooms" onClick={() => layout.openSidebar()}>
         <Icon name="menu" />
       </button>
       <div class="home-card">
-        <h1>Welcome, <bdi>{chat.me().displayName || chat.me().username}</bdi></h1>
+        <h1>Welcome, <bdi>{people.me().displayName || people.me().username}</bdi></h1>
         <Show
-          when={chat.rooms().length > 0}
+          when={rooms.rooms().length > 0}
           fallback={<p class="muted">You are not in any room yet. Create one, or browse the public rooms, from the sidebar.</p>}
         >
           <Show when={unread().length > 0} fallback={<p class="muted">You are all caught up. Pick a conversation on the left.</p>}>
@@ -28,7 +31,7 @@ export function Home() {
                   <li>
                     <A href={`/rooms/${room.id}`}>
                       {room.visibility === "direct" ? "" : "#"}
-                      {chat.roomTitle(room)}
+                      {rooms.roomTitle(room)}
                     </A>{" "}
                     <span class="muted">({room.unreadCount})</span>
                   </li>

@@ -2,13 +2,17 @@
 // you are reading), live messages, the "new messages" line, typing, members,
 // and the composer. Reaching the newest message marks the room read.
 import { A, useNavigate, useParams } from "@solidjs/router";
-import { createEffect, createResource, createSignal, For, Match, on, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
+import { createEffect, createResource, createSignal, For, Match, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
 import { api, errorMessage } from "../lib/api";
-import { useChat } from "../lib/chat";
+import { usePeople } from "../lib/store/people";
+import { useRooms } from "../lib/store/rooms";
+import { useTimelines } from "../lib/store/timelines";
+import { useTyping } from "../lib/store/typing";
 import { dayLabel } from "../lib/format";
 import { useLayout } from "../lib/layout";
 import { notify } from "../lib/notify";
-import { continuesGroup, dayKey, firstUnreadSeq, isPending } from "../lib/timeline";
+import { createTimelineScroll } from "../lib/scroll";
+import { continuesGroup, dayKey, isPending } from "../lib/timeline";
 import type { ChatMessage, RoomSummary } from "../lib/types";
 import { Avatar } from "../components/Avatar";
 import { Composer } from "../components/Composer";
@@ -17,11 +21,7 @@ import { Icon } from "../components/Icon";
 import { MemberList } from "../components/MemberList";
 import { MessageItem, type MessageActions } from "../components/MessageItem";
 import { AddPeopleDialog } from "../components/RoomDialogs";
-
-/** Within this many pixels of the end counts as "at the newest message". */
-const BOTTOM_SLACK = 48;
-/** Older messages load when the top is this close. */
-const TOP_SLACK = 400;
+import "./RoomView.css";
 
 export function RoomRoute() {
   const params = useParams();
@@ -33,13 +33,13 @@ export function RoomRoute() {
 }
 
 function RoomScreen(props: { roomId: string }) {
-  const chat = useChat();
-  const room = () => chat.roomById(props.roomId);
+  const rooms = useRooms();
+  const room = () => rooms.roomById(props.roomId);
   return (
     <Show
       when={room()}
       fallback={
-        <Show when={chat.roomsLoaded()} fallback={<div class="splash" role="status">Loading…</div>}>
+        <Show when={rooms.loaded()} fallback={<div class="splash" role="status">Loading…</div>}>
           <NotAMember roomId={props.roomId} />
         </Show>
       }
@@ -50,19 +50,19 @@ function RoomScreen(props: { roomId: string }) {
 }
 
 function NotAMember(props: { roomId: string }) {
-  const chat = useChat();
+  const rooms = useRooms();
   const layout = useLayout();
   const [room] = createResource(() => props.roomId, (id) => api.rooms.get.query({ id }));
   const [busy, setBusy] = createSignal(false);
   createEffect(() => {
     // A member whose list is just behind (joined on another device a moment ago).
-    if (room()?.membership) void chat.refreshRooms();
+    if (room()?.membership) void rooms.refresh();
   });
   const join = async () => {
     setBusy(true);
     try {
       await api.rooms.join.mutate({ id: props.roomId });
-      await chat.refreshRooms();
+      await rooms.refresh();
     } catch (failure) {
       notify(errorMessage(failure));
     } finally {
@@ -115,136 +115,51 @@ function NotAMember(props: { roomId: string }) {
 }
 
 function RoomBody(props: { room: Accessor<RoomSummary> }) {
-  const chat = useChat();
+  const people = usePeople();
+  const rooms = useRooms();
+  const timelines = useTimelines();
+  const typing = useTyping();
   const layout = useLayout();
   const navigate = useNavigate();
   const roomId = untrack(() => props.room().id);
-  const timeline = chat.timeline(roomId);
+  const timeline = timelines.timeline(roomId);
   const lastReadAtOpen = untrack(() => props.room().lastReadSeq);
 
-  const [markerSeq, setMarkerSeq] = createSignal<number | undefined>();
-  const [atBottom, setAtBottom] = createSignal(true);
-  const [visible, setVisible] = createSignal(document.visibilityState === "visible");
-  const [newBelow, setNewBelow] = createSignal(0);
   const [showMembers, setShowMembers] = createSignal(globalThis.matchMedia?.("(min-width: 1100px)").matches ?? false);
   const [editingId, setEditingId] = createSignal<string | null>(null);
   const [deleting, setDeleting] = createSignal<ChatMessage | null>(null);
   const [leaving, setLeaving] = createSignal(false);
   const [adding, setAdding] = createSignal(false);
-  let scroller!: HTMLDivElement;
-  let positioned = false;
-  /** The newest seq and the number of sends already taken into account by the scroll logic. */
-  let seenSeq = 0;
-  let seenPending = 0;
+  const scroll = createTimelineScroll({ timeline, myId: people.myId, lastReadSeq: lastReadAtOpen });
 
-  const title = () => chat.roomTitle(props.room());
-  const peer = () => chat.peerOf(props.room());
+  const title = () => rooms.roomTitle(props.room());
+  const peer = () => rooms.peerOf(props.room());
   const isDirect = () => props.room().visibility === "direct";
   // Anyone in a public room may add people; only admins in a private one.
   const canInvite = () =>
     !isDirect() && !props.room().archived && (props.room().visibility === "public" || props.room().role === "admin" || props.room().role === "owner");
 
-  const onVisibility = () => setVisible(document.visibilityState === "visible");
-  document.addEventListener("visibilitychange", onVisibility);
-  onCleanup(() => document.removeEventListener("visibilitychange", onVisibility));
-
   // While the newest message is on screen, arrivals are read as they come.
-  const reading = () => atBottom() && visible() && timeline.status() === "ready";
-  chat.setReader(roomId, reading);
-  onCleanup(() => chat.setReader(roomId, null));
+  rooms.setReader(roomId, scroll.reading);
+  onCleanup(() => rooms.setReader(roomId, null));
 
   if (timeline.status() !== "ready") void timeline.loadLatest();
 
-  const isAtBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < BOTTOM_SLACK;
-  const scrollToBottom = () => {
-    scroller.scrollTop = scroller.scrollHeight;
-    setAtBottom(true);
-    setNewBelow(0);
-  };
-
-  const loadOlder = async () => {
-    if (!timeline.hasOlder() || timeline.loadingOlder()) return;
-    let fromBottom = 0;
-    await timeline.loadOlder({
-      before: () => {
-        fromBottom = scroller.scrollHeight - scroller.scrollTop;
-      },
-      // What was on screen stays where it was: the new page grows above it.
-      after: () => {
-        scroller.scrollTop = scroller.scrollHeight - fromBottom;
-      },
-    });
-  };
-
-  /** Loads older pages until the list can scroll (or there is nothing older). */
-  const fillViewport = async () => {
-    while (scroller.isConnected && scroller.scrollHeight <= scroller.clientHeight + TOP_SLACK / 4 && timeline.hasOlder()) {
-      const before = timeline.messages().length;
-      await loadOlder();
-      if (timeline.messages().length === before) break;
-    }
-  };
-
-  // First position: at the "new messages" line when there are unread messages, else at the end.
-  createEffect(() => {
-    if (timeline.status() !== "ready" || positioned) return;
-    positioned = true;
-    seenSeq = Math.max(seenSeq, timeline.messages()[timeline.messages().length - 1]?.seq ?? 0);
-    const seq = firstUnreadSeq(timeline.messages(), lastReadAtOpen, chat.myId);
-    setMarkerSeq(seq);
-    requestAnimationFrame(() => {
-      const marker = seq === undefined ? null : scroller.querySelector<HTMLElement>(`[data-seq="${seq}"]`);
-      if (marker && marker.offsetTop > scroller.clientHeight / 2) {
-        scroller.scrollTop = Math.max(0, marker.offsetTop - scroller.clientHeight / 3);
-        setAtBottom(isAtBottom());
-      } else scrollToBottom();
-      void fillViewport();
-    });
-  });
-
-  // New items at the end: follow them when at the end, otherwise count them.
-  createEffect(
-    on(
-      () => timeline.items(),
-      () => {
-        const messages = timeline.messages();
-        const pendingCount = timeline.pending().length;
-        const newest = messages[messages.length - 1]?.seq ?? 0;
-        const added = positioned && newest > seenSeq ? messages.filter((m) => m.seq > seenSeq) : [];
-        const sentOne = pendingCount > seenPending;
-        seenSeq = Math.max(seenSeq, newest);
-        seenPending = pendingCount;
-        if (!positioned || (added.length === 0 && !sentOne)) return;
-        const fromOthers = added.filter((m) => m.senderId !== chat.myId && !m.deleted);
-        if (!untrack(reading) && fromOthers.length > 0 && untrack(markerSeq) === undefined) setMarkerSeq(fromOthers[0]!.seq);
-        if (untrack(atBottom) || sentOne) queueMicrotask(scrollToBottom);
-        else if (fromOthers.length > 0) setNewBelow((n) => n + fromOthers.length);
-      },
-    ),
-  );
-
   // Reading the newest message marks the room read.
   createEffect(() => {
-    if (!reading()) return;
+    if (!scroll.reading()) return;
     const messages = timeline.messages();
     const last = messages[messages.length - 1];
-    if (last && last.seq > props.room().lastReadSeq) chat.markRead(roomId, last.seq);
+    if (last && last.seq > props.room().lastReadSeq) rooms.markRead(roomId, last.seq);
   });
 
-  const onScroll = () => {
-    const bottom = isAtBottom();
-    if (bottom !== atBottom()) setAtBottom(bottom);
-    if (bottom && newBelow() > 0) setNewBelow(0);
-    if (scroller.scrollTop < TOP_SLACK) void loadOlder();
-  };
-
   const actions: MessageActions = {
-    canDelete: (message) => message.senderId === chat.myId || props.room().role === "admin" || props.room().role === "owner",
+    canDelete: (message) => message.senderId === people.myId || props.room().role === "admin" || props.room().role === "owner",
     startEdit: (message) => setEditingId(message.id),
     cancelEdit: () => setEditingId(null),
     saveEdit: async (message, body) => {
       try {
-        await chat.editMessage(message, body);
+        await timelines.edit(message, body);
         setEditingId(null);
       } catch (failure) {
         notify(`Could not edit the message: ${errorMessage(failure)}`);
@@ -259,7 +174,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
     const messages = timeline.messages();
     for (let i = messages.length - 1; i >= 0; i--) {
       const message = messages[i]!;
-      if (message.senderId === chat.myId && !message.deleted) {
+      if (message.senderId === people.myId && !message.deleted) {
         setEditingId(message.id);
         return true;
       }
@@ -268,7 +183,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   };
 
   const typingText = () => {
-    const names = chat.typingIn(roomId).map((id) => chat.nameOf(id));
+    const names = typing.typingIn(roomId).map((id) => people.nameOf(id));
     // Names isolated: a right-to-left override in one must not turn the sentence around.
     if (names.length === 0) return "";
     if (names.length === 1) return <><bdi>{names[0]}</bdi> is typing…</>;
@@ -279,7 +194,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   const leave = async () => {
     try {
       await api.rooms.leave.mutate({ id: roomId });
-      await chat.refreshRooms();
+      await rooms.refresh();
       navigate("/", { replace: true });
     } catch (failure) {
       notify(`Could not leave the room: ${errorMessage(failure)}`);
@@ -298,7 +213,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
           <h1>
             <Switch>
               <Match when={peer()}>
-                {(id) => <Avatar userId={id()} name={title()} url={chat.users[id()]?.avatarUrl} size={24} presence={chat.presence[id()] ?? "offline"} />}
+                {(id) => <Avatar userId={id()} name={title()} url={people.users[id()]?.avatarUrl} size={24} presence={people.presence[id()] ?? "offline"} />}
               </Match>
               <Match when={props.room().visibility === "private"}>
                 <Icon name="lock" class="room-icon" />
@@ -310,7 +225,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
             <span class="room-title-text" dir="auto">{title()}</span>
           </h1>
           <p class="room-topic" dir="auto">
-            {isDirect() ? (peer() ? chat.users[peer()!]?.statusText || `@${chat.users[peer()!]?.username ?? ""}` : "") : props.room().topic}
+            {isDirect() ? (peer() ? people.users[peer()!]?.statusText || `@${people.users[peer()!]?.username ?? ""}` : "") : props.room().topic}
           </p>
         </div>
         <div class="room-actions">
@@ -340,7 +255,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
 
       <div class="room-main">
         <section class="timeline" aria-label={`Conversation in ${title()}`}>
-          <div class="scroller" ref={scroller} onScroll={onScroll} tabIndex={0} role="log" aria-label="Messages" aria-busy={timeline.status() === "loading"}>
+          <div class="scroller" ref={scroll.ref} onScroll={scroll.onScroll} tabIndex={0} role="log" aria-label="Messages" aria-busy={timeline.status() === "loading"}>
             <div class="history-edge">
               <Switch>
                 <Match when={timeline.status() === "error"}>
@@ -365,7 +280,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
               {(item, index) => {
                 const previous = () => timeline.items()[index() - 1];
                 const newDay = () => !previous() || dayKey(previous()!.createdAt) !== dayKey(item.createdAt);
-                const isMarker = () => !isPending(item) && item.seq === markerSeq();
+                const isMarker = () => !isPending(item) && item.seq === scroll.markerSeq();
                 const grouped = () => !newDay() && !isMarker() && continuesGroup(previous(), item);
                 return (
                   <>
@@ -386,10 +301,10 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
             </For>
           </div>
 
-          <Show when={!atBottom()}>
-            <button type="button" class="jump-latest" onClick={scrollToBottom}>
+          <Show when={!scroll.atBottom()}>
+            <button type="button" class="jump-latest" onClick={() => scroll.scrollToBottom()}>
               <Icon name="down" size={16} />
-              {newBelow() > 0 ? `${newBelow()} new ${newBelow() === 1 ? "message" : "messages"}` : "Jump to latest"}
+              {scroll.newBelow() > 0 ? `${scroll.newBelow()} new ${scroll.newBelow() === 1 ? "message" : "messages"}` : "Jump to latest"}
             </button>
           </Show>
 
@@ -410,7 +325,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
               label={composerLabel()}
               onSend={(body) => {
                 timeline.send(body);
-                queueMicrotask(scrollToBottom);
+                queueMicrotask(scroll.scrollToBottom);
               }}
               onEditLast={editLast}
             />
@@ -430,13 +345,12 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
             confirmLabel="Delete"
             danger
             onClose={() => setDeleting(null)}
-            onConfirm={async () => {
-              try {
-                await chat.deleteMessage(message());
-              } catch (failure) {
-                notify(`Could not delete the message: ${errorMessage(failure)}`);
-              }
+            onConfirm={() => {
+              // The message turns into a tombstone once the server has deleted it (over the
+              // socket: while it is down, the deletion waits for it like a send does).
+              const doomed = message();
               setDeleting(null);
+              timelines.remove(doomed).catch((failure: unknown) => notify(`Could not delete the message: ${errorMessage(failure)}`));
             }}
           />
         )}

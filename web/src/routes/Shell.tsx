@@ -9,6 +9,7 @@ import { notify } from "../lib/notify";
 import { endSession, isRejected, isSignedIn, SignedOutError } from "../lib/session";
 import type { User } from "../lib/types";
 import { Sidebar } from "../components/Sidebar";
+import "./Shell.css";
 
 export function Shell(props: RouteSectionProps) {
   const location = useLocation();
@@ -91,10 +92,10 @@ function ChatRoot(props: { me: User; children?: JSX.Element }) {
 
   // The tab says where you are and how much is unread.
   createEffect(() => {
-    const unread = chat.rooms().reduce((sum, room) => sum + room.unreadCount, 0);
+    const unread = chat.rooms.rooms().reduce((sum, room) => sum + room.unreadCount, 0);
     const roomId = /^\/rooms\/([^/]+)/.exec(location.pathname)?.[1];
-    const room = roomId ? chat.roomById(roomId) : undefined;
-    const where = room ? `${room.visibility === "direct" ? "" : "#"}${chat.roomTitle(room)} · ` : "";
+    const room = roomId ? chat.rooms.roomById(roomId) : undefined;
+    const where = room ? `${room.visibility === "direct" ? "" : "#"}${chat.rooms.roomTitle(room)} · ` : "";
     document.title = `${unread > 0 ? `(${unread}) ` : ""}${where}Parley`;
   });
   onCleanup(() => {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import type { Browser } from "playwright-core";
-import { startTestParley, type TestParley } from "@parley/all-in-one/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 import {
   buildWebApp,
   eventually,
@@ -37,13 +37,15 @@ beforeAll(async () => {
   const [, started, launched] = await Promise.all([
     buildWebApp(webRoot),
     startTestParley({
-      WEB_ROOT: webRoot,
-      PUBLIC_SOCKET_URL: `ws://127.0.0.1:${gateway.port}/ws`,
-      // The page's origin is the gateway's: the edge and the socket tier accept configured origins only.
-      PUBLIC_ORIGIN: gateway.url,
-      // The history test seeds a long room over the REST API.
-      RATE_SEND_PER_10S_USER: "1000",
-      RATE_SEND_PER_10S_ADDRESS: "2000",
+      env: {
+        WEB_ROOT: webRoot,
+        PUBLIC_SOCKET_URL: `ws://127.0.0.1:${gateway.port}/ws`,
+        // The page's origin is the gateway's: the edge and the socket tier accept configured origins only.
+        PUBLIC_ORIGIN: gateway.url,
+        // The history test seeds a long room over the REST API.
+        RATE_SEND_PER_10S_USER: "1000",
+        RATE_SEND_PER_10S_ADDRESS: "2000",
+      },
     }),
     launchChromium(),
   ]);

@@ -1,18 +1,16 @@
 import { z } from "zod";
-import { rules } from "@parley/kit";
+import { fields } from "@parley/proto/rules/zod";
 import { call } from "../call.js";
 import { enforceLimit } from "../limits.js";
 import { shapeAuth, shapeSession } from "../shapes.js";
 import { authedProcedure, publicProcedure, router } from "../trpc.js";
 
-// Passwords: the auth service applies the full policy; this only stops absurd sizes early.
-const password = z.string().min(1, "must not be empty").max(1024, "at most 256 characters");
-const refreshToken = z.string().min(1, "must not be empty").max(256, "is not a refresh token");
+const { email, username, password, loginPassword, signUpDisplayName, login, refreshToken } = fields;
 
 export const authRouter = router({
   register: publicProcedure
     .meta({ rest: { method: "POST", path: "/auth/register", status: 201, summary: "Create an account and sign in" } })
-    .input(z.strictObject({ email: rules.email, username: rules.username, password, displayName: z.string().max(64).optional() }))
+    .input(z.strictObject({ email, username, password, displayName: signUpDisplayName.optional() }))
     .mutation(async ({ ctx, input }) => {
       await enforceLimit(ctx, `edge:register:address:${ctx.caller.clientAddress}`, ctx.limits.registerPerAddress, 3_600_000);
       const { user, tokens } = await call(ctx.caller, (o) =>
@@ -23,7 +21,7 @@ export const authRouter = router({
 
   login: publicProcedure
     .meta({ rest: { method: "POST", path: "/auth/login", summary: "Sign in with an email or username and a password" } })
-    .input(z.strictObject({ login: z.string().min(1, "must not be empty").max(254, "at most 254 characters"), password }))
+    .input(z.strictObject({ login, password: loginPassword }))
     .mutation(async ({ ctx, input }) => {
       await enforceLimit(ctx, `edge:login:address:${ctx.caller.clientAddress}`, ctx.limits.loginPerAddress, 60_000);
       const { user, tokens } = await call(ctx.caller, (o) => ctx.services.auth.login(input, o));

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { rules } from "@parley/kit";
+import { PAGES } from "@parley/proto/rules";
+import { fields, pageLimit, seq } from "@parley/proto/rules/zod";
 import { call } from "../call.js";
 import { EdgeError } from "../errors.js";
 import { enforceLimit } from "../limits.js";
@@ -7,21 +8,19 @@ import { SEND_BUDGET_WINDOW_MS, sendBudgetKey } from "../../send-budget.js";
 import { shapeMessage } from "../shapes.js";
 import { authedProcedure, router } from "../trpc.js";
 
-const seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-// The message service applies the exact rules (1-4000 characters after trimming); this bounds the size early.
-const body = z.string().min(1, "must not be empty").max(16_000, "at most 4000 characters");
-const clientMsgId = z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/, "1-64 letters, digits, '_', ':', '.' or '-'");
+// The same rules as the message service's (the rule table): the same value gets the same answer here.
+const { body, clientMsgId, id } = fields;
 
 export const messagesRouter = router({
   list: authedProcedure
     .meta({ rest: { method: "GET", path: "/messages/:roomId", summary: "A page of a room's history, ordered by seq" } })
     .input(
       z.strictObject({
-        roomId: rules.uuid,
+        roomId: id,
         before: seq.optional(),
         after: seq.optional(),
         around: seq.optional(),
-        limit: z.coerce.number().int().min(1).max(100).optional(),
+        limit: pageLimit(PAGES.messages).optional(),
       }),
     )
     .query(async ({ ctx, input }) => {
@@ -36,7 +35,7 @@ export const messagesRouter = router({
               ? ({ case: "aroundSeq", value: BigInt(input.around) } as const)
               : undefined;
       const page = await call(ctx.caller, (o) =>
-        ctx.services.messages.listMessages({ roomId: input.roomId, cursor, limit: input.limit ?? 50 }, o),
+        ctx.services.messages.listMessages({ roomId: input.roomId, cursor, limit: input.limit ?? PAGES.messages.default }, o),
       );
       return {
         messages: page.messages.map(shapeMessage),
@@ -48,7 +47,7 @@ export const messagesRouter = router({
 
   send: authedProcedure
     .meta({ rest: { method: "POST", path: "/messages", status: 201, summary: "Send a message (a repeated clientMsgId returns the original)" }, rateClass: "send" })
-    .input(z.strictObject({ roomId: rules.uuid, body, clientMsgId: clientMsgId.optional(), replyToId: rules.uuid.optional() }))
+    .input(z.strictObject({ roomId: id, body, clientMsgId: clientMsgId.optional(), replyToId: id.optional() }))
     .mutation(async ({ ctx, input }) => {
       await enforceLimit(ctx, sendBudgetKey(ctx.user.id), ctx.limits.sendPerUser, SEND_BUDGET_WINDOW_MS);
       await enforceLimit(ctx, `edge:send:address:${ctx.caller.clientAddress}`, ctx.limits.sendPerAddress, 10_000);
@@ -63,7 +62,7 @@ export const messagesRouter = router({
 
   edit: authedProcedure
     .meta({ rest: { method: "PUT", path: "/messages/:id", summary: "Edit your own message" } })
-    .input(z.strictObject({ id: rules.uuid, body }))
+    .input(z.strictObject({ id: id, body }))
     .mutation(async ({ ctx, input }) => {
       const { message } = await call(ctx.caller, (o) => ctx.services.messages.editMessage({ messageId: input.id, body: input.body }, o));
       return shapeMessage(message);
@@ -71,7 +70,7 @@ export const messagesRouter = router({
 
   delete: authedProcedure
     .meta({ rest: { method: "DELETE", path: "/messages/:id", status: 204, summary: "Delete a message (yours, or any as a room admin)" } })
-    .input(z.strictObject({ id: rules.uuid }))
+    .input(z.strictObject({ id: id }))
     .mutation(async ({ ctx, input }) => {
       await call(ctx.caller, (o) => ctx.services.messages.deleteMessage({ messageId: input.id }, o));
     }),

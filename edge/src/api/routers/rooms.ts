@@ -1,6 +1,8 @@
 import { z } from "zod";
-import { rules, text } from "@parley/kit";
+import { PAGES } from "@parley/proto/rules";
+import { fields, pageLimit, seq } from "@parley/proto/rules/zod";
 import { call } from "../call.js";
+import { listMyRooms } from "../my-rooms.js";
 import {
   kindFromVisibility,
   roleFromName,
@@ -11,16 +13,14 @@ import {
 } from "../shapes.js";
 import { authedProcedure, router } from "../trpc.js";
 
-const roomId = rules.uuid;
-const name = text().pipe(z.string().trim().min(1, "must not be empty").max(80, "at most 80 characters"));
-const topic = text().pipe(z.string().trim().max(500, "at most 500 characters"));
-const seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+// The same rules as the room service's (the rule table): the same value gets the same answer here.
+const { id: roomId, roomName: name, roomTopic: topic, roomQuery, pageToken } = fields;
 
 export const roomsRouter = router({
   list: authedProcedure
     .meta({ rest: { method: "GET", path: "/rooms", summary: "Your rooms and direct conversations, most recent activity first" } })
     .query(async ({ ctx }) => {
-      const { rooms } = await call(ctx.caller, (o) => ctx.services.rooms.listMyRooms({}, o));
+      const rooms = await call(ctx.caller, (o) => listMyRooms(ctx.services, o, ctx.log));
       return { rooms: rooms.map(shapeRoomSummary) };
     }),
 
@@ -28,14 +28,14 @@ export const roomsRouter = router({
     .meta({ rest: { method: "GET", path: "/rooms/public", summary: "Public rooms you can join" }, rateClass: "search" })
     .input(
       z.strictObject({
-        q: z.string().trim().max(80).optional(),
-        limit: z.coerce.number().int().min(1).max(100).optional(),
-        cursor: z.string().max(512).optional(),
+        q: roomQuery.optional(),
+        limit: pageLimit(PAGES.publicRooms).optional(),
+        cursor: pageToken.optional(),
       }),
     )
     .query(async ({ ctx, input }) => {
       const page = await call(ctx.caller, (o) =>
-        ctx.services.rooms.listPublicRooms({ query: input.q ?? "", pageSize: input.limit ?? 50, pageToken: input.cursor ?? "" }, o),
+        ctx.services.rooms.listPublicRooms({ query: input.q ?? "", pageSize: input.limit ?? PAGES.publicRooms.default, pageToken: input.cursor ?? "" }, o),
       );
       return { rooms: page.rooms.map(shapeRoom), nextCursor: page.nextPageToken || null };
     }),
@@ -90,20 +90,20 @@ export const roomsRouter = router({
     .input(
       z.strictObject({
         id: roomId,
-        limit: z.coerce.number().int().min(1).max(200).optional(),
-        cursor: z.string().max(512).optional(),
+        limit: pageLimit(PAGES.members).optional(),
+        cursor: pageToken.optional(),
       }),
     )
     .query(async ({ ctx, input }) => {
       const page = await call(ctx.caller, (o) =>
-        ctx.services.rooms.listMembers({ roomId: input.id, pageSize: input.limit ?? 100, pageToken: input.cursor ?? "" }, o),
+        ctx.services.rooms.listMembers({ roomId: input.id, pageSize: input.limit ?? PAGES.members.default, pageToken: input.cursor ?? "" }, o),
       );
       return { members: page.members.map(shapeMember), nextCursor: page.nextPageToken || null };
     }),
 
   invite: authedProcedure
     .meta({ rest: { method: "POST", path: "/rooms/:id/members", status: 201, summary: "Add someone to a room" } })
-    .input(z.strictObject({ id: roomId, userId: rules.uuid }))
+    .input(z.strictObject({ id: roomId, userId: roomId }))
     .mutation(async ({ ctx, input }) => {
       const { membership } = await call(ctx.caller, (o) =>
         ctx.services.rooms.inviteMember({ roomId: input.id, userId: input.userId }, o),
@@ -113,14 +113,14 @@ export const roomsRouter = router({
 
   kick: authedProcedure
     .meta({ rest: { method: "DELETE", path: "/rooms/:id/members/:userId", status: 204, summary: "Remove a member (admins)" } })
-    .input(z.strictObject({ id: roomId, userId: rules.uuid }))
+    .input(z.strictObject({ id: roomId, userId: roomId }))
     .mutation(async ({ ctx, input }) => {
       await call(ctx.caller, (o) => ctx.services.rooms.kickMember({ roomId: input.id, userId: input.userId }, o));
     }),
 
   setRole: authedProcedure
     .meta({ rest: { method: "PUT", path: "/rooms/:id/members/:userId", summary: "Make a member an admin or a plain member (owner)" } })
-    .input(z.strictObject({ id: roomId, userId: rules.uuid, role: z.enum(["admin", "member"]) }))
+    .input(z.strictObject({ id: roomId, userId: roomId, role: z.enum(["admin", "member"]) }))
     .mutation(async ({ ctx, input }) => {
       const { membership } = await call(ctx.caller, (o) =>
         ctx.services.rooms.setMemberRole({ roomId: input.id, userId: input.userId, role: roleFromName[input.role] }, o),
@@ -130,7 +130,7 @@ export const roomsRouter = router({
 
   openDirect: authedProcedure
     .meta({ rest: { method: "POST", path: "/rooms/direct", summary: "Open (or reuse) the direct conversation with someone" } })
-    .input(z.strictObject({ userId: rules.uuid }))
+    .input(z.strictObject({ userId: roomId }))
     .mutation(async ({ ctx, input }) => {
       const { room, created } = await call(ctx.caller, (o) => ctx.services.rooms.openDirectRoom({ userId: input.userId }, o));
       return { ...shapeRoom(room), created };
@@ -141,7 +141,7 @@ export const roomsRouter = router({
     .input(z.strictObject({ id: roomId, seq }))
     .mutation(async ({ ctx, input }) => {
       const { lastReadSeq } = await call(ctx.caller, (o) =>
-        ctx.services.rooms.markRead({ roomId: input.id, seq: BigInt(input.seq) }, o),
+        ctx.services.messages.markRead({ roomId: input.id, seq: BigInt(input.seq) }, o),
       );
       return { lastReadSeq: Number(lastReadSeq) };
     }),

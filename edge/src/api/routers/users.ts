@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { rules } from "@parley/kit";
+import { PAGES } from "@parley/proto/rules";
+import { fields, pageLimit } from "@parley/proto/rules/zod";
 import { call } from "../call.js";
 import { EdgeError } from "../errors.js";
 import { shapeUser } from "../shapes.js";
@@ -19,9 +20,9 @@ export const usersRouter = router({
     .meta({ rest: { method: "PUT", path: "/users/me", summary: "Change your display name, avatar URL or status text" } })
     .input(
       z.strictObject({
-        displayName: rules.displayName.optional(),
-        avatarUrl: rules.avatarUrl.optional(),
-        statusText: rules.statusText.optional(),
+        displayName: fields.displayName.optional(),
+        avatarUrl: fields.avatarUrl.optional(),
+        statusText: fields.statusText.optional(),
       }),
     )
     .mutation(async ({ ctx, input }) => {
@@ -40,21 +41,21 @@ export const usersRouter = router({
     .meta({ rest: { method: "GET", path: "/users/search", summary: "Find people by username or display name" }, rateClass: "search" })
     .input(
       z.strictObject({
-        q: z.string().trim().min(1, "must not be empty").max(64, "at most 64 characters"),
-        limit: z.coerce.number().int().min(1).max(100).optional(),
-        cursor: z.string().max(512).optional(),
+        q: fields.userQuery,
+        limit: pageLimit(PAGES.userSearch).optional(),
+        cursor: fields.pageToken.optional(),
       }),
     )
     .query(async ({ ctx, input }) => {
       const page = await call(ctx.caller, (o) =>
-        ctx.services.users.searchUsers({ query: input.q, pageSize: input.limit ?? 20, pageToken: input.cursor ?? "" }, o),
+        ctx.services.users.searchUsers({ query: input.q, pageSize: input.limit ?? PAGES.userSearch.default, pageToken: input.cursor ?? "" }, o),
       );
       return { users: page.users.map(shapeUser), nextCursor: page.nextPageToken || null };
     }),
 
   get: authedProcedure
     .meta({ rest: { method: "GET", path: "/users/:id", summary: "Someone's public profile" } })
-    .input(z.strictObject({ id: rules.uuid }))
+    .input(z.strictObject({ id: fields.id }))
     .query(async ({ ctx, input }) => {
       const { user } = await call(ctx.caller, (o) => ctx.services.users.getUser({ id: input.id }, o));
       return shapeUser(user);

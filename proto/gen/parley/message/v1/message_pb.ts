@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file parley/message/v1/message.proto.
  */
 export const file_parley_message_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKiAgoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl8KElNlbmRNZXNzYWdlUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgwKBGJvZHkYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCRITCgtyZXBseV90b19pZBgEIAEoCSJVChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCCKAAQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhQKCmJlZm9yZV9zZXEYAiABKANIABITCglhZnRlcl9zZXEYAyABKANIABIUCgphcm91bmRfc2VxGAQgASgDSAASDQoFbGltaXQYBSABKAVCCAoGY3Vyc29yInwKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCgloYXNfb2xkZXIYAiABKAgSEQoJaGFzX25ld2VyGAMgASgIEhAKCGxhc3Rfc2VxGAQgASgDIjYKEkVkaXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBGJvZHkYAiABKAkiQgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIqChREZWxldGVNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkQKFURlbGV0ZU1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSI6ChBSb29tUmVhZFBvc2l0aW9uEg8KB3Jvb21faWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJJChNHZXRSb29tU3RhdHNSZXF1ZXN0EjIKBXJvb21zGAEgAygLMiMucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVJlYWRQb3NpdGlvbiJ8CglSb29tU3RhdHMSDwoHcm9vbV9pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoAxIUCgx1bnJlYWRfY291bnQYAyABKAMSNgoSbGFzdF9hY3Rpdml0eV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJDChRHZXRSb29tU3RhdHNSZXNwb25zZRIrCgVzdGF0cxgBIAMoCzIcLnBhcmxleS5tZXNzYWdlLnYxLlJvb21TdGF0czLyAwoOTWVzc2FnZVNlcnZpY2USXAoLU2VuZE1lc3NhZ2USJS5wYXJsZXkubWVzc2FnZS52MS5TZW5kTWVzc2FnZVJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEl8KDExpc3RNZXNzYWdlcxImLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVzc2FnZXNSZXNwb25zZRJcCgtFZGl0TWVzc2FnZRIlLnBhcmxleS5tZXNzYWdlLnYxLkVkaXRNZXNzYWdlUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLkVkaXRNZXNzYWdlUmVzcG9uc2USYgoNRGVsZXRlTWVzc2FnZRInLnBhcmxleS5tZXNzYWdlLnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GigucGFybGV5Lm1lc3NhZ2UudjEuRGVsZXRlTWVzc2FnZVJlc3BvbnNlEl8KDEdldFJvb21TdGF0cxImLnBhcmxleS5tZXNzYWdlLnYxLkdldFJvb21TdGF0c1JlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5HZXRSb29tU3RhdHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKiAgoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl8KElNlbmRNZXNzYWdlUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgwKBGJvZHkYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCRITCgtyZXBseV90b19pZBgEIAEoCSJVChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCCKAAQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhQKCmJlZm9yZV9zZXEYAiABKANIABITCglhZnRlcl9zZXEYAyABKANIABIUCgphcm91bmRfc2VxGAQgASgDSAASDQoFbGltaXQYBSABKAVCCAoGY3Vyc29yInwKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCgloYXNfb2xkZXIYAiABKAgSEQoJaGFzX25ld2VyGAMgASgIEhAKCGxhc3Rfc2VxGAQgASgDIjYKEkVkaXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBGJvZHkYAiABKAkiQgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIqChREZWxldGVNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkQKFURlbGV0ZU1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSI6ChBSb29tUmVhZFBvc2l0aW9uEg8KB3Jvb21faWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJJChNHZXRSb29tU3RhdHNSZXF1ZXN0EjIKBXJvb21zGAEgAygLMiMucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVJlYWRQb3NpdGlvbiJ8CglSb29tU3RhdHMSDwoHcm9vbV9pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoAxIUCgx1bnJlYWRfY291bnQYAyABKAMSNgoSbGFzdF9hY3Rpdml0eV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJDChRHZXRSb29tU3RhdHNSZXNwb25zZRIrCgVzdGF0cxgBIAMoCzIcLnBhcmxleS5tZXNzYWdlLnYxLlJvb21TdGF0cyIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiKQoQTWFya1JlYWRSZXNwb25zZRIVCg1sYXN0X3JlYWRfc2VxGAEgASgDMscECg5NZXNzYWdlU2VydmljZRJcCgtTZW5kTWVzc2FnZRIlLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USXwoMTGlzdE1lc3NhZ2VzEiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlElwKC0VkaXRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXNwb25zZRJiCg1EZWxldGVNZXNzYWdlEicucGFybGV5Lm1lc3NhZ2UudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaKC5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVzcG9uc2USXwoMR2V0Um9vbVN0YXRzEiYucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkdldFJvb21TdGF0c1Jlc3BvbnNlElMKCE1hcmtSZWFkEiIucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXF1ZXN0GiMucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message parley.message.v1.Message
@@ -340,7 +340,8 @@ export const RoomReadPositionSchema: GenMessage<RoomReadPosition> = /*@__PURE__*
  */
 export type GetRoomStatsRequest = Message$1<"parley.message.v1.GetRoomStatsRequest"> & {
   /**
-   * At most 1000 rooms. The caller must be a member of each (not re-checked: for the room service).
+   * At most 1000 rooms. The caller must be a member of each (not re-checked: the edge and the
+   * socket tier pass rooms that RoomService.ListMyRooms or a subscription gave them).
    *
    * @generated from field: repeated parley.message.v1.RoomReadPosition rooms = 1;
    */
@@ -406,6 +407,47 @@ export const GetRoomStatsResponseSchema: GenMessage<GetRoomStatsResponse> = /*@_
   messageDesc(file_parley_message_v1_message, 12);
 
 /**
+ * @generated from message parley.message.v1.MarkReadRequest
+ */
+export type MarkReadRequest = Message$1<"parley.message.v1.MarkReadRequest"> & {
+  /**
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * @generated from field: int64 seq = 2;
+   */
+  seq: bigint;
+};
+
+/**
+ * Describes the message parley.message.v1.MarkReadRequest.
+ * Use `create(MarkReadRequestSchema)` to create a new message.
+ */
+export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 13);
+
+/**
+ * @generated from message parley.message.v1.MarkReadResponse
+ */
+export type MarkReadResponse = Message$1<"parley.message.v1.MarkReadResponse"> & {
+  /**
+   * The marker after the call: max(previous, seq), capped at the room's last seq.
+   *
+   * @generated from field: int64 last_read_seq = 1;
+   */
+  lastReadSeq: bigint;
+};
+
+/**
+ * Describes the message parley.message.v1.MarkReadResponse.
+ * Use `create(MarkReadResponseSchema)` to create a new message.
+ */
+export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 14);
+
+/**
  * MessageService owns history: every message gets its room's next seq, gapless
  * and strictly increasing, in the transaction that stores it. Calls act for
  * the caller in `x-user-id`; non-members get NOT_FOUND, as for a room that does not exist.
@@ -463,6 +505,17 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof GetRoomStatsRequestSchema;
     output: typeof GetRoomStatsResponseSchema;
+  },
+  /**
+   * MarkRead moves the caller's read marker forward (never backwards), capped at the room's
+   * newest message so that messages sent later still count as unread. The room service stores it.
+   *
+   * @generated from rpc parley.message.v1.MessageService.MarkRead
+   */
+  markRead: {
+    methodKind: "unary";
+    input: typeof MarkReadRequestSchema;
+    output: typeof MarkReadResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_parley_message_v1_message, 0);

@@ -1,1 +1,0 @@
-export { serviceNames, startParley, type RunningParley, type ServiceName, type StartOptions } from "./start.js";

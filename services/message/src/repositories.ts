@@ -1,0 +1,208 @@
+// The message service's repositories, built over one fork by initORM's data access (see
+// services/kit/src/db.ts). Every seq is assigned here, in the transaction that stores its
+// message; reads are bounded by the room head they read first.
+import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
+import { EntityRepository } from "@parley/kit";
+import { Message, MessageVersion, RoomHead } from "./entities.js";
+
+const SENDER_CLIENT_MSG_ID_UNIQUE = "messages_sender_id_client_msg_id_unique";
+
+/**
+ * One statement: take the room's next seq and store the message with it.
+ * The upsert locks the room_heads row until COMMIT, so senders of one room go
+ * one at a time and each sees the seq its predecessor committed; a rollback
+ * (say, a duplicate client_msg_id) undoes the increment, so no seq is ever
+ * skipped. clock_timestamp() is read after the lock is granted and never goes
+ * below the previous message's time: created_at follows seq.
+ */
+const APPEND_SQL = `
+with head as (
+  insert into room_heads as h (room_id, last_seq, last_activity_at)
+  values (?::uuid, 1, date_trunc('milliseconds', clock_timestamp()))
+  on conflict (room_id) do update
+    set last_seq = h.last_seq + 1,
+        last_activity_at = greatest(h.last_activity_at, date_trunc('milliseconds', clock_timestamp()))
+  returning last_seq, last_activity_at
+)
+insert into messages (id, room_id, seq, sender_id, body, client_msg_id, reply_to_id, created_at)
+select ?::uuid, ?::uuid, head.last_seq, ?::uuid, ?::text, ?::varchar, ?::uuid, head.last_activity_at
+from head
+returning *`;
+
+/**
+ * Per requested room: its head, and the messages after the read position that
+ * are neither deleted nor the caller's. One query for every room; each count
+ * is a range scan of (room_id, seq) bounded by the head.
+ */
+export const STATS_SQL = `
+select r.i,
+       h.last_seq,
+       (extract(epoch from h.last_activity_at) * 1000)::bigint as last_activity_ms,
+       case when h.last_seq > r.last_read_seq then (
+         select count(*) from messages m
+         where m.room_id = r.room_id and m.seq > r.last_read_seq and m.seq <= h.last_seq
+           and m.deleted_at is null and m.sender_id <> ?::uuid
+       ) else 0 end as unread_count
+from jsonb_to_recordset(?::jsonb) as r(i int, room_id uuid, last_read_seq bigint)
+left join room_heads h on h.room_id = r.room_id`;
+
+/** The newest `limit` messages below a seq: a backward range scan of (room_id, seq). */
+export const OLDER_SQL = `select * from messages where room_id = ?::uuid and seq < ?::bigint order by seq desc limit ?`;
+
+/** The oldest `limit` messages from a seq up to the head: a forward range scan of (room_id, seq). */
+export const NEWER_SQL = `select * from messages where room_id = ?::uuid and seq >= ?::bigint and seq <= ?::bigint order by seq asc limit ?`;
+
+export interface NewMessage {
+  id: string;
+  roomId: string;
+  senderId: string;
+  body: string;
+  clientMsgId: string;
+  replyToId: string | null;
+}
+
+export interface RoomReadPosition {
+  roomId: string;
+  lastReadSeq: bigint;
+}
+
+export interface RoomStatsRow {
+  roomId: string;
+  lastSeq: bigint;
+  unreadCount: bigint;
+  lastActivityAt?: Date;
+}
+
+/** What a change did: `changed` is false when the message already was that way. */
+export interface Change {
+  message: Message;
+  changed: boolean;
+}
+
+export class DuplicateClientMsgId extends Error {
+  override name = "DuplicateClientMsgId";
+}
+
+export class MessageGone extends Error {
+  override name = "MessageGone";
+}
+
+export class MessageRepository extends EntityRepository<Message> {
+  /**
+   * Stores a message with its room's next seq; DuplicateClientMsgId if (sender, client_msg_id) is taken.
+   * One autocommitted statement (head upsert and insert together): atomic on its own, so a failed
+   * insert gives the seq back, and one round trip instead of begin/statement/commit.
+   */
+  async append(message: NewMessage): Promise<Message> {
+    const em = this.em;
+    try {
+      const [row] = await em.execute<Record<string, unknown>[]>(APPEND_SQL, [
+        message.roomId,
+        message.id,
+        message.roomId,
+        message.senderId,
+        message.body,
+        message.clientMsgId,
+        message.replyToId,
+      ]);
+      return em.map(Message, row!);
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException && error.message.includes(SENDER_CLIENT_MSG_ID_UNIQUE)) {
+        throw new DuplicateClientMsgId(message.clientMsgId, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  findById(id: string): Promise<Message | null> {
+    return this.em.findOne(Message, { id });
+  }
+
+  findByClientMsgId(senderId: string, clientMsgId: string): Promise<Message | null> {
+    return this.em.findOne(Message, { senderId, clientMsgId });
+  }
+
+  /** The text as first sent, or undefined once deleted (the text is gone). */
+  async sentBody(message: Message): Promise<string | undefined> {
+    if (message.deletedAt) return undefined;
+    if (!message.editedAt) return message.body;
+    const first = await this.em.findOne(MessageVersion, { messageId: message.id, version: 1 });
+    return first?.body;
+  }
+
+  /** Up to `count` messages with seq < `belowSeq`, newest first. */
+  async older(roomId: string, belowSeq: bigint, count: number): Promise<Message[]> {
+    if (count <= 0 || belowSeq <= 1n) return [];
+    const em = this.em;
+    const rows = await em.execute<Record<string, unknown>[]>(OLDER_SQL, [roomId, belowSeq.toString(), count]);
+    return rows.map((row) => em.map(Message, row));
+  }
+
+  /** Up to `count` messages with fromSeq <= seq <= uptoSeq, oldest first. */
+  async newer(roomId: string, fromSeq: bigint, uptoSeq: bigint, count: number): Promise<Message[]> {
+    if (count <= 0 || fromSeq > uptoSeq) return [];
+    const em = this.em;
+    const rows = await em.execute<Record<string, unknown>[]>(NEWER_SQL, [roomId, fromSeq.toString(), uptoSeq.toString(), count]);
+    return rows.map((row) => em.map(Message, row));
+  }
+
+  /**
+   * Replaces the body, keeping the previous text as the next version; MessageGone if deleted
+   * meanwhile. In a transaction (db.transactional): it locks the message row.
+   */
+  async edit(id: string, body: string, now: Date): Promise<Change> {
+    const message = await this.em.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (message.deletedAt) throw new MessageGone(id);
+    if (message.body === body) return { message, changed: false };
+    const [last] = await this.em.execute<{ version: number | null }[]>(
+      `select max(version) as version from message_versions where message_id = ?::uuid`,
+      [id],
+    );
+    this.em.create(MessageVersion, {
+      messageId: id,
+      version: (last?.version ?? 0) + 1,
+      body: message.body,
+      createdAt: message.editedAt ?? message.createdAt,
+    });
+    message.body = body;
+    message.editedAt = now;
+    return { message, changed: true };
+  }
+
+  /** Empties the message and every earlier version of it, keeping id and seq. In a transaction, like edit. */
+  async tombstone(id: string, now: Date): Promise<Change> {
+    const message = await this.em.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (message.deletedAt) return { message, changed: false };
+    message.body = "";
+    message.deletedAt = now;
+    await this.em.nativeUpdate(MessageVersion, { messageId: id }, { body: "" });
+    return { message, changed: true };
+  }
+
+  /** Stats of every position, in request order. */
+  async stats(positions: RoomReadPosition[], callerId: string): Promise<RoomStatsRow[]> {
+    if (positions.length === 0) return [];
+    const input = positions.map((p, i) => ({ i, room_id: p.roomId, last_read_seq: p.lastReadSeq.toString() }));
+    const rows = await this.em.execute<
+      { i: number; last_seq: string | null; last_activity_ms: string | null; unread_count: string | number }[]
+    >(STATS_SQL, [callerId, JSON.stringify(input)]);
+    const byIndex = new Map(rows.map((row) => [Number(row.i), row]));
+    return positions.map((position, i) => {
+      const row = byIndex.get(i);
+      return {
+        roomId: position.roomId,
+        lastSeq: BigInt(row?.last_seq ?? 0),
+        unreadCount: BigInt(row?.unread_count ?? 0),
+        lastActivityAt: row?.last_activity_ms != null ? new Date(Number(row.last_activity_ms)) : undefined,
+      };
+    });
+  }
+}
+
+export class RoomHeadRepository extends EntityRepository<RoomHead> {
+  /** The room's last seq (0 for a room without messages) and the time of its newest message. */
+  async head(roomId: string): Promise<{ lastSeq: bigint; lastActivityAt?: Date }> {
+    const head = await this.em.findOne(RoomHead, { roomId });
+    return head ? { lastSeq: BigInt(head.lastSeq), lastActivityAt: head.lastActivityAt } : { lastSeq: 0n };
+  }
+}

@@ -1,0 +1,194 @@
+// My rooms, most recent activity first, with their unread counts and read markers: loaded
+// from the API, kept current by live events, and marked read while a room view reads them.
+import { createSignal, type Accessor } from "solid-js";
+import { api, errorMessage } from "../api";
+import type { ChatMessage, RoomSummary } from "../types";
+import type { Connection } from "./connection";
+import { useChat } from "./context";
+import type { People } from "./people";
+
+export type Rooms = ReturnType<typeof createRooms>;
+
+function activityOf(room: RoomSummary): number {
+  return Date.parse(room.lastActivityAt ?? room.createdAt) || 0;
+}
+
+export function sortRooms(rooms: RoomSummary[]): RoomSummary[] {
+  return rooms.slice().sort((a, b) => activityOf(b) - activityOf(a) || a.name.localeCompare(b.name));
+}
+
+export function createRooms(deps: { people: People; connection: Connection; notify: (text: string) => void; isClosed: () => boolean }) {
+  const { people, connection } = deps;
+  const myId = people.myId;
+  const [rooms, setRooms] = createSignal<RoomSummary[]>([]);
+  const [loaded, setLoaded] = createSignal(false);
+  const readers = new Map<string, Accessor<boolean>>();
+  const markReadSent = new Map<string, number>();
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+
+  function roomById(id: string): RoomSummary | undefined {
+    return rooms().find((r) => r.id === id);
+  }
+
+  function patchRoom(id: string, patch: (room: RoomSummary) => Partial<RoomSummary>): void {
+    setRooms((list) => {
+      let changed = false;
+      const next = list.map((room) => {
+        if (room.id !== id) return room;
+        changed = true;
+        return { ...room, ...patch(room) };
+      });
+      return changed ? sortRooms(next) : list;
+    });
+  }
+
+  /** The other person of a direct conversation. */
+  function peerOf(room: Pick<RoomSummary, "visibility" | "directMemberIds">): string | undefined {
+    if (room.visibility !== "direct") return undefined;
+    return room.directMemberIds.find((id) => id !== myId) ?? room.directMemberIds[0];
+  }
+
+  function roomTitle(room: Pick<RoomSummary, "visibility" | "directMemberIds" | "name">): string {
+    const peer = peerOf(room);
+    return peer ? people.nameOf(peer) : room.name;
+  }
+
+  function titleById(roomId: string): string {
+    const room = roomById(roomId);
+    return room ? roomTitle(room) : "a room";
+  }
+
+  const isReading = (roomId: string): boolean => readers.get(roomId)?.() ?? false;
+
+  async function refresh(): Promise<void> {
+    const { rooms: fresh } = await api.rooms.list.query();
+    if (deps.isClosed()) return;
+    const current = new Map(rooms().map((r) => [r.id, r]));
+    const merged = fresh.map((room) => {
+      const local = current.get(room.id);
+      // Local knowledge that is ahead of the answer (a message or a read that raced it) wins.
+      if (!local) return room;
+      const lastReadSeq = Math.max(local.lastReadSeq, room.lastReadSeq);
+      return { ...room, lastReadSeq, unreadCount: isReading(room.id) || lastReadSeq >= room.lastSeq ? 0 : room.unreadCount };
+    });
+    setRooms(sortRooms(merged));
+    setLoaded(true);
+    for (const room of merged) {
+      const peer = peerOf(room);
+      if (peer) people.ensureUser(peer);
+    }
+    connection.follow(merged);
+  }
+
+  /** Refreshes the room list soon (several events in a row make one call). */
+  function refreshSoon(delay = 150): void {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => void refresh().catch(() => undefined), delay);
+  }
+
+  /** The first load: when it fails, the list shows (empty) and keeps trying, backing off up to 30 s. */
+  async function loadFirst(): Promise<void> {
+    await refresh().catch((failure) => {
+      deps.notify(`Could not load your rooms: ${errorMessage(failure)}. Retrying…`);
+      setLoaded(true);
+      retry(2_000);
+    });
+  }
+
+  function retry(delay: number): void {
+    setTimeout(() => {
+      if (deps.isClosed()) return;
+      refresh().catch(() => retry(Math.min(delay * 2, 30_000)));
+    }, delay);
+  }
+
+  function forget(id: string): void {
+    setRooms((list) => list.filter((r) => r.id !== id));
+  }
+
+  /** The room view tells whether its newest message is on screen (so arrivals are read at once). */
+  function setReader(roomId: string, reading: Accessor<boolean> | null): void {
+    if (reading) readers.set(roomId, reading);
+    else readers.delete(roomId);
+  }
+
+  function markRead(roomId: string, seq: number): void {
+    const room = roomById(roomId);
+    if (!room || seq <= room.lastReadSeq || (markReadSent.get(roomId) ?? 0) >= seq) return;
+    markReadSent.set(roomId, seq);
+    patchRoom(roomId, (r) => ({ lastReadSeq: Math.max(r.lastReadSeq, seq), unreadCount: seq >= r.lastSeq ? 0 : r.unreadCount }));
+    const live = connection.live();
+    const viaSocket = live ? live.markRead(roomId, BigInt(seq)).then(Number) : Promise.reject(new Error("offline"));
+    viaSocket
+      .catch(() => api.rooms.markRead.mutate({ id: roomId, seq }).then((r) => r.lastReadSeq))
+      .catch(() => {
+        // Try again the next time the room is read.
+        markReadSent.delete(roomId);
+      });
+  }
+
+  // ---------- what the socket says ----------
+
+  /** A message of mine the server confirmed. */
+  function sent(message: ChatMessage): void {
+    patchRoom(message.roomId, (r) => ({ lastSeq: Math.max(r.lastSeq, message.seq), lastActivityAt: message.createdAt }));
+  }
+
+  /** A new message: the room moves up, and counts as unread unless it is mine or being read. */
+  function received(message: ChatMessage): void {
+    if (!roomById(message.roomId)) {
+      refreshSoon();
+      return;
+    }
+    const reading = isReading(message.roomId);
+    patchRoom(message.roomId, (r) => ({
+      lastSeq: Math.max(r.lastSeq, message.seq),
+      lastActivityAt: message.createdAt,
+      unreadCount:
+        message.senderId !== myId && message.seq > r.lastReadSeq && !reading && !message.deleted ? r.unreadCount + 1 : r.unreadCount,
+    }));
+  }
+
+  /** An unread message that disappears no longer counts. */
+  function deleted(message: ChatMessage): void {
+    const room = roomById(message.roomId);
+    if (room && message.senderId !== myId && message.seq > room.lastReadSeq && room.unreadCount > 0) {
+      patchRoom(message.roomId, (r) => ({ unreadCount: Math.max(0, r.unreadCount - 1) }));
+    }
+  }
+
+  /** I read the room on another device. */
+  function readElsewhere(roomId: string, seq: number): void {
+    const room = roomById(roomId);
+    if (!room || seq <= room.lastReadSeq) return;
+    if (seq >= room.lastSeq) patchRoom(roomId, () => ({ lastReadSeq: seq, unreadCount: 0 }));
+    else {
+      patchRoom(roomId, () => ({ lastReadSeq: seq }));
+      refreshSoon();
+    }
+  }
+
+  return {
+    rooms,
+    loaded,
+    roomById,
+    peerOf,
+    roomTitle,
+    titleById,
+    refresh,
+    refreshSoon,
+    loadFirst,
+    forget,
+    setReader,
+    markRead,
+    sent,
+    received,
+    deleted,
+    readElsewhere,
+    close(): void {
+      clearTimeout(refreshTimer);
+    },
+  };
+}
+
+export const useRooms = (): Rooms => useChat().rooms;

@@ -1,0 +1,93 @@
+// The live wiring: each event of the LiveClient, fed into the stores it changes.
+import type { LiveClient } from "@parley/client";
+import { presenceName, toChatMessage } from "../live";
+import type { Connection } from "./connection";
+import type { Members } from "./members";
+import type { People } from "./people";
+import type { Rooms } from "./rooms";
+import type { Timelines } from "./timelines";
+import type { Typing } from "./typing";
+
+export interface Stores {
+  connection: Connection;
+  people: People;
+  rooms: Rooms;
+  timelines: Timelines;
+  typing: Typing;
+  members: Members;
+}
+
+/** A refused subscription for a passing reason is tried again after this long. */
+const RESUBSCRIBE_MS = 2_000;
+
+export function wireLiveEvents(
+  client: LiveClient,
+  stores: Stores,
+  options: { notify: (text: string) => void; onSignedOut: (reason: string) => void; isClosed: () => boolean },
+): void {
+  const { connection, people, rooms, timelines, typing, members } = stores;
+  const myId = people.myId;
+  let everLive = false;
+
+  /** I left or was removed: the room, its subscription and its timeline go. */
+  const forgetRoom = (roomId: string) => {
+    rooms.forget(roomId);
+    connection.dropped(roomId);
+    timelines.drop(roomId);
+  };
+
+  client.on("state", (state) => {
+    if (state !== "live") return;
+    const wasLive = everLive;
+    everLive = true;
+    people.setPresence(myId, "online");
+    if (!wasLive) return;
+    // Back after a break: the server replays new messages by itself; counts, rooms
+    // and edits or deletions of messages we already show are read again.
+    rooms.refreshSoon(0);
+    timelines.reloadAll();
+  });
+  client.on("message", (raw) => {
+    const message = toChatMessage(raw);
+    timelines.receive(message);
+    typing.stopped(message.roomId, message.senderId);
+    people.ensureUser(message.senderId);
+    rooms.received(message);
+  });
+  client.on("edited", (raw) => timelines.change(toChatMessage(raw)));
+  client.on("deleted", (raw) => {
+    const message = toChatMessage(raw);
+    timelines.change(message);
+    rooms.deleted(message);
+  });
+  client.on("typing", ({ roomId, userId }) => typing.saw(roomId, userId));
+  client.on("presence", ({ userId, state }) => people.setPresence(userId, presenceName(state)));
+  client.on("readMarker", ({ roomId, lastReadSeq }) => rooms.readElsewhere(roomId, Number(lastReadSeq)));
+  client.on("member", ({ kind, roomId, userId }) => {
+    if (userId === myId) {
+      if (kind === "left" || kind === "kicked") {
+        if (kind === "kicked") options.notify(`You were removed from ${rooms.titleById(roomId)}.`);
+        forgetRoom(roomId);
+      } else rooms.refreshSoon();
+      return;
+    }
+    members.changed(roomId);
+    if (kind === "joined" || kind === "left" || kind === "kicked") rooms.refreshSoon(500);
+  });
+  client.on("roomUpdated", () => rooms.refreshSoon());
+  client.on("roomClosed", ({ roomId, code }) => {
+    connection.dropped(roomId);
+    if (code === "NOT_FOUND" || code === "PERMISSION_DENIED") {
+      forgetRoom(roomId);
+      return;
+    }
+    // Refused for a passing reason: subscribe again soon, from what we have.
+    setTimeout(() => {
+      const room = rooms.roomById(roomId);
+      if (options.isClosed() || !room || connection.isSubscribed(roomId)) return;
+      connection.subscribe(roomId, timelines.newestSeq(roomId) ?? room.lastSeq);
+    }, RESUBSCRIBE_MS);
+  });
+  client.on("signedOut", () => options.onSignedOut("You were signed out on every device."));
+  client.on("error", (error) => console.warn("live:", error.code, error.message));
+}
