@@ -142,6 +142,24 @@ export function serviceDatabaseUrl(databaseUrl: string, service: string): URL {
   return url;
 }
 
+/**
+ * A database Parley's PostgreSQL mode runs on, refused at start because its encoding is not UTF8: in SQL_ASCII
+ * (an `initdb` without a UTF-8 locale) `varchar(n)` counts bytes, so a name of 60 emoji would be refused by the
+ * database after the rules took it, and text is stored without any check that it is valid.
+ */
+export class DatabaseEncodingError extends Error {
+  constructor(
+    readonly database: string,
+    readonly encoding: string,
+  ) {
+    super(
+      `database "${database}" has encoding ${encoding}; Parley needs UTF8. ` +
+        `Create it with: create database "${database}" encoding 'UTF8' template template0 (or drop it and let Parley create it)`,
+    );
+    this.name = "DatabaseEncodingError";
+  }
+}
+
 async function ensureDatabase(target: URL): Promise<void> {
   const name = decodeURIComponent(target.pathname.slice(1));
   // The server's maintenance database, with the same credentials.
@@ -150,12 +168,28 @@ async function ensureDatabase(target: URL): Promise<void> {
   const client = new pg.Client({ connectionString: admin.toString() });
   await client.connect();
   try {
-    const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [name]);
-    if (rowCount) return;
-    await client.query(`create database "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
-      // Created meanwhile by a replica: 42P04, or 23505 when both inserted into pg_database at once.
-      if (error.code !== "42P04" && error.code !== "23505") throw error;
-    });
+    const existing = await client.query<{ encoding: string }>(
+      "select pg_encoding_to_char(encoding) as encoding from pg_database where datname = $1",
+      [name],
+    );
+    if (!existing.rowCount) {
+      // template0: template1 may carry the server's default encoding (SQL_ASCII after a locale-less initdb).
+      // LC_COLLATE/LC_CTYPE stay the server's default; with a non-UTF-8 one, C is taken (valid with any encoding).
+      const { rows } = await client.query<{ collate: string }>(
+        "select datcollate as collate from pg_database where datname = 'template0'",
+      );
+      const utf8Locale = /utf-?8/i.test(rows[0]?.collate ?? "") || rows[0]?.collate === "C";
+      const locale = utf8Locale ? "" : " lc_collate 'C' lc_ctype 'C'";
+      await client
+        .query(`create database "${name.replace(/"/g, '""')}" encoding 'UTF8'${locale} template template0`)
+        .catch((error: { code?: string }) => {
+          // Created meanwhile by a replica: 42P04, or 23505 when both inserted into pg_database at once.
+          if (error.code !== "42P04" && error.code !== "23505") throw error;
+        });
+      return;
+    }
+    const encoding = existing.rows[0]!.encoding;
+    if (encoding !== "UTF8") throw new DatabaseEncodingError(name, encoding);
   } finally {
     await client.end();
   }

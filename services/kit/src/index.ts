@@ -5,7 +5,7 @@ export { META, currentContext, requireUserId, runInContext, type CallContext } f
 export { createGrpcServer, implement, type GrpcServer, type ServiceHandlers, type ServiceRegistration } from "./grpc-server.js";
 export { DEFAULT_TIMEOUT_MS, asUser, createServiceClient, type ClientOptions } from "./grpc-client.js";
 export { acquireLock, DataDirInUseError, lockDataDir, type DataDirLock, type LockHolder } from "./data-dir-lock.js";
-export { dataAccess, EntityRepository, openDatabase, serviceDatabaseUrl, type DataAccess, type DatabaseOptions, type Em, type Orm, type Unit } from "./db.js";
+export { dataAccess, DatabaseEncodingError, EntityRepository, openDatabase, serviceDatabaseUrl, type DataAccess, type DatabaseOptions, type Em, type Orm, type Unit } from "./db.js";
 export { createRateLimiter, MemoryRateLimiter, RedisRateLimiter, type RateLimiter, type RateLimitResult } from "./rate-limit.js";
 export { createRedis } from "./redis.js";
 export { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
