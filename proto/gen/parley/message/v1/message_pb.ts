@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file parley/message/v1/message.proto.
  */
 export const file_parley_message_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKiAgoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl8KElNlbmRNZXNzYWdlUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgwKBGJvZHkYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCRITCgtyZXBseV90b19pZBgEIAEoCSJVChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCCKAAQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhQKCmJlZm9yZV9zZXEYAiABKANIABITCglhZnRlcl9zZXEYAyABKANIABIUCgphcm91bmRfc2VxGAQgASgDSAASDQoFbGltaXQYBSABKAVCCAoGY3Vyc29yInwKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCgloYXNfb2xkZXIYAiABKAgSEQoJaGFzX25ld2VyGAMgASgIEhAKCGxhc3Rfc2VxGAQgASgDIjYKEkVkaXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBGJvZHkYAiABKAkiQgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIqChREZWxldGVNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkQKFURlbGV0ZU1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSI6ChBSb29tUmVhZFBvc2l0aW9uEg8KB3Jvb21faWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJJChNHZXRSb29tU3RhdHNSZXF1ZXN0EjIKBXJvb21zGAEgAygLMiMucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVJlYWRQb3NpdGlvbiJ8CglSb29tU3RhdHMSDwoHcm9vbV9pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoAxIUCgx1bnJlYWRfY291bnQYAyABKAMSNgoSbGFzdF9hY3Rpdml0eV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJDChRHZXRSb29tU3RhdHNSZXNwb25zZRIrCgVzdGF0cxgBIAMoCzIcLnBhcmxleS5tZXNzYWdlLnYxLlJvb21TdGF0cyIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiKQoQTWFya1JlYWRSZXNwb25zZRIVCg1sYXN0X3JlYWRfc2VxGAEgASgDMscECg5NZXNzYWdlU2VydmljZRJcCgtTZW5kTWVzc2FnZRIlLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USXwoMTGlzdE1lc3NhZ2VzEiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlElwKC0VkaXRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXNwb25zZRJiCg1EZWxldGVNZXNzYWdlEicucGFybGV5Lm1lc3NhZ2UudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaKC5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVzcG9uc2USXwoMR2V0Um9vbVN0YXRzEiYucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkdldFJvb21TdGF0c1Jlc3BvbnNlElMKCE1hcmtSZWFkEiIucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXF1ZXN0GiMucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKyAgoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmNoYW5nZRgMIAEoAyJfChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkiVQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCglkdXBsaWNhdGUYAiABKAgigAEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIUCgpiZWZvcmVfc2VxGAIgASgDSAASEwoJYWZ0ZXJfc2VxGAMgASgDSAASFAoKYXJvdW5kX3NlcRgEIAEoA0gAEg0KBWxpbWl0GAUgASgFQggKBmN1cnNvciKRAQoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWhhc19vbGRlchgCIAEoCBIRCgloYXNfbmV3ZXIYAyABKAgSEAoIbGFzdF9zZXEYBCABKAMSEwoLbGFzdF9jaGFuZ2UYBSABKAMiQwoSTGlzdENoYW5nZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFYWZ0ZXIYAiABKAMSDQoFbGltaXQYAyABKAUifAoTTGlzdENoYW5nZXNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEAoIaGFzX21vcmUYAiABKAgSEwoLbGFzdF9jaGFuZ2UYAyABKAMSEAoIbGFzdF9zZXEYBCABKAMiNgoSRWRpdE1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSDAoEYm9keRgCIAEoCSJCChNFZGl0TWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIioKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkiRAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIjoKEFJvb21SZWFkUG9zaXRpb24SDwoHcm9vbV9pZBgBIAEoCRIVCg1sYXN0X3JlYWRfc2VxGAIgASgDIkkKE0dldFJvb21TdGF0c1JlcXVlc3QSMgoFcm9vbXMYASADKAsyIy5wYXJsZXkubWVzc2FnZS52MS5Sb29tUmVhZFBvc2l0aW9uInwKCVJvb21TdGF0cxIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDEhQKDHVucmVhZF9jb3VudBgDIAEoAxI2ChJsYXN0X2FjdGl2aXR5X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkMKFEdldFJvb21TdGF0c1Jlc3BvbnNlEisKBXN0YXRzGAEgAygLMhwucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVN0YXRzIi8KD01hcmtSZWFkUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIpChBNYXJrUmVhZFJlc3BvbnNlEhUKDWxhc3RfcmVhZF9zZXEYASABKAMypQUKDk1lc3NhZ2VTZXJ2aWNlElwKC1NlbmRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJfCgxMaXN0TWVzc2FnZXMSJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2USXAoLRWRpdE1lc3NhZ2USJS5wYXJsZXkubWVzc2FnZS52MS5FZGl0TWVzc2FnZVJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5FZGl0TWVzc2FnZVJlc3BvbnNlEmIKDURlbGV0ZU1lc3NhZ2USJy5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBooLnBhcmxleS5tZXNzYWdlLnYxLkRlbGV0ZU1lc3NhZ2VSZXNwb25zZRJfCgxHZXRSb29tU3RhdHMSJi5wYXJsZXkubWVzc2FnZS52MS5HZXRSb29tU3RhdHNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVzcG9uc2USXAoLTGlzdENoYW5nZXMSJS5wYXJsZXkubWVzc2FnZS52MS5MaXN0Q2hhbmdlc1JlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0Q2hhbmdlc1Jlc3BvbnNlElMKCE1hcmtSZWFkEiIucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXF1ZXN0GiMucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message parley.message.v1.Message
@@ -78,6 +78,14 @@ export type Message = Message$1<"parley.message.v1.Message"> & {
    * @generated from field: google.protobuf.Timestamp delete_time = 11;
    */
   deleteTime?: Timestamp | undefined;
+
+  /**
+   * The room stream position of this message's latest change (its creation, edit or delete):
+   * per room, 1, 2, 3... without gaps across all messages of the room, in commit order.
+   *
+   * @generated from field: int64 change = 12;
+   */
+  change: bigint;
 };
 
 /**
@@ -231,6 +239,14 @@ export type ListMessagesResponse = Message$1<"parley.message.v1.ListMessagesResp
    * @generated from field: int64 last_seq = 4;
    */
   lastSeq: bigint;
+
+  /**
+   * The room's newest message change when the page was read: resume the stream after it
+   * (Subscribe.position.messages, ListChanges.after) to get every change since this page.
+   *
+   * @generated from field: int64 last_change = 5;
+   */
+  lastChange: bigint;
 };
 
 /**
@@ -239,6 +255,78 @@ export type ListMessagesResponse = Message$1<"parley.message.v1.ListMessagesResp
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
   messageDesc(file_parley_message_v1_message, 4);
+
+/**
+ * @generated from message parley.message.v1.ListChangesRequest
+ */
+export type ListChangesRequest = Message$1<"parley.message.v1.ListChangesRequest"> & {
+  /**
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * The stream position the caller has (0: from the start of the room).
+   *
+   * @generated from field: int64 after = 2;
+   */
+  after: bigint;
+
+  /**
+   * 1-500, default 100.
+   *
+   * @generated from field: int32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message parley.message.v1.ListChangesRequest.
+ * Use `create(ListChangesRequestSchema)` to create a new message.
+ */
+export const ListChangesRequestSchema: GenMessage<ListChangesRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 5);
+
+/**
+ * @generated from message parley.message.v1.ListChangesResponse
+ */
+export type ListChangesResponse = Message$1<"parley.message.v1.ListChangesResponse"> & {
+  /**
+   * Ascending by change: each message once, in its current state (a deleted one as its tombstone).
+   *
+   * @generated from field: repeated parley.message.v1.Message messages = 1;
+   */
+  messages: Message[];
+
+  /**
+   * More changes exist after this page, up to the head the page was read against.
+   *
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+
+  /**
+   * The position this page covers the stream up to: resume after it. Without has_more, the room's
+   * newest change when the page was read.
+   *
+   * @generated from field: int64 last_change = 3;
+   */
+  lastChange: bigint;
+
+  /**
+   * The room's last seq when the page was read.
+   *
+   * @generated from field: int64 last_seq = 4;
+   */
+  lastSeq: bigint;
+};
+
+/**
+ * Describes the message parley.message.v1.ListChangesResponse.
+ * Use `create(ListChangesResponseSchema)` to create a new message.
+ */
+export const ListChangesResponseSchema: GenMessage<ListChangesResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 6);
 
 /**
  * @generated from message parley.message.v1.EditMessageRequest
@@ -260,7 +348,7 @@ export type EditMessageRequest = Message$1<"parley.message.v1.EditMessageRequest
  * Use `create(EditMessageRequestSchema)` to create a new message.
  */
 export const EditMessageRequestSchema: GenMessage<EditMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 5);
+  messageDesc(file_parley_message_v1_message, 7);
 
 /**
  * @generated from message parley.message.v1.EditMessageResponse
@@ -277,7 +365,7 @@ export type EditMessageResponse = Message$1<"parley.message.v1.EditMessageRespon
  * Use `create(EditMessageResponseSchema)` to create a new message.
  */
 export const EditMessageResponseSchema: GenMessage<EditMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 6);
+  messageDesc(file_parley_message_v1_message, 8);
 
 /**
  * @generated from message parley.message.v1.DeleteMessageRequest
@@ -294,7 +382,7 @@ export type DeleteMessageRequest = Message$1<"parley.message.v1.DeleteMessageReq
  * Use `create(DeleteMessageRequestSchema)` to create a new message.
  */
 export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 7);
+  messageDesc(file_parley_message_v1_message, 9);
 
 /**
  * @generated from message parley.message.v1.DeleteMessageResponse
@@ -311,7 +399,7 @@ export type DeleteMessageResponse = Message$1<"parley.message.v1.DeleteMessageRe
  * Use `create(DeleteMessageResponseSchema)` to create a new message.
  */
 export const DeleteMessageResponseSchema: GenMessage<DeleteMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 8);
+  messageDesc(file_parley_message_v1_message, 10);
 
 /**
  * @generated from message parley.message.v1.RoomReadPosition
@@ -333,7 +421,7 @@ export type RoomReadPosition = Message$1<"parley.message.v1.RoomReadPosition"> &
  * Use `create(RoomReadPositionSchema)` to create a new message.
  */
 export const RoomReadPositionSchema: GenMessage<RoomReadPosition> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 9);
+  messageDesc(file_parley_message_v1_message, 11);
 
 /**
  * @generated from message parley.message.v1.GetRoomStatsRequest
@@ -353,7 +441,7 @@ export type GetRoomStatsRequest = Message$1<"parley.message.v1.GetRoomStatsReque
  * Use `create(GetRoomStatsRequestSchema)` to create a new message.
  */
 export const GetRoomStatsRequestSchema: GenMessage<GetRoomStatsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 10);
+  messageDesc(file_parley_message_v1_message, 12);
 
 /**
  * @generated from message parley.message.v1.RoomStats
@@ -387,7 +475,7 @@ export type RoomStats = Message$1<"parley.message.v1.RoomStats"> & {
  * Use `create(RoomStatsSchema)` to create a new message.
  */
 export const RoomStatsSchema: GenMessage<RoomStats> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 11);
+  messageDesc(file_parley_message_v1_message, 13);
 
 /**
  * @generated from message parley.message.v1.GetRoomStatsResponse
@@ -404,7 +492,7 @@ export type GetRoomStatsResponse = Message$1<"parley.message.v1.GetRoomStatsResp
  * Use `create(GetRoomStatsResponseSchema)` to create a new message.
  */
 export const GetRoomStatsResponseSchema: GenMessage<GetRoomStatsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 12);
+  messageDesc(file_parley_message_v1_message, 14);
 
 /**
  * @generated from message parley.message.v1.MarkReadRequest
@@ -426,7 +514,7 @@ export type MarkReadRequest = Message$1<"parley.message.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 13);
+  messageDesc(file_parley_message_v1_message, 15);
 
 /**
  * @generated from message parley.message.v1.MarkReadResponse
@@ -445,7 +533,7 @@ export type MarkReadResponse = Message$1<"parley.message.v1.MarkReadResponse"> &
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 14);
+  messageDesc(file_parley_message_v1_message, 16);
 
 /**
  * MessageService owns history: every message gets its room's next seq, gapless
@@ -505,6 +593,20 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof GetRoomStatsRequestSchema;
     output: typeof GetRoomStatsResponseSchema;
+  },
+  /**
+   * ListChanges is the message lane of the room's stream: every message created, edited or deleted
+   * after a stream position, each once, in its current state, in the order of its latest change.
+   * Page until has_more is false; the last page's last_change is where to resume from. A position
+   * beyond the room's newest change (a store restored from an older backup) is OUT_OF_RANGE: drop
+   * what you hold of the room and load it afresh.
+   *
+   * @generated from rpc parley.message.v1.MessageService.ListChanges
+   */
+  listChanges: {
+    methodKind: "unary";
+    input: typeof ListChangesRequestSchema;
+    output: typeof ListChangesResponseSchema;
   },
   /**
    * MarkRead moves the caller's read marker forward (never backwards), capped at the room's

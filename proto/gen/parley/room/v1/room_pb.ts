@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/room/v1/room.proto.
  */
 export const file_parley_room_v1_room: GenFile = /*@__PURE__*/
-  fileDesc("ChlwYXJsZXkvcm9vbS92MS9yb29tLnByb3RvEg5wYXJsZXkucm9vbS52MSLfAQoEUm9vbRIKCgJpZBgBIAEoCRImCgRraW5kGAIgASgOMhgucGFybGV5LnJvb20udjEuUm9vbUtpbmQSDAoEbmFtZRgDIAEoCRINCgV0b3BpYxgEIAEoCRISCgpjcmVhdG9yX2lkGAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghhcmNoaXZlZBgHIAEoCBIUCgxtZW1iZXJfY291bnQYCCABKAUSGQoRZGlyZWN0X21lbWJlcl9pZHMYCSADKAkimAEKCk1lbWJlcnNoaXASDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiIKBHJvbGUYAyABKA4yFC5wYXJsZXkucm9vbS52MS5Sb2xlEi0KCWpvaW5fdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbGFzdF9yZWFkX3NlcRgFIAEoAyJcCgZNZW1iZXISLgoKbWVtYmVyc2hpcBgBIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXASIgoEdXNlchgCIAEoCzIULnBhcmxleS51c2VyLnYxLlVzZXIiwQEKC1Jvb21TdW1tYXJ5EiIKBHJvb20YASABKAsyFC5wYXJsZXkucm9vbS52MS5Sb29tEi4KCm1lbWJlcnNoaXAYAiABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwEhAKCGxhc3Rfc2VxGAMgASgDEhQKDHVucmVhZF9jb3VudBgEIAEoAxI2ChJsYXN0X2FjdGl2aXR5X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlgKEUNyZWF0ZVJvb21SZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFdG9waWMYAiABKAkSJgoEa2luZBgDIAEoDjIYLnBhcmxleS5yb29tLnYxLlJvb21LaW5kIjgKEkNyZWF0ZVJvb21SZXNwb25zZRIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbSIhCg5HZXRSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJImUKD0dldFJvb21SZXNwb25zZRIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbRIuCgptZW1iZXJzaGlwGAIgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcCJ5ChFVcGRhdGVSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEiIKBHJvb20YAiABKAsyFC5wYXJsZXkucm9vbS52MS5Sb29tEi8KC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI4ChJVcGRhdGVSb29tUmVzcG9uc2USIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20iFAoSTGlzdE15Um9vbXNSZXF1ZXN0IkEKE0xpc3RNeVJvb21zUmVzcG9uc2USKgoFcm9vbXMYASADKAsyGy5wYXJsZXkucm9vbS52MS5Sb29tU3VtbWFyeSJOChZMaXN0UHVibGljUm9vbXNSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlcKF0xpc3RQdWJsaWNSb29tc1Jlc3BvbnNlEiMKBXJvb21zGAEgAygLMhQucGFybGV5LnJvb20udjEuUm9vbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIgoPSm9pblJvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiZgoQSm9pblJvb21SZXNwb25zZRIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbRIuCgptZW1iZXJzaGlwGAIgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcCIjChBMZWF2ZVJvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiEwoRTGVhdmVSb29tUmVzcG9uc2UiNwoTSW52aXRlTWVtYmVyUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkiRgoUSW52aXRlTWVtYmVyUmVzcG9uc2USLgoKbWVtYmVyc2hpcBgBIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXAiNQoRS2lja01lbWJlclJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIhQKEktpY2tNZW1iZXJSZXNwb25zZSJcChRTZXRNZW1iZXJSb2xlUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSIgoEcm9sZRgDIAEoDjIULnBhcmxleS5yb29tLnYxLlJvbGUiRwoVU2V0TWVtYmVyUm9sZVJlc3BvbnNlEi4KCm1lbWJlcnNoaXAYASABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwIkwKEkxpc3RNZW1iZXJzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlcKE0xpc3RNZW1iZXJzUmVzcG9uc2USJwoHbWVtYmVycxgBIAMoCzIWLnBhcmxleS5yb29tLnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKAoVT3BlbkRpcmVjdFJvb21SZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiTQoWT3BlbkRpcmVjdFJvb21SZXNwb25zZRIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbRIPCgdjcmVhdGVkGAIgASgIIi8KD01hcmtSZWFkUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIpChBNYXJrUmVhZFJlc3BvbnNlEhUKDWxhc3RfcmVhZF9zZXEYASABKAMiNQoVTW92ZVJlYWRNYXJrZXJSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgDIi8KFk1vdmVSZWFkTWFya2VyUmVzcG9uc2USFQoNbGFzdF9yZWFkX3NlcRgBIAEoAyI4ChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkiiwEKFUdldE1lbWJlcnNoaXBSZXNwb25zZRIuCgptZW1iZXJzaGlwGAEgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcBIrCglyb29tX2tpbmQYAiABKA4yGC5wYXJsZXkucm9vbS52MS5Sb29tS2luZBIVCg1yb29tX2FyY2hpdmVkGAMgASgIKmgKCFJvb21LaW5kEhkKFVJPT01fS0lORF9VTlNQRUNJRklFRBAAEhQKEFJPT01fS0lORF9QVUJMSUMQARIVChFST09NX0tJTkRfUFJJVkFURRACEhQKEFJPT01fS0lORF9ESVJFQ1QQAypNCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX01FTUJFUhABEg4KClJPTEVfQURNSU4QAhIOCgpST0xFX09XTkVSEAMyugoKC1Jvb21TZXJ2aWNlElMKCkNyZWF0ZVJvb20SIS5wYXJsZXkucm9vbS52MS5DcmVhdGVSb29tUmVxdWVzdBoiLnBhcmxleS5yb29tLnYxLkNyZWF0ZVJvb21SZXNwb25zZRJKCgdHZXRSb29tEh4ucGFybGV5LnJvb20udjEuR2V0Um9vbVJlcXVlc3QaHy5wYXJsZXkucm9vbS52MS5HZXRSb29tUmVzcG9uc2USUwoKVXBkYXRlUm9vbRIhLnBhcmxleS5yb29tLnYxLlVwZGF0ZVJvb21SZXF1ZXN0GiIucGFybGV5LnJvb20udjEuVXBkYXRlUm9vbVJlc3BvbnNlElYKC0xpc3RNeVJvb21zEiIucGFybGV5LnJvb20udjEuTGlzdE15Um9vbXNSZXF1ZXN0GiMucGFybGV5LnJvb20udjEuTGlzdE15Um9vbXNSZXNwb25zZRJiCg9MaXN0UHVibGljUm9vbXMSJi5wYXJsZXkucm9vbS52MS5MaXN0UHVibGljUm9vbXNSZXF1ZXN0GicucGFybGV5LnJvb20udjEuTGlzdFB1YmxpY1Jvb21zUmVzcG9uc2USTQoISm9pblJvb20SHy5wYXJsZXkucm9vbS52MS5Kb2luUm9vbVJlcXVlc3QaIC5wYXJsZXkucm9vbS52MS5Kb2luUm9vbVJlc3BvbnNlElAKCUxlYXZlUm9vbRIgLnBhcmxleS5yb29tLnYxLkxlYXZlUm9vbVJlcXVlc3QaIS5wYXJsZXkucm9vbS52MS5MZWF2ZVJvb21SZXNwb25zZRJZCgxJbnZpdGVNZW1iZXISIy5wYXJsZXkucm9vbS52MS5JbnZpdGVNZW1iZXJSZXF1ZXN0GiQucGFybGV5LnJvb20udjEuSW52aXRlTWVtYmVyUmVzcG9uc2USUwoKS2lja01lbWJlchIhLnBhcmxleS5yb29tLnYxLktpY2tNZW1iZXJSZXF1ZXN0GiIucGFybGV5LnJvb20udjEuS2lja01lbWJlclJlc3BvbnNlElwKDVNldE1lbWJlclJvbGUSJC5wYXJsZXkucm9vbS52MS5TZXRNZW1iZXJSb2xlUmVxdWVzdBolLnBhcmxleS5yb29tLnYxLlNldE1lbWJlclJvbGVSZXNwb25zZRJWCgtMaXN0TWVtYmVycxIiLnBhcmxleS5yb29tLnYxLkxpc3RNZW1iZXJzUmVxdWVzdBojLnBhcmxleS5yb29tLnYxLkxpc3RNZW1iZXJzUmVzcG9uc2USXwoOT3BlbkRpcmVjdFJvb20SJS5wYXJsZXkucm9vbS52MS5PcGVuRGlyZWN0Um9vbVJlcXVlc3QaJi5wYXJsZXkucm9vbS52MS5PcGVuRGlyZWN0Um9vbVJlc3BvbnNlElIKCE1hcmtSZWFkEh8ucGFybGV5LnJvb20udjEuTWFya1JlYWRSZXF1ZXN0GiAucGFybGV5LnJvb20udjEuTWFya1JlYWRSZXNwb25zZSIDiAIBElwKDUdldE1lbWJlcnNoaXASJC5wYXJsZXkucm9vbS52MS5HZXRNZW1iZXJzaGlwUmVxdWVzdBolLnBhcmxleS5yb29tLnYxLkdldE1lbWJlcnNoaXBSZXNwb25zZRJfCg5Nb3ZlUmVhZE1hcmtlchIlLnBhcmxleS5yb29tLnYxLk1vdmVSZWFkTWFya2VyUmVxdWVzdBomLnBhcmxleS5yb29tLnYxLk1vdmVSZWFkTWFya2VyUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_parley_user_v1_user]);
+  fileDesc("ChlwYXJsZXkvcm9vbS92MS9yb29tLnByb3RvEg5wYXJsZXkucm9vbS52MSL0AQoEUm9vbRIKCgJpZBgBIAEoCRImCgRraW5kGAIgASgOMhgucGFybGV5LnJvb20udjEuUm9vbUtpbmQSDAoEbmFtZRgDIAEoCRINCgV0b3BpYxgEIAEoCRISCgpjcmVhdG9yX2lkGAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghhcmNoaXZlZBgHIAEoCBIUCgxtZW1iZXJfY291bnQYCCABKAUSGQoRZGlyZWN0X21lbWJlcl9pZHMYCSADKAkSEwoLbGFzdF9jaGFuZ2UYCiABKAMimAEKCk1lbWJlcnNoaXASDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiIKBHJvbGUYAyABKA4yFC5wYXJsZXkucm9vbS52MS5Sb2xlEi0KCWpvaW5fdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbGFzdF9yZWFkX3NlcRgFIAEoAyJcCgZNZW1iZXISLgoKbWVtYmVyc2hpcBgBIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXASIgoEdXNlchgCIAEoCzIULnBhcmxleS51c2VyLnYxLlVzZXIiwQEKC1Jvb21TdW1tYXJ5EiIKBHJvb20YASABKAsyFC5wYXJsZXkucm9vbS52MS5Sb29tEi4KCm1lbWJlcnNoaXAYAiABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwEhAKCGxhc3Rfc2VxGAMgASgDEhQKDHVucmVhZF9jb3VudBgEIAEoAxI2ChJsYXN0X2FjdGl2aXR5X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlgKEUNyZWF0ZVJvb21SZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFdG9waWMYAiABKAkSJgoEa2luZBgDIAEoDjIYLnBhcmxleS5yb29tLnYxLlJvb21LaW5kIjgKEkNyZWF0ZVJvb21SZXNwb25zZRIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbSIhCg5HZXRSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJImUKD0dldFJvb21SZXNwb25zZRIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbRIuCgptZW1iZXJzaGlwGAIgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcCJ5ChFVcGRhdGVSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEiIKBHJvb20YAiABKAsyFC5wYXJsZXkucm9vbS52MS5Sb29tEi8KC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI4ChJVcGRhdGVSb29tUmVzcG9uc2USIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20iFAoSTGlzdE15Um9vbXNSZXF1ZXN0IkEKE0xpc3RNeVJvb21zUmVzcG9uc2USKgoFcm9vbXMYASADKAsyGy5wYXJsZXkucm9vbS52MS5Sb29tU3VtbWFyeSJOChZMaXN0UHVibGljUm9vbXNSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlcKF0xpc3RQdWJsaWNSb29tc1Jlc3BvbnNlEiMKBXJvb21zGAEgAygLMhQucGFybGV5LnJvb20udjEuUm9vbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIgoPSm9pblJvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiZgoQSm9pblJvb21SZXNwb25zZRIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbRIuCgptZW1iZXJzaGlwGAIgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcCIjChBMZWF2ZVJvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiEwoRTGVhdmVSb29tUmVzcG9uc2UiNwoTSW52aXRlTWVtYmVyUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkiRgoUSW52aXRlTWVtYmVyUmVzcG9uc2USLgoKbWVtYmVyc2hpcBgBIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXAiNQoRS2lja01lbWJlclJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIhQKEktpY2tNZW1iZXJSZXNwb25zZSJcChRTZXRNZW1iZXJSb2xlUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSIgoEcm9sZRgDIAEoDjIULnBhcmxleS5yb29tLnYxLlJvbGUiRwoVU2V0TWVtYmVyUm9sZVJlc3BvbnNlEi4KCm1lbWJlcnNoaXAYASABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwIkwKEkxpc3RNZW1iZXJzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlcKE0xpc3RNZW1iZXJzUmVzcG9uc2USJwoHbWVtYmVycxgBIAMoCzIWLnBhcmxleS5yb29tLnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKAoVT3BlbkRpcmVjdFJvb21SZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiTQoWT3BlbkRpcmVjdFJvb21SZXNwb25zZRIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbRIPCgdjcmVhdGVkGAIgASgIIi8KD01hcmtSZWFkUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIpChBNYXJrUmVhZFJlc3BvbnNlEhUKDWxhc3RfcmVhZF9zZXEYASABKAMiNQoVTW92ZVJlYWRNYXJrZXJSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgDIi8KFk1vdmVSZWFkTWFya2VyUmVzcG9uc2USFQoNbGFzdF9yZWFkX3NlcRgBIAEoAyI4ChRHZXRNZW1iZXJzaGlwUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkiiwEKFUdldE1lbWJlcnNoaXBSZXNwb25zZRIuCgptZW1iZXJzaGlwGAEgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcBIrCglyb29tX2tpbmQYAiABKA4yGC5wYXJsZXkucm9vbS52MS5Sb29tS2luZBIVCg1yb29tX2FyY2hpdmVkGAMgASgIIkcKFkxpc3RSb29tQ2hhbmdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRINCgVhZnRlchgCIAEoAxINCgVsaW1pdBgDIAEoBSJtChdMaXN0Um9vbUNoYW5nZXNSZXNwb25zZRIrCgdjaGFuZ2VzGAEgAygLMhoucGFybGV5LnJvb20udjEuUm9vbUNoYW5nZRIQCghoYXNfbW9yZRgCIAEoCBITCgtsYXN0X2NoYW5nZRgDIAEoAyKzAgoKUm9vbUNoYW5nZRIOCgZjaGFuZ2UYASABKAMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKYnlfdXNlcl9pZBgDIAEoCRIzCg1tZW1iZXJfam9pbmVkGAogASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcEgAEhUKC21lbWJlcl9sZWZ0GAsgASgJSAASFwoNbWVtYmVyX2tpY2tlZBgMIAEoCUgAEjkKE21lbWJlcl9yb2xlX2NoYW5nZWQYDSABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwSAASLAoMcm9vbV91cGRhdGVkGA4gASgLMhQucGFybGV5LnJvb20udjEuUm9vbUgAQgkKB3BheWxvYWQqaAoIUm9vbUtpbmQSGQoVUk9PTV9LSU5EX1VOU1BFQ0lGSUVEEAASFAoQUk9PTV9LSU5EX1BVQkxJQxABEhUKEVJPT01fS0lORF9QUklWQVRFEAISFAoQUk9PTV9LSU5EX0RJUkVDVBADKk0KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfTUVNQkVSEAESDgoKUk9MRV9BRE1JThACEg4KClJPTEVfT1dORVIQAzKeCwoLUm9vbVNlcnZpY2USUwoKQ3JlYXRlUm9vbRIhLnBhcmxleS5yb29tLnYxLkNyZWF0ZVJvb21SZXF1ZXN0GiIucGFybGV5LnJvb20udjEuQ3JlYXRlUm9vbVJlc3BvbnNlEkoKB0dldFJvb20SHi5wYXJsZXkucm9vbS52MS5HZXRSb29tUmVxdWVzdBofLnBhcmxleS5yb29tLnYxLkdldFJvb21SZXNwb25zZRJTCgpVcGRhdGVSb29tEiEucGFybGV5LnJvb20udjEuVXBkYXRlUm9vbVJlcXVlc3QaIi5wYXJsZXkucm9vbS52MS5VcGRhdGVSb29tUmVzcG9uc2USVgoLTGlzdE15Um9vbXMSIi5wYXJsZXkucm9vbS52MS5MaXN0TXlSb29tc1JlcXVlc3QaIy5wYXJsZXkucm9vbS52MS5MaXN0TXlSb29tc1Jlc3BvbnNlEmIKD0xpc3RQdWJsaWNSb29tcxImLnBhcmxleS5yb29tLnYxLkxpc3RQdWJsaWNSb29tc1JlcXVlc3QaJy5wYXJsZXkucm9vbS52MS5MaXN0UHVibGljUm9vbXNSZXNwb25zZRJNCghKb2luUm9vbRIfLnBhcmxleS5yb29tLnYxLkpvaW5Sb29tUmVxdWVzdBogLnBhcmxleS5yb29tLnYxLkpvaW5Sb29tUmVzcG9uc2USUAoJTGVhdmVSb29tEiAucGFybGV5LnJvb20udjEuTGVhdmVSb29tUmVxdWVzdBohLnBhcmxleS5yb29tLnYxLkxlYXZlUm9vbVJlc3BvbnNlElkKDEludml0ZU1lbWJlchIjLnBhcmxleS5yb29tLnYxLkludml0ZU1lbWJlclJlcXVlc3QaJC5wYXJsZXkucm9vbS52MS5JbnZpdGVNZW1iZXJSZXNwb25zZRJTCgpLaWNrTWVtYmVyEiEucGFybGV5LnJvb20udjEuS2lja01lbWJlclJlcXVlc3QaIi5wYXJsZXkucm9vbS52MS5LaWNrTWVtYmVyUmVzcG9uc2USXAoNU2V0TWVtYmVyUm9sZRIkLnBhcmxleS5yb29tLnYxLlNldE1lbWJlclJvbGVSZXF1ZXN0GiUucGFybGV5LnJvb20udjEuU2V0TWVtYmVyUm9sZVJlc3BvbnNlElYKC0xpc3RNZW1iZXJzEiIucGFybGV5LnJvb20udjEuTGlzdE1lbWJlcnNSZXF1ZXN0GiMucGFybGV5LnJvb20udjEuTGlzdE1lbWJlcnNSZXNwb25zZRJfCg5PcGVuRGlyZWN0Um9vbRIlLnBhcmxleS5yb29tLnYxLk9wZW5EaXJlY3RSb29tUmVxdWVzdBomLnBhcmxleS5yb29tLnYxLk9wZW5EaXJlY3RSb29tUmVzcG9uc2USUgoITWFya1JlYWQSHy5wYXJsZXkucm9vbS52MS5NYXJrUmVhZFJlcXVlc3QaIC5wYXJsZXkucm9vbS52MS5NYXJrUmVhZFJlc3BvbnNlIgOIAgESYgoPTGlzdFJvb21DaGFuZ2VzEiYucGFybGV5LnJvb20udjEuTGlzdFJvb21DaGFuZ2VzUmVxdWVzdBonLnBhcmxleS5yb29tLnYxLkxpc3RSb29tQ2hhbmdlc1Jlc3BvbnNlElwKDUdldE1lbWJlcnNoaXASJC5wYXJsZXkucm9vbS52MS5HZXRNZW1iZXJzaGlwUmVxdWVzdBolLnBhcmxleS5yb29tLnYxLkdldE1lbWJlcnNoaXBSZXNwb25zZRJfCg5Nb3ZlUmVhZE1hcmtlchIlLnBhcmxleS5yb29tLnYxLk1vdmVSZWFkTWFya2VyUmVxdWVzdBomLnBhcmxleS5yb29tLnYxLk1vdmVSZWFkTWFya2VyUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_parley_user_v1_user]);
 
 /**
  * @generated from message parley.room.v1.Room
@@ -68,6 +68,14 @@ export type Room = Message<"parley.room.v1.Room"> & {
    * @generated from field: repeated string direct_member_ids = 9;
    */
   directMemberIds: string[];
+
+  /**
+   * The room lane's newest position (membership and room changes): resume after it
+   * (Subscribe.position.room, ListRoomChanges.after).
+   *
+   * @generated from field: int64 last_change = 10;
+   */
+  lastChange: bigint;
 };
 
 /**
@@ -823,6 +831,146 @@ export const GetMembershipResponseSchema: GenMessage<GetMembershipResponse> = /*
   messageDesc(file_parley_room_v1_room, 33);
 
 /**
+ * @generated from message parley.room.v1.ListRoomChangesRequest
+ */
+export type ListRoomChangesRequest = Message<"parley.room.v1.ListRoomChangesRequest"> & {
+  /**
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * The room lane position the caller has (0: from the room's creation).
+   *
+   * @generated from field: int64 after = 2;
+   */
+  after: bigint;
+
+  /**
+   * 1-500, default 100.
+   *
+   * @generated from field: int32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message parley.room.v1.ListRoomChangesRequest.
+ * Use `create(ListRoomChangesRequestSchema)` to create a new message.
+ */
+export const ListRoomChangesRequestSchema: GenMessage<ListRoomChangesRequest> = /*@__PURE__*/
+  messageDesc(file_parley_room_v1_room, 34);
+
+/**
+ * @generated from message parley.room.v1.ListRoomChangesResponse
+ */
+export type ListRoomChangesResponse = Message<"parley.room.v1.ListRoomChangesResponse"> & {
+  /**
+   * Ascending by change.
+   *
+   * @generated from field: repeated parley.room.v1.RoomChange changes = 1;
+   */
+  changes: RoomChange[];
+
+  /**
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+
+  /**
+   * The position this page covers the lane up to; without has_more, the room's newest change.
+   *
+   * @generated from field: int64 last_change = 3;
+   */
+  lastChange: bigint;
+};
+
+/**
+ * Describes the message parley.room.v1.ListRoomChangesResponse.
+ * Use `create(ListRoomChangesResponseSchema)` to create a new message.
+ */
+export const ListRoomChangesResponseSchema: GenMessage<ListRoomChangesResponse> = /*@__PURE__*/
+  messageDesc(file_parley_room_v1_room, 35);
+
+/**
+ * One change of the room lane, as it was when made.
+ *
+ * @generated from message parley.room.v1.RoomChange
+ */
+export type RoomChange = Message<"parley.room.v1.RoomChange"> & {
+  /**
+   * Its position in the room lane: per room, 1, 2, 3... without gaps, in commit order.
+   *
+   * @generated from field: int64 change = 1;
+   */
+  change: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 2;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * Who made the change (the member themselves for a join or a leave).
+   *
+   * @generated from field: string by_user_id = 3;
+   */
+  byUserId: string;
+
+  /**
+   * @generated from oneof parley.room.v1.RoomChange.payload
+   */
+  payload: {
+    /**
+     * Joined, or was added: the membership as it was then.
+     *
+     * @generated from field: parley.room.v1.Membership member_joined = 10;
+     */
+    value: Membership;
+    case: "memberJoined";
+  } | {
+    /**
+     * The user who left.
+     *
+     * @generated from field: string member_left = 11;
+     */
+    value: string;
+    case: "memberLeft";
+  } | {
+    /**
+     * The user who was removed.
+     *
+     * @generated from field: string member_kicked = 12;
+     */
+    value: string;
+    case: "memberKicked";
+  } | {
+    /**
+     * The membership with its new role.
+     *
+     * @generated from field: parley.room.v1.Membership member_role_changed = 13;
+     */
+    value: Membership;
+    case: "memberRoleChanged";
+  } | {
+    /**
+     * The room after the change (name, topic, archived).
+     *
+     * @generated from field: parley.room.v1.Room room_updated = 14;
+     */
+    value: Room;
+    case: "roomUpdated";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message parley.room.v1.RoomChange.
+ * Use `create(RoomChangeSchema)` to create a new message.
+ */
+export const RoomChangeSchema: GenMessage<RoomChange> = /*@__PURE__*/
+  messageDesc(file_parley_room_v1_room, 36);
+
+/**
  * @generated from enum parley.room.v1.RoomKind
  */
 export enum RoomKind {
@@ -1026,6 +1174,20 @@ export const RoomService: GenService<{
     methodKind: "unary";
     input: typeof MarkReadRequestSchema;
     output: typeof MarkReadResponseSchema;
+  },
+  /**
+   * ListRoomChanges is the room lane of the room's stream: every membership change (joined, left,
+   * kicked, role changed) and every change to the room itself (renamed, topic, archived) after a
+   * stream position, once each, in order (the same changes the room's events carry live, with the
+   * same positions in Event.change). Members
+   * only (NOT_FOUND otherwise). A position beyond the room's newest change is OUT_OF_RANGE.
+   *
+   * @generated from rpc parley.room.v1.RoomService.ListRoomChanges
+   */
+  listRoomChanges: {
+    methodKind: "unary";
+    input: typeof ListRoomChangesRequestSchema;
+    output: typeof ListRoomChangesResponseSchema;
   },
   /**
    * GetMembership answers whether a user is a member of a room, and with which role.

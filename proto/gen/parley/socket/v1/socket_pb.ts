@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/socket/v1/socket.proto.
  */
 export const file_parley_socket_v1_socket: GenFile = /*@__PURE__*/
-  fileDesc("Ch1wYXJsZXkvc29ja2V0L3YxL3NvY2tldC5wcm90bxIQcGFybGV5LnNvY2tldC52MSK9AwoLQ2xpZW50RnJhbWUSCwoDcmVmGAEgASgJEjAKCXN1YnNjcmliZRgKIAEoCzIbLnBhcmxleS5zb2NrZXQudjEuU3Vic2NyaWJlSAASNAoLdW5zdWJzY3JpYmUYCyABKAsyHS5wYXJsZXkuc29ja2V0LnYxLlVuc3Vic2NyaWJlSAASJgoEc2VuZBgMIAEoCzIWLnBhcmxleS5zb2NrZXQudjEuU2VuZEgAEiYKBGVkaXQYDSABKAsyFi5wYXJsZXkuc29ja2V0LnYxLkVkaXRIABIqCgZkZWxldGUYDiABKAsyGC5wYXJsZXkuc29ja2V0LnYxLkRlbGV0ZUgAEi8KBnR5cGluZxgPIAEoCzIdLnBhcmxleS5zb2NrZXQudjEuVHlwaW5nU3RhcnRIABIvCgltYXJrX3JlYWQYECABKAsyGi5wYXJsZXkuc29ja2V0LnYxLk1hcmtSZWFkSAASKgoGcmVhdXRoGBEgASgLMhgucGFybGV5LnNvY2tldC52MS5SZWF1dGhIABImCgRwaW5nGBIgASgLMhYucGFybGV5LnNvY2tldC52MS5QaW5nSABCBwoFZnJhbWUiQgoJU3Vic2NyaWJlEg8KB3Jvb21faWQYASABKAkSFgoJYWZ0ZXJfc2VxGAIgASgDSACIAQFCDAoKX2FmdGVyX3NlcSIeCgtVbnN1YnNjcmliZRIPCgdyb29tX2lkGAEgASgJIlEKBFNlbmQSDwoHcm9vbV9pZBgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEgwKBGJvZHkYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkiKAoERWRpdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBGJvZHkYAiABKAkiHAoGRGVsZXRlEhIKCm1lc3NhZ2VfaWQYASABKAkiHgoLVHlwaW5nU3RhcnQSDwoHcm9vbV9pZBgBIAEoCSIoCghNYXJrUmVhZBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIXCgZSZWF1dGgSDQoFdG9rZW4YASABKAkiFQoEUGluZxINCgVub25jZRgBIAEoCSLJBgoLU2VydmVyRnJhbWUSOQoPbWVzc2FnZV9jcmVhdGVkGAogASgLMh4ucGFybGV5LnNvY2tldC52MS5NZXNzYWdlRXZlbnRIABI4Cg5tZXNzYWdlX2VkaXRlZBgLIAEoCzIeLnBhcmxleS5zb2NrZXQudjEuTWVzc2FnZUV2ZW50SAASOQoPbWVzc2FnZV9kZWxldGVkGAwgASgLMh4ucGFybGV5LnNvY2tldC52MS5NZXNzYWdlRXZlbnRIABImCgRsaXZlGA0gASgLMhYucGFybGV5LnNvY2tldC52MS5MaXZlSAASLwoGdHlwaW5nGA4gASgLMh0ucGFybGV5LnNvY2tldC52MS5UeXBpbmdFdmVudEgAEjMKCHByZXNlbmNlGA8gASgLMh8ucGFybGV5LnNvY2tldC52MS5QcmVzZW5jZUV2ZW50SAASOAoLcmVhZF9tYXJrZXIYECABKAsyIS5wYXJsZXkuc29ja2V0LnYxLlJlYWRNYXJrZXJFdmVudEgAEjYKDW1lbWJlcl9qb2luZWQYESABKAsyHS5wYXJsZXkuc29ja2V0LnYxLk1lbWJlckV2ZW50SAASNAoLbWVtYmVyX2xlZnQYEiABKAsyHS5wYXJsZXkuc29ja2V0LnYxLk1lbWJlckV2ZW50SAASNgoNbWVtYmVyX2tpY2tlZBgTIAEoCzIdLnBhcmxleS5zb2NrZXQudjEuTWVtYmVyRXZlbnRIABIzCgxyb29tX3VwZGF0ZWQYFCABKAsyGy5wYXJsZXkuc29ja2V0LnYxLlJvb21FdmVudEgAEiQKA2FjaxgVIAEoCzIVLnBhcmxleS5zb2NrZXQudjEuQWNrSAASKAoFZXJyb3IYFiABKAsyFy5wYXJsZXkuc29ja2V0LnYxLkVycm9ySAASJgoEcG9uZxgXIAEoCzIWLnBhcmxleS5zb2NrZXQudjEuUG9uZ0gAEigKBWhlbGxvGBggASgLMhcucGFybGV5LnNvY2tldC52MS5IZWxsb0gAEjwKE21lbWJlcl9yb2xlX2NoYW5nZWQYGSABKAsyHS5wYXJsZXkuc29ja2V0LnYxLk1lbWJlckV2ZW50SABCBwoFZnJhbWUiXwoFSGVsbG8SDwoHdXNlcl9pZBgBIAEoCRIbChN0b2tlbl9leHBpcmVzX2F0X21zGAIgASgDEg8KB25vZGVfaWQYAyABKAkSFwoPbWF4X2ZyYW1lX2J5dGVzGAQgASgNIjsKDE1lc3NhZ2VFdmVudBIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIpCgRMaXZlEg8KB3Jvb21faWQYASABKAkSEAoIbGFzdF9zZXEYAiABKAMiLwoLVHlwaW5nRXZlbnQSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIlAKDVByZXNlbmNlRXZlbnQSDwoHdXNlcl9pZBgBIAEoCRIuCgVzdGF0ZRgCIAEoDjIfLnBhcmxleS5ldmVudHMudjEuUHJlc2VuY2VTdGF0ZSI5Cg9SZWFkTWFya2VyRXZlbnQSDwoHcm9vbV9pZBgBIAEoCRIVCg1sYXN0X3JlYWRfc2VxGAIgASgDInMKC01lbWJlckV2ZW50Eg8KB3Jvb21faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIuCgptZW1iZXJzaGlwGAMgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcBISCgpieV91c2VyX2lkGAQgASgJIi8KCVJvb21FdmVudBIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbSJWCgNBY2sSCwoDcmVmGAEgASgJEisKB21lc3NhZ2UYAiABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhUKDWxhc3RfcmVhZF9zZXEYAyABKAMiawoFRXJyb3ISCwoDcmVmGAEgASgJEgwKBGNvZGUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIPCgdyb29tX2lkGAQgASgJEhYKDnJldHJ5X2FmdGVyX21zGAUgASgNEg0KBWZpZWxkGAYgASgJIhUKBFBvbmcSDQoFbm9uY2UYASABKAkq6gEKCUNsb3NlQ29kZRIaChZDTE9TRV9DT0RFX1VOU1BFQ0lGSUVEEAASIAobQ0xPU0VfQ09ERV9QT0xJQ1lfVklPTEFUSU9OEPAHEh8KGkNMT1NFX0NPREVfRlJBTUVfVE9PX0xBUkdFEPEHEh8KGkNMT1NFX0NPREVfU0VSVklDRV9SRVNUQVJUEPQHEhwKF0NMT1NFX0NPREVfQVVUSF9FWFBJUkVEEKEfEiAKG0NMT1NFX0NPREVfU0VTU0lPTlNfUkVWT0tFRBCjHxIdChhDTE9TRV9DT0RFX1NMT1dfQ09OU1VNRVIQqB9iBnByb3RvMw", [file_parley_events_v1_events, file_parley_message_v1_message, file_parley_room_v1_room]);
+  fileDesc("Ch1wYXJsZXkvc29ja2V0L3YxL3NvY2tldC5wcm90bxIQcGFybGV5LnNvY2tldC52MSK9AwoLQ2xpZW50RnJhbWUSCwoDcmVmGAEgASgJEjAKCXN1YnNjcmliZRgKIAEoCzIbLnBhcmxleS5zb2NrZXQudjEuU3Vic2NyaWJlSAASNAoLdW5zdWJzY3JpYmUYCyABKAsyHS5wYXJsZXkuc29ja2V0LnYxLlVuc3Vic2NyaWJlSAASJgoEc2VuZBgMIAEoCzIWLnBhcmxleS5zb2NrZXQudjEuU2VuZEgAEiYKBGVkaXQYDSABKAsyFi5wYXJsZXkuc29ja2V0LnYxLkVkaXRIABIqCgZkZWxldGUYDiABKAsyGC5wYXJsZXkuc29ja2V0LnYxLkRlbGV0ZUgAEi8KBnR5cGluZxgPIAEoCzIdLnBhcmxleS5zb2NrZXQudjEuVHlwaW5nU3RhcnRIABIvCgltYXJrX3JlYWQYECABKAsyGi5wYXJsZXkuc29ja2V0LnYxLk1hcmtSZWFkSAASKgoGcmVhdXRoGBEgASgLMhgucGFybGV5LnNvY2tldC52MS5SZWF1dGhIABImCgRwaW5nGBIgASgLMhYucGFybGV5LnNvY2tldC52MS5QaW5nSABCBwoFZnJhbWUidgoJU3Vic2NyaWJlEg8KB3Jvb21faWQYASABKAkSFgoJYWZ0ZXJfc2VxGAIgASgDSACIAQESMgoIcG9zaXRpb24YAyABKAsyIC5wYXJsZXkuc29ja2V0LnYxLlN0cmVhbVBvc2l0aW9uQgwKCl9hZnRlcl9zZXEiMAoOU3RyZWFtUG9zaXRpb24SEAoIbWVzc2FnZXMYASABKAMSDAoEcm9vbRgCIAEoAyIeCgtVbnN1YnNjcmliZRIPCgdyb29tX2lkGAEgASgJIlEKBFNlbmQSDwoHcm9vbV9pZBgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEgwKBGJvZHkYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkiKAoERWRpdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBGJvZHkYAiABKAkiHAoGRGVsZXRlEhIKCm1lc3NhZ2VfaWQYASABKAkiHgoLVHlwaW5nU3RhcnQSDwoHcm9vbV9pZBgBIAEoCSIoCghNYXJrUmVhZBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIXCgZSZWF1dGgSDQoFdG9rZW4YASABKAkiFQoEUGluZxINCgVub25jZRgBIAEoCSL9BgoLU2VydmVyRnJhbWUSMgoIcG9zaXRpb24YASABKAsyIC5wYXJsZXkuc29ja2V0LnYxLlN0cmVhbVBvc2l0aW9uEjkKD21lc3NhZ2VfY3JlYXRlZBgKIAEoCzIeLnBhcmxleS5zb2NrZXQudjEuTWVzc2FnZUV2ZW50SAASOAoObWVzc2FnZV9lZGl0ZWQYCyABKAsyHi5wYXJsZXkuc29ja2V0LnYxLk1lc3NhZ2VFdmVudEgAEjkKD21lc3NhZ2VfZGVsZXRlZBgMIAEoCzIeLnBhcmxleS5zb2NrZXQudjEuTWVzc2FnZUV2ZW50SAASJgoEbGl2ZRgNIAEoCzIWLnBhcmxleS5zb2NrZXQudjEuTGl2ZUgAEi8KBnR5cGluZxgOIAEoCzIdLnBhcmxleS5zb2NrZXQudjEuVHlwaW5nRXZlbnRIABIzCghwcmVzZW5jZRgPIAEoCzIfLnBhcmxleS5zb2NrZXQudjEuUHJlc2VuY2VFdmVudEgAEjgKC3JlYWRfbWFya2VyGBAgASgLMiEucGFybGV5LnNvY2tldC52MS5SZWFkTWFya2VyRXZlbnRIABI2Cg1tZW1iZXJfam9pbmVkGBEgASgLMh0ucGFybGV5LnNvY2tldC52MS5NZW1iZXJFdmVudEgAEjQKC21lbWJlcl9sZWZ0GBIgASgLMh0ucGFybGV5LnNvY2tldC52MS5NZW1iZXJFdmVudEgAEjYKDW1lbWJlcl9raWNrZWQYEyABKAsyHS5wYXJsZXkuc29ja2V0LnYxLk1lbWJlckV2ZW50SAASMwoMcm9vbV91cGRhdGVkGBQgASgLMhsucGFybGV5LnNvY2tldC52MS5Sb29tRXZlbnRIABIkCgNhY2sYFSABKAsyFS5wYXJsZXkuc29ja2V0LnYxLkFja0gAEigKBWVycm9yGBYgASgLMhcucGFybGV5LnNvY2tldC52MS5FcnJvckgAEiYKBHBvbmcYFyABKAsyFi5wYXJsZXkuc29ja2V0LnYxLlBvbmdIABIoCgVoZWxsbxgYIAEoCzIXLnBhcmxleS5zb2NrZXQudjEuSGVsbG9IABI8ChNtZW1iZXJfcm9sZV9jaGFuZ2VkGBkgASgLMh0ucGFybGV5LnNvY2tldC52MS5NZW1iZXJFdmVudEgAQgcKBWZyYW1lIl8KBUhlbGxvEg8KB3VzZXJfaWQYASABKAkSGwoTdG9rZW5fZXhwaXJlc19hdF9tcxgCIAEoAxIPCgdub2RlX2lkGAMgASgJEhcKD21heF9mcmFtZV9ieXRlcxgEIAEoDSI7CgxNZXNzYWdlRXZlbnQSKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKQoETGl2ZRIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDIi8KC1R5cGluZ0V2ZW50Eg8KB3Jvb21faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSJQCg1QcmVzZW5jZUV2ZW50Eg8KB3VzZXJfaWQYASABKAkSLgoFc3RhdGUYAiABKA4yHy5wYXJsZXkuZXZlbnRzLnYxLlByZXNlbmNlU3RhdGUiOQoPUmVhZE1hcmtlckV2ZW50Eg8KB3Jvb21faWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJzCgtNZW1iZXJFdmVudBIPCgdyb29tX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKbWVtYmVyc2hpcBgDIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXASEgoKYnlfdXNlcl9pZBgEIAEoCSIvCglSb29tRXZlbnQSIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20iVgoDQWNrEgsKA3JlZhgBIAEoCRIrCgdtZXNzYWdlGAIgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIVCg1sYXN0X3JlYWRfc2VxGAMgASgDImsKBUVycm9yEgsKA3JlZhgBIAEoCRIMCgRjb2RlGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSDwoHcm9vbV9pZBgEIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgFIAEoDRINCgVmaWVsZBgGIAEoCSIVCgRQb25nEg0KBW5vbmNlGAEgASgJKuoBCglDbG9zZUNvZGUSGgoWQ0xPU0VfQ09ERV9VTlNQRUNJRklFRBAAEiAKG0NMT1NFX0NPREVfUE9MSUNZX1ZJT0xBVElPThDwBxIfChpDTE9TRV9DT0RFX0ZSQU1FX1RPT19MQVJHRRDxBxIfChpDTE9TRV9DT0RFX1NFUlZJQ0VfUkVTVEFSVBD0BxIcChdDTE9TRV9DT0RFX0FVVEhfRVhQSVJFRBChHxIgChtDTE9TRV9DT0RFX1NFU1NJT05TX1JFVk9LRUQQox8SHQoYQ0xPU0VfQ09ERV9TTE9XX0NPTlNVTUVSEKgfYgZwcm90bzM", [file_parley_events_v1_events, file_parley_message_v1_message, file_parley_room_v1_room]);
 
 /**
  * @generated from message parley.socket.v1.ClientFrame
@@ -97,8 +97,11 @@ export const ClientFrameSchema: GenMessage<ClientFrame> = /*@__PURE__*/
   messageDesc(file_parley_socket_v1_socket, 0);
 
 /**
- * Start receiving a room. Messages after after_seq are replayed in order,
- * then a Live frame, then live events.
+ * Start receiving a room: every change after `position` is replayed, each once, in order, then
+ * a Live frame, then live events; the Ack comes after Live. Subscribing again to a room the
+ * socket already has (to recover from a hole, say) replays after the new position the same way.
+ * Neither position nor after_seq: no replay, live events only (the client loads history over
+ * HTTP and keeps ListMessages.last_change and Room.last_change as its position).
  *
  * @generated from message parley.socket.v1.Subscribe
  */
@@ -109,12 +112,20 @@ export type Subscribe = Message<"parley.socket.v1.Subscribe"> & {
   roomId: string;
 
   /**
-   * The last seq the client has: every message after it is replayed (0 replays the whole room).
-   * Unset: no replay, live events only (the client loads history over HTTP).
+   * Deprecated: use position. Every message with seq > after_seq, and every change made since
+   * the first of them (so edits and deletes of older messages made since then come too).
    *
    * @generated from field: optional int64 after_seq = 2;
    */
   afterSeq?: bigint | undefined;
+
+  /**
+   * The position the client has; takes precedence over after_seq. Zero in both lanes replays
+   * the whole room.
+   *
+   * @generated from field: parley.socket.v1.StreamPosition position = 3;
+   */
+  position?: StreamPosition | undefined;
 };
 
 /**
@@ -123,6 +134,38 @@ export type Subscribe = Message<"parley.socket.v1.Subscribe"> & {
  */
 export const SubscribeSchema: GenMessage<Subscribe> = /*@__PURE__*/
   messageDesc(file_parley_socket_v1_socket, 1);
+
+/**
+ * A room's stream has two lanes, because two services own its changes, each in its own
+ * database and its own transaction: messages (created, edited, deleted: Message.change, from the
+ * message service) and the room itself (members joined, left, kicked, role changed; renamed,
+ * topic, archived: from the room service). Each lane is gapless per room and ordered by commit.
+ * A client keeps both and sends them back on resume; the order between lanes is not kept.
+ *
+ * @generated from message parley.socket.v1.StreamPosition
+ */
+export type StreamPosition = Message<"parley.socket.v1.StreamPosition"> & {
+  /**
+   * The message lane: the highest Message.change applied (ListMessages.last_change to start).
+   *
+   * @generated from field: int64 messages = 1;
+   */
+  messages: bigint;
+
+  /**
+   * The room lane: the highest room change applied (Room.last_change to start).
+   *
+   * @generated from field: int64 room = 2;
+   */
+  room: bigint;
+};
+
+/**
+ * Describes the message parley.socket.v1.StreamPosition.
+ * Use `create(StreamPositionSchema)` to create a new message.
+ */
+export const StreamPositionSchema: GenMessage<StreamPosition> = /*@__PURE__*/
+  messageDesc(file_parley_socket_v1_socket, 2);
 
 /**
  * @generated from message parley.socket.v1.Unsubscribe
@@ -139,7 +182,7 @@ export type Unsubscribe = Message<"parley.socket.v1.Unsubscribe"> & {
  * Use `create(UnsubscribeSchema)` to create a new message.
  */
 export const UnsubscribeSchema: GenMessage<Unsubscribe> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 2);
+  messageDesc(file_parley_socket_v1_socket, 3);
 
 /**
  * @generated from message parley.socket.v1.Send
@@ -173,7 +216,7 @@ export type Send = Message<"parley.socket.v1.Send"> & {
  * Use `create(SendSchema)` to create a new message.
  */
 export const SendSchema: GenMessage<Send> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 3);
+  messageDesc(file_parley_socket_v1_socket, 4);
 
 /**
  * @generated from message parley.socket.v1.Edit
@@ -195,7 +238,7 @@ export type Edit = Message<"parley.socket.v1.Edit"> & {
  * Use `create(EditSchema)` to create a new message.
  */
 export const EditSchema: GenMessage<Edit> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 4);
+  messageDesc(file_parley_socket_v1_socket, 5);
 
 /**
  * @generated from message parley.socket.v1.Delete
@@ -212,7 +255,7 @@ export type Delete = Message<"parley.socket.v1.Delete"> & {
  * Use `create(DeleteSchema)` to create a new message.
  */
 export const DeleteSchema: GenMessage<Delete> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 5);
+  messageDesc(file_parley_socket_v1_socket, 6);
 
 /**
  * @generated from message parley.socket.v1.TypingStart
@@ -229,7 +272,7 @@ export type TypingStart = Message<"parley.socket.v1.TypingStart"> & {
  * Use `create(TypingStartSchema)` to create a new message.
  */
 export const TypingStartSchema: GenMessage<TypingStart> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 6);
+  messageDesc(file_parley_socket_v1_socket, 7);
 
 /**
  * @generated from message parley.socket.v1.MarkRead
@@ -251,7 +294,7 @@ export type MarkRead = Message<"parley.socket.v1.MarkRead"> & {
  * Use `create(MarkReadSchema)` to create a new message.
  */
 export const MarkReadSchema: GenMessage<MarkRead> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 7);
+  messageDesc(file_parley_socket_v1_socket, 8);
 
 /**
  * A fresh access token for this socket, before the current one expires.
@@ -270,7 +313,7 @@ export type Reauth = Message<"parley.socket.v1.Reauth"> & {
  * Use `create(ReauthSchema)` to create a new message.
  */
 export const ReauthSchema: GenMessage<Reauth> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 8);
+  messageDesc(file_parley_socket_v1_socket, 9);
 
 /**
  * @generated from message parley.socket.v1.Ping
@@ -287,12 +330,21 @@ export type Ping = Message<"parley.socket.v1.Ping"> & {
  * Use `create(PingSchema)` to create a new message.
  */
 export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 9);
+  messageDesc(file_parley_socket_v1_socket, 10);
 
 /**
  * @generated from message parley.socket.v1.ServerFrame
  */
 export type ServerFrame = Message<"parley.socket.v1.ServerFrame"> & {
+  /**
+   * Set on the frames of a room's stream (message created / edited / deleted: messages; member
+   * joined / left / kicked / role changed, room updated: room) and on Live: after applying the
+   * frame, the client's position in that lane is this one. Frames outside the stream leave it unset.
+   *
+   * @generated from field: parley.socket.v1.StreamPosition position = 1;
+   */
+  position?: StreamPosition | undefined;
+
   /**
    * @generated from oneof parley.socket.v1.ServerFrame.frame
    */
@@ -400,7 +452,7 @@ export type ServerFrame = Message<"parley.socket.v1.ServerFrame"> & {
  * Use `create(ServerFrameSchema)` to create a new message.
  */
 export const ServerFrameSchema: GenMessage<ServerFrame> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 10);
+  messageDesc(file_parley_socket_v1_socket, 11);
 
 /**
  * The first frame on a new socket.
@@ -440,9 +492,12 @@ export type Hello = Message<"parley.socket.v1.Hello"> & {
  * Use `create(HelloSchema)` to create a new message.
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 11);
+  messageDesc(file_parley_socket_v1_socket, 12);
 
 /**
+ * A message in its state after the change; apply it as an upsert by id (a replay sends a
+ * message created and then edited while the client was away as one message_edited).
+ *
  * @generated from message parley.socket.v1.MessageEvent
  */
 export type MessageEvent = Message<"parley.socket.v1.MessageEvent"> & {
@@ -457,10 +512,11 @@ export type MessageEvent = Message<"parley.socket.v1.MessageEvent"> & {
  * Use `create(MessageEventSchema)` to create a new message.
  */
 export const MessageEventSchema: GenMessage<MessageEvent> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 12);
+  messageDesc(file_parley_socket_v1_socket, 13);
 
 /**
- * Replay for the room is over: what follows is live.
+ * Replay for the room is over in both lanes: what follows is live. A lane whose replay ended first
+ * may have sent live frames before it. ServerFrame.position is where both lanes stand.
  *
  * @generated from message parley.socket.v1.Live
  */
@@ -483,7 +539,7 @@ export type Live = Message<"parley.socket.v1.Live"> & {
  * Use `create(LiveSchema)` to create a new message.
  */
 export const LiveSchema: GenMessage<Live> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 13);
+  messageDesc(file_parley_socket_v1_socket, 14);
 
 /**
  * @generated from message parley.socket.v1.TypingEvent
@@ -505,7 +561,7 @@ export type TypingEvent = Message<"parley.socket.v1.TypingEvent"> & {
  * Use `create(TypingEventSchema)` to create a new message.
  */
 export const TypingEventSchema: GenMessage<TypingEvent> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 14);
+  messageDesc(file_parley_socket_v1_socket, 15);
 
 /**
  * @generated from message parley.socket.v1.PresenceEvent
@@ -527,7 +583,7 @@ export type PresenceEvent = Message<"parley.socket.v1.PresenceEvent"> & {
  * Use `create(PresenceEventSchema)` to create a new message.
  */
 export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 15);
+  messageDesc(file_parley_socket_v1_socket, 16);
 
 /**
  * Your own read marker moved (from another of your devices, say).
@@ -551,7 +607,7 @@ export type ReadMarkerEvent = Message<"parley.socket.v1.ReadMarkerEvent"> & {
  * Use `create(ReadMarkerEventSchema)` to create a new message.
  */
 export const ReadMarkerEventSchema: GenMessage<ReadMarkerEvent> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 16);
+  messageDesc(file_parley_socket_v1_socket, 17);
 
 /**
  * @generated from message parley.socket.v1.MemberEvent
@@ -583,7 +639,7 @@ export type MemberEvent = Message<"parley.socket.v1.MemberEvent"> & {
  * Use `create(MemberEventSchema)` to create a new message.
  */
 export const MemberEventSchema: GenMessage<MemberEvent> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 17);
+  messageDesc(file_parley_socket_v1_socket, 18);
 
 /**
  * @generated from message parley.socket.v1.RoomEvent
@@ -600,7 +656,7 @@ export type RoomEvent = Message<"parley.socket.v1.RoomEvent"> & {
  * Use `create(RoomEventSchema)` to create a new message.
  */
 export const RoomEventSchema: GenMessage<RoomEvent> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 18);
+  messageDesc(file_parley_socket_v1_socket, 19);
 
 /**
  * @generated from message parley.socket.v1.Ack
@@ -631,7 +687,7 @@ export type Ack = Message<"parley.socket.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 19);
+  messageDesc(file_parley_socket_v1_socket, 20);
 
 /**
  * @generated from message parley.socket.v1.Error
@@ -685,7 +741,7 @@ export type Error = Message<"parley.socket.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 20);
+  messageDesc(file_parley_socket_v1_socket, 21);
 
 /**
  * @generated from message parley.socket.v1.Pong
@@ -702,7 +758,7 @@ export type Pong = Message<"parley.socket.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_parley_socket_v1_socket, 21);
+  messageDesc(file_parley_socket_v1_socket, 22);
 
 /**
  * Why the server closed a socket (the WebSocket close code), and what a client does.
