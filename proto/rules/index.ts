@@ -238,6 +238,8 @@ export const PAGES = {
   publicRooms: { max: 100, default: 50 },
   members: { max: 200, default: 100 },
   userSearch: { max: 100, default: 20 },
+  /** ListChanges and ListRoomChanges: a page of a room's stream. */
+  changes: { max: 500, default: 100 },
 } as const satisfies Record<string, PageRule>;
 
 /** How many items one call may name. */

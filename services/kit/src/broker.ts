@@ -26,8 +26,8 @@ export const topics = {
 };
 
 /** An event with a fresh id and the current time; `roomId` is empty for user-only events. */
-export function newEvent(roomId: string, payload: MessageInitShape<typeof EventSchema>["payload"]): Event {
-  return create(EventSchema, { id: uuidv7(), roomId, time: toTimestamp(Date.now()), payload });
+export function newEvent(roomId: string, payload: MessageInitShape<typeof EventSchema>["payload"], change = 0n): Event {
+  return create(EventSchema, { id: uuidv7(), roomId, time: toTimestamp(Date.now()), change, payload });
 }
 
 export type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
@@ -39,6 +39,8 @@ export interface Outgoing {
   payload: EventPayload;
   /** Users who must hear it outside the rooms they watch (on `user.<id>`). */
   users?: Iterable<string>;
+  /** The change's position in its lane of the room's stream (Event.change), if it is one. */
+  change?: bigint;
 }
 
 /**
@@ -46,9 +48,9 @@ export interface Outgoing {
  * keeps it so for any broker, because a committed change must never be reported as failed:
  * a lost event is only a delay (consumers find holes by seq, or ask again).
  */
-export function publishCommitted(broker: Broker, log: Logger, { roomId, payload, users = [] }: Outgoing): void {
+export function publishCommitted(broker: Broker, log: Logger, { roomId, payload, users = [], change }: Outgoing): void {
   try {
-    const event = newEvent(roomId, payload);
+    const event = newEvent(roomId, payload, change);
     if (roomId) broker.publish(topics.room(roomId), event);
     for (const userId of new Set(users)) broker.publish(topics.user(userId), event);
   } catch (error) {
