@@ -24,6 +24,7 @@ export const fail = {
   permissionDenied: (message: string) => new ConnectError(message, Code.PermissionDenied),
   unauthenticated: (message: string) => new ConnectError(message, Code.Unauthenticated),
   failedPrecondition: (message: string) => new ConnectError(message, Code.FailedPrecondition),
+  outOfRange: (message: string) => new ConnectError(message, Code.OutOfRange),
   resourceExhausted: (message: string, retryAfterSeconds: number) =>
     withTrailers(message, Code.ResourceExhausted, { [RETRY_AFTER_TRAILER]: String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
   unavailable: (message: string) => new ConnectError(message, Code.Unavailable),

@@ -12,6 +12,9 @@ export const Message = defineEntity({
     roomId: p.uuid(),
     // 1, 2, 3... per room without gaps; a deleted message keeps its row and seq.
     seq: p.bigint(),
+    // The room stream position of its latest change (created, edited, deleted): per room 1, 2, 3...
+    // without gaps across the room's messages, taken from room_heads.last_change in that change's transaction.
+    change: p.bigint(),
     senderId: p.uuid(),
     // Trimmed; empty once deleted.
     body: p.text(),
@@ -26,6 +29,8 @@ export const Message = defineEntity({
     { name: "messages_room_id_seq_unique", properties: ["roomId", "seq"] },
     // Makes a retried send find its original instead of storing a second message.
     { name: "messages_sender_id_client_msg_id_unique", properties: ["senderId", "clientMsgId"] },
+    // A resume or a fill reads the changes after a position in order: a range scan of this index.
+    { name: "messages_room_id_change_unique", properties: ["roomId", "change"] },
   ],
 });
 export type Message = InferEntity<typeof Message>;
@@ -45,13 +50,15 @@ export const MessageVersion = defineEntity({
 });
 export type MessageVersion = InferEntity<typeof MessageVersion>;
 
-/** One row per room with messages; its row lock serialises the senders of a room. */
+/** One row per room with messages; its row lock serialises the senders and changers of a room. */
 export const RoomHead = defineEntity({
   name: "RoomHead",
   tableName: "room_heads",
   properties: {
     roomId: p.uuid().primary(),
     lastSeq: p.bigint(),
+    // The message lane's newest position: every message change takes the next one.
+    lastChange: p.bigint(),
     lastActivityAt: p.datetime(),
   },
 });

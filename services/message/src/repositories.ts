@@ -17,17 +17,34 @@ const SENDER_CLIENT_MSG_ID_UNIQUE = "messages_sender_id_client_msg_id_unique";
  */
 const APPEND_SQL = `
 with head as (
-  insert into room_heads as h (room_id, last_seq, last_activity_at)
-  values (?::uuid, 1, date_trunc('milliseconds', clock_timestamp()))
+  insert into room_heads as h (room_id, last_seq, last_change, last_activity_at)
+  values (?::uuid, 1, 1, date_trunc('milliseconds', clock_timestamp()))
   on conflict (room_id) do update
     set last_seq = h.last_seq + 1,
+        last_change = h.last_change + 1,
         last_activity_at = greatest(h.last_activity_at, date_trunc('milliseconds', clock_timestamp()))
-  returning last_seq, last_activity_at
+  returning last_seq, last_change, last_activity_at
 )
-insert into messages (id, room_id, seq, sender_id, body, client_msg_id, reply_to_id, created_at)
-select ?::uuid, ?::uuid, head.last_seq, ?::uuid, ?::text, ?::varchar, ?::uuid, head.last_activity_at
+insert into messages (id, room_id, seq, change, sender_id, body, client_msg_id, reply_to_id, created_at)
+select ?::uuid, ?::uuid, head.last_seq, head.last_change, ?::uuid, ?::text, ?::varchar, ?::uuid, head.last_activity_at
 from head
 returning *`;
+
+/**
+ * The room's next stream position for an edit or a delete, in the change's transaction: the
+ * row lock (held until COMMIT, as for a send) orders the room's changes by commit, and a
+ * rollback gives the position back, so the lane has no gaps.
+ */
+const NEXT_CHANGE_SQL = `update room_heads set last_change = last_change + 1 where room_id = ?::uuid returning last_change`;
+
+/**
+ * The message lane after a position, up to the head read first: each message once, at its
+ * latest change, in change order; a range scan of (room_id, change).
+ */
+export const CHANGES_SQL = `select * from messages where room_id = ?::uuid and change > ?::bigint and change <= ?::bigint order by change asc limit ?`;
+
+/** The position just before the first message after a seq (what a deprecated after_seq resumes from). */
+export const CHANGE_BEFORE_SEQ_SQL = `select min(change) - 1 as change from messages where room_id = ?::uuid and seq > ?::bigint`;
 
 /**
  * Per requested room: its head, and the messages after the read position that
@@ -146,14 +163,35 @@ export class MessageRepository extends EntityRepository<Message> {
     return rows.map((row) => em.map(Message, row));
   }
 
+  /** Up to `count` messages whose latest change is in (afterChange, uptoChange], in change order. */
+  async changes(roomId: string, afterChange: bigint, uptoChange: bigint, count: number): Promise<Message[]> {
+    if (count <= 0 || afterChange >= uptoChange) return [];
+    const em = this.em;
+    const rows = await em.execute<Record<string, unknown>[]>(CHANGES_SQL, [roomId, afterChange.toString(), uptoChange.toString(), count]);
+    return rows.map((row) => em.map(Message, row));
+  }
+
+  /** The stream position from which every message with seq > afterSeq is a change after it (the head if there is none). */
+  async changeBeforeSeq(roomId: string, afterSeq: bigint, head: bigint): Promise<bigint> {
+    const [row] = await this.em.execute<{ change: string | null }[]>(CHANGE_BEFORE_SEQ_SQL, [roomId, afterSeq.toString()]);
+    return row?.change != null ? BigInt(row.change) : head;
+  }
+
+  /** Takes the room's next stream position for the message (in the change's transaction, after its row lock). */
+  private async takeChange(message: Message): Promise<void> {
+    const [row] = await this.em.execute<{ last_change: string }[]>(NEXT_CHANGE_SQL, [message.roomId]);
+    message.change = BigInt(row!.last_change);
+  }
+
   /**
    * Replaces the body, keeping the previous text as the next version; MessageGone if deleted
-   * meanwhile. In a transaction (db.transactional): it locks the message row.
+   * meanwhile. In a transaction (db.transactional): it locks the message row, then the room head.
    */
   async edit(id: string, body: string, now: Date): Promise<Change> {
     const message = await this.em.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (message.deletedAt) throw new MessageGone(id);
     if (message.body === body) return { message, changed: false };
+    await this.takeChange(message);
     const [last] = await this.em.execute<{ version: number | null }[]>(
       `select max(version) as version from message_versions where message_id = ?::uuid`,
       [id],
@@ -173,6 +211,7 @@ export class MessageRepository extends EntityRepository<Message> {
   async tombstone(id: string, now: Date): Promise<Change> {
     const message = await this.em.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (message.deletedAt) return { message, changed: false };
+    await this.takeChange(message);
     message.body = "";
     message.deletedAt = now;
     await this.em.nativeUpdate(MessageVersion, { messageId: id }, { body: "" });
@@ -201,8 +240,10 @@ export class MessageRepository extends EntityRepository<Message> {
 
 export class RoomHeadRepository extends EntityRepository<RoomHead> {
   /** The room's last seq (0 for a room without messages) and the time of its newest message. */
-  async head(roomId: string): Promise<{ lastSeq: bigint; lastActivityAt?: Date }> {
+  async head(roomId: string): Promise<{ lastSeq: bigint; lastChange: bigint; lastActivityAt?: Date }> {
     const head = await this.em.findOne(RoomHead, { roomId });
-    return head ? { lastSeq: BigInt(head.lastSeq), lastActivityAt: head.lastActivityAt } : { lastSeq: 0n };
+    return head
+      ? { lastSeq: BigInt(head.lastSeq), lastChange: BigInt(head.lastChange), lastActivityAt: head.lastActivityAt }
+      : { lastSeq: 0n, lastChange: 0n };
   }
 }

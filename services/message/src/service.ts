@@ -19,6 +19,7 @@ import type {
   DeleteMessageRequest,
   EditMessageRequest,
   GetRoomStatsRequest,
+  ListChangesRequest,
   ListMessagesRequest,
   MarkReadRequest,
   MessageSchema,
@@ -56,6 +57,15 @@ const statsRequest = z.object({
 const markReadRequest = z.object({ room_id: uuid, seq: z.bigint().nonnegative("must not be negative") });
 
 const { max: LIST_MAX, default: LIST_DEFAULT } = PAGES.messages;
+const changesRequest = z.object({
+  room_id: uuid,
+  after: z.bigint().nonnegative("must not be negative"),
+  limit: z
+    .number()
+    .int()
+    .min(0)
+    .max(PAGES.changes.max, `must be 1-${PAGES.changes.max} (0 for ${PAGES.changes.default})`),
+});
 
 type MessageInit = MessageInitShape<typeof MessageSchema>;
 
@@ -108,7 +118,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       return this.duplicateOf(messages, original, input.room_id, input.body);
     }
     const stored = toMessage(message);
-    this.publish(ctx, message.roomId, { case: "messageCreated", value: { message: stored } });
+    this.publish(ctx, message.roomId, { case: "messageCreated", value: { message: stored } }, stored.change);
     return { message: stored, duplicate: false };
   }
 
@@ -123,7 +133,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
     // Every message up to the head is committed (its seq was taken in its own
     // transaction), so bounding reads by the head gives a consistent, gapless page.
-    const { lastSeq: head } = await heads.head(roomId);
+    const { lastSeq: head, lastChange } = await heads.head(roomId);
     const page = { messages: [] as Message[], hasOlder: false, hasNewer: false };
     switch (cursor.case) {
       case undefined:
@@ -157,7 +167,36 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         break;
       }
     }
-    return { messages: page.messages.map(toMessage), hasOlder: page.hasOlder, hasNewer: page.hasNewer, lastSeq: head };
+    return { messages: page.messages.map(toMessage), hasOlder: page.hasOlder, hasNewer: page.hasNewer, lastSeq: head, lastChange };
+  }
+
+  /**
+   * The message lane of the room's stream after a position: each message changed since, once, in
+   * its current state, in the order of its latest change. Bounded by the head read first: every
+   * change up to it is committed (its position was taken under the head's row lock), so a page
+   * never skips one that commits later with a lower position.
+   */
+  async listChanges(request: ListChangesRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages, heads } = this.deps.db.fork();
+    const input = validate(changesRequest, { room_id: request.roomId, after: request.after, limit: request.limit });
+    const limit = input.limit || PAGES.changes.default;
+    await this.gate.requireMember(input.room_id, caller);
+    const { lastSeq, lastChange } = await heads.head(input.room_id);
+    if (input.after > lastChange) {
+      throw fail.outOfRange(
+        `after: position ${input.after} is ahead of the room's stream (${lastChange}): its history was restored from an older backup; drop what you hold of this room and load it afresh`,
+      );
+    }
+    const rows = await messages.changes(input.room_id, input.after, lastChange, limit + 1);
+    const hasMore = rows.length > limit;
+    const page = rows.slice(0, limit);
+    return {
+      messages: page.map(toMessage),
+      hasMore,
+      lastChange: hasMore ? BigInt(page.at(-1)!.change) : lastChange,
+      lastSeq,
+    };
   }
 
   async editMessage(request: EditMessageRequest, ctx: CallContext) {
@@ -176,7 +215,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       throw error;
     }
     const edited = toMessage(change.message);
-    if (change.changed) this.publish(ctx, edited.roomId!, { case: "messageEdited", value: { message: edited } });
+    if (change.changed) this.publish(ctx, edited.roomId!, { case: "messageEdited", value: { message: edited } }, edited.change);
     return { message: edited };
   }
 
@@ -192,7 +231,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
     const change = await this.deps.db.transactional((tx) => tx.messages.tombstone(message.id, new Date()));
     const tombstone = toMessage(change.message);
-    if (change.changed) this.publish(ctx, tombstone.roomId!, { case: "messageDeleted", value: { message: tombstone } });
+    if (change.changed) this.publish(ctx, tombstone.roomId!, { case: "messageDeleted", value: { message: tombstone } }, tombstone.change);
     return { message: tombstone };
   }
 
@@ -249,16 +288,17 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
   }
 
   /** After the commit: a lost event is found by seq, so it must never fail the call (publishCommitted). */
-  private publish(ctx: CallContext, roomId: string, payload: EventPayload): void {
-    publishCommitted(this.deps.broker, ctx.log, { roomId, payload });
+  private publish(ctx: CallContext, roomId: string, payload: EventPayload, change?: bigint): void {
+    publishCommitted(this.deps.broker, ctx.log, { roomId, payload, change });
   }
 }
 
-export function toMessage(message: Message): MessageInit {
+export function toMessage(message: Message): MessageInit & { change: bigint } {
   return {
     id: message.id,
     roomId: message.roomId,
     seq: BigInt(message.seq),
+    change: BigInt(message.change),
     senderId: message.senderId,
     body: message.body,
     clientMsgId: message.clientMsgId,

@@ -3,7 +3,7 @@
 import { Code } from "@connectrpc/connect";
 import { asUser, createLogger, MemoryBroker, type Broker } from "@parley/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DuplicateClientMsgId, NEWER_SQL, OLDER_SQL, STATS_SQL } from "../src/repositories.js";
+import { CHANGES_SQL, DuplicateClientMsgId, NEWER_SQL, OLDER_SQL, STATS_SQL } from "../src/repositories.js";
 import { describeMessageBehaviours, failure, range, seqsOf } from "./behaviours.js";
 import { startFakeRoomWorld, type FakeRoomWorld } from "./fake-room-world.js";
 
@@ -100,15 +100,15 @@ describe("message service internals", () => {
     const em = world.db.em.fork();
     const total = 100_000;
     await em.execute(
-      `insert into messages (id, room_id, seq, sender_id, body, client_msg_id, created_at)
-       select gen_random_uuid(), ?::uuid, s, ?::uuid, 'bulk ' || s, 'bulk-' || s, now() from generate_series(1, ${total}) s`,
+      `insert into messages (id, room_id, seq, change, sender_id, body, client_msg_id, created_at)
+       select gen_random_uuid(), ?::uuid, s, s, ?::uuid, 'bulk ' || s, 'bulk-' || s, now() from generate_series(1, ${total}) s`,
       [roomId, owner],
     );
-    await em.execute(`insert into room_heads (room_id, last_seq, last_activity_at) values (?::uuid, ${total}, now())`, [roomId]);
+    await em.execute(`insert into room_heads (room_id, last_seq, last_change, last_activity_at) values (?::uuid, ${total}, ${total}, now())`, [roomId]);
     // Other rooms too, so that the planner sees a table where one room is a small part.
     await em.execute(
-      `insert into messages (id, room_id, seq, sender_id, body, client_msg_id, created_at)
-       select gen_random_uuid(), gen_random_uuid(), 1, ?::uuid, 'other', 'other-' || s, now() from generate_series(1, 20000) s`,
+      `insert into messages (id, room_id, seq, change, sender_id, body, client_msg_id, created_at)
+       select gen_random_uuid(), gen_random_uuid(), 1, 1, ?::uuid, 'other', 'other-' || s, now() from generate_series(1, 20000) s`,
       [owner],
     );
     await em.execute(`analyze messages`);
@@ -123,6 +123,12 @@ describe("message service internals", () => {
       const newer = await plan(NEWER_SQL, [roomId, from.toString(), String(total), 51]);
       expect(newer).toMatch(/Index Scan using messages_room_id_seq_unique/);
       expect(newer).not.toMatch(/Seq Scan|Sort/);
+    }
+    // The lane's reads (resume, fill) walk (room_id, change) the same way.
+    for (const after of [0n, BigInt(total - 40)]) {
+      const lane = await plan(CHANGES_SQL, [roomId, after.toString(), String(total), 101]);
+      expect(lane).toMatch(/Index Scan using messages_room_id_change_unique/);
+      expect(lane).not.toMatch(/Seq Scan|Sort/);
     }
     const stats = await plan(STATS_SQL, [owner, JSON.stringify([{ i: 0, room_id: roomId, last_read_seq: String(total - 10) }])]);
     expect(stats).toMatch(/Index Scan using messages_room_id_seq_unique on messages/);

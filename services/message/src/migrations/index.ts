@@ -1,4 +1,8 @@
 // Every migration of the message service, in order. Add new ones at the end.
 import { Migration20261124100000_messages } from "./Migration20261124100000_messages.js";
+import { Migration20261202060000_message_changes } from "./Migration20261202060000_message_changes.js";
 
-export const migrations = [{ name: "Migration20261124100000_messages", class: Migration20261124100000_messages }];
+export const migrations = [
+  { name: "Migration20261124100000_messages", class: Migration20261124100000_messages },
+  { name: "Migration20261202060000_message_changes", class: Migration20261202060000_message_changes },
+];
