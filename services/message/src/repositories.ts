@@ -54,6 +54,7 @@ export const CHANGE_BEFORE_SEQ_SQL = `select min(change) - 1 as change from mess
 export const STATS_SQL = `
 select r.i,
        h.last_seq,
+       h.last_change,
        (extract(epoch from h.last_activity_at) * 1000)::bigint as last_activity_ms,
        case when h.last_seq > r.last_read_seq then (
          select count(*) from messages m
@@ -86,6 +87,7 @@ export interface RoomReadPosition {
 export interface RoomStatsRow {
   roomId: string;
   lastSeq: bigint;
+  lastChange: bigint;
   unreadCount: bigint;
   lastActivityAt?: Date;
 }
@@ -223,7 +225,7 @@ export class MessageRepository extends EntityRepository<Message> {
     if (positions.length === 0) return [];
     const input = positions.map((p, i) => ({ i, room_id: p.roomId, last_read_seq: p.lastReadSeq.toString() }));
     const rows = await this.em.execute<
-      { i: number; last_seq: string | null; last_activity_ms: string | null; unread_count: string | number }[]
+      { i: number; last_seq: string | null; last_change: string | null; last_activity_ms: string | null; unread_count: string | number }[]
     >(STATS_SQL, [callerId, JSON.stringify(input)]);
     const byIndex = new Map(rows.map((row) => [Number(row.i), row]));
     return positions.map((position, i) => {
@@ -231,6 +233,7 @@ export class MessageRepository extends EntityRepository<Message> {
       return {
         roomId: position.roomId,
         lastSeq: BigInt(row?.last_seq ?? 0),
+        lastChange: BigInt(row?.last_change ?? 0),
         unreadCount: BigInt(row?.unread_count ?? 0),
         lastActivityAt: row?.last_activity_ms != null ? new Date(Number(row.last_activity_ms)) : undefined,
       };

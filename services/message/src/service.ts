@@ -60,6 +60,7 @@ const { max: LIST_MAX, default: LIST_DEFAULT } = PAGES.messages;
 const changesRequest = z.object({
   room_id: uuid,
   after: z.bigint().nonnegative("must not be negative"),
+  after_seq: z.bigint().nonnegative("must not be negative").optional(),
   limit: z
     .number()
     .int()
@@ -179,16 +180,23 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
   async listChanges(request: ListChangesRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { messages, heads } = this.deps.db.fork();
-    const input = validate(changesRequest, { room_id: request.roomId, after: request.after, limit: request.limit });
+    const input = validate(changesRequest, {
+      room_id: request.roomId,
+      after: request.after,
+      after_seq: request.afterSeq,
+      limit: request.limit,
+    });
     const limit = input.limit || PAGES.changes.default;
     await this.gate.requireMember(input.room_id, caller);
     const { lastSeq, lastChange } = await heads.head(input.room_id);
-    if (input.after > lastChange) {
+    // A seq beyond the head claims messages that do not exist: it resumes from the head.
+    const after = input.after_seq === undefined ? input.after : await messages.changeBeforeSeq(input.room_id, input.after_seq, lastChange);
+    if (after > lastChange) {
       throw fail.outOfRange(
-        `after: position ${input.after} is ahead of the room's stream (${lastChange}): its history was restored from an older backup; drop what you hold of this room and load it afresh`,
+        `after: position ${after} is ahead of the room's stream (${lastChange}): its history was restored from an older backup; drop what you hold of this room and load it afresh`,
       );
     }
-    const rows = await messages.changes(input.room_id, input.after, lastChange, limit + 1);
+    const rows = await messages.changes(input.room_id, after, lastChange, limit + 1);
     const hasMore = rows.length > limit;
     const page = rows.slice(0, limit);
     return {
@@ -249,6 +257,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       stats: stats.map((s) => ({
         roomId: s.roomId,
         lastSeq: s.lastSeq,
+        lastChange: s.lastChange,
         unreadCount: s.unreadCount,
         lastActivityTime: s.lastActivityAt ? toTimestamp(s.lastActivityAt) : undefined,
       })),

@@ -578,6 +578,15 @@ export function describeMessageBehaviours(label: string, start: () => Promise<Wo
         expect(await changes(alice, roomId, 6n)).toMatchObject({ messages: [], hasMore: false, lastChange: 6n });
         // A history page says where the lane stood when it was read.
         expect((await list(alice, roomId)).lastChange).toBe(6n);
+        // A client that knows only seqs (Subscribe.after_seq): every message after seq 2, and every change made since.
+        const bySeq = await world.messages.listChanges({ roomId, after: 0n, afterSeq: 2n }, asUser(alice));
+        expect(bySeq.messages.map((m) => m.id)).toEqual([three.id, two.id, one.id]);
+        const byNewest = await world.messages.listChanges({ roomId, after: 0n, afterSeq: 3n }, asUser(alice));
+        expect(byNewest).toMatchObject({ messages: [], hasMore: false, lastChange: 6n });
+        // A seq beyond the head starts at the head.
+        expect((await world.messages.listChanges({ roomId, after: 0n, afterSeq: 99n }, asUser(alice))).messages).toEqual([]);
+        const [stat] = (await world.messages.getRoomStats({ rooms: [{ roomId, lastReadSeq: 0n }] }, asUser(alice))).stats;
+        expect(stat).toMatchObject({ lastSeq: 3n, lastChange: 6n });
       });
 
       it("keeps the lane gapless in commit order while sends, retries, edits and deletes race, and pages it without a duplicate or a miss", async () => {
