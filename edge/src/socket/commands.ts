@@ -4,7 +4,7 @@ import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { newEvent, topics, type Broker, type RateLimiter } from "@parley/kit";
 import type { MessageService } from "@parley/proto/message/v1/message_pb";
 import type { RoomService } from "@parley/proto/room/v1/room_pb";
-import type { ClientFrame } from "@parley/proto/socket/v1/socket_pb";
+import type { ClientFrame, Subscribe } from "@parley/proto/socket/v1/socket_pb";
 import { SEND_BUDGET_WINDOW_MS, sendBudgetKey } from "../send-budget.js";
 import type { SocketAuth } from "./auth.js";
 import { ackFrame, errorFrame, pongFrame } from "./frames.js";
@@ -21,7 +21,7 @@ export interface FrameCommandDeps {
   /** Sends to one socket (corked: these follow an await). */
   send(ws: Socket, ...frames: OutgoingFrame[]): void;
   /** Subscriptions are the node's: replay, the room's sequencer, topics. */
-  subscribe(ws: Socket, state: SocketState, ref: string, roomId: string, afterSeq: bigint | undefined): Promise<void>;
+  subscribe(ws: Socket, state: SocketState, ref: string, request: Subscribe): Promise<void>;
   unsubscribe(ws: Socket, roomId: string): void;
   /** Arms the close at the token's expiry (again, after Reauth). */
   armExpiry(ws: Socket, state: SocketState): void;
@@ -38,7 +38,7 @@ export class FrameCommands {
     }
     switch (frame.case) {
       case "subscribe":
-        return deps.subscribe(ws, state, ref, frame.value.roomId, frame.value.afterSeq);
+        return deps.subscribe(ws, state, ref, frame.value);
       case "unsubscribe":
         deps.unsubscribe(ws, frame.value.roomId);
         return deps.send(ws, ackFrame(ref));

@@ -1,8 +1,18 @@
 // Events to frames: what a socket is sent for each event of the broker (events.proto) and for
 // the node's own answers. Pure functions: the node decides who gets a frame, not this file.
-import type { Event, PresenceState } from "@parley/proto/events/v1/events_pb";
+import { create } from "@bufbuild/protobuf";
+import {
+  EventSchema,
+  MemberJoinedSchema,
+  MemberKickedSchema,
+  MemberLeftSchema,
+  MemberRoleChangedSchema,
+  RoomUpdatedSchema,
+  type Event,
+  type PresenceState,
+} from "@parley/proto/events/v1/events_pb";
 import type { Message } from "@parley/proto/message/v1/message_pb";
-import type { Membership } from "@parley/proto/room/v1/room_pb";
+import type { Membership, RoomChange } from "@parley/proto/room/v1/room_pb";
 import { OutgoingFrame } from "./protocol.js";
 
 type MemberKind = "memberJoined" | "memberLeft" | "memberKicked" | "memberRoleChanged";
@@ -12,11 +22,53 @@ export function memberFrame(kind: MemberKind, roomId: string, userId: string, ev
   return new OutgoingFrame({ frame: { case: kind, value: { roomId, userId, membership, byUserId: byUserId ?? "" } } });
 }
 
-export const createdFrame = (message: Message) => new OutgoingFrame({ frame: { case: "messageCreated", value: { message } } });
+/**
+ * A message of the room's stream in its state after its latest change, at its position in the
+ * message lane: deleted, edited, or as sent. Live events and reads of the lane alike: a client
+ * applies each as an upsert by id.
+ */
+export function messageFrame(message: Message): OutgoingFrame {
+  const kind = message.deleted ? "messageDeleted" : message.editTime ? "messageEdited" : "messageCreated";
+  return new OutgoingFrame({ position: { messages: message.change }, frame: { case: kind, value: { message } } });
+}
+
+/**
+ * A change of the room lane (an event of the room service, live or read back), at its position.
+ * A kind this node cannot describe (from a newer room service) still moves the client's position.
+ */
+export function roomChangeFrame(roomId: string, event: Event): OutgoingFrame {
+  const frame = roomEventFrame(roomId, event);
+  return new OutgoingFrame({ position: { room: event.change }, frame: frame?.frame.frame });
+}
+
+/** A RoomChange read from RoomService.ListRoomChanges, as the event it was published as. */
+export function roomChangeEvent(roomId: string, change: RoomChange): Event {
+  const { payload, byUserId } = change;
+  const event = create(EventSchema, { roomId, change: change.change, time: change.time });
+  switch (payload.case) {
+    case "memberJoined":
+      event.payload = { case: "memberJoined", value: create(MemberJoinedSchema, { membership: payload.value, byUserId }) };
+      break;
+    case "memberRoleChanged":
+      event.payload = { case: "memberRoleChanged", value: create(MemberRoleChangedSchema, { membership: payload.value, byUserId }) };
+      break;
+    case "memberLeft":
+      event.payload = { case: "memberLeft", value: create(MemberLeftSchema, { userId: payload.value }) };
+      break;
+    case "memberKicked":
+      event.payload = { case: "memberKicked", value: create(MemberKickedSchema, { userId: payload.value, byUserId }) };
+      break;
+    case "roomUpdated":
+      event.payload = { case: "roomUpdated", value: create(RoomUpdatedSchema, { room: payload.value }) };
+      break;
+  }
+  return event;
+}
 
 export const presenceFrame = (userId: string, state: PresenceState) => new OutgoingFrame({ frame: { case: "presence", value: { userId, state } } });
 
-export const liveFrame = (roomId: string, lastSeq: bigint) => new OutgoingFrame({ frame: { case: "live", value: { roomId, lastSeq } } });
+export const liveFrame = (roomId: string, lastSeq: bigint, position: { messages: bigint; room: bigint }) =>
+  new OutgoingFrame({ position, frame: { case: "live", value: { roomId, lastSeq } } });
 
 export const helloFrame = (userId: string, tokenExpiresAtMs: number, nodeId: string, maxFrameBytes: number) =>
   new OutgoingFrame({ frame: { case: "hello", value: { userId, tokenExpiresAtMs: BigInt(tokenExpiresAtMs), nodeId, maxFrameBytes } } });
@@ -31,13 +83,10 @@ export const pongFrame = (nonce: string) => new OutgoingFrame({ frame: { case: "
 
 /**
  * The frame a room-topic event becomes for the room's subscribers, or undefined for events that
- * are not simply relayed (messageCreated goes through the sequencer, headBeacon is internal).
+ * are not simply relayed (message events go through the message lane as messageFrame, headBeacon is internal).
  */
 export function roomEventFrame(roomId: string, { payload }: Event): OutgoingFrame | undefined {
   switch (payload.case) {
-    case "messageEdited":
-    case "messageDeleted":
-      return payload.value.message && new OutgoingFrame({ frame: { case: payload.case, value: { message: payload.value.message } } });
     case "typing":
       return new OutgoingFrame({ frame: { case: "typing", value: { roomId, userId: payload.value.userId } } });
     case "presenceChanged":

@@ -1,6 +1,6 @@
 // A socket node: wires the socket tier's parts to uWebSockets.js. The upgrade (upgrade.ts,
 // auth.ts), client frames (commands.ts, frame-limiter.ts, errors.ts), one RoomSequencer per
-// room with subscribers here (sequencer.ts: order, holes, replay), events to frames (frames.ts),
+// room with subscribers here, one per lane of its stream (sequencer.ts: order, holes, replay), events to frames (frames.ts),
 // presence (room-presence.ts) and slow consumers (slow-consumers.ts). Fan-out uses one
 // uWebSockets.js topic per room and encoding; every write to a socket is corked.
 import { randomUUID } from "node:crypto";
@@ -8,19 +8,21 @@ import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import pLimit, { type LimitFunction } from "p-limit";
 import { rules, topics, type Broker, type Logger, type RateLimiter } from "@parley/kit";
 import { PresenceState, type Event } from "@parley/proto/events/v1/events_pb";
-import type { MessageService } from "@parley/proto/message/v1/message_pb";
+import type { Message, MessageService } from "@parley/proto/message/v1/message_pb";
+import type { Subscribe } from "@parley/proto/socket/v1/socket_pb";
+import { BATCHES } from "@parley/proto/rules";
 import type { RoomService } from "@parley/proto/room/v1/room_pb";
 import { SocketAuth, type AccessTokenVerifier, type SessionStates } from "./auth.js";
 import { FrameCommands } from "./commands.js";
 import { socketError } from "../public-error.js";
-import { ackFrame, errorFrame, helloFrame, liveFrame, roomEventFrame, userEventFrame } from "./frames.js";
+import { ackFrame, errorFrame, helloFrame, liveFrame, messageFrame, roomChangeEvent, roomChangeFrame, roomEventFrame, userEventFrame } from "./frames.js";
 import { DEFAULT_LIMITS, type SocketLimits } from "./limits.js";
 import type { PresenceStore } from "./presence.js";
 import { CLOSE, decodeClientFrame, type FrameError, type OutgoingFrame, SUBPROTOCOLS } from "./protocol.js";
 import { PRESENCE_SWEEP_MS, RoomPresence } from "./room-presence.js";
-import { RoomSequencer } from "./sequencer.js";
+import { LaneSequencer, type ReplayFrom } from "./sequencer.js";
 import { SlowConsumers } from "./slow-consumers.js";
-import { asUserOf, type RoomChannel, type Socket, type SocketState, type UserEntry } from "./state.js";
+import { asUserOf, type Lane, type RoomChannel, type RoomLaneItem, type Socket, type SocketState, type UserEntry } from "./state.js";
 import { SocketsPerUser, upgradeHandler } from "./upgrade.js";
 import type { TemplatedApp, Uws } from "./uws.js";
 
@@ -44,6 +46,9 @@ export interface SocketNodeOptions {
 }
 
 const PAGE = 100;
+const LANES = ["messages", "room"] as const satisfies readonly Lane[];
+/** The room lanes' heads are read every this many head checks (one call per room). */
+const ROOM_LANE_CHECK_EVERY = 10;
 
 export class SocketNode {
   readonly nodeId: string;
@@ -61,6 +66,7 @@ export class SocketNode {
   private listenSocket: unknown;
   private readonly subscribeSlots: LimitFunction;
   private draining = false;
+  private headChecks = 0;
 
   constructor(private readonly options: SocketNodeOptions) {
     this.nodeId = options.nodeId ?? randomUUID();
@@ -76,7 +82,7 @@ export class SocketNode {
       broker: options.broker,
       limits: this.limits,
       send: (ws, ...frames) => this.send(ws, ...frames),
-      subscribe: (ws, state, ref, roomId, afterSeq) => this.subscribe(ws, state, ref, roomId, afterSeq),
+      subscribe: (ws, state, ref, request) => this.subscribe(ws, state, ref, request),
       unsubscribe: (ws, roomId) => this.unsubscribe(ws, roomId),
       armExpiry: (ws, state) => this.armExpiry(ws, state),
     });
@@ -148,7 +154,7 @@ export class SocketNode {
     const userIds = [...this.byUser.keys()];
     for (const ws of [...this.openSockets()]) ws.end(CLOSE.serviceRestart, "server restarting: reconnect");
     await Promise.all([...this.channels.values()].map((c) => c.unsubscribe?.()));
-    for (const channel of this.channels.values()) channel.sequencer.close();
+    for (const channel of this.channels.values()) for (const lane of LANES) channel.lanes[lane].close();
     this.channels.clear();
     await Promise.all(userIds.map((userId) => this.options.presence.remove(userId, this.nodeId).catch(() => undefined)));
   }
@@ -269,39 +275,61 @@ export class SocketNode {
 
   // ---- subscriptions ----
 
-  private async subscribe(ws: Socket, state: SocketState, ref: string, roomId: string, afterSeq: bigint | undefined): Promise<void> {
+  private async subscribe(ws: Socket, state: SocketState, ref: string, request: Subscribe): Promise<void> {
+    const { roomId, position, afterSeq } = request;
     if (!rules.uuid.safeParse(roomId).success) throw new ConnectError("roomId: must be a UUID", Code.InvalidArgument);
-    if (state.subs.has(roomId)) return this.send(ws, ackFrame(ref));
-    if (state.subs.size >= this.limits.maxRoomsPerSocket) throw new ConnectError("too many rooms on one socket", Code.ResourceExhausted);
+    if (!state.subs.has(roomId) && state.subs.size >= this.limits.maxRoomsPerSocket) {
+      throw new ConnectError("too many rooms on one socket", Code.ResourceExhausted);
+    }
     if (afterSeq !== undefined && afterSeq < 0n) throw new ConnectError("afterSeq: must not be negative", Code.InvalidArgument);
+    if (position && position.messages < 0n) throw new ConnectError("position.messages: must not be negative", Code.InvalidArgument);
+    if (position && position.room < 0n) throw new ConnectError("position.room: must not be negative", Code.InvalidArgument);
+    // Where each lane's replay starts: a position replays both lanes; the deprecated after_seq
+    // replays the message lane from its first message after that seq; neither replays nothing.
+    const from = {
+      messages: position ? { after: position.messages } : afterSeq !== undefined ? { afterSeq } : undefined,
+      room: position ? { after: position.room } : undefined,
+    } satisfies Record<Lane, ReplayFrom>;
     // Waits for a slot; a socket that closed meanwhile gives its turn up at once.
-    return this.subscribeSlots(() => (state.closed ? undefined : this.setUpSubscription(ws, state, ref, roomId, afterSeq)));
+    return this.subscribeSlots(() => (state.closed ? undefined : this.setUpSubscription(ws, state, ref, roomId, from)));
   }
 
-  private async setUpSubscription(ws: Socket, state: SocketState, ref: string, roomId: string, afterSeq: bigint | undefined): Promise<void> {
-    if (state.subs.has(roomId)) return this.send(ws, ackFrame(ref));
+  /**
+   * Replays both lanes after the client's position, then Live and the Ack. A subscription the
+   * socket already has for the room is started over from the new position (a client recovering
+   * from a hole); the earlier Subscribe, if still replaying, is acked when it gives way.
+   */
+  private async setUpSubscription(ws: Socket, state: SocketState, ref: string, roomId: string, from: Record<Lane, ReplayFrom>): Promise<void> {
     const { membership } = await this.options.services.rooms.getMembership({ roomId, userId: state.userId });
     if (!membership) throw new ConnectError("room not found", Code.NotFound);
-    if (state.closed || state.subs.has(roomId)) return;
+    if (state.closed) return;
     const token = Symbol(roomId);
+    const again = state.subs.has(roomId);
     state.subs.set(roomId, token);
     const current = () => !state.closed && state.subs.get(roomId) === token;
+    const superseded = () => !state.closed && state.subs.has(roomId) && state.subs.get(roomId) !== token;
     const channel = this.channelFor(roomId, state);
+    if (again) for (const lane of LANES) ws.unsubscribe(channel.topics[lane][state.encoding]);
     channel.sockets.add(ws);
     await channel.ready;
-    if (!current()) return;
-    try {
-      const live = await channel.sequencer.subscribe(ws, afterSeq, (backlog, lastSeq) => {
-        // The boundary, in one corked write: what waited, then the topic, Live and the ack.
-        if (state.closed) return;
-        ws.cork(() => {
-          for (const frame of backlog) this.write(ws, state, frame);
-          ws.subscribe(channel.topics[state.encoding]);
-          this.write(ws, state, liveFrame(roomId, lastSeq));
-          this.write(ws, state, ackFrame(ref));
-        });
+    if (!current()) return superseded() ? this.send(ws, ackFrame(ref)) : undefined;
+    // Each lane goes live on its own, in one corked write: what waited for it, then its topic.
+    const goLive = (lane: Lane) => (backlog: OutgoingFrame[]) => {
+      if (state.closed) return;
+      ws.cork(() => {
+        for (const frame of backlog) this.write(ws, state, frame);
+        ws.subscribe(channel.topics[lane][state.encoding]);
       });
-      if (live) void this.presence.snapshot(ws, state, channel);
+    };
+    try {
+      const [messagesLive, roomLive] = await Promise.all([
+        channel.lanes.messages.subscribe(ws, from.messages, goLive("messages")),
+        channel.lanes.room.subscribe(ws, from.room, goLive("room")),
+      ]);
+      if (!messagesLive || !roomLive || !current()) return superseded() ? this.send(ws, ackFrame(ref)) : undefined;
+      const { messages, room } = channel.lanes;
+      this.send(ws, liveFrame(roomId, messages.lastSeq, { messages: messages.position ?? 0n, room: room.position ?? 0n }), ackFrame(ref));
+      void this.presence.snapshot(ws, state, channel);
     } catch (error) {
       // The replay failed: the client gets the error and may subscribe again.
       if (current()) this.unsubscribe(ws, roomId);
@@ -318,33 +346,63 @@ export class SocketNode {
   private channelFor(roomId: string, state: SocketState): RoomChannel {
     const existing = this.channels.get(roomId);
     if (existing) return existing;
-    const topicsOf = { json: `${roomId}/j`, proto: `${roomId}/p` } as const;
+    const topicsOf = {
+      messages: { json: `${roomId}/m/j`, proto: `${roomId}/m/p` },
+      room: { json: `${roomId}/r/j`, proto: `${roomId}/r/p` },
+    } as const;
+    const { messages, rooms } = this.options.services;
+    const output = (lane: Lane) => ({
+      publish: (frame: OutgoingFrame) => this.publish(topicsOf[lane], frame),
+      send: (ws: Socket, frames: OutgoingFrame[]) => this.send(ws, ...frames),
+      paced: (ws: Socket) => this.slow.paced(ws),
+    });
+    const onFillError = (lane: Lane) => (error: unknown) =>
+      this.log.warn({ err: error, roomId, lane }, "could not fill a hole; the head check will retry");
     const channel: RoomChannel = {
       roomId,
       topics: topicsOf,
       sockets: new Set(),
       presence: new Map(),
       ready: Promise.resolve(),
-      sequencer: new RoomSequencer<Socket>({
-        pageSize: PAGE,
-        read: (afterSeq, limit, ws) =>
-          this.options.services.messages.listMessages({ roomId, cursor: { case: "afterSeq", value: afterSeq }, limit }, asUserOf(ws.getUserData())),
-        output: {
-          publish: (frame) => this.publish(topicsOf, frame),
-          send: (ws, frames) => this.send(ws, ...frames),
-          paced: (ws) => this.slow.paced(ws),
-        },
-        onFillError: (error) => this.log.warn({ err: error, roomId }, "could not fill a hole; the head check will retry"),
-      }),
+      lanes: {
+        messages: new LaneSequencer<Socket, Message>({
+          pageSize: PAGE,
+          read: async (after, limit, ws, afterSeq) => {
+            const page = await messages.listChanges({ roomId, after, afterSeq, limit }, asUserOf(ws.getUserData()));
+            return { items: page.messages, hasMore: page.hasMore, lastChange: page.lastChange, lastSeq: page.lastSeq };
+          },
+          positionOf: (message) => message.change,
+          seqOf: (message) => message.seq,
+          frameOf: messageFrame,
+          output: output("messages"),
+          onFillError: onFillError("messages"),
+        }),
+        room: new LaneSequencer<Socket, RoomLaneItem>({
+          pageSize: PAGE,
+          read: async (after, limit, ws) => {
+            const page = await rooms.listRoomChanges({ roomId, after, limit }, asUserOf(ws.getUserData()));
+            return { items: page.changes.map((change) => roomChangeEvent(roomId, change)), hasMore: page.hasMore, lastChange: page.lastChange };
+          },
+          positionOf: (event) => event.change,
+          frameOf: (event) => roomChangeFrame(roomId, event),
+          delivered: (event) => this.roomChangeDelivered(channel, event),
+          output: output("room"),
+          onFillError: onFillError("room"),
+        }),
+      },
     };
     this.channels.set(roomId, channel);
     channel.ready = (async () => {
       channel.unsubscribe = await this.options.broker.subscribe(topics.room(roomId), (event) => this.onRoomEvent(channel, event));
-      // The head as of now; events held meanwhile are ordered against it.
-      const page = await this.options.services.messages.listMessages({ roomId, limit: 1 }, asUserOf(state));
-      channel.sequencer.noteHead(page.lastSeq);
+      // The heads as of now; events held meanwhile are ordered against them.
+      const [page, { room }] = await Promise.all([
+        messages.listMessages({ roomId, limit: 1 }, asUserOf(state)),
+        rooms.getRoom({ roomId }, asUserOf(state)),
+      ]);
+      channel.lanes.messages.noteHead(page.lastChange, page.lastSeq);
+      channel.lanes.room.noteHead(room?.lastChange ?? 0n);
     })().catch((error: unknown) => {
-      this.log.warn({ err: error, roomId }, "could not read the room's head; the head check will retry");
+      this.log.warn({ err: error, roomId }, "could not read the room's heads; the head check will retry");
     });
     return channel;
   }
@@ -352,68 +410,109 @@ export class SocketNode {
   private leaveChannel(ws: Socket, roomId: string, socketOpen: boolean): void {
     const channel = this.channels.get(roomId);
     if (!channel) return;
-    if (socketOpen) ws.unsubscribe(channel.topics[ws.getUserData().encoding]);
+    if (socketOpen) for (const lane of LANES) ws.unsubscribe(channel.topics[lane][ws.getUserData().encoding]);
     channel.sockets.delete(ws);
-    channel.sequencer.unsubscribe(ws);
+    for (const lane of LANES) channel.lanes[lane].unsubscribe(ws);
     if (channel.sockets.size === 0) {
       this.channels.delete(roomId);
-      channel.sequencer.close();
+      for (const lane of LANES) channel.lanes[lane].close();
       void channel.ready.then(() => channel.unsubscribe?.());
     }
   }
 
-  /** Compares every room's newest seq with what was delivered: catches events lost on the broker. */
+  /**
+   * Compares every room's newest positions with what was delivered: catches events lost on the
+   * broker. The message lanes in batches of GetRoomStats every check; the room lanes (rarer
+   * changes, one call per room) every ROOM_LANE_CHECK_EVERY checks.
+   */
   private async checkHeads(): Promise<void> {
     const channels = [...this.channels.values()].filter((c) => c.sockets.size > 0);
     if (channels.length === 0) return;
     const someone = channels[0]!.sockets.values().next().value!.getUserData();
     try {
-      for (let i = 0; i < channels.length; i += 1000) {
-        const batch = channels.slice(i, i + 1000);
+      for (let i = 0; i < channels.length; i += BATCHES.roomStats) {
+        const batch = channels.slice(i, i + BATCHES.roomStats);
         const { stats } = await this.options.services.messages.getRoomStats(
           { rooms: batch.map((c) => ({ roomId: c.roomId, lastReadSeq: 0n })) },
           asUserOf(someone),
         );
-        for (const stat of stats) this.channels.get(stat.roomId)?.sequencer.noteHead(stat.lastSeq);
+        for (const stat of stats) this.channels.get(stat.roomId)?.lanes.messages.noteHead(stat.lastChange, stat.lastSeq);
       }
     } catch (error) {
       this.log.warn({ err: error }, "head check failed");
     }
+    if (++this.headChecks % ROOM_LANE_CHECK_EVERY !== 0) return;
+    const probe = pLimit(4);
+    await Promise.all(
+      channels.map((channel) =>
+        probe(async () => {
+          const lane = channel.lanes.room;
+          const reader = channel.sockets.values().next().value;
+          if (lane.position === undefined || !reader) return;
+          try {
+            const page = await this.options.services.rooms.listRoomChanges(
+              { roomId: channel.roomId, after: lane.position, limit: 1 },
+              asUserOf(reader.getUserData()),
+            );
+            lane.noteHead(page.hasMore ? page.lastChange + 1n : page.lastChange);
+          } catch (error) {
+            this.log.warn({ err: error, roomId: channel.roomId }, "room lane head check failed");
+          }
+        }),
+      ),
+    );
   }
 
   // ---- events from the broker ----
 
   private onRoomEvent(channel: RoomChannel, event: Event): void {
     const { payload } = event;
-    const { sequencer } = channel;
+    const { lanes } = channel;
     switch (payload.case) {
       case "messageCreated":
-        if (payload.value.message) sequencer.acceptCreated(payload.value.message);
+      case "messageEdited":
+      case "messageDeleted":
+        // A change without a position comes from a message service older than the stream: its
+        // next head check or a fill reads it.
+        if (payload.value.message && payload.value.message.change > 0n) lanes.messages.accept(payload.value.message);
         return;
       case "headBeacon":
-        return sequencer.noteHead(payload.value.lastSeq);
-      case "messageEdited":
-      case "messageDeleted": {
-        // A change to a message not yet delivered arrives with it: the fill reads its current state.
-        const frame = roomEventFrame(channel.roomId, event);
-        if (frame && payload.value.message) sequencer.acceptChanged(frame, payload.value.message.seq);
-        return;
-      }
+        return lanes.messages.noteHead(payload.value.lastChange, payload.value.lastSeq);
+      case "memberJoined":
+      case "memberLeft":
+      case "memberKicked":
+      case "memberRoleChanged":
+      case "roomUpdated":
+        if (event.change > 0n) return lanes.room.accept(event);
+        break; // from a room service older than the stream: relayed as before
       case "presenceChanged":
         channel.presence.set(payload.value.userId, payload.value.state);
         break;
-      case "memberJoined": {
-        const userId = payload.value.membership?.userId;
-        if (userId) channel.presence.set(userId, channel.presence.get(userId) ?? PresenceState.OFFLINE);
-        break;
-      }
     }
     const frame = roomEventFrame(channel.roomId, event);
     if (!frame) return;
-    sequencer.relay(frame);
-    if (payload.case === "memberLeft" || payload.case === "memberKicked") {
-      this.dropMember(channel.roomId, payload.value.userId, frame);
-      channel.presence.delete(payload.value.userId);
+    lanes.room.relay(frame);
+    if (payload.case === "memberJoined" || payload.case === "memberLeft" || payload.case === "memberKicked") {
+      this.roomChangeDelivered(channel, event);
+    }
+  }
+
+  /** After a room lane change reached the room's subscribers here: presence, and a leaver's subscriptions end. */
+  private roomChangeDelivered(channel: RoomChannel, event: Event): void {
+    const { payload } = event;
+    switch (payload.case) {
+      case "memberJoined": {
+        const userId = payload.value.membership?.userId;
+        if (userId) channel.presence.set(userId, channel.presence.get(userId) ?? PresenceState.OFFLINE);
+        return;
+      }
+      case "memberLeft":
+      case "memberKicked": {
+        const frame = event.change > 0n ? roomChangeFrame(channel.roomId, event) : roomEventFrame(channel.roomId, event);
+        if (frame) this.dropMember(channel.roomId, payload.value.userId, frame);
+        channel.presence.delete(payload.value.userId);
+        return;
+      }
     }
   }
 
@@ -422,8 +521,8 @@ export class SocketNode {
     for (const ws of this.byUser.get(userId)?.sockets ?? []) {
       const state = ws.getUserData();
       if (!state.subs.has(roomId)) continue;
-      // A socket still replaying is not on the topic: it is told here.
-      if (!this.channels.get(roomId)?.sequencer.isLive(ws)) this.send(ws, frame);
+      // A socket still replaying the room lane is not on its topic: it is told here.
+      if (!this.channels.get(roomId)?.lanes.room.isLive(ws)) this.send(ws, frame);
       this.unsubscribe(ws, roomId);
     }
   }

@@ -92,7 +92,7 @@ export class RoomPresence {
           if (now === shown) continue;
           channel.presence.set(userId, now);
           // Every node sweeps for itself, so this goes to local sockets only.
-          channel.sequencer.relay(presenceFrame(userId, now));
+          channel.lanes.room.relay(presenceFrame(userId, now));
         }
       }
     } catch (error) {

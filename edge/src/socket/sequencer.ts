@@ -1,32 +1,42 @@
-// The per-room sequencer: every subscriber of a room on this node gets each message of the room
-// once, in seq order, whatever the broker does (events late, out of order, twice or never).
+// The per-lane sequencer: every subscriber of a room on this node gets each change of one lane of
+// the room's stream (its messages, or the room itself: see socket.proto, StreamPosition) once, in
+// position order, whatever the broker does (events late, out of order, twice or never).
 //
-// - Live messageCreated events ahead of a hole are held; the hole is filled from the store (the
-//   injected reader) and the held ones follow. Duplicates and messages already delivered are dropped.
-// - A new subscriber is replayed from the store after its afterSeq while live frames for it wait
-//   in a backlog; at the boundary the backlog is flushed without what the replay already sent, and
-//   the subscriber goes live only once the room has been delivered up to where its replay ended
-//   (otherwise the live stream would repeat messages it just replayed).
+// Positions are gapless per room and lane, taken in each change's transaction under a row lock,
+// so they commit in order and a hole is visible:
+// - A live change ahead of a hole is held; the hole is filled from the store (the injected reader)
+//   and the held ones follow. A change at or below what was delivered is dropped.
+// - A read covers the lane up to where it says (Page.lastChange), each item at its latest change:
+//   a position it skips was superseded by a later change of the same item (a message edited
+//   twice), so the lane moves on to the page's end, and held changes it covers are dropped.
+// - A new subscriber is replayed from the store after its position while live frames for it wait
+//   in a backlog; at the boundary the backlog is flushed without what the replay already covered,
+//   and the subscriber goes live only once the lane has been delivered up to where its replay
+//   ended (otherwise the live stream would repeat what it just replayed).
 // - What a replay reads is fed back as if it came live: the room's other subscribers get it too.
 //
 // No uWebSockets.js here: the node publishes, sends and paces for it (SequencerOutput).
-import type { Message } from "@parley/proto/message/v1/message_pb";
-import { createdFrame } from "./frames.js";
 import type { OutgoingFrame } from "./protocol.js";
 
-export interface MessagePage {
-  /** Ascending by seq. */
-  messages: Message[];
-  hasNewer: boolean;
-  /** The room's last seq when the page was read. */
-  lastSeq: bigint;
+export interface Page<T> {
+  /** Ascending by position; each at its latest change. */
+  items: T[];
+  /** More after this page, up to the head the page was read against. */
+  hasMore: boolean;
+  /** The lane is covered up to here: the last item's position with hasMore, else the head when read. */
+  lastChange: bigint;
+  /** The room's newest seq when read (the message lane; Live.last_seq). */
+  lastSeq?: bigint;
 }
 
-/** Reads messages of the room after `afterSeq`, oldest first, on behalf of a subscriber (the store checks membership). */
-export type MessageReader<S> = (afterSeq: bigint, limit: number, onBehalfOf: S) => Promise<MessagePage>;
+/**
+ * Reads the lane after a position on behalf of a subscriber (the store checks membership).
+ * `afterSeq` (the deprecated Subscribe.after_seq) instead of a position, for a subscriber's first page.
+ */
+export type LaneReader<S, T> = (after: bigint, limit: number, onBehalfOf: S, afterSeq?: bigint) => Promise<Page<T>>;
 
 export interface SequencerOutput<S> {
-  /** To every live subscriber of the room at once (the node publishes on the room's topics). */
+  /** To every live subscriber of the lane at once (the node publishes on the lane's topics). */
   publish(frame: OutgoingFrame): void;
   /** To one subscriber that is not live yet (a page of its replay). */
   send(subscriber: S, frames: OutgoingFrame[]): void;
@@ -35,130 +45,141 @@ export interface SequencerOutput<S> {
 }
 
 /** Called once, synchronously, when a subscriber goes live: send `backlog`, then subscribe it to what publish() reaches. */
-export type GoLive = (backlog: OutgoingFrame[], lastSeq: bigint) => void;
+export type GoLive = (backlog: OutgoingFrame[], position: bigint) => void;
+
+/** Where a subscriber's replay starts: a position, a seq (deprecated), or nowhere (live only). */
+export type ReplayFrom = { after: bigint } | { afterSeq: bigint } | undefined;
 
 interface Joining {
-  /** Frames published while this subscriber was not live, with the seq of messageCreated ones. */
-  backlog: { frame: OutgoingFrame; seq?: bigint }[];
-  /** Highest seq this subscriber has been sent (or told it has). */
-  lastSeq: bigint;
+  /** Frames published while this subscriber was not live, with the position of stream ones. */
+  backlog: { frame: OutgoingFrame; position?: bigint }[];
+  /** The position up to which this subscriber has been sent the lane (or told it has). */
+  position: bigint;
   goLive: GoLive;
   /**
-   * The seq after which the backlog holds every delivered message: the room's delivered seq when
-   * the subscriber came (or when the room's start became known). The replay must reach it.
+   * The position after which the backlog holds every delivered change: the lane's delivered
+   * position when the subscriber came (or when the lane's start became known). The replay must reach it.
    */
   coveredFrom?: bigint;
-  /** Set while the replay is done and the room is not yet delivered up to lastSeq. */
+  /** Set while the replay is done and the lane is not yet delivered up to `position`. */
   waiting?: (live: boolean) => void;
 }
 
-export interface SequencerOptions<S> {
-  read: MessageReader<S>;
+export interface SequencerOptions<S, T> {
+  read: LaneReader<S, T>;
   output: SequencerOutput<S>;
-  /** Messages per read (at most 100, the store's page). */
+  /** An item's position in the lane. */
+  positionOf(item: T): bigint;
+  /** The frame an item becomes (with ServerFrame.position set). */
+  frameOf(item: T): OutgoingFrame;
+  /** The room's seq an item carries, if any (the newest one is Live.last_seq). */
+  seqOf?(item: T): bigint;
+  /** After an item was delivered in order (live or filled): the node's side effects (a kick ends subscriptions). */
+  delivered?(item: T): void;
+  /** Items per read (at most the store's page). */
   pageSize?: number;
-  /** A fill that failed: the next noteHead (head check, beacon) tries again. */
+  /** A fill that failed: the next noteHead (head check) tries again. */
   onFillError?: (error: unknown) => void;
 }
 
-const bySeq = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+const byPosition = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 
-export class RoomSequencer<S> {
-  /** Highest seq delivered in order; undefined until the room's head is known. */
+export class LaneSequencer<S, T> {
+  /** Highest position delivered in order; undefined until the lane's head is known. */
   private delivered?: bigint;
   /** Highest head the store reported: a fill that stops short of it goes on. */
   private head = 0n;
-  /** Messages that arrived ahead of a hole, by seq. */
-  private readonly held = new Map<bigint, Message>();
+  private newestSeq = 0n;
+  /** Changes that arrived ahead of a hole, by position. */
+  private readonly held = new Map<bigint, T>();
   private filling = false;
   private closed = false;
   private readonly joining = new Map<S, Joining>();
   private readonly live = new Set<S>();
   private readonly pageSize: number;
 
-  constructor(private readonly options: SequencerOptions<S>) {
+  constructor(private readonly options: SequencerOptions<S, T>) {
     this.pageSize = options.pageSize ?? 100;
   }
 
-  /** Highest seq delivered to the room in order, undefined until the head is known. */
-  get lastSeq(): bigint | undefined {
+  /** Highest position delivered to the lane in order, undefined until the head is known. */
+  get position(): bigint | undefined {
     return this.delivered;
+  }
+
+  /** The room's newest seq this lane has seen (items and reads). */
+  get lastSeq(): bigint {
+    return this.newestSeq;
   }
 
   isLive(subscriber: S): boolean {
     return this.live.has(subscriber);
   }
 
-  /** A messageCreated event, from the broker or read from the store. */
-  acceptCreated(message: Message): void {
+  /** A change of the lane, from the broker or read from the store. */
+  accept(item: T): void {
     if (this.closed) return;
-    if (this.delivered === undefined || message.seq > this.delivered + 1n) {
-      this.held.set(message.seq, message);
+    this.noteSeq(item);
+    const position = this.options.positionOf(item);
+    if (this.delivered === undefined || position > this.delivered + 1n) {
+      if (this.delivered === undefined || position > this.delivered) this.held.set(position, item);
       if (this.delivered !== undefined) void this.fill();
       return;
     }
-    if (message.seq <= this.delivered) return; // already delivered
-    this.deliver(message);
+    if (position <= this.delivered) return; // already delivered, or covered by a read
+    this.deliver(item);
     this.releaseHeld();
   }
 
-  /** An edit or delete: relayed only for a message already delivered (a later one arrives in its current state). */
-  acceptChanged(frame: OutgoingFrame, seq: bigint): void {
-    if (this.delivered === undefined || seq > this.delivered) return;
-    this.relay(frame);
+  /** A frame outside the lane's order (typing, presence): to live subscribers now, to joining ones at their boundary. */
+  relay(frame: OutgoingFrame): void {
+    if (this.closed) return;
+    this.publish(frame);
   }
 
-  /** A frame outside the seq order (typing, presence, members): to live subscribers now, to joining ones at their boundary. */
-  relay(frame: OutgoingFrame, seq?: bigint): void {
+  /** The lane's newest position as the store knows it (the first read, a head check): sets the start or fills up to it. */
+  noteHead(lastChange: bigint, lastSeq?: bigint): void {
     if (this.closed) return;
-    this.options.output.publish(frame);
-    for (const joining of this.joining.values()) joining.backlog.push({ frame, seq });
-  }
-
-  /** The room's newest seq as the store knows it (the first read, a head check, a beacon): sets the start or fills up to it. */
-  noteHead(lastSeq: bigint): void {
-    if (this.closed) return;
-    if (lastSeq > this.head) this.head = lastSeq;
+    if (lastSeq !== undefined && lastSeq > this.newestSeq) this.newestSeq = lastSeq;
+    if (lastChange > this.head) this.head = lastChange;
     if (this.delivered === undefined) {
-      this.delivered = lastSeq;
-      for (const joining of this.joining.values()) joining.coveredFrom = lastSeq;
+      this.delivered = lastChange;
+      for (const joining of this.joining.values()) joining.coveredFrom = lastChange;
       this.releaseHeld();
       this.admitWaiting();
-    } else if (lastSeq > this.delivered) {
+    } else if (lastChange > this.delivered) {
       void this.fill();
     }
   }
 
   /**
-   * Replays the room to `subscriber` after `afterSeq` (no replay when undefined), then makes it
-   * live. Resolves true once live, false if it was unsubscribed (or the room closed) meanwhile;
-   * rejects when the store cannot be read (the subscriber is then dropped).
+   * Replays the lane to `subscriber` after `from` (no replay when undefined), then makes it live.
+   * Subscribing a subscriber again restarts it from the new position. Resolves true once live, false
+   * if it was unsubscribed (or the lane closed) meanwhile; rejects when the store cannot be read or
+   * refuses the position (the subscriber is then dropped).
    */
-  async subscribe(subscriber: S, afterSeq: bigint | undefined, goLive: GoLive): Promise<boolean> {
+  async subscribe(subscriber: S, from: ReplayFrom, goLive: GoLive): Promise<boolean> {
     this.unsubscribe(subscriber);
-    const joining: Joining = { backlog: [], lastSeq: afterSeq ?? this.delivered ?? 0n, goLive, coveredFrom: this.delivered };
+    const start = from && "after" in from ? from.after : (this.delivered ?? 0n);
+    const joining: Joining = { backlog: [], position: start, goLive, coveredFrom: this.delivered };
     this.joining.set(subscriber, joining);
     const current = () => !this.closed && this.joining.get(subscriber) === joining;
     try {
-      let more = afterSeq !== undefined;
+      let afterSeq = from && "afterSeq" in from ? from.afterSeq : undefined;
+      let more = from !== undefined;
       while (more) {
-        const page = await this.options.read(joining.lastSeq, this.pageSize, subscriber);
+        const page = await this.options.read(joining.position, this.pageSize, subscriber, afterSeq);
+        afterSeq = undefined;
         if (!current()) return false;
-        if (page.messages.length > 0) {
-          this.options.output.send(subscriber, page.messages.map(createdFrame));
-          joining.lastSeq = page.messages.at(-1)!.seq;
-          for (const message of page.messages) this.acceptCreated(message);
-        }
-        const ended = !page.hasNewer || page.messages.length === 0;
-        if (ended) {
-          // An afterSeq beyond the room's head claims messages that do not exist: the head is where it starts.
-          if (joining.lastSeq > page.lastSeq) joining.lastSeq = page.lastSeq;
-          this.noteHead(page.lastSeq);
-        }
+        if (page.items.length > 0) this.options.output.send(subscriber, page.items.map((item) => this.options.frameOf(item)));
+        joining.position = page.lastChange;
+        for (const item of page.items) this.accept(item);
+        if (!page.hasMore) this.noteHead(page.lastChange, page.lastSeq);
+        else if (page.lastSeq !== undefined && page.lastSeq > this.newestSeq) this.newestSeq = page.lastSeq;
         await this.options.output.paced(subscriber);
         if (!current()) return false;
         // A read older than what the backlog starts from leaves a gap between them: read on.
-        more = !ended || joining.lastSeq < (joining.coveredFrom ?? 0n);
+        more = page.hasMore || joining.position < (joining.coveredFrom ?? 0n);
       }
     } catch (error) {
       if (current()) this.joining.delete(subscriber);
@@ -186,45 +207,64 @@ export class RoomSequencer<S> {
     this.held.clear();
   }
 
-  private caughtUp(joining: Joining): boolean {
-    return (this.delivered ?? 0n) >= joining.lastSeq;
+  private noteSeq(item: T): void {
+    const seq = this.options.seqOf?.(item);
+    if (seq !== undefined && seq > this.newestSeq) this.newestSeq = seq;
   }
 
-  /** The boundary, synchronously: the backlog without what the replay sent, then live. */
+  private caughtUp(joining: Joining): boolean {
+    return this.delivered !== undefined && this.delivered >= joining.position;
+  }
+
+  private publish(frame: OutgoingFrame, position?: bigint): void {
+    this.options.output.publish(frame);
+    for (const joining of this.joining.values()) joining.backlog.push({ frame, position });
+  }
+
+  /** The boundary, synchronously: the backlog without what the replay covered, then live. */
   private admit(subscriber: S, joining: Joining): void {
     const backlog: OutgoingFrame[] = [];
-    for (const { frame, seq } of joining.backlog) {
-      if (seq !== undefined) {
-        if (seq <= joining.lastSeq) continue;
-        joining.lastSeq = seq;
+    for (const { frame, position } of joining.backlog) {
+      if (position !== undefined) {
+        if (position <= joining.position) continue;
+        joining.position = position;
       }
       backlog.push(frame);
     }
     this.joining.delete(subscriber);
     this.live.add(subscriber);
-    joining.goLive(backlog, joining.lastSeq);
+    joining.goLive(backlog, joining.position);
     joining.waiting?.(true);
   }
 
-  /** Subscribers whose replay ran ahead of the room, now that it caught up. */
+  /** Subscribers whose replay ran ahead of the lane, now that it caught up. */
   private admitWaiting(): void {
     for (const [subscriber, joining] of [...this.joining]) {
       if (joining.waiting && this.caughtUp(joining) && this.joining.get(subscriber) === joining) this.admit(subscriber, joining);
     }
   }
 
-  private deliver(message: Message): void {
-    this.delivered = message.seq;
-    this.held.delete(message.seq);
-    this.relay(createdFrame(message), message.seq);
+  private deliver(item: T): void {
+    const position = this.options.positionOf(item);
+    this.delivered = position;
+    this.held.delete(position);
+    this.publish(this.options.frameOf(item), position);
+    this.options.delivered?.(item);
+    this.admitWaiting();
+  }
+
+  /** A read covered the lane up to `position`: what it skipped was superseded. */
+  private coverUpTo(position: bigint): void {
+    if (this.delivered === undefined || position <= this.delivered) return;
+    this.delivered = position;
     this.admitWaiting();
   }
 
   private releaseHeld(): void {
     if (this.delivered === undefined) return;
-    for (const seq of [...this.held.keys()].sort(bySeq)) {
-      if (seq <= this.delivered) this.held.delete(seq);
-      else if (seq === this.delivered + 1n) this.deliver(this.held.get(seq)!);
+    for (const position of [...this.held.keys()].sort(byPosition)) {
+      if (position <= this.delivered) this.held.delete(position);
+      else if (position === this.delivered + 1n) this.deliver(this.held.get(position)!);
       else break;
     }
     if (this.held.size > 0 && !this.filling) void this.fill();
@@ -236,7 +276,7 @@ export class RoomSequencer<S> {
     return undefined;
   }
 
-  /** Reads the messages after the last delivered seq from the store, in order. */
+  /** Reads the lane after the delivered position from the store, in order. */
   private async fill(): Promise<void> {
     if (this.filling || this.closed || this.delivered === undefined) return;
     const reader = this.anySubscriber();
@@ -245,12 +285,17 @@ export class RoomSequencer<S> {
     const from = this.delivered;
     let failed = false;
     try {
-      let hasNewer = true;
-      while (hasNewer && !this.closed) {
+      let more = true;
+      while (more && !this.closed) {
         const page = await this.options.read(this.delivered, this.pageSize, reader.subscriber);
-        if (page.lastSeq > this.head) this.head = page.lastSeq;
-        for (const message of page.messages) if (message.seq === this.delivered + 1n) this.deliver(message);
-        hasNewer = page.hasNewer && page.messages.length > 0;
+        if (page.lastChange > this.head) this.head = page.lastChange;
+        if (page.lastSeq !== undefined && page.lastSeq > this.newestSeq) this.newestSeq = page.lastSeq;
+        for (const item of page.items) {
+          this.noteSeq(item);
+          if (this.options.positionOf(item) > this.delivered) this.deliver(item);
+        }
+        this.coverUpTo(page.lastChange);
+        more = page.hasMore;
       }
     } catch (error) {
       failed = true;
@@ -258,7 +303,7 @@ export class RoomSequencer<S> {
     } finally {
       this.filling = false;
     }
-    // Messages that arrived while filling may now be next in line.
+    // Changes that arrived while filling may now be next in line (or covered).
     this.releaseHeld();
     // A head noted while this fill was under way, past where it ended: go on (if it got anywhere).
     if (!failed && !this.filling && this.delivered > from && this.head > this.delivered) void this.fill();

@@ -4,7 +4,9 @@ import type { PresenceState } from "@parley/proto/events/v1/events_pb";
 import { META, type Unsubscribe } from "@parley/kit";
 import type { FrameLimiter } from "./frame-limiter.js";
 import type { Encoding } from "./protocol.js";
-import type { RoomSequencer } from "./sequencer.js";
+import type { Event } from "@parley/proto/events/v1/events_pb";
+import type { Message } from "@parley/proto/message/v1/message_pb";
+import type { LaneSequencer } from "./sequencer.js";
 import type { WebSocket } from "./uws.js";
 
 export interface SocketState {
@@ -37,13 +39,20 @@ export interface UserEntry {
   state: PresenceState;
 }
 
+/** A change of the room lane: an event of the room service, with its position (Event.change). */
+export type RoomLaneItem = Event;
+
+export type Lane = "messages" | "room";
+
 /** A room with subscribers on this node. */
 export interface RoomChannel {
   roomId: string;
-  topics: Record<Encoding, string>;
+  /** One uWebSockets.js topic per lane and encoding: a socket joins a lane's topic when that lane goes live for it. */
+  topics: Record<Lane, Record<Encoding, string>>;
   sockets: Set<Socket>;
-  sequencer: RoomSequencer<Socket>;
-  /** Subscribed to the room's broker topic and its head read (or the read failed: the head check retries). */
+  /** The room's stream, one sequencer per lane (socket.proto, StreamPosition). Typing and presence ride the room lane's topic. */
+  lanes: { messages: LaneSequencer<Socket, Message>; room: LaneSequencer<Socket, RoomLaneItem> };
+  /** Subscribed to the room's broker topic and its heads read (or a read failed: the head check retries). */
   ready: Promise<void>;
   unsubscribe?: Unsubscribe;
   /** Member ids and the presence last announced for them on this node. */
