@@ -2,6 +2,7 @@
 // one room (each message at its latest change) and its reads are promises the test settles when
 // (and whether) it likes.
 import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MessageSchema, type Message } from "@parley/proto/message/v1/message_pb";
@@ -31,7 +32,7 @@ class Store {
   edit(index: number): Message | undefined {
     const old = this.messages[index % Math.max(1, this.messages.length)];
     if (!old) return undefined;
-    const edited = create(MessageSchema, { ...old, change: ++this.head, body: `${old.body}'`, editTime: { seconds: 1n } });
+    const edited = create(MessageSchema, { ...old, change: ++this.head, body: `${old.body}'`, editTime: timestampFromMs(1) });
     this.messages[this.messages.indexOf(old)] = edited;
     return this.record(edited);
   }

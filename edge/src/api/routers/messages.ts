@@ -42,6 +42,7 @@ export const messagesRouter = router({
         hasOlder: page.hasOlder,
         hasNewer: page.hasNewer,
         lastSeq: Number(page.lastSeq),
+        lastChange: Number(page.lastChange),
       };
     }),
 

@@ -8,7 +8,9 @@ import {
   roleFromName,
   shapeMember,
   shapeMembership,
+  shapeMessage,
   shapeRoom,
+  shapeRoomChange,
   shapeRoomSummary,
 } from "../shapes.js";
 import { authedProcedure, router } from "../trpc.js";
@@ -48,6 +50,40 @@ export const roomsRouter = router({
         ctx.services.rooms.createRoom({ name: input.name, topic: input.topic ?? "", kind: kindFromVisibility[input.visibility] }, o),
       );
       return shapeRoom(room);
+    }),
+
+  changes: authedProcedure
+    .meta({
+      rest: {
+        method: "GET",
+        path: "/rooms/:id/changes",
+        summary:
+          "Every change to a room after a stream position, once each, in order: messages created, edited or deleted (each in its current state), and member and room changes. Page with the returned position until hasMore is false",
+      },
+    })
+    .input(
+      z.strictObject({
+        id: roomId,
+        afterMessages: seq.optional().describe("the message lane position you have (a message's change, or a page's lastChange); 0 or none: from the start"),
+        afterRoom: seq.optional().describe("the room lane position you have (a room's lastChange, or a room change's change); 0 or none: from the start"),
+        limit: pageLimit(PAGES.changes).optional(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const limit = input.limit ?? PAGES.changes.default;
+      const afterMessages = BigInt(input.afterMessages ?? 0);
+      const afterRoom = BigInt(input.afterRoom ?? 0);
+      const [messages, room] = await Promise.all([
+        call(ctx.caller, (o) => ctx.services.messages.listChanges({ roomId: input.id, after: afterMessages, limit }, o)),
+        call(ctx.caller, (o) => ctx.services.rooms.listRoomChanges({ roomId: input.id, after: afterRoom, limit }, o)),
+      ]);
+      return {
+        messages: messages.messages.map(shapeMessage),
+        roomChanges: room.changes.map(shapeRoomChange).filter((c) => c !== undefined),
+        position: { messages: Number(messages.lastChange), room: Number(room.lastChange) },
+        hasMore: messages.hasMore || room.hasMore,
+        lastSeq: Number(messages.lastSeq),
+      };
     }),
 
   get: authedProcedure
