@@ -1,11 +1,14 @@
-// Rooms and memberships as the contract shows them.
-import type { MessageInitShape } from "@bufbuild/protobuf";
+// Rooms, memberships and room changes as the contract shows them.
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { toTimestamp } from "@parley/kit";
-import { Role, RoomKind, type MembershipSchema, type RoomSchema } from "@parley/proto/room/v1/room_pb";
-import type { Membership, RoleName, Room, RoomKindName } from "./entities.js";
+import { Role, RoomChangeSchema, RoomKind, type MembershipSchema, type RoomSchema } from "@parley/proto/room/v1/room_pb";
+import type { Membership, RoleName, Room, RoomChange, RoomKindName } from "./entities.js";
 
 export type RoomMessage = MessageInitShape<typeof RoomSchema>;
 export type MembershipMessage = MessageInitShape<typeof MembershipSchema>;
+export type RoomChangeMessage = MessageInitShape<typeof RoomChangeSchema>;
+/** What a room change did: RoomChange's oneof (joined, left, kicked, role changed, room updated). */
+export type RoomChangePayload = NonNullable<RoomChangeMessage["payload"]>;
 
 const KINDS: Record<RoomKindName, RoomKind> = {
   public: RoomKind.PUBLIC,
@@ -30,7 +33,11 @@ export function directMemberIds(room: Room): string[] {
   return room.directKey ? room.directKey.split(":") : [];
 }
 
-export function roomMessage(room: Room, memberCount: number): RoomMessage {
+/**
+ * `lastChange`: the room lane's position the message stands at, when the caller has just taken one
+ * in its transaction (the entity keeps the value it was read with: the position is taken in SQL).
+ */
+export function roomMessage(room: Room, memberCount: number, lastChange: bigint = room.lastChange): RoomMessage {
   return {
     id: room.id,
     kind: KINDS[room.kind],
@@ -41,6 +48,7 @@ export function roomMessage(room: Room, memberCount: number): RoomMessage {
     archived: room.archived,
     memberCount,
     directMemberIds: directMemberIds(room),
+    lastChange,
   };
 }
 
@@ -51,5 +59,19 @@ export function membershipMessage(membership: Membership): MembershipMessage {
     role: ROLES[membership.role],
     joinTime: toTimestamp(membership.joinedAt),
     lastReadSeq: membership.lastReadSeq,
+  };
+}
+
+/** room_changes.payload: a RoomChange with only its oneof set (the other fields are columns). */
+export function encodeRoomChangePayload(payload: RoomChangePayload): Buffer {
+  return Buffer.from(toBinary(RoomChangeSchema, create(RoomChangeSchema, { payload })));
+}
+
+export function roomChangeMessage(row: RoomChange): RoomChangeMessage {
+  return {
+    change: row.change,
+    time: toTimestamp(row.createdAt),
+    byUserId: row.byUserId,
+    payload: fromBinary(RoomChangeSchema, row.payload).payload,
   };
 }

@@ -1,5 +1,5 @@
-// The room service's tables: rooms (public, private and direct) and memberships,
-// which carry each member's role and read marker.
+// The room service's tables: rooms (public, private and direct), memberships, which carry each
+// member's role and read marker, and room_changes, the room lane of each room's stream.
 import { defineEntity, type InferEntity } from "@mikro-orm/core";
 
 const p = defineEntity.properties;
@@ -20,6 +20,8 @@ export const Room = defineEntity({
     // Direct rooms only: "<smaller user id>:<larger user id>". Unique, so that both people
     // opening their conversation at once end up in the same room (insert ... on conflict).
     directKey: p.string().length(73).nullable().unique(),
+    // The room lane's newest position: every change takes the next one (RoomChangeRepository.take).
+    lastChange: p.bigint().default(0),
   },
   indexes: [
     // The public directory: keyset pages over (lower(name), id), open rooms only.
@@ -48,4 +50,22 @@ export const Membership = defineEntity({
 export type Membership = InferEntity<typeof Membership>;
 export type RoleName = Membership["role"];
 
-export const entities = [Room, Membership];
+/**
+ * One change of the room lane at its position (1, 2, 3... per room, gapless in commit order), as it
+ * was when made. `payload` is a binary parley.room.v1.RoomChange holding only its oneof (joined,
+ * left, kicked, role changed, room updated): the position, the time and the author are the columns.
+ */
+export const RoomChange = defineEntity({
+  name: "RoomChange",
+  tableName: "room_changes",
+  properties: {
+    roomId: p.uuid().primary(),
+    change: p.bigint().primary(),
+    byUserId: p.uuid(),
+    createdAt: p.datetime(),
+    payload: p.blob(),
+  },
+});
+export type RoomChange = InferEntity<typeof RoomChange>;
+
+export const entities = [Room, Membership, RoomChange];

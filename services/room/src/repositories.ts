@@ -1,20 +1,24 @@
-// The room service's repositories, over rooms and memberships; built over one fork by
+// The room service's repositories, over rooms, memberships and room changes; built over one fork by
 // initORM's data access (see services/kit/src/db.ts). Raw SQL goes through em.execute,
 // which joins the fork's transaction and inlines the parameters with the platform's
 // escaping (so an array parameter becomes a list: `in (?)`).
 import { LockMode } from "@mikro-orm/core";
 import { EntityRepository } from "@parley/kit";
 import { uuidv7 } from "uuidv7";
-import { Membership, Room, type RoleName, type RoomKindName } from "./entities.js";
+import { encodeRoomChangePayload, type RoomChangePayload } from "./convert.js";
+import { Membership, Room, RoomChange, type RoleName, type RoomKindName } from "./entities.js";
 
-/** Row locks a mutation takes on the room, so that role checks and membership changes serialise. */
-export type RoomLock = "share" | "update";
+/**
+ * Row locks a mutation takes on the room, so that role checks and membership changes serialise.
+ * Only "update": every change takes the room's next stream position, which writes the room row,
+ * so a shared lock taken first would deadlock two joiners that both hold it and both want to write.
+ */
+export type RoomLock = "update";
 
 const LOCK_MODES: Record<RoomLock, LockMode> = {
-  share: LockMode.PESSIMISTIC_READ,
   update: LockMode.PESSIMISTIC_WRITE,
 };
-const LOCK_CLAUSES: Record<RoomLock, string> = { share: "share", update: "update" };
+const LOCK_CLAUSES: Record<RoomLock, string> = { update: "update" };
 
 export interface RoomWithMembership {
   room: Room;
@@ -92,7 +96,11 @@ export class RoomRepository extends EntityRepository<Room> {
    * direct key makes concurrent opens from both sides agree on one room. Returns null when
    * another call made it first (committed by the time this returns, so `directRoom` sees it).
    */
-  async createDirectRoom(directKey: string, creatorId: string, memberIds: [string, string]): Promise<Room | null> {
+  async createDirectRoom(
+    directKey: string,
+    creatorId: string,
+    memberIds: [string, string],
+  ): Promise<{ room: Room; memberships: Membership[] } | null> {
     const now = new Date();
     const [row] = await this.em.execute<Record<string, unknown>[]>(
       `insert into rooms (id, kind, name, topic, creator_id, created_at, archived, direct_key)
@@ -103,11 +111,12 @@ export class RoomRepository extends EntityRepository<Room> {
     );
     if (!row) return null;
     const room = this.em.map(Room, row);
-    for (const userId of memberIds) this.em.create(Membership, { roomId: room.id, userId, role: "member", joinedAt: now, lastReadSeq: 0n });
+    const memberships = memberIds.map((userId) =>
+      this.em.create(Membership, { roomId: room.id, userId, role: "member", joinedAt: now, lastReadSeq: 0n }),
+    );
     await this.em.flush();
-    return room;
+    return { room, memberships };
   }
-
 }
 
 export class MembershipRepository extends EntityRepository<Membership> {
@@ -184,6 +193,67 @@ export class MembershipRepository extends EntityRepository<Membership> {
       [seq.toString(), roomId, userId],
     );
     return row ? BigInt(row.last_read_seq) : null;
+  }
+}
+
+/**
+ * The room lane of each room's stream. A change takes the room's next position with one statement
+ * (`take`) and is recorded at it (`record`), both in the transaction that makes the change: the
+ * update keeps the room row locked until commit, so the room's changers take their positions one
+ * after the other in commit order, and a rollback gives the position back. The lane stays gapless.
+ */
+export class RoomChangeRepository extends EntityRepository<RoomChange> {
+  /** The room's next position. In the change's transaction (it locks the room row until commit). */
+  async take(roomId: string): Promise<bigint> {
+    const [row] = await this.em.execute<{ last_change: string }[]>(
+      `update rooms set last_change = last_change + 1 where id = ? returning last_change`,
+      [roomId],
+    );
+    if (!row) throw new Error(`room ${roomId} vanished while changing it`);
+    return BigInt(row.last_change);
+  }
+
+  /** Takes the room's next position and records the change at it; returns the position. */
+  async record(
+    roomId: string,
+    byUserId: string,
+    at: Date,
+    payload: (change: bigint) => RoomChangePayload,
+  ): Promise<bigint> {
+    const change = await this.take(roomId);
+    this.em.create(RoomChange, { roomId, change, byUserId, createdAt: at, payload: encodeRoomChangePayload(payload(change)) });
+    return change;
+  }
+
+  /**
+   * The room's changes after `after` (ascending, `limit` at most) and its newest position, for a
+   * member of it; null when the room does not exist or `userId` is not a member (the same single
+   * query either way). One statement, so one snapshot: the page never runs past the head it
+   * reports, and, the lane being gapless in commit order, it holds every change up to it.
+   */
+  async page(
+    roomId: string,
+    userId: string,
+    after: bigint,
+    limit: number,
+  ): Promise<{ head: bigint; changes: RoomChange[] } | null> {
+    const rows = await this.em.execute<Record<string, unknown>[]>(
+      `with head as (
+         select r.last_change from rooms r join memberships m on m.room_id = r.id and m.user_id = ? where r.id = ?
+       )
+       select head.last_change as head, c.room_id, c.change, c.by_user_id, c.created_at, c.payload
+       from head left join lateral (
+         select * from room_changes
+         where room_id = ? and change > ?::bigint and change <= head.last_change
+         order by change limit ?
+       ) c on true
+       order by c.change`,
+      [userId, roomId, roomId, after.toString(), limit],
+    );
+    const [first] = rows;
+    if (!first) return null;
+    const changes = rows.flatMap(({ head: _head, ...columns }) => (columns.change === null ? [] : [this.em.map(RoomChange, columns)]));
+    return { head: BigInt(first.head as string), changes };
   }
 }
 

@@ -1,6 +1,9 @@
 // RoomService: rooms, direct conversations, memberships, roles and read markers.
 // Who may see a room: its members, and anyone for a public room. Every other caller
 // gets the same NOT_FOUND as for a room that does not exist.
+// Every membership change and every change to a room itself takes the room lane's next position
+// in its own transaction and is recorded there (RoomChangeRepository); its event carries the same
+// position (Event.change), and ListRoomChanges replays the lane from any position.
 import type { Client } from "@connectrpc/connect";
 import { uuidv7 } from "uuidv7";
 import { z } from "zod";
@@ -9,8 +12,9 @@ import {
   ConnectError,
   asUser,
   fail,
-  publishCommitted,
+  newEvent,
   requireUserId,
+  topics,
   validate,
   type Broker,
   type CallContext,
@@ -18,7 +22,7 @@ import {
   type Outgoing,
   type ServiceHandlers,
 } from "@parley/kit";
-import { PAGES } from "@parley/proto/rules";
+import { PAGES, type PageRule } from "@parley/proto/rules";
 import { fields, pageSize } from "@parley/proto/rules/zod";
 import {
   RoomKind,
@@ -31,6 +35,7 @@ import {
   type LeaveRoomRequest,
   type ListMembersRequest,
   type ListPublicRoomsRequest,
+  type ListRoomChangesRequest,
   type MarkReadRequest,
   type MoveReadMarkerRequest,
   type OpenDirectRoomRequest,
@@ -39,7 +44,7 @@ import {
   type UpdateRoomRequest,
 } from "@parley/proto/room/v1/room_pb";
 import type { UserService } from "@parley/proto/user/v1/user_pb";
-import { kindToProto, membershipMessage, roleFromProto, roomMessage } from "./convert.js";
+import { kindToProto, membershipMessage, roleFromProto, roomChangeMessage, roomMessage, type RoomMessage } from "./convert.js";
 import type { RoomDb } from "./db.js";
 import { Membership, Room } from "./entities.js";
 import type { RoomWithMembership } from "./repositories.js";
@@ -67,6 +72,14 @@ const roomKind = z
 const roomRequest = z.object({ roomId: fields.id });
 const memberRequest = z.object({ roomId: fields.id, userId: fields.id });
 
+/** ListRoomChanges' page: 0 means the default. */
+const ROOM_CHANGES_PAGE = { max: 500, default: 100 } as const satisfies PageRule;
+const listRoomChangesRequest = z.object({
+  roomId: fields.id,
+  after: z.bigint().nonnegative("must not be negative"),
+  limit: pageSize(ROOM_CHANGES_PAGE),
+});
+
 /** UpdateRoom's field mask paths. */
 const EDITABLE = ["name", "topic", "archived"] as const;
 type EditablePath = (typeof EDITABLE)[number];
@@ -78,7 +91,7 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     const caller = requireUserId(ctx);
     const input = validate(z.object({ name: roomName, topic: roomTopic, kind: roomKind }), request);
     const now = new Date();
-    const room = await this.deps.db.transactional(async ({ em }) => {
+    const { room, lastChange } = await this.deps.db.transactional(async ({ em, roomChanges }) => {
       const room = em.create(Room, {
         id: uuidv7(),
         kind: input.kind === RoomKind.PUBLIC ? "public" : "private",
@@ -88,11 +101,15 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
         createdAt: now,
         archived: false,
         directKey: null,
+        lastChange: 0n,
       });
-      em.create(Membership, { roomId: room.id, userId: caller, role: "owner", joinedAt: now, lastReadSeq: 0n });
-      return room;
+      const owner = em.create(Membership, { roomId: room.id, userId: caller, role: "owner", joinedAt: now, lastReadSeq: 0n });
+      // The room's row must exist before its first position is taken: the creator's join.
+      await em.flush();
+      const lastChange = await roomChanges.record(room.id, caller, now, () => ({ case: "memberJoined", value: membershipMessage(owner) }));
+      return { room, lastChange };
     });
-    const message = roomMessage(room, 1);
+    const message = roomMessage(room, 1, lastChange);
     // On the creator's own topic too: their other devices add the room to the sidebar.
     this.publish({ roomId: room.id, payload: { case: "roomCreated", value: { room: message } }, users: [caller] });
     return { room: message };
@@ -126,16 +143,23 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       if (path === "topic") changes.topic = validate(z.object({ topic: roomTopic }), values).topic;
       if (path === "archived") changes.archived = values.archived;
     }
-    const outcome = await this.deps.db.transactional(async ({ em, rooms, memberships }) => {
+    const outcome = await this.deps.db.transactional(async ({ em, rooms, memberships, roomChanges }) => {
       const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("direct conversations cannot be changed");
       if (!isAdmin(membership)) throw fail.permissionDenied("only the room's admins can change it");
       const changed = (Object.keys(changes) as EditablePath[]).some((key) => room[key] !== changes[key]);
       em.assign(room, changes);
-      return { room, changed, memberCount: await memberships.memberCount(roomId) };
+      const memberCount = await memberships.memberCount(roomId);
+      if (!changed) return { message: roomMessage(room, memberCount), change: 0n };
+      let message: RoomMessage | undefined;
+      const change = await roomChanges.record(roomId, caller, new Date(), (change) => {
+        message = roomMessage(room, memberCount, change);
+        return { case: "roomUpdated", value: message };
+      });
+      return { message: message!, change };
     });
-    const message = roomMessage(outcome.room, outcome.memberCount);
-    if (outcome.changed) this.publish({ roomId, payload: { case: "roomUpdated", value: { room: message } }, users: [] });
+    const { message, change } = outcome;
+    if (change) this.publish({ roomId, payload: { case: "roomUpdated", value: { room: message } }, users: [] }, change);
     return { room: message };
   }
 
@@ -183,26 +207,30 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async joinRoom(request: JoinRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId } = validate(roomRequest, request);
-    const outcome = await this.deps.db.transactional(async ({ rooms, memberships }) => {
-      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "share"));
+    const outcome = await this.deps.db.transactional(async ({ rooms, memberships, roomChanges }) => {
+      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("direct conversations cannot be joined");
-      // Joining twice is not an error (and a member of a private room may "join" it too).
-      if (membership) return { room, membership, created: false, memberCount: await memberships.memberCount(roomId) };
+      // Joining twice is not an error (and a member of a private room may "join" it too); it
+      // changes nothing, so it takes no position.
+      if (membership) return { room, membership, change: 0n, memberCount: await memberships.memberCount(roomId) };
       if (room.archived) throw fail.failedPrecondition("the room is archived");
       const added = await memberships.addMember(roomId, caller, "member");
-      return { room, ...added, memberCount: await memberships.memberCount(roomId) };
+      const change = added.created
+        ? await roomChanges.record(roomId, caller, added.membership.joinedAt, () => ({ case: "memberJoined", value: membershipMessage(added.membership) }))
+        : 0n;
+      return { room, membership: added.membership, change, memberCount: await memberships.memberCount(roomId) };
     });
     const membership = membershipMessage(outcome.membership);
-    if (outcome.created) {
-      this.publish({ roomId, payload: { case: "memberJoined", value: { membership, byUserId: caller } }, users: [caller] });
+    if (outcome.change) {
+      this.publish({ roomId, payload: { case: "memberJoined", value: { membership, byUserId: caller } }, users: [caller] }, outcome.change);
     }
-    return { room: roomMessage(outcome.room, outcome.memberCount), membership };
+    return { room: roomMessage(outcome.room, outcome.memberCount, outcome.change || outcome.room.lastChange), membership };
   }
 
   async leaveRoom(request: LeaveRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId } = validate(roomRequest, request);
-    const outcome = await this.deps.db.transactional(async ({ em, rooms, memberships }) => {
+    const outcome = await this.deps.db.transactional(async ({ em, rooms, memberships, roomChanges }) => {
       const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("direct conversations cannot be left");
       // Leaving a public room one is not in is not an error, like joining twice.
@@ -217,11 +245,24 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
         room.archived = true;
       }
       em.remove(membership);
-      return { room, archived };
+      const now = new Date();
+      const left = await roomChanges.record(roomId, caller, now, () => ({ case: "memberLeft", value: caller }));
+      // The leave comes first in the lane, then the archiving it caused, as the events go out.
+      let closed: { room: RoomMessage; change: bigint } | undefined;
+      if (archived) {
+        let message: RoomMessage | undefined;
+        const change = await roomChanges.record(roomId, caller, now, (change) => {
+          message = roomMessage(room, 0, change);
+          return { case: "roomUpdated", value: message };
+        });
+        closed = { room: message!, change };
+      }
+      return { left, closed };
     });
     if (outcome) {
-      this.publish({ roomId, payload: { case: "memberLeft", value: { userId: caller } }, users: [caller] });
-      if (outcome.archived) this.publish({ roomId, payload: { case: "roomUpdated", value: { room: roomMessage(outcome.room, 0) } }, users: [] });
+      this.publish({ roomId, payload: { case: "memberLeft", value: { userId: caller } }, users: [caller] }, outcome.left);
+      const { closed } = outcome;
+      if (closed) this.publish({ roomId, payload: { case: "roomUpdated", value: { room: closed.room } }, users: [] }, closed.change);
     }
     return {};
   }
@@ -233,13 +274,18 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     // and again under the room lock, where it counts.
     checkInvite(visible(await this.deps.db.fork().rooms.roomFor(roomId, caller)));
     await this.requireUser(userId);
-    const outcome = await this.deps.db.transactional(async ({ rooms, memberships }) => {
-      checkInvite(visible(await rooms.roomFor(roomId, caller, "share")));
-      return memberships.addMember(roomId, userId, "member");
+    const outcome = await this.deps.db.transactional(async ({ rooms, memberships, roomChanges }) => {
+      checkInvite(visible(await rooms.roomFor(roomId, caller, "update")));
+      const added = await memberships.addMember(roomId, userId, "member");
+      // Someone already in the room stays as they are: no change, no position.
+      const change = added.created
+        ? await roomChanges.record(roomId, caller, added.membership.joinedAt, () => ({ case: "memberJoined", value: membershipMessage(added.membership) }))
+        : 0n;
+      return { membership: added.membership, change };
     });
     const membership = membershipMessage(outcome.membership);
-    if (outcome.created) {
-      this.publish({ roomId, payload: { case: "memberJoined", value: { membership, byUserId: caller } }, users: [userId] });
+    if (outcome.change) {
+      this.publish({ roomId, payload: { case: "memberJoined", value: { membership, byUserId: caller } }, users: [userId] }, outcome.change);
     }
     return { membership };
   }
@@ -247,7 +293,7 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async kickMember(request: KickMemberRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { roomId, userId } = validate(memberRequest, request);
-    await this.deps.db.transactional(async ({ em, rooms, memberships }) => {
+    const change = await this.deps.db.transactional(async ({ em, rooms, memberships, roomChanges }) => {
       const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("nobody can be removed from a direct conversation");
       if (!isAdmin(membership)) throw fail.permissionDenied("only the room's admins can remove members");
@@ -257,8 +303,9 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       if (target.role === "owner") throw fail.permissionDenied("the owner cannot be removed");
       if (target.role === "admin" && membership.role !== "owner") throw fail.permissionDenied("only the owner can remove an admin");
       em.remove(target);
+      return roomChanges.record(roomId, caller, new Date(), () => ({ case: "memberKicked", value: userId }));
     });
-    this.publish({ roomId, payload: { case: "memberKicked", value: { userId, byUserId: caller } }, users: [userId] });
+    this.publish({ roomId, payload: { case: "memberKicked", value: { userId, byUserId: caller } }, users: [userId] }, change);
     return {};
   }
 
@@ -267,20 +314,21 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     const { roomId, userId } = validate(memberRequest, request);
     const role = roleFromProto(request.role);
     if (!role) throw fail.invalidArgument("role", "must be ROLE_MEMBER or ROLE_ADMIN");
-    const outcome = await this.deps.db.transactional(async ({ rooms, memberships }) => {
+    const outcome = await this.deps.db.transactional(async ({ rooms, memberships, roomChanges }) => {
       const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("a direct conversation has no roles");
       if (membership?.role !== "owner") throw fail.permissionDenied("only the owner can change roles");
       const target = await memberships.membership(roomId, userId, "update");
       if (!target) throw fail.notFound("that user is not a member of this room");
       if (target.role === "owner") throw fail.failedPrecondition("the owner's role cannot be changed");
-      const changed = target.role !== role;
+      if (target.role === role) return { target, change: 0n };
       target.role = role;
-      return { target, changed };
+      const change = await roomChanges.record(roomId, caller, new Date(), () => ({ case: "memberRoleChanged", value: membershipMessage(target) }));
+      return { target, change };
     });
     const membership = membershipMessage(outcome.target);
-    if (outcome.changed) {
-      this.publish({ roomId, payload: { case: "memberRoleChanged", value: { membership, byUserId: caller } }, users: [userId] });
+    if (outcome.change) {
+      this.publish({ roomId, payload: { case: "memberRoleChanged", value: { membership, byUserId: caller } }, users: [userId] }, outcome.change);
     }
     return { membership };
   }
@@ -314,16 +362,52 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     const existing = await this.deps.db.fork().rooms.directRoom(directKey);
     if (existing) return { room: roomMessage(existing, 2), created: false };
     await this.requireUser(userId);
-    const made = await this.deps.db.transactional(({ rooms }) => rooms.createDirectRoom(directKey, caller, pair));
+    const made = await this.deps.db.transactional(async ({ rooms, roomChanges }) => {
+      const created = await rooms.createDirectRoom(directKey, caller, pair);
+      if (!created) return null;
+      // Both joins are the room's first changes, the caller's first; the caller made both.
+      const joins = [...created.memberships].sort((a, b) => Number(b.userId === caller) - Number(a.userId === caller));
+      let lastChange = 0n;
+      for (const joined of joins) {
+        lastChange = await roomChanges.record(created.room.id, caller, joined.joinedAt, () => ({ case: "memberJoined", value: membershipMessage(joined) }));
+      }
+      return { room: created.room, lastChange };
+    });
     if (!made) {
       // The other person (or another of the caller's devices) opened it a moment ago.
       const room = await this.deps.db.fork().rooms.directRoom(directKey);
       if (!room) throw new ConnectError("direct room vanished after a conflict", Code.Internal);
       return { room: roomMessage(room, 2), created: false };
     }
-    const room = roomMessage(made, 2);
-    this.publish({ roomId: made.id, payload: { case: "roomCreated", value: { room } }, users: pair });
+    const room = roomMessage(made.room, 2, made.lastChange);
+    this.publish({ roomId: made.room.id, payload: { case: "roomCreated", value: { room } }, users: pair });
     return { room, created: true };
+  }
+
+  /**
+   * The room lane after `after`, ascending, for members only: a room one is not in (public or not)
+   * gets the NOT_FOUND of a room that does not exist, after the same one query.
+   */
+  async listRoomChanges(request: ListRoomChangesRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const input = validate(listRoomChangesRequest, request);
+    const limit = input.limit || ROOM_CHANGES_PAGE.default;
+    const page = await this.deps.db.fork().roomChanges.page(input.roomId, caller, input.after, limit + 1);
+    if (!page) throw roomNotFound();
+    if (input.after > page.head) {
+      // A client that holds more than the room has (its store restored from an older backup, say).
+      throw new ConnectError(
+        `after: position ${input.after} is beyond the room's newest change (${page.head}): drop what you hold of this room and load it afresh`,
+        Code.OutOfRange,
+      );
+    }
+    const hasMore = page.changes.length > limit;
+    const changes = page.changes.slice(0, limit);
+    return {
+      changes: changes.map(roomChangeMessage),
+      hasMore,
+      lastChange: hasMore ? changes.at(-1)!.change : page.head,
+    };
   }
 
   /** Replaced by MessageService.MarkRead, which caps the marker at the room's newest message. */
@@ -370,9 +454,20 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     }
   }
 
-  /** After the commit: see publishCommitted. */
-  private publish(outgoing: Outgoing): void {
-    publishCommitted(this.deps.broker, this.deps.log, outgoing);
+  /**
+   * After the commit, what it did, stamped with its room lane position (`change`, 0 for events
+   * outside the stream). The kit's publishCommitted with Event.change set: never throws, a lost
+   * event is only a delay (the consumer sees the hole in Event.change and asks ListRoomChanges).
+   */
+  private publish({ roomId, payload, users = [] }: Outgoing, change = 0n): void {
+    try {
+      const event = newEvent(roomId, payload);
+      event.change = change;
+      if (roomId) this.deps.broker.publish(topics.room(roomId), event);
+      for (const userId of new Set(users)) this.deps.broker.publish(topics.user(userId), event);
+    } catch (error) {
+      this.deps.log.error({ err: error, roomId, event: payload?.case }, "event not published");
+    }
   }
 }
 

@@ -61,6 +61,7 @@ describe("a private room one is not in and a missing room", () => {
       ["kickMember", (roomId) => rooms.kickMember({ roomId, userId: owner }, as)],
       ["setMemberRole", (roomId) => rooms.setMemberRole({ roomId, userId: owner, role: Role.ADMIN }, as)],
       ["moveReadMarker", (roomId) => asMessage.moveReadMarker({ roomId, seq: 1n }, as)],
+      ["listRoomChanges", (roomId) => rooms.listRoomChanges({ roomId, after: 0n, limit: 0 }, as)],
     ];
     const workOf = async (call: (roomId: string) => Promise<unknown>, roomId: string) => {
       sql.statements.length = 0;
