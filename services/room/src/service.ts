@@ -12,9 +12,8 @@ import {
   ConnectError,
   asUser,
   fail,
-  newEvent,
+  publishCommitted,
   requireUserId,
-  topics,
   validate,
   type Broker,
   type CallContext,
@@ -22,7 +21,7 @@ import {
   type Outgoing,
   type ServiceHandlers,
 } from "@parley/kit";
-import { PAGES, type PageRule } from "@parley/proto/rules";
+import { PAGES } from "@parley/proto/rules";
 import { fields, pageSize } from "@parley/proto/rules/zod";
 import {
   RoomKind,
@@ -44,7 +43,15 @@ import {
   type UpdateRoomRequest,
 } from "@parley/proto/room/v1/room_pb";
 import type { UserService } from "@parley/proto/user/v1/user_pb";
-import { kindToProto, membershipMessage, roleFromProto, roomChangeMessage, roomMessage, type RoomMessage } from "./convert.js";
+import {
+  kindToProto,
+  membershipMessage,
+  roleFromProto,
+  roomChangeMessage,
+  roomMessage,
+  type RoomChangePayload,
+  type RoomMessage,
+} from "./convert.js";
 import type { RoomDb } from "./db.js";
 import { Membership, Room } from "./entities.js";
 import type { RoomWithMembership } from "./repositories.js";
@@ -72,12 +79,11 @@ const roomKind = z
 const roomRequest = z.object({ roomId: fields.id });
 const memberRequest = z.object({ roomId: fields.id, userId: fields.id });
 
-/** ListRoomChanges' page: 0 means the default. */
-const ROOM_CHANGES_PAGE = { max: 500, default: 100 } as const satisfies PageRule;
+const { default: CHANGES_PAGE_DEFAULT } = PAGES.changes;
 const listRoomChangesRequest = z.object({
   roomId: fields.id,
   after: z.bigint().nonnegative("must not be negative"),
-  limit: pageSize(ROOM_CHANGES_PAGE),
+  limit: pageSize(PAGES.changes),
 });
 
 /** UpdateRoom's field mask paths. */
@@ -106,7 +112,7 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       const owner = em.create(Membership, { roomId: room.id, userId: caller, role: "owner", joinedAt: now, lastReadSeq: 0n });
       // The room's row must exist before its first position is taken: the creator's join.
       await em.flush();
-      const lastChange = await roomChanges.record(room.id, caller, now, () => ({ case: "memberJoined", value: membershipMessage(owner) }));
+      const lastChange = await roomChanges.record(room.id, caller, now, () => joined(owner));
       return { room, lastChange };
     });
     const message = roomMessage(room, 1, lastChange);
@@ -159,7 +165,7 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       return { message: message!, change };
     });
     const { message, change } = outcome;
-    if (change) this.publish({ roomId, payload: { case: "roomUpdated", value: { room: message } }, users: [] }, change);
+    if (change) this.publish({ roomId, payload: { case: "roomUpdated", value: { room: message } }, users: [], change });
     return { room: message };
   }
 
@@ -216,15 +222,16 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       if (room.archived) throw fail.failedPrecondition("the room is archived");
       const added = await memberships.addMember(roomId, caller, "member");
       const change = added.created
-        ? await roomChanges.record(roomId, caller, added.membership.joinedAt, () => ({ case: "memberJoined", value: membershipMessage(added.membership) }))
+        ? await roomChanges.record(roomId, caller, added.membership.joinedAt, () => joined(added.membership))
         : 0n;
       return { room, membership: added.membership, change, memberCount: await memberships.memberCount(roomId) };
     });
     const membership = membershipMessage(outcome.membership);
-    if (outcome.change) {
-      this.publish({ roomId, payload: { case: "memberJoined", value: { membership, byUserId: caller } }, users: [caller] }, outcome.change);
+    const { change } = outcome;
+    if (change) {
+      this.publish({ roomId, payload: { case: "memberJoined", value: { membership, byUserId: caller } }, users: [caller], change });
     }
-    return { room: roomMessage(outcome.room, outcome.memberCount, outcome.change || outcome.room.lastChange), membership };
+    return { room: roomMessage(outcome.room, outcome.memberCount, change || outcome.room.lastChange), membership };
   }
 
   async leaveRoom(request: LeaveRoomRequest, ctx: CallContext) {
@@ -260,9 +267,9 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       return { left, closed };
     });
     if (outcome) {
-      this.publish({ roomId, payload: { case: "memberLeft", value: { userId: caller } }, users: [caller] }, outcome.left);
+      this.publish({ roomId, payload: { case: "memberLeft", value: { userId: caller } }, users: [caller], change: outcome.left });
       const { closed } = outcome;
-      if (closed) this.publish({ roomId, payload: { case: "roomUpdated", value: { room: closed.room } }, users: [] }, closed.change);
+      if (closed) this.publish({ roomId, payload: { case: "roomUpdated", value: { room: closed.room } }, users: [], change: closed.change });
     }
     return {};
   }
@@ -279,13 +286,14 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       const added = await memberships.addMember(roomId, userId, "member");
       // Someone already in the room stays as they are: no change, no position.
       const change = added.created
-        ? await roomChanges.record(roomId, caller, added.membership.joinedAt, () => ({ case: "memberJoined", value: membershipMessage(added.membership) }))
+        ? await roomChanges.record(roomId, caller, added.membership.joinedAt, () => joined(added.membership))
         : 0n;
       return { membership: added.membership, change };
     });
     const membership = membershipMessage(outcome.membership);
-    if (outcome.change) {
-      this.publish({ roomId, payload: { case: "memberJoined", value: { membership, byUserId: caller } }, users: [userId] }, outcome.change);
+    const { change } = outcome;
+    if (change) {
+      this.publish({ roomId, payload: { case: "memberJoined", value: { membership, byUserId: caller } }, users: [userId], change });
     }
     return { membership };
   }
@@ -305,7 +313,7 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       em.remove(target);
       return roomChanges.record(roomId, caller, new Date(), () => ({ case: "memberKicked", value: userId }));
     });
-    this.publish({ roomId, payload: { case: "memberKicked", value: { userId, byUserId: caller } }, users: [userId] }, change);
+    this.publish({ roomId, payload: { case: "memberKicked", value: { userId, byUserId: caller } }, users: [userId], change });
     return {};
   }
 
@@ -323,12 +331,16 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       if (target.role === "owner") throw fail.failedPrecondition("the owner's role cannot be changed");
       if (target.role === role) return { target, change: 0n };
       target.role = role;
-      const change = await roomChanges.record(roomId, caller, new Date(), () => ({ case: "memberRoleChanged", value: membershipMessage(target) }));
+      const change = await roomChanges.record(roomId, caller, new Date(), () => ({
+        case: "memberRoleChanged",
+        value: membershipMessage(target),
+      }));
       return { target, change };
     });
     const membership = membershipMessage(outcome.target);
-    if (outcome.change) {
-      this.publish({ roomId, payload: { case: "memberRoleChanged", value: { membership, byUserId: caller } }, users: [userId] }, outcome.change);
+    const { change } = outcome;
+    if (change) {
+      this.publish({ roomId, payload: { case: "memberRoleChanged", value: { membership, byUserId: caller } }, users: [userId], change });
     }
     return { membership };
   }
@@ -368,8 +380,8 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       // Both joins are the room's first changes, the caller's first; the caller made both.
       const joins = [...created.memberships].sort((a, b) => Number(b.userId === caller) - Number(a.userId === caller));
       let lastChange = 0n;
-      for (const joined of joins) {
-        lastChange = await roomChanges.record(created.room.id, caller, joined.joinedAt, () => ({ case: "memberJoined", value: membershipMessage(joined) }));
+      for (const membership of joins) {
+        lastChange = await roomChanges.record(created.room.id, caller, membership.joinedAt, () => joined(membership));
       }
       return { room: created.room, lastChange };
     });
@@ -391,7 +403,7 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   async listRoomChanges(request: ListRoomChangesRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const input = validate(listRoomChangesRequest, request);
-    const limit = input.limit || ROOM_CHANGES_PAGE.default;
+    const limit = input.limit || CHANGES_PAGE_DEFAULT;
     const page = await this.deps.db.fork().roomChanges.page(input.roomId, caller, input.after, limit + 1);
     if (!page) throw roomNotFound();
     if (input.after > page.head) {
@@ -455,19 +467,11 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
   }
 
   /**
-   * After the commit, what it did, stamped with its room lane position (`change`, 0 for events
-   * outside the stream). The kit's publishCommitted with Event.change set: never throws, a lost
-   * event is only a delay (the consumer sees the hole in Event.change and asks ListRoomChanges).
+   * After the commit: see publishCommitted. `change` is the change's room lane position
+   * (Event.change); a lost event is a hole in it, which ListRoomChanges fills.
    */
-  private publish({ roomId, payload, users = [] }: Outgoing, change = 0n): void {
-    try {
-      const event = newEvent(roomId, payload);
-      event.change = change;
-      if (roomId) this.deps.broker.publish(topics.room(roomId), event);
-      for (const userId of new Set(users)) this.deps.broker.publish(topics.user(userId), event);
-    } catch (error) {
-      this.deps.log.error({ err: error, roomId, event: payload?.case }, "event not published");
-    }
+  private publish(outgoing: Outgoing): void {
+    publishCommitted(this.deps.broker, this.deps.log, outgoing);
   }
 }
 
@@ -476,6 +480,11 @@ function visible(found: { room: Room | null; membership: Membership | null }): R
   const { room, membership } = found;
   if (!room || (room.kind !== "public" && !membership)) throw roomNotFound();
   return { room, membership };
+}
+
+/** A join (or an addition) as the room lane records it: the membership as it was then. */
+function joined(membership: Membership): RoomChangePayload {
+  return { case: "memberJoined", value: membershipMessage(membership) };
 }
 
 /** The owner or an admin (narrows out "not a member"). */
