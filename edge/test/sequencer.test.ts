@@ -282,6 +282,34 @@ describe("LaneSequencer", () => {
     expect(h.clients.get("a")).toMatchObject({ live: true, received: [2n, 3n] });
   });
 
+  it("reads the next page of a replay only once the subscriber drained the last one: a client a month behind costs the node one page", async () => {
+    const h = harness(100);
+    for (let i = 0; i < 1000; i++) h.store.commit();
+    for (let i = 0; i < 500; i++) h.store.edit(i * 2);
+    h.sequencer.noteHead(h.store.head);
+    let drained: (() => void) | undefined;
+    const pacing = new LaneSequencer<string, Message>({
+      pageSize: 100,
+      read: (after, limit) => new Promise((resolve) => h.reads.push({ after, page: h.store.page(after, limit), resolve, reject: () => undefined })),
+      positionOf: (message) => message.change,
+      frameOf: messageFrame,
+      output: { publish: () => undefined, send: (_id, frames) => (sent += frames.length), paced: () => new Promise<void>((resolve) => (drained = resolve)) },
+    });
+    let sent = 0;
+    pacing.noteHead(h.store.head);
+    const live = pacing.subscribe("far-behind", { after: 0n }, () => undefined);
+    for (let page = 1; page <= 10; page++) {
+      await flush();
+      expect(h.reads).toHaveLength(1); // one read at a time, and none while the socket is full
+      await h.settle(h.reads[0]);
+      expect(sent).toBe(page * 100);
+      expect(h.reads).toHaveLength(0);
+      drained!();
+    }
+    expect(await live).toBe(true);
+    expect(sent).toBe(1000); // 1000 messages, each once, at its latest change
+  });
+
   it("drops a subscriber whose replay cannot be read, and answers false to one unsubscribed meanwhile", async () => {
     const h = harness();
     h.store.commit();

@@ -95,7 +95,7 @@ export class RawSocket {
 
 /** A frame in a few words, for failure messages (bodies can be long). */
 function describe(frame: Frame): string {
-  const [kind, value] = Object.entries(frame)[0] ?? ["?", {}];
+  const [kind, value] = Object.entries(frame).find(([key]) => key !== "position") ?? ["?", {}];
   const seq = value?.message?.seq ?? value?.lastSeq;
   return `${kind}${value?.ref ? `(${value.ref})` : ""}${seq ? `#${seq}` : ""}${value?.code ? `:${value.code}` : ""}`;
 }
