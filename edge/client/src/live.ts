@@ -113,8 +113,8 @@ export interface LiveEvents {
    * `subscribe`. The client forgot its own position and resubscribed for live events meanwhile.
    */
   reset: { roomId: string };
-  /** A room the server stopped sending (kicked, left, or it refused the subscription). */
-  roomClosed: { roomId: string; code: string; message: string };
+  /** A room the server stopped sending (kicked, left, or it refused the subscription); `position` is where the client stood, to subscribe again from. */
+  roomClosed: { roomId: string; code: string; message: string; position?: Position };
   /** All sessions ended: the user must sign in again. */
   signedOut: { reason: string };
   error: LiveError;
@@ -200,11 +200,14 @@ export class LiveClient extends Emitter<LiveEvents> {
     return this.rooms.get(roomId)?.lastSeq;
   }
 
-  /** Where the client stands in a room's stream (the lanes it knows; 0 for one it does not). */
+  /**
+   * Where the client stands in a room's stream, the position it resumes from: undefined until it
+   * knows the message lane (it resumes by seq then); a room lane it does not know yet is 0.
+   */
   position(roomId: string): Position | undefined {
     const room = this.rooms.get(roomId);
-    if (!room || (room.messages === undefined && room.room === undefined)) return undefined;
-    return { messages: room.messages ?? 0n, room: room.room ?? 0n };
+    if (room?.messages === undefined) return undefined;
+    return { messages: room.messages, room: room.room ?? 0n };
   }
 
   connect(): void {
@@ -603,8 +606,9 @@ export class LiveClient extends Emitter<LiveEvents> {
     }
     if (f.case === "error" && ref.startsWith("sub:")) {
       const roomId = ref.slice(4);
+      const position = this.position(roomId);
       this.rooms.delete(roomId);
-      this.emit("roomClosed", { roomId, code: f.value.code, message: f.value.message });
+      this.emit("roomClosed", { roomId, code: f.value.code, message: f.value.message, ...(position && { position }) });
       return;
     }
     const pending = this.pending.get(ref);
