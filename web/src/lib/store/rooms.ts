@@ -158,8 +158,9 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     }
   }
 
-  /** The room changed (renamed, new topic, archived): the header shows it at once. */
+  /** The room changed (renamed, new topic, archived): the header shows it at once. A room not listed yet (just created with me in it) brings the list. */
   function updated(room: Room): void {
+    if (!roomById(room.id)) return refreshSoon();
     patchRoom(room.id, () => ({ name: room.name, topic: room.topic, archived: room.archived }));
   }
 
