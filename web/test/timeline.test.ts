@@ -11,6 +11,7 @@ import {
   mergeMessages,
   timelineItems,
   unconfirmed,
+  upsertLoaded,
   type PendingSend,
 } from "../src/lib/timeline";
 import type { ChatMessage } from "../src/lib/types";
@@ -112,6 +113,45 @@ describe("applyChange", () => {
     const list = mergeMessages([], [msg(3), msg(8), msg(20), msg(21)]);
     expect(indexOfSeq(list, 20)).toBe(2);
     expect(indexOfSeq(list, 4)).toBe(-1);
+  });
+});
+
+describe("changes from the stream (upserts into the history loaded)", () => {
+  it("orders two versions by their stream position when both tell it", () => {
+    const edited = msg(3, { body: "edited", editedAt: new Date(t0 + 60_000).toISOString(), change: 40 });
+    const deleted = msg(3, { body: "", deleted: true, change: 41 });
+    expect(laterVersion(edited, deleted)).toBe(deleted);
+    expect(laterVersion(deleted, edited)).toBe(deleted);
+    // An edit that came after another, with the same clock reading.
+    const first = msg(4, { body: "first", editedAt: new Date(t0).toISOString(), change: 50 });
+    const second = msg(4, { body: "second", editedAt: new Date(t0).toISOString(), change: 51 });
+    expect(laterVersion(second, first)).toBe(second);
+    expect(laterVersion(first, second)).toBe(second);
+  });
+
+  it("applies an edit and a deletion far up in the history, and a message it never had in the range it holds", () => {
+    const list = [msg(10), msg(11), msg(12), msg(14)];
+    const next = upsertLoaded(
+      list,
+      [msg(10, { body: "ten, edited", editedAt: new Date(t0 + 5_000).toISOString(), change: 90 }), msg(11, { body: "", deleted: true, change: 91 }), msg(13, { body: "thirteen", change: 92 })],
+      ROOM,
+      10,
+    );
+    expect(next.map((m) => [m.seq, m.deleted ? "(deleted)" : m.body])).toEqual([
+      [10, "ten, edited"],
+      [11, "(deleted)"],
+      [12, "message 12"],
+      [13, "thirteen"],
+      [14, "message 14"],
+    ]);
+    expect(next[2]).toBe(list[2]);
+  });
+
+  it("leaves changes older than the history loaded to the page that will bring them (no island)", () => {
+    const list = [msg(10), msg(11)];
+    expect(upsertLoaded(list, [msg(3, { body: "three, edited", change: 7 })], ROOM, 10)).toBe(list);
+    // With the whole history loaded (no bound), it goes in.
+    expect(upsertLoaded(list, [msg(3, { change: 7 })], ROOM).map((m) => m.seq)).toEqual([3, 10, 11]);
   });
 });
 

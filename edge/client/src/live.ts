@@ -1,19 +1,44 @@
 // LiveClient: one connection to the socket tier that survives anything.
-// It reconnects with jittered backoff, resubscribes every room with the last
-// seq it has (so the server replays what was missed), delivers each message
-// exactly once and in seq order, retries sends with the same clientMsgId until
-// they are acknowledged, and renews its token before it expires. A send the
-// server refuses for what it is (invalid, or a frame too large) fails at once
-// and is never sent again; only transient refusals are retried.
+// It reconnects with jittered backoff, resubscribes every room with its stream
+// position (so the server replays every change it missed: new messages, edits,
+// deletions, member and room changes, each once), delivers each new message
+// exactly once, recovers from a hole in either lane of a room's stream, tells the
+// app when its position is ahead of the room (a restored database), retries sends
+// with the same clientMsgId until they are acknowledged, and renews its token
+// before it expires. A send the server refuses for what it is (invalid, or a
+// frame too large) fails at once and is never sent again; only transient
+// refusals are retried.
 import { create, fromBinary, fromJsonString, toBinary, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Message } from "@parley/proto/message/v1/message_pb";
+import type { Membership, Room } from "@parley/proto/room/v1/room_pb";
 import { PresenceState } from "@parley/proto/events/v1/events_pb";
-import { ClientFrameSchema, ServerFrameSchema, type ServerFrame } from "@parley/proto/socket/v1/socket_pb";
+import { ClientFrameSchema, ServerFrameSchema, type ServerFrame, type StreamPosition } from "@parley/proto/socket/v1/socket_pb";
 import { Emitter } from "./emitter.js";
 import { CloseCode, isRetryable, offeredSubprotocols, type Encoding } from "./protocol.js";
 
 export { PresenceState };
-export type { Message };
+export type { Membership, Message, Room };
+
+/**
+ * Where a client stands in a room's stream (socket.proto StreamPosition): the newest change it has
+ * applied in each lane. `messages`: Message.change (ListMessages.last_change to start from);
+ * `room`: membership and room changes (Room.last_change to start from).
+ */
+export interface Position {
+  messages: bigint;
+  room: bigint;
+}
+
+/**
+ * What `subscribe` starts a room from: the position of the state the app holds (from the API: the
+ * newest page's last_change, the room's last_change) and the newest seq it has (seeds the
+ * exactly-once delivery of new messages). Any of them may be left out.
+ */
+export interface SubscribeFrom {
+  messages?: bigint;
+  room?: bigint;
+  lastSeq?: bigint;
+}
 
 export { CloseCode };
 
@@ -63,30 +88,70 @@ export const FRAME_TOO_LARGE = "FRAME_TOO_LARGE";
 
 export interface LiveEvents {
   state: ConnectionState;
-  /** A new message, exactly once per (room, seq), in seq order per room. */
+  /**
+   * A message new to the client, exactly once per (room, seq), in its current state (a replay sends
+   * a message created and edited or deleted while the client was away once, as it is now). In seq
+   * order while live; a replay sends messages in the order of their latest change.
+   */
   message: Message;
+  /** A message the client had changed (edited): its state now. Apply it as an upsert by id. */
   edited: Message;
+  /** A message the client had was deleted: its tombstone. Apply it as an upsert by id. */
   deleted: Message;
-  /** Replay of the room is over; `lastSeq` is what the client has now. */
-  live: { roomId: string; lastSeq: bigint };
+  /** Replay of the room is over; `lastSeq` is what the client has now, `position` where the stream stands (unset by a server without positions). */
+  live: { roomId: string; lastSeq: bigint; position?: Position };
   typing: { roomId: string; userId: string };
   presence: { userId: string; state: PresenceState };
   readMarker: { roomId: string; lastReadSeq: bigint };
-  member: { kind: "joined" | "left" | "kicked" | "roleChanged"; roomId: string; userId: string; byUserId: string };
-  roomUpdated: { roomId: string };
-  /** A room the server stopped sending (kicked, left, or it refused the subscription). */
-  roomClosed: { roomId: string; code: string; message: string };
+  /** A membership change; `membership` is the member's as it is after it (joined, role changed). */
+  member: { kind: "joined" | "left" | "kicked" | "roleChanged"; roomId: string; userId: string; byUserId: string; membership?: Membership };
+  /** The room changed (renamed, topic, archived): `room` as it is after the change. */
+  roomUpdated: { roomId: string; room?: Room };
+  /**
+   * The client's position is ahead of the room (its database was restored from an older backup):
+   * drop what you hold of the room and load it afresh, then pass the new page's position to
+   * `subscribe`. The client forgot its own position and resubscribed for live events meanwhile.
+   */
+  reset: { roomId: string };
+  /** A room the server stopped sending (kicked, left, or it refused the subscription); `position` is where the client stood, to subscribe again from. */
+  roomClosed: { roomId: string; code: string; message: string; position?: Position };
   /** All sessions ended: the user must sign in again. */
   signedOut: { reason: string };
   error: LiveError;
 }
 
+type Lane = "messages" | "room";
+
 interface RoomState {
   /** Highest seq delivered to the app; undefined until known. */
   lastSeq?: bigint;
+  /** Seqs below lastSeq not delivered yet: a replay sends messages in the order of their latest change, not by seq. */
+  missing: Set<bigint>;
+  /**
+   * Set when the client learnt lastSeq by itself (a Live, or the first message of a subscription
+   * from nothing): the seqs below this one were not delivered by it. When the app then tells the
+   * newest seq it has, those between are still to deliver.
+   */
+  unknownBelow?: bigint;
+  /** Per lane, the newest change applied; undefined until known. */
+  messages?: bigint;
+  room?: bigint;
   wanted: boolean;
+  /** The replay is over (Live came): each lane must go on without a gap. */
   live: boolean;
+  /** A Subscribe was sent on this socket and its Live has not come yet. */
+  inFlight: boolean;
+  /** Subscribe again (from the current position) when the Live of the one in flight comes. */
+  again: boolean;
+  /**
+   * Subscribed again on the same socket (a hole, or an older position from the app): frames sent
+   * before the server read it may still come, so the position moves only at Live.
+   */
+  recovering: boolean;
 }
+
+/** How many undelivered seqs below the newest a room remembers (a replay's disorder is far smaller). */
+const MAX_MISSING = 100_000;
 
 interface PendingSend {
   ref: string;
@@ -135,6 +200,16 @@ export class LiveClient extends Emitter<LiveEvents> {
     return this.rooms.get(roomId)?.lastSeq;
   }
 
+  /**
+   * Where the client stands in a room's stream, the position it resumes from: undefined until it
+   * knows the message lane (it resumes by seq then); a room lane it does not know yet is 0.
+   */
+  position(roomId: string): Position | undefined {
+    const room = this.rooms.get(roomId);
+    if (room?.messages === undefined) return undefined;
+    return { messages: room.messages, room: room.room ?? 0n };
+  }
+
   connect(): void {
     if (!this.stopped) return;
     this.stopped = false;
@@ -154,15 +229,50 @@ export class LiveClient extends Emitter<LiveEvents> {
   }
 
   /**
-   * Starts receiving a room. With `afterSeq`, everything after it is replayed first
-   * (pass the last seq of the history you have); later reconnects resume on their own.
+   * Starts receiving a room. Pass the position of what you hold (`{ messages, room, lastSeq }`: the
+   * newest page's last_change and last_seq, the room's last_change): every change after it is
+   * replayed first, each once; later reconnects resume on their own from where the client is. A bare
+   * seq (the deprecated after_seq) replays the messages after it, and serves until the server tells
+   * the position (at Live).
+   *
+   * For a room the client has already, each lane keeps the lower of the two positions, and when
+   * yours is lower (or the client had none) the room is subscribed again from it: a change between
+   * your page and the stream is never skipped (replayed changes are upserts, harmless twice).
    */
-  subscribe(roomId: string, afterSeq?: bigint): void {
-    const room = this.rooms.get(roomId) ?? { wanted: true, live: false };
+  subscribe(roomId: string, from?: bigint | SubscribeFrom): void {
+    const start: SubscribeFrom = typeof from === "bigint" ? { lastSeq: from } : (from ?? {});
+    let room = this.rooms.get(roomId);
+    const known = room !== undefined;
+    if (!room) {
+      room = { missing: new Set(), wanted: true, live: false, inFlight: false, again: false, recovering: false };
+      this.rooms.set(roomId, room);
+    }
     room.wanted = true;
-    if (afterSeq !== undefined && (room.lastSeq === undefined || afterSeq > room.lastSeq)) room.lastSeq = afterSeq;
-    this.rooms.set(roomId, room);
-    if (this.socket?.readyState === OPEN) this.sendSubscribe(roomId, room);
+    if (start.lastSeq !== undefined && start.lastSeq >= 0n) {
+      if (room.unknownBelow !== undefined) {
+        // The app's newest seq is older than what the client knew of: what lies between is new to it.
+        const gap = room.unknownBelow - start.lastSeq - 1n;
+        if (gap > 0n && gap + BigInt(room.missing.size) <= MAX_MISSING) {
+          for (let seq = start.lastSeq + 1n; seq < room.unknownBelow; seq++) room.missing.add(seq);
+        }
+        delete room.unknownBelow;
+      }
+      if (room.lastSeq === undefined || start.lastSeq > room.lastSeq) room.lastSeq = start.lastSeq;
+      for (const seq of room.missing) if (seq <= start.lastSeq) room.missing.delete(seq);
+    }
+    let earlier = false;
+    for (const lane of ["messages", "room"] as const) {
+      const value = start[lane];
+      if (value === undefined || value < 0n) continue;
+      const mine = room[lane];
+      if (mine === undefined || value < mine) {
+        room[lane] = value;
+        earlier = true;
+      }
+    }
+    if (this.socket?.readyState !== OPEN) return;
+    if (!known) this.sendSubscribe(roomId, room);
+    else if (earlier) this.subscribeAgain(roomId, room);
   }
 
   unsubscribe(roomId: string): void {
@@ -226,7 +336,12 @@ export class LiveClient extends Emitter<LiveEvents> {
     if (code === CloseCode.FRAME_TOO_LARGE) this.failLargestWrite(socket, reason);
     this.urlIndex++; // another node, if there are several
     clearTimeout(this.reauthTimer);
-    for (const room of this.rooms.values()) room.live = false;
+    for (const room of this.rooms.values()) {
+      room.live = false;
+      room.inFlight = false;
+      room.again = false;
+      room.recovering = false;
+    }
     // Requests that are not sends cannot be known to have happened: fail them.
     for (const [ref, pending] of this.pending) {
       if (!pending.retry) {
@@ -294,9 +409,72 @@ export class LiveClient extends Emitter<LiveEvents> {
     }, Math.max(0, expiresAtMs - Date.now() - lead));
   }
 
+  /**
+   * Subscribes from the room's position: both lanes once the message lane is known (an unknown
+   * room lane replays from its start), else the deprecated after_seq, else live events only.
+   */
   private sendSubscribe(roomId: string, room: RoomState): void {
     room.live = false;
-    this.write({ ref: `sub:${roomId}`, frame: { case: "subscribe", value: { roomId, afterSeq: room.lastSeq } } });
+    room.inFlight = true;
+    room.again = false;
+    const value =
+      room.messages !== undefined
+        ? { roomId, position: { messages: room.messages, room: room.room ?? 0n } }
+        : { roomId, afterSeq: room.lastSeq };
+    this.write({ ref: `sub:${roomId}`, frame: { case: "subscribe", value } });
+  }
+
+  /**
+   * Subscribes again on this socket (the server replays after the position sent, then Live). One
+   * Subscribe at a time per room: while one is in flight, the next goes when its Live comes.
+   */
+  private subscribeAgain(roomId: string, room: RoomState): void {
+    room.recovering = true;
+    if (room.inFlight) {
+      room.again = true;
+      room.live = false;
+      return;
+    }
+    this.sendSubscribe(roomId, room);
+  }
+
+  /**
+   * Whether a frame of a room's stream is to be applied, moving the room's position in its lane.
+   * Live, each lane goes on without a gap: a frame already applied is dropped, and a hole (a
+   * position beyond the next) subscribes again from the position the client has (the replay brings
+   * what is missing, and this frame again). In a replay, positions jump (each changed message comes
+   * once, at its latest change) and the client follows them.
+   */
+  private step(roomId: string, room: RoomState, lane: Lane, position: StreamPosition): boolean {
+    const at = position[lane];
+    const mine = room[lane];
+    if (room.live && mine !== undefined) {
+      if (at <= mine) return false;
+      if (at === mine + 1n) {
+        room[lane] = at;
+        return true;
+      }
+      this.subscribeAgain(roomId, room);
+      return true;
+    }
+    if (!room.recovering && (mine === undefined || at > mine)) room[lane] = at;
+    return true;
+  }
+
+  /** The room's position is ahead of the room: forget it, tell the app, and go on with live events. */
+  private reset(roomId: string, room: RoomState): void {
+    delete room.messages;
+    delete room.room;
+    delete room.lastSeq;
+    delete room.unknownBelow;
+    room.missing.clear();
+    room.live = false;
+    room.inFlight = false;
+    room.again = false;
+    room.recovering = false;
+    this.emit("reset", { roomId });
+    // The app may have subscribed again from a fresh page already (in its listener).
+    if (this.rooms.get(roomId) === room && room.wanted && !room.inFlight && this.socket?.readyState === OPEN) this.sendSubscribe(roomId, room);
   }
 
   // ---- frames ----
@@ -318,20 +496,32 @@ export class LiveClient extends Emitter<LiveEvents> {
         this.maxFrameBytes = f.value.maxFrameBytes;
         return this.onHello(f.value.tokenExpiresAtMs);
       case "messageCreated":
-        if (f.value.message) this.onMessage(f.value.message);
-        return;
       case "messageEdited":
-        if (f.value.message) this.emit("edited", f.value.message);
-        return;
       case "messageDeleted":
-        if (f.value.message) this.emit("deleted", f.value.message);
+        if (f.value.message) this.onMessage(f.case, f.value.message, frame.position);
         return;
       case "live": {
-        const room = this.rooms.get(f.value.roomId);
+        const roomId = f.value.roomId;
+        const room = this.rooms.get(roomId);
         if (!room) return;
+        if (room.again) {
+          // The app gave an older position while this replay ran: replay from it too.
+          this.sendSubscribe(roomId, room);
+          return;
+        }
+        room.inFlight = false;
+        room.recovering = false;
+        if (frame.position) {
+          for (const lane of ["messages", "room"] as const) {
+            const at = frame.position[lane];
+            const mine = room[lane];
+            if (mine === undefined || at > mine) room[lane] = at;
+          }
+        }
+        if (room.lastSeq === undefined) room.unknownBelow = f.value.lastSeq + 1n;
         if (room.lastSeq === undefined || f.value.lastSeq > room.lastSeq) room.lastSeq = f.value.lastSeq;
         room.live = true;
-        this.emit("live", { roomId: f.value.roomId, lastSeq: room.lastSeq });
+        this.emit("live", { roomId, lastSeq: room.lastSeq, ...(frame.position && { position: this.position(roomId) }) });
         return;
       }
       case "typing":
@@ -345,11 +535,16 @@ export class LiveClient extends Emitter<LiveEvents> {
       case "memberKicked":
       case "memberRoleChanged": {
         const kind = ({ memberJoined: "joined", memberLeft: "left", memberKicked: "kicked", memberRoleChanged: "roleChanged" } as const)[f.case];
-        this.emit("member", { kind, roomId: f.value.roomId, userId: f.value.userId, byUserId: f.value.byUserId });
+        if (!this.inStream(f.value.roomId, frame.position)) return;
+        const { roomId, userId, byUserId, membership } = f.value;
+        this.emit("member", { kind, roomId, userId, byUserId, ...(membership && { membership }) });
         return;
       }
-      case "roomUpdated":
-        return this.emit("roomUpdated", { roomId: f.value.room?.id ?? "" });
+      case "roomUpdated": {
+        const roomId = f.value.room?.id ?? "";
+        if (!this.inStream(roomId, frame.position)) return;
+        return this.emit("roomUpdated", { roomId, ...(f.value.room && { room: f.value.room }) });
+      }
       case "ack":
       case "error":
         return this.settle(frame);
@@ -358,32 +553,62 @@ export class LiveClient extends Emitter<LiveEvents> {
     }
   }
 
-  /** Delivers in order, once: drops what was seen, and resubscribes from the last seq on a hole. */
-  private onMessage(message: Message): void {
+  /** A room lane frame (member, room): whether to apply it (the room is received, and it is not a repeat). */
+  private inStream(roomId: string, position: StreamPosition | undefined): boolean {
+    const room = this.rooms.get(roomId);
+    if (!room) return true; // not subscribed (yet): membership news still matter to the app
+    return position ? this.step(roomId, room, "room", position) : true;
+  }
+
+  /**
+   * A message frame: a message new to the client goes out as `message`, once per seq (whatever the
+   * frame: a replay sends one created and edited meanwhile as edited); a change to one it had, as
+   * `edited` or `deleted`. Without stream positions (an older server), holes are found by seq.
+   */
+  private onMessage(kind: "messageCreated" | "messageEdited" | "messageDeleted", message: Message, position: StreamPosition | undefined): void {
     const room = this.rooms.get(message.roomId);
     if (!room) return;
-    if (room.lastSeq !== undefined) {
-      if (message.seq <= room.lastSeq) return;
-      if (message.seq > room.lastSeq + 1n) {
-        if (this.socket?.readyState === OPEN) {
-          this.write({ ref: "", frame: { case: "unsubscribe", value: { roomId: message.roomId } } });
-          this.sendSubscribe(message.roomId, room);
-        }
-        return;
+    if (position) {
+      if (!this.step(message.roomId, room, "messages", position)) return;
+    } else if (kind === "messageCreated" && room.lastSeq !== undefined && message.seq > room.lastSeq + 1n) {
+      if (this.socket?.readyState === OPEN) {
+        this.write({ ref: "", frame: { case: "unsubscribe", value: { roomId: message.roomId } } });
+        this.sendSubscribe(message.roomId, room);
       }
+      return;
     }
-    room.lastSeq = message.seq;
-    this.emit("message", message);
+    const seq = message.seq;
+    const isNew = room.lastSeq === undefined || seq > room.lastSeq || room.missing.delete(seq);
+    if (isNew) {
+      if (room.lastSeq !== undefined && seq > room.lastSeq) {
+        // Seqs skipped over come later in the replay (they changed after this one): they are new then.
+        if (position && seq - room.lastSeq - 1n + BigInt(room.missing.size) <= MAX_MISSING) {
+          for (let s = room.lastSeq + 1n; s < seq; s++) room.missing.add(s);
+        }
+      }
+      if (room.lastSeq === undefined) room.unknownBelow = seq;
+      if (room.lastSeq === undefined || seq > room.lastSeq) room.lastSeq = seq;
+      this.emit("message", message);
+      return;
+    }
+    if (kind === "messageCreated") return; // delivered already
+    this.emit(kind === "messageEdited" ? "edited" : "deleted", message);
   }
 
   private settle(frame: ServerFrame): void {
     const f = frame.frame;
     if (f.case !== "ack" && f.case !== "error") return;
     const ref = f.value.ref;
+    if (f.case === "error" && f.value.code === "OUT_OF_RANGE") {
+      const roomId = f.value.roomId || (ref.startsWith("sub:") ? ref.slice(4) : "");
+      const room = this.rooms.get(roomId);
+      if (room) return this.reset(roomId, room);
+    }
     if (f.case === "error" && ref.startsWith("sub:")) {
       const roomId = ref.slice(4);
+      const position = this.position(roomId);
       this.rooms.delete(roomId);
-      this.emit("roomClosed", { roomId, code: f.value.code, message: f.value.message });
+      this.emit("roomClosed", { roomId, code: f.value.code, message: f.value.message, ...(position && { position }) });
       return;
     }
     const pending = this.pending.get(ref);

@@ -10,7 +10,7 @@ import { createRooms } from "./store/rooms";
 import { createTimelines } from "./store/timelines";
 import { createTyping } from "./store/typing";
 import { wireLiveEvents } from "./store/wiring";
-import type { User } from "./types";
+import { lastChangeOf, type User } from "./types";
 
 export { ChatProvider, useChat } from "./store/context";
 
@@ -23,7 +23,13 @@ export function createChat(options: { me: User; onSignedOut: (reason: string) =>
   const connection = createConnection();
   const people = createPeople(options.me);
   const rooms = createRooms({ people, connection, notify: options.notify, isClosed });
-  const timelines = createTimelines({ myId, connection, notify: options.notify, onSent: (message) => rooms.sent(message) });
+  const timelines = createTimelines({
+    myId,
+    connection,
+    notify: options.notify,
+    onSent: (message) => rooms.sent(message),
+    roomLastChange: (roomId) => lastChangeOf(rooms.roomById(roomId)),
+  });
   const typing = createTyping({ myId, connection });
   const members = createMembers({ people });
   const stores = { connection, people, rooms, timelines, typing, members };
@@ -44,6 +50,7 @@ export function createChat(options: { me: User; onSignedOut: (reason: string) =>
     closed = true;
     rooms.close();
     typing.close();
+    members.close();
     connection.close();
     timelines.close();
   }

@@ -21,8 +21,14 @@ export function isPending(item: TimelineItem): item is PendingSend {
   return "status" in item;
 }
 
-/** Of two versions of one message (same seq), the later one: a deletion wins, then the newest edit. */
+/**
+ * Of two versions of one message (same seq), the later one: by stream position when both tell it
+ * (Message.change), else a deletion wins, then the newest edit.
+ */
 export function laterVersion(current: ChatMessage, incoming: ChatMessage): ChatMessage {
+  if (current.change !== undefined && incoming.change !== undefined && current.change !== incoming.change) {
+    return current.change > incoming.change ? current : incoming;
+  }
   if (current.deleted !== incoming.deleted) return current.deleted ? current : incoming;
   const a = current.editedAt ? Date.parse(current.editedAt) : 0;
   const b = incoming.editedAt ? Date.parse(incoming.editedAt) : 0;
@@ -53,6 +59,16 @@ export function mergeMessages(current: readonly ChatMessage[], incoming: readonl
   }
   if (!changed) return current as ChatMessage[];
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * Upserts messages into the part of a room's history a timeline holds: those older than `from`
+ * (the oldest seq loaded, while older pages are not) are left for the page that will bring them,
+ * so the list never gets an island with a gap before it.
+ */
+export function upsertLoaded(current: readonly ChatMessage[], incoming: readonly ChatMessage[], roomId: string, from?: number): ChatMessage[] {
+  const kept = from === undefined ? incoming : incoming.filter((m) => m.seq >= from);
+  return mergeMessages(current, kept, roomId);
 }
 
 /** Applies an edit or a deletion to a message already in the list (unknown ones are ignored). */

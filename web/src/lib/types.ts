@@ -12,6 +12,20 @@ export type RoomSummary = RouterOutputs["rooms"]["list"]["rooms"][number];
 export type Room = RouterOutputs["rooms"]["get"];
 export type PublicRoom = RouterOutputs["rooms"]["browse"]["rooms"][number];
 export type Member = RouterOutputs["rooms"]["members"]["members"][number];
-export type ChatMessage = RouterOutputs["messages"]["list"]["messages"][number];
+/**
+ * A message as the app holds it. `change` is its position in the room's stream (Message.change: its
+ * latest change), when the source tells it (the socket always does): of two versions of one
+ * message, the higher change is the newer.
+ */
+export type ChatMessage = RouterOutputs["messages"]["list"]["messages"][number] & { change?: number };
+
+/**
+ * A room lane or message lane position the API gives (ListMessages.last_change as a page's
+ * `lastChange`, Room.last_change as a room's), or undefined from an edge that does not tell it.
+ */
+export function lastChangeOf(value: object | undefined): number | undefined {
+  const last = (value as { lastChange?: unknown } | undefined)?.lastChange;
+  return typeof last === "number" && Number.isSafeInteger(last) && last >= 0 ? last : undefined;
+}
 export type Role = RoomSummary["role"];
 export type Visibility = RoomSummary["visibility"];

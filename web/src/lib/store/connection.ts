@@ -1,11 +1,29 @@
 // The live connection: the one LiveClient, its state, and the rooms it is subscribed to.
 // The stores reach the socket through it; lib/chat.ts wires its events into them.
 import { createSignal } from "solid-js";
-import type { LiveClient } from "@parley/client";
+import type { LiveClient, SubscribeFrom } from "@parley/client";
 import type { ConnectionState } from "../live";
+import { lastChangeOf } from "../types";
 import { useChat } from "./context";
 
 export type Connection = ReturnType<typeof createConnection>;
+
+/** What the app knows of a room, as the API gives it: its newest seq, and its stream positions when told. */
+export interface RoomFrom {
+  lastSeq: number;
+  /** The message lane: a page's lastChange (ListMessages.last_change). */
+  messages?: number;
+  /** The room lane: the room's lastChange (Room.last_change). */
+  room?: number;
+}
+
+function toSubscribeFrom(from: RoomFrom): SubscribeFrom {
+  return {
+    lastSeq: BigInt(from.lastSeq),
+    ...(from.messages !== undefined && { messages: BigInt(from.messages) }),
+    ...(from.room !== undefined && { room: BigInt(from.room) }),
+  };
+}
 
 export function createConnection() {
   const [state, setState] = createSignal<ConnectionState>("connecting");
@@ -22,16 +40,26 @@ export function createConnection() {
       client = next;
       next.on("state", setState);
     },
-    /** Starts receiving a room, from the last seq of the history we have, unless it is received already. */
-    subscribe(roomId: string, afterSeq: number): void {
+    /** Starts receiving a room from what we have of it, unless it is received already (the client resumes it by itself). */
+    subscribe(roomId: string, from: RoomFrom): void {
       if (subscribed.has(roomId)) return;
       subscribed.add(roomId);
-      client?.subscribe(roomId, BigInt(afterSeq));
+      client?.subscribe(roomId, toSubscribeFrom(from));
+    },
+    /**
+     * A page of the room was read: the client learns where it stands in the room's stream, and
+     * replays from there if it was further on (a change between the page and the stream is never
+     * skipped). The room lane goes only to a client that does not know its own.
+     */
+    resume(roomId: string, from: RoomFrom): void {
+      subscribed.add(roomId);
+      const known = client?.position(roomId) !== undefined;
+      client?.subscribe(roomId, toSubscribeFrom(known ? { lastSeq: from.lastSeq, messages: from.messages } : from));
     },
     /** Keeps the subscriptions to exactly these rooms. */
     follow(rooms: readonly { id: string; lastSeq: number }[]): void {
       const ids = new Set(rooms.map((r) => r.id));
-      for (const room of rooms) this.subscribe(room.id, room.lastSeq);
+      for (const room of rooms) this.subscribe(room.id, { lastSeq: room.lastSeq, room: lastChangeOf(room) });
       for (const id of [...subscribed]) {
         if (!ids.has(id)) {
           subscribed.delete(id);

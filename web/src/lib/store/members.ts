@@ -1,5 +1,6 @@
 // Room members: loaded on demand (the people in them are remembered), and a version per
-// room that live membership events bump so an open member list loads again.
+// room that membership changes from the room's stream (live, or replayed after a break) bump
+// so an open member list loads again; a burst of them (a replay) makes one load.
 import { createStore } from "solid-js/store";
 import { api } from "../api";
 import type { Member } from "../types";
@@ -10,6 +11,7 @@ export type Members = ReturnType<typeof createMembers>;
 
 export function createMembers(deps: { people: People }) {
   const [version, setVersion] = createStore<Record<string, number>>({});
+  const bumps = new Map<string, ReturnType<typeof setTimeout>>();
 
   async function load(roomId: string): Promise<Member[]> {
     const { members } = await api.rooms.members.query({ id: roomId, limit: 200 });
@@ -22,7 +24,18 @@ export function createMembers(deps: { people: People }) {
     /** Changes whenever someone joins, leaves, is removed from or changes role in the room. */
     version: (roomId: string): number | undefined => version[roomId],
     changed(roomId: string): void {
-      setVersion(roomId, (v) => (v ?? 0) + 1);
+      if (bumps.has(roomId)) return;
+      bumps.set(
+        roomId,
+        setTimeout(() => {
+          bumps.delete(roomId);
+          setVersion(roomId, (v) => (v ?? 0) + 1);
+        }, 100),
+      );
+    },
+    close(): void {
+      for (const timer of bumps.values()) clearTimeout(timer);
+      bumps.clear();
     },
   };
 }

@@ -1,6 +1,7 @@
 // My rooms, most recent activity first, with their unread counts and read markers: loaded
 // from the API, kept current by live events, and marked read while a room view reads them.
 import { createSignal, type Accessor } from "solid-js";
+import { Role, type Room } from "@parley/proto/room/v1/room_pb";
 import { api, errorMessage } from "../api";
 import type { ChatMessage, RoomSummary } from "../types";
 import type { Connection } from "./connection";
@@ -157,6 +158,18 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     }
   }
 
+  /** The room changed (renamed, new topic, archived): the header shows it at once. A room not listed yet (just created with me in it) brings the list. */
+  function updated(room: Room): void {
+    if (!roomById(room.id)) return refreshSoon();
+    patchRoom(room.id, () => ({ name: room.name, topic: room.topic, archived: room.archived }));
+  }
+
+  /** My role in a room changed. */
+  function roleChanged(roomId: string, role: Role): void {
+    const name = role === Role.OWNER ? "owner" : role === Role.ADMIN ? "admin" : role === Role.MEMBER ? "member" : undefined;
+    if (name) patchRoom(roomId, () => ({ role: name }));
+  }
+
   /** I read the room on another device. */
   function readElsewhere(roomId: string, seq: number): void {
     const room = roomById(roomId);
@@ -184,6 +197,8 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     sent,
     received,
     deleted,
+    updated,
+    roleChanged,
     readElsewhere,
     close(): void {
       clearTimeout(refreshTimer);

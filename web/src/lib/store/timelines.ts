@@ -2,12 +2,19 @@
 // edits and deletions, which all go over the socket: LiveClient queues them while it is
 // down and retries them until the server answers (a send keeps its clientMsgId, so it is
 // stored once). Sends show at once as pending; edits and deletions show once confirmed.
+//
+// Every change from the room's stream (a new message, an edit, a deletion, live or replayed
+// after a break) is upserted by seq into the history the timeline holds, however far up it
+// is: after a reconnect the client resumes from its stream position and the server replays
+// exactly what changed, so nothing is read again. Changes that come while the first page is
+// on its way are kept and merged with it (the later version of each message wins), and the
+// page's position goes to the client, which replays from it if the stream was further on.
 import { createMemo, createRoot, createSignal, type Accessor } from "solid-js";
 import { newClientMsgId, type LiveClient } from "@parley/client";
 import { api, errorMessage } from "../api";
 import { toChatMessage } from "../live";
-import { applyChange, mergeMessages, timelineItems, unconfirmed, type PendingSend, type TimelineItem } from "../timeline";
-import type { ChatMessage } from "../types";
+import { mergeMessages, timelineItems, unconfirmed, upsertLoaded, type PendingSend, type TimelineItem } from "../timeline";
+import { lastChangeOf, type ChatMessage } from "../types";
 import type { Connection } from "./connection";
 import { useChat } from "./context";
 
@@ -36,8 +43,10 @@ interface TimelineEntry {
   timeline: Timeline;
   /** Confirmed messages from the socket, an ack or the API. */
   receive(messages: ChatMessage[]): void;
-  /** An edit or a deletion. */
+  /** An edit or a deletion (or any later version of a message). */
   change(message: ChatMessage): void;
+  /** The room's history is to be loaded afresh (the stream said our copy is ahead of the room). */
+  reset(): void;
   dispose(): void;
 }
 
@@ -47,6 +56,8 @@ export function createTimelines(deps: {
   notify: (text: string) => void;
   /** A send of mine was confirmed. */
   onSent: (message: ChatMessage) => void;
+  /** The room lane position of what the app knows of the room (Room.last_change), if the API told it. */
+  roomLastChange?: (roomId: string) => number | undefined;
 }) {
   const { myId, connection } = deps;
   const entries = new Map<string, TimelineEntry>();
@@ -74,9 +85,16 @@ export function createTimelines(deps: {
     const [status, setStatus] = createSignal<"loading" | "ready" | "error">("loading");
     const [error, setError] = createSignal<string | null>(null);
     const items = createMemo(() => timelineItems(messages(), pending(), myId));
+    let loading: Promise<void> | undefined;
+    /** Bumped by a reset: a page read before it is not used. */
+    let generation = 0;
+
+    /** The oldest seq held while older history is not loaded: older changes wait for their page. Before the first page, everything is kept. */
+    const loadedFrom = (): number | undefined => (status() === "ready" && hasOlder() ? messages()[0]?.seq : undefined);
+    const upsert = (incoming: ChatMessage[]) => setMessages((current) => upsertLoaded(current, incoming, roomId, loadedFrom()));
 
     const receive = (incoming: ChatMessage[]) => {
-      setMessages((current) => mergeMessages(current, incoming, roomId));
+      upsert(incoming);
       setPending((current) => unconfirmed(current, incoming, myId));
     };
 
@@ -103,37 +121,46 @@ export function createTimelines(deps: {
       loadingOlder,
       status,
       error,
-      async loadLatest() {
-        try {
-          const page = await api.messages.list.query({ roomId, limit: PAGE });
-          const newest = page.messages[page.messages.length - 1]?.seq ?? 0;
-          setMessages((current) => {
-            if (status() !== "ready") {
-              // First load: the page, plus whatever arrived live while it was on its way.
-              return mergeMessages(page.messages, current.filter((m) => m.seq > newest), roomId);
+      loadLatest() {
+        loading ??= (async () => {
+          const asked = generation;
+          try {
+            const page = await api.messages.list.query({ roomId, limit: PAGE });
+            if (asked !== generation) return;
+            const oldest = page.messages[0]?.seq;
+            setMessages((current) => {
+              if (status() === "ready") return upsertLoaded(current, page.messages, roomId, loadedFrom());
+              // The page, and what the stream brought while it was on its way (the later version
+              // of each message wins); nothing older than the page, whose neighbours are not loaded.
+              const early = page.hasOlder && oldest !== undefined ? current.filter((m) => m.seq >= oldest) : current;
+              return mergeMessages(page.messages, early, roomId);
+            });
+            setPending((current) => unconfirmed(current, page.messages, myId));
+            if (status() !== "ready") setHasOlder(page.hasOlder);
+            setStatus("ready");
+            setError(null);
+            // Where the page stands in the room's stream: the client replays from it if it was further on.
+            connection.resume(roomId, { lastSeq: page.lastSeq, messages: lastChangeOf(page), room: deps.roomLastChange?.(roomId) });
+          } catch (failure) {
+            if (asked === generation && status() !== "ready") {
+              setStatus("error");
+              setError(errorMessage(failure));
             }
-            // A refresh (after a reconnect): picks up edits and deletions that happened meanwhile.
-            return mergeMessages(current, page.messages, roomId);
-          });
-          setPending((current) => unconfirmed(current, page.messages, myId));
-          if (status() !== "ready") setHasOlder(page.hasOlder);
-          setStatus("ready");
-          setError(null);
-          connection.subscribe(roomId, page.lastSeq);
-        } catch (failure) {
-          if (status() !== "ready") {
-            setStatus("error");
-            setError(errorMessage(failure));
+          } finally {
+            loading = undefined;
           }
-        }
+        })();
+        return loading;
       },
       async loadOlder(keep) {
         if (!hasOlder() || loadingOlder() || status() !== "ready") return 0;
         const oldest = messages()[0]?.seq;
         if (oldest === undefined) return 0;
         setLoadingOlder(true);
+        const asked = generation;
         try {
           const page = await api.messages.list.query({ roomId, before: oldest, limit: PAGE });
+          if (asked !== generation) return 0;
           keep?.before();
           setMessages((current) => mergeMessages(current, page.messages, roomId));
           keep?.after();
@@ -170,8 +197,16 @@ export function createTimelines(deps: {
         setPending((list) => list.filter((p) => p.clientMsgId !== clientMsgId));
       },
     };
-    const change = (message: ChatMessage) => setMessages((current) => applyChange(current, message));
-    return { timeline: self, receive, change };
+    const change = (message: ChatMessage) => upsert([message]);
+    const reset = () => {
+      generation++;
+      setMessages([]);
+      setHasOlder(false);
+      setStatus("loading");
+      setError(null);
+      void (loading ?? Promise.resolve()).then(() => self.loadLatest());
+    };
+    return { timeline: self, receive, change, reset };
   }
 
   /** Edits a message of mine; it changes on screen when the server has stored the edit. */
@@ -197,16 +232,14 @@ export function createTimelines(deps: {
     remove,
     /** Confirmed messages for a room's timeline, if it is open. */
     receive: (message: ChatMessage) => entries.get(message.roomId)?.receive([message]),
-    /** An edit or a deletion for a room's timeline, if it is open. */
+    /** An edit or a deletion for a room's timeline, if it is open: applied wherever it is in the history loaded. */
     change: (message: ChatMessage) => entries.get(message.roomId)?.change(message),
+    /** The room's history is loaded afresh (its stream position was ahead of the room: a restored database). */
+    reset: (roomId: string) => entries.get(roomId)?.reset(),
     /** The newest seq a room's timeline holds (where to resubscribe from). */
     newestSeq: (roomId: string): number | undefined => {
       const messages = entries.get(roomId)?.timeline.messages();
       return messages?.[messages.length - 1]?.seq;
-    },
-    /** After a break: every loaded timeline reads its newest page again (edits and deletions meanwhile). */
-    reloadAll(): void {
-      for (const { timeline: t } of entries.values()) if (t.status() === "ready") void t.loadLatest();
     },
     drop,
     close(): void {

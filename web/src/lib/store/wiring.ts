@@ -42,10 +42,10 @@ export function wireLiveEvents(
     everLive = true;
     people.setPresence(myId, "online");
     if (!wasLive) return;
-    // Back after a break: the server replays new messages by itself; counts, rooms
-    // and edits or deletions of messages we already show are read again.
+    // Back after a break: the client resumes every room from its stream position, and the
+    // server replays every change since (messages, edits, deletions, members, the room), each
+    // once; only the room list's counts are read again.
     rooms.refreshSoon(0);
-    timelines.reloadAll();
   });
   client.on("message", (raw) => {
     const message = toChatMessage(raw);
@@ -54,6 +54,7 @@ export function wireLiveEvents(
     people.ensureUser(message.senderId);
     rooms.received(message);
   });
+  // Edits and deletions, live or replayed, go to the message wherever it is in the history loaded.
   client.on("edited", (raw) => timelines.change(toChatMessage(raw)));
   client.on("deleted", (raw) => {
     const message = toChatMessage(raw);
@@ -63,19 +64,31 @@ export function wireLiveEvents(
   client.on("typing", ({ roomId, userId }) => typing.saw(roomId, userId));
   client.on("presence", ({ userId, state }) => people.setPresence(userId, presenceName(state)));
   client.on("readMarker", ({ roomId, lastReadSeq }) => rooms.readElsewhere(roomId, Number(lastReadSeq)));
-  client.on("member", ({ kind, roomId, userId }) => {
+  client.on("member", ({ kind, roomId, userId, membership }) => {
     if (userId === myId) {
       if (kind === "left" || kind === "kicked") {
         if (kind === "kicked") options.notify(`You were removed from ${rooms.titleById(roomId)}.`);
         forgetRoom(roomId);
-      } else rooms.refreshSoon();
-      return;
+        return;
+      }
+      if (kind === "roleChanged" && membership) rooms.roleChanged(roomId, membership.role);
+      else rooms.refreshSoon();
     }
     members.changed(roomId);
     if (kind === "joined" || kind === "left" || kind === "kicked") rooms.refreshSoon(500);
   });
-  client.on("roomUpdated", () => rooms.refreshSoon());
-  client.on("roomClosed", ({ roomId, code }) => {
+  client.on("roomUpdated", ({ room }) => {
+    if (room) rooms.updated(room);
+    else rooms.refreshSoon();
+  });
+  // Our copy of the room is ahead of the room (its database was restored): load it afresh. The
+  // client goes on with live events meanwhile, and the new first page tells it where to resume.
+  client.on("reset", ({ roomId }) => {
+    timelines.reset(roomId);
+    members.changed(roomId);
+    rooms.refreshSoon(0);
+  });
+  client.on("roomClosed", ({ roomId, code, position }) => {
     connection.dropped(roomId);
     if (code === "NOT_FOUND" || code === "PERMISSION_DENIED") {
       forgetRoom(roomId);
@@ -85,7 +98,7 @@ export function wireLiveEvents(
     setTimeout(() => {
       const room = rooms.roomById(roomId);
       if (options.isClosed() || !room || connection.isSubscribed(roomId)) return;
-      connection.subscribe(roomId, timelines.newestSeq(roomId) ?? room.lastSeq);
+      connection.subscribe(roomId, { lastSeq: timelines.newestSeq(roomId) ?? room.lastSeq, ...(position && { messages: Number(position.messages), room: Number(position.room) }) });
     }, RESUBSCRIBE_MS);
   });
   client.on("signedOut", () => options.onSignedOut("You were signed out on every device."));

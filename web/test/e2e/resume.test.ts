@@ -1,0 +1,224 @@
+// Issue 15 in a browser: a member who was away gets every change on resume, wherever it is in
+// the history loaded. Bob has scrolled far up a room of 150 messages; his network goes away;
+// Ada (over the REST API) edits old messages, deletes one, renames the room and writes a new
+// message; Bob's network comes back, and without a reload, and without the app reading any
+// page again, he sees the new text, the tombstone, the new name and the new message, where he
+// is reading. The server replays them from the stream position his client kept.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
+import { buildWebApp, eventually, Gateway, launchChromium, openBrowserFor, removeDir, requireChromium, screenshot, tempDir, type Person } from "./harness";
+
+let dist: string | undefined;
+let gateway: Gateway | undefined;
+let parley: TestParley | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  requireChromium();
+  gateway = new Gateway();
+  await gateway.start();
+  const webRoot = (dist = await tempDir());
+  const [, started, launched] = await Promise.all([
+    buildWebApp(webRoot),
+    startTestParley({
+      env: {
+        WEB_ROOT: webRoot,
+        PUBLIC_SOCKET_URL: `ws://127.0.0.1:${gateway.port}/ws`,
+        PUBLIC_ORIGIN: gateway.url,
+        // The room is seeded over the REST API.
+        RATE_SEND_PER_10S_USER: "1000",
+        RATE_SEND_PER_10S_ADDRESS: "2000",
+      },
+    }),
+    launchChromium(),
+  ]);
+  parley = started;
+  browser = launched;
+  gateway.target(parley.addresses.edge, parley.addresses.socket);
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close().catch(() => undefined);
+  await parley?.stop().catch(() => undefined);
+  await gateway?.close().catch(() => undefined);
+  await removeDir(dist);
+}, 60_000);
+
+// ---------- the REST API: Ada, at another device ----------
+
+async function rest(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const response = await fetch(`http://${parley!.addresses.edge}/api/v1${path}`, {
+    method,
+    headers: { ...(body !== undefined && { "content-type": "application/json" }), ...(token && { authorization: `Bearer ${token}` }) },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+async function register(person: Person): Promise<string> {
+  const { status, json } = await rest("POST", "/auth/register", undefined, {
+    email: person.email,
+    username: person.username,
+    password: person.password,
+    displayName: person.name,
+  });
+  expect(status, JSON.stringify(json)).toBe(201);
+  return (json as { accessToken: string }).accessToken;
+}
+
+// ---------- Bob's screen ----------
+
+async function signIn(person: Person): Promise<void> {
+  const { page } = person;
+  await page.goto(`${gateway!.url}/signin`);
+  await page.getByLabel("Email or username").fill(person.username);
+  await page.getByLabel("Password").fill(person.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Rooms and conversations" }).waitFor();
+  await waitLive(page);
+}
+
+async function waitLive(page: Page): Promise<void> {
+  await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
+}
+
+/** The messages on screen in display order: seq, status and text. */
+async function shown(page: Page): Promise<{ seq: number; status: string; text: string }[]> {
+  return page.locator('[data-testid="message"]').evaluateAll((nodes) =>
+    nodes.map((n) => ({
+      seq: Number(n.getAttribute("data-seq")),
+      status: n.getAttribute("data-status") ?? "",
+      text: (n.querySelector(".message-body")?.textContent ?? "").replace(/\s+/g, " ").trim(),
+    })),
+  );
+}
+
+/** Runs a step; when it fails, what the screen showed is kept (test-results/<name>.png). */
+async function atFailure(page: Page, name: string, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    await screenshot(page, name).catch(() => undefined);
+    throw error;
+  }
+}
+
+const TOTAL = 150;
+const AWAY = "edited while Bob was away";
+
+describe("resuming after a break, in a browser", { timeout: 180_000 }, () => {
+  it("an edit and a delete made while Bob was offline show on the messages he has scrolled far up to, without a reload", async () => {
+    const ada = await openBrowserFor(browser!, "Ada");
+    const bob = await openBrowserFor(browser!, "Bob");
+    await ada.context.close(); // Ada uses the API only
+    const adaToken = await register(ada);
+    await register(bob);
+    const bobToken = ((await rest("POST", "/auth/login", undefined, { login: bob.username, password: bob.password })).json as { accessToken: string }).accessToken;
+
+    const created = await rest("POST", "/rooms", adaToken, { name: "archive", topic: "Old things", visibility: "public" });
+    expect(created.status).toBe(201);
+    const roomId = (created.json as { id: string }).id;
+    expect((await rest("POST", `/rooms/${roomId}/join`, bobToken)).status).toBe(200);
+    const ids = new Map<number, string>();
+    for (let n = 1; n <= TOTAL; n++) {
+      const sent = await rest("POST", "/messages", adaToken, { roomId, body: `Old ${n}` });
+      expect(sent.status).toBe(201);
+      ids.set(n, (sent.json as { id: string }).id);
+    }
+
+    // Bob opens the room and scrolls all the way up: every page of its history is loaded.
+    await signIn(bob);
+    const { page } = bob;
+    await page.goto(`${gateway!.url}/rooms/${roomId}`);
+    await page.getByRole("heading", { level: 1, name: "archive" }).waitFor();
+    await waitLive(page);
+    await eventually(async () => expect((await shown(page)).at(-1)?.text).toBe(`Old ${TOTAL}`), 15_000, "the newest page");
+    const scroller = page.getByRole("log", { name: "Messages" });
+    await eventually(
+      async () => {
+        await scroller.evaluate((el) => {
+          el.scrollTop = 0;
+        });
+        expect(await page.getByText("This is the beginning of #archive.").isVisible()).toBe(true);
+      },
+      30_000,
+      "the beginning of the room",
+    );
+    expect((await shown(page)).map((m) => m.text)).toEqual(Array.from({ length: TOTAL }, (_, i) => `Old ${i + 1}`));
+    const old5 = page.locator('[data-testid="message"][data-seq="5"]');
+    const inView = (seq: number) =>
+      page.locator(`[data-testid="message"][data-seq="${seq}"]`).evaluate((el) => {
+        const box = el.getBoundingClientRect();
+        const log = el.closest('[role="log"]')!.getBoundingClientRect();
+        return box.bottom > log.top && box.top < log.bottom;
+      });
+    expect(await inView(5)).toBe(true);
+    expect(await inView(8)).toBe(true);
+    await screenshot(page, "resume-01-scrolled-far-up");
+
+    // From here on: the same document (no reload), and no page of history read again.
+    await page.evaluate(() => {
+      (window as { __sameDocument?: boolean }).__sameDocument = true;
+    });
+    const reads: string[] = [];
+    page.on("request", (request) => {
+      if (request.url().includes("messages.list")) reads.push(request.url());
+    });
+
+    // Bob's network goes away.
+    gateway!.cut();
+    await bob.context.setOffline(true);
+    await page.locator('[data-testid="connection"][data-state="reconnecting"]').waitFor({ timeout: 15_000 });
+
+    // Meanwhile, Ada edits old messages (far up, and one in the newest page), deletes one,
+    // renames the room and says something new.
+    for (const n of [5, 12, 60, 140]) {
+      const edit = await rest("PUT", `/messages/${ids.get(n)}`, adaToken, { body: `Old ${n}, ${AWAY}` });
+      expect(edit.status, JSON.stringify(edit.json)).toBe(200);
+    }
+    expect((await rest("DELETE", `/messages/${ids.get(8)}`, adaToken)).status).toBe(204);
+    const renamed = await rest("PUT", `/rooms/${roomId}`, adaToken, { name: "archive-2026" });
+    expect(renamed.status, JSON.stringify(renamed.json)).toBe(200);
+    expect((await rest("POST", "/messages", adaToken, { roomId, body: "Back yet?" })).status).toBe(201);
+    // Still offline, Bob sees none of it.
+    expect((await shown(page)).find((m) => m.seq === 5)?.text).toBe("Old 5");
+    await screenshot(page, "resume-02-offline");
+
+    // Back online: the client resumes from its position; the server replays what changed.
+    await bob.context.setOffline(false);
+    gateway!.restore();
+    await waitLive(page);
+    await atFailure(page, "resume-03-failed", () =>
+      eventually(
+        async () => {
+          const list = await shown(page);
+          const bySeq = new Map(list.map((m) => [m.seq, m]));
+          for (const n of [5, 12, 60, 140]) expect(bySeq.get(n)?.text, `seq ${n}`).toBe(`Old ${n}, ${AWAY} (edited)`);
+          expect(bySeq.get(8), "seq 8").toEqual({ seq: 8, status: "deleted", text: "This message was deleted." });
+          expect(bySeq.get(TOTAL + 1)?.text).toBe("Back yet?");
+        },
+        30_000,
+        "Bob to see the edits, the deletion and the new message",
+      ),
+    );
+    // Where he was reading, unmoved: the messages far up are on screen, changed in place.
+    expect(await inView(5)).toBe(true);
+    expect(await inView(8)).toBe(true);
+    await old5.locator(".edited").waitFor();
+    // The room's new name, from the room lane of the stream.
+    await page.getByRole("heading", { level: 1, name: "archive-2026" }).waitFor({ timeout: 15_000 });
+    await screenshot(page, "resume-03-back-online-far-up");
+
+    // Every message once, in order; no reload; no page read again.
+    const list = await shown(page);
+    const seqs = list.map((m) => m.seq);
+    expect(seqs).toEqual(Array.from({ length: TOTAL + 1 }, (_, i) => i + 1));
+    expect(list.filter((m) => m.text.startsWith("Old 8"))).toEqual([]);
+    expect(await page.evaluate(() => (window as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    expect(reads, "messages.list read again after the break").toEqual([]);
+    expect(bob.errors).toEqual([]);
+    expect(bob.dialogs).toEqual([]);
+  });
+});
