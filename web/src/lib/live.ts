@@ -61,7 +61,7 @@ export function toChatMessage(message: Message): ChatMessage {
     createdAt: iso(message.createTime),
     editedAt: message.editTime ? iso(message.editTime) : null,
     deleted: message.deleted,
-    ...(message.change > 0n && { change: Number(message.change) }),
+    change: Number(message.change),
   };
 }
 
