@@ -53,7 +53,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("two socket nodes and two
   }
 
   it(
-    "delivers 3000 messages sent through both nodes to 20 clients on both nodes, exactly once and in order, through a Redis cut and the crash of a socket node and a message replica",
+    "delivers 3000 messages sent through both nodes, and edits, deletes, role changes and renames made meanwhile, to 20 clients on both nodes, exactly once and in order, through a Redis cut and the crash of a socket node and a message replica",
     async () => {
       const users: { accessToken: string; user: { id: string } }[] = [];
       for (let i = 0; i < USERS; i++) {
@@ -68,6 +68,10 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("two socket nodes and two
       for (let i = 1; i < USERS; i++) for (const roomId of roomsOf(i)) await call("POST", `/rooms/${roomId}/join`, undefined, users[i]!.accessToken);
 
       const received: Map<string, bigint[]>[] = [];
+      /** Per client and room: each message as last applied, and the positions of the message lane in the order they came. */
+      const copies: Map<string, { body: string; deleted: boolean }>[] = [];
+      const positions: Map<string, bigint[]>[] = [];
+      const names: Map<string, string>[] = [];
       const clients = users.map((user, i) => {
         const client = new LiveClient({
           // Its own node first, the other one when that is gone.
@@ -78,10 +82,25 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("two socket nodes and two
         });
         const perRoom = new Map<string, bigint[]>();
         received.push(perRoom);
+        const copy = new Map<string, { body: string; deleted: boolean }>();
+        const lane = new Map<string, bigint[]>();
+        const roomNames = new Map<string, string>();
+        copies.push(copy);
+        positions.push(lane);
+        names.push(roomNames);
+        const apply = (m: Message) => {
+          copy.set(m.id, { body: m.body, deleted: m.deleted });
+          if (!lane.has(m.roomId)) lane.set(m.roomId, []);
+          lane.get(m.roomId)!.push(m.change);
+        };
         client.on("message", (m: Message) => {
           if (!perRoom.has(m.roomId)) perRoom.set(m.roomId, []);
           perRoom.get(m.roomId)!.push(m.seq);
+          apply(m);
         });
+        client.on("edited", apply);
+        client.on("deleted", apply);
+        client.on("roomUpdated", ({ roomId, room }) => room && roomNames.set(roomId, room.name));
         for (const roomId of roomsOf(i)) client.subscribe(roomId, 0n);
         client.connect();
         return client;
@@ -90,15 +109,25 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("two socket nodes and two
       await new Promise((r) => setTimeout(r, 500));
 
       const admin = new Redis(TEST_REDIS_URL!);
+      const sent: Message[] = [];
       const sendBatch = async (from: number, to: number) => {
-        const sends: Promise<unknown>[] = [];
+        const sends: Promise<Message>[] = [];
         for (let n = from; n < to; n++) {
           const sender = n % USERS;
           const roomId = roomsOf(sender)[n % 2]!;
           sends.push(clients[sender]!.send(roomId, `message ${n}`, { clientMsgId: `mn-${n}` }));
-          if (sends.length >= 40) await Promise.all(sends.splice(0));
+          if (sends.length >= 40) sent.push(...(await Promise.all(sends.splice(0))));
         }
-        await Promise.all(sends);
+        sent.push(...(await Promise.all(sends)));
+      };
+      /** Edits every 10th message of [from, to) and deletes every 25th, through the edge, by their senders. */
+      const changeBatch = async (from: number, to: number) => {
+        for (let n = from; n < to; n++) {
+          const message = sent.find((m) => m.clientMsgId === `mn-${n}`)!;
+          const token = users[n % USERS]!.accessToken;
+          if (n % 25 === 7) await call("DELETE", `/messages/${message.id}`, undefined, token);
+          else if (n % 10 === 3) await call("PUT", `/messages/${message.id}`, { body: `message ${n}, edited` }, token);
+        }
       };
       await sendBatch(0, 1000);
       // Cut every Redis connection of this cluster: subscribers miss what is published meanwhile.
@@ -110,7 +139,15 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("two socket nodes and two
         .filter(Boolean);
       expect(ours.length).toBeGreaterThanOrEqual(4);
       for (const id of ours) await admin.client("KILL", "ID", id!);
-      await sendBatch(1000, 2000);
+      // While the broker is cut: new messages, edits and deletes of older ones, a role change and a rename.
+      await Promise.all([
+        sendBatch(1000, 2000),
+        changeBatch(0, 1000),
+        (async () => {
+          for (const roomId of rooms) await call("PUT", `/rooms/${roomId}`, { name: `renamed ${roomId.slice(-4)}` }, users[0]!.accessToken);
+          await call("PUT", `/rooms/${rooms[1]!}/members/${users[1]!.user.id}`, { role: "admin" }, users[0]!.accessToken);
+        })(),
+      ]);
       await admin.quit();
       // Crash a socket node and a message-service replica while messages flow; both come back.
       const crashes = (async () => {
@@ -118,8 +155,9 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("two socket nodes and two
         await cluster.restart("socket-1");
         await cluster.restart("message-2");
       })();
-      await sendBatch(2000, 3000);
+      await Promise.all([sendBatch(2000, 3000), changeBatch(1000, 2000)]);
       await crashes;
+      await changeBatch(2000, 3000);
 
       // Every client ends with every message of its rooms, exactly once, in order.
       const stats = await Promise.all(
@@ -138,9 +176,32 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("two socket nodes and two
           expect(received[i]!.get(roomId)!.map(Number), `user ${i} room ${roomId}`).toEqual(Array.from({ length: last }, (_, k) => k + 1));
         }
       }
+      // ...and every edit and delete: each client's copy is what a fresh load shows, reached by
+      // each position of the message lane at most once, in order, and every room's new name.
+      const fresh = new Map<string, { body: string; deleted: boolean }>();
+      for (const roomId of rooms) {
+        for (let after = 0; ; ) {
+          const page = await call("GET", `/messages/${roomId}?after=${after}&limit=100`, undefined, users[0]!.accessToken);
+          for (const m of page.messages) fresh.set(m.id, { body: m.body, deleted: m.deleted });
+          if (!page.hasNewer) break;
+          after = page.messages.at(-1).seq;
+        }
+      }
+      const expected = (i: number) => [...sent.filter((m) => roomsOf(i).includes(m.roomId)).map((m) => [m.id, fresh.get(m.id)] as const)];
+      await waitFor(() => users.every((_, i) => expected(i).every(([id, state]) => copies[i]!.get(id)?.body === state?.body)), 60_000);
+      for (let i = 0; i < USERS; i++) {
+        for (const [id, state] of expected(i)) expect(copies[i]!.get(id), `user ${i} message ${id}`).toEqual(state);
+        for (const roomId of roomsOf(i)) {
+          const lane = positions[i]!.get(roomId)!;
+          expect(lane.every((p, k) => k === 0 || p > lane[k - 1]!), `user ${i} room ${roomId}: positions in order, none twice`).toBe(true);
+          expect(names[i]!.get(roomId)).toBe(`renamed ${roomId.slice(-4)}`);
+        }
+      }
+      expect([...fresh.values()].filter((m) => m.deleted)).toHaveLength(120);
+      expect([...fresh.values()].filter((m) => m.body.endsWith(", edited"))).toHaveLength(300);
       for (const client of clients) client.close();
     },
-    300_000,
+    420_000,
   );
 });
 

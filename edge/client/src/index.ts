@@ -1,4 +1,4 @@
-export { CloseCode, FRAME_TOO_LARGE, LiveClient, LiveError, newClientMsgId, PresenceState, type ConnectionState, type Encoding, type LiveClientOptions, type LiveEvents, type Membership, type Message, type Position, type Room, type SubscribeFrom, type WebSocketConstructor, type WebSocketLike } from "./live.js";
+export { CloseCode, FRAME_TOO_LARGE, LiveClient, LiveError, newClientMsgId, PresenceState, Role, type ConnectionState, type Encoding, type LiveClientOptions, type LiveEvents, type Membership, type Message, type Position, type Room, type SubscribeFrom, type WebSocketConstructor, type WebSocketLike } from "./live.js";
 export { Emitter } from "./emitter.js";
 export {
   AUTH_SUBPROTOCOL_PREFIX,

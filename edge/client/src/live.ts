@@ -10,13 +10,13 @@
 // refusals are retried.
 import { create, fromBinary, fromJsonString, toBinary, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Message } from "@parley/proto/message/v1/message_pb";
-import type { Membership, Room } from "@parley/proto/room/v1/room_pb";
+import { Role, type Membership, type Room } from "@parley/proto/room/v1/room_pb";
 import { PresenceState } from "@parley/proto/events/v1/events_pb";
 import { ClientFrameSchema, ServerFrameSchema, type ServerFrame, type StreamPosition } from "@parley/proto/socket/v1/socket_pb";
 import { Emitter } from "./emitter.js";
 import { CloseCode, isRetryable, offeredSubprotocols, type Encoding } from "./protocol.js";
 
-export { PresenceState };
+export { PresenceState, Role };
 export type { Membership, Message, Room };
 
 /**

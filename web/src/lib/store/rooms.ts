@@ -1,7 +1,7 @@
 // My rooms, most recent activity first, with their unread counts and read markers: loaded
 // from the API, kept current by live events, and marked read while a room view reads them.
 import { createSignal, type Accessor } from "solid-js";
-import { Role, type Room } from "@parley/proto/room/v1/room_pb";
+import { Role, type Room } from "@parley/client";
 import { api, errorMessage } from "../api";
 import type { ChatMessage, RoomSummary } from "../types";
 import type { Connection } from "./connection";
