@@ -251,7 +251,14 @@ export class SocketNode {
     try {
       frame = decodeClientFrame(data, isBinary, state.encoding);
     } catch (error) {
-      return this.send(ws, errorFrame("", "INVALID_ARGUMENT", (error as FrameError).message));
+      const failure = error as FrameError;
+      if (failure.invalidUtf8) {
+        state.closed = true;
+        ws.end(CLOSE.invalidPayload, "invalid UTF-8 in a text frame");
+        return;
+      }
+      // The ref, when the frame could be read far enough to find it: a client matching replies by ref is answered.
+      return this.send(ws, errorFrame(failure.ref, "INVALID_ARGUMENT", failure.message));
     }
     if (verdict === "refuse") return this.send(ws, errorFrame(frame.ref, "RESOURCE_EXHAUSTED", "too many frames; slow down"));
     if (frame.frame.case !== "ping") state.lastActivity = now;
