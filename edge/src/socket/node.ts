@@ -21,7 +21,7 @@ import { PRESENCE_SWEEP_MS, RoomPresence } from "./room-presence.js";
 import { RoomSequencer } from "./sequencer.js";
 import { SlowConsumers } from "./slow-consumers.js";
 import { asUserOf, type RoomChannel, type Socket, type SocketState, type UserEntry } from "./state.js";
-import { SocketsPerUser, upgradeHandler } from "./upgrade.js";
+import { ORIGIN_REFUSED, originAdmitted, SocketsPerUser, upgradeHandler } from "./upgrade.js";
 import type { TemplatedApp, Uws } from "./uws.js";
 
 export type { SocketLimits };
@@ -40,6 +40,8 @@ export interface SocketNodeOptions {
   nodeId?: string;
   /** Origins allowed to open sockets from a browser; requests without Origin (non-browser clients) are allowed. */
   allowedOrigins: string[];
+  /** The internal secret shared with the edge: origins the edge's ticket names are allowed too (socket-origin.ts). */
+  internalSecret: string;
   limits?: Partial<SocketLimits>;
 }
 
@@ -96,6 +98,7 @@ export class SocketNode {
       send: (ws, ...frames) => this.send(ws, ...frames),
     });
     this.app = options.uws.App();
+    const allowedOrigins = new Set(options.allowedOrigins);
     this.app.ws<SocketState>("/ws", {
       maxPayloadLength: this.limits.maxFrameBytes * 4,
       idleTimeout: this.limits.idleTimeoutSeconds,
@@ -107,7 +110,8 @@ export class SocketNode {
         auth: this.auth,
         presence: options.presence,
         nodeId: this.nodeId,
-        allowedOrigins: new Set(options.allowedOrigins),
+        allowedOrigins,
+        internalSecret: options.internalSecret,
         limits: this.limits,
         counts: this.counts,
         log: this.log,
@@ -117,6 +121,23 @@ export class SocketNode {
       message: (ws, data, isBinary) => this.message(ws, data, isBinary),
       drain: (ws) => this.slow.drained(ws),
       close: (ws) => this.closed(ws),
+    });
+    // A plain GET of the socket URL: whether this browser's Origin may open a socket. A browser
+    // cannot read the status of a refused upgrade, so the web app asks here after failed
+    // attempts, to tell its user the socket tier refuses the origin (and what to set) instead
+    // of reconnecting forever. It says only yes or no, to anyone (CORS open).
+    this.app.get("/ws", (res, req) => {
+      const origin = req.getHeader("origin") || undefined;
+      const admitted = originAdmitted(origin, new URLSearchParams(req.getQuery() ?? ""), { allowedOrigins, internalSecret: options.internalSecret });
+      const body = JSON.stringify(admitted ? { origin: "allowed" } : { origin: "refused", message: ORIGIN_REFUSED, setting: "PUBLIC_ORIGIN" });
+      res.cork(() =>
+        res
+          .writeStatus(admitted ? "200 OK" : "403 Forbidden")
+          .writeHeader("content-type", "application/json")
+          .writeHeader("cache-control", "no-store")
+          .writeHeader("access-control-allow-origin", "*")
+          .end(body),
+      );
     });
     this.app.get("/healthz", (res) => {
       res.cork(() => res.writeStatus(this.draining ? "503 Service Unavailable" : "200 OK").end(this.draining ? "draining" : "ok"));
