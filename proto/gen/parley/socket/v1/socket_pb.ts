@@ -23,7 +23,8 @@ export const file_parley_socket_v1_socket: GenFile = /*@__PURE__*/
  */
 export type ClientFrame = Message<"parley.socket.v1.ClientFrame"> & {
   /**
-   * Chosen by the client; echoed in the Ack or Error that answers this frame.
+   * Chosen by the client; echoed in the Ack or Error that answers this frame (also in the Error
+   * answering a frame that failed to decode, when the ref could be read: see the top).
    *
    * @generated from field: string ref = 1;
    */
@@ -168,6 +169,10 @@ export const StreamPositionSchema: GenMessage<StreamPosition> = /*@__PURE__*/
   messageDesc(file_parley_socket_v1_socket, 2);
 
 /**
+ * Stop receiving a room. Acked (Ack with the ref), also when the socket was not subscribed;
+ * the room's events stop before the Ack (those about your own membership still come, as they
+ * do for rooms you are not subscribed to).
+ *
  * @generated from message parley.socket.v1.Unsubscribe
  */
 export type Unsubscribe = Message<"parley.socket.v1.Unsubscribe"> & {
@@ -258,6 +263,11 @@ export const DeleteSchema: GenMessage<Delete> = /*@__PURE__*/
   messageDesc(file_parley_socket_v1_socket, 6);
 
 /**
+ * "I am typing" in a room the socket is subscribed to (otherwise Error FAILED_PRECONDITION with
+ * the ref). Not acked. At most one per room per socket every 2 seconds is relayed; more are
+ * dropped without an answer. Relayed as TypingEvent to every socket subscribed to the room, the
+ * sender's own included: a client skips TypingEvents with its own user_id.
+ *
  * @generated from message parley.socket.v1.TypingStart
  */
 export type TypingStart = Message<"parley.socket.v1.TypingStart"> & {
@@ -275,6 +285,10 @@ export const TypingStartSchema: GenMessage<TypingStart> = /*@__PURE__*/
   messageDesc(file_parley_socket_v1_socket, 7);
 
 /**
+ * Moves the caller's read marker forward to seq (capped at the room's newest message; never
+ * backwards). Acked with Ack.last_read_seq, the marker after the call. When the marker moved,
+ * every socket of the user gets a ReadMarkerEvent, the one that sent MarkRead included.
+ *
  * @generated from message parley.socket.v1.MarkRead
  */
 export type MarkRead = Message<"parley.socket.v1.MarkRead"> & {
@@ -586,7 +600,8 @@ export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
   messageDesc(file_parley_socket_v1_socket, 16);
 
 /**
- * Your own read marker moved (from another of your devices, say).
+ * Your own read marker moved: sent to every socket of yours (subscribed to the room or not), the
+ * one that sent the MarkRead included, and for a mark-read made over HTTP too.
  *
  * @generated from message parley.socket.v1.ReadMarkerEvent
  */
@@ -810,7 +825,9 @@ export enum CloseCode {
   AUTH_EXPIRED = 4001,
 
   /**
-   * The socket's session ended (logout, logout everywhere, or a reused refresh token): sign in again.
+   * The socket's session ended (logout, logout everywhere, or a reused refresh token): sign in
+   * again (a new session). Do not reconnect with that session's tokens or refresh it: its access
+   * tokens get 401 at the upgrade and its refresh token is refused.
    *
    * @generated from enum value: CLOSE_CODE_SESSIONS_REVOKED = 4003;
    */
@@ -818,6 +835,10 @@ export enum CloseCode {
 
   /**
    * The client did not read fast enough: reconnect and resume with after_seq.
+   *
+   * Not sent by the server, but seen by clients: 1006 (no close frame) is a dropped connection
+   * (the network, a node that died, a frame over four times max_frame_bytes, invalid UTF-8):
+   * reconnect with backoff and resume. Any other code: reconnect with backoff and resume.
    *
    * @generated from enum value: CLOSE_CODE_SLOW_CONSUMER = 4008;
    */
