@@ -5,7 +5,7 @@
 // refuses the page's origin says so on screen instead of reconnecting forever.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { launch as launchEdge, launchSocket } from "@parley/edge";
+import { processSpec } from "@parley/launch";
 import { randomBytes } from "node:crypto";
 import { startTestParley, type TestParley } from "@parley/launch/testing";
 import { buildWebApp, eventually, launchChromium, openBrowserFor, removeDir, requireChromium, screenshot, tempDir, type Person } from "./harness";
@@ -96,6 +96,7 @@ describe("the edge on a non-default port", { timeout: 120_000 }, () => {
   it("shows that the socket tier refused the page's origin, and what to set, instead of an endless reconnect", async () => {
     // A socket node that is not this edge's (another INTERNAL_AUTH_SECRET: it cannot check the
     // edge's ticket, and the edge's origin is not in its settings), and an edge that points the web app at it.
+    const [launchSocket, launchEdge] = await Promise.all([processSpec("socket")!.launch(), processSpec("edge")!.launch()]);
     const foreignSocket = await launchSocket({
       env: { ...parley!.env, INTERNAL_AUTH_SECRET: randomBytes(48).toString("base64url"), LOG_LEVEL: "silent" },
       port: 0,
