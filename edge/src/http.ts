@@ -10,6 +10,7 @@ import { openApiDocument } from "./api/openapi.js";
 import { createRestHandler, REST_PREFIX, sendError, sendJson } from "./api/rest.js";
 import { appRouter } from "./api/routers/_app.js";
 import { isAllowedOrigin } from "./public-env.js";
+import { ORIGIN_TICKET_PARAM, originTicket } from "./socket-origin.js";
 import { createStaticHandler } from "./static.js";
 
 export interface EdgeHttpOptions {
@@ -33,6 +34,8 @@ export interface EdgeHttpOptions {
   publicSocketUrl?: string;
   /** Port of the socket tier on the edge's host ("" when it is served at /ws on the same origin). */
   socketPublicPort: string;
+  /** The internal secret shared with the socket tier: it signs the origin ticket of the socket URL (socket-origin.ts). */
+  internalSecret: string;
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -105,7 +108,7 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
         res.setHeader("cache-control", "no-store");
         return await handleRest(req, res, url.pathname, url.searchParams);
       }
-      return await serveStatic(req, res, url.pathname);
+      return await serveStatic(req, res, url.pathname, socketHttpOrigin(socketUrlFor(req, options)));
     } catch (error) {
       log.error({ err: error, url: req.url }, "unhandled request error");
       if (!res.headersSent) sendError(res, new EdgeError("INTERNAL_SERVER_ERROR", "internal error"));
@@ -118,13 +121,25 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
   return server;
 }
 
-/** The WebSocket URL for a browser on this request's origin: one of the public origins, never an unknown Host. */
-function socketUrlFor(req: IncomingMessage, options: EdgeHttpOptions): string {
-  if (options.publicSocketUrl) return options.publicSocketUrl;
+/**
+ * The WebSocket URL for a browser on this request's origin: one of the public origins, never an
+ * unknown Host, with the ticket that lets the socket tier accept that origin (socket-origin.ts).
+ */
+export function socketUrlFor(req: IncomingMessage, options: Pick<EdgeHttpOptions, "publicOrigins" | "publicSocketUrl" | "socketPublicPort" | "internalSecret">): string {
   const origins = options.publicOrigins.map((o) => new URL(o));
   const origin = origins.find((o) => o.host === req.headers.host) ?? origins[0] ?? new URL("http://localhost");
   const scheme = origin.protocol === "https:" ? "wss" : "ws";
-  return options.socketPublicPort ? `${scheme}://${origin.hostname}:${options.socketPublicPort}/ws` : `${scheme}://${origin.host}/ws`;
+  const url = new URL(
+    options.publicSocketUrl ?? (options.socketPublicPort ? `${scheme}://${origin.hostname}:${options.socketPublicPort}/ws` : `${scheme}://${origin.host}/ws`),
+  );
+  url.searchParams.set(ORIGIN_TICKET_PARAM, originTicket(options.internalSecret, origin.origin));
+  return url.toString();
+}
+
+/** The HTTP origin of a socket URL (where the web app asks whether the socket tier admits it). */
+function socketHttpOrigin(socketUrl: string): string {
+  const url = new URL(socketUrl);
+  return `${url.protocol === "wss:" ? "https:" : "http:"}//${url.host}`;
 }
 
 /** Sets CORS headers for an allowed Origin; false when a cross-origin caller is not allowed. */

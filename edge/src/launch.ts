@@ -45,6 +45,7 @@ export const launch: Launch = async (options) => {
     webRoot: config.WEB_ROOT,
     publicSocketUrl: config.PUBLIC_SOCKET_URL,
     socketPublicPort: config.SOCKET_PUBLIC_PORT,
+    internalSecret: config.INTERNAL_AUTH_SECRET,
   });
   const bindHost = host ?? config.BIND_ADDRESS;
   await new Promise<void>((resolve, reject) => {

@@ -18,10 +18,11 @@ const TYPES: Record<string, string> = {
   ".txt": "text/plain; charset=utf-8",
 };
 
-// No inline script, no eval, no foreign origins; the socket tier may be on another port.
-const CSP =
+// No inline script, no eval, no foreign origins; the socket tier may be on another port, and
+// the web app may ask it over HTTP whether it admits this origin (`socketOrigin`, per request).
+const csp = (socketOrigin = "") =>
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; " +
-  "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+  `connect-src 'self' ws: wss:${socketOrigin ? ` ${socketOrigin}` : ""}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'`;
 
 const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Parley</title></head>
 <body><main><h1>Parley is running</h1><p>The web app has not been built yet. The API is at
@@ -29,12 +30,12 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 export function createStaticHandler(webRoot: string) {
   const root = resolve(webRoot);
-  return async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+  return async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, socketOrigin?: string): Promise<void> {
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
       return;
     }
-    res.setHeader("content-security-policy", CSP);
+    res.setHeader("content-security-policy", csp(socketOrigin));
     let relative: string;
     try {
       relative = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, "");

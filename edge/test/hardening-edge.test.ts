@@ -330,12 +330,13 @@ describe("small leaks and lax rules (item 14)", () => {
     const evil = await rawRequest(edge.base, "GET", "/api/v1/config", { host: "evil.example" });
     expect(evil.status).toBe(200);
     expect(evil.text).not.toContain("evil.example");
-    expect(JSON.parse(evil.text).socketUrl).toMatch(/^ws:\/\/(localhost|127\.0\.0\.1):\d+\/ws$/);
+    // With the origin ticket the socket tier checks (socket-origin.ts): for one of the edge's own origins.
+    expect(JSON.parse(evil.text).socketUrl).toMatch(/^ws:\/\/(localhost|127\.0\.0\.1):\d+\/ws\?origin_ticket=[\w-]{43}$/);
     expect(evil.headers["cache-control"]).toBe("no-store");
     const configured = await startTestEdge({ PUBLIC_ORIGIN: "https://chat.example.com", SOCKET_PUBLIC_PORT: "" }, edge);
     try {
       const res = await rawRequest(configured.base, "GET", "/api/v1/config", { host: "evil.example" });
-      expect(JSON.parse(res.text).socketUrl).toBe("wss://chat.example.com/ws");
+      expect(JSON.parse(res.text).socketUrl).toMatch(/^wss:\/\/chat\.example\.com\/ws\?origin_ticket=[\w-]{43}$/);
     } finally {
       await configured.stop();
     }

@@ -23,6 +23,7 @@ export { CloseCode };
 export const CLOSE = {
   serviceRestart: CloseCode.SERVICE_RESTART,
   policyViolation: CloseCode.POLICY_VIOLATION,
+  invalidPayload: CloseCode.INVALID_PAYLOAD,
   frameTooLarge: CloseCode.FRAME_TOO_LARGE,
   authExpired: CloseCode.AUTH_EXPIRED,
   sessionsRevoked: CloseCode.SESSIONS_REVOKED,

@@ -28,6 +28,7 @@ export const launch: Launch = async (options) => {
     presence,
     nodeId: config.NODE_ID,
     allowedOrigins: [...config.CORS_ORIGINS, ...(config.PUBLIC_ORIGIN ?? [])],
+    internalSecret: config.INTERNAL_AUTH_SECRET,
     services: {
       rooms: createServiceClient(RoomService, config.ROOM_SERVICE_ADDR, { internalAuth }),
       messages: createServiceClient(MessageService, config.MESSAGE_SERVICE_ADDR, { internalAuth }),

@@ -23,7 +23,7 @@ import { PRESENCE_SWEEP_MS, RoomPresence } from "./room-presence.js";
 import { LaneSequencer, type ReplayFrom } from "./sequencer.js";
 import { SlowConsumers } from "./slow-consumers.js";
 import { asUserOf, type Lane, type RoomChannel, type RoomLaneItem, type Socket, type SocketState, type UserEntry } from "./state.js";
-import { SocketsPerUser, upgradeHandler } from "./upgrade.js";
+import { ORIGIN_REFUSED, originAdmitted, SocketsPerUser, upgradeHandler } from "./upgrade.js";
 import type { TemplatedApp, Uws } from "./uws.js";
 
 export type { SocketLimits };
@@ -42,6 +42,8 @@ export interface SocketNodeOptions {
   nodeId?: string;
   /** Origins allowed to open sockets from a browser; requests without Origin (non-browser clients) are allowed. */
   allowedOrigins: string[];
+  /** The internal secret shared with the edge: origins the edge's ticket names are allowed too (socket-origin.ts). */
+  internalSecret: string;
   limits?: Partial<SocketLimits>;
 }
 
@@ -102,6 +104,7 @@ export class SocketNode {
       send: (ws, ...frames) => this.send(ws, ...frames),
     });
     this.app = options.uws.App();
+    const allowedOrigins = new Set(options.allowedOrigins);
     this.app.ws<SocketState>("/ws", {
       maxPayloadLength: this.limits.maxFrameBytes * 4,
       idleTimeout: this.limits.idleTimeoutSeconds,
@@ -113,7 +116,8 @@ export class SocketNode {
         auth: this.auth,
         presence: options.presence,
         nodeId: this.nodeId,
-        allowedOrigins: new Set(options.allowedOrigins),
+        allowedOrigins,
+        internalSecret: options.internalSecret,
         limits: this.limits,
         counts: this.counts,
         log: this.log,
@@ -123,6 +127,23 @@ export class SocketNode {
       message: (ws, data, isBinary) => this.message(ws, data, isBinary),
       drain: (ws) => this.slow.drained(ws),
       close: (ws) => this.closed(ws),
+    });
+    // A plain GET of the socket URL: whether this browser's Origin may open a socket. A browser
+    // cannot read the status of a refused upgrade, so the web app asks here after failed
+    // attempts, to tell its user the socket tier refuses the origin (and what to set) instead
+    // of reconnecting forever. It says only yes or no, to anyone (CORS open).
+    this.app.get("/ws", (res, req) => {
+      const origin = req.getHeader("origin") || undefined;
+      const admitted = originAdmitted(origin, new URLSearchParams(req.getQuery() ?? ""), { allowedOrigins, internalSecret: options.internalSecret });
+      const body = JSON.stringify(admitted ? { origin: "allowed" } : { origin: "refused", message: ORIGIN_REFUSED, setting: "PUBLIC_ORIGIN" });
+      res.cork(() =>
+        res
+          .writeStatus(admitted ? "200 OK" : "403 Forbidden")
+          .writeHeader("content-type", "application/json")
+          .writeHeader("cache-control", "no-store")
+          .writeHeader("access-control-allow-origin", "*")
+          .end(body),
+      );
     });
     this.app.get("/healthz", (res) => {
       res.cork(() => res.writeStatus(this.draining ? "503 Service Unavailable" : "200 OK").end(this.draining ? "draining" : "ok"));
@@ -257,7 +278,14 @@ export class SocketNode {
     try {
       frame = decodeClientFrame(data, isBinary, state.encoding);
     } catch (error) {
-      return this.send(ws, errorFrame("", "INVALID_ARGUMENT", (error as FrameError).message));
+      const failure = error as FrameError;
+      if (failure.invalidUtf8) {
+        state.closed = true;
+        ws.end(CLOSE.invalidPayload, "invalid UTF-8 in a text frame");
+        return;
+      }
+      // The ref, when the frame could be read far enough to find it: a client matching replies by ref is answered.
+      return this.send(ws, errorFrame(failure.ref, "INVALID_ARGUMENT", failure.message));
     }
     if (verdict === "refuse") return this.send(ws, errorFrame(frame.ref, "RESOURCE_EXHAUSTED", "too many frames; slow down"));
     if (frame.frame.case !== "ping") state.lastActivity = now;

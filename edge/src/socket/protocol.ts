@@ -1,7 +1,8 @@
 // The WebSocket protocol's wire format (frames are defined in proto/parley/socket/v1),
 // decoded and encoded for the socket tier. Server frames are encoded once per encoding
 // and shared by every socket that receives them.
-import { create, fromBinary, fromJsonString, toBinary, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, fromJson, toBinary, toJsonString, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { ClientFrameSchema, ServerFrameSchema, type ClientFrame, type ServerFrame } from "@parley/proto/socket/v1/socket_pb";
 import { AUTH_SUBPROTOCOL_PREFIX, SUBPROTOCOLS, type Encoding } from "@parley/client/protocol";
 
@@ -10,20 +11,78 @@ export { AUTH_SUBPROTOCOL_PREFIX, CLOSE, DEFAULT_MAX_FRAME_BYTES, LARGEST_SEND_F
 
 export class FrameError extends Error {
   override name = "FrameError";
+  /**
+   * The frame's ref, when enough of the frame could be read to find it (the JSON parsed and
+   * `ref` is a string; the binary frame's field 1 is readable): the Error answering it echoes it.
+   */
+  ref = "";
+  /** A text frame that is not UTF-8 (RFC 6455 §8.1): the connection is failed with 1007, not answered. */
+  invalidUtf8 = false;
 }
 
+/**
+ * Forward compatibility, one rule for both encodings: fields (and enum values) this server does
+ * not know are ignored, so a newer client can talk to an older server. A frame whose oneof is a
+ * command this server does not know arrives with no command and is answered INVALID_ARGUMENT.
+ */
+const JSON_READ = { ignoreUnknownFields: true } as const;
+
 export function decodeClientFrame(data: ArrayBuffer, isBinary: boolean, encoding: Encoding): ClientFrame {
-  try {
-    if (encoding === "proto") {
-      if (!isBinary) throw new FrameError("expected a binary frame (parley.v1.proto)");
-      return fromBinary(ClientFrameSchema, new Uint8Array(data));
+  if (encoding === "proto") {
+    if (!isBinary) throw new FrameError("expected a binary frame (parley.v1.proto)");
+    const bytes = new Uint8Array(data);
+    try {
+      return fromBinary(ClientFrameSchema, bytes);
+    } catch (error) {
+      throw withRef(new FrameError(`malformed frame: ${(error as Error).message.slice(0, 200)}`), binaryRef(bytes));
     }
-    if (isBinary) throw new FrameError("expected a text frame (parley.v1.json)");
-    return fromJsonString(ClientFrameSchema, new TextDecoder("utf-8", { fatal: true }).decode(data));
+  }
+  if (isBinary) throw new FrameError("expected a text frame (parley.v1.json)");
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(data);
+  } catch {
+    const error = new FrameError("invalid UTF-8 in a text frame");
+    error.invalidUtf8 = true;
+    throw error;
+  }
+  let json: JsonValue;
+  try {
+    json = JSON.parse(text) as JsonValue;
   } catch (error) {
-    if (error instanceof FrameError) throw error;
     throw new FrameError(`malformed frame: ${(error as Error).message.slice(0, 200)}`);
   }
+  try {
+    return fromJson(ClientFrameSchema, json, JSON_READ);
+  } catch (error) {
+    const ref = json !== null && typeof json === "object" && !Array.isArray(json) && typeof json.ref === "string" ? json.ref : "";
+    throw withRef(new FrameError(`malformed frame: ${(error as Error).message.slice(0, 200)}`), ref);
+  }
+}
+
+function withRef(error: FrameError, ref: string): FrameError {
+  error.ref = ref;
+  return error;
+}
+
+/**
+ * ClientFrame.ref (field 1) read from bytes that failed to decode as a whole: the fields are read
+ * in order up to the first unreadable one; "" when no ref came before it.
+ */
+function binaryRef(bytes: Uint8Array): string {
+  const reader = new BinaryReader(bytes);
+  let ref = "";
+  try {
+    while (reader.pos < reader.len) {
+      const [field, wireType] = reader.tag();
+      // The last ref wins, as it would in a frame that decodes.
+      if (field === 1 && wireType === WireType.LengthDelimited) ref = reader.string();
+      else reader.skip(wireType, field);
+    }
+  } catch {
+    // Stopped at the broken part: what was read before it holds.
+  }
+  return ref;
 }
 
 /** A server frame serialised lazily, at most once per encoding. */

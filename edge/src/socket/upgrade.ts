@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "@parley/kit";
 import { isAllowedOrigin } from "../public-env.js";
+import { isTicketedOrigin, ORIGIN_TICKET_PARAM } from "../socket-origin.js";
 import { refusalReason, type SocketAuth } from "./auth.js";
 import { FrameLimiter } from "./frame-limiter.js";
 import type { SocketLimits } from "./limits.js";
@@ -39,6 +40,8 @@ export interface UpgradeDeps {
   presence: PresenceStore;
   nodeId: string;
   allowedOrigins: Set<string>;
+  /** The internal secret shared with the edge: checks the origin ticket of the socket URL (socket-origin.ts). */
+  internalSecret: string;
   limits: SocketLimits;
   counts: SocketsPerUser;
   log: Logger;
@@ -63,7 +66,7 @@ export function upgradeHandler(deps: UpgradeDeps): (res: HttpResponse, req: Http
       if (!aborted) res.cork(() => res.writeStatus(status).writeHeader("content-type", "text/plain").end(reason));
     };
     if (deps.draining()) return refuse("503 Service Unavailable", "shutting down: connect to another node");
-    if (!isAllowedOrigin(origin, deps.allowedOrigins)) return refuse("403 Forbidden", "origin not allowed");
+    if (!originAdmitted(origin, query, deps)) return refuse("403 Forbidden", ORIGIN_REFUSED);
     const { encoding, chosen, token } = parseSubprotocols(protocolHeader);
     const admit = async () => {
       let claims;
@@ -106,4 +109,15 @@ export function upgradeHandler(deps: UpgradeDeps): (res: HttpResponse, req: Http
       refuse("500 Internal Server Error", "internal error");
     });
   };
+}
+
+/** Why a browser's upgrade was refused for its Origin, and what the operator sets (the web app shows it). */
+export const ORIGIN_REFUSED = "origin not allowed: set PUBLIC_ORIGIN (the origin browsers load Parley from) on the edge and the socket tier";
+
+/**
+ * The socket tier's origin rule: no Origin (not a browser), a configured one (CORS_ORIGINS,
+ * PUBLIC_ORIGIN), or the one the edge's ticket names (socket-origin.ts: why that is safe).
+ */
+export function originAdmitted(origin: string | undefined, query: URLSearchParams, deps: Pick<UpgradeDeps, "allowedOrigins" | "internalSecret">): boolean {
+  return isAllowedOrigin(origin, deps.allowedOrigins) || isTicketedOrigin(deps.internalSecret, origin, query.get(ORIGIN_TICKET_PARAM));
 }

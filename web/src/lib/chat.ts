@@ -2,7 +2,9 @@
 // rooms with their unread counts, timelines, typing, members, and the live connection
 // whose events feed them. Everything live comes from the LiveClient; everything else
 // from the typed tRPC API.
+import { createSignal } from "solid-js";
 import { createLiveClient, socketUrl } from "./live";
+import { watchSocketRefusal } from "./socket-refusal";
 import { createConnection } from "./store/connection";
 import { createMembers } from "./store/members";
 import { createPeople } from "./store/people";
@@ -33,12 +35,16 @@ export function createChat(options: { me: User; onSignedOut: (reason: string) =>
   const typing = createTyping({ myId, connection });
   const members = createMembers({ people });
   const stores = { connection, people, rooms, timelines, typing, members };
+  // Why the socket tier refuses this page (its origin), while it does: shown instead of an endless "Reconnecting…".
+  const [socketRefused, setSocketRefused] = createSignal<string | undefined>();
+  let stopWatching = () => undefined as void;
 
   async function start(): Promise<void> {
     const url = await socketUrl();
     if (closed) return;
     const client = createLiveClient(url);
     connection.attach(client);
+    stopWatching = watchSocketRefusal(client, url, setSocketRefused);
     wireLiveEvents(client, stores, { notify: options.notify, onSignedOut: options.onSignedOut, isClosed });
     // Rooms first: their last seqs are where the subscriptions start.
     await rooms.loadFirst();
@@ -48,6 +54,7 @@ export function createChat(options: { me: User; onSignedOut: (reason: string) =>
 
   function close(): void {
     closed = true;
+    stopWatching();
     rooms.close();
     typing.close();
     members.close();
@@ -55,5 +62,5 @@ export function createChat(options: { me: User; onSignedOut: (reason: string) =>
     timelines.close();
   }
 
-  return { myId, ...stores, start, close };
+  return { myId, ...stores, socketRefused, start, close };
 }

@@ -111,6 +111,14 @@ function ChatRoot(props: { me: User; children?: JSX.Element }) {
           <Sidebar onNavigate={() => setSidebarOpen(false)} />
           <div class="scrim" aria-hidden="true" onClick={() => setSidebarOpen(false)} />
           <main class="main" id="main" tabIndex={-1}>
+            <Show when={chat.socketRefused()}>
+              {(reason) => (
+                <div class="socket-refused" role="alert" data-testid="socket-refused">
+                  <strong>Parley cannot connect live: the socket tier refused this page's origin.</strong> It answered: “{reason()}”. Until
+                  the operator sets it, new messages do not arrive and sending waits.
+                </div>
+              )}
+            </Show>
             <ErrorBoundary
               fallback={(error, reset) => (
                 <div class="splash" role="alert">

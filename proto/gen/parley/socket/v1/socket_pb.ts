@@ -16,14 +16,15 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/socket/v1/socket.proto.
  */
 export const file_parley_socket_v1_socket: GenFile = /*@__PURE__*/
-  fileDesc("Ch1wYXJsZXkvc29ja2V0L3YxL3NvY2tldC5wcm90bxIQcGFybGV5LnNvY2tldC52MSK9AwoLQ2xpZW50RnJhbWUSCwoDcmVmGAEgASgJEjAKCXN1YnNjcmliZRgKIAEoCzIbLnBhcmxleS5zb2NrZXQudjEuU3Vic2NyaWJlSAASNAoLdW5zdWJzY3JpYmUYCyABKAsyHS5wYXJsZXkuc29ja2V0LnYxLlVuc3Vic2NyaWJlSAASJgoEc2VuZBgMIAEoCzIWLnBhcmxleS5zb2NrZXQudjEuU2VuZEgAEiYKBGVkaXQYDSABKAsyFi5wYXJsZXkuc29ja2V0LnYxLkVkaXRIABIqCgZkZWxldGUYDiABKAsyGC5wYXJsZXkuc29ja2V0LnYxLkRlbGV0ZUgAEi8KBnR5cGluZxgPIAEoCzIdLnBhcmxleS5zb2NrZXQudjEuVHlwaW5nU3RhcnRIABIvCgltYXJrX3JlYWQYECABKAsyGi5wYXJsZXkuc29ja2V0LnYxLk1hcmtSZWFkSAASKgoGcmVhdXRoGBEgASgLMhgucGFybGV5LnNvY2tldC52MS5SZWF1dGhIABImCgRwaW5nGBIgASgLMhYucGFybGV5LnNvY2tldC52MS5QaW5nSABCBwoFZnJhbWUidgoJU3Vic2NyaWJlEg8KB3Jvb21faWQYASABKAkSFgoJYWZ0ZXJfc2VxGAIgASgDSACIAQESMgoIcG9zaXRpb24YAyABKAsyIC5wYXJsZXkuc29ja2V0LnYxLlN0cmVhbVBvc2l0aW9uQgwKCl9hZnRlcl9zZXEiMAoOU3RyZWFtUG9zaXRpb24SEAoIbWVzc2FnZXMYASABKAMSDAoEcm9vbRgCIAEoAyIeCgtVbnN1YnNjcmliZRIPCgdyb29tX2lkGAEgASgJIlEKBFNlbmQSDwoHcm9vbV9pZBgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEgwKBGJvZHkYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkiKAoERWRpdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBGJvZHkYAiABKAkiHAoGRGVsZXRlEhIKCm1lc3NhZ2VfaWQYASABKAkiHgoLVHlwaW5nU3RhcnQSDwoHcm9vbV9pZBgBIAEoCSIoCghNYXJrUmVhZBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIXCgZSZWF1dGgSDQoFdG9rZW4YASABKAkiFQoEUGluZxINCgVub25jZRgBIAEoCSL9BgoLU2VydmVyRnJhbWUSMgoIcG9zaXRpb24YASABKAsyIC5wYXJsZXkuc29ja2V0LnYxLlN0cmVhbVBvc2l0aW9uEjkKD21lc3NhZ2VfY3JlYXRlZBgKIAEoCzIeLnBhcmxleS5zb2NrZXQudjEuTWVzc2FnZUV2ZW50SAASOAoObWVzc2FnZV9lZGl0ZWQYCyABKAsyHi5wYXJsZXkuc29ja2V0LnYxLk1lc3NhZ2VFdmVudEgAEjkKD21lc3NhZ2VfZGVsZXRlZBgMIAEoCzIeLnBhcmxleS5zb2NrZXQudjEuTWVzc2FnZUV2ZW50SAASJgoEbGl2ZRgNIAEoCzIWLnBhcmxleS5zb2NrZXQudjEuTGl2ZUgAEi8KBnR5cGluZxgOIAEoCzIdLnBhcmxleS5zb2NrZXQudjEuVHlwaW5nRXZlbnRIABIzCghwcmVzZW5jZRgPIAEoCzIfLnBhcmxleS5zb2NrZXQudjEuUHJlc2VuY2VFdmVudEgAEjgKC3JlYWRfbWFya2VyGBAgASgLMiEucGFybGV5LnNvY2tldC52MS5SZWFkTWFya2VyRXZlbnRIABI2Cg1tZW1iZXJfam9pbmVkGBEgASgLMh0ucGFybGV5LnNvY2tldC52MS5NZW1iZXJFdmVudEgAEjQKC21lbWJlcl9sZWZ0GBIgASgLMh0ucGFybGV5LnNvY2tldC52MS5NZW1iZXJFdmVudEgAEjYKDW1lbWJlcl9raWNrZWQYEyABKAsyHS5wYXJsZXkuc29ja2V0LnYxLk1lbWJlckV2ZW50SAASMwoMcm9vbV91cGRhdGVkGBQgASgLMhsucGFybGV5LnNvY2tldC52MS5Sb29tRXZlbnRIABIkCgNhY2sYFSABKAsyFS5wYXJsZXkuc29ja2V0LnYxLkFja0gAEigKBWVycm9yGBYgASgLMhcucGFybGV5LnNvY2tldC52MS5FcnJvckgAEiYKBHBvbmcYFyABKAsyFi5wYXJsZXkuc29ja2V0LnYxLlBvbmdIABIoCgVoZWxsbxgYIAEoCzIXLnBhcmxleS5zb2NrZXQudjEuSGVsbG9IABI8ChNtZW1iZXJfcm9sZV9jaGFuZ2VkGBkgASgLMh0ucGFybGV5LnNvY2tldC52MS5NZW1iZXJFdmVudEgAQgcKBWZyYW1lIl8KBUhlbGxvEg8KB3VzZXJfaWQYASABKAkSGwoTdG9rZW5fZXhwaXJlc19hdF9tcxgCIAEoAxIPCgdub2RlX2lkGAMgASgJEhcKD21heF9mcmFtZV9ieXRlcxgEIAEoDSI7CgxNZXNzYWdlRXZlbnQSKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKQoETGl2ZRIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDIi8KC1R5cGluZ0V2ZW50Eg8KB3Jvb21faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSJQCg1QcmVzZW5jZUV2ZW50Eg8KB3VzZXJfaWQYASABKAkSLgoFc3RhdGUYAiABKA4yHy5wYXJsZXkuZXZlbnRzLnYxLlByZXNlbmNlU3RhdGUiOQoPUmVhZE1hcmtlckV2ZW50Eg8KB3Jvb21faWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJzCgtNZW1iZXJFdmVudBIPCgdyb29tX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKbWVtYmVyc2hpcBgDIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXASEgoKYnlfdXNlcl9pZBgEIAEoCSIvCglSb29tRXZlbnQSIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20iVgoDQWNrEgsKA3JlZhgBIAEoCRIrCgdtZXNzYWdlGAIgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIVCg1sYXN0X3JlYWRfc2VxGAMgASgDImsKBUVycm9yEgsKA3JlZhgBIAEoCRIMCgRjb2RlGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSDwoHcm9vbV9pZBgEIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgFIAEoDRINCgVmaWVsZBgGIAEoCSIVCgRQb25nEg0KBW5vbmNlGAEgASgJKuoBCglDbG9zZUNvZGUSGgoWQ0xPU0VfQ09ERV9VTlNQRUNJRklFRBAAEiAKG0NMT1NFX0NPREVfUE9MSUNZX1ZJT0xBVElPThDwBxIfChpDTE9TRV9DT0RFX0ZSQU1FX1RPT19MQVJHRRDxBxIfChpDTE9TRV9DT0RFX1NFUlZJQ0VfUkVTVEFSVBD0BxIcChdDTE9TRV9DT0RFX0FVVEhfRVhQSVJFRBChHxIgChtDTE9TRV9DT0RFX1NFU1NJT05TX1JFVk9LRUQQox8SHQoYQ0xPU0VfQ09ERV9TTE9XX0NPTlNVTUVSEKgfYgZwcm90bzM", [file_parley_events_v1_events, file_parley_message_v1_message, file_parley_room_v1_room]);
+  fileDesc("Ch1wYXJsZXkvc29ja2V0L3YxL3NvY2tldC5wcm90bxIQcGFybGV5LnNvY2tldC52MSK9AwoLQ2xpZW50RnJhbWUSCwoDcmVmGAEgASgJEjAKCXN1YnNjcmliZRgKIAEoCzIbLnBhcmxleS5zb2NrZXQudjEuU3Vic2NyaWJlSAASNAoLdW5zdWJzY3JpYmUYCyABKAsyHS5wYXJsZXkuc29ja2V0LnYxLlVuc3Vic2NyaWJlSAASJgoEc2VuZBgMIAEoCzIWLnBhcmxleS5zb2NrZXQudjEuU2VuZEgAEiYKBGVkaXQYDSABKAsyFi5wYXJsZXkuc29ja2V0LnYxLkVkaXRIABIqCgZkZWxldGUYDiABKAsyGC5wYXJsZXkuc29ja2V0LnYxLkRlbGV0ZUgAEi8KBnR5cGluZxgPIAEoCzIdLnBhcmxleS5zb2NrZXQudjEuVHlwaW5nU3RhcnRIABIvCgltYXJrX3JlYWQYECABKAsyGi5wYXJsZXkuc29ja2V0LnYxLk1hcmtSZWFkSAASKgoGcmVhdXRoGBEgASgLMhgucGFybGV5LnNvY2tldC52MS5SZWF1dGhIABImCgRwaW5nGBIgASgLMhYucGFybGV5LnNvY2tldC52MS5QaW5nSABCBwoFZnJhbWUidgoJU3Vic2NyaWJlEg8KB3Jvb21faWQYASABKAkSFgoJYWZ0ZXJfc2VxGAIgASgDSACIAQESMgoIcG9zaXRpb24YAyABKAsyIC5wYXJsZXkuc29ja2V0LnYxLlN0cmVhbVBvc2l0aW9uQgwKCl9hZnRlcl9zZXEiMAoOU3RyZWFtUG9zaXRpb24SEAoIbWVzc2FnZXMYASABKAMSDAoEcm9vbRgCIAEoAyIeCgtVbnN1YnNjcmliZRIPCgdyb29tX2lkGAEgASgJIlEKBFNlbmQSDwoHcm9vbV9pZBgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEgwKBGJvZHkYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkiKAoERWRpdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBGJvZHkYAiABKAkiHAoGRGVsZXRlEhIKCm1lc3NhZ2VfaWQYASABKAkiHgoLVHlwaW5nU3RhcnQSDwoHcm9vbV9pZBgBIAEoCSIoCghNYXJrUmVhZBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIXCgZSZWF1dGgSDQoFdG9rZW4YASABKAkiFQoEUGluZxINCgVub25jZRgBIAEoCSL9BgoLU2VydmVyRnJhbWUSMgoIcG9zaXRpb24YASABKAsyIC5wYXJsZXkuc29ja2V0LnYxLlN0cmVhbVBvc2l0aW9uEjkKD21lc3NhZ2VfY3JlYXRlZBgKIAEoCzIeLnBhcmxleS5zb2NrZXQudjEuTWVzc2FnZUV2ZW50SAASOAoObWVzc2FnZV9lZGl0ZWQYCyABKAsyHi5wYXJsZXkuc29ja2V0LnYxLk1lc3NhZ2VFdmVudEgAEjkKD21lc3NhZ2VfZGVsZXRlZBgMIAEoCzIeLnBhcmxleS5zb2NrZXQudjEuTWVzc2FnZUV2ZW50SAASJgoEbGl2ZRgNIAEoCzIWLnBhcmxleS5zb2NrZXQudjEuTGl2ZUgAEi8KBnR5cGluZxgOIAEoCzIdLnBhcmxleS5zb2NrZXQudjEuVHlwaW5nRXZlbnRIABIzCghwcmVzZW5jZRgPIAEoCzIfLnBhcmxleS5zb2NrZXQudjEuUHJlc2VuY2VFdmVudEgAEjgKC3JlYWRfbWFya2VyGBAgASgLMiEucGFybGV5LnNvY2tldC52MS5SZWFkTWFya2VyRXZlbnRIABI2Cg1tZW1iZXJfam9pbmVkGBEgASgLMh0ucGFybGV5LnNvY2tldC52MS5NZW1iZXJFdmVudEgAEjQKC21lbWJlcl9sZWZ0GBIgASgLMh0ucGFybGV5LnNvY2tldC52MS5NZW1iZXJFdmVudEgAEjYKDW1lbWJlcl9raWNrZWQYEyABKAsyHS5wYXJsZXkuc29ja2V0LnYxLk1lbWJlckV2ZW50SAASMwoMcm9vbV91cGRhdGVkGBQgASgLMhsucGFybGV5LnNvY2tldC52MS5Sb29tRXZlbnRIABIkCgNhY2sYFSABKAsyFS5wYXJsZXkuc29ja2V0LnYxLkFja0gAEigKBWVycm9yGBYgASgLMhcucGFybGV5LnNvY2tldC52MS5FcnJvckgAEiYKBHBvbmcYFyABKAsyFi5wYXJsZXkuc29ja2V0LnYxLlBvbmdIABIoCgVoZWxsbxgYIAEoCzIXLnBhcmxleS5zb2NrZXQudjEuSGVsbG9IABI8ChNtZW1iZXJfcm9sZV9jaGFuZ2VkGBkgASgLMh0ucGFybGV5LnNvY2tldC52MS5NZW1iZXJFdmVudEgAQgcKBWZyYW1lIl8KBUhlbGxvEg8KB3VzZXJfaWQYASABKAkSGwoTdG9rZW5fZXhwaXJlc19hdF9tcxgCIAEoAxIPCgdub2RlX2lkGAMgASgJEhcKD21heF9mcmFtZV9ieXRlcxgEIAEoDSI7CgxNZXNzYWdlRXZlbnQSKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKQoETGl2ZRIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDIi8KC1R5cGluZ0V2ZW50Eg8KB3Jvb21faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSJQCg1QcmVzZW5jZUV2ZW50Eg8KB3VzZXJfaWQYASABKAkSLgoFc3RhdGUYAiABKA4yHy5wYXJsZXkuZXZlbnRzLnYxLlByZXNlbmNlU3RhdGUiOQoPUmVhZE1hcmtlckV2ZW50Eg8KB3Jvb21faWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJzCgtNZW1iZXJFdmVudBIPCgdyb29tX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKbWVtYmVyc2hpcBgDIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXASEgoKYnlfdXNlcl9pZBgEIAEoCSIvCglSb29tRXZlbnQSIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20iVgoDQWNrEgsKA3JlZhgBIAEoCRIrCgdtZXNzYWdlGAIgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIVCg1sYXN0X3JlYWRfc2VxGAMgASgDImsKBUVycm9yEgsKA3JlZhgBIAEoCRIMCgRjb2RlGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSDwoHcm9vbV9pZBgEIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgFIAEoDRINCgVmaWVsZBgGIAEoCSIVCgRQb25nEg0KBW5vbmNlGAEgASgJKosCCglDbG9zZUNvZGUSGgoWQ0xPU0VfQ09ERV9VTlNQRUNJRklFRBAAEh8KGkNMT1NFX0NPREVfSU5WQUxJRF9QQVlMT0FEEO8HEiAKG0NMT1NFX0NPREVfUE9MSUNZX1ZJT0xBVElPThDwBxIfChpDTE9TRV9DT0RFX0ZSQU1FX1RPT19MQVJHRRDxBxIfChpDTE9TRV9DT0RFX1NFUlZJQ0VfUkVTVEFSVBD0BxIcChdDTE9TRV9DT0RFX0FVVEhfRVhQSVJFRBChHxIgChtDTE9TRV9DT0RFX1NFU1NJT05TX1JFVk9LRUQQox8SHQoYQ0xPU0VfQ09ERV9TTE9XX0NPTlNVTUVSEKgfYgZwcm90bzM", [file_parley_events_v1_events, file_parley_message_v1_message, file_parley_room_v1_room]);
 
 /**
  * @generated from message parley.socket.v1.ClientFrame
  */
 export type ClientFrame = Message<"parley.socket.v1.ClientFrame"> & {
   /**
-   * Chosen by the client; echoed in the Ack or Error that answers this frame.
+   * Chosen by the client; echoed in the Ack or Error that answers this frame (also in the Error
+   * answering a frame that failed to decode, when the ref could be read: see the top).
    *
    * @generated from field: string ref = 1;
    */
@@ -168,6 +169,10 @@ export const StreamPositionSchema: GenMessage<StreamPosition> = /*@__PURE__*/
   messageDesc(file_parley_socket_v1_socket, 2);
 
 /**
+ * Stop receiving a room. Acked (Ack with the ref), also when the socket was not subscribed;
+ * the room's events stop before the Ack (those about your own membership still come, as they
+ * do for rooms you are not subscribed to).
+ *
  * @generated from message parley.socket.v1.Unsubscribe
  */
 export type Unsubscribe = Message<"parley.socket.v1.Unsubscribe"> & {
@@ -258,6 +263,11 @@ export const DeleteSchema: GenMessage<Delete> = /*@__PURE__*/
   messageDesc(file_parley_socket_v1_socket, 6);
 
 /**
+ * "I am typing" in a room the socket is subscribed to (otherwise Error FAILED_PRECONDITION with
+ * the ref). Not acked. At most one per room per socket every 2 seconds is relayed; more are
+ * dropped without an answer. Relayed as TypingEvent to every socket subscribed to the room, the
+ * sender's own included: a client skips TypingEvents with its own user_id.
+ *
  * @generated from message parley.socket.v1.TypingStart
  */
 export type TypingStart = Message<"parley.socket.v1.TypingStart"> & {
@@ -275,6 +285,10 @@ export const TypingStartSchema: GenMessage<TypingStart> = /*@__PURE__*/
   messageDesc(file_parley_socket_v1_socket, 7);
 
 /**
+ * Moves the caller's read marker forward to seq (capped at the room's newest message; never
+ * backwards). Acked with Ack.last_read_seq, the marker after the call. When the marker moved,
+ * every socket of the user gets a ReadMarkerEvent, the one that sent MarkRead included.
+ *
  * @generated from message parley.socket.v1.MarkRead
  */
 export type MarkRead = Message<"parley.socket.v1.MarkRead"> & {
@@ -586,7 +600,8 @@ export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
   messageDesc(file_parley_socket_v1_socket, 16);
 
 /**
- * Your own read marker moved (from another of your devices, say).
+ * Your own read marker moved: sent to every socket of yours (subscribed to the room or not), the
+ * one that sent the MarkRead included, and for a mark-read made over HTTP too.
  *
  * @generated from message parley.socket.v1.ReadMarkerEvent
  */
@@ -772,6 +787,16 @@ export enum CloseCode {
   UNSPECIFIED = 0,
 
   /**
+   * A text frame was not valid UTF-8 (RFC 6455 §8.1): fix the client; do not resend the frame.
+   * The native uWebSockets.js bindings Parley runs on check UTF-8 themselves, before the frame
+   * reaches the socket tier, and drop the TCP connection without a close frame: such a client
+   * sees 1006 (abnormal closure), not 1007. Treat 1006 right after sending a frame the same way.
+   *
+   * @generated from enum value: CLOSE_CODE_INVALID_PAYLOAD = 1007;
+   */
+  INVALID_PAYLOAD = 1007,
+
+  /**
    * The client broke the protocol too often or flooded the server: slow down, reconnect.
    *
    * @generated from enum value: CLOSE_CODE_POLICY_VIOLATION = 1008;
@@ -800,7 +825,9 @@ export enum CloseCode {
   AUTH_EXPIRED = 4001,
 
   /**
-   * The socket's session ended (logout, logout everywhere, or a reused refresh token): sign in again.
+   * The socket's session ended (logout, logout everywhere, or a reused refresh token): sign in
+   * again (a new session). Do not reconnect with that session's tokens or refresh it: its access
+   * tokens get 401 at the upgrade and its refresh token is refused.
    *
    * @generated from enum value: CLOSE_CODE_SESSIONS_REVOKED = 4003;
    */
@@ -808,6 +835,10 @@ export enum CloseCode {
 
   /**
    * The client did not read fast enough: reconnect and resume with after_seq.
+   *
+   * Not sent by the server, but seen by clients: 1006 (no close frame) is a dropped connection
+   * (the network, a node that died, a frame over four times max_frame_bytes, invalid UTF-8):
+   * reconnect with backoff and resume. Any other code: reconnect with backoff and resume.
    *
    * @generated from enum value: CLOSE_CODE_SLOW_CONSUMER = 4008;
    */
