@@ -1,6 +1,6 @@
 // Slow consumers: "any slow receiver can DOS your whole server" (uWebSockets.js). A socket whose
-// unsent bytes pass the limit is closed with the slow-consumer code (the client resumes with
-// afterSeq); a replay waits for drain between pages, and gives up on a socket that never drains.
+// unsent bytes pass the limit is closed with the slow-consumer code (the client resumes from its
+// position); a replay waits for drain between pages, and gives up on a socket that never drains.
 import { CLOSE } from "./protocol.js";
 import type { Socket, SocketState } from "./state.js";
 
@@ -12,7 +12,7 @@ export class SlowConsumers {
   /** Run every 250 ms over the node's open sockets. */
   sweep(sockets: Iterable<Socket>): void {
     for (const ws of sockets) {
-      if (ws.getBufferedAmount() > this.limitBytes) ws.end(CLOSE.slowConsumer, "slow consumer: resume with afterSeq");
+      if (ws.getBufferedAmount() > this.limitBytes) ws.end(CLOSE.slowConsumer, "slow consumer: resume from your position");
     }
   }
 
@@ -22,7 +22,7 @@ export class SlowConsumers {
     if (state.closed || ws.getBufferedAmount() < this.limitBytes / 2) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        if (!state.closed) ws.end(CLOSE.slowConsumer, "slow consumer: resume with afterSeq");
+        if (!state.closed) ws.end(CLOSE.slowConsumer, "slow consumer: resume from your position");
         resolve();
       }, DRAIN_TIMEOUT_MS);
       timer.unref();

@@ -834,7 +834,7 @@ export enum CloseCode {
   SESSIONS_REVOKED = 4003,
 
   /**
-   * The client did not read fast enough: reconnect and resume with after_seq.
+   * The client did not read fast enough: reconnect and resume from your position (Subscribe.position).
    *
    * Not sent by the server, but seen by clients: 1006 (no close frame) is a dropped connection
    * (the network, a node that died, a frame over four times max_frame_bytes, invalid UTF-8):
