@@ -5,62 +5,30 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import type { Browser } from "playwright-core";
-import { startTestParley, type TestParley } from "@parley/launch/testing";
-import {
-  buildWebApp,
-  eventually,
-  Gateway,
-  launchChromium,
-  openBrowserFor,
-  removeDir,
-  requireChromium,
-  tempDir,
-  screenshot,
-  watch,
-  type Person,
-} from "./harness";
+import type { TestParley } from "@parley/launch/testing";
+import { eventually, openBrowserFor, screenshot, startBrowserStack, watch, type BrowserStack, type Gateway, type Person } from "./harness";
 
-let dist: string | undefined;
-let gateway: Gateway | undefined;
-let parley: TestParley | undefined;
-let browser: Browser | undefined;
+let stack: BrowserStack | undefined;
+let gateway: Gateway;
+let parley: TestParley;
+let browser: Browser;
 let ada: Person;
 let bob: Person;
 let generalPath = "";
 
 beforeAll(async () => {
-  requireChromium();
-  gateway = new Gateway();
-  await gateway.start();
-  const webRoot = (dist = await tempDir());
-  // The build and the start of Parley (which reads WEB_ROOT only when serving) run side by side.
-  const [, started, launched] = await Promise.all([
-    buildWebApp(webRoot),
-    startTestParley({
-      env: {
-        WEB_ROOT: webRoot,
-        PUBLIC_SOCKET_URL: `ws://127.0.0.1:${gateway.port}/ws`,
-        // The page's origin is the gateway's: the edge and the socket tier accept configured origins only.
-        PUBLIC_ORIGIN: gateway.url,
-        // The history test seeds a long room over the REST API.
-        RATE_SEND_PER_10S_USER: "1000",
-        RATE_SEND_PER_10S_ADDRESS: "2000",
-      },
-    }),
-    launchChromium(),
-  ]);
-  parley = started;
-  browser = launched;
-  gateway.target(parley.addresses.edge, parley.addresses.socket);
+  stack = await startBrowserStack({
+    // The history test seeds a long room over the REST API.
+    RATE_SEND_PER_10S_USER: "1000",
+    RATE_SEND_PER_10S_ADDRESS: "2000",
+  });
+  ({ gateway, parley, browser } = stack);
   ada = await openBrowserFor(browser, "Ada");
   bob = await openBrowserFor(browser, "Bob");
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close().catch(() => undefined);
-  await parley?.stop().catch(() => undefined);
-  await gateway?.close().catch(() => undefined);
-  await removeDir(dist);
+  await stack?.stop();
 }, 60_000);
 
 // ---------- what a person does ----------

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { promisify } from "node:util";
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const WEB_DIR = resolve(here, "../..");
@@ -204,5 +205,47 @@ export async function eventually(check: () => Promise<void> | void, timeoutMs = 
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${reason}`);
     }
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** What a browser test stands on, started side by side: the web app built, Parley serving it behind a Gateway, Chromium. */
+export interface BrowserStack {
+  gateway: Gateway;
+  parley: TestParley;
+  browser: Browser;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the web app, starts Parley (with `env` over the defaults: the page's origin is the
+ * gateway's, since the edge and the socket tier accept configured origins only) and Chromium,
+ * and points the gateway at the edge and the socket tier.
+ */
+export async function startBrowserStack(env: Record<string, string> = {}): Promise<BrowserStack> {
+  requireChromium();
+  const gateway = new Gateway();
+  await gateway.start();
+  const webRoot = await tempDir();
+  const stopped: { parley?: TestParley; browser?: Browser } = {};
+  const stop = async () => {
+    await stopped.browser?.close().catch(() => undefined);
+    await stopped.parley?.stop().catch(() => undefined);
+    await gateway.close().catch(() => undefined);
+    await removeDir(webRoot);
+  };
+  try {
+    // The build and the start of Parley (which reads WEB_ROOT only when serving) run side by side.
+    const [, parley, browser] = await Promise.all([
+      buildWebApp(webRoot),
+      startTestParley({
+        env: { WEB_ROOT: webRoot, PUBLIC_SOCKET_URL: `ws://127.0.0.1:${gateway.port}/ws`, PUBLIC_ORIGIN: gateway.url, ...env },
+      }).then((started) => (stopped.parley = started)),
+      launchChromium().then((launched) => (stopped.browser = launched)),
+    ]);
+    gateway.target(parley.addresses.edge, parley.addresses.socket);
+    return { gateway, parley, browser, stop };
+  } catch (error) {
+    await stop();
+    throw error;
   }
 }

@@ -6,43 +6,25 @@
 // is reading. The server replays them from the stream position his client kept.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { startTestParley, type TestParley } from "@parley/launch/testing";
-import { buildWebApp, eventually, Gateway, launchChromium, openBrowserFor, removeDir, requireChromium, screenshot, tempDir, type Person } from "./harness";
+import type { TestParley } from "@parley/launch/testing";
+import { eventually, openBrowserFor, screenshot, startBrowserStack, type BrowserStack, type Gateway, type Person } from "./harness";
 
-let dist: string | undefined;
-let gateway: Gateway | undefined;
-let parley: TestParley | undefined;
-let browser: Browser | undefined;
+let stack: BrowserStack | undefined;
+let gateway: Gateway;
+let parley: TestParley;
+let browser: Browser;
 
 beforeAll(async () => {
-  requireChromium();
-  gateway = new Gateway();
-  await gateway.start();
-  const webRoot = (dist = await tempDir());
-  const [, started, launched] = await Promise.all([
-    buildWebApp(webRoot),
-    startTestParley({
-      env: {
-        WEB_ROOT: webRoot,
-        PUBLIC_SOCKET_URL: `ws://127.0.0.1:${gateway.port}/ws`,
-        PUBLIC_ORIGIN: gateway.url,
-        // The room is seeded over the REST API.
-        RATE_SEND_PER_10S_USER: "1000",
-        RATE_SEND_PER_10S_ADDRESS: "2000",
-      },
-    }),
-    launchChromium(),
-  ]);
-  parley = started;
-  browser = launched;
-  gateway.target(parley.addresses.edge, parley.addresses.socket);
+  stack = await startBrowserStack({
+    // The room is seeded over the REST API.
+    RATE_SEND_PER_10S_USER: "1000",
+    RATE_SEND_PER_10S_ADDRESS: "2000",
+  });
+  ({ gateway, parley, browser } = stack);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close().catch(() => undefined);
-  await parley?.stop().catch(() => undefined);
-  await gateway?.close().catch(() => undefined);
-  await removeDir(dist);
+  await stack?.stop();
 }, 60_000);
 
 // ---------- the REST API: Ada, at another device ----------
