@@ -162,13 +162,29 @@ describe("the room's stream on resume", () => {
     const frames = ws.frames.length;
     await sendMany(ws, roomId, 1, () => "after the second subscribe");
     await ws.next((f) => f.messageCreated?.message.body === "after the second subscribe", 10_000, frames);
-    await ws.request({ ref: "ping", ping: { nonce: "n" } }).catch(() => undefined);
-    await ws.next((f) => f.pong, 10_000, frames);
+    // A ping answered after the message: anything sent twice would have come before its pong.
+    ws.send({ ping: { nonce: "after" } });
+    await ws.next((f) => f.pong?.nonce === "after", 10_000, frames);
     expect(ws.frames.slice(frames).filter((f) => f.messageCreated?.message.body === "after the second subscribe")).toHaveLength(1);
     ws.close();
   }, 60_000);
 
-  it("refuses a position ahead of the room with OUT_OF_RANGE for that room, and starts a seq beyond the head at the head", async () => {
+  it("replays after the new seq when a socket subscribes again with afterSeq (the deprecated form of hole recovery)", async () => {
+    const alice = await edge.signUp("rs");
+    const roomId = await roomWith(alice);
+    const ws = await RawSocket.open(socket.url, alice.accessToken);
+    await sendMany(ws, roomId, 5);
+    await ws.request({ ref: "first", subscribe: { roomId, afterSeq: "0" } });
+    const from = ws.frames.length;
+    const answer = await ws.request({ ref: "again", subscribe: { roomId, afterSeq: "3" } });
+    expect(answer.ack).toBeDefined();
+    const replayed = ws.frames.slice(from).filter((f) => f.messageCreated).map((f) => f.messageCreated.message.seq);
+    expect(replayed).toEqual(["4", "5"]);
+    expect(ws.frames.slice(from).some((f) => f.live?.roomId === roomId)).toBe(true);
+    ws.close();
+  }, 60_000);
+
+  it("refuses a position ahead of the room with OUT_OF_RANGE for that room", async () => {
     const alice = await edge.signUp("oa");
     const roomId = await roomWith(alice);
     const ws = await RawSocket.open(socket.url, alice.accessToken);
@@ -178,7 +194,14 @@ describe("the room's stream on resume", () => {
       expect(answer.error).toMatchObject({ code: "OUT_OF_RANGE", roomId });
       expect(answer.error.message).toMatch(/load it afresh/);
     }
-    // The deprecated afterSeq beyond the head: live from the head, and Live says the room's newest seq.
+    ws.close();
+  }, 60_000);
+
+  it("starts a deprecated afterSeq beyond the room's head at the head: Live.lastSeq is the room's newest seq", async () => {
+    const alice = await edge.signUp("ob");
+    const roomId = await roomWith(alice);
+    const ws = await RawSocket.open(socket.url, alice.accessToken);
+    await sendMany(ws, roomId, 3);
     const answer = await ws.request({ ref: "beyond", subscribe: { roomId, afterSeq: "99" } });
     expect(answer.ack).toBeDefined();
     const live = await ws.next((f) => f.live?.roomId === roomId);
