@@ -145,8 +145,11 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     patchRoom(message.roomId, (r) => ({
       lastSeq: Math.max(r.lastSeq, message.seq),
       lastActivityAt: message.createdAt,
+      // A message the room list already counts (it was read after the message was sent) is not counted twice.
       unreadCount:
-        message.senderId !== myId && message.seq > r.lastReadSeq && !reading && !message.deleted ? r.unreadCount + 1 : r.unreadCount,
+        message.senderId !== myId && message.seq > r.lastReadSeq && message.seq > r.lastSeq && !reading && !message.deleted
+          ? r.unreadCount + 1
+          : r.unreadCount,
     }));
   }
 
