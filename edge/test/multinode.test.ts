@@ -169,6 +169,19 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("two socket nodes and two
       await waitFor(
         () => users.every((_, i) => roomsOf(i).every((roomId) => (received[i]!.get(roomId)?.length ?? 0) >= stats.find((s) => s.roomId === roomId)!.last)),
         60_000,
+        () =>
+          users
+            .flatMap((_, i) =>
+              roomsOf(i).map((roomId) => {
+                const got = received[i]!.get(roomId) ?? [];
+                const last = stats.find((s) => s.roomId === roomId)!.last;
+                const have = new Set(got.map(Number));
+                const missing = Array.from({ length: last }, (_, k) => k + 1).filter((k) => !have.has(k));
+                return missing.length ? `user ${i} (${clients[i]!.connectionState}) room ${roomId}: ${got.length}/${last}, missing ${missing.slice(0, 10).join(",")}${missing.length > 10 ? "…" : ""}` : "";
+              }),
+            )
+            .filter(Boolean)
+            .join("\n"),
       );
       for (let i = 0; i < USERS; i++) {
         for (const roomId of roomsOf(i)) {
@@ -205,10 +218,10 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)("two socket nodes and two
   );
 });
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+async function waitFor(condition: () => boolean, timeoutMs: number, explain?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
+    if (Date.now() > deadline) throw new Error(`condition not met in time${explain ? `\n${explain()}` : ""}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -48,6 +48,15 @@ class Store {
   }
 }
 
+/** The newest seq among the messages created at or before a position of the lane. */
+function newestSeqAt(store: Store, position: bigint): bigint {
+  const created = new Map<string, bigint>();
+  for (const [change, message] of store.history) if (!created.has(message.id) || change < created.get(message.id)!) created.set(message.id, change);
+  let newest = 0n;
+  for (const message of store.messages) if (created.get(message.id)! <= position && message.seq > newest) newest = message.seq;
+  return newest;
+}
+
 interface PendingRead {
   after: bigint;
   /** Read when asked (a snapshot): it may arrive after newer changes came live. */
@@ -126,6 +135,9 @@ function harness(pageSize = 3) {
       for (const frame of backlog) receive(id, frame);
       client.live = true;
       if (position < client.position) violations.push(`${id} was told it is at ${position} having ${client.position}`);
+      // Live.last_seq: the client takes every seq up to it as delivered, so it must hold them all.
+      const held = newestSeqAt(store, client.position);
+      if (sequencer.lastSeq > held) violations.push(`${id} was told last seq ${sequencer.lastSeq} holding up to ${held}`);
     });
     // A replay that fails ends the subscription (the node answers the Subscribe with an error).
     done.catch(() => {
@@ -177,6 +189,27 @@ describe("LaneSequencer", () => {
     h.sequencer.accept(m2); // late, and a duplicate now
     h.sequencer.accept(m3);
     expect(h.clients.get("a")!.received).toEqual([1n, 2n, 3n]);
+    expect(h.violations).toEqual([]);
+  });
+
+  it("tells a subscriber that goes live while a change waits behind a hole the newest seq it was sent, not the held one's", async () => {
+    const h = harness();
+    h.sequencer.noteHead(0n);
+    void h.subscribe("a");
+    await flush();
+    await h.settle(h.reads[0]);
+    const b = h.subscribe("b", { afterSeq: 0n }); // its replay reads the empty room...
+    await flush();
+    const replay = h.reads[0]!;
+    const [, m2] = [h.store.commit(), h.store.commit()];
+    h.sequencer.accept(m2); // ...while m2 comes live ahead of m1: held, and a fill reads after 0
+    await h.settle(replay); // b's (empty) replay ends: b goes live, before the fill
+    await b;
+    expect(h.violations).toEqual([]);
+    expect(h.sequencer.lastSeq).toBe(0n);
+    while (h.reads.length > 0) await h.settle(h.reads[0]);
+    expect(h.clients.get("b")!.received).toEqual([1n, 2n]);
+    expect(h.sequencer.lastSeq).toBe(2n);
     expect(h.violations).toEqual([]);
   });
 

@@ -89,6 +89,10 @@ export class LaneSequencer<S, T> {
   private delivered?: bigint;
   /** Highest head the store reported: a fill that stops short of it goes on. */
   private head = 0n;
+  /**
+   * The newest seq delivered in order (Live.last_seq): never one that waits behind a hole, which
+   * a subscriber going live would take as delivered and then drop as a repeat when it comes.
+   */
   private newestSeq = 0n;
   /** Changes that arrived ahead of a hole, by position. */
   private readonly held = new Map<bigint, T>();
@@ -107,7 +111,7 @@ export class LaneSequencer<S, T> {
     return this.delivered;
   }
 
-  /** The room's newest seq this lane has seen (items and reads). */
+  /** The room's newest seq delivered on this lane (items and reads that covered the lane). */
   get lastSeq(): bigint {
     return this.newestSeq;
   }
@@ -119,7 +123,6 @@ export class LaneSequencer<S, T> {
   /** A change of the lane, from the broker or read from the store. */
   accept(item: T): void {
     if (this.closed) return;
-    this.noteSeq(item);
     const position = this.options.positionOf(item);
     if (this.delivered === undefined || position > this.delivered + 1n) {
       if (this.delivered === undefined || position > this.delivered) this.held.set(position, item);
@@ -140,8 +143,9 @@ export class LaneSequencer<S, T> {
   /** The lane's newest position as the store knows it (the first read, a head check): sets the start or fills up to it. */
   noteHead(lastChange: bigint, lastSeq?: bigint): void {
     if (this.closed) return;
-    if (lastSeq !== undefined && lastSeq > this.newestSeq) this.newestSeq = lastSeq;
     if (lastChange > this.head) this.head = lastChange;
+    // The seq read with a head is delivered once the lane has reached that head.
+    if (lastSeq !== undefined && lastSeq > this.newestSeq && (this.delivered === undefined || lastChange <= this.delivered)) this.newestSeq = lastSeq;
     if (this.delivered === undefined) {
       this.delivered = lastChange;
       for (const joining of this.joining.values()) joining.coveredFrom = lastChange;
@@ -175,7 +179,6 @@ export class LaneSequencer<S, T> {
         joining.position = page.lastChange;
         for (const item of page.items) this.accept(item);
         if (!page.hasMore) this.noteHead(page.lastChange, page.lastSeq);
-        else if (page.lastSeq !== undefined && page.lastSeq > this.newestSeq) this.newestSeq = page.lastSeq;
         await this.options.output.paced(subscriber);
         if (!current()) return false;
         // A read older than what the backlog starts from leaves a gap between them: read on.
@@ -247,6 +250,7 @@ export class LaneSequencer<S, T> {
   private deliver(item: T): void {
     const position = this.options.positionOf(item);
     this.delivered = position;
+    this.noteSeq(item);
     this.held.delete(position);
     this.publish(this.options.frameOf(item), position);
     this.options.delivered?.(item);
@@ -289,11 +293,11 @@ export class LaneSequencer<S, T> {
       while (more && !this.closed) {
         const page = await this.options.read(this.delivered, this.pageSize, reader.subscriber);
         if (page.lastChange > this.head) this.head = page.lastChange;
-        if (page.lastSeq !== undefined && page.lastSeq > this.newestSeq) this.newestSeq = page.lastSeq;
         for (const item of page.items) {
-          this.noteSeq(item);
           if (this.options.positionOf(item) > this.delivered) this.deliver(item);
         }
+        // A last page covers the lane up to the head it was read against, and so every seq then.
+        if (!page.hasMore && page.lastSeq !== undefined && page.lastSeq > this.newestSeq) this.newestSeq = page.lastSeq;
         this.coverUpTo(page.lastChange);
         more = page.hasMore;
       }
