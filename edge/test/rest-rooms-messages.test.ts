@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEdge, type TestEdge } from "./harness.js";
 
@@ -72,6 +73,26 @@ describe("REST rooms", () => {
     expect(first.json.id).toBe(again.json.id);
     expect(first.json.visibility).toBe("direct");
     expect(again.json.created).toBe(false);
+  });
+
+  it("opens one group conversation per set of people, shows it to each, and answers 400 for a bad request", async () => {
+    const [ada, bob, cid, eve] = [await edge.signUp("ga"), await edge.signUp("gb"), await edge.signUp("gc"), await edge.signUp("ge")];
+    const first = await edge.api("POST", "/api/v1/rooms/direct", { token: ada.accessToken, body: { userIds: [bob.user.id, cid.user.id] } });
+    expect(first.status).toBe(200);
+    expect(first.json).toMatchObject({ visibility: "direct", created: true, memberCount: 3 });
+    expect(first.json.directMemberIds).toEqual([ada.user.id, bob.user.id, cid.user.id].sort());
+    const again = await edge.api("POST", "/api/v1/rooms/direct", { token: cid.accessToken, body: { userIds: [bob.user.id, ada.user.id] } });
+    expect(again.json).toMatchObject({ id: first.json.id, created: false });
+    const listed = await edge.api("GET", "/api/v1/rooms", { token: bob.accessToken });
+    expect(listed.json.rooms.map((r: { id: string }) => r.id)).toContain(first.json.id);
+    // Someone outside it gets what a random id gets.
+    const outside = await edge.api("GET", `/api/v1/rooms/${first.json.id}`, { token: eve.accessToken });
+    const random = await edge.api("GET", `/api/v1/rooms/${randomUUID()}`, { token: eve.accessToken });
+    expect([outside.status, outside.json]).toEqual([random.status, random.json]);
+    for (const body of [{}, { userId: bob.user.id, userIds: [cid.user.id] }, { userIds: [] }, { userIds: ["bob"] }, { userIds: Array.from({ length: 8 }, () => randomUUID()) }]) {
+      const refused = await edge.api("POST", "/api/v1/rooms/direct", { token: ada.accessToken, body });
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+    }
   });
 
   it("lets only admins kick, and a kicked member loses access at once (403/404)", async () => {

@@ -252,5 +252,8 @@ export const BATCHES = {
   sessions: 1000,
 } as const;
 
+/** Direct conversations: 2 people (1:1) up to 8 (a group), the caller included. */
+export const DIRECT_GROUP = { maxPeople: 8 } as const;
+
 /** Sequence numbers: non-negative, and exact as a JSON number. */
 export const SEQ_MAX = Number.MAX_SAFE_INTEGER;

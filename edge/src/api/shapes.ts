@@ -54,7 +54,7 @@ export const RoomOut = z.object({
   createdAt: iso,
   archived: z.boolean(),
   memberCount: z.number(),
-  directMemberIds: z.array(z.string()).describe("the two members of a direct room"),
+  directMemberIds: z.array(z.string()).describe("every member of a direct room (2 for a 1:1 conversation, 3 to 8 for a group), ascending"),
   lastChange: z.number().describe("the room lane's newest position: resume GET /rooms/{id}/changes (or a socket Subscribe) after it"),
 });
 export type RoomOut = z.infer<typeof RoomOut>;

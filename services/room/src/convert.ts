@@ -28,9 +28,10 @@ export function roleFromProto(role: Role): RoleName | undefined {
   return role === Role.ADMIN ? "admin" : role === Role.MEMBER ? "member" : undefined;
 }
 
-/** The pair of a direct room, from its key "<smaller id>:<larger id>". */
+/** The people of a direct room, ascending (a 1:1 room made before groups existed: from its key). */
 export function directMemberIds(room: Room): string[] {
-  return room.directKey ? room.directKey.split(":") : [];
+  if (room.directMembers) return room.directMembers.split(":");
+  return room.directKey && !room.directKey.startsWith("g:") ? room.directKey.split(":") : [];
 }
 
 /**

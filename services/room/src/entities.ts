@@ -17,9 +17,12 @@ export const Room = defineEntity({
     createdAt: p.datetime().onCreate(() => new Date()),
     // Archived rooms are read-only and left out of the public directory.
     archived: p.boolean().default(false),
-    // Direct rooms only: "<smaller user id>:<larger user id>". Unique, so that both people
+    // Direct rooms only: "<smaller user id>:<larger user id>" for two people. Unique, so that both people
     // opening their conversation at once end up in the same room (insert ... on conflict).
+    // A group's key is "g:<sha256 of its sorted members>" (see Migration20261202123000).
     directKey: p.string().length(73).nullable().unique(),
+    // Direct rooms only: every member, ascending, colon-separated (2 to 8 people).
+    directMembers: p.text().nullable(),
     // The room lane's newest position: every change takes the next one (RoomChangeRepository.take).
     lastChange: p.bigint().default(0),
   },

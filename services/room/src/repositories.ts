@@ -92,22 +92,22 @@ export class RoomRepository extends EntityRepository<Room> {
   }
 
   /**
-   * Creates the direct room of a pair with both memberships, unless it exists: the unique
+   * Creates the direct room of a pair or a group with every membership, unless it exists: the unique
    * direct key makes concurrent opens from both sides agree on one room. Returns null when
    * another call made it first (committed by the time this returns, so `directRoom` sees it).
    */
   async createDirectRoom(
     directKey: string,
     creatorId: string,
-    memberIds: [string, string],
+    memberIds: string[],
   ): Promise<{ room: Room; memberships: Membership[] } | null> {
     const now = new Date();
     const [row] = await this.em.execute<Record<string, unknown>[]>(
-      `insert into rooms (id, kind, name, topic, creator_id, created_at, archived, direct_key)
-       values (?, 'direct', '', '', ?, ?, false, ?)
+      `insert into rooms (id, kind, name, topic, creator_id, created_at, archived, direct_key, direct_members)
+       values (?, 'direct', '', '', ?, ?, false, ?, ?)
        on conflict (direct_key) do nothing
        returning *`,
-      [uuidv7(), creatorId, now, directKey],
+      [uuidv7(), creatorId, now, directKey, [...memberIds].sort().join(":")],
     );
     if (!row) return null;
     const room = this.em.map(Room, row);

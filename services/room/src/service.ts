@@ -5,6 +5,7 @@
 // in its own transaction and is recorded there (RoomChangeRepository); its event carries the same
 // position (Event.change), and ListRoomChanges replays the lane from any position.
 import type { Client } from "@connectrpc/connect";
+import { createHash } from "node:crypto";
 import { uuidv7 } from "uuidv7";
 import { z } from "zod";
 import {
@@ -21,7 +22,7 @@ import {
   type Outgoing,
   type ServiceHandlers,
 } from "@parley/kit";
-import { PAGES } from "@parley/proto/rules";
+import { DIRECT_GROUP, PAGES } from "@parley/proto/rules";
 import { fields, pageSize } from "@parley/proto/rules/zod";
 import {
   RoomKind,
@@ -367,17 +368,30 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
 
   async openDirectRoom(request: OpenDirectRoomRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
-    const { userId } = validate(z.object({ userId: fields.id }), request);
-    if (userId === caller) throw fail.invalidArgument("userId", "you cannot open a direct conversation with yourself");
-    const pair: [string, string] = caller < userId ? [caller, userId] : [userId, caller];
-    const directKey = pair.join(":");
+    const { userId, userIds } = validate(
+      z.object({ userId: fields.id.or(z.literal("")), userIds: z.array(fields.id).max(DIRECT_GROUP.maxPeople, `at most ${DIRECT_GROUP.maxPeople - 1} people besides you`) }),
+      request,
+    );
+    if (userId && userIds.length > 0) throw fail.invalidArgument("userIds", "give userId or userIds, not both");
+    const others = [...new Set(userId ? [userId] : userIds)].filter((id) => id !== caller);
+    if (others.length === 0) {
+      throw userId || userIds.length > 0
+        ? fail.invalidArgument(userId ? "userId" : "userIds", "you cannot open a direct conversation with yourself")
+        : fail.invalidArgument("userId", "name the person (userId) or the people (userIds)");
+    }
+    if (others.length + 1 > DIRECT_GROUP.maxPeople) {
+      throw fail.invalidArgument("userIds", `a group conversation has at most ${DIRECT_GROUP.maxPeople} people, you included`);
+    }
+    const people = [caller, ...others].sort();
+    // Two people: "<id>:<id>" (as always). A group: one key per set of people, whatever the order.
+    const directKey = people.length === 2 ? people.join(":") : `g:${createHash("sha256").update(people.join(":")).digest("hex")}`;
     const existing = await this.deps.db.fork().rooms.directRoom(directKey);
-    if (existing) return { room: roomMessage(existing, 2), created: false };
-    await this.requireUser(userId);
+    if (existing) return { room: roomMessage(existing, people.length), created: false };
+    for (const other of others) await this.requireUser(other);
     const made = await this.deps.db.transactional(async ({ rooms, roomChanges }) => {
-      const created = await rooms.createDirectRoom(directKey, caller, pair);
+      const created = await rooms.createDirectRoom(directKey, caller, people);
       if (!created) return null;
-      // Both joins are the room's first changes, the caller's first; the caller made both.
+      // The joins are the room's first changes, the caller's first; the caller made them all.
       const joins = [...created.memberships].sort((a, b) => Number(b.userId === caller) - Number(a.userId === caller));
       let lastChange = 0n;
       for (const membership of joins) {
@@ -389,10 +403,10 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       // The other person (or another of the caller's devices) opened it a moment ago.
       const room = await this.deps.db.fork().rooms.directRoom(directKey);
       if (!room) throw new ConnectError("direct room vanished after a conflict", Code.Internal);
-      return { room: roomMessage(room, 2), created: false };
+      return { room: roomMessage(room, people.length), created: false };
     }
-    const room = roomMessage(made.room, 2, made.lastChange);
-    this.publish({ roomId: made.room.id, payload: { case: "roomCreated", value: { room } }, users: pair });
+    const room = roomMessage(made.room, people.length, made.lastChange);
+    this.publish({ roomId: made.room.id, payload: { case: "roomCreated", value: { room } }, users: people });
     return { room, created: true };
   }
 

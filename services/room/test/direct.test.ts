@@ -83,4 +83,59 @@ describe("direct conversations", () => {
     expect(members).toHaveLength(2);
     expect((await parley.rooms.getRoom({ roomId }, asUser(bob.id))).room?.name).toBe("");
   });
+
+  it("makes one group conversation per set of 3 to 8 people, whoever opens it and in whatever order, with every member", async () => {
+    const people = await Promise.all(Array.from({ length: 4 }, () => newUser(parley)));
+    const [ada, bob, cid, dee] = people as [(typeof people)[0], (typeof people)[0], (typeof people)[0], (typeof people)[0]];
+    const first = await parley.rooms.openDirectRoom({ userIds: [bob.id, cid.id] }, asUser(ada.id));
+    expect(first.created).toBe(true);
+    expect(first.room).toMatchObject({ kind: RoomKind.DIRECT, name: "", memberCount: 3 });
+    expect(first.room?.directMemberIds).toEqual([ada.id, bob.id, cid.id].sort());
+    // The same three from another side, in another order, the caller named too: the same room.
+    const fromCid = await parley.rooms.openDirectRoom({ userIds: [ada.id, cid.id, bob.id] }, asUser(cid.id));
+    expect(fromCid).toMatchObject({ created: false, room: { id: first.room!.id } });
+    // Adding someone is another conversation; the pair inside it is yet another.
+    const four = await parley.rooms.openDirectRoom({ userIds: [bob.id, cid.id, dee.id] }, asUser(ada.id));
+    const pair = await parley.rooms.openDirectRoom({ userIds: [bob.id] }, asUser(ada.id));
+    expect(new Set([first.room!.id, four.room!.id, pair.room!.id]).size).toBe(3);
+    expect(pair.room?.directMemberIds).toEqual([ada.id, bob.id].sort());
+    expect((await parley.rooms.openDirectRoom({ userId: bob.id }, asUser(ada.id))).room?.id).toBe(pair.room!.id);
+    const { members } = await parley.rooms.listMembers({ roomId: four.room!.id }, asUser(dee.id));
+    expect(members.map((m) => m.membership?.userId).sort()).toEqual([ada.id, bob.id, cid.id, dee.id].sort());
+    for (const user of people) {
+      const mine = await parley.rooms.listMyRooms({}, asUser(user.id));
+      const rooms = mine.rooms.filter((r) => r.room?.id === first.room!.id);
+      expect(rooms.length, user.username).toBe(user === dee ? 0 : 1);
+      if (rooms[0]) expect(rooms[0].room?.directMemberIds).toHaveLength(3);
+    }
+    // Its people are fixed, as in a 1:1 conversation.
+    const refused = await Promise.all(
+      [
+        parley.rooms.inviteMember({ roomId: first.room!.id, userId: dee.id }, asUser(ada.id)),
+        parley.rooms.leaveRoom({ roomId: first.room!.id }, asUser(bob.id)),
+        parley.rooms.kickMember({ roomId: first.room!.id, userId: cid.id }, asUser(ada.id)),
+      ].map(failure),
+    );
+    for (const error of refused) expect(error?.code).toBe(Code.FailedPrecondition);
+    // Someone outside it cannot tell it exists.
+    const hidden = await failure(parley.rooms.getRoom({ roomId: first.room!.id }, asUser(dee.id)));
+    expect(hidden).toMatchObject({ code: Code.NotFound, rawMessage: "room not found" });
+  });
+
+  it("refuses a group of more than 8 people, one with someone unknown, and userId with userIds", async () => {
+    const ada = await newUser(parley);
+    const eight = await Promise.all(Array.from({ length: 8 }, () => newUser(parley)));
+    const tooMany = await failure(parley.rooms.openDirectRoom({ userIds: eight.map((u) => u.id) }, asUser(ada.id)));
+    expect(tooMany?.code).toBe(Code.InvalidArgument);
+    const seven = await parley.rooms.openDirectRoom({ userIds: eight.slice(0, 7).map((u) => u.id) }, asUser(ada.id));
+    expect(seven.room?.memberCount).toBe(8);
+    const unknown = await failure(parley.rooms.openDirectRoom({ userIds: [eight[0]!.id, uuidv7()] }, asUser(ada.id)));
+    expect(unknown).toMatchObject({ code: Code.NotFound, rawMessage: "user not found" });
+    const both = await failure(parley.rooms.openDirectRoom({ userId: eight[0]!.id, userIds: [eight[1]!.id, eight[2]!.id] }, asUser(ada.id)));
+    expect(both?.code).toBe(Code.InvalidArgument);
+    const onlyMe = await failure(parley.rooms.openDirectRoom({ userIds: [ada.id] }, asUser(ada.id)));
+    expect(onlyMe?.code).toBe(Code.InvalidArgument);
+    const malformed = await failure(parley.rooms.openDirectRoom({ userIds: [eight[0]!.id, "bob"] }, asUser(ada.id)));
+    expect(malformed?.code).toBe(Code.InvalidArgument);
+  });
 });

@@ -1,7 +1,7 @@
 // Create a room, browse and join public rooms, start a direct conversation, add people to a room.
-import { FIELDS, maxInputLength } from "@parley/proto/rules";
+import { DIRECT_GROUP, FIELDS, maxInputLength } from "@parley/proto/rules";
 import { useNavigate } from "@solidjs/router";
-import { createResource, createSignal, Show } from "solid-js";
+import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../lib/api";
 import { createSubmit } from "../lib/form";
 import { useMembers } from "../lib/store/members";
@@ -140,24 +140,51 @@ function PersonSummary(props: { user: User; presence?: boolean; status?: boolean
   );
 }
 
+/**
+ * A conversation with one person, or a group of up to 7 others (8 people with you): pick them, then
+ * start it. The same people always get the same conversation; adding someone later is a new one.
+ */
 export function NewDirectDialog(props: { onClose: () => void; onDone: () => void }) {
   const people = usePeople();
   const rooms = useRooms();
   const navigate = useNavigate();
-  /** Busy with the id of the person whose conversation is opening. */
-  const form = createSubmit<string>();
+  const [picked, setPicked] = createSignal<User[]>([]);
+  const form = createSubmit();
+  const isPicked = (user: User) => picked().some((u) => u.id === user.id);
+  const full = () => picked().length >= DIRECT_GROUP.maxPeople - 1;
+  const nameOf = (user: User) => user.displayName || user.username;
 
-  const start = (user: User) =>
+  const toggle = (user: User) => setPicked((list) => (list.some((u) => u.id === user.id) ? list.filter((u) => u.id !== user.id) : [...list, user]));
+
+  const start = () =>
     form.run(async () => {
-      const room = await api.rooms.openDirect.mutate({ userId: user.id });
+      const ids = picked().map((u) => u.id);
+      const room = await api.rooms.openDirect.mutate(ids.length === 1 ? { userId: ids[0]! } : { userIds: ids });
       await rooms.refresh();
       props.onClose();
       props.onDone();
       navigate(`/rooms/${room.id}`);
-    }, user.id);
+    });
 
   return (
     <Dialog title="New direct message" onClose={props.onClose} wide>
+      <div class="picked" aria-live="polite">
+        <span class="muted small" id="picked-label">
+          {picked().length === 0 ? "Pick one person, or up to 7 for a group." : `With (${picked().length}):`}
+        </span>
+        <ul class="chips" aria-labelledby="picked-label">
+          <For each={picked()}>
+            {(user) => (
+              <li class="chip">
+                <bdi>{nameOf(user)}</bdi>
+                <button type="button" class="chip-remove" aria-label={`Remove ${nameOf(user)}`} onClick={() => toggle(user)}>
+                  <Icon name="close" size={12} />
+                </button>
+              </li>
+            )}
+          </For>
+        </ul>
+      </div>
       <SearchList
         label="Find people"
         placeholder="Find people by name or username"
@@ -168,12 +195,29 @@ export function NewDirectDialog(props: { onClose: () => void; onDone: () => void
       >
         {(user) => (
           <li>
-            <button type="button" class="result result-button" disabled={form.busy() === user.id} onClick={() => void start(user)}>
+            <button
+              type="button"
+              class="result result-button"
+              aria-pressed={isPicked(user)}
+              disabled={!isPicked(user) && full()}
+              onClick={() => toggle(user)}
+            >
               <PersonSummary user={user} presence status />
+              <Show when={isPicked(user)}>
+                <span class="muted small">Picked</span>
+              </Show>
             </button>
           </li>
         )}
       </SearchList>
+      <div class="dialog-actions">
+        <button type="button" class="button" onClick={() => props.onClose()}>
+          Cancel
+        </button>
+        <button type="button" class="button primary" disabled={picked().length === 0 || form.busy() !== null} onClick={() => void start()}>
+          {picked().length > 1 ? `Start group of ${picked().length + 1}` : "Start conversation"}
+        </button>
+      </div>
     </Dialog>
   );
 }

@@ -47,6 +47,9 @@ export function Sidebar(props: { onNavigate: () => void }) {
                 <Avatar userId={id()} name={title()} url={people.users[id()]?.avatarUrl} size={22} presence={people.presence[id()] ?? "offline"} />
               )}
             </Match>
+            <Match when={rooms.isGroup(p.room)}>
+              <Icon name="users" size={16} class="room-icon" />
+            </Match>
             <Match when={p.room.visibility === "private"}>
               <Icon name="lock" size={16} class="room-icon" />
             </Match>

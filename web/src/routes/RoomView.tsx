@@ -215,6 +215,9 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
               <Match when={peer()}>
                 {(id) => <Avatar userId={id()} name={title()} url={people.users[id()]?.avatarUrl} size={24} presence={people.presence[id()] ?? "offline"} />}
               </Match>
+              <Match when={rooms.isGroup(props.room())}>
+                <Icon name="users" class="room-icon" />
+              </Match>
               <Match when={props.room().visibility === "private"}>
                 <Icon name="lock" class="room-icon" />
               </Match>
@@ -225,7 +228,11 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
             <span class="room-title-text" dir="auto">{title()}</span>
           </h1>
           <p class="room-topic" dir="auto">
-            {isDirect() ? (peer() ? people.users[peer()!]?.statusText || `@${people.users[peer()!]?.username ?? ""}` : "") : props.room().topic}
+            {isDirect()
+              ? peer()
+                ? people.users[peer()!]?.statusText || `@${people.users[peer()!]?.username ?? ""}`
+                : `${props.room().directMemberIds.length} people`
+              : props.room().topic}
           </p>
         </div>
         <div class="room-actions">

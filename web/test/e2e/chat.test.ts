@@ -335,6 +335,7 @@ describe("Parley in a browser", { timeout: 90_000 }, () => {
     const dialog = bob.page.getByRole("dialog", { name: "New direct message" });
     await dialog.getByRole("searchbox").fill(ada.username);
     await dialog.getByRole("button", { name: new RegExp(`^Ada\\b`) }).click();
+    await dialog.getByRole("button", { name: "Start conversation" }).click();
     await bob.page.getByRole("heading", { level: 1, name: "Ada" }).waitFor();
     await send(bob.page, "psst, a private word");
 
@@ -344,6 +345,49 @@ describe("Parley in a browser", { timeout: 90_000 }, () => {
     await link.click();
     await eventually(async () => expect(await texts(ada.page)).toContain("psst, a private word"), 10_000, "Ada to read the DM");
     await screenshot(ada.page, "10-direct-message");
+  });
+
+  it("a group conversation of three: picked in the dialog, named by its people, live for each, and the same one again for the same people", async () => {
+    const cid = await openBrowserFor(browser, "Cid");
+    await signUp(cid);
+    await ada.page.getByRole("button", { name: "New direct message" }).click();
+    const dialog = ada.page.getByRole("dialog", { name: "New direct message" });
+    for (const person of [bob, cid]) {
+      await dialog.getByRole("searchbox").fill(person.username);
+      await dialog.getByRole("button", { name: new RegExp(`^${person.name}\\b`) }).click();
+      await dialog.getByRole("button", { name: `Remove ${person.name}` }).waitFor();
+    }
+    await screenshot(ada.page, "10b-group-picked");
+    await dialog.getByRole("button", { name: "Start group of 3" }).click();
+    await ada.page.getByRole("heading", { level: 1, name: "Bob, Cid" }).waitFor();
+    const groupUrl = ada.page.url();
+    await send(ada.page, "hello you two");
+
+    for (const [person, title] of [[bob, "Ada, Cid"], [cid, "Ada, Bob"]] as const) {
+      const link = roomLink(person.page, title);
+      await link.waitFor({ timeout: 10_000 });
+      await eventually(async () => expect((await link.getByTestId("unread-badge").textContent())?.trim()).toMatch(/^1\b/), 10_000, `${person.name}'s group badge`);
+    }
+    await roomLink(cid.page, "Ada, Bob").click();
+    await eventually(async () => expect(await texts(cid.page)).toContain("hello you two"), 10_000, "Cid to read the group");
+    await send(cid.page, "hi both, Cid here");
+    await eventually(async () => expect(await texts(ada.page)).toContain("hi both, Cid here"), 10_000, "Ada to see Cid's reply live");
+    await screenshot(ada.page, "10c-group-conversation");
+
+    // Bob picks the same two people: the same conversation, not a new one.
+    await bob.page.getByRole("button", { name: "New direct message" }).click();
+    const bobs = bob.page.getByRole("dialog", { name: "New direct message" });
+    for (const person of [cid, ada]) {
+      await bobs.getByRole("searchbox").fill(person.username);
+      await bobs.getByRole("button", { name: new RegExp(`^${person.name}\\b`) }).click();
+      await bobs.getByRole("button", { name: `Remove ${person.name}` }).waitFor();
+    }
+    await bobs.getByRole("button", { name: "Start group of 3" }).click();
+    await bob.page.getByRole("heading", { level: 1, name: "Ada, Cid" }).waitFor();
+    expect(new URL(bob.page.url()).pathname).toBe(new URL(groupUrl).pathname);
+    await eventually(async () => expect(await texts(bob.page)).toEqual(expect.arrayContaining(["hello you two", "hi both, Cid here"])), 10_000, "Bob to see the group's history");
+    expect(cid.errors).toEqual([]);
+    await cid.context.close();
   });
 
   it("a private room: its owner adds someone, and it appears for them live", async () => {

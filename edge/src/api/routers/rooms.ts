@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PAGES } from "@parley/proto/rules";
+import { DIRECT_GROUP, PAGES } from "@parley/proto/rules";
 import { fields, pageLimit, seq } from "@parley/proto/rules/zod";
 import { call } from "../call.js";
 import { listMyRooms } from "../my-rooms.js";
@@ -165,10 +165,25 @@ export const roomsRouter = router({
     }),
 
   openDirect: authedProcedure
-    .meta({ rest: { method: "POST", path: "/rooms/direct", summary: "Open (or reuse) the direct conversation with someone" } })
-    .input(z.strictObject({ userId: roomId }))
+    .meta({
+      rest: {
+        method: "POST",
+        path: "/rooms/direct",
+        summary: "Open (or reuse) the direct conversation with someone (userId), or with a group of 2 to 7 others (userIds)",
+      },
+    })
+    .input(
+      z
+        .strictObject({
+          userId: roomId.optional(),
+          userIds: z.array(roomId).min(1).max(DIRECT_GROUP.maxPeople, `at most ${DIRECT_GROUP.maxPeople - 1} people besides you`).optional(),
+        })
+        .refine((v) => (v.userId === undefined) !== (v.userIds === undefined), { message: "give userId or userIds" }),
+    )
     .mutation(async ({ ctx, input }) => {
-      const { room, created } = await call(ctx.caller, (o) => ctx.services.rooms.openDirectRoom({ userId: input.userId }, o));
+      const { room, created } = await call(ctx.caller, (o) =>
+        ctx.services.rooms.openDirectRoom({ userId: input.userId ?? "", userIds: input.userIds ?? [] }, o),
+      );
       return { ...shapeRoom(room), created };
     }),
 

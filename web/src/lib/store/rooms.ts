@@ -43,13 +43,30 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     });
   }
 
-  /** The other person of a direct conversation. */
+  /** Whether a room is a group conversation (a direct room of 3 to 8 people). */
+  function isGroup(room: Pick<RoomSummary, "visibility" | "directMemberIds">): boolean {
+    return room.visibility === "direct" && room.directMemberIds.length > 2;
+  }
+
+  /** The other person of a 1:1 conversation (none for a group). */
   function peerOf(room: Pick<RoomSummary, "visibility" | "directMemberIds">): string | undefined {
-    if (room.visibility !== "direct") return undefined;
+    if (room.visibility !== "direct" || isGroup(room)) return undefined;
     return room.directMemberIds.find((id) => id !== myId) ?? room.directMemberIds[0];
   }
 
+  /** Everyone in a direct conversation but you. */
+  function othersOf(room: Pick<RoomSummary, "visibility" | "directMemberIds">): string[] {
+    return room.visibility === "direct" ? room.directMemberIds.filter((id) => id !== myId) : [];
+  }
+
+  /** A room's name; a conversation is named by its people (a group: the others, by name). */
   function roomTitle(room: Pick<RoomSummary, "visibility" | "directMemberIds" | "name">): string {
+    if (isGroup(room)) {
+      return othersOf(room)
+        .map((id) => people.nameOf(id))
+        .sort((a, b) => a.localeCompare(b))
+        .join(", ");
+    }
     const peer = peerOf(room);
     return peer ? people.nameOf(peer) : room.name;
   }
@@ -74,10 +91,7 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     });
     setRooms(sortRooms(merged));
     setLoaded(true);
-    for (const room of merged) {
-      const peer = peerOf(room);
-      if (peer) people.ensureUser(peer);
-    }
+    for (const room of merged) for (const id of othersOf(room)) people.ensureUser(id);
     connection.follow(merged);
   }
 
@@ -189,6 +203,8 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     loaded,
     roomById,
     peerOf,
+    othersOf,
+    isGroup,
     roomTitle,
     titleById,
     refresh,
