@@ -482,7 +482,8 @@ export class SocketNode {
               { roomId: channel.roomId, after: lane.position, limit: 1 },
               asUserOf(reader.getUserData()),
             );
-            lane.noteHead(page.hasMore ? page.lastChange + 1n : page.lastChange);
+            // Any change after the lane's position puts lastChange beyond it: the lane fills from there.
+            lane.noteHead(page.lastChange);
           } catch (error) {
             this.log.warn({ err: error, roomId: channel.roomId }, "room lane head check failed");
           }
