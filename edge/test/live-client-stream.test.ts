@@ -3,6 +3,7 @@
 // positions is tested against the real tier in socket.test.ts and multinode.test.ts; this file
 // pins down what the client does with what it receives, without a server: its position per room
 // and lane, upserts, exactly-once new messages, holes, resets and resumes.
+import { EventEmitter, once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { create, fromJsonString, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import { ClientFrameSchema, ServerFrameSchema, type ClientFrame } from "@parley/proto/socket/v1/socket_pb";
@@ -14,6 +15,8 @@ const ROOM = "room-1";
 /** A socket the test plays the server of: it opens at once, and records every frame the client writes. */
 class ScriptedSocket implements WebSocketLike {
   static all: ScriptedSocket[] = [];
+  /** Told of each socket the client opens (nextSocket waits on it). */
+  static opened = new EventEmitter();
   binaryType = "";
   readyState = 0;
   onopen: ((event: unknown) => void) | null = null;
@@ -25,6 +28,7 @@ class ScriptedSocket implements WebSocketLike {
   constructor(readonly url: string) {
     ScriptedSocket.all.push(this);
     this.readyState = 1;
+    ScriptedSocket.opened.emit("socket");
   }
 
   send(data: string | Uint8Array): void {
@@ -104,11 +108,13 @@ function setUp() {
 }
 
 /** The socket the client opened most recently, once it has (getToken is async). */
+/** The client's `count`th socket, once it opens it (woken by each socket it opens). */
 async function nextSocket(count: number): Promise<ScriptedSocket> {
   const deadline = Date.now() + 5_000;
   while (ScriptedSocket.all.length < count) {
-    if (Date.now() > deadline) throw new Error(`the client opened no socket #${count}`);
-    await new Promise((r) => setTimeout(r, 1));
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`the client opened no socket #${count}`);
+    await Promise.race([once(ScriptedSocket.opened, "socket"), new Promise((r) => setTimeout(r, left))]);
   }
   return ScriptedSocket.all[count - 1]!;
 }

@@ -44,8 +44,9 @@ async function protoSocket(token: string) {
       const found = frames.find(match);
       if (found) return found;
       if (Date.now() > deadline) throw new Error("timed out waiting for a binary frame");
+      // Woken by the next frame; the timer only ends the wait at the deadline.
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 200);
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
         wake = () => {
           clearTimeout(timer);
           resolve();
