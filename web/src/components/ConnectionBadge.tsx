@@ -1,7 +1,7 @@
 import { useConnection } from "../lib/store/connection";
 import "./ConnectionBadge.css";
 
-const LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", closed: "Offline" } as const;
+const LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", closed: "Offline", offline: "Offline" } as const;
 
 /** Where the live connection stands: connecting, live, reconnecting. */
 export function ConnectionBadge() {
