@@ -7,7 +7,7 @@ const LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Recon
 export function ConnectionBadge() {
   const connection = useConnection();
   return (
-    <span class={`connection connection-${connection.state()}`} role="status" data-testid="connection" data-state={connection.state()}>
+    <span class={`connection connection-${connection.state()}`} role="status" data-testid="connection" data-state={connection.socketState()} data-shown={connection.state()}>
       <span class="connection-dot" aria-hidden="true" />
       <span class="connection-label">{LABELS[connection.state()]}</span>
     </span>

@@ -51,6 +51,8 @@ export function createConnection() {
 
   return {
     state,
+    /** The socket's own state (the badge's data-state), whatever the browser says of the network. */
+    socketState,
     /** The client, once there is one (requests made before the socket is up wait for it). */
     client: (): LiveClient | undefined => client,
     /** The client only while the socket is up (for what is not worth queueing). */
