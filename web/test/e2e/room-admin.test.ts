@@ -49,7 +49,7 @@ async function signIn(person: Person): Promise<void> {
 
 const badge = (page: Page) => page.locator('[data-testid="connection"]');
 async function waitLive(page: Page): Promise<void> {
-  await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
+  await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ state: "attached", timeout: 30_000 });
 }
 
 async function atFailure(page: Page, name: string, step: () => Promise<void>): Promise<void> {
@@ -107,6 +107,17 @@ describe("running a room: the web fixes", { timeout: 180_000 }, () => {
     // At once, not after the backoff (up to 8 s).
     expect(Date.now() - backAt).toBeLessThan(5_000);
     expect(await badge(page).textContent()).toContain("Live");
+
+    // Her sessions, in the profile dialog: this one marked, with its browser and address.
+    await page.getByRole("button", { name: /^Your profile/ }).click();
+    const sessions = page.getByTestId("sessions");
+    await sessions.locator(".session").first().waitFor();
+    const here = sessions.locator('.session[data-current="true"]');
+    expect(await here.count()).toBe(1);
+    expect(await here.textContent()).toContain("this device");
+    expect(await here.textContent()).toContain("Chrome on Linux");
+    expect(await here.textContent()).toContain("last used");
+    await screenshot(page, "room-admin-08-sessions");
     await cat.context.close();
   });
 
