@@ -69,6 +69,13 @@ export interface LiveClientOptions {
   backoff?: { baseMs: number; maxMs: number };
   /** How long a send may stay unacknowledged (across reconnects) before it fails. */
   sendTimeoutMs?: number;
+  /**
+   * Heartbeat: while live, a ping goes out when nothing was heard for this long (ms), and a socket
+   * that answers nothing within `heartbeatTimeoutMs` after it is taken for lost (a network that
+   * went away silently closes nothing). 0 (the default): no heartbeat.
+   */
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
 }
 
 export class LiveError extends Error {
@@ -166,6 +173,8 @@ interface PendingSend {
 }
 
 const OPEN = 1;
+/** The close code of a socket that was given up without a close from the server. */
+const ABNORMAL_CLOSE = 1006;
 
 export class LiveClient extends Emitter<LiveEvents> {
   private socket?: WebSocketLike;
@@ -176,6 +185,9 @@ export class LiveClient extends Emitter<LiveEvents> {
   private refCounter = 0;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private reauthTimer?: ReturnType<typeof setTimeout>;
+  private heartbeatTimer?: ReturnType<typeof setTimeout>;
+  private heartbeatDeadline?: ReturnType<typeof setTimeout>;
+  private lastHeard = 0;
   private stopped = true;
   private urlIndex = 0;
   /** The server's frame limit, from its Hello (0: not told). */
@@ -221,6 +233,7 @@ export class LiveClient extends Emitter<LiveEvents> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.reauthTimer);
+    this.stopHeartbeat();
     this.socket?.close(1000, "bye");
     this.socket = undefined;
     for (const pending of this.pending.values()) pending.reject(new LiveError("CANCELLED", "the client was closed"));
@@ -305,6 +318,85 @@ export class LiveClient extends Emitter<LiveEvents> {
     if (this.socket?.readyState === OPEN) this.write({ ref: "", frame: { case: "typing", value: { roomId } } });
   }
 
+  /**
+   * Checks the connection now (the network came back, the page woke up): a live socket is pinged
+   * and taken for lost if it does not answer in time; otherwise the client reconnects at once
+   * instead of waiting out its backoff.
+   */
+  reconnectNow(): void {
+    if (this.stopped) return;
+    if (this.socket?.readyState === OPEN) {
+      if (this.state === "live") this.ping();
+      return;
+    }
+    if (this.socket) return; // connecting already
+    clearTimeout(this.reconnectTimer);
+    this.attempt = Math.min(this.attempt, 1);
+    void this.open();
+  }
+
+  /**
+   * The network is gone (the browser's offline event): the socket is given up now rather than when
+   * the operating system notices, pending sends wait for the next connection, and the client
+   * retries with its backoff (call reconnectNow when the network is back).
+   */
+  dropConnection(): void {
+    const socket = this.socket;
+    if (!socket || this.stopped) return;
+    this.abandon(socket, ABNORMAL_CLOSE, "offline");
+  }
+
+  // ---- heartbeat ----
+
+  private ping(): void {
+    const timeoutMs = this.options.heartbeatTimeoutMs ?? 5_000;
+    const socket = this.socket;
+    if (!socket || socket.readyState !== OPEN) return;
+    this.write({ ref: "", frame: { case: "ping", value: { nonce: `hb${++this.refCounter}` } } });
+    if (this.heartbeatDeadline) return;
+    this.heartbeatDeadline = setTimeout(() => {
+      this.heartbeatDeadline = undefined;
+      if (this.socket === socket) this.abandon(socket, ABNORMAL_CLOSE, "no answer to a heartbeat");
+    }, timeoutMs);
+  }
+
+  private scheduleHeartbeat(): void {
+    const every = this.options.heartbeatMs ?? 0;
+    if (every <= 0) return;
+    clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = setTimeout(() => {
+      this.heartbeatTimer = undefined;
+      if (this.state !== "live") return;
+      if (Date.now() - this.lastHeard >= every) this.ping();
+      this.scheduleHeartbeat();
+    }, every);
+  }
+
+  private heard(): void {
+    this.lastHeard = Date.now();
+    clearTimeout(this.heartbeatDeadline);
+    this.heartbeatDeadline = undefined;
+  }
+
+  private stopHeartbeat(): void {
+    clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.heartbeatDeadline);
+    this.heartbeatTimer = undefined;
+    this.heartbeatDeadline = undefined;
+  }
+
+  /** Gives a socket up without waiting for its close (which a dead network may never deliver). */
+  private abandon(socket: WebSocketLike, code: number, reason: string): void {
+    socket.onmessage = null;
+    socket.onclose = null;
+    try {
+      socket.close(1000, reason);
+    } catch {
+      // closing a socket still connecting may throw in some implementations
+    }
+    this.lost(code, reason, socket);
+  }
+
   // ---- connection ----
 
   private async open(): Promise<void> {
@@ -333,6 +425,7 @@ export class LiveClient extends Emitter<LiveEvents> {
 
   private lost(code: number, reason: string, socket: WebSocketLike): void {
     this.socket = undefined;
+    this.stopHeartbeat();
     if (code === CloseCode.FRAME_TOO_LARGE) this.failLargestWrite(socket, reason);
     this.urlIndex++; // another node, if there are several
     clearTimeout(this.reauthTimer);
@@ -389,6 +482,7 @@ export class LiveClient extends Emitter<LiveEvents> {
     for (const [roomId, room] of this.rooms) if (room.wanted) this.sendSubscribe(roomId, room);
     for (const pending of [...this.pending.values()]) this.writeRequest(pending);
     this.setState("live");
+    this.scheduleHeartbeat();
     this.scheduleReauth(Number(expiresAtMs));
   }
 
@@ -490,6 +584,7 @@ export class LiveClient extends Emitter<LiveEvents> {
       this.emit("error", new LiveError("DATA_LOSS", `undecodable frame: ${(error as Error).message}`));
       return;
     }
+    this.heard();
     const f = frame.frame;
     switch (f.case) {
       case "hello":

@@ -71,8 +71,14 @@ export class RoomPresence {
       if (state.closed) return;
       const frames = [...channel.presence].filter(([, presence]) => presence !== PresenceState.OFFLINE).map(([userId, presence]) => presenceFrame(userId, presence));
       if (frames.length > 0) this.deps.send(ws, ...frames);
-      // The subscriber is a member: make sure others see them.
-      if (channel.presence.get(state.userId) !== this.deps.users.get(state.userId)?.state) void this.update(state.userId);
+      // The subscriber is a member: make sure others see them. One who joined after the room's
+      // presence was read shows offline here (memberJoined), and update() announces only a change
+      // of their overall state, which it is not when they are online in other rooms already:
+      // announce their state on this room.
+      const user = this.deps.users.get(state.userId);
+      if (user && user.state !== PresenceState.OFFLINE && channel.presence.get(state.userId) !== user.state) {
+        this.deps.broker.publish(topics.room(channel.roomId), newEvent(channel.roomId, { case: "presenceChanged", value: { userId: state.userId, state: user.state } }));
+      } else if (channel.presence.get(state.userId) !== user?.state) void this.update(state.userId);
     } catch (error) {
       this.deps.log.debug({ err: error, roomId: channel.roomId }, "presence snapshot failed");
     }

@@ -2,8 +2,9 @@
 // here or on every device.
 import { FIELDS, maxInputLength } from "@parley/proto/rules";
 import { useNavigate } from "@solidjs/router";
-import { createSignal, Show } from "solid-js";
-import { api } from "../lib/api";
+import { createResource, createSignal, For, Show } from "solid-js";
+import { api, errorMessage } from "../lib/api";
+import { fullTimeOf } from "../lib/format";
 import { createSubmit } from "../lib/form";
 import { usePeople } from "../lib/store/people";
 import { endSession, signOut } from "../lib/session";
@@ -99,6 +100,7 @@ export function ProfileDialog(props: { onClose: () => void }) {
       </form>
       <div class="danger-zone">
         <h3>Sessions</h3>
+        <SessionList />
         <div class="dialog-actions start">
           <button type="button" class="button" onClick={() => void signOutHere()}>
             Sign out
@@ -119,4 +121,38 @@ export function ProfileDialog(props: { onClose: () => void }) {
       </div>
     </Dialog>
   );
+}
+
+/** Where you are signed in: device (its browser), address, last used; this device marked. */
+function SessionList() {
+  const [sessions] = createResource(async () => (await api.auth.sessions.query()).sessions);
+  return (
+    <Show when={!sessions.error} fallback={<p class="form-error">{errorMessage(sessions.error)}</p>}>
+      <ul class="session-list" aria-label="Your sessions" data-testid="sessions">
+        <For each={sessions.latest ?? []}>
+          {(session) => (
+            <li class="session" data-current={session.current}>
+              <span class="session-device" dir="auto">
+                {deviceOf(session.userAgent)}
+                <Show when={session.current}>
+                  <span class="role-tag session-here">this device</span>
+                </Show>
+              </span>
+              <span class="muted small">
+                {session.clientAddress || "unknown address"} · last used {session.lastUsedAt ? fullTimeOf(session.lastUsedAt) : "never"}
+              </span>
+            </li>
+          )}
+        </For>
+      </ul>
+    </Show>
+  );
+}
+
+/** A short name for a user agent ("Chrome on Linux"), or the text itself. */
+function deviceOf(userAgent: string): string {
+  if (!userAgent) return "Unknown device";
+  const browser = /Edg\//.test(userAgent) ? "Edge" : /Firefox\//.test(userAgent) ? "Firefox" : /Chrom(e|ium)\//.test(userAgent) ? "Chrome" : /Safari\//.test(userAgent) ? "Safari" : "";
+  const os = /Android/.test(userAgent) ? "Android" : /iPhone|iPad/.test(userAgent) ? "iOS" : /Windows/.test(userAgent) ? "Windows" : /Mac OS/.test(userAgent) ? "macOS" : /Linux/.test(userAgent) ? "Linux" : "";
+  return browser && os ? `${browser} on ${os}` : userAgent.slice(0, 60);
 }

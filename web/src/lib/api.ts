@@ -62,6 +62,13 @@ export function errorMessage(error: unknown): string {
   return "Something went wrong.";
 }
 
+/** A call answered "no such thing" (404), or that the id given cannot name one (400): shown as not found. */
+export function isNotFound(error: unknown): boolean {
+  if (!(error instanceof TRPCClientError)) return false;
+  const code = (error.data as { code?: string } | undefined)?.code;
+  return code === "NOT_FOUND" || code === "BAD_REQUEST";
+}
+
 /** The field an input error is about, if the server named one. */
 export function errorField(error: unknown): string | undefined {
   if (error instanceof TRPCClientError) return (error.data as { field?: string } | undefined)?.field;

@@ -39,6 +39,9 @@ export function createLiveClient(url: string): LiveClient {
     // A person is waiting: come back quickly, but never in lockstep with everyone else.
     backoff: { baseMs: 300, maxMs: 8_000 },
     sendTimeoutMs: 45_000,
+    // A network gone silently (no close ever comes) is noticed within about 20 s.
+    heartbeatMs: 15_000,
+    heartbeatTimeoutMs: 5_000,
   });
   client.on("state", (state) => {
     if (state === "live") tokenFailed = false;

@@ -88,7 +88,22 @@ export function SignUp() {
   const form = createSubmit();
   const done = useAfterAuth();
 
+  // Every field's problem at once, each under its field (the server names only the first).
+  const [problems, setProblems] = createSignal<Record<string, string>>({});
+  const check = (): Record<string, string> => {
+    const found: Record<string, string> = {};
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email().trim())) found.email = "Enter a valid email address";
+    if (!/^[A-Za-z0-9_.-]{3,32}$/.test(username().trim())) found.username = "Username: 3–32 letters, digits, “_”, “.” or “-”";
+    if (password().length < FIELDS.password.min) found.password = `Password: at least ${FIELDS.password.min} characters`;
+    return found;
+  };
+  const problem = (field: string): string | undefined => problems()[field];
+  const describedBy = (field: string, hint?: string): string | undefined =>
+    [hint, problem(field) ? `${field}-error` : undefined].filter(Boolean).join(" ") || undefined;
   const submit = form.onSubmit(async () => {
+    const found = check();
+    setProblems(found);
+    if (Object.keys(found).length > 0) return;
     const name = displayName().trim();
     adopt(
       await publicApi.auth.register.mutate({
@@ -100,7 +115,16 @@ export function SignUp() {
     );
     done();
   });
-  const invalid = form.invalid;
+  const invalid = (field: string) => (problem(field) ? ("true" as const) : form.invalid(field));
+  const FieldError = (p: { field: string }) => (
+    <Show when={problem(p.field)}>
+      {(text) => (
+        <small class="field-error" id={`${p.field}-error`} data-testid={`${p.field}-error`}>
+          {text()}
+        </small>
+      )}
+    </Show>
+  );
 
   return (
     <Show when={!isSignedIn()} fallback={<Navigate href="/" />}>
@@ -115,9 +139,11 @@ export function SignUp() {
               required
               autofocus
               aria-invalid={invalid("email")}
+              aria-describedby={describedBy("email")}
               value={email()}
               onInput={(e) => setEmail(e.currentTarget.value)}
             />
+            <FieldError field="email" />
           </label>
           <label class="field">
             <span>Username</span>
@@ -126,12 +152,13 @@ export function SignUp() {
               autocomplete="username"
               required
               pattern="[A-Za-z0-9_.\-]{3,32}"
-              aria-describedby="username-hint"
+              aria-describedby={describedBy("username", "username-hint")}
               aria-invalid={invalid("username")}
               value={username()}
               onInput={(e) => setUsername(e.currentTarget.value)}
             />
             <small id="username-hint">3–32 letters, digits, “_”, “.” or “-”</small>
+            <FieldError field="username" />
           </label>
           <label class="field">
             <span>
@@ -147,12 +174,13 @@ export function SignUp() {
               autocomplete="new-password"
               required
               minLength={FIELDS.password.min}
-              aria-describedby="password-hint"
+              aria-describedby={describedBy("password", "password-hint")}
               aria-invalid={invalid("password")}
               value={password()}
               onInput={(e) => setPassword(e.currentTarget.value)}
             />
             <small id="password-hint">At least 8 characters</small>
+            <FieldError field="password" />
           </label>
           <FormError error={form.error()} />
           <button class="button primary wide" type="submit" disabled={form.busy() || !email() || !username() || !password()}>

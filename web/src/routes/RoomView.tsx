@@ -3,7 +3,7 @@
 // and the composer. Reaching the newest message marks the room read.
 import { A, useNavigate, useParams } from "@solidjs/router";
 import { createEffect, createResource, createSignal, For, Match, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
-import { api, errorMessage } from "../lib/api";
+import { api, errorMessage, isNotFound } from "../lib/api";
 import { usePeople } from "../lib/store/people";
 import { useRooms } from "../lib/store/rooms";
 import { useTimelines } from "../lib/store/timelines";
@@ -52,11 +52,24 @@ function RoomScreen(props: { roomId: string }) {
 function NotAMember(props: { roomId: string }) {
   const rooms = useRooms();
   const layout = useLayout();
-  const [room] = createResource(() => props.roomId, (id) => api.rooms.get.query({ id }));
+  // Not found (or an id that cannot be one) is an answer, not a failure: read as undefined, so
+  // nothing reading the room throws into the app's error boundary.
+  const [room, { refetch }] = createResource(
+    () => props.roomId,
+    async (id) => {
+      try {
+        return { room: await api.rooms.get.query({ id }) };
+      } catch (failure) {
+        if (isNotFound(failure)) return { room: undefined };
+        throw failure;
+      }
+    },
+  );
+  const found = () => (room.state === "ready" ? room()?.room : undefined);
   const [busy, setBusy] = createSignal(false);
   createEffect(() => {
     // A member whose list is just behind (joined on another device a moment ago).
-    if (room()?.membership) void rooms.refresh();
+    if (found()?.membership) void rooms.refresh();
   });
   const join = async () => {
     setBusy(true);
@@ -79,13 +92,20 @@ function NotAMember(props: { roomId: string }) {
       <div class="splash">
         <Switch>
           <Match when={room.error}>
-            <h1>Room not found</h1>
+            <h1>Could not load the room</h1>
+            <p class="muted">{errorMessage(room.error)}</p>
+            <button type="button" class="button" onClick={() => void refetch()}>
+              Try again
+            </button>
+          </Match>
+          <Match when={room.state === "ready" && !found()}>
+            <h1 data-testid="room-not-found">Room not found</h1>
             <p class="muted">This room does not exist, or it is private and you are not in it.</p>
             <A class="button" href="/">
               Back
             </A>
           </Match>
-          <Match when={room()}>
+          <Match when={found()}>
             {(r) => (
               <>
                 <h1>

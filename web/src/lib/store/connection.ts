@@ -25,17 +25,38 @@ function toSubscribeFrom(from: RoomFrom): SubscribeFrom {
   };
 }
 
+/** What the badge shows: the socket's state, or "offline" while the browser says the network is gone. */
+export type ShownState = ConnectionState | "offline";
+
 export function createConnection() {
-  const [state, setState] = createSignal<ConnectionState>("connecting");
+  const [socketState, setState] = createSignal<ConnectionState>("connecting");
+  const [online, setOnline] = createSignal(typeof navigator === "undefined" ? true : navigator.onLine !== false);
   let client: LiveClient | undefined;
   const subscribed = new Set<string>();
+  const state = (): ShownState => (!online() && socketState() !== "live" ? "offline" : socketState());
+  // The browser knows before the socket does: give the socket up when the network goes, and come
+  // back at once (not after the backoff) when it returns.
+  const onOffline = () => {
+    setOnline(false);
+    client?.dropConnection();
+  };
+  const onOnline = () => {
+    setOnline(true);
+    client?.reconnectNow();
+  };
+  if (typeof window !== "undefined") {
+    window.addEventListener("offline", onOffline);
+    window.addEventListener("online", onOnline);
+  }
 
   return {
     state,
+    /** The socket's own state (the badge's data-state), whatever the browser says of the network. */
+    socketState,
     /** The client, once there is one (requests made before the socket is up wait for it). */
     client: (): LiveClient | undefined => client,
     /** The client only while the socket is up (for what is not worth queueing). */
-    live: (): LiveClient | undefined => (state() === "live" ? client : undefined),
+    live: (): LiveClient | undefined => (socketState() === "live" ? client : undefined),
     attach(next: LiveClient): void {
       client = next;
       next.on("state", setState);
@@ -73,6 +94,10 @@ export function createConnection() {
     },
     isSubscribed: (roomId: string): boolean => subscribed.has(roomId),
     close(): void {
+      if (typeof window !== "undefined") {
+        window.removeEventListener("offline", onOffline);
+        window.removeEventListener("online", onOnline);
+      }
       client?.close();
       client = undefined;
     },

@@ -1,6 +1,6 @@
 // People: who each user id is (fetched once, on first sight), who I am, and everyone's presence.
 import { createSignal } from "solid-js";
-import { createStore } from "solid-js/store";
+import { createStore, reconcile } from "solid-js/store";
 import { api } from "../api";
 import type { Presence } from "../live";
 import type { User } from "../types";
@@ -55,6 +55,9 @@ export function createPeople(self: User) {
     presence,
     setPresence(userId: string, state: Presence): void {
       setPresence(userId, state);
+    },
+    clearPresence(): void {
+      setPresence(reconcile({}));
     },
     ensureUser,
     rememberUsers,

@@ -37,7 +37,9 @@ export function wireLiveEvents(
   };
 
   client.on("state", (state) => {
-    if (state !== "live") return;
+    // Without the socket nobody's presence is known: show no one online (the snapshots after the
+    // reconnect tell it again) rather than what was true before the break.
+    if (state !== "live") return people.clearPresence();
     const wasLive = everLive;
     everLive = true;
     people.setPresence(myId, "online");
