@@ -99,7 +99,7 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
           aria-expanded={picking()}
           onClick={() => setPicking((v) => !v)}
         >
-          <span aria-hidden="true">☺︎</span>
+          <Icon name="smile" />
         </button>
         <Show when={picking()}>
           <EmojiPicker

@@ -37,11 +37,11 @@ export function MessageActionBar(props: ActionBarProps) {
         aria-expanded={picking()}
         onClick={() => setPicking((v) => !v)}
       >
-        <span aria-hidden="true" class="action-emoji">☺︎</span>
+        <Icon name="smile" size={16} />
       </button>
       {props.extra}
       <button type="button" class="icon-button" aria-label="Copy link to message" title="Copy link" onClick={() => props.onCopyLink()}>
-        <span aria-hidden="true" class="action-emoji">🔗</span>
+        <Icon name="link" size={16} />
       </button>
       <Show when={props.mine}>
         <button type="button" class="icon-button" aria-label="Edit message" title="Edit" onClick={() => props.onEdit()}>
