@@ -4,8 +4,13 @@
 import { describe, expect, it } from "vitest";
 import { parseMarkdown, plainText, renderMarkdown, safeHref } from "../src/lib/markdown";
 
-const ALLOWED_TAGS = new Set(["P", "BR", "STRONG", "EM", "DEL", "CODE", "PRE", "UL", "OL", "LI", "A", "BLOCKQUOTE"]);
-const ALLOWED_ATTRIBUTES: Record<string, Set<string>> = { A: new Set(["href", "rel", "target"]), OL: new Set(["start"]) };
+const ALLOWED_TAGS = new Set(["P", "BR", "STRONG", "EM", "DEL", "CODE", "PRE", "UL", "OL", "LI", "A", "BLOCKQUOTE", "SPAN"]);
+const ALLOWED_ATTRIBUTES: Record<string, Set<string>> = {
+  A: new Set(["href", "rel", "target"]),
+  OL: new Set(["start"]),
+  // A :shortcode: shown as its emoji.
+  SPAN: new Set(["class", "role", "aria-label", "title"]),
+};
 const SAFE_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
 
 function render(source: string): HTMLElement {
@@ -211,3 +216,20 @@ describe("markdown sanitising", () => {
     expect(JSON.stringify(blocks)).toContain('"text":"<b>x</b> "');
   });
 });
+
+// --- emoji ---
+describe(":shortcode: emoji", () => {
+  it("shows known shortcodes as their emoji, as text, and leaves unknown ones, code and markup alone", () => {
+    const container = render("We shipped :tada: :+1: and :not_a_code: `:tada:` **:rocket:** :<img src=x onerror=alert(1)>:");
+    assertSafe(container);
+    expect([...container.querySelectorAll("span.emoji")].map((s) => [s.textContent, s.getAttribute("title")])).toEqual([
+      ["🎉", ":tada:"],
+      ["👍", ":+1:"],
+      ["🚀", ":rocket:"],
+    ]);
+    expect(container.querySelector("code")?.textContent).toBe(":tada:");
+    expect(container.textContent).toContain(":not_a_code:");
+    expect(container.querySelector("img")).toBeNull();
+  });
+});
+

@@ -686,8 +686,10 @@ export class LiveClient extends Emitter<LiveEvents> {
       this.emit("message", message);
       return;
     }
-    if (kind === "messageCreated") return; // delivered already
-    this.emit(kind === "messageEdited" ? "edited" : "deleted", message);
+    // Delivered already. With a position, though, it is a later change of that message (a reaction
+    // taken away again leaves it as sent): an edit.
+    if (kind === "messageCreated" && !position) return;
+    this.emit(kind === "messageDeleted" ? "deleted" : "edited", message);
   }
 
   private settle(frame: ServerFrame): void {

@@ -93,7 +93,17 @@ export const MessageOut = z.object({
   createdAt: iso,
   editedAt: isoOrNull,
   deleted: z.boolean(),
-  change: z.number().describe("the message lane position of its latest change (created, edited, deleted)"),
+  change: z.number().describe("the message lane position of its latest change (created, edited, deleted, reacted to)"),
+  // --- reactions ---
+  reactions: z
+    .array(
+      z.object({
+        emoji: z.string().describe("the emoji (a Unicode emoji sequence)"),
+        count: z.number().describe("how many people reacted with it"),
+        userIds: z.array(z.string()).describe("who reacted, in order: the first 50"),
+      }),
+    )
+    .describe("in the order each emoji was first used"),
 });
 export type MessageOut = z.infer<typeof MessageOut>;
 
@@ -236,5 +246,6 @@ export function shapeMessage(message: Message | undefined): MessageOut {
     editedAt: timeOrNull(m.editTime),
     deleted: m.deleted,
     change: num(m.change),
+    reactions: m.reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: [...r.userIds] })),
   };
 }

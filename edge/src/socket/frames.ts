@@ -28,7 +28,8 @@ export function memberFrame(kind: MemberKind, roomId: string, userId: string, ev
  * applies each as an upsert by id.
  */
 export function messageFrame(message: Message): OutgoingFrame {
-  const kind = message.deleted ? "messageDeleted" : message.editTime ? "messageEdited" : "messageCreated";
+  // A message with reactions has changed since it was sent (reacting is a change): edited.
+  const kind = message.deleted ? "messageDeleted" : message.editTime || message.reactions.length > 0 ? "messageEdited" : "messageCreated";
   return new OutgoingFrame({ position: { messages: message.change }, frame: { case: kind, value: { message } } });
 }
 

@@ -64,4 +64,18 @@ export const RoomHead = defineEntity({
 });
 export type RoomHead = InferEntity<typeof RoomHead>;
 
-export const entities = [Message, MessageVersion, RoomHead];
+// --- reactions ---
+/** One person's reaction with one emoji to one message (the primary key makes it once). */
+export const MessageReaction = defineEntity({
+  name: "MessageReaction",
+  tableName: "message_reactions",
+  properties: {
+    messageId: p.uuid().primary(),
+    emoji: p.string().length(64).primary(),
+    userId: p.uuid().primary(),
+    createdAt: p.datetime(),
+  },
+});
+export type MessageReaction = InferEntity<typeof MessageReaction>;
+
+export const entities = [Message, MessageVersion, RoomHead, MessageReaction];

@@ -70,6 +70,24 @@ export const OLDER_SQL = `select * from messages where room_id = ?::uuid and seq
 /** The oldest `limit` messages from a seq up to the head: a forward range scan of (room_id, seq). */
 export const NEWER_SQL = `select * from messages where room_id = ?::uuid and seq >= ?::bigint and seq <= ?::bigint order by seq asc limit ?`;
 
+/** How many user ids a reaction lists (its count is exact). */
+export const REACTION_USERS_LISTED = 50;
+
+/** Every reaction of a set of messages, grouped per (message, emoji), in order of first use. */
+const REACTIONS_SQL = `
+select r.message_id, r.emoji, count(*) as count,
+       (array_agg(r.user_id::text order by r.created_at, r.user_id))[1:${REACTION_USERS_LISTED}] as user_ids
+from message_reactions r
+where r.message_id in (select value::uuid from jsonb_array_elements_text(?::jsonb))
+group by r.message_id, r.emoji
+order by r.message_id, min(r.created_at), r.emoji`;
+
+export interface ReactionRow {
+  emoji: string;
+  count: number;
+  userIds: string[];
+}
+
 export interface NewMessage {
   id: string;
   roomId: string;
@@ -218,6 +236,44 @@ export class MessageRepository extends EntityRepository<Message> {
     message.deletedAt = now;
     await this.em.nativeUpdate(MessageVersion, { messageId: id }, { body: "" });
     return { message, changed: true };
+  }
+
+  // --- reactions ---
+  /**
+   * Adds (or removes) the user's reaction and, when that changed anything, takes the room's next
+   * stream position for the message. In a transaction: it locks the message row, then the room head.
+   */
+  async react(id: string, userId: string, emoji: string, add: boolean, now: Date): Promise<Change> {
+    const message = await this.em.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (message.deletedAt) throw new MessageGone(id);
+    const rows = add
+      ? await this.em.execute<unknown[]>(
+          `insert into message_reactions (message_id, emoji, user_id, created_at) values (?::uuid, ?::varchar, ?::uuid, ?) on conflict do nothing returning message_id`,
+          [id, emoji, userId, now],
+        )
+      : await this.em.execute<unknown[]>(
+          `delete from message_reactions where message_id = ?::uuid and emoji = ?::varchar and user_id = ?::uuid returning message_id`,
+          [id, emoji, userId],
+        );
+    if (rows.length === 0) return { message, changed: false };
+    await this.takeChange(message);
+    return { message, changed: true };
+  }
+
+  /** The reactions of each message, by message id; each emoji in order of first use, its first users. */
+  async reactionsOf(messageIds: readonly string[]): Promise<Map<string, ReactionRow[]>> {
+    const byMessage = new Map<string, ReactionRow[]>();
+    if (messageIds.length === 0) return byMessage;
+    const rows = await this.em.execute<{ message_id: string; emoji: string; count: string | number; user_ids: string[] }[]>(
+      REACTIONS_SQL,
+      [JSON.stringify(messageIds)],
+    );
+    for (const row of rows) {
+      const list = byMessage.get(row.message_id) ?? [];
+      list.push({ emoji: row.emoji, count: Number(row.count), userIds: row.user_ids });
+      byMessage.set(row.message_id, list);
+    }
+    return byMessage;
   }
 
   /** Stats of every position, in request order. */

@@ -16,6 +16,8 @@ import {
   type ServiceHandlers,
 } from "@parley/kit";
 import type {
+  AddReactionRequest,
+  RemoveReactionRequest,
   DeleteMessageRequest,
   EditMessageRequest,
   GetRoomStatsRequest,
@@ -31,7 +33,8 @@ import { fields } from "@parley/proto/rules/zod";
 import { z } from "zod";
 import type { MessageDb } from "./db.js";
 import type { Message } from "./entities.js";
-import { DuplicateClientMsgId, MessageGone, type Change, type MessageRepository } from "./repositories.js";
+import { DuplicateClientMsgId, MessageGone, type Change, type MessageRepository, type ReactionRow } from "./repositories.js";
+import { requireEmoji } from "./emoji.js";
 import { RoomGate, type RoomClient } from "./room-access.js";
 
 export interface MessageDeps {
@@ -168,7 +171,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         break;
       }
     }
-    return { messages: page.messages.map(toMessage), hasOlder: page.hasOlder, hasNewer: page.hasNewer, lastSeq: head, lastChange };
+    return { messages: await withReactions(messages, page.messages), hasOlder: page.hasOlder, hasNewer: page.hasNewer, lastSeq: head, lastChange };
   }
 
   /**
@@ -200,7 +203,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     const hasMore = rows.length > limit;
     const page = rows.slice(0, limit);
     return {
-      messages: page.map(toMessage),
+      messages: await withReactions(messages, page),
       hasMore,
       lastChange: hasMore ? BigInt(page.at(-1)!.change) : lastChange,
       lastSeq,
@@ -222,7 +225,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
       throw error;
     }
-    const edited = toMessage(change.message);
+    const edited = (await withReactions(messages, [change.message]))[0]!;
     if (change.changed) this.publish(ctx, edited.roomId!, { case: "messageEdited", value: { message: edited } }, edited.change);
     return { message: edited };
   }
@@ -235,10 +238,10 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     if (message.senderId !== caller && !access.moderator) {
       throw fail.permissionDenied("only the sender or a room admin can delete a message");
     }
-    if (message.deletedAt) return { message: toMessage(message) };
+    if (message.deletedAt) return { message: (await withReactions(messages, [message]))[0]! };
     if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
     const change = await this.deps.db.transactional((tx) => tx.messages.tombstone(message.id, new Date()));
-    const tombstone = toMessage(change.message);
+    const tombstone = (await withReactions(messages, [change.message]))[0]!;
     if (change.changed) this.publish(ctx, tombstone.roomId!, { case: "messageDeleted", value: { message: tombstone } }, tombstone.change);
     return { message: tombstone };
   }
@@ -279,6 +282,40 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     return { lastReadSeq };
   }
 
+  // --- reactions ---
+  async addReaction(request: AddReactionRequest, ctx: CallContext) {
+    return { message: await this.react(request, ctx, true) };
+  }
+
+  async removeReaction(request: RemoveReactionRequest, ctx: CallContext) {
+    return { message: await this.react(request, ctx, false) };
+  }
+
+  /**
+   * Membership first (NOT_FOUND alike for a missing message and a room the caller is not in), then
+   * the emoji; a deleted message or an archived room is FAILED_PRECONDITION. A change (not a repeat)
+   * bumps the message's stream position and goes out as messageEdited, with every reaction.
+   */
+  private async react(request: AddReactionRequest | RemoveReactionRequest, ctx: CallContext, add: boolean) {
+    const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
+    const { message_id: messageId } = validate(z.object({ message_id: uuid }), { message_id: request.messageId });
+    const { message, access } = await this.visibleMessage(messages, messageId, caller);
+    const emoji = requireEmoji(request.emoji);
+    if (message.deletedAt) throw fail.failedPrecondition("the message is deleted");
+    if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
+    let change: Change;
+    try {
+      change = await this.deps.db.transactional((tx) => tx.messages.react(message.id, caller, emoji, add, new Date()));
+    } catch (error) {
+      if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
+      throw error;
+    }
+    const [reacted] = await withReactions(messages, [change.message]);
+    if (change.changed) this.publish(ctx, reacted!.roomId!, { case: "messageEdited", value: { message: reacted } }, reacted!.change);
+    return reacted!;
+  }
+
   /** The message and the caller's access to its room; NOT_FOUND alike for a missing message and for a non-member. */
   private async visibleMessage(messages: MessageRepository, messageId: string, caller: string) {
     const message = await messages.findById(messageId);
@@ -293,7 +330,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     if (original.roomId !== roomId || (sentBody !== undefined && sentBody !== body)) {
       throw fail.alreadyExists("client_msg_id", "client_msg_id: already used for a different message");
     }
-    return { message: toMessage(original), duplicate: true };
+    return { message: (await withReactions(messages, [original]))[0]!, duplicate: true };
   }
 
   /** After the commit: a lost event is found by seq, so it must never fail the call (publishCommitted). */
@@ -302,7 +339,13 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
   }
 }
 
-export function toMessage(message: Message): MessageInit & { change: bigint } {
+/** Messages with their reactions (one query for the lot). */
+async function withReactions(messages: MessageRepository, rows: readonly Message[]) {
+  const reactions = await messages.reactionsOf(rows.map((m) => m.id));
+  return rows.map((m) => toMessage(m, reactions.get(m.id)));
+}
+
+export function toMessage(message: Message, reactions: readonly ReactionRow[] = []): MessageInit & { change: bigint } {
   return {
     id: message.id,
     roomId: message.roomId,
@@ -316,6 +359,7 @@ export function toMessage(message: Message): MessageInit & { change: bigint } {
     editTime: message.editedAt ? toTimestamp(message.editedAt) : undefined,
     deleted: message.deletedAt != null,
     deleteTime: message.deletedAt ? toTimestamp(message.deletedAt) : undefined,
+    reactions: reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: r.userIds })),
   };
 }
 

@@ -709,5 +709,132 @@ export function describeMessageBehaviours(label: string, start: () => Promise<Wo
         }
       });
     });
+    // --- reactions ---
+    describe("reactions", () => {
+      const add = (userId: string, messageId: string, emoji: string) =>
+        world.messages.addReaction({ messageId, emoji }, asUser(userId)).then((r) => r.message!);
+      const remove = (userId: string, messageId: string, emoji: string) =>
+        world.messages.removeReaction({ messageId, emoji }, asUser(userId)).then((r) => r.message!);
+      const summary = (message: Message) => message.reactions.map((r) => [r.emoji, r.count, r.userIds]);
+
+      it("toggles a reaction, counts who reacted in order, and stores a shortcode as its emoji", async () => {
+        const { roomId, members } = await roomWithMembers(2);
+        const [alice, bob] = members as [string, string];
+        const message = await send(alice, roomId, "react to me");
+        expect(summary(await add(alice, message.id, "👍"))).toEqual([["👍", 1, [alice]]]);
+        expect(summary(await add(bob, message.id, ":+1:"))).toEqual([["👍", 2, [alice, bob]]]);
+        expect(summary(await add(bob, message.id, ":tada:"))).toEqual([
+          ["👍", 2, [alice, bob]],
+          ["🎉", 1, [bob]],
+        ]);
+        expect(summary(await remove(alice, message.id, "👍"))).toEqual([
+          ["👍", 1, [bob]],
+          ["🎉", 1, [bob]],
+        ]);
+        // Reading the history shows them too.
+        const page = await list(alice, roomId);
+        expect(summary(page.messages[0]!)).toEqual([
+          ["👍", 1, [bob]],
+          ["🎉", 1, [bob]],
+        ]);
+        expect(summary(await remove(bob, message.id, "🎉"))).toEqual([["👍", 1, [bob]]]);
+      });
+
+      it("counts the same emoji from the same person once: a repeated or racing add changes nothing and takes no position", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const alice = members[0]!;
+        const message = await send(alice, roomId, "once");
+        const results = await Promise.all(Array.from({ length: 8 }, () => add(alice, message.id, "🎉")));
+        for (const result of results) expect(summary(result)).toEqual([["🎉", 1, [alice]]]);
+        expect(results.map((r) => r.change).sort()).toEqual(Array.from({ length: 8 }, () => 2n));
+        expect((await add(alice, message.id, ":tada:")).change).toBe(2n);
+        // Removing one the caller does not have changes nothing either.
+        expect((await remove(alice, message.id, "👍")).change).toBe(2n);
+      });
+
+      it("bumps the message's change with each add and remove, so the message lane brings it once in its current state", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const alice = members[0]!;
+        const first = await send(alice, roomId, "first");
+        const second = await send(alice, roomId, "second");
+        expect((await add(alice, first.id, "😀")).change).toBe(3n);
+        expect((await add(alice, first.id, "👍🏽")).change).toBe(4n);
+        expect((await remove(alice, first.id, "😀")).change).toBe(5n);
+        const lane = await world.messages.listChanges({ roomId, after: 2n }, asUser(alice));
+        expect(lane.messages.map((m) => [m.id, m.change])).toEqual([[first.id, 5n]]);
+        expect(summary(lane.messages[0]!)).toEqual([["👍🏽", 1, [alice]]]);
+        expect(lane.lastChange).toBe(5n);
+        expect(second.change).toBe(2n);
+      });
+
+      it("publishes a reaction as MessageEdited with every reaction, at its position, and nothing for a repeat", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const alice = members[0]!;
+        const message = await send(alice, roomId, "live");
+        const events: Event[] = [];
+        const unsubscribe = await world.broker.subscribe(topics.room(roomId), (event) => events.push(event));
+        try {
+          await add(alice, message.id, "❤️");
+          await add(alice, message.id, "❤️");
+          await remove(alice, message.id, "❤️");
+          const marker = await send(alice, roomId, "marker");
+          await eventually(() => expect(events.at(-1)?.change).toBe(marker.change));
+          expect(events.map((e) => [e.payload.case, e.change, (e.payload.value as { message: Message }).message.reactions.length])).toEqual([
+            ["messageEdited", 2n, 1],
+            ["messageEdited", 3n, 0],
+            ["messageCreated", 4n, 0],
+          ]);
+        } finally {
+          await unsubscribe();
+        }
+      });
+
+      it("accepts skin tones, ZWJ sequences and flags, and rejects text, several emoji, unknown shortcodes and long input with INVALID_ARGUMENT", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const alice = members[0]!;
+        const message = await send(alice, roomId, "emoji");
+        for (const emoji of ["👋🏿", "👨‍👩‍👧‍👦", "🏳️‍🌈", "🇫🇷", "1️⃣", ":smile:", "❤"]) {
+          expect((await add(alice, message.id, emoji)).reactions.length).toBeGreaterThan(0);
+        }
+        expect((await list(alice, roomId)).messages[0]!.reactions.map((r) => r.emoji)).toContain("❤️");
+        for (const emoji of ["", "a", "hello", "👍👍", ":nope_not_a_code:", "<script>", "👍".repeat(40), ":tada"]) {
+          const error = await failure(add(alice, message.id, emoji));
+          expect(error?.code, emoji).toBe(Code.InvalidArgument);
+          expect(error?.rawMessage).toMatch(/emoji/);
+        }
+        expect((await failure(add(alice, "not-a-uuid", "👍")))?.code).toBe(Code.InvalidArgument);
+      });
+
+      it("gives a non-member of a private room NOT_FOUND, as for a message that does not exist, before looking at the emoji", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const outsider = await world.newUser();
+        const message = await send(members[0]!, roomId, "private");
+        await add(members[0]!, message.id, "👍");
+        for (const emoji of ["👍", "not an emoji"]) {
+          const hidden = await failure(add(outsider, message.id, emoji));
+          const missing = await failure(add(outsider, uuidv7(), emoji));
+          expect(hidden?.code).toBe(Code.NotFound);
+          expect(hidden?.rawMessage).toBe(missing?.rawMessage);
+          expect((await failure(remove(outsider, message.id, emoji)))?.code).toBe(Code.NotFound);
+        }
+        const { roomId: publicRoom, members: publicMembers } = await roomWithMembers(1, "public");
+        const publicMessage = await send(publicMembers[0]!, publicRoom, "public");
+        expect((await failure(add(outsider, publicMessage.id, "👍")))?.code).toBe(Code.NotFound);
+      });
+
+      it("refuses reactions to a deleted message and in an archived room with FAILED_PRECONDITION", async () => {
+        const { roomId, owner, members } = await roomWithMembers(1);
+        const alice = members[0]!;
+        const message = await send(alice, roomId, "soon gone");
+        await add(alice, message.id, "👍");
+        const { message: tombstone } = await world.messages.deleteMessage({ messageId: message.id }, asUser(alice));
+        expect(tombstone?.reactions.map((r) => r.emoji)).toEqual(["👍"]);
+        expect((await failure(add(alice, message.id, "🎉")))?.code).toBe(Code.FailedPrecondition);
+        expect((await failure(remove(alice, message.id, "👍")))?.code).toBe(Code.FailedPrecondition);
+        const kept = await send(alice, roomId, "kept");
+        await world.archive(roomId, owner);
+        expect((await failure(add(alice, kept.id, "🎉")))?.code).toBe(Code.FailedPrecondition);
+      });
+    });
   });
 }

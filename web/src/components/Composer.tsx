@@ -5,6 +5,7 @@ import { FIELDS, remaining as charactersLeft } from "@parley/proto/rules";
 import { useTyping } from "../lib/store/typing";
 import { autosize } from "./MessageItem";
 import { Icon } from "./Icon";
+import { EmojiPicker } from "./EmojiPicker";
 import "./Composer.css";
 
 const drafts = new Map<string, string>();
@@ -12,6 +13,7 @@ const drafts = new Map<string, string>();
 export function Composer(props: { roomId: string; label: string; onSend: (body: string) => void; onEditLast: () => boolean }) {
   const typing = useTyping();
   const [body, setBody] = createSignal(drafts.get(props.roomId) ?? "");
+  const [picking, setPicking] = createSignal(false);
   let input!: HTMLTextAreaElement;
 
   onMount(() => {
@@ -33,6 +35,16 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
     update("");
     drafts.delete(props.roomId);
     input.focus();
+  };
+
+  /** Puts an emoji from the picker where the caret is. */
+  const insertEmoji = (emoji: string) => {
+    const start = input.selectionStart ?? body().length;
+    const end = input.selectionEnd ?? start;
+    update(body().slice(0, start) + emoji + body().slice(end));
+    setPicking(false);
+    input.focus();
+    input.setSelectionRange(start + emoji.length, start + emoji.length);
   };
 
   // Counted as the server counts: characters (code points) after trimming.
@@ -77,6 +89,29 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
           {remaining()}
         </span>
       </Show>
+      <div class="composer-emoji">
+        <button
+          type="button"
+          class="icon-button"
+          aria-label="Insert emoji"
+          title="Insert emoji"
+          aria-haspopup="dialog"
+          aria-expanded={picking()}
+          onClick={() => setPicking((v) => !v)}
+        >
+          <Icon name="smile" />
+        </button>
+        <Show when={picking()}>
+          <EmojiPicker
+            label="Insert emoji"
+            onPick={insertEmoji}
+            onClose={() => {
+              setPicking(false);
+              input.focus();
+            }}
+          />
+        </Show>
+      </div>
       <button type="submit" class="icon-button send-button" aria-label="Send message" disabled={!body().trim() || remaining() < 0}>
         <Icon name="send" />
       </button>

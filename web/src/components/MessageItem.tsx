@@ -9,6 +9,8 @@ import type { ChatMessage } from "../lib/types";
 import { Avatar } from "./Avatar";
 import { Icon } from "./Icon";
 import { Markdown } from "./Markdown";
+import { MessageActionBar } from "./MessageActionBar";
+import { Reactions } from "./Reactions";
 import "./MessageItem.css";
 
 export interface MessageActions {
@@ -19,6 +21,9 @@ export interface MessageActions {
   askDelete(message: ChatMessage): void;
   retry(clientMsgId: string): void;
   discard(clientMsgId: string): void;
+  // --- reactions / action bar ---
+  react(message: ChatMessage, emoji: string, add: boolean): void;
+  copyLink(message: ChatMessage): void;
 }
 
 export function MessageItem(props: { item: TimelineItem; grouped: boolean; editing: boolean; actions: MessageActions }) {
@@ -86,6 +91,9 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
         >
           {(message) => <EditBox message={message()} actions={props.actions} />}
         </Show>
+        <Show when={confirmed() && !deleted()}>
+          <Reactions message={confirmed()!} onToggle={(emoji, add) => props.actions.react(confirmed()!, emoji, add)} />
+        </Show>
         <Show when={pending()}>
           {(send) => (
             <div class="send-status" role={send().status === "failed" ? "alert" : undefined}>
@@ -102,19 +110,20 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
           )}
         </Show>
       </div>
-      <Show when={confirmed() && !deleted() && !props.editing && (mine() || props.actions.canDelete(confirmed()!))}>
-        <div class="message-actions" role="group" aria-label="Message actions">
-          <Show when={mine()}>
-            <button type="button" class="icon-button" aria-label="Edit message" title="Edit" onClick={() => props.actions.startEdit(confirmed()!)}>
-              <Icon name="edit" size={16} />
-            </button>
-          </Show>
-          <Show when={props.actions.canDelete(confirmed()!)}>
-            <button type="button" class="icon-button" aria-label="Delete message" title="Delete" onClick={() => props.actions.askDelete(confirmed()!)}>
-              <Icon name="trash" size={16} />
-            </button>
-          </Show>
-        </div>
+      <Show when={confirmed() && !deleted() && !props.editing}>
+        <MessageActionBar
+          message={confirmed()!}
+          mine={mine()}
+          canDelete={props.actions.canDelete(confirmed()!)}
+          onReact={(emoji) => {
+            const m = confirmed()!;
+            const had = m.reactions?.some((r) => r.emoji === emoji && r.userIds.includes(people.myId));
+            if (!had) props.actions.react(m, emoji, true);
+          }}
+          onEdit={() => props.actions.startEdit(confirmed()!)}
+          onDelete={() => props.actions.askDelete(confirmed()!)}
+          onCopyLink={() => props.actions.copyLink(confirmed()!)}
+        />
       </Show>
     </article>
   );

@@ -65,6 +65,7 @@ export function toChatMessage(message: Message): ChatMessage {
     editedAt: message.editTime ? iso(message.editTime) : null,
     deleted: message.deleted,
     change: Number(message.change),
+    reactions: message.reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: [...r.userIds] })),
   };
 }
 

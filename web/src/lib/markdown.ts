@@ -5,6 +5,7 @@
 // ever parsed, so nothing a message says can become a tag, an attribute or an
 // event handler. Links keep only http, https and mailto URLs.
 
+import { splitShortcodes } from "./emoji";
 export type Inline =
   | { type: "text"; text: string }
   | { type: "code"; text: string }
@@ -354,7 +355,20 @@ function appendInline(parent: Node, nodes: readonly Inline[], doc: Document): vo
   for (const node of nodes) {
     switch (node.type) {
       case "text":
-        parent.appendChild(doc.createTextNode(node.text));
+        // :shortcode: of the shipped emoji data as the emoji (text nodes only: never markup).
+        for (const part of splitShortcodes(node.text)) {
+          if ("text" in part) {
+            parent.appendChild(doc.createTextNode(part.text));
+          } else {
+            const span = doc.createElement("span");
+            span.className = "emoji";
+            span.setAttribute("role", "img");
+            span.setAttribute("aria-label", part.name.replace(/_/g, " "));
+            span.setAttribute("title", `:${part.name}:`);
+            span.textContent = part.emoji;
+            parent.appendChild(span);
+          }
+        }
         break;
       case "br":
         parent.appendChild(doc.createElement("br"));

@@ -17,7 +17,12 @@ export type Member = RouterOutputs["rooms"]["members"]["members"][number];
  * latest change), when the source tells it (the socket always does): of two versions of one
  * message, the higher change is the newer.
  */
-export type ChatMessage = Omit<RouterOutputs["messages"]["list"]["messages"][number], "change"> & { change?: number };
+export type ChatMessage = Omit<RouterOutputs["messages"]["list"]["messages"][number], "change" | "reactions"> & {
+  change?: number;
+  /** Reactions (Message.reactions), in order of first use; absent from an edge that does not tell them. */
+  reactions?: Reaction[];
+};
+export type Reaction = RouterOutputs["messages"]["list"]["messages"][number]["reactions"][number];
 
 /**
  * A room lane or message lane position the API gives (ListMessages.last_change as a page's

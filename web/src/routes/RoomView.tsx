@@ -188,6 +188,17 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
     askDelete: (message) => setDeleting(message),
     retry: (clientMsgId) => timeline.retry(clientMsgId),
     discard: (clientMsgId) => timeline.discard(clientMsgId),
+    // --- reactions / action bar ---
+    react: (message, emoji, add) => {
+      timelines.react(message, emoji, add).catch((failure) => notify(`Could not react: ${errorMessage(failure)}`));
+    },
+    copyLink: (message) => {
+      const url = `${location.origin}/rooms/${message.roomId}#seq-${message.seq}`;
+      navigator.clipboard?.writeText(url).then(
+        () => notify("Link copied"),
+        () => notify(url),
+      );
+    },
   };
 
   const editLast = () => {

@@ -10,6 +10,8 @@ import { authedProcedure, router } from "../trpc.js";
 
 // The same rules as the message service's (the rule table): the same value gets the same answer here.
 const { body, clientMsgId, id } = fields;
+// The message service decides what is an emoji (one sequence or a known :shortcode:); here only its length.
+const reactionEmoji = z.string().min(1, "must not be empty").max(64, "at most 64 characters");
 
 export const messagesRouter = router({
   list: authedProcedure
@@ -74,5 +76,28 @@ export const messagesRouter = router({
     .input(z.strictObject({ id: id }))
     .mutation(async ({ ctx, input }) => {
       await call(ctx.caller, (o) => ctx.services.messages.deleteMessage({ messageId: input.id }, o));
+    }),
+
+  // --- reactions ---
+  react: authedProcedure
+    .meta({
+      rest: {
+        method: "PUT",
+        path: "/messages/:id/reactions/:emoji",
+        summary: "React to a message with an emoji (URL-encoded, or a :shortcode:); again changes nothing",
+      },
+    })
+    .input(z.strictObject({ id: id, emoji: reactionEmoji }))
+    .mutation(async ({ ctx, input }) => {
+      const { message } = await call(ctx.caller, (o) => ctx.services.messages.addReaction({ messageId: input.id, emoji: input.emoji }, o));
+      return shapeMessage(message);
+    }),
+
+  unreact: authedProcedure
+    .meta({ rest: { method: "DELETE", path: "/messages/:id/reactions/:emoji", summary: "Take your reaction with an emoji away" } })
+    .input(z.strictObject({ id: id, emoji: reactionEmoji }))
+    .mutation(async ({ ctx, input }) => {
+      const { message } = await call(ctx.caller, (o) => ctx.services.messages.removeReaction({ messageId: input.id, emoji: input.emoji }, o));
+      return shapeMessage(message);
     }),
 });

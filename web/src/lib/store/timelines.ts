@@ -221,6 +221,14 @@ export function createTimelines(deps: {
     entries.get(message.roomId)?.change(tombstone);
   }
 
+  // --- reactions ---
+  /** Adds or takes back my reaction; the message changes on screen when the server has stored it. */
+  async function react(message: ChatMessage, emoji: string, add: boolean): Promise<void> {
+    const input = { id: message.id, emoji };
+    const reacted = add ? await api.messages.react.mutate(input) : await api.messages.unreact.mutate(input);
+    entries.get(message.roomId)?.change(reacted);
+  }
+
   function drop(roomId: string): void {
     entries.get(roomId)?.dispose();
     entries.delete(roomId);
@@ -230,6 +238,7 @@ export function createTimelines(deps: {
     timeline,
     edit,
     remove,
+    react,
     /** Confirmed messages for a room's timeline, if it is open. */
     receive: (message: ChatMessage) => entries.get(message.roomId)?.receive([message]),
     /** An edit or a deletion for a room's timeline, if it is open: applied wherever it is in the history loaded. */

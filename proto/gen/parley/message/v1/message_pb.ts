@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file parley/message/v1/message.proto.
  */
 export const file_parley_message_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKyAgoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmNoYW5nZRgMIAEoAyJfChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkiVQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCglkdXBsaWNhdGUYAiABKAgigAEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIUCgpiZWZvcmVfc2VxGAIgASgDSAASEwoJYWZ0ZXJfc2VxGAMgASgDSAASFAoKYXJvdW5kX3NlcRgEIAEoA0gAEg0KBWxpbWl0GAUgASgFQggKBmN1cnNvciKRAQoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWhhc19vbGRlchgCIAEoCBIRCgloYXNfbmV3ZXIYAyABKAgSEAoIbGFzdF9zZXEYBCABKAMSEwoLbGFzdF9jaGFuZ2UYBSABKAMiaQoSTGlzdENoYW5nZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFYWZ0ZXIYAiABKAMSDQoFbGltaXQYAyABKAUSFgoJYWZ0ZXJfc2VxGAQgASgDSACIAQFCDAoKX2FmdGVyX3NlcSJ8ChNMaXN0Q2hhbmdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgCIAEoCBITCgtsYXN0X2NoYW5nZRgDIAEoAxIQCghsYXN0X3NlcRgEIAEoAyI2ChJFZGl0TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRIMCgRib2R5GAIgASgJIkIKE0VkaXRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKgoURGVsZXRlTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJEChVEZWxldGVNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiOgoQUm9vbVJlYWRQb3NpdGlvbhIPCgdyb29tX2lkGAEgASgJEhUKDWxhc3RfcmVhZF9zZXEYAiABKAMiSQoTR2V0Um9vbVN0YXRzUmVxdWVzdBIyCgVyb29tcxgBIAMoCzIjLnBhcmxleS5tZXNzYWdlLnYxLlJvb21SZWFkUG9zaXRpb24ikQEKCVJvb21TdGF0cxIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDEhQKDHVucmVhZF9jb3VudBgDIAEoAxI2ChJsYXN0X2FjdGl2aXR5X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xhc3RfY2hhbmdlGAUgASgDIkMKFEdldFJvb21TdGF0c1Jlc3BvbnNlEisKBXN0YXRzGAEgAygLMhwucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVN0YXRzIi8KD01hcmtSZWFkUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIpChBNYXJrUmVhZFJlc3BvbnNlEhUKDWxhc3RfcmVhZF9zZXEYASABKAMypQUKDk1lc3NhZ2VTZXJ2aWNlElwKC1NlbmRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJfCgxMaXN0TWVzc2FnZXMSJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2USXAoLRWRpdE1lc3NhZ2USJS5wYXJsZXkubWVzc2FnZS52MS5FZGl0TWVzc2FnZVJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5FZGl0TWVzc2FnZVJlc3BvbnNlEmIKDURlbGV0ZU1lc3NhZ2USJy5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBooLnBhcmxleS5tZXNzYWdlLnYxLkRlbGV0ZU1lc3NhZ2VSZXNwb25zZRJfCgxHZXRSb29tU3RhdHMSJi5wYXJsZXkubWVzc2FnZS52MS5HZXRSb29tU3RhdHNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVzcG9uc2USXAoLTGlzdENoYW5nZXMSJS5wYXJsZXkubWVzc2FnZS52MS5MaXN0Q2hhbmdlc1JlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0Q2hhbmdlc1Jlc3BvbnNlElMKCE1hcmtSZWFkEiIucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXF1ZXN0GiMucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSLiAgoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmNoYW5nZRgMIAEoAxIuCglyZWFjdGlvbnMYDSADKAsyGy5wYXJsZXkubWVzc2FnZS52MS5SZWFjdGlvbiI6CghSZWFjdGlvbhINCgVlbW9qaRgBIAEoCRINCgVjb3VudBgCIAEoBRIQCgh1c2VyX2lkcxgDIAMoCSJfChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkiVQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCglkdXBsaWNhdGUYAiABKAgigAEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIUCgpiZWZvcmVfc2VxGAIgASgDSAASEwoJYWZ0ZXJfc2VxGAMgASgDSAASFAoKYXJvdW5kX3NlcRgEIAEoA0gAEg0KBWxpbWl0GAUgASgFQggKBmN1cnNvciKRAQoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWhhc19vbGRlchgCIAEoCBIRCgloYXNfbmV3ZXIYAyABKAgSEAoIbGFzdF9zZXEYBCABKAMSEwoLbGFzdF9jaGFuZ2UYBSABKAMiaQoSTGlzdENoYW5nZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFYWZ0ZXIYAiABKAMSDQoFbGltaXQYAyABKAUSFgoJYWZ0ZXJfc2VxGAQgASgDSACIAQFCDAoKX2FmdGVyX3NlcSJ8ChNMaXN0Q2hhbmdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgCIAEoCBITCgtsYXN0X2NoYW5nZRgDIAEoAxIQCghsYXN0X3NlcRgEIAEoAyI2ChJFZGl0TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRIMCgRib2R5GAIgASgJIkIKE0VkaXRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKgoURGVsZXRlTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJEChVEZWxldGVNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiOgoQUm9vbVJlYWRQb3NpdGlvbhIPCgdyb29tX2lkGAEgASgJEhUKDWxhc3RfcmVhZF9zZXEYAiABKAMiSQoTR2V0Um9vbVN0YXRzUmVxdWVzdBIyCgVyb29tcxgBIAMoCzIjLnBhcmxleS5tZXNzYWdlLnYxLlJvb21SZWFkUG9zaXRpb24ikQEKCVJvb21TdGF0cxIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDEhQKDHVucmVhZF9jb3VudBgDIAEoAxI2ChJsYXN0X2FjdGl2aXR5X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xhc3RfY2hhbmdlGAUgASgDIkMKFEdldFJvb21TdGF0c1Jlc3BvbnNlEisKBXN0YXRzGAEgAygLMhwucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVN0YXRzIi8KD01hcmtSZWFkUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIpChBNYXJrUmVhZFJlc3BvbnNlEhUKDWxhc3RfcmVhZF9zZXEYASABKAMiNwoSQWRkUmVhY3Rpb25SZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSDQoFZW1vamkYAiABKAkiQgoTQWRkUmVhY3Rpb25SZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSI6ChVSZW1vdmVSZWFjdGlvblJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRINCgVlbW9qaRgCIAEoCSJFChZSZW1vdmVSZWFjdGlvblJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlMuoGCg5NZXNzYWdlU2VydmljZRJcCgtTZW5kTWVzc2FnZRIlLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USXwoMTGlzdE1lc3NhZ2VzEiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlElwKC0VkaXRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXNwb25zZRJiCg1EZWxldGVNZXNzYWdlEicucGFybGV5Lm1lc3NhZ2UudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaKC5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVzcG9uc2USXwoMR2V0Um9vbVN0YXRzEiYucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkdldFJvb21TdGF0c1Jlc3BvbnNlElwKC0xpc3RDaGFuZ2VzEiUucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXNwb25zZRJTCghNYXJrUmVhZBIiLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVxdWVzdBojLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVzcG9uc2USXAoLQWRkUmVhY3Rpb24SJS5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlc3BvbnNlEmUKDlJlbW92ZVJlYWN0aW9uEigucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXF1ZXN0GikucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message parley.message.v1.Message
@@ -86,6 +86,13 @@ export type Message = Message$1<"parley.message.v1.Message"> & {
    * @generated from field: int64 change = 12;
    */
   change: bigint;
+
+  /**
+   * Reactions, in the order each emoji was first used on this message.
+   *
+   * @generated from field: repeated parley.message.v1.Reaction reactions = 13;
+   */
+  reactions: Reaction[];
 };
 
 /**
@@ -94,6 +101,41 @@ export type Message = Message$1<"parley.message.v1.Message"> & {
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_parley_message_v1_message, 0);
+
+/**
+ * One emoji's reactions to a message.
+ *
+ * @generated from message parley.message.v1.Reaction
+ */
+export type Reaction = Message$1<"parley.message.v1.Reaction"> & {
+  /**
+   * The emoji itself (a Unicode emoji sequence), never a shortcode.
+   *
+   * @generated from field: string emoji = 1;
+   */
+  emoji: string;
+
+  /**
+   * How many people reacted with it (exact).
+   *
+   * @generated from field: int32 count = 2;
+   */
+  count: number;
+
+  /**
+   * Who reacted, in the order they did: the first 50 (count says how many there are).
+   *
+   * @generated from field: repeated string user_ids = 3;
+   */
+  userIds: string[];
+};
+
+/**
+ * Describes the message parley.message.v1.Reaction.
+ * Use `create(ReactionSchema)` to create a new message.
+ */
+export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 1);
 
 /**
  * @generated from message parley.message.v1.SendMessageRequest
@@ -129,7 +171,7 @@ export type SendMessageRequest = Message$1<"parley.message.v1.SendMessageRequest
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 1);
+  messageDesc(file_parley_message_v1_message, 2);
 
 /**
  * @generated from message parley.message.v1.SendMessageResponse
@@ -153,7 +195,7 @@ export type SendMessageResponse = Message$1<"parley.message.v1.SendMessageRespon
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 2);
+  messageDesc(file_parley_message_v1_message, 3);
 
 /**
  * @generated from message parley.message.v1.ListMessagesRequest
@@ -208,7 +250,7 @@ export type ListMessagesRequest = Message$1<"parley.message.v1.ListMessagesReque
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 3);
+  messageDesc(file_parley_message_v1_message, 4);
 
 /**
  * @generated from message parley.message.v1.ListMessagesResponse
@@ -254,7 +296,7 @@ export type ListMessagesResponse = Message$1<"parley.message.v1.ListMessagesResp
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 4);
+  messageDesc(file_parley_message_v1_message, 5);
 
 /**
  * @generated from message parley.message.v1.ListChangesRequest
@@ -294,7 +336,7 @@ export type ListChangesRequest = Message$1<"parley.message.v1.ListChangesRequest
  * Use `create(ListChangesRequestSchema)` to create a new message.
  */
 export const ListChangesRequestSchema: GenMessage<ListChangesRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 5);
+  messageDesc(file_parley_message_v1_message, 6);
 
 /**
  * @generated from message parley.message.v1.ListChangesResponse
@@ -335,7 +377,7 @@ export type ListChangesResponse = Message$1<"parley.message.v1.ListChangesRespon
  * Use `create(ListChangesResponseSchema)` to create a new message.
  */
 export const ListChangesResponseSchema: GenMessage<ListChangesResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 6);
+  messageDesc(file_parley_message_v1_message, 7);
 
 /**
  * @generated from message parley.message.v1.EditMessageRequest
@@ -357,7 +399,7 @@ export type EditMessageRequest = Message$1<"parley.message.v1.EditMessageRequest
  * Use `create(EditMessageRequestSchema)` to create a new message.
  */
 export const EditMessageRequestSchema: GenMessage<EditMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 7);
+  messageDesc(file_parley_message_v1_message, 8);
 
 /**
  * @generated from message parley.message.v1.EditMessageResponse
@@ -374,7 +416,7 @@ export type EditMessageResponse = Message$1<"parley.message.v1.EditMessageRespon
  * Use `create(EditMessageResponseSchema)` to create a new message.
  */
 export const EditMessageResponseSchema: GenMessage<EditMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 8);
+  messageDesc(file_parley_message_v1_message, 9);
 
 /**
  * @generated from message parley.message.v1.DeleteMessageRequest
@@ -391,7 +433,7 @@ export type DeleteMessageRequest = Message$1<"parley.message.v1.DeleteMessageReq
  * Use `create(DeleteMessageRequestSchema)` to create a new message.
  */
 export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 9);
+  messageDesc(file_parley_message_v1_message, 10);
 
 /**
  * @generated from message parley.message.v1.DeleteMessageResponse
@@ -408,7 +450,7 @@ export type DeleteMessageResponse = Message$1<"parley.message.v1.DeleteMessageRe
  * Use `create(DeleteMessageResponseSchema)` to create a new message.
  */
 export const DeleteMessageResponseSchema: GenMessage<DeleteMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 10);
+  messageDesc(file_parley_message_v1_message, 11);
 
 /**
  * @generated from message parley.message.v1.RoomReadPosition
@@ -430,7 +472,7 @@ export type RoomReadPosition = Message$1<"parley.message.v1.RoomReadPosition"> &
  * Use `create(RoomReadPositionSchema)` to create a new message.
  */
 export const RoomReadPositionSchema: GenMessage<RoomReadPosition> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 11);
+  messageDesc(file_parley_message_v1_message, 12);
 
 /**
  * @generated from message parley.message.v1.GetRoomStatsRequest
@@ -450,7 +492,7 @@ export type GetRoomStatsRequest = Message$1<"parley.message.v1.GetRoomStatsReque
  * Use `create(GetRoomStatsRequestSchema)` to create a new message.
  */
 export const GetRoomStatsRequestSchema: GenMessage<GetRoomStatsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 12);
+  messageDesc(file_parley_message_v1_message, 13);
 
 /**
  * @generated from message parley.message.v1.RoomStats
@@ -491,7 +533,7 @@ export type RoomStats = Message$1<"parley.message.v1.RoomStats"> & {
  * Use `create(RoomStatsSchema)` to create a new message.
  */
 export const RoomStatsSchema: GenMessage<RoomStats> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 13);
+  messageDesc(file_parley_message_v1_message, 14);
 
 /**
  * @generated from message parley.message.v1.GetRoomStatsResponse
@@ -508,7 +550,7 @@ export type GetRoomStatsResponse = Message$1<"parley.message.v1.GetRoomStatsResp
  * Use `create(GetRoomStatsResponseSchema)` to create a new message.
  */
 export const GetRoomStatsResponseSchema: GenMessage<GetRoomStatsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 14);
+  messageDesc(file_parley_message_v1_message, 15);
 
 /**
  * @generated from message parley.message.v1.MarkReadRequest
@@ -530,7 +572,7 @@ export type MarkReadRequest = Message$1<"parley.message.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 15);
+  messageDesc(file_parley_message_v1_message, 16);
 
 /**
  * @generated from message parley.message.v1.MarkReadResponse
@@ -549,7 +591,87 @@ export type MarkReadResponse = Message$1<"parley.message.v1.MarkReadResponse"> &
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 16);
+  messageDesc(file_parley_message_v1_message, 17);
+
+/**
+ * @generated from message parley.message.v1.AddReactionRequest
+ */
+export type AddReactionRequest = Message$1<"parley.message.v1.AddReactionRequest"> & {
+  /**
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * An emoji (at most 64 characters) or a :shortcode:.
+   *
+   * @generated from field: string emoji = 2;
+   */
+  emoji: string;
+};
+
+/**
+ * Describes the message parley.message.v1.AddReactionRequest.
+ * Use `create(AddReactionRequestSchema)` to create a new message.
+ */
+export const AddReactionRequestSchema: GenMessage<AddReactionRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 18);
+
+/**
+ * @generated from message parley.message.v1.AddReactionResponse
+ */
+export type AddReactionResponse = Message$1<"parley.message.v1.AddReactionResponse"> & {
+  /**
+   * @generated from field: parley.message.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+};
+
+/**
+ * Describes the message parley.message.v1.AddReactionResponse.
+ * Use `create(AddReactionResponseSchema)` to create a new message.
+ */
+export const AddReactionResponseSchema: GenMessage<AddReactionResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 19);
+
+/**
+ * @generated from message parley.message.v1.RemoveReactionRequest
+ */
+export type RemoveReactionRequest = Message$1<"parley.message.v1.RemoveReactionRequest"> & {
+  /**
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * @generated from field: string emoji = 2;
+   */
+  emoji: string;
+};
+
+/**
+ * Describes the message parley.message.v1.RemoveReactionRequest.
+ * Use `create(RemoveReactionRequestSchema)` to create a new message.
+ */
+export const RemoveReactionRequestSchema: GenMessage<RemoveReactionRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 20);
+
+/**
+ * @generated from message parley.message.v1.RemoveReactionResponse
+ */
+export type RemoveReactionResponse = Message$1<"parley.message.v1.RemoveReactionResponse"> & {
+  /**
+   * @generated from field: parley.message.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+};
+
+/**
+ * Describes the message parley.message.v1.RemoveReactionResponse.
+ * Use `create(RemoveReactionResponseSchema)` to create a new message.
+ */
+export const RemoveReactionResponseSchema: GenMessage<RemoveReactionResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 21);
 
 /**
  * MessageService owns history: every message gets its room's next seq, gapless
@@ -634,6 +756,31 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof MarkReadRequestSchema;
     output: typeof MarkReadResponseSchema;
+  },
+  /**
+   * --- reactions ---
+   * AddReaction reacts to a message the caller can read with an emoji (a Unicode emoji sequence,
+   * skin tones and ZWJ sequences included, or a known :shortcode:, stored as its emoji). Adding one
+   * the caller already has changes nothing. A reaction is a change of the message: it takes the
+   * room's next stream position and the message (with its reactions) goes out as edited. A deleted
+   * message is FAILED_PRECONDITION; a bad emoji INVALID_ARGUMENT; a room the caller is not in NOT_FOUND.
+   *
+   * @generated from rpc parley.message.v1.MessageService.AddReaction
+   */
+  addReaction: {
+    methodKind: "unary";
+    input: typeof AddReactionRequestSchema;
+    output: typeof AddReactionResponseSchema;
+  },
+  /**
+   * RemoveReaction takes the caller's reaction away; removing one they do not have changes nothing.
+   *
+   * @generated from rpc parley.message.v1.MessageService.RemoveReaction
+   */
+  removeReaction: {
+    methodKind: "unary";
+    input: typeof RemoveReactionRequestSchema;
+    output: typeof RemoveReactionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_parley_message_v1_message, 0);

@@ -1,0 +1,112 @@
+// Reactions over the live socket tier: a reaction is a change of its message (its `change` moves),
+// so it comes live as messageEdited and, for a client that was away, once on resume in the
+// message's current state, over the raw socket and through @parley/client's LiveClient.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { LiveClient, type Message } from "@parley/client";
+import { startTestEdge, startTestSocket, type TestEdge } from "./harness.js";
+import { RawSocket } from "./sockets.js";
+
+let edge: TestEdge;
+let socket: Awaited<ReturnType<typeof startTestSocket>>;
+beforeAll(async () => {
+  edge = await startTestEdge();
+  socket = await startTestSocket(edge.parley, { LOG_LEVEL: "silent" });
+}, 120_000);
+afterAll(async () => {
+  await socket?.stop();
+  await edge?.stop();
+});
+
+type Account = Awaited<ReturnType<TestEdge["signUp"]>>;
+async function ok<T = any>(res: Promise<{ status: number; json: any }>, status = 200): Promise<T> {
+  const { status: got, json } = await res;
+  expect(got, JSON.stringify(json)).toBe(status);
+  return json as T;
+}
+const react = (who: Account, id: string, emoji: string, method: "PUT" | "DELETE" = "PUT") =>
+  ok(edge.api(method, `/api/v1/messages/${id}/reactions/${encodeURIComponent(emoji)}`, { token: who.accessToken, body: method === "PUT" ? {} : undefined }));
+
+async function roomOf(owner: Account, ...members: Account[]) {
+  const room = await ok(edge.api("POST", "/api/v1/rooms", { token: owner.accessToken, body: { name: `rx ${Date.now()}`, visibility: "private" } }), 201);
+  for (const m of members) await ok(edge.api("POST", `/api/v1/rooms/${room.id}/members`, { token: owner.accessToken, body: { userId: m.user.id } }), 201);
+  const sent = [];
+  for (const body of ["one", "two", "three"]) sent.push(await ok(edge.api("POST", "/api/v1/messages", { token: owner.accessToken, body: { roomId: room.id, body } }), 201));
+  return { roomId: room.id as string, sent, room: await ok(edge.api("GET", `/api/v1/rooms/${room.id}`, { token: owner.accessToken })) };
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+const summary = (m: Message) => m.reactions.map((r) => `${r.emoji}${r.count}`).join(" ");
+
+describe("reactions on the room's stream", () => {
+  it("replays the reactions made while a raw socket was away once per message, in its current state", async () => {
+    const alice = await edge.signUp("xa");
+    const bob = await edge.signUp("xb");
+    const { roomId, sent, room } = await roomOf(alice, bob);
+    await react(bob, sent[0].id, "🎉");
+    await react(alice, sent[0].id, "🎉");
+    await react(alice, sent[1].id, "👍");
+    await react(alice, sent[1].id, "👍", "DELETE"); // two: back as sent
+    await react(bob, sent[2].id, ":heart:");
+    await react(bob, sent[0].id, "👋🏽");
+    const ws = await RawSocket.open(socket.url, bob.accessToken);
+    const from = ws.frames.length;
+    ws.send({ ref: "r", subscribe: { roomId, position: { messages: "3", room: String(room.lastChange) } } });
+    const live = await ws.next((f) => f.live?.roomId === roomId, 30_000, from);
+    const frames = ws.frames.slice(from, ws.frames.indexOf(live, from)).filter((f) => f.messageCreated || f.messageEdited);
+    const replayed = frames.map((f) => (f.messageEdited ?? f.messageCreated).message);
+    expect(replayed.map((m: any) => m.body)).toEqual(["two", "three", "one"]);
+    expect(frames.map((f) => (f.messageEdited ? "edited" : "created"))).toEqual(["created", "edited", "edited"]);
+    expect(replayed[2].reactions.map((r: any) => [r.emoji, r.count])).toEqual([["🎉", 2], ["👋🏽", 1]]);
+    expect(replayed[1].reactions.map((r: any) => r.emoji)).toEqual(["❤️"]);
+    ws.close();
+  });
+
+  it("brings a LiveClient reactions live, and those made while it was away once on resume, the one taken back included", async () => {
+    const alice = await edge.signUp("la");
+    const bob = await edge.signUp("lb");
+    const { roomId, sent, room } = await roomOf(alice, bob);
+    const open = (from: { messages: bigint; room: bigint; lastSeq: bigint }) => {
+      const client = new LiveClient({ url: socket.url, getToken: async () => bob.accessToken, WebSocket: WebSocket as never, backoff: { baseMs: 50, maxMs: 200 } });
+      const edited: Message[] = [];
+      const created: Message[] = [];
+      client.on("edited", (m) => edited.push(m));
+      client.on("message", (m) => created.push(m));
+      client.subscribe(roomId, from);
+      client.connect();
+      return { client, edited, created };
+    };
+    const first = open({ messages: 3n, room: BigInt(room.lastChange), lastSeq: 3n });
+    await waitFor(() => first.client.connectionState === "live" && first.client.position(roomId) !== undefined);
+    await react(alice, sent[0].id, "🎉");
+    await waitFor(() => first.edited.length === 1);
+    expect(summary(first.edited[0]!)).toBe("🎉1");
+    const position = first.client.position(roomId)!;
+    expect(position.messages).toBe(4n);
+    first.client.close();
+
+    // Away: a reaction added, one added and taken back, one more on the first message.
+    await react(bob, sent[2].id, "🚀");
+    await react(alice, sent[1].id, "👍");
+    await react(alice, sent[1].id, "👍", "DELETE");
+    await react(bob, sent[0].id, "🎉");
+    const marker = await ok(edge.api("POST", "/api/v1/messages", { token: alice.accessToken, body: { roomId, body: "marker" } }), 201);
+
+    const second = open({ ...position, lastSeq: 3n });
+    await waitFor(() => second.created.length === 1);
+    expect(second.created.map((m) => m.id)).toEqual([marker.id]);
+    expect(second.edited.map((m) => [m.body, summary(m)])).toEqual([
+      ["three", "🚀1"],
+      ["two", ""],
+      ["one", "🎉2"],
+    ]);
+    expect(second.client.position(roomId)?.messages).toBe(9n);
+    second.client.close();
+  });
+});
