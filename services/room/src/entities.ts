@@ -22,6 +22,8 @@ export const Room = defineEntity({
     directKey: p.string().length(73).nullable().unique(),
     // The room lane's newest position: every change takes the next one (RoomChangeRepository.take).
     lastChange: p.bigint().default(0),
+    // Every member may pin messages (issue 16); otherwise admins and the owner only.
+    membersCanPin: p.boolean().default(false),
   },
   indexes: [
     // The public directory: keyset pages over (lower(name), id), open rooms only.
