@@ -56,6 +56,7 @@ export const RoomOut = z.object({
   memberCount: z.number(),
   directMemberIds: z.array(z.string()).describe("the two members of a direct room"),
   lastChange: z.number().describe("the room lane's newest position: resume GET /rooms/{id}/changes (or a socket Subscribe) after it"),
+  membersCanPin: z.boolean().describe("every member may pin messages (otherwise admins and the owner)"),
 });
 export type RoomOut = z.infer<typeof RoomOut>;
 
@@ -93,7 +94,9 @@ export const MessageOut = z.object({
   createdAt: iso,
   editedAt: isoOrNull,
   deleted: z.boolean(),
-  change: z.number().describe("the message lane position of its latest change (created, edited, deleted)"),
+  change: z.number().describe("the message lane position of its latest change (created, edited, deleted, pinned, unpinned)"),
+  pinnedAt: isoOrNull.describe("set while pinned"),
+  pinnedBy: z.string().nullable().describe("who pinned it, while pinned"),
 });
 export type MessageOut = z.infer<typeof MessageOut>;
 
@@ -166,6 +169,7 @@ export function shapeRoom(room: Room | undefined): RoomOut {
     memberCount: r.memberCount,
     directMemberIds: [...r.directMemberIds],
     lastChange: num(r.lastChange),
+    membersCanPin: r.membersCanPin,
   };
 }
 
@@ -236,5 +240,7 @@ export function shapeMessage(message: Message | undefined): MessageOut {
     editedAt: timeOrNull(m.editTime),
     deleted: m.deleted,
     change: num(m.change),
+    pinnedAt: timeOrNull(m.pinTime),
+    pinnedBy: m.pinnedById || null,
   };
 }
