@@ -17,6 +17,9 @@ export interface MessageActions {
   cancelEdit(): void;
   saveEdit(message: ChatMessage, body: string): Promise<void>;
   askDelete(message: ChatMessage): void;
+  // --- pins (issue 16) ---
+  canPin(message: ChatMessage): boolean;
+  togglePin(message: ChatMessage): void;
   retry(clientMsgId: string): void;
   discard(clientMsgId: string): void;
 }
@@ -52,6 +55,8 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
       data-seq={confirmed()?.seq}
       data-client-msg-id={item().clientMsgId}
       data-status={pending()?.status ?? (deleted() ? "deleted" : "sent")}
+      data-pinned={confirmed()?.pinnedAt ? "true" : undefined}
+      id={confirmed() ? `message-${confirmed()!.id}` : undefined}
       aria-label={props.grouped ? undefined : `${name()} at ${timeOf(item().createdAt)}`}
     >
       <div class="message-gutter">
@@ -80,6 +85,13 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
                     (edited)
                   </span>
                 </Show>
+                {/* --- pins (issue 16) --- */}
+                <Show when={confirmed()?.pinnedAt}>
+                  {" "}
+                  <span class="pinned-marker" data-testid="pinned-marker" title={`Pinned ${fullTimeOf(confirmed()!.pinnedAt!)}`}>
+                    <Icon name="pin" size={12} aria-hidden="true" /> Pinned
+                  </span>
+                </Show>
               </Show>
             </div>
           }
@@ -102,8 +114,23 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
           )}
         </Show>
       </div>
-      <Show when={confirmed() && !deleted() && !props.editing && (mine() || props.actions.canDelete(confirmed()!))}>
+      <Show
+        when={confirmed() && !deleted() && !props.editing && (mine() || props.actions.canDelete(confirmed()!) || props.actions.canPin(confirmed()!))}
+      >
         <div class="message-actions" role="group" aria-label="Message actions">
+          {/* --- pins (issue 16) --- */}
+          <Show when={props.actions.canPin(confirmed()!)}>
+            <button
+              type="button"
+              class="icon-button"
+              aria-label={confirmed()!.pinnedAt ? "Unpin message" : "Pin message"}
+              title={confirmed()!.pinnedAt ? "Unpin" : "Pin"}
+              aria-pressed={Boolean(confirmed()!.pinnedAt)}
+              onClick={() => props.actions.togglePin(confirmed()!)}
+            >
+              <Icon name="pin" size={16} />
+            </button>
+          </Show>
           <Show when={mine()}>
             <button type="button" class="icon-button" aria-label="Edit message" title="Edit" onClick={() => props.actions.startEdit(confirmed()!)}>
               <Icon name="edit" size={16} />

@@ -62,6 +62,8 @@ export function toChatMessage(message: Message): ChatMessage {
     editedAt: message.editTime ? iso(message.editTime) : null,
     deleted: message.deleted,
     change: Number(message.change),
+    pinnedAt: message.pinTime ? iso(message.pinTime) : null,
+    pinnedBy: message.pinnedById || null,
   };
 }
 

@@ -17,7 +17,12 @@ export type Member = RouterOutputs["rooms"]["members"]["members"][number];
  * latest change), when the source tells it (the socket always does): of two versions of one
  * message, the higher change is the newer.
  */
-export type ChatMessage = Omit<RouterOutputs["messages"]["list"]["messages"][number], "change"> & { change?: number };
+export type ChatMessage = Omit<RouterOutputs["messages"]["list"]["messages"][number], "change" | "pinnedAt" | "pinnedBy"> & {
+  change?: number;
+  /** Set while pinned (issue 16). */
+  pinnedAt?: string | null;
+  pinnedBy?: string | null;
+};
 
 /**
  * A room lane or message lane position the API gives (ListMessages.last_change as a page's
