@@ -591,7 +591,10 @@ export class LiveClient extends Emitter<LiveEvents> {
       this.emit("message", message);
       return;
     }
-    if (kind === "messageCreated") return; // delivered already
+    // Delivered already; but a stream frame past our position for a message we have is a change of
+    // it (a pin or an unpin of a message never edited is sent in its state, "as sent": issue 16).
+    if (kind === "messageCreated" && !position) return;
+    if (kind === "messageCreated") return this.emit("edited", message);
     this.emit(kind === "messageEdited" ? "edited" : "deleted", message);
   }
 

@@ -28,7 +28,8 @@ export function memberFrame(kind: MemberKind, roomId: string, userId: string, ev
  * applies each as an upsert by id.
  */
 export function messageFrame(message: Message): OutgoingFrame {
-  const kind = message.deleted ? "messageDeleted" : message.editTime ? "messageEdited" : "messageCreated";
+  // A pinned message is a changed one (issue 16): clients that drop a second "created" still apply it.
+  const kind = message.deleted ? "messageDeleted" : message.editTime || message.pinTime ? "messageEdited" : "messageCreated";
   return new OutgoingFrame({ position: { messages: message.change }, frame: { case: kind, value: { message } } });
 }
 
