@@ -687,7 +687,7 @@ export class LiveClient extends Emitter<LiveEvents> {
       return;
     }
     // Delivered already. With a position, though, it is a later change of that message (a reaction
-    // taken away again leaves it as sent): an edit.
+    // taken away again, or an unpin, leaves it as sent): an edit.
     if (kind === "messageCreated" && !position) return;
     this.emit(kind === "messageDeleted" ? "deleted" : "edited", message);
   }

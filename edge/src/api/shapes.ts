@@ -56,6 +56,7 @@ export const RoomOut = z.object({
   memberCount: z.number(),
   directMemberIds: z.array(z.string()).describe("every member of a direct room (2 for a 1:1 conversation, 3 to 8 for a group), ascending"),
   lastChange: z.number().describe("the room lane's newest position: resume GET /rooms/{id}/changes (or a socket Subscribe) after it"),
+  membersCanPin: z.boolean().describe("every member may pin messages (otherwise admins and the owner)"),
 });
 export type RoomOut = z.infer<typeof RoomOut>;
 
@@ -93,7 +94,7 @@ export const MessageOut = z.object({
   createdAt: iso,
   editedAt: isoOrNull,
   deleted: z.boolean(),
-  change: z.number().describe("the message lane position of its latest change (created, edited, deleted, reacted to)"),
+  change: z.number().describe("the message lane position of its latest change (created, edited, deleted, reacted to, pinned, unpinned)"),
   // --- reactions ---
   reactions: z
     .array(
@@ -104,6 +105,8 @@ export const MessageOut = z.object({
       }),
     )
     .describe("in the order each emoji was first used"),
+  pinnedAt: isoOrNull.describe("set while pinned"),
+  pinnedBy: z.string().nullable().describe("who pinned it, while pinned"),
 });
 export type MessageOut = z.infer<typeof MessageOut>;
 
@@ -176,6 +179,7 @@ export function shapeRoom(room: Room | undefined): RoomOut {
     memberCount: r.memberCount,
     directMemberIds: [...r.directMemberIds],
     lastChange: num(r.lastChange),
+    membersCanPin: r.membersCanPin,
   };
 }
 
@@ -247,5 +251,7 @@ export function shapeMessage(message: Message | undefined): MessageOut {
     deleted: m.deleted,
     change: num(m.change),
     reactions: m.reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: [...r.userIds] })),
+    pinnedAt: timeOrNull(m.pinTime),
+    pinnedBy: m.pinnedById || null,
   };
 }

@@ -28,8 +28,9 @@ export function memberFrame(kind: MemberKind, roomId: string, userId: string, ev
  * applies each as an upsert by id.
  */
 export function messageFrame(message: Message): OutgoingFrame {
-  // A message with reactions has changed since it was sent (reacting is a change): edited.
-  const kind = message.deleted ? "messageDeleted" : message.editTime || message.reactions.length > 0 ? "messageEdited" : "messageCreated";
+  // A message changed since it was sent (an edit, a reaction, a pin) goes out as edited: a client
+  // that has it applies it, one that has not takes it as new.
+  const kind = message.deleted ? "messageDeleted" : message.editTime || message.reactions.length > 0 || message.pinTime ? "messageEdited" : "messageCreated";
   return new OutgoingFrame({ position: { messages: message.change }, frame: { case: kind, value: { message } } });
 }
 

@@ -23,6 +23,9 @@ export const Message = defineEntity({
     createdAt: p.datetime(),
     editedAt: p.datetime().nullable(),
     deletedAt: p.datetime().nullable(),
+    // Set while pinned (issue 16); a delete unpins.
+    pinnedAt: p.datetime().nullable(),
+    pinnedById: p.uuid().nullable(),
   },
   uniques: [
     // Paging by seq walks this index, so the end of a long room is as cheap as its start.
@@ -31,6 +34,13 @@ export const Message = defineEntity({
     { name: "messages_sender_id_client_msg_id_unique", properties: ["senderId", "clientMsgId"] },
     // A resume or a fill reads the changes after a position in order: a range scan of this index.
     { name: "messages_room_id_change_unique", properties: ["roomId", "change"] },
+  ],
+  indexes: [
+    // ListPins: a room's pinned messages, newest pin first.
+    {
+      name: "messages_room_id_pinned_at_index",
+      expression: `create index "messages_room_id_pinned_at_index" on "messages" ("room_id", "pinned_at" desc, "id" desc) where "pinned_at" is not null`,
+    },
   ],
 });
 export type Message = InferEntity<typeof Message>;

@@ -88,6 +88,11 @@ export interface ReactionRow {
   userIds: string[];
 }
 
+/** A room's pinned messages, newest pin first: a scan of the partial index messages_room_id_pinned_at_index. */
+export const PINS_SQL = `select * from messages where room_id = ?::uuid and pinned_at is not null order by pinned_at desc, id desc limit ?`;
+export const PINS_AFTER_SQL = `select * from messages where room_id = ?::uuid and pinned_at is not null
+  and (pinned_at, id) < (?::timestamptz, ?::uuid) order by pinned_at desc, id desc limit ?`;
+
 export interface NewMessage {
   id: string;
   roomId: string;
@@ -234,6 +239,9 @@ export class MessageRepository extends EntityRepository<Message> {
     await this.takeChange(message);
     message.body = "";
     message.deletedAt = now;
+    // A deleted message leaves the room's pins.
+    message.pinnedAt = null;
+    message.pinnedById = null;
     await this.em.nativeUpdate(MessageVersion, { messageId: id }, { body: "" });
     return { message, changed: true };
   }
@@ -274,6 +282,29 @@ export class MessageRepository extends EntityRepository<Message> {
       byMessage.set(row.message_id, list);
     }
     return byMessage;
+  }
+
+  /**
+   * Pins or unpins (pinnedBy null) the message, taking its next stream position; MessageGone if
+   * deleted meanwhile. In a transaction, like edit.
+   */
+  async setPin(id: string, pinnedBy: string | null, now: Date): Promise<Change> {
+    const message = await this.em.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (message.deletedAt) throw new MessageGone(id);
+    if ((message.pinnedAt != null) === (pinnedBy != null)) return { message, changed: false };
+    await this.takeChange(message);
+    message.pinnedAt = pinnedBy ? now : null;
+    message.pinnedById = pinnedBy;
+    return { message, changed: true };
+  }
+
+  /** Up to `count` pinned messages of the room, newest pin first, after the (pinnedAt, id) cursor. */
+  async pins(roomId: string, after: { pinnedAt: Date; id: string } | null, count: number): Promise<Message[]> {
+    const em = this.em;
+    const rows = after
+      ? await em.execute<Record<string, unknown>[]>(PINS_AFTER_SQL, [roomId, after.pinnedAt, after.id, count])
+      : await em.execute<Record<string, unknown>[]>(PINS_SQL, [roomId, count]);
+    return rows.map((row) => em.map(Message, row));
   }
 
   /** Stats of every position, in request order. */

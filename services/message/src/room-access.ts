@@ -9,6 +9,8 @@ export interface RoomAccess {
   archived: boolean;
   /** Room admins and the owner may delete other members' messages. */
   moderator: boolean;
+  /** Admins and the owner, or every member when the room's members_can_pin is set. */
+  canPin: boolean;
 }
 
 export type RoomClient = Pick<Client<typeof RoomService>, "getMembership" | "moveReadMarker">;
@@ -34,6 +36,7 @@ export class RoomGate {
       role: membership.role,
       archived: response.roomArchived,
       moderator: membership.role === Role.ADMIN || membership.role === Role.OWNER,
+      canPin: membership.role === Role.ADMIN || membership.role === Role.OWNER || response.roomMembersCanPin,
     };
   }
 }

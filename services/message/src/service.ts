@@ -23,6 +23,9 @@ import type {
   GetRoomStatsRequest,
   ListChangesRequest,
   ListMessagesRequest,
+  ListPinsRequest,
+  PinMessageRequest,
+  UnpinMessageRequest,
   MarkReadRequest,
   MessageSchema,
   MessageService,
@@ -316,6 +319,54 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     return reacted!;
   }
 
+  // --- pins (issue 16) ---
+
+  async pinMessage(request: PinMessageRequest, ctx: CallContext) {
+    return { message: await this.setPin(request.messageId, true, ctx) };
+  }
+
+  async unpinMessage(request: UnpinMessageRequest, ctx: CallContext) {
+    return { message: await this.setPin(request.messageId, false, ctx) };
+  }
+
+  /** Newest pin first; the page token is the last pin's (time, id), opaque to callers. */
+  async listPins(request: ListPinsRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
+    const { room_id: roomId } = validate(z.object({ room_id: uuid }), { room_id: request.roomId });
+    const limit = pageLimit(request.limit);
+    const after = request.pageToken ? decodePinToken(request.pageToken) : null;
+    await this.gate.requireMember(roomId, caller);
+    const rows = await messages.pins(roomId, after, limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      messages: await withReactions(messages, page),
+      nextPageToken: rows.length > limit && last ? encodePinToken(last.pinnedAt!, last.id) : "",
+    };
+  }
+
+  private async setPin(messageId: string, pin: boolean, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
+    const input = validate(z.object({ message_id: uuid }), { message_id: messageId });
+    const { message, access } = await this.visibleMessage(messages, input.message_id, caller);
+    if (!access.canPin) throw fail.permissionDenied("only the room's admins can pin messages in this room");
+    if (message.deletedAt) throw fail.failedPrecondition("the message is deleted");
+    if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
+    let change: Change;
+    try {
+      change = await this.deps.db.transactional((tx) => tx.messages.setPin(message.id, pin ? caller : null, new Date()));
+    } catch (error) {
+      if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
+      throw error;
+    }
+    const [stored] = await withReactions(messages, [change.message]);
+    // A pin is a change of the message's state: it travels as messageEdited on the message lane.
+    if (change.changed) this.publish(ctx, stored!.roomId!, { case: "messageEdited", value: { message: stored } }, stored!.change);
+    return stored!;
+  }
+
   /** The message and the caller's access to its room; NOT_FOUND alike for a missing message and for a non-member. */
   private async visibleMessage(messages: MessageRepository, messageId: string, caller: string) {
     const message = await messages.findById(messageId);
@@ -360,7 +411,22 @@ export function toMessage(message: Message, reactions: readonly ReactionRow[] = 
     deleted: message.deletedAt != null,
     deleteTime: message.deletedAt ? toTimestamp(message.deletedAt) : undefined,
     reactions: reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: r.userIds })),
+    pinTime: message.pinnedAt ? toTimestamp(message.pinnedAt) : undefined,
+    pinnedById: message.pinnedById ?? "",
   };
+}
+
+function encodePinToken(pinnedAt: Date, id: string): string {
+  return Buffer.from(`${pinnedAt.toISOString()}|${id}`).toString("base64url");
+}
+
+function decodePinToken(token: string): { pinnedAt: Date; id: string } {
+  const [time, id] = Buffer.from(token, "base64url").toString().split("|");
+  const pinnedAt = new Date(time ?? "");
+  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(pinnedAt.getTime())) {
+    throw fail.invalidArgument("page_token", "is not a token from a previous page");
+  }
+  return { pinnedAt, id };
 }
 
 function pageLimit(limit: number): number {

@@ -836,5 +836,76 @@ export function describeMessageBehaviours(label: string, start: () => Promise<Wo
         expect((await failure(add(alice, kept.id, "🎉")))?.code).toBe(Code.FailedPrecondition);
       });
     });
+
+    // --- pins (issue 16) ---
+    describe("pins", () => {
+      const pin = (userId: string, messageId: string) => world.messages.pinMessage({ messageId }, asUser(userId)).then((r) => r.message!);
+      const unpin = (userId: string, messageId: string) => world.messages.unpinMessage({ messageId }, asUser(userId)).then((r) => r.message!);
+      const pins = (userId: string, roomId: string, request: { limit?: number; pageToken?: string } = {}) =>
+        world.messages.listPins({ roomId, ...request }, asUser(userId));
+
+      it("lets the owner and admins pin and unpin, each taking the message's next stream position", async () => {
+        const { owner, members, roomId } = await roomWithMembers(2);
+        await world.makeAdmin(roomId, owner, members[0]!);
+        const message = await send(members[1]!, roomId, "pin me");
+        const pinned = await pin(members[0]!, message.id);
+        expect(pinned).toMatchObject({ id: message.id, pinnedById: members[0], change: message.change + 1n, body: "pin me" });
+        expect(pinned.pinTime).toBeDefined();
+        // Pinning again changes nothing and takes no position.
+        expect((await pin(owner, message.id)).change).toBe(pinned.change);
+        const unpinned = await unpin(owner, message.id);
+        expect(unpinned).toMatchObject({ pinnedById: "", change: pinned.change + 1n });
+        expect(unpinned.pinTime).toBeUndefined();
+        const changes = await world.messages.listChanges({ roomId, after: message.change }, asUser(members[1]!));
+        expect(changes.messages.map((m) => [m.id, m.change, m.pinnedById])).toEqual([[message.id, unpinned.change, ""]]);
+      });
+
+      it("refuses a plain member (PERMISSION_DENIED) unless the room lets every member pin", async () => {
+        const { owner, members, roomId } = await roomWithMembers(1);
+        const message = await send(owner, roomId, "hello");
+        expect((await failure(pin(members[0]!, message.id)))?.code).toBe(Code.PermissionDenied);
+        expect((await failure(unpin(members[0]!, message.id)))?.code).toBe(Code.PermissionDenied);
+        await world.setMembersCanPin(roomId, owner, true);
+        expect((await pin(members[0]!, message.id)).pinnedById).toBe(members[0]);
+        await world.setMembersCanPin(roomId, owner, false);
+        expect((await failure(unpin(members[0]!, message.id)))?.code).toBe(Code.PermissionDenied);
+      });
+
+      it("lists a room's pins newest pin first, paged, and drops deleted and unpinned messages", async () => {
+        const { owner, roomId } = await roomWithMembers(0);
+        const sent = [];
+        for (let i = 0; i < 5; i++) sent.push(await send(owner, roomId, `m${i}`));
+        for (const i of [3, 0, 4, 1, 2]) await pin(owner, sent[i]!.id);
+        const first = await pins(owner, roomId, { limit: 2 });
+        expect(first.messages.map((m) => m.body)).toEqual(["m2", "m1"]);
+        expect(first.nextPageToken).not.toBe("");
+        const second = await pins(owner, roomId, { limit: 2, pageToken: first.nextPageToken });
+        expect(second.messages.map((m) => m.body)).toEqual(["m4", "m0"]);
+        const third = await pins(owner, roomId, { limit: 2, pageToken: second.nextPageToken });
+        expect(third.messages.map((m) => m.body)).toEqual(["m3"]);
+        expect(third.nextPageToken).toBe("");
+        await world.messages.deleteMessage({ messageId: sent[2]!.id }, asUser(owner));
+        await unpin(owner, sent[1]!.id);
+        expect((await pins(owner, roomId)).messages.map((m) => m.body)).toEqual(["m4", "m0", "m3"]);
+        expect((await failure(pin(owner, sent[2]!.id)))?.code).toBe(Code.FailedPrecondition);
+      });
+
+      it("answers a non-member of a private room exactly like a random id, and rejects bad input", async () => {
+        const { owner, roomId } = await roomWithMembers(0);
+        const outsider = await world.newUser();
+        const message = await send(owner, roomId, "secret");
+        await pin(owner, message.id);
+        const listed = await failure(pins(outsider, roomId));
+        const random = await failure(pins(outsider, uuidv7()));
+        expect([listed?.code, listed?.rawMessage]).toEqual([random?.code, random?.rawMessage]);
+        expect(listed?.code).toBe(Code.NotFound);
+        const pinned = await failure(pin(outsider, message.id));
+        const pinnedRandom = await failure(pin(outsider, uuidv7()));
+        expect([pinned?.code, pinned?.rawMessage]).toEqual([pinnedRandom?.code, pinnedRandom?.rawMessage]);
+        expect((await failure(pin(owner, "nope")))?.code).toBe(Code.InvalidArgument);
+        expect((await failure(pins(owner, roomId, { pageToken: "garbage" })))?.code).toBe(Code.InvalidArgument);
+        expect((await failure(pins(owner, roomId, { limit: 1000 })))?.code).toBe(Code.InvalidArgument);
+      });
+    });
   });
 }

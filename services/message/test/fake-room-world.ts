@@ -24,6 +24,7 @@ import type { World } from "./world.js";
 interface FakeRoom {
   kind: RoomKind;
   archived: boolean;
+  membersCanPin?: boolean;
   members: Map<string, Role>;
   /** Read markers by user. */
   read: Map<string, bigint>;
@@ -53,6 +54,7 @@ export class FakeRooms {
         membership: { roomId, userId, role, joinTime: timestampNow(), lastReadSeq: room.read.get(userId) ?? 0n },
         roomKind: room.kind,
         roomArchived: room.archived,
+        roomMembersCanPin: room.membersCanPin ?? false,
       };
     };
     handlers.moveReadMarker = async ({ roomId, seq }, ctx) => {
@@ -120,6 +122,9 @@ export async function startFakeRoomWorld(options: { broker?: Broker } = {}): Pro
     },
     async leave(roomId, userId) {
       fakeRooms.room(roomId).members.delete(userId);
+    },
+    async setMembersCanPin(roomId, _ownerId, value) {
+      fakeRooms.room(roomId).membersCanPin = value;
     },
     async archive(roomId) {
       fakeRooms.room(roomId).archived = true;

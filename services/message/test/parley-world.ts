@@ -45,6 +45,9 @@ export async function startParleyWorld(): Promise<ParleyWorld> {
     async archive(roomId, ownerId) {
       await rooms.updateRoom({ roomId, room: { archived: true }, updateMask: { paths: ["archived"] } }, asUser(ownerId));
     },
+    async setMembersCanPin(roomId, ownerId, value) {
+      await rooms.updateRoom({ roomId, room: { membersCanPin: value }, updateMask: { paths: ["members_can_pin"] } }, asUser(ownerId));
+    },
     stop: () => parley.stop(),
   };
 }

@@ -22,5 +22,7 @@ export interface World {
   kick(roomId: string, byId: string, userId: string): Promise<void>;
   leave(roomId: string, userId: string): Promise<void>;
   archive(roomId: string, ownerId: string): Promise<void>;
+  /** Sets the room's members_can_pin (issue 16). */
+  setMembersCanPin(roomId: string, ownerId: string, value: boolean): Promise<void>;
   stop(): Promise<void>;
 }

@@ -50,6 +50,7 @@ export function roomMessage(room: Room, memberCount: number, lastChange: bigint 
     memberCount,
     directMemberIds: directMemberIds(room),
     lastChange,
+    membersCanPin: room.membersCanPin,
   };
 }
 

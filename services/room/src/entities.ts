@@ -25,6 +25,8 @@ export const Room = defineEntity({
     directMembers: p.text().nullable(),
     // The room lane's newest position: every change takes the next one (RoomChangeRepository.take).
     lastChange: p.bigint().default(0),
+    // Every member may pin messages (issue 16); otherwise admins and the owner only.
+    membersCanPin: p.boolean().default(false),
   },
   indexes: [
     // The public directory: keyset pages over (lower(name), id), open rooms only.

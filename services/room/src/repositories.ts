@@ -125,16 +125,21 @@ export class MembershipRepository extends EntityRepository<Membership> {
   }
 
   /** GetMembership's one primary-key lookup: the membership with its room's kind and archived flag. */
-  async membershipWithRoom(roomId: string, userId: string): Promise<{ membership: Membership; kind: RoomKindName; archived: boolean } | null> {
+  async membershipWithRoom(roomId: string, userId: string): Promise<{ membership: Membership; kind: RoomKindName; archived: boolean; membersCanPin: boolean } | null> {
     const [row] = await this.em.execute<Record<string, unknown>[]>(
-      `select m.*, r.kind as room_kind, r.archived as room_archived
+      `select m.*, r.kind as room_kind, r.archived as room_archived, r.members_can_pin as room_members_can_pin
        from memberships m join rooms r on r.id = m.room_id
        where m.room_id = ? and m.user_id = ?`,
       [roomId, userId],
     );
     if (!row) return null;
-    const { room_kind, room_archived, ...columns } = row;
-    return { membership: this.em.map(Membership, columns), kind: room_kind as RoomKindName, archived: Boolean(room_archived) };
+    const { room_kind, room_archived, room_members_can_pin, ...columns } = row;
+    return {
+      membership: this.em.map(Membership, columns),
+      kind: room_kind as RoomKindName,
+      archived: Boolean(room_archived),
+      membersCanPin: Boolean(room_members_can_pin),
+    };
   }
 
   /** Member counts of rooms, by room id (0 for rooms without members). */

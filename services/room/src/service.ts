@@ -88,7 +88,7 @@ const listRoomChangesRequest = z.object({
 });
 
 /** UpdateRoom's field mask paths. */
-const EDITABLE = ["name", "topic", "archived"] as const;
+const EDITABLE = ["name", "topic", "archived", "members_can_pin"] as const;
 type EditablePath = (typeof EDITABLE)[number];
 
 export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
@@ -143,18 +143,19 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
         throw fail.invalidArgument("update_mask", `${path} is not an editable field (editable: ${EDITABLE.join(", ")})`);
       }
     }
-    const values = { name: request.room?.name ?? "", topic: request.room?.topic ?? "", archived: request.room?.archived ?? false };
-    const changes: Partial<Pick<Room, EditablePath>> = {};
+    const values = { name: request.room?.name ?? "", topic: request.room?.topic ?? "", archived: request.room?.archived ?? false, membersCanPin: request.room?.membersCanPin ?? false };
+    const changes: Partial<Pick<Room, "name" | "topic" | "archived" | "membersCanPin">> = {};
     for (const path of new Set(paths as EditablePath[])) {
       if (path === "name") changes.name = validate(z.object({ name: roomName }), values).name;
       if (path === "topic") changes.topic = validate(z.object({ topic: roomTopic }), values).topic;
       if (path === "archived") changes.archived = values.archived;
+      if (path === "members_can_pin") changes.membersCanPin = values.membersCanPin;
     }
     const outcome = await this.deps.db.transactional(async ({ em, rooms, memberships, roomChanges }) => {
       const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("direct conversations cannot be changed");
       if (!isAdmin(membership)) throw fail.permissionDenied("only the room's admins can change it");
-      const changed = (Object.keys(changes) as EditablePath[]).some((key) => room[key] !== changes[key]);
+      const changed = (Object.keys(changes) as (keyof typeof changes)[]).some((key) => room[key] !== changes[key]);
       em.assign(room, changes);
       const memberCount = await memberships.memberCount(roomId);
       if (!changed) return { message: roomMessage(room, memberCount), change: 0n };
@@ -467,7 +468,7 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     const { roomId, userId } = validate(memberRequest, request);
     const found = await this.deps.db.fork().memberships.membershipWithRoom(roomId, userId);
     if (!found) return {};
-    return { membership: membershipMessage(found.membership), roomKind: kindToProto(found.kind), roomArchived: found.archived };
+    return { membership: membershipMessage(found.membership), roomKind: kindToProto(found.kind), roomArchived: found.archived, roomMembersCanPin: found.membersCanPin };
   }
 
   /** NOT_FOUND "user not found" when the user service does not know `userId`. */

@@ -21,6 +21,7 @@ const PATHS = {
   message: "M4 5h16v11H9l-5 4z",
   leave: "M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10",
   addUser: "M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM2 21v-1a7 7 0 0 1 11-5.7M19 14v6M16 17h6",
+  pin: "M9 4h6l-1 6 4 4H6l4-4zM12 14v7",
   retry: "M4 4v6h6M20 20v-6h-6M5.5 15a7 7 0 0 0 12.4 2M18.5 9A7 7 0 0 0 6.1 7",
 } as const;
 

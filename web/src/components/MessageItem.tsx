@@ -19,6 +19,9 @@ export interface MessageActions {
   cancelEdit(): void;
   saveEdit(message: ChatMessage, body: string): Promise<void>;
   askDelete(message: ChatMessage): void;
+  // --- pins (issue 16) ---
+  canPin(message: ChatMessage): boolean;
+  togglePin(message: ChatMessage): void;
   retry(clientMsgId: string): void;
   discard(clientMsgId: string): void;
   // --- reactions / action bar ---
@@ -57,6 +60,8 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
       data-seq={confirmed()?.seq}
       data-client-msg-id={item().clientMsgId}
       data-status={pending()?.status ?? (deleted() ? "deleted" : "sent")}
+      data-pinned={confirmed()?.pinnedAt ? "true" : undefined}
+      id={confirmed() ? `message-${confirmed()!.id}` : undefined}
       aria-label={props.grouped ? undefined : `${name()} at ${timeOf(item().createdAt)}`}
     >
       <div class="message-gutter">
@@ -83,6 +88,13 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
                   {" "}
                   <span class="edited" title={`Edited ${fullTimeOf(confirmed()!.editedAt!)}`}>
                     (edited)
+                  </span>
+                </Show>
+                {/* --- pins (issue 16) --- */}
+                <Show when={confirmed()?.pinnedAt}>
+                  {" "}
+                  <span class="pinned-marker" data-testid="pinned-marker" title={`Pinned ${fullTimeOf(confirmed()!.pinnedAt!)}`}>
+                    <Icon name="pin" size={12} aria-hidden="true" /> Pinned
                   </span>
                 </Show>
               </Show>
@@ -123,6 +135,21 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
           onEdit={() => props.actions.startEdit(confirmed()!)}
           onDelete={() => props.actions.askDelete(confirmed()!)}
           onCopyLink={() => props.actions.copyLink(confirmed()!)}
+          extra={
+            // --- pins (issue 16) ---
+            <Show when={props.actions.canPin(confirmed()!)}>
+              <button
+                type="button"
+                class="icon-button"
+                aria-label={confirmed()!.pinnedAt ? "Unpin message" : "Pin message"}
+                title={confirmed()!.pinnedAt ? "Unpin" : "Pin"}
+                aria-pressed={Boolean(confirmed()!.pinnedAt)}
+                onClick={() => props.actions.togglePin(confirmed()!)}
+              >
+                <Icon name="pin" size={16} />
+              </button>
+            </Show>
+          }
         />
       </Show>
     </article>

@@ -66,6 +66,8 @@ export function toChatMessage(message: Message): ChatMessage {
     deleted: message.deleted,
     change: Number(message.change),
     reactions: message.reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: [...r.userIds] })),
+    pinnedAt: message.pinTime ? iso(message.pinTime) : null,
+    pinnedBy: message.pinnedById || null,
   };
 }
 

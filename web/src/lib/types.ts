@@ -17,10 +17,13 @@ export type Member = RouterOutputs["rooms"]["members"]["members"][number];
  * latest change), when the source tells it (the socket always does): of two versions of one
  * message, the higher change is the newer.
  */
-export type ChatMessage = Omit<RouterOutputs["messages"]["list"]["messages"][number], "change" | "reactions"> & {
+export type ChatMessage = Omit<RouterOutputs["messages"]["list"]["messages"][number], "change" | "reactions" | "pinnedAt" | "pinnedBy"> & {
   change?: number;
   /** Reactions (Message.reactions), in order of first use; absent from an edge that does not tell them. */
   reactions?: Reaction[];
+  /** Set while pinned (issue 16). */
+  pinnedAt?: string | null;
+  pinnedBy?: string | null;
 };
 export type Reaction = RouterOutputs["messages"]["list"]["messages"][number]["reactions"][number];
 

@@ -21,6 +21,7 @@ import { Icon } from "../components/Icon";
 import { MemberList } from "../components/MemberList";
 import { MessageItem, type MessageActions } from "../components/MessageItem";
 import { AddPeopleDialog } from "../components/RoomDialogs";
+import { PinnedList } from "../components/PinnedList";
 import "./RoomView.css";
 
 export function RoomRoute() {
@@ -150,6 +151,25 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   const [deleting, setDeleting] = createSignal<ChatMessage | null>(null);
   const [leaving, setLeaving] = createSignal(false);
   const [adding, setAdding] = createSignal(false);
+  // --- pins (issue 16) ---
+  const [showPins, setShowPins] = createSignal(false);
+  // Changes whenever a loaded message is pinned or unpinned (live, from the message lane).
+  const pinKey = () =>
+    timeline
+      .messages()
+      .filter((m) => m.pinnedAt)
+      .map((m) => `${m.id}@${m.pinnedAt}`)
+      .join(",");
+  const openPinned = (message: ChatMessage) => {
+    const element = document.getElementById(`message-${message.id}`);
+    if (element) {
+      element.scrollIntoView({ block: "center" });
+      element.classList.add("flash");
+      setTimeout(() => element.classList.remove("flash"), 1500);
+    } else {
+      notify("That message is further back in the history: scroll up to load it.");
+    }
+  };
   const scroll = createTimelineScroll({ timeline, myId: people.myId, lastReadSeq: lastReadAtOpen });
 
   const title = () => rooms.roomTitle(props.room());
@@ -186,6 +206,16 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
       }
     },
     askDelete: (message) => setDeleting(message),
+    // --- pins (issue 16): admins and the owner, or everyone when the room allows it ---
+    canPin: () => !props.room().archived && (props.room().membersCanPin || props.room().role === "admin" || props.room().role === "owner"),
+    togglePin: async (message) => {
+      try {
+        if (message.pinnedAt) await api.messages.unpin.mutate({ id: message.id });
+        else await api.messages.pin.mutate({ id: message.id });
+      } catch (failure) {
+        notify(`Could not ${message.pinnedAt ? "unpin" : "pin"} the message: ${errorMessage(failure)}`);
+      }
+    },
     retry: (clientMsgId) => timeline.retry(clientMsgId),
     discard: (clientMsgId) => timeline.discard(clientMsgId),
     // --- reactions / action bar ---
@@ -277,6 +307,20 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
           >
             <Icon name="users" />
             <span aria-hidden="true">{props.room().memberCount}</span>
+          </button>
+          {/* --- pins (issue 16) --- */}
+          <button
+            type="button"
+            class="icon-button"
+            aria-label={showPins() ? "Hide pinned messages" : "Show pinned messages"}
+            aria-pressed={showPins()}
+            title="Pinned"
+            onClick={() => {
+              setShowPins((v) => !v);
+              setShowMembers(false);
+            }}
+          >
+            <Icon name="pin" />
           </button>
           <Show when={canInvite()}>
             <button type="button" class="icon-button" aria-label="Add people" title="Add people" onClick={() => setAdding(true)}>
@@ -372,6 +416,9 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
 
         <Show when={showMembers()}>
           <MemberList roomId={roomId} onClose={() => setShowMembers(false)} />
+        </Show>
+        <Show when={showPins() && !showMembers()}>
+          <PinnedList roomId={roomId} pinKey={pinKey} onOpen={openPinned} onClose={() => setShowPins(false)} />
         </Show>
       </div>
 

@@ -9,7 +9,7 @@ import { shapeMessage } from "../shapes.js";
 import { authedProcedure, router } from "../trpc.js";
 
 // The same rules as the message service's (the rule table): the same value gets the same answer here.
-const { body, clientMsgId, id } = fields;
+const { body, clientMsgId, id, pageToken } = fields;
 // The message service decides what is an emoji (one sequence or a known :shortcode:); here only its length.
 const reactionEmoji = z.string().min(1, "must not be empty").max(64, "at most 64 characters");
 
@@ -99,5 +99,32 @@ export const messagesRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { message } = await call(ctx.caller, (o) => ctx.services.messages.removeReaction({ messageId: input.id, emoji: input.emoji }, o));
       return shapeMessage(message);
+    }),
+
+  // --- pins (issue 16) ---
+  pin: authedProcedure
+    .meta({ rest: { method: "PUT", path: "/messages/:id/pin", summary: "Pin a message (room admins, or every member if the room allows)" } })
+    .input(z.strictObject({ id: id }))
+    .mutation(async ({ ctx, input }) => {
+      const { message } = await call(ctx.caller, (o) => ctx.services.messages.pinMessage({ messageId: input.id }, o));
+      return shapeMessage(message);
+    }),
+
+  unpin: authedProcedure
+    .meta({ rest: { method: "DELETE", path: "/messages/:id/pin", summary: "Unpin a message (who may pin)" } })
+    .input(z.strictObject({ id: id }))
+    .mutation(async ({ ctx, input }) => {
+      const { message } = await call(ctx.caller, (o) => ctx.services.messages.unpinMessage({ messageId: input.id }, o));
+      return shapeMessage(message);
+    }),
+
+  pins: authedProcedure
+    .meta({ rest: { method: "GET", path: "/rooms/:id/pins", summary: "A room's pinned messages, newest pin first" } })
+    .input(z.strictObject({ id: id, limit: pageLimit(PAGES.messages).optional(), cursor: pageToken.optional() }))
+    .query(async ({ ctx, input }) => {
+      const page = await call(ctx.caller, (o) =>
+        ctx.services.messages.listPins({ roomId: input.id, limit: input.limit ?? PAGES.messages.default, pageToken: input.cursor ?? "" }, o),
+      );
+      return { messages: page.messages.map(shapeMessage), nextCursor: page.nextPageToken || null };
     }),
 });

@@ -95,11 +95,21 @@ export const roomsRouter = router({
     }),
 
   update: authedProcedure
-    .meta({ rest: { method: "PUT", path: "/rooms/:id", summary: "Rename, change the topic, or archive a room (admins)" } })
-    .input(z.strictObject({ id: roomId, name: name.optional(), topic: topic.optional(), archived: z.boolean().optional() }))
+    .meta({ rest: { method: "PUT", path: "/rooms/:id", summary: "Rename, change the topic, archive a room, or let every member pin (admins)" } })
+    .input(
+      z.strictObject({
+        id: roomId,
+        name: name.optional(),
+        topic: topic.optional(),
+        archived: z.boolean().optional(),
+        membersCanPin: z.boolean().optional().describe("every member may pin messages (otherwise admins and the owner)"),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const { id, ...changes } = input;
-      const paths = Object.keys(changes).filter((k) => changes[k as keyof typeof changes] !== undefined);
+      const paths = Object.keys(changes)
+        .filter((k) => changes[k as keyof typeof changes] !== undefined)
+        .map((k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
       const { room } = await call(ctx.caller, (o) =>
         ctx.services.rooms.updateRoom({ roomId: id, room: changes, updateMask: { paths } }, o),
       );

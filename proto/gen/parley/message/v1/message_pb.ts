@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file parley/message/v1/message.proto.
  */
 export const file_parley_message_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSLiAgoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmNoYW5nZRgMIAEoAxIuCglyZWFjdGlvbnMYDSADKAsyGy5wYXJsZXkubWVzc2FnZS52MS5SZWFjdGlvbiI6CghSZWFjdGlvbhINCgVlbW9qaRgBIAEoCRINCgVjb3VudBgCIAEoBRIQCgh1c2VyX2lkcxgDIAMoCSJfChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkiVQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCglkdXBsaWNhdGUYAiABKAgigAEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIUCgpiZWZvcmVfc2VxGAIgASgDSAASEwoJYWZ0ZXJfc2VxGAMgASgDSAASFAoKYXJvdW5kX3NlcRgEIAEoA0gAEg0KBWxpbWl0GAUgASgFQggKBmN1cnNvciKRAQoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWhhc19vbGRlchgCIAEoCBIRCgloYXNfbmV3ZXIYAyABKAgSEAoIbGFzdF9zZXEYBCABKAMSEwoLbGFzdF9jaGFuZ2UYBSABKAMiaQoSTGlzdENoYW5nZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFYWZ0ZXIYAiABKAMSDQoFbGltaXQYAyABKAUSFgoJYWZ0ZXJfc2VxGAQgASgDSACIAQFCDAoKX2FmdGVyX3NlcSJ8ChNMaXN0Q2hhbmdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgCIAEoCBITCgtsYXN0X2NoYW5nZRgDIAEoAxIQCghsYXN0X3NlcRgEIAEoAyI2ChJFZGl0TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRIMCgRib2R5GAIgASgJIkIKE0VkaXRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKgoURGVsZXRlTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJEChVEZWxldGVNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiOgoQUm9vbVJlYWRQb3NpdGlvbhIPCgdyb29tX2lkGAEgASgJEhUKDWxhc3RfcmVhZF9zZXEYAiABKAMiSQoTR2V0Um9vbVN0YXRzUmVxdWVzdBIyCgVyb29tcxgBIAMoCzIjLnBhcmxleS5tZXNzYWdlLnYxLlJvb21SZWFkUG9zaXRpb24ikQEKCVJvb21TdGF0cxIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDEhQKDHVucmVhZF9jb3VudBgDIAEoAxI2ChJsYXN0X2FjdGl2aXR5X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xhc3RfY2hhbmdlGAUgASgDIkMKFEdldFJvb21TdGF0c1Jlc3BvbnNlEisKBXN0YXRzGAEgAygLMhwucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVN0YXRzIi8KD01hcmtSZWFkUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIpChBNYXJrUmVhZFJlc3BvbnNlEhUKDWxhc3RfcmVhZF9zZXEYASABKAMiNwoSQWRkUmVhY3Rpb25SZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSDQoFZW1vamkYAiABKAkiQgoTQWRkUmVhY3Rpb25SZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSI6ChVSZW1vdmVSZWFjdGlvblJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRINCgVlbW9qaRgCIAEoCSJFChZSZW1vdmVSZWFjdGlvblJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlMuoGCg5NZXNzYWdlU2VydmljZRJcCgtTZW5kTWVzc2FnZRIlLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USXwoMTGlzdE1lc3NhZ2VzEiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlElwKC0VkaXRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXNwb25zZRJiCg1EZWxldGVNZXNzYWdlEicucGFybGV5Lm1lc3NhZ2UudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaKC5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVzcG9uc2USXwoMR2V0Um9vbVN0YXRzEiYucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkdldFJvb21TdGF0c1Jlc3BvbnNlElwKC0xpc3RDaGFuZ2VzEiUucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXNwb25zZRJTCghNYXJrUmVhZBIiLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVxdWVzdBojLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVzcG9uc2USXAoLQWRkUmVhY3Rpb24SJS5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlc3BvbnNlEmUKDlJlbW92ZVJlYWN0aW9uEigucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXF1ZXN0GikucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKmAwoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmNoYW5nZRgMIAEoAxIuCglyZWFjdGlvbnMYDSADKAsyGy5wYXJsZXkubWVzc2FnZS52MS5SZWFjdGlvbhIsCghwaW5fdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcGlubmVkX2J5X2lkGA8gASgJIjoKCFJlYWN0aW9uEg0KBWVtb2ppGAEgASgJEg0KBWNvdW50GAIgASgFEhAKCHVzZXJfaWRzGAMgAygJIl8KElNlbmRNZXNzYWdlUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgwKBGJvZHkYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCRITCgtyZXBseV90b19pZBgEIAEoCSJVChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCCKAAQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhQKCmJlZm9yZV9zZXEYAiABKANIABITCglhZnRlcl9zZXEYAyABKANIABIUCgphcm91bmRfc2VxGAQgASgDSAASDQoFbGltaXQYBSABKAVCCAoGY3Vyc29yIpEBChRMaXN0TWVzc2FnZXNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEQoJaGFzX29sZGVyGAIgASgIEhEKCWhhc19uZXdlchgDIAEoCBIQCghsYXN0X3NlcRgEIAEoAxITCgtsYXN0X2NoYW5nZRgFIAEoAyJpChJMaXN0Q2hhbmdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRINCgVhZnRlchgCIAEoAxINCgVsaW1pdBgDIAEoBRIWCglhZnRlcl9zZXEYBCABKANIAIgBAUIMCgpfYWZ0ZXJfc2VxInwKE0xpc3RDaGFuZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIEhMKC2xhc3RfY2hhbmdlGAMgASgDEhAKCGxhc3Rfc2VxGAQgASgDIjYKEkVkaXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBGJvZHkYAiABKAkiQgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIqChREZWxldGVNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkQKFURlbGV0ZU1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSI6ChBSb29tUmVhZFBvc2l0aW9uEg8KB3Jvb21faWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJJChNHZXRSb29tU3RhdHNSZXF1ZXN0EjIKBXJvb21zGAEgAygLMiMucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVJlYWRQb3NpdGlvbiKRAQoJUm9vbVN0YXRzEg8KB3Jvb21faWQYASABKAkSEAoIbGFzdF9zZXEYAiABKAMSFAoMdW5yZWFkX2NvdW50GAMgASgDEjYKEmxhc3RfYWN0aXZpdHlfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLbGFzdF9jaGFuZ2UYBSABKAMiQwoUR2V0Um9vbVN0YXRzUmVzcG9uc2USKwoFc3RhdHMYASADKAsyHC5wYXJsZXkubWVzc2FnZS52MS5Sb29tU3RhdHMiLwoPTWFya1JlYWRSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgDIikKEE1hcmtSZWFkUmVzcG9uc2USFQoNbGFzdF9yZWFkX3NlcRgBIAEoAyI3ChJBZGRSZWFjdGlvblJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRINCgVlbW9qaRgCIAEoCSJCChNBZGRSZWFjdGlvblJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIjoKFVJlbW92ZVJlYWN0aW9uUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEg0KBWVtb2ppGAIgASgJIkUKFlJlbW92ZVJlYWN0aW9uUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiJwoRUGluTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJBChJQaW5NZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKQoTVW5waW5NZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkMKFFVucGluTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIkUKD0xpc3RQaW5zUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiWQoQTGlzdFBpbnNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMvsICg5NZXNzYWdlU2VydmljZRJcCgtTZW5kTWVzc2FnZRIlLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USXwoMTGlzdE1lc3NhZ2VzEiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlElwKC0VkaXRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXNwb25zZRJiCg1EZWxldGVNZXNzYWdlEicucGFybGV5Lm1lc3NhZ2UudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaKC5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVzcG9uc2USXwoMR2V0Um9vbVN0YXRzEiYucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkdldFJvb21TdGF0c1Jlc3BvbnNlElwKC0xpc3RDaGFuZ2VzEiUucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXNwb25zZRJTCghNYXJrUmVhZBIiLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVxdWVzdBojLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVzcG9uc2USXAoLQWRkUmVhY3Rpb24SJS5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlc3BvbnNlEmUKDlJlbW92ZVJlYWN0aW9uEigucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXF1ZXN0GikucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXNwb25zZRJZCgpQaW5NZXNzYWdlEiQucGFybGV5Lm1lc3NhZ2UudjEuUGluTWVzc2FnZVJlcXVlc3QaJS5wYXJsZXkubWVzc2FnZS52MS5QaW5NZXNzYWdlUmVzcG9uc2USXwoMVW5waW5NZXNzYWdlEiYucGFybGV5Lm1lc3NhZ2UudjEuVW5waW5NZXNzYWdlUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLlVucGluTWVzc2FnZVJlc3BvbnNlElMKCExpc3RQaW5zEiIucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFBpbnNSZXF1ZXN0GiMucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFBpbnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message parley.message.v1.Message
@@ -93,6 +93,18 @@ export type Message = Message$1<"parley.message.v1.Message"> & {
    * @generated from field: repeated parley.message.v1.Reaction reactions = 13;
    */
   reactions: Reaction[];
+
+  /**
+   * Set while the message is pinned (issue 16): when, and by whom.
+   *
+   * @generated from field: google.protobuf.Timestamp pin_time = 14;
+   */
+  pinTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string pinned_by_id = 15;
+   */
+  pinnedById: string;
 };
 
 /**
@@ -674,6 +686,131 @@ export const RemoveReactionResponseSchema: GenMessage<RemoveReactionResponse> = 
   messageDesc(file_parley_message_v1_message, 21);
 
 /**
+ * @generated from message parley.message.v1.PinMessageRequest
+ */
+export type PinMessageRequest = Message$1<"parley.message.v1.PinMessageRequest"> & {
+  /**
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+};
+
+/**
+ * Describes the message parley.message.v1.PinMessageRequest.
+ * Use `create(PinMessageRequestSchema)` to create a new message.
+ */
+export const PinMessageRequestSchema: GenMessage<PinMessageRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 22);
+
+/**
+ * @generated from message parley.message.v1.PinMessageResponse
+ */
+export type PinMessageResponse = Message$1<"parley.message.v1.PinMessageResponse"> & {
+  /**
+   * @generated from field: parley.message.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+};
+
+/**
+ * Describes the message parley.message.v1.PinMessageResponse.
+ * Use `create(PinMessageResponseSchema)` to create a new message.
+ */
+export const PinMessageResponseSchema: GenMessage<PinMessageResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 23);
+
+/**
+ * @generated from message parley.message.v1.UnpinMessageRequest
+ */
+export type UnpinMessageRequest = Message$1<"parley.message.v1.UnpinMessageRequest"> & {
+  /**
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+};
+
+/**
+ * Describes the message parley.message.v1.UnpinMessageRequest.
+ * Use `create(UnpinMessageRequestSchema)` to create a new message.
+ */
+export const UnpinMessageRequestSchema: GenMessage<UnpinMessageRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 24);
+
+/**
+ * @generated from message parley.message.v1.UnpinMessageResponse
+ */
+export type UnpinMessageResponse = Message$1<"parley.message.v1.UnpinMessageResponse"> & {
+  /**
+   * @generated from field: parley.message.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+};
+
+/**
+ * Describes the message parley.message.v1.UnpinMessageResponse.
+ * Use `create(UnpinMessageResponseSchema)` to create a new message.
+ */
+export const UnpinMessageResponseSchema: GenMessage<UnpinMessageResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 25);
+
+/**
+ * @generated from message parley.message.v1.ListPinsRequest
+ */
+export type ListPinsRequest = Message$1<"parley.message.v1.ListPinsRequest"> & {
+  /**
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * 1-100, default 50.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * From a previous page's next_page_token; empty for the newest pins.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message parley.message.v1.ListPinsRequest.
+ * Use `create(ListPinsRequestSchema)` to create a new message.
+ */
+export const ListPinsRequestSchema: GenMessage<ListPinsRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 26);
+
+/**
+ * @generated from message parley.message.v1.ListPinsResponse
+ */
+export type ListPinsResponse = Message$1<"parley.message.v1.ListPinsResponse"> & {
+  /**
+   * Newest pin first.
+   *
+   * @generated from field: repeated parley.message.v1.Message messages = 1;
+   */
+  messages: Message[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message parley.message.v1.ListPinsResponse.
+ * Use `create(ListPinsResponseSchema)` to create a new message.
+ */
+export const ListPinsResponseSchema: GenMessage<ListPinsResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 27);
+
+/**
  * MessageService owns history: every message gets its room's next seq, gapless
  * and strictly increasing, in the transaction that stores it. Calls act for
  * the caller in `x-user-id`; non-members get NOT_FOUND, as for a room that does not exist.
@@ -781,6 +918,39 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof RemoveReactionRequestSchema;
     output: typeof RemoveReactionResponseSchema;
+  },
+  /**
+   * --- pins (issue 16) ---
+   * PinMessage pins a message of the room (room admins and owners; every member when the room's
+   * members_can_pin is set). Pinning a pinned message is not an error. Takes the message's next
+   * stream position, so the pin reaches members live and on resume as the message's current state.
+   *
+   * @generated from rpc parley.message.v1.MessageService.PinMessage
+   */
+  pinMessage: {
+    methodKind: "unary";
+    input: typeof PinMessageRequestSchema;
+    output: typeof PinMessageResponseSchema;
+  },
+  /**
+   * UnpinMessage removes a pin (the same people who may pin). Unpinning an unpinned message is not an error.
+   *
+   * @generated from rpc parley.message.v1.MessageService.UnpinMessage
+   */
+  unpinMessage: {
+    methodKind: "unary";
+    input: typeof UnpinMessageRequestSchema;
+    output: typeof UnpinMessageResponseSchema;
+  },
+  /**
+   * ListPins pages through a room's pinned messages, newest pin first (members only).
+   *
+   * @generated from rpc parley.message.v1.MessageService.ListPins
+   */
+  listPins: {
+    methodKind: "unary";
+    input: typeof ListPinsRequestSchema;
+    output: typeof ListPinsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_parley_message_v1_message, 0);
