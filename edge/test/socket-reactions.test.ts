@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { LiveClient, type Message } from "@parley/client";
 import { startTestEdge, startTestSocket, type TestEdge } from "./harness.js";
-import { RawSocket } from "./sockets.js";
+import { RawSocket, waitFor } from "./sockets.js";
 
 let edge: TestEdge;
 let socket: Awaited<ReturnType<typeof startTestSocket>>;
@@ -35,13 +35,6 @@ async function roomOf(owner: Account, ...members: Account[]) {
   return { roomId: room.id as string, sent, room: await ok(edge.api("GET", `/api/v1/rooms/${room.id}`, { token: owner.accessToken })) };
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 const summary = (m: Message) => m.reactions.map((r) => `${r.emoji}${r.count}`).join(" ");
 
 describe("reactions on the room's stream", () => {

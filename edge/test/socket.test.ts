@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { LiveClient, type Message } from "@parley/client";
 import { startTestEdge, startTestSocket, type TestEdge } from "./harness.js";
-import { RawSocket } from "./sockets.js";
+import { RawSocket, waitFor } from "./sockets.js";
 
 let edge: TestEdge;
 let socket: Awaited<ReturnType<typeof startTestSocket>>;
@@ -249,13 +249,6 @@ describe("client library", () => {
   });
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("subscription set-up under load", () => {
   it("queues subscriptions beyond SOCKET_SUBSCRIBE_CONCURRENCY and serves each in full", async () => {

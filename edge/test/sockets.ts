@@ -99,3 +99,12 @@ function describe(frame: Frame): string {
   const seq = value?.message?.seq ?? value?.lastSeq;
   return `${kind}${value?.ref ? `(${value.ref})` : ""}${seq ? `#${seq}` : ""}${value?.code ? `:${value.code}` : ""}`;
 }
+
+/** Waits until `condition` holds (checked every 25 ms), failing after `timeoutMs`: state a client's events build up. */
+export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
