@@ -2,114 +2,36 @@
 // against a whole Parley built and started for this file. Two people, each in
 // their own browser context, chat the way people do. The tests run in order and
 // build on each other (the same people and room throughout).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import type { Browser } from "playwright-core";
-import type { TestParley } from "@parley/launch/testing";
-import { eventually, openBrowserFor, screenshot, startBrowserStack, watch, type BrowserStack, type Gateway, type Person } from "./harness";
+import { eventually, openBrowserFor, screenshot, useBrowserStack, watch, type Person } from "./harness";
+import { composer, login, ok, send, shown, signUp, texts, waitLive } from "./people";
 
-let stack: BrowserStack | undefined;
-let gateway: Gateway;
-let parley: TestParley;
-let browser: Browser;
+const stack = useBrowserStack({
+    // The history test seeds a long room over the REST API.
+    RATE_SEND_PER_10S_USER: "1000",
+    RATE_SEND_PER_10S_ADDRESS: "2000",
+  });
 let ada: Person;
 let bob: Person;
 let generalPath = "";
 
 beforeAll(async () => {
-  stack = await startBrowserStack({
-    // The history test seeds a long room over the REST API.
-    RATE_SEND_PER_10S_USER: "1000",
-    RATE_SEND_PER_10S_ADDRESS: "2000",
-  });
-  ({ gateway, parley, browser } = stack);
-  ada = await openBrowserFor(browser, "Ada");
-  bob = await openBrowserFor(browser, "Bob");
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.stop();
-}, 60_000);
+  ada = await openBrowserFor(stack.browser, "Ada");
+  bob = await openBrowserFor(stack.browser, "Bob");
+});
 
 // ---------- what a person does ----------
-
-async function signUp(person: Person): Promise<void> {
-  const { page } = person;
-  await page.goto(`${gateway!.url}/`);
-  await page.waitForURL(/\/signin/);
-  await page.getByRole("link", { name: "Create an account" }).click();
-  await page.getByLabel("Email").fill(person.email);
-  await page.getByLabel("Username").fill(person.username);
-  await page.getByLabel("Display name").fill(person.name);
-  await page.getByLabel("Password").fill(person.password);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("navigation", { name: "Rooms and conversations" }).waitFor();
-  await waitLive(page);
-}
-
-async function waitLive(page: Page): Promise<void> {
-  await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 20_000 });
-}
-
-function composer(page: Page) {
-  return page.getByRole("textbox", { name: /^Message / });
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  const box = composer(page);
-  await box.click();
-  const lines = text.split("\n");
-  for (const [i, line] of lines.entries()) {
-    if (i > 0) await box.press("Shift+Enter");
-    await box.pressSequentially(line, { delay: 0 });
-  }
-  await box.press("Enter");
-}
-
-/** The messages on screen, as [status, text] in display order. */
-async function shown(page: Page): Promise<{ status: string; text: string; seq: string | null }[]> {
-  return page.locator('[data-testid="message"]').evaluateAll((nodes) =>
-    nodes.map((n) => ({
-      status: n.getAttribute("data-status") ?? "",
-      seq: n.getAttribute("data-seq"),
-      text: (n.querySelector(".message-body")?.textContent ?? "").replace(/\s+/g, " ").trim(),
-    })),
-  );
-}
-
-async function texts(page: Page): Promise<string[]> {
-  return (await shown(page)).map((m) => m.text);
-}
 
 function roomLink(page: Page, name: string) {
   return page.locator(`a.room-link[data-room-name="${name}"]`);
 }
 
-/** Logs in over the REST API (not the browser): someone else talking. */
-async function apiLogin(person: Person): Promise<string> {
-  const response = await fetch(`http://${parley!.addresses.edge}/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ login: person.username, password: person.password }),
-  });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { accessToken: string }).accessToken;
-}
-
-async function apiSend(token: string, roomId: string, body: string): Promise<void> {
-  const response = await fetch(`http://${parley!.addresses.edge}/api/v1/messages`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ roomId, body }),
-  });
-  expect(response.status).toBe(201);
-}
-
-async function apiHistory(token: string, roomId: string): Promise<{ body: string; seq: number }[]> {
-  const response = await fetch(`http://${parley!.addresses.edge}/api/v1/messages/${roomId}?limit=100`, { headers: { authorization: `Bearer ${token}` } });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { messages: { body: string; seq: number }[] }).messages;
-}
+/** Someone else talking, over the REST API. */
+const apiSend = (token: string, roomId: string, body: string) => ok(stack.rest, "POST", "/messages", token, { roomId, body });
+const apiHistory = async (token: string, roomId: string): Promise<{ body: string; seq: number }[]> =>
+  (await ok(stack.rest, "GET", `/messages/${roomId}?limit=100`, token)).messages;
 
 const roomIdOf = (path: string) => path.split("/").pop()!;
 
@@ -117,11 +39,13 @@ const roomIdOf = (path: string) => path.split("/").pop()!;
 
 describe("Parley in a browser", { timeout: 90_000 }, () => {
   it("two people sign up, one creates a room, the other joins, and they chat live both ways", async () => {
-    await ada.page.goto(`${gateway!.url}/`);
+    await ada.page.goto(`${stack.gateway.url}/`);
     await ada.page.waitForURL(/\/signin/);
     await screenshot(ada.page, "01-sign-in");
-    await signUp(ada);
-    await signUp(bob);
+    for (const person of [ada, bob]) {
+      await signUp(person, stack.gateway.url);
+      await waitLive(person.page);
+    }
 
     // Ada creates #general.
     await ada.page.getByRole("button", { name: "Create a room" }).click();
@@ -236,9 +160,9 @@ describe("Parley in a browser", { timeout: 90_000 }, () => {
     await waitLive(ada.page);
     await waitLive(bob.page);
     const roomId = roomIdOf(generalPath);
-    const adaToken = await apiLogin(ada);
+    const adaToken = await login(stack.rest, ada);
 
-    gateway!.cut();
+    stack.gateway.cut();
     await bob.context.setOffline(true);
     await bob.page.locator('[data-testid="connection"][data-state="reconnecting"]').waitFor({ timeout: 15_000 });
 
@@ -249,7 +173,7 @@ describe("Parley in a browser", { timeout: 90_000 }, () => {
     await screenshot(bob.page, "08-offline-pending");
 
     await bob.context.setOffline(false);
-    gateway!.restore();
+    stack.gateway.restore();
     await waitLive(bob.page);
     await waitLive(ada.page);
 
@@ -348,8 +272,9 @@ describe("Parley in a browser", { timeout: 90_000 }, () => {
   });
 
   it("a group conversation of three: picked in the dialog, named by its people, live for each, and the same one again for the same people", async () => {
-    const cid = await openBrowserFor(browser, "Cid");
-    await signUp(cid);
+    const cid = await openBrowserFor(stack.browser, "Cid");
+    await signUp(cid, stack.gateway.url);
+    await waitLive(cid.page);
     await ada.page.getByRole("button", { name: "New direct message" }).click();
     const dialog = ada.page.getByRole("dialog", { name: "New direct message" });
     for (const person of [bob, cid]) {
@@ -426,12 +351,12 @@ describe("Parley in a browser", { timeout: 90_000 }, () => {
   });
 
   it("is usable at phone width and in the dark theme", async () => {
-    const phone = await browser!.newContext({ viewport: { width: 390, height: 844 }, colorScheme: "dark", isMobile: true, hasTouch: true });
+    const phone = await stack.browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: "dark", isMobile: true, hasTouch: true });
     const watcher = { dialogs: [] as string[], errors: [] as string[] };
     try {
       const page = await phone.newPage();
       watch(watcher, page);
-      await page.goto(`${gateway!.url}/signin`);
+      await page.goto(`${stack.gateway.url}/signin`);
       await page.getByLabel("Email or username").fill(bob.username);
       await page.getByLabel("Password").fill(bob.password);
       await page.getByRole("button", { name: "Sign in" }).click();
@@ -460,14 +385,8 @@ describe("Parley in a browser", { timeout: 90_000 }, () => {
   });
 
   it("older history loads as you scroll up without moving what you are reading", async () => {
-    const token = await apiLogin(bob);
-    const created = await fetch(`http://${parley!.addresses.edge}/api/v1/rooms`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ name: "history", visibility: "public" }),
-    });
-    expect(created.status).toBe(201);
-    const roomId = ((await created.json()) as { id: string }).id;
+    const token = await login(stack.rest, bob);
+    const roomId = (await ok(stack.rest, "POST", "/rooms", token, { name: "history", visibility: "public" })).id as string;
     // Three pages of 50: the newest, then two more as the list is scrolled up.
     const total = 110;
     for (let n = 1; n <= total; n++) await apiSend(token, roomId, `History ${n}`);
@@ -556,10 +475,10 @@ describe("Parley in a browser", { timeout: 90_000 }, () => {
   });
 
   it("signing out everywhere ends the other devices' sessions", async () => {
-    const second = await browser!.newContext({ viewport: { width: 1024, height: 700 } });
+    const second = await stack.browser.newContext({ viewport: { width: 1024, height: 700 } });
     try {
       const page = await second.newPage();
-      await page.goto(`${gateway!.url}/signin`);
+      await page.goto(`${stack.gateway.url}/signin`);
       await page.getByLabel("Email or username").fill(ada.username);
       await page.getByLabel("Password").fill(ada.password);
       await page.getByRole("button", { name: "Sign in" }).click();

@@ -4,11 +4,12 @@
 // opens its socket on the socket tier's own port. Live updates work. And a socket tier that
 // refuses the page's origin says so on screen instead of reconnecting forever.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { processSpec } from "@parley/launch";
 import { randomBytes } from "node:crypto";
 import { startTestParley, type TestParley } from "@parley/launch/testing";
-import { buildWebApp, eventually, launchChromium, openBrowserFor, removeDir, requireChromium, screenshot, tempDir, type Person } from "./harness";
+import { buildWebApp, eventually, launchChromium, openBrowserFor, removeDir, requireChromium, screenshot, tempDir } from "./harness";
+import { send, signUp, texts, waitLive } from "./people";
 
 let dist: string | undefined;
 let parley: TestParley | undefined;
@@ -34,32 +35,6 @@ afterAll(async () => {
   await parley?.stop().catch(() => undefined);
   await removeDir(dist);
 }, 60_000);
-
-async function signUp(person: Person, base: string): Promise<void> {
-  const { page } = person;
-  await page.goto(`${base}/`);
-  await page.waitForURL(/\/signin/);
-  await page.getByRole("link", { name: "Create an account" }).click();
-  await page.getByLabel("Email").fill(person.email);
-  await page.getByLabel("Username").fill(person.username);
-  await page.getByLabel("Display name").fill(person.name);
-  await page.getByLabel("Password").fill(person.password);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("navigation", { name: "Rooms and conversations" }).waitFor();
-}
-
-const waitLive = (page: Page) => page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 20_000 });
-
-async function texts(page: Page): Promise<string[]> {
-  return page.locator('[data-testid="message"] .message-body').evaluateAll((nodes) => nodes.map((n) => (n.textContent ?? "").replace(/\s+/g, " ").trim()));
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  const box = page.getByRole("textbox", { name: /^Message / });
-  await box.click();
-  await box.pressSequentially(text, { delay: 0 });
-  await box.press("Enter");
-}
 
 describe("the edge on a non-default port", { timeout: 120_000 }, () => {
   it("serves a web app whose socket the socket tier accepts: a message from one person appears live at the other", async () => {

@@ -12,8 +12,10 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { promisify } from "node:util";
+import { afterAll, beforeAll } from "vitest";
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
 import { startTestParley, type TestParley } from "@parley/launch/testing";
+import { restClient, type Rest } from "./people";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const WEB_DIR = resolve(here, "../..");
@@ -213,7 +215,24 @@ export interface BrowserStack {
   gateway: Gateway;
   parley: TestParley;
   browser: Browser;
+  /** The edge's REST API, beside the browser. */
+  rest: Rest;
   stop(): Promise<void>;
+}
+
+/**
+ * The browser stack of one test file: started before its first test, stopped after its last.
+ * Its fields are set once the file's tests run.
+ */
+export function useBrowserStack(env: Record<string, string> = {}): BrowserStack {
+  const stack = {} as BrowserStack;
+  beforeAll(async () => {
+    Object.assign(stack, await startBrowserStack(env));
+  }, 180_000);
+  afterAll(async () => {
+    await stack.stop?.();
+  }, 60_000);
+  return stack;
 }
 
 /**
@@ -243,9 +262,19 @@ export async function startBrowserStack(env: Record<string, string> = {}): Promi
       launchChromium().then((launched) => (stopped.browser = launched)),
     ]);
     gateway.target(parley.addresses.edge, parley.addresses.socket);
-    return { gateway, parley, browser, stop };
+    return { gateway, parley, browser, rest: restClient(parley.addresses.edge), stop };
   } catch (error) {
     await stop();
+    throw error;
+  }
+}
+
+/** Runs a step; when it fails, what the screen showed is kept (test-results/<name>.png). */
+export async function atFailure(page: Page, name: string, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    await screenshot(page, name).catch(() => undefined);
     throw error;
   }
 }

@@ -2,72 +2,37 @@
 // the picker, Bob sees the count live and who reacted, adds his, Ada takes hers back; the
 // composer's picker inserts an emoji; ":tada:" in a message shows as 🎉. Screenshots at desktop
 // and phone width, light and dark.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import type { TestParley } from "@parley/launch/testing";
-import { eventually, openBrowserFor, screenshot, startBrowserStack, watch, type BrowserStack, type Gateway, type Person } from "./harness";
+import { eventually, openBrowserFor, screenshot, useBrowserStack, watch, type Person } from "./harness";
+import { login, ok, signUp, waitLive } from "./people";
 
-let stack: BrowserStack | undefined;
-let gateway: Gateway;
-let parley: TestParley;
-let browser: Browser;
+const stack = useBrowserStack();
 let ada: Person;
 let bob: Person;
 let roomPath = "";
 
 beforeAll(async () => {
-  stack = await startBrowserStack({});
-  ({ gateway, parley, browser } = stack);
-  ada = await openBrowserFor(browser, "Ada");
-  bob = await openBrowserFor(browser, "Bob", { colorScheme: "dark" });
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.stop();
-}, 60_000);
-
-async function signUp(person: Person): Promise<string> {
-  const { page } = person;
-  await page.goto(`${gateway!.url}/signup`);
-  await page.getByLabel("Email").fill(person.email);
-  await page.getByLabel("Username").fill(person.username);
-  await page.getByLabel("Display name").fill(person.name);
-  await page.getByLabel("Password").fill(person.password);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("navigation", { name: "Rooms and conversations" }).waitFor();
-  const response = await fetch(`http://${parley!.addresses.edge}/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ login: person.username, password: person.password }),
-  });
-  return ((await response.json()) as { accessToken: string }).accessToken;
-}
-
-async function api(token: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`http://${parley!.addresses.edge}/api/v1${path}`, {
-    method,
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  expect(response.status, `${method} ${path}`).toBeLessThan(300);
-  return response.json() as Promise<any>;
-}
+  ada = await openBrowserFor(stack.browser, "Ada");
+  bob = await openBrowserFor(stack.browser, "Bob", { colorScheme: "dark" });
+});
 
 const chip = (page: Page, emoji: string) => page.locator(`.reaction[data-emoji="${emoji}"]`);
-const live = (page: Page) => page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 20_000 });
 
 describe("reactions and emoji in a browser", { timeout: 90_000 }, () => {
   it("Ada reacts, Bob sees it live with who, adds his, Ada takes hers back; :tada: shows as an emoji", async () => {
-    const adaToken = await signUp(ada);
-    const bobToken = await signUp(bob);
-    const room = await api(adaToken, "POST", "/rooms", { name: "party", visibility: "public" });
-    await api(bobToken, "POST", `/rooms/${room.id}/join`);
-    await api(adaToken, "POST", "/messages", { roomId: room.id, body: "We shipped it :tada: (not `:tada:` in code)" });
+    await signUp(ada, stack.gateway.url);
+    const adaToken = await login(stack.rest, ada);
+    await signUp(bob, stack.gateway.url);
+    const bobToken = await login(stack.rest, bob);
+    const room = await ok(stack.rest, "POST", "/rooms", adaToken, { name: "party", visibility: "public" });
+    await ok(stack.rest, "POST", `/rooms/${room.id}/join`, bobToken);
+    await ok(stack.rest, "POST", "/messages", adaToken, { roomId: room.id, body: "We shipped it :tada: (not `:tada:` in code)" });
     roomPath = `/rooms/${room.id}`;
     for (const person of [ada, bob]) {
-      await person.page.goto(`${gateway!.url}${roomPath}`);
+      await person.page.goto(`${stack.gateway.url}${roomPath}`);
       await person.page.getByRole("heading", { level: 1, name: "party" }).waitFor();
-      await live(person.page);
+      await waitLive(person.page);
     }
     const message = (page: Page) => page.locator('[data-testid="message"]').first();
     // The shortcode is the emoji in text, and stays literal in code.
@@ -101,7 +66,7 @@ describe("reactions and emoji in a browser", { timeout: 90_000 }, () => {
     await expect.poll(() => chip(bob.page, "👍").locator(".reaction-count").textContent()).toBe("1");
     expect(await chip(bob.page, "👍").getAttribute("aria-pressed")).toBe("true");
     expect(await chip(ada.page, "👍").getAttribute("aria-pressed")).toBe("false");
-    const stored = await api(adaToken, "GET", `/messages/${room.id}`);
+    const stored = await ok(stack.rest, "GET", `/messages/${room.id}`, adaToken);
     expect(stored.messages[0].reactions).toEqual([{ emoji: "👍", count: 1, userIds: [expect.any(String)] }]);
   });
 
@@ -131,17 +96,17 @@ describe("reactions and emoji in a browser", { timeout: 90_000 }, () => {
 
   it("on a phone (touch, no hover) the action bar is there, light and dark", async () => {
     for (const colorScheme of ["light", "dark"] as const) {
-      const phone = await browser!.newContext({ viewport: { width: 390, height: 844 }, colorScheme, isMobile: true, hasTouch: true });
+      const phone = await stack.browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme, isMobile: true, hasTouch: true });
       const watcher = { dialogs: [] as string[], errors: [] as string[] };
       try {
         const page = await phone.newPage();
         watch(watcher, page);
-        await page.goto(`${gateway!.url}/signin`);
+        await page.goto(`${stack.gateway.url}/signin`);
         await page.getByLabel("Email or username").fill(ada.username);
         await page.getByLabel("Password").fill(ada.password);
         await page.getByRole("button", { name: "Sign in" }).click();
         await page.getByRole("navigation", { name: "Rooms and conversations" }).waitFor({ state: "attached" });
-        await page.goto(`${gateway!.url}${roomPath}`);
+        await page.goto(`${stack.gateway.url}${roomPath}`);
         await page.getByRole("heading", { level: 1, name: "party" }).waitFor();
         const first = page.locator('[data-testid="message"]').first();
         const react = first.getByRole("button", { name: "Add reaction" });

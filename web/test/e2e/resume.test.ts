@@ -4,116 +4,43 @@
 // message; Bob's network comes back, and without a reload, and without the app reading any
 // page again, he sees the new text, the tombstone, the new name and the new message, where he
 // is reading. The server replays them from the stream position his client kept.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import type { TestParley } from "@parley/launch/testing";
-import { eventually, openBrowserFor, screenshot, startBrowserStack, type BrowserStack, type Gateway, type Person } from "./harness";
+import { atFailure, eventually, openBrowserFor, screenshot, useBrowserStack, type Gateway } from "./harness";
+import { register, shown, signIn, waitLive } from "./people";
 
-let stack: BrowserStack | undefined;
-let gateway: Gateway;
-let parley: TestParley;
-let browser: Browser;
-
-beforeAll(async () => {
-  stack = await startBrowserStack({
+const stack = useBrowserStack({
     // The room is seeded over the REST API.
     RATE_SEND_PER_10S_USER: "1000",
     RATE_SEND_PER_10S_ADDRESS: "2000",
   });
-  ({ gateway, parley, browser } = stack);
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.stop();
-}, 60_000);
-
-// ---------- the REST API: Ada, at another device ----------
-
-async function rest(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(`http://${parley!.addresses.edge}/api/v1${path}`, {
-    method,
-    headers: { ...(body !== undefined && { "content-type": "application/json" }), ...(token && { authorization: `Bearer ${token}` }) },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : null };
-}
-
-async function register(person: Person): Promise<string> {
-  const { status, json } = await rest("POST", "/auth/register", undefined, {
-    email: person.email,
-    username: person.username,
-    password: person.password,
-    displayName: person.name,
-  });
-  expect(status, JSON.stringify(json)).toBe(201);
-  return (json as { accessToken: string }).accessToken;
-}
-
-// ---------- Bob's screen ----------
-
-async function signIn(person: Person): Promise<void> {
-  const { page } = person;
-  await page.goto(`${gateway!.url}/signin`);
-  await page.getByLabel("Email or username").fill(person.username);
-  await page.getByLabel("Password").fill(person.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("navigation", { name: "Rooms and conversations" }).waitFor();
-  await waitLive(page);
-}
-
-async function waitLive(page: Page): Promise<void> {
-  await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
-}
-
-/** The messages on screen in display order: seq, status and text. */
-async function shown(page: Page): Promise<{ seq: number; status: string; text: string }[]> {
-  return page.locator('[data-testid="message"]').evaluateAll((nodes) =>
-    nodes.map((n) => ({
-      seq: Number(n.getAttribute("data-seq")),
-      status: n.getAttribute("data-status") ?? "",
-      text: (n.querySelector(".message-body")?.textContent ?? "").replace(/\s+/g, " ").trim(),
-    })),
-  );
-}
-
-/** Runs a step; when it fails, what the screen showed is kept (test-results/<name>.png). */
-async function atFailure(page: Page, name: string, step: () => Promise<void>): Promise<void> {
-  try {
-    await step();
-  } catch (error) {
-    await screenshot(page, name).catch(() => undefined);
-    throw error;
-  }
-}
 
 const TOTAL = 150;
 const AWAY = "edited while Bob was away";
 
 describe("resuming after a break, in a browser", { timeout: 180_000 }, () => {
   it("an edit and a delete made while Bob was offline show on the messages he has scrolled far up to, without a reload", async () => {
-    const ada = await openBrowserFor(browser!, "Ada");
-    const bob = await openBrowserFor(browser!, "Bob");
+    const ada = await openBrowserFor(stack.browser, "Ada");
+    const bob = await openBrowserFor(stack.browser, "Bob");
     await ada.context.close(); // Ada uses the API only
-    const adaToken = await register(ada);
-    await register(bob);
-    const bobToken = ((await rest("POST", "/auth/login", undefined, { login: bob.username, password: bob.password })).json as { accessToken: string }).accessToken;
+    const { token: adaToken } = await register(stack.rest, ada);
+    const { token: bobToken } = await register(stack.rest, bob);
 
-    const created = await rest("POST", "/rooms", adaToken, { name: "archive", topic: "Old things", visibility: "public" });
+    const created = await stack.rest("POST", "/rooms", adaToken, { name: "archive", topic: "Old things", visibility: "public" });
     expect(created.status).toBe(201);
     const roomId = (created.json as { id: string }).id;
-    expect((await rest("POST", `/rooms/${roomId}/join`, bobToken)).status).toBe(200);
+    expect((await stack.rest("POST", `/rooms/${roomId}/join`, bobToken)).status).toBe(200);
     const ids = new Map<number, string>();
     for (let n = 1; n <= TOTAL; n++) {
-      const sent = await rest("POST", "/messages", adaToken, { roomId, body: `Old ${n}` });
+      const sent = await stack.rest("POST", "/messages", adaToken, { roomId, body: `Old ${n}` });
       expect(sent.status).toBe(201);
       ids.set(n, (sent.json as { id: string }).id);
     }
 
     // Bob opens the room and scrolls all the way up: every page of its history is loaded.
-    await signIn(bob);
+    await signIn(bob, stack.gateway.url);
     const { page } = bob;
-    await page.goto(`${gateway!.url}/rooms/${roomId}`);
+    await page.goto(`${stack.gateway.url}/rooms/${roomId}`);
     await page.getByRole("heading", { level: 1, name: "archive" }).waitFor();
     await waitLive(page);
     await eventually(async () => expect((await shown(page)).at(-1)?.text).toBe(`Old ${TOTAL}`), 15_000, "the newest page");
@@ -154,20 +81,20 @@ describe("resuming after a break, in a browser", { timeout: 180_000 }, () => {
     });
 
     // Bob's network goes away.
-    gateway!.cut();
+    stack.gateway.cut();
     await bob.context.setOffline(true);
     await page.locator('[data-testid="connection"][data-state="reconnecting"]').waitFor({ timeout: 15_000 });
 
     // Meanwhile, Ada edits old messages (far up, and one in the newest page), deletes one,
     // renames the room and says something new.
     for (const n of [5, 12, 60, 140]) {
-      const edit = await rest("PUT", `/messages/${ids.get(n)}`, adaToken, { body: `Old ${n}, ${AWAY}` });
+      const edit = await stack.rest("PUT", `/messages/${ids.get(n)}`, adaToken, { body: `Old ${n}, ${AWAY}` });
       expect(edit.status, JSON.stringify(edit.json)).toBe(200);
     }
-    expect((await rest("DELETE", `/messages/${ids.get(8)}`, adaToken)).status).toBe(204);
-    const renamed = await rest("PUT", `/rooms/${roomId}`, adaToken, { name: "archive-2026" });
+    expect((await stack.rest("DELETE", `/messages/${ids.get(8)}`, adaToken)).status).toBe(204);
+    const renamed = await stack.rest("PUT", `/rooms/${roomId}`, adaToken, { name: "archive-2026" });
     expect(renamed.status, JSON.stringify(renamed.json)).toBe(200);
-    expect((await rest("POST", "/messages", adaToken, { roomId, body: "Back yet?" })).status).toBe(201);
+    expect((await stack.rest("POST", "/messages", adaToken, { roomId, body: "Back yet?" })).status).toBe(201);
     // Still offline, Bob sees none of it.
     expect((await shown(page)).find((m) => m.seq === 5)?.text).toBe("Old 5");
     await screenshot(page, "resume-02-offline");
@@ -175,7 +102,7 @@ describe("resuming after a break, in a browser", { timeout: 180_000 }, () => {
     // Back online: the client resumes from its position; the server replays what changed.
     const roomListsBefore = roomListsRead;
     await bob.context.setOffline(false);
-    gateway!.restore();
+    stack.gateway.restore();
     await waitLive(page);
     await atFailure(page, "resume-03-failed", () =>
       eventually(

@@ -2,84 +2,34 @@
 // page (private room, unknown id, malformed id); the badge says Offline while the network is
 // gone and Live at once when it is back; presence of someone who joined after you connected;
 // the owner tag others see; the members panel on a phone; every sign-up field error at once.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import type { TestParley } from "@parley/launch/testing";
-import { eventually, openBrowserFor, screenshot, startBrowserStack, type BrowserStack, type Gateway, type Person } from "./harness";
+import { atFailure, eventually, openBrowserFor, screenshot, useBrowserStack, type Gateway } from "./harness";
+import { register, signIn, waitLive } from "./people";
 
-let stack: BrowserStack | undefined;
-let gateway: Gateway;
-let parley: TestParley;
-let browser: Browser;
-
-beforeAll(async () => {
-  stack = await startBrowserStack();
-  ({ gateway, parley, browser } = stack);
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.stop();
-}, 60_000);
-
-async function rest(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(`http://${parley!.addresses.edge}/api/v1${path}`, {
-    method,
-    headers: { ...(body !== undefined && { "content-type": "application/json" }), ...(token && { authorization: `Bearer ${token}` }) },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : null };
-}
-
-async function register(person: Person): Promise<string> {
-  const { status, json } = await rest("POST", "/auth/register", undefined, { email: person.email, username: person.username, password: person.password, displayName: person.name });
-  expect(status, JSON.stringify(json)).toBe(201);
-  return (json as { accessToken: string }).accessToken;
-}
-
-async function signIn(person: Person): Promise<void> {
-  const { page } = person;
-  await page.goto(`${gateway!.url}/signin`);
-  await page.getByLabel("Email or username").fill(person.username);
-  await page.getByLabel("Password").fill(person.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("navigation", { name: "Rooms and conversations" }).waitFor();
-  await waitLive(page);
-}
+const stack = useBrowserStack();
 
 const badge = (page: Page) => page.locator('[data-testid="connection"]');
-async function waitLive(page: Page): Promise<void> {
-  await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ state: "attached", timeout: 30_000 });
-}
-
-async function atFailure(page: Page, name: string, step: () => Promise<void>): Promise<void> {
-  try {
-    await step();
-  } catch (error) {
-    await screenshot(page, name).catch(() => undefined);
-    throw error;
-  }
-}
 
 describe("running a room: the web fixes", { timeout: 180_000 }, () => {
   it("shows the Room-not-found page for a private room one is not in, an unknown id and a malformed id", async () => {
-    const ada = await openBrowserFor(browser!, "Ada");
-    const bob = await openBrowserFor(browser!, "Bob");
-    const adaToken = await register(ada);
-    await register(bob);
-    const secret = await rest("POST", "/rooms", adaToken, { name: "secret", visibility: "private" });
+    const ada = await openBrowserFor(stack.browser, "Ada");
+    const bob = await openBrowserFor(stack.browser, "Bob");
+    const { token: adaToken } = await register(stack.rest, ada);
+    await register(stack.rest, bob);
+    const secret = await stack.rest("POST", "/rooms", adaToken, { name: "secret", visibility: "private" });
     expect(secret.status).toBe(201);
     const secretId = (secret.json as { id: string }).id;
     await ada.context.close();
 
-    await signIn(bob);
+    await signIn(bob, stack.gateway.url);
     const { page } = bob;
     for (const [id, name] of [
       [secretId, "private"],
       ["00000000-0000-4000-8000-000000000000", "unknown"],
       ["not-a-uuid", "malformed"],
     ] as const) {
-      await page.goto(`${gateway!.url}/rooms/${id}`);
+      await page.goto(`${stack.gateway.url}/rooms/${id}`);
       await atFailure(page, `room-admin-not-found-${name}-failed`, () => page.getByTestId("room-not-found").waitFor());
       expect(await page.getByRole("heading", { level: 1 }).first().textContent()).toBe("Room not found");
       expect(await page.getByText("Something went wrong").count()).toBe(0);
@@ -91,9 +41,9 @@ describe("running a room: the web fixes", { timeout: 180_000 }, () => {
   });
 
   it("says Offline while the browser's network is gone and Live as soon as it is back", async () => {
-    const cat = await openBrowserFor(browser!, "Cat");
-    await register(cat);
-    await signIn(cat);
+    const cat = await openBrowserFor(stack.browser, "Cat");
+    await register(stack.rest, cat);
+    await signIn(cat, stack.gateway.url);
     const { page } = cat;
     await cat.context.setOffline(true);
     await atFailure(page, "room-admin-offline-failed", async () => {
@@ -122,24 +72,24 @@ describe("running a room: the web fixes", { timeout: 180_000 }, () => {
   });
 
   it("shows a member who joined after you connected online, with the owner tag others see, and the members panel on a phone", async () => {
-    const ada = await openBrowserFor(browser!, "Ada");
-    const bob = await openBrowserFor(browser!, "Bob", { colorScheme: "dark" });
-    const adaToken = await register(ada);
-    const bobToken = await register(bob);
+    const ada = await openBrowserFor(stack.browser, "Ada");
+    const bob = await openBrowserFor(stack.browser, "Bob", { colorScheme: "dark" });
+    const { token: adaToken } = await register(stack.rest, ada);
+    const { token: bobToken } = await register(stack.rest, bob);
     // Bob is online in a room of his own before he joins Ada's: his overall presence does not change when he joins.
-    expect((await rest("POST", "/rooms", bobToken, { name: "bobs-place", visibility: "public" })).status).toBe(201);
-    const room = await rest("POST", "/rooms", adaToken, { name: "lobby", visibility: "public" });
+    expect((await stack.rest("POST", "/rooms", bobToken, { name: "bobs-place", visibility: "public" })).status).toBe(201);
+    const room = await stack.rest("POST", "/rooms", adaToken, { name: "lobby", visibility: "public" });
     expect(room.status).toBe(201);
     const roomId = (room.json as { id: string }).id;
 
     // Ada is connected with the room's members open; Bob joins only afterwards.
-    await signIn(ada);
-    await ada.page.goto(`${gateway!.url}/rooms/${roomId}`);
+    await signIn(ada, stack.gateway.url);
+    await ada.page.goto(`${stack.gateway.url}/rooms/${roomId}`);
     await ada.page.getByRole("heading", { level: 1, name: "lobby" }).waitFor();
     const adaMembers = ada.page.locator("aside.members");
     await adaMembers.waitFor();
-    await signIn(bob);
-    await bob.page.goto(`${gateway!.url}/rooms/${roomId}`);
+    await signIn(bob, stack.gateway.url);
+    await bob.page.goto(`${stack.gateway.url}/rooms/${roomId}`);
     await bob.page.getByRole("button", { name: "Join room" }).click();
     await bob.page.locator(".composer textarea, .composer [contenteditable]").first().waitFor();
 
@@ -161,12 +111,12 @@ describe("running a room: the web fixes", { timeout: 180_000 }, () => {
     await screenshot(bob.page, "room-admin-04-owner-tag-desktop-dark");
 
     // During an outage nobody shows online in Ada's list.
-    gateway!.cut();
+    stack.gateway.cut();
     await atFailure(ada.page, "room-admin-outage-failed", async () => {
       await ada.page.locator('[data-testid="connection"]:not([data-state="live"])').waitFor({ timeout: 30_000 });
       await eventually(async () => expect(await bobRow.getAttribute("data-presence")).toBe("offline"), 5_000, "Bob no longer shown online");
     });
-    gateway!.restore();
+    stack.gateway.restore();
     await waitLive(ada.page);
     await eventually(async () => expect(await bobRow.getAttribute("data-presence")).toBe("online"), 15_000, "Bob online again");
 
@@ -196,9 +146,9 @@ describe("running a room: the web fixes", { timeout: 180_000 }, () => {
   });
 
   it("shows every sign-up field error at once, each linked to its field", async () => {
-    const dan = await openBrowserFor(browser!, "Dan", { viewport: { width: 390, height: 800 } });
+    const dan = await openBrowserFor(stack.browser, "Dan", { viewport: { width: 390, height: 800 } });
     const { page } = dan;
-    await page.goto(`${gateway!.url}/signup`);
+    await page.goto(`${stack.gateway.url}/signup`);
     await page.getByLabel("Email").fill("not an email");
     await page.getByLabel("Username").fill("a");
     await page.getByLabel("Password").fill("short");
