@@ -57,9 +57,14 @@ describe("rooms over the socket", () => {
     const ws = await RawSocket.open(socket.url, stranger.accessToken);
     const answer = await ws.request({ ref: "s1", subscribe: { roomId, afterSeq: "0" } });
     expect(answer.error).toMatchObject({ ref: "s1", code: "NOT_FOUND" });
+    // The owner's socket on the same node gets the message: the node has fanned it out.
+    const own = await RawSocket.open(socket.url, owner.accessToken);
+    await own.request({ ref: "o", subscribe: { roomId, afterSeq: "0" } });
     await edge.api("POST", "/api/v1/messages", { token: owner.accessToken, body: { roomId, body: "secret" } });
-    await new Promise((r) => setTimeout(r, 300));
+    await own.next((f) => f.messageCreated?.message.body === "secret");
+    await ws.roundTrip();
     expect(ws.messages()).toEqual([]);
+    own.close();
     const nowhere = await ws.request({ ref: "s2", subscribe: { roomId: "01900000-0000-7000-8000-000000000000" } });
     expect(nowhere.error).toMatchObject({ code: "NOT_FOUND", message: answer.error.message });
     ws.close();
@@ -128,8 +133,10 @@ describe("rooms over the socket", () => {
     expect(new Set([first, second, third].map((f) => f.ack.message.id)).size).toBe(1);
     const history = await edge.api("GET", `/api/v1/messages/${roomId}`, { token: alice.accessToken });
     expect(history.json.messages).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(seqs(ws.messages(roomId))).toEqual([1]);
+    // A later message marks the end: everything about the first has arrived before it.
+    await ws.request({ ref: "x4", send: { roomId, clientMsgId: "other-id", body: "after" } });
+    await ws.next((f) => f.messageCreated?.message.seq === "2");
+    expect(seqs(ws.messages(roomId))).toEqual([1, 2]);
     ws.close();
   });
 
@@ -141,11 +148,16 @@ describe("rooms over the socket", () => {
     await wb.request({ ref: "sub", subscribe: { roomId, afterSeq: "0" } });
     await edge.api("POST", "/api/v1/messages", { token: owner.accessToken, body: { roomId, body: "before the kick" } });
     await wb.next((f) => f.messageCreated);
+    const own = await RawSocket.open(socket.url, owner.accessToken);
+    await own.request({ ref: "o", subscribe: { roomId, afterSeq: "1" } });
     expect((await edge.api("DELETE", `/api/v1/rooms/${roomId}/members/${bob.user.id}`, { token: owner.accessToken })).status).toBe(204);
     await wb.next((f) => f.memberKicked?.userId === bob.user.id);
     await edge.api("POST", "/api/v1/messages", { token: owner.accessToken, body: { roomId, body: "after the kick" } });
-    await new Promise((r) => setTimeout(r, 500));
+    // The owner, on the same node, gets it; Bob, asked after that, has not.
+    await own.next((f) => f.messageCreated?.message.body === "after the kick");
+    await wb.roundTrip();
     expect(wb.messages(roomId).map((m) => m.body)).toEqual(["before the kick"]);
+    own.close();
     const again = await wb.request({ ref: "again", subscribe: { roomId, afterSeq: "0" } });
     expect(again.error?.code).toBe("NOT_FOUND");
     wb.close();
@@ -161,13 +173,12 @@ describe("bad frames and slow clients", () => {
       ws.ws.send(bad);
     }
     ws.ws.send(Buffer.from([1, 2, 3]), { binary: true });
-    await ws.next((f) => f.error, 5000, before);
-    await new Promise((r) => setTimeout(r, 300));
+    // Frames are answered in order: once the ping after them is answered, every answer to them is in.
+    ws.send({ ref: "p", ping: { nonce: "still here" } });
+    expect((await ws.next((f) => f.pong?.nonce === "still here", 5000, before)).pong).toBeDefined();
     const errors = ws.frames.slice(before).filter((f) => f.error);
     expect(errors.length).toBe(5);
     expect(errors.every((f) => f.error.code === "INVALID_ARGUMENT")).toBe(true);
-    ws.send({ ref: "p", ping: { nonce: "still here" } });
-    expect((await ws.next((f) => f.pong?.nonce === "still here")).pong).toBeDefined();
     // A frame over the size limit closes that socket only.
     const big = await RawSocket.open(socket.url, alice.accessToken);
     big.ws.send(JSON.stringify({ ref: "big", send: { roomId: "x", body: "y".repeat(64 * 1024) } }));
@@ -193,13 +204,22 @@ describe("bad frames and slow clients", () => {
     // 12 KB per message (3-byte characters): enough to fill the kernel's socket buffers too.
     const body = "€".repeat(3990);
     const total = 700;
+    // The server closing the slow socket shows to the fast one as the slow user going offline.
+    // The slow client reads again at once then, so it gets the close frame before the server
+    // gives up on the closing handshake (a client that never reads gets no close code at all).
+    const slowOffline = (f: { presence?: { userId: string; state: string } }) => f.presence?.userId === slowUser.user.id && f.presence.state === "PRESENCE_STATE_OFFLINE";
+    let closedAt = 0;
     for (let i = 1; i <= total; i++) {
       const ack = await fast.request({ ref: `f${i}`, send: { roomId, clientMsgId: `f${i}`, body } }, 60_000);
       expect(ack.ack, `send ${i}`).toBeDefined();
+      if (!closedAt && fast.frames.some(slowOffline)) {
+        closedAt = i;
+        (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+      }
     }
+    expect(closedAt, "the server closed the slow consumer while the messages went out").toBeGreaterThan(0);
     await fast.next((f) => f.messageCreated?.message.seq === String(total), 60_000);
     expect(seqs(fast.messages(roomId))).toEqual(range(1, total));
-    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     const closed = await slow.waitClosed(60_000);
     expect(closed.code).toBe(4008);
     fast.close();
@@ -307,6 +327,8 @@ describe("binary protocol", () => {
   });
 
   it("keeps freshly opened sockets open while it shares its process with the services", async () => {
+    const { create, fromBinary, toBinary } = await import("@bufbuild/protobuf");
+    const { ClientFrameSchema, ServerFrameSchema } = await import("@parley/proto/socket/v1/socket_pb");
     // Regression: this uWS build closed about a third of new binary sockets (1006, no close
     // frame) right after `hello` when the node did its work inside the upgrade's cork.
     const users = await Promise.all(Array.from({ length: 30 }, () => edge.signUp("fresh")));
@@ -318,9 +340,20 @@ describe("binary protocol", () => {
       ws.on("error", () => undefined);
       await new Promise((resolve) => ws.once("message", resolve)); // hello
       sockets.push(ws);
-      await new Promise((r) => setTimeout(r, 30));
     }
-    await new Promise((r) => setTimeout(r, 500));
+    // Each socket still answers after all are open: none was closed after its hello.
+    for (const [i, ws] of sockets.entries()) {
+      const nonce = `alive-${i}`;
+      const binary = ws.protocol === "parley.v1.proto";
+      const answered = new Promise<void>((resolve) =>
+        ws.on("message", (data, isBinary) => {
+          const frame = isBinary ? fromBinary(ServerFrameSchema, new Uint8Array(data as Buffer)).frame : undefined;
+          if (isBinary ? frame?.case === "pong" && frame.value.nonce === nonce : JSON.parse(data.toString()).pong?.nonce === nonce) resolve();
+        }),
+      );
+      ws.send(binary ? toBinary(ClientFrameSchema, create(ClientFrameSchema, { ref: nonce, frame: { case: "ping", value: { nonce } } })) : JSON.stringify({ ref: nonce, ping: { nonce } }));
+      await answered;
+    }
     expect(closes).toEqual([]);
     for (const ws of sockets) ws.close(1000);
   });

@@ -75,6 +75,19 @@ export class RawSocket {
     return this.next((f) => (f.ack?.ref ?? f.error?.ref) === frame.ref, timeoutMs);
   }
 
+  /**
+   * A ping answered: every frame the server queued for this socket before it answered is in
+   * `frames` (one connection delivers in order). What a test checks before asserting that
+   * something did not arrive.
+   */
+  async roundTrip(timeoutMs = 10_000): Promise<void> {
+    const nonce = `rt-${++this.pings}`;
+    this.send({ ref: nonce, ping: { nonce } });
+    await this.next((f) => f.pong?.nonce === nonce, timeoutMs);
+  }
+
+  private pings = 0;
+
   messages(roomId?: string): Frame[] {
     return this.frames.filter((f) => f.messageCreated && (!roomId || f.messageCreated.message.roomId === roomId)).map((f) => f.messageCreated.message);
   }
