@@ -261,6 +261,8 @@ export class MessageRepository extends EntityRepository<Message> {
    * In the reply's (or its delete's) transaction, with the root locked by lockForThread.
    */
   async refreshThreadSummary(root: Message): Promise<boolean> {
+    // A reply tombstoned in this transaction is still only in the unit of work: write it first.
+    await this.em.flush();
     const [row] = await this.em.execute<
       { reply_count: string | number; last_reply_at: Date | string | null; last_reply_seq: string | number; participant_ids: string[] }[]
     >(THREAD_SUMMARY_SQL, [root.id, root.id]);
