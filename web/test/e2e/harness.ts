@@ -249,3 +249,42 @@ export async function startBrowserStack(env: Record<string, string> = {}): Promi
     throw error;
   }
 }
+
+// --- API and sign-in helpers for browser tests (separate from startBrowserStack's internals) ---
+
+/** REST calls, accounts and signed-in pages over a started stack (first used by threads.test.ts). */
+export function stackHelpers(stack: Pick<BrowserStack, "gateway" | "parley">) {
+  async function rest(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: any }> {
+    const response = await fetch(`http://${stack.parley.addresses.edge}/api/v1${path}`, {
+      method,
+      headers: { ...(body !== undefined && { "content-type": "application/json" }), ...(token && { authorization: `Bearer ${token}` }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, json: text ? JSON.parse(text) : null };
+  }
+  /** Registers the person; their token and id. */
+  async function register(person: Person): Promise<{ token: string; id: string }> {
+    const { status, json } = await rest("POST", "/auth/register", undefined, {
+      email: person.email,
+      username: person.username,
+      password: person.password,
+      displayName: person.name,
+    });
+    if (status !== 201) throw new Error(`register ${person.username}: ${status} ${JSON.stringify(json)}`);
+    return { token: json.accessToken, id: json.user.id };
+  }
+  /** Signs the person in through the page and opens `path` once live. */
+  async function signIn(person: Person, path: string): Promise<void> {
+    const { page } = person;
+    await page.goto(`${stack.gateway.url}/signin`);
+    await page.getByLabel("Email or username").fill(person.username);
+    await page.getByLabel("Password").fill(person.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("navigation", { name: "Rooms and conversations" }).waitFor();
+    await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
+    await page.goto(`${stack.gateway.url}${path}`);
+    await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
+  }
+  return { rest, register, signIn };
+}
