@@ -113,6 +113,11 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
         <Show when={confirmed() && props.actions.openThread}>
           <ThreadSummaryRow message={confirmed()!} onOpen={() => props.actions.openThread!(confirmed()!)} />
         </Show>
+        <Show when={confirmed()?.threadRootId && props.actions.openThread}>
+          <button type="button" class="link-button small thread-origin" onClick={() => props.actions.openThread!(confirmed()!)}>
+            Replied in a thread
+          </button>
+        </Show>
         <Show when={pending()}>
           {(send) => (
             <div class="send-status" role={send().status === "failed" ? "alert" : undefined}>
