@@ -4,6 +4,7 @@ import { SignIn, SignUp } from "./routes/Auth";
 import { Home, NotFound } from "./routes/Home";
 import { RoomRoute } from "./routes/RoomView";
 import { Shell } from "./routes/Shell";
+import { ThreadsView } from "./routes/ThreadsView";
 
 function Root(props: RouteSectionProps) {
   return (
@@ -22,6 +23,7 @@ export function App() {
       <Route path="/" component={Shell}>
         <Route path="/" component={Home} />
         <Route path="/rooms/:roomId" component={RoomRoute} />
+        <Route path="/threads" component={ThreadsView} />
       </Route>
       <Route path="*404" component={NotFound} />
     </Router>

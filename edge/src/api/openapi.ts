@@ -31,7 +31,9 @@ function schemaOf(type: z.ZodType, io: "input" | "output"): Record<string, unkno
 export function openApiDocument(router: AppRouter, serverUrl = "/") {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of restRoutes(router)) {
-    const input = route.procedure._def.inputs[0] as z.ZodObject | undefined;
+    // An input that may be left out entirely (every field optional, e.g. GET /threads) documents its object.
+    const declared = route.procedure._def.inputs[0] as z.ZodObject | z.ZodOptional<z.ZodObject> | undefined;
+    const input = declared instanceof z.ZodOptional ? declared.unwrap() : declared;
     const shape = (input?.shape ?? {}) as Record<string, z.ZodType>;
     const parameters = [
       ...route.params.map((name) => ({ name, in: "path", required: true, schema: shape[name] ? schemaOf(shape[name], "input") : { type: "string" } })),

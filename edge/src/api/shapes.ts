@@ -3,7 +3,7 @@
 // shapes (OpenAPI) and the shapers are typed by them.
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { z } from "zod";
-import type { Message } from "@parley/proto/message/v1/message_pb";
+import type { Message, Thread } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, type Member, type Membership, type Room, type RoomChange, type RoomSummary } from "@parley/proto/room/v1/room_pb";
 import type { Session, TokenPair } from "@parley/proto/auth/v1/auth_pb";
 import type { User } from "@parley/proto/user/v1/user_pb";
@@ -107,8 +107,28 @@ export const MessageOut = z.object({
     .describe("in the order each emoji was first used"),
   pinnedAt: isoOrNull.describe("set while pinned"),
   pinnedBy: z.string().nullable().describe("who pinned it, while pinned"),
+  // --- threads (issue 16) ---
+  threadRootId: z.string().nullable().describe("on a thread reply: its thread's root"),
+  alsoSentToRoom: z.boolean().describe("a thread reply that the room's timeline shows too"),
+  thread: z
+    .object({
+      replyCount: z.number().describe("replies that are not deleted"),
+      lastReplyAt: isoOrNull.describe("the newest such reply's time"),
+      participantIds: z.array(z.string()).describe("who replied, the latest first: at most 5"),
+      lastReplySeq: z.number().describe("the newest reply's seq (the thread's head for read markers)"),
+    })
+    .nullable()
+    .describe("on a root with replies: its thread's summary"),
 });
 export type MessageOut = z.infer<typeof MessageOut>;
+
+export const ThreadOut = z.object({
+  root: MessageOut,
+  following: z.boolean(),
+  lastReadSeq: z.number().describe("the seq of the newest reply you have read (0: none)"),
+  unreadCount: z.number().describe("replies after lastReadSeq that are not deleted and not yours"),
+});
+export type ThreadOut = z.infer<typeof ThreadOut>;
 
 const time = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : "");
 const timeOrNull = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : null);
@@ -253,5 +273,20 @@ export function shapeMessage(message: Message | undefined): MessageOut {
     reactions: m.reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: [...r.userIds] })),
     pinnedAt: timeOrNull(m.pinTime),
     pinnedBy: m.pinnedById || null,
+    threadRootId: m.threadRootId || null,
+    alsoSentToRoom: m.alsoSentToRoom,
+    thread: m.thread
+      ? {
+          replyCount: m.thread.replyCount,
+          lastReplyAt: timeOrNull(m.thread.lastReplyTime),
+          participantIds: [...m.thread.participantIds],
+          lastReplySeq: num(m.thread.lastReplySeq),
+        }
+      : null,
   };
+}
+
+export function shapeThread(thread: Thread | undefined): ThreadOut {
+  const t = present(thread, "thread");
+  return { root: shapeMessage(t.root), following: t.following, lastReadSeq: num(t.lastReadSeq), unreadCount: num(t.unreadCount) };
 }

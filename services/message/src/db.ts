@@ -2,15 +2,16 @@
 // kit's one style (services/kit/src/db.ts): `db.fork()` or `db.transactional()` per unit of
 // work, giving the repositories `messages` and `heads` over that fork.
 import { dataAccess, openDatabase, type DatabaseOptions } from "@parley/kit";
-import { Message, RoomHead, entities } from "./entities.js";
+import { Message, RoomHead, ThreadFollow, entities } from "./entities.js";
 import { migrations } from "./migrations/index.js";
-import { MessageRepository, RoomHeadRepository } from "./repositories.js";
+import { MessageRepository, RoomHeadRepository, ThreadFollowRepository } from "./repositories.js";
 
 export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "dataDir" | "log">) {
   const orm = await openDatabase({ ...options, service: "message", entities, migrations });
   return dataAccess(orm, (em) => ({
     messages: new MessageRepository(em, Message),
     heads: new RoomHeadRepository(em, RoomHead),
+    threads: new ThreadFollowRepository(em, ThreadFollow),
   }));
 }
 

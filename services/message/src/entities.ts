@@ -26,6 +26,15 @@ export const Message = defineEntity({
     // Set while pinned (issue 16); a delete unpins.
     pinnedAt: p.datetime().nullable(),
     pinnedById: p.uuid().nullable(),
+    // --- threads (issue 16) ---
+    // On a reply: its thread's root (never a reply); alsoSentToRoom puts it in the room's timeline too.
+    threadRootId: p.uuid().nullable(),
+    alsoSentToRoom: p.boolean().default(false),
+    // On a root: its thread's summary, changed in each reply's (and reply delete's) transaction.
+    replyCount: p.integer().default(0),
+    lastReplyAt: p.datetime().nullable(),
+    lastReplySeq: p.bigint().default(0),
+    threadParticipantIds: p.array().default([]),
   },
   uniques: [
     // Paging by seq walks this index, so the end of a long room is as cheap as its start.
@@ -40,6 +49,11 @@ export const Message = defineEntity({
     {
       name: "messages_room_id_pinned_at_index",
       expression: `create index "messages_room_id_pinned_at_index" on "messages" ("room_id", "pinned_at" desc, "id" desc) where "pinned_at" is not null`,
+    },
+    // A thread's replies by seq (issue 16).
+    {
+      name: "messages_thread_root_id_seq_index",
+      expression: `create index "messages_thread_root_id_seq_index" on "messages" ("thread_root_id", "seq") where "thread_root_id" is not null`,
     },
   ],
 });
@@ -88,4 +102,27 @@ export const MessageReaction = defineEntity({
 });
 export type MessageReaction = InferEntity<typeof MessageReaction>;
 
-export const entities = [Message, MessageVersion, RoomHead, MessageReaction];
+// --- threads (issue 16) ---
+/** Who follows which thread, and how far they have read it (a row stays after an unfollow, with its marker). */
+export const ThreadFollow = defineEntity({
+  name: "ThreadFollow",
+  tableName: "thread_follows",
+  properties: {
+    userId: p.uuid().primary(),
+    rootId: p.uuid().primary(),
+    roomId: p.uuid(),
+    following: p.boolean(),
+    lastReadSeq: p.bigint(),
+    updatedAt: p.datetime(),
+  },
+  indexes: [
+    // ListThreads and RoomStats.unread_thread_count: a user's followed threads per room.
+    {
+      name: "thread_follows_user_id_room_id_index",
+      expression: `create index "thread_follows_user_id_room_id_index" on "thread_follows" ("user_id", "room_id") where "following"`,
+    },
+  ],
+});
+export type ThreadFollow = InferEntity<typeof ThreadFollow>;
+
+export const entities = [Message, MessageVersion, RoomHead, MessageReaction, ThreadFollow];

@@ -3,7 +3,7 @@
 // message; reads are bounded by the room head they read first.
 import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
 import { EntityRepository } from "@parley/kit";
-import { Message, MessageVersion, RoomHead } from "./entities.js";
+import { Message, MessageVersion, RoomHead, ThreadFollow } from "./entities.js";
 
 const SENDER_CLIENT_MSG_ID_UNIQUE = "messages_sender_id_client_msg_id_unique";
 
@@ -25,8 +25,8 @@ with head as (
         last_activity_at = greatest(h.last_activity_at, date_trunc('milliseconds', clock_timestamp()))
   returning last_seq, last_change, last_activity_at
 )
-insert into messages (id, room_id, seq, change, sender_id, body, client_msg_id, reply_to_id, created_at)
-select ?::uuid, ?::uuid, head.last_seq, head.last_change, ?::uuid, ?::text, ?::varchar, ?::uuid, head.last_activity_at
+insert into messages (id, room_id, seq, change, sender_id, body, client_msg_id, reply_to_id, thread_root_id, also_sent_to_room, created_at)
+select ?::uuid, ?::uuid, head.last_seq, head.last_change, ?::uuid, ?::text, ?::varchar, ?::uuid, ?::uuid, ?::boolean, head.last_activity_at
 from head
 returning *`;
 
@@ -48,8 +48,10 @@ export const CHANGE_BEFORE_SEQ_SQL = `select min(change) - 1 as change from mess
 
 /**
  * Per requested room: its head, and the messages after the read position that
- * are neither deleted nor the caller's. One query for every room; each count
- * is a range scan of (room_id, seq) bounded by the head.
+ * are neither deleted nor the caller's, nor thread replies kept out of the room's timeline.
+ * One query for every room; each count is a range scan of (room_id, seq) bounded by the head.
+ * unread_thread_count: the threads of the room the caller follows with replies after their thread
+ * marker that are neither deleted nor theirs (issue 16).
  */
 export const STATS_SQL = `
 select r.i,
@@ -60,15 +62,62 @@ select r.i,
          select count(*) from messages m
          where m.room_id = r.room_id and m.seq > r.last_read_seq and m.seq <= h.last_seq
            and m.deleted_at is null and m.sender_id <> ?::uuid
-       ) else 0 end as unread_count
+           and (m.thread_root_id is null or m.also_sent_to_room)
+       ) else 0 end as unread_count,
+       (select count(*) from thread_follows f
+        where f.user_id = ?::uuid and f.room_id = r.room_id and f.following
+          and exists (select 1 from messages x where x.thread_root_id = f.root_id and x.seq > f.last_read_seq
+                      and x.deleted_at is null and x.sender_id <> f.user_id)) as unread_thread_count
 from jsonb_to_recordset(?::jsonb) as r(i int, room_id uuid, last_read_seq bigint)
 left join room_heads h on h.room_id = r.room_id`;
 
+/** What the room's timeline shows: no thread reply unless it was also sent to the room. */
+const IN_TIMELINE = `(thread_root_id is null or also_sent_to_room)`;
+
 /** The newest `limit` messages below a seq: a backward range scan of (room_id, seq). */
-export const OLDER_SQL = `select * from messages where room_id = ?::uuid and seq < ?::bigint order by seq desc limit ?`;
+export const OLDER_SQL = `select * from messages where room_id = ?::uuid and ${IN_TIMELINE} and seq < ?::bigint order by seq desc limit ?`;
 
 /** The oldest `limit` messages from a seq up to the head: a forward range scan of (room_id, seq). */
-export const NEWER_SQL = `select * from messages where room_id = ?::uuid and seq >= ?::bigint and seq <= ?::bigint order by seq asc limit ?`;
+export const NEWER_SQL = `select * from messages where room_id = ?::uuid and ${IN_TIMELINE} and seq >= ?::bigint and seq <= ?::bigint order by seq asc limit ?`;
+
+/** A thread's replies, the same pages by seq: range scans of (thread_root_id, seq). */
+export const THREAD_OLDER_SQL = `select * from messages where room_id = ?::uuid and thread_root_id = ?::uuid and seq < ?::bigint order by seq desc limit ?`;
+export const THREAD_NEWER_SQL = `select * from messages where room_id = ?::uuid and thread_root_id = ?::uuid and seq >= ?::bigint and seq <= ?::bigint order by seq asc limit ?`;
+
+/** How many repliers a root's summary lists, the latest first. */
+export const THREAD_PARTICIPANTS_LISTED = 5;
+
+/** A thread's summary from its replies (in the reply's transaction, under the root's row lock). */
+const THREAD_SUMMARY_SQL = `
+select count(*) filter (where deleted_at is null) as reply_count,
+       max(created_at) filter (where deleted_at is null) as last_reply_at,
+       coalesce(max(seq), 0) as last_reply_seq,
+       coalesce((select array_agg(p.sender_id::text order by p.last_seq desc) from (
+          select sender_id, max(seq) as last_seq from messages
+          where thread_root_id = ?::uuid and deleted_at is null
+          group by sender_id order by max(seq) desc limit ${THREAD_PARTICIPANTS_LISTED}) p), '{}') as participant_ids
+from messages where thread_root_id = ?::uuid`;
+
+/** Replies after a marker that are neither deleted nor the reader's. */
+const THREAD_UNREAD_SQL = `(select count(*) from messages x where x.thread_root_id = f.root_id and x.seq > f.last_read_seq
+  and x.deleted_at is null and x.sender_id <> f.user_id)`;
+
+/**
+ * The threads a user follows in some rooms, newest reply first (a thread whose replies were all
+ * deleted sorts by its root's time), keyset-paged by (sort_at, root id).
+ */
+const THREADS_SQL = `
+select * from (
+  select m.*, f.last_read_seq as f_last_read_seq, coalesce(m.last_reply_at, m.created_at) as f_sort_at,
+         ${THREAD_UNREAD_SQL} as f_unread_count
+  from thread_follows f join messages m on m.id = f.root_id
+  where f.user_id = ?::uuid and f.following
+    and f.room_id in (select value::uuid from jsonb_array_elements_text(?::jsonb))
+) t
+where (not ?::boolean or t.f_unread_count > 0)
+  and (?::timestamptz is null or (t.f_sort_at, t.id) < (?::timestamptz, ?::uuid))
+order by t.f_sort_at desc, t.id desc
+limit ?`;
 
 /** How many user ids a reaction lists (its count is exact). */
 export const REACTION_USERS_LISTED = 50;
@@ -100,6 +149,8 @@ export interface NewMessage {
   body: string;
   clientMsgId: string;
   replyToId: string | null;
+  threadRootId?: string | null;
+  alsoSentToRoom?: boolean;
 }
 
 export interface RoomReadPosition {
@@ -112,6 +163,7 @@ export interface RoomStatsRow {
   lastSeq: bigint;
   lastChange: bigint;
   unreadCount: bigint;
+  unreadThreadCount: bigint;
   lastActivityAt?: Date;
 }
 
@@ -146,6 +198,8 @@ export class MessageRepository extends EntityRepository<Message> {
         message.body,
         message.clientMsgId,
         message.replyToId,
+        message.threadRootId ?? null,
+        message.alsoSentToRoom ?? false,
       ]);
       return em.map(Message, row!);
     } catch (error) {
@@ -172,20 +226,62 @@ export class MessageRepository extends EntityRepository<Message> {
     return first?.body;
   }
 
-  /** Up to `count` messages with seq < `belowSeq`, newest first. */
-  async older(roomId: string, belowSeq: bigint, count: number): Promise<Message[]> {
+  /**
+   * Up to `count` messages with seq < `belowSeq`, newest first: of the room's timeline, or of a
+   * thread's replies when `threadRootId` is given.
+   */
+  async older(roomId: string, belowSeq: bigint, count: number, threadRootId?: string): Promise<Message[]> {
     if (count <= 0 || belowSeq <= 1n) return [];
     const em = this.em;
-    const rows = await em.execute<Record<string, unknown>[]>(OLDER_SQL, [roomId, belowSeq.toString(), count]);
+    const rows = threadRootId
+      ? await em.execute<Record<string, unknown>[]>(THREAD_OLDER_SQL, [roomId, threadRootId, belowSeq.toString(), count])
+      : await em.execute<Record<string, unknown>[]>(OLDER_SQL, [roomId, belowSeq.toString(), count]);
     return rows.map((row) => em.map(Message, row));
   }
 
-  /** Up to `count` messages with fromSeq <= seq <= uptoSeq, oldest first. */
-  async newer(roomId: string, fromSeq: bigint, uptoSeq: bigint, count: number): Promise<Message[]> {
+  /** Up to `count` messages with fromSeq <= seq <= uptoSeq, oldest first (of the timeline or a thread, as `older`). */
+  async newer(roomId: string, fromSeq: bigint, uptoSeq: bigint, count: number, threadRootId?: string): Promise<Message[]> {
     if (count <= 0 || fromSeq > uptoSeq) return [];
     const em = this.em;
-    const rows = await em.execute<Record<string, unknown>[]>(NEWER_SQL, [roomId, fromSeq.toString(), uptoSeq.toString(), count]);
+    const rows = threadRootId
+      ? await em.execute<Record<string, unknown>[]>(THREAD_NEWER_SQL, [roomId, threadRootId, fromSeq.toString(), uptoSeq.toString(), count])
+      : await em.execute<Record<string, unknown>[]>(NEWER_SQL, [roomId, fromSeq.toString(), uptoSeq.toString(), count]);
     return rows.map((row) => em.map(Message, row));
+  }
+
+  // --- threads (issue 16) ---
+  /** The root, locked until COMMIT (before the room head, as an edit locks: the same order everywhere). */
+  lockForThread(rootId: string): Promise<Message> {
+    return this.em.findOneOrFail(Message, { id: rootId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+  }
+
+  /**
+   * Recomputes the root's thread summary from its replies and, when it changed, takes the root's
+   * next stream position (after the reply's), so that it goes out as edited and comes on resume.
+   * In the reply's (or its delete's) transaction, with the root locked by lockForThread.
+   */
+  async refreshThreadSummary(root: Message): Promise<boolean> {
+    // A reply tombstoned in this transaction is still only in the unit of work: write it first.
+    await this.em.flush();
+    const [row] = await this.em.execute<
+      { reply_count: string | number; last_reply_at: Date | string | null; last_reply_seq: string | number; participant_ids: string[] }[]
+    >(THREAD_SUMMARY_SQL, [root.id, root.id]);
+    const replyCount = Number(row!.reply_count);
+    const lastReplyAt = row!.last_reply_at ? new Date(row!.last_reply_at) : null;
+    const lastReplySeq = BigInt(row!.last_reply_seq);
+    const participants = row!.participant_ids ?? [];
+    const same =
+      root.replyCount === replyCount &&
+      (root.lastReplyAt?.getTime() ?? null) === (lastReplyAt?.getTime() ?? null) &&
+      BigInt(root.lastReplySeq) === lastReplySeq &&
+      JSON.stringify(root.threadParticipantIds ?? []) === JSON.stringify(participants);
+    if (same) return false;
+    await this.takeChange(root);
+    root.replyCount = replyCount;
+    root.lastReplyAt = lastReplyAt;
+    root.lastReplySeq = lastReplySeq;
+    root.threadParticipantIds = participants;
+    return true;
   }
 
   /** Up to `count` messages whose latest change is in (afterChange, uptoChange], in change order. */
@@ -312,8 +408,15 @@ export class MessageRepository extends EntityRepository<Message> {
     if (positions.length === 0) return [];
     const input = positions.map((p, i) => ({ i, room_id: p.roomId, last_read_seq: p.lastReadSeq.toString() }));
     const rows = await this.em.execute<
-      { i: number; last_seq: string | null; last_change: string | null; last_activity_ms: string | null; unread_count: string | number }[]
-    >(STATS_SQL, [callerId, JSON.stringify(input)]);
+      {
+        i: number;
+        last_seq: string | null;
+        last_change: string | null;
+        last_activity_ms: string | null;
+        unread_count: string | number;
+        unread_thread_count: string | number;
+      }[]
+    >(STATS_SQL, [callerId, callerId, JSON.stringify(input)]);
     const byIndex = new Map(rows.map((row) => [Number(row.i), row]));
     return positions.map((position, i) => {
       const row = byIndex.get(i);
@@ -322,6 +425,7 @@ export class MessageRepository extends EntityRepository<Message> {
         lastSeq: BigInt(row?.last_seq ?? 0),
         lastChange: BigInt(row?.last_change ?? 0),
         unreadCount: BigInt(row?.unread_count ?? 0),
+        unreadThreadCount: BigInt(row?.unread_thread_count ?? 0),
         lastActivityAt: row?.last_activity_ms != null ? new Date(Number(row.last_activity_ms)) : undefined,
       };
     });
@@ -335,5 +439,104 @@ export class RoomHeadRepository extends EntityRepository<RoomHead> {
     return head
       ? { lastSeq: BigInt(head.lastSeq), lastChange: BigInt(head.lastChange), lastActivityAt: head.lastActivityAt }
       : { lastSeq: 0n, lastChange: 0n };
+  }
+}
+
+// --- threads (issue 16) ---
+/** A followed thread as ListThreads reads it: the root and the follower's marker and unread count. */
+export interface FollowedThread {
+  root: Message;
+  lastReadSeq: bigint;
+  unreadCount: bigint;
+  sortAt: Date;
+}
+
+/** One user's follow state of one thread (no row: not following, nothing read). */
+export interface FollowState {
+  following: boolean;
+  lastReadSeq: bigint;
+  unreadCount: bigint;
+}
+
+export class ThreadFollowRepository extends EntityRepository<ThreadFollow> {
+  /**
+   * Makes the user follow the thread (again), keeping their read marker; a new follower has read up
+   * to `readUpTo`. This is what a reply does for its sender, and what a mention in a thread can call
+   * for whoever it mentions (readUpTo 0n: the thread's replies are unread to them).
+   */
+  async follow(userId: string, rootId: string, roomId: string, readUpTo = 0n): Promise<void> {
+    await this.em.execute(
+      `insert into thread_follows (user_id, root_id, room_id, following, last_read_seq, updated_at)
+       values (?::uuid, ?::uuid, ?::uuid, true, ?::bigint, now())
+       on conflict (user_id, root_id) do update set following = true, updated_at = excluded.updated_at`,
+      [userId, rootId, roomId, readUpTo.toString()],
+    );
+  }
+
+  /** The root's author follows once someone replies, unless they chose otherwise before (an unfollow stays). */
+  async followUnlessChosen(userId: string, rootId: string, roomId: string): Promise<void> {
+    await this.em.execute(
+      `insert into thread_follows (user_id, root_id, room_id, following, last_read_seq, updated_at)
+       values (?::uuid, ?::uuid, ?::uuid, true, 0, now()) on conflict (user_id, root_id) do nothing`,
+      [userId, rootId, roomId],
+    );
+  }
+
+  async unfollow(userId: string, rootId: string, roomId: string, readUpTo: bigint): Promise<void> {
+    await this.em.execute(
+      `insert into thread_follows (user_id, root_id, room_id, following, last_read_seq, updated_at)
+       values (?::uuid, ?::uuid, ?::uuid, false, ?::bigint, now())
+       on conflict (user_id, root_id) do update set following = false, updated_at = excluded.updated_at`,
+      [userId, rootId, roomId, readUpTo.toString()],
+    );
+  }
+
+  /** Moves the user's marker forward (never back); nothing for a thread they have no row for. */
+  async markRead(userId: string, rootId: string, seq: bigint): Promise<void> {
+    await this.em.execute(
+      `update thread_follows set last_read_seq = greatest(last_read_seq, ?::bigint), updated_at = now()
+       where user_id = ?::uuid and root_id = ?::uuid`,
+      [seq.toString(), userId, rootId],
+    );
+  }
+
+  async state(userId: string, rootId: string): Promise<FollowState> {
+    const [row] = await this.em.execute<{ following: boolean; last_read_seq: string; unread_count: string | number }[]>(
+      `select f.following, f.last_read_seq, ${THREAD_UNREAD_SQL} as unread_count from thread_follows f
+       where f.user_id = ?::uuid and f.root_id = ?::uuid`,
+      [userId, rootId],
+    );
+    if (!row) return { following: false, lastReadSeq: 0n, unreadCount: 0n };
+    return { following: row.following, lastReadSeq: BigInt(row.last_read_seq), unreadCount: BigInt(row.unread_count) };
+  }
+
+  /** Up to `count` followed threads in the rooms, newest reply first, after the (sortAt, root id) cursor. */
+  async followed(
+    userId: string,
+    roomIds: readonly string[],
+    unreadOnly: boolean,
+    after: { sortAt: Date; id: string } | null,
+    count: number,
+  ): Promise<FollowedThread[]> {
+    if (roomIds.length === 0) return [];
+    const em = this.em;
+    const rows = await em.execute<Record<string, unknown>[]>(THREADS_SQL, [
+      userId,
+      JSON.stringify(roomIds),
+      unreadOnly,
+      after?.sortAt ?? null,
+      after?.sortAt ?? null,
+      after?.id ?? null,
+      count,
+    ]);
+    return rows.map((row) => {
+      const { f_last_read_seq: lastReadSeq, f_unread_count: unread, f_sort_at: sortAt, ...message } = row;
+      return {
+        root: em.map(Message, message),
+        lastReadSeq: BigInt(lastReadSeq as string),
+        unreadCount: BigInt(unread as string | number),
+        sortAt: new Date(sortAt as string | Date),
+      };
+    });
   }
 }

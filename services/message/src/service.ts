@@ -28,6 +28,12 @@ import type {
   UnpinMessageRequest,
   MarkReadRequest,
   MessageSchema,
+  GetThreadRequest,
+  FollowThreadRequest,
+  UnfollowThreadRequest,
+  ListThreadsRequest,
+  MarkThreadReadRequest,
+  ThreadSchema,
   MessageService,
   SendMessageRequest,
 } from "@parley/proto/message/v1/message_pb";
@@ -36,7 +42,14 @@ import { fields } from "@parley/proto/rules/zod";
 import { z } from "zod";
 import type { MessageDb } from "./db.js";
 import type { Message } from "./entities.js";
-import { DuplicateClientMsgId, MessageGone, type Change, type MessageRepository, type ReactionRow } from "./repositories.js";
+import {
+  DuplicateClientMsgId,
+  MessageGone,
+  type Change,
+  type FollowState,
+  type MessageRepository,
+  type ReactionRow,
+} from "./repositories.js";
 import { requireEmoji } from "./emoji.js";
 import { RoomGate, type RoomClient } from "./room-access.js";
 
@@ -51,7 +64,14 @@ export interface MessageDeps {
 const { body, clientMsgId, id: uuid, optionalId: optionalUuid } = fields;
 
 // Keys are the proto field names, so errors name the field as callers spell it.
-const sendRequest = z.object({ room_id: uuid, body, client_msg_id: clientMsgId, reply_to_id: optionalUuid });
+const sendRequest = z.object({
+  room_id: uuid,
+  body,
+  client_msg_id: clientMsgId,
+  reply_to_id: optionalUuid,
+  thread_root_id: optionalUuid,
+  also_send_to_room: z.boolean(),
+});
 const editRequest = z.object({ message_id: uuid, body });
 const STATS_MAX_ROOMS = BATCHES.roomStats;
 const statsRequest = z.object({
@@ -75,6 +95,12 @@ const changesRequest = z.object({
 });
 
 type MessageInit = MessageInitShape<typeof MessageSchema>;
+type ThreadInit = MessageInitShape<typeof ThreadSchema>;
+
+const THREADS_MAX_ROOMS = BATCHES.roomStats;
+const listThreadsRequest = z.object({
+  room_ids: z.array(uuid).max(THREADS_MAX_ROOMS, `at most ${THREADS_MAX_ROOMS} rooms`),
+});
 
 export class MessageServiceImpl implements ServiceHandlers<typeof MessageService> {
   private readonly gate: RoomGate;
@@ -91,7 +117,12 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       body: request.body,
       client_msg_id: request.clientMsgId,
       reply_to_id: request.replyToId,
+      thread_root_id: request.threadRootId,
+      also_send_to_room: request.alsoSendToRoom,
     });
+    if (input.also_send_to_room && !input.thread_root_id) {
+      throw fail.invalidArgument("also_send_to_room", "is only for a thread reply (with thread_root_id)");
+    }
     const access = await this.gate.requireMember(input.room_id, caller);
     const clientMsgId = input.client_msg_id || randomUUID();
     if (access.archived) {
@@ -106,16 +137,35 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         throw fail.invalidArgument("reply_to_id", "must be a message of the same room");
       }
     }
+    // A reply to a reply is a reply in its root's thread: threads do not nest.
+    let rootId: string | null = null;
+    if (input.thread_root_id) {
+      const target = await messages.findById(input.thread_root_id);
+      const root = target?.threadRootId ? await messages.findById(target.threadRootId) : target;
+      if (!root || root.roomId !== input.room_id) {
+        throw fail.invalidArgument("thread_root_id", "must be a message of the same room");
+      }
+      if (root.deletedAt) throw fail.failedPrecondition("the thread's root message is deleted");
+      rootId = root.id;
+    }
+    const draft = {
+      id: randomUUID(),
+      roomId: input.room_id,
+      senderId: caller,
+      body: input.body,
+      clientMsgId,
+      replyToId: input.reply_to_id || null,
+      threadRootId: rootId,
+      alsoSentToRoom: rootId != null && input.also_send_to_room,
+    };
     let message: Message;
+    let root: Message | null = null;
     try {
-      message = await messages.append({
-        id: randomUUID(),
-        roomId: input.room_id,
-        senderId: caller,
-        body: input.body,
-        clientMsgId,
-        replyToId: input.reply_to_id || null,
-      });
+      if (rootId) {
+        ({ message, root } = await this.appendReply(draft, rootId));
+      } else {
+        message = await messages.append(draft);
+      }
     } catch (error) {
       // A retry (sequential or racing its original): the statement rolled back, so no seq was
       // used; the original is committed. Retries are rare, so they, not every send, pay the lookup.
@@ -126,17 +176,47 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     }
     const stored = toMessage(message);
     this.publish(ctx, message.roomId, { case: "messageCreated", value: { message: stored } }, stored.change);
+    // The root's new summary took the position after the reply's: it goes out after it, as edited.
+    if (root) await this.publishEdited(ctx, messages, root);
     return { message: stored, duplicate: false };
+  }
+
+  /**
+   * Stores a thread reply and its root's new summary in one transaction (the root's row lock first,
+   * then the room head's, the order every change of a message takes): the reply takes the room's
+   * next seq and position, the root the position after. Its sender follows the thread with it read;
+   * the root's author follows from the first reply unless they unfollowed before.
+   */
+  private async appendReply(draft: NewMessageDraft, rootId: string): Promise<{ message: Message; root: Message | null }> {
+    return this.deps.db.transactional(async (tx) => {
+      const root = await tx.messages.lockForThread(rootId);
+      if (root.deletedAt) throw fail.failedPrecondition("the thread's root message is deleted");
+      const message = await tx.messages.append(draft);
+      const changed = await tx.messages.refreshThreadSummary(root);
+      await tx.threads.follow(draft.senderId, rootId, draft.roomId, BigInt(message.seq));
+      await tx.threads.markRead(draft.senderId, rootId, BigInt(message.seq));
+      if (root.senderId !== draft.senderId) await tx.threads.followUnlessChosen(root.senderId, rootId, draft.roomId);
+      return { message, root: changed ? root : null };
+    });
   }
 
   async listMessages(request: ListMessagesRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { messages, heads } = this.deps.db.fork();
-    const { room_id: roomId } = validate(z.object({ room_id: uuid }), { room_id: request.roomId });
+    const { room_id: roomId, thread_root_id: threadId } = validate(z.object({ room_id: uuid, thread_root_id: optionalUuid }), {
+      room_id: request.roomId,
+      thread_root_id: request.threadRootId,
+    });
     const limit = pageLimit(request.limit);
     const cursor = request.cursor;
     if (cursor.case !== undefined && cursor.value < 0n) throw fail.invalidArgument(snake(cursor.case), "must not be negative");
     await this.gate.requireMember(roomId, caller);
+    // A thread of this room only (another room's message is as unknown as a random id).
+    const threadRootId = threadId || undefined;
+    if (threadRootId) {
+      const root = await messages.findById(threadRootId);
+      if (!root || root.roomId !== roomId || root.threadRootId) throw fail.notFound("thread not found");
+    }
 
     // Every message up to the head is committed (its seq was taken in its own
     // transaction), so bounding reads by the head gives a consistent, gapless page.
@@ -146,7 +226,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       case undefined:
       case "beforeSeq": {
         const below = cursor.case === undefined ? head + 1n : min(cursor.value, head + 1n);
-        const rows = await messages.older(roomId, below, limit + 1);
+        const rows = await messages.older(roomId, below, limit + 1, threadRootId);
         page.hasOlder = rows.length > limit;
         page.messages = rows.slice(0, limit).reverse();
         page.hasNewer = head >= max(below, 1n);
@@ -154,7 +234,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       }
       case "afterSeq": {
         const from = cursor.value + 1n;
-        const rows = await messages.newer(roomId, from, head, limit + 1);
+        const rows = await messages.newer(roomId, from, head, limit + 1, threadRootId);
         page.hasNewer = rows.length > limit;
         page.messages = rows.slice(0, limit);
         page.hasOlder = head >= 1n && from > 1n;
@@ -165,8 +245,8 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         const newerCount = limit - olderCount;
         const pivot = cursor.value;
         const [older, newer] = await Promise.all([
-          messages.older(roomId, min(pivot, head + 1n), olderCount + 1),
-          messages.newer(roomId, pivot, head, newerCount + 1),
+          messages.older(roomId, min(pivot, head + 1n), olderCount + 1, threadRootId),
+          messages.newer(roomId, pivot, head, newerCount + 1, threadRootId),
         ]);
         page.hasOlder = older.length > olderCount;
         page.hasNewer = newer.length > newerCount;
@@ -243,9 +323,16 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     }
     if (message.deletedAt) return { message: (await withReactions(messages, [message]))[0]! };
     if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
-    const change = await this.deps.db.transactional((tx) => tx.messages.tombstone(message.id, new Date()));
+    // A reply's delete changes its root's summary: the root's lock first (as a reply's send takes it).
+    const { change, root } = await this.deps.db.transactional(async (tx) => {
+      const root = message.threadRootId ? await tx.messages.lockForThread(message.threadRootId) : null;
+      const change = await tx.messages.tombstone(message.id, new Date());
+      const rootChanged = root && change.changed ? await tx.messages.refreshThreadSummary(root) : false;
+      return { change, root: rootChanged ? root : null };
+    });
     const tombstone = (await withReactions(messages, [change.message]))[0]!;
     if (change.changed) this.publish(ctx, tombstone.roomId!, { case: "messageDeleted", value: { message: tombstone } }, tombstone.change);
+    if (root) await this.publishEdited(ctx, messages, root);
     return { message: tombstone };
   }
 
@@ -265,6 +352,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         lastSeq: s.lastSeq,
         lastChange: s.lastChange,
         unreadCount: s.unreadCount,
+        unreadThreadCount: s.unreadThreadCount,
         lastActivityTime: s.lastActivityAt ? toTimestamp(s.lastActivityAt) : undefined,
       })),
     };
@@ -335,14 +423,15 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     const { messages } = this.deps.db.fork();
     const { room_id: roomId } = validate(z.object({ room_id: uuid }), { room_id: request.roomId });
     const limit = pageLimit(request.limit);
-    const after = request.pageToken ? decodePinToken(request.pageToken) : null;
+    const token = request.pageToken ? decodeTimeToken(request.pageToken) : null;
+    const after = token && { pinnedAt: token.time, id: token.id };
     await this.gate.requireMember(roomId, caller);
     const rows = await messages.pins(roomId, after, limit + 1);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
       messages: await withReactions(messages, page),
-      nextPageToken: rows.length > limit && last ? encodePinToken(last.pinnedAt!, last.id) : "",
+      nextPageToken: rows.length > limit && last ? encodeTimeToken(last.pinnedAt!, last.id) : "",
     };
   }
 
@@ -365,6 +454,77 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     // A pin is a change of the message's state: it travels as messageEdited on the message lane.
     if (change.changed) this.publish(ctx, stored!.roomId!, { case: "messageEdited", value: { message: stored } }, stored!.change);
     return stored!;
+  }
+
+  // --- threads (issue 16) ---
+
+  async getThread(request: GetThreadRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages, threads } = this.deps.db.fork();
+    const root = await this.visibleRoot(messages, request.rootId, caller);
+    return { thread: await threadOf(messages, root, await threads.state(caller, root.id)) };
+  }
+
+  /** A new follower has read the thread so far: only replies from now on are unread to them. */
+  async followThread(request: FollowThreadRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages, threads } = this.deps.db.fork();
+    const root = await this.visibleRoot(messages, request.rootId, caller);
+    await threads.follow(caller, root.id, root.roomId, BigInt(root.lastReplySeq));
+    return { thread: await threadOf(messages, root, await threads.state(caller, root.id)) };
+  }
+
+  async unfollowThread(request: UnfollowThreadRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages, threads } = this.deps.db.fork();
+    const root = await this.visibleRoot(messages, request.rootId, caller);
+    await threads.unfollow(caller, root.id, root.roomId, BigInt(root.lastReplySeq));
+    return { thread: await threadOf(messages, root, await threads.state(caller, root.id)) };
+  }
+
+  /** Newest reply first across the given rooms; the page token is the last thread's (time, id), opaque to callers. */
+  async listThreads(request: ListThreadsRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages, threads } = this.deps.db.fork();
+    const input = validate(listThreadsRequest, { room_ids: request.roomIds });
+    const limit = pageLimit(request.limit);
+    const after = request.pageToken ? decodeTimeToken(request.pageToken) : null;
+    const rows = await threads.followed(caller, input.room_ids, request.unreadOnly, after && { sortAt: after.time, id: after.id }, limit + 1);
+    const page = rows.slice(0, limit);
+    const reactions = await messages.reactionsOf(page.map((t) => t.root.id));
+    const last = page.at(-1);
+    return {
+      threads: page.map(
+        (t): ThreadInit => ({ root: toMessage(t.root, reactions.get(t.root.id)), following: true, lastReadSeq: t.lastReadSeq, unreadCount: t.unreadCount }),
+      ),
+      nextPageToken: rows.length > limit && last ? encodeTimeToken(last.sortAt, last.root.id) : "",
+    };
+  }
+
+  /** Capped at the thread's newest reply (0: up to it), never backwards; only for a thread the caller has a marker in. */
+  async markThreadRead(request: MarkThreadReadRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages, threads } = this.deps.db.fork();
+    if (request.seq < 0n) throw fail.invalidArgument("seq", "must not be negative");
+    const root = await this.visibleRoot(messages, request.rootId, caller);
+    const head = BigInt(root.lastReplySeq);
+    await threads.markRead(caller, root.id, request.seq === 0n ? head : min(request.seq, head));
+    return { thread: await threadOf(messages, root, await threads.state(caller, root.id)) };
+  }
+
+  /** A thread's root the caller may see: NOT_FOUND alike for a missing message, a reply, and a room the caller is not in. */
+  private async visibleRoot(messages: MessageRepository, rootId: string, caller: string): Promise<Message> {
+    const input = validate(z.object({ root_id: uuid }), { root_id: rootId });
+    const root = await messages.findById(input.root_id);
+    if (!root || root.threadRootId) throw fail.notFound("thread not found");
+    await this.gate.requireMember(root.roomId, caller, "thread not found");
+    return root;
+  }
+
+  /** A message changed as a side effect (a root's summary): out as edited, at its position. */
+  private async publishEdited(ctx: CallContext, messages: MessageRepository, message: Message): Promise<void> {
+    const [edited] = await withReactions(messages, [message]);
+    this.publish(ctx, edited!.roomId!, { case: "messageEdited", value: { message: edited } }, edited!.change);
   }
 
   /** The message and the caller's access to its room; NOT_FOUND alike for a missing message and for a non-member. */
@@ -413,20 +573,40 @@ export function toMessage(message: Message, reactions: readonly ReactionRow[] = 
     reactions: reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: r.userIds })),
     pinTime: message.pinnedAt ? toTimestamp(message.pinnedAt) : undefined,
     pinnedById: message.pinnedById ?? "",
+    threadRootId: message.threadRootId ?? "",
+    alsoSentToRoom: message.alsoSentToRoom ?? false,
+    thread:
+      BigInt(message.lastReplySeq ?? 0) > 0n
+        ? {
+            replyCount: message.replyCount,
+            lastReplyTime: message.lastReplyAt ? toTimestamp(message.lastReplyAt) : undefined,
+            participantIds: [...(message.threadParticipantIds ?? [])],
+            lastReplySeq: BigInt(message.lastReplySeq),
+          }
+        : undefined,
   };
 }
 
-function encodePinToken(pinnedAt: Date, id: string): string {
-  return Buffer.from(`${pinnedAt.toISOString()}|${id}`).toString("base64url");
+type NewMessageDraft = Parameters<MessageRepository["append"]>[0];
+
+/** A thread as the caller sees it: its root (with reactions) and their follow state. */
+async function threadOf(messages: MessageRepository, root: Message, state: FollowState): Promise<ThreadInit> {
+  const [message] = await withReactions(messages, [root]);
+  return { root: message, following: state.following, lastReadSeq: state.lastReadSeq, unreadCount: state.unreadCount };
 }
 
-function decodePinToken(token: string): { pinnedAt: Date; id: string } {
+/** A keyset page token: the last row's (time, id), opaque to callers. */
+function encodeTimeToken(time: Date, id: string): string {
+  return Buffer.from(`${time.toISOString()}|${id}`).toString("base64url");
+}
+
+function decodeTimeToken(token: string): { time: Date; id: string } {
   const [time, id] = Buffer.from(token, "base64url").toString().split("|");
-  const pinnedAt = new Date(time ?? "");
-  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(pinnedAt.getTime())) {
+  const parsed = new Date(time ?? "");
+  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(parsed.getTime())) {
     throw fail.invalidArgument("page_token", "is not a token from a previous page");
   }
-  return { pinnedAt, id };
+  return { time: parsed, id };
 }
 
 function pageLimit(limit: number): number {

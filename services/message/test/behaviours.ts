@@ -907,5 +907,181 @@ export function describeMessageBehaviours(label: string, start: () => Promise<Wo
         expect((await failure(pins(owner, roomId, { limit: 1000 })))?.code).toBe(Code.InvalidArgument);
       });
     });
+    // --- threads (issue 16) ---
+    describe("threads", () => {
+      const reply = (userId: string, roomId: string, rootId: string, body: string, alsoSendToRoom = false) =>
+        world.messages.sendMessage({ roomId, body, threadRootId: rootId, alsoSendToRoom }, asUser(userId)).then((r) => r.message!);
+      const thread = (userId: string, rootId: string) => world.messages.getThread({ rootId }, asUser(userId)).then((r) => r.thread!);
+      const threads = (userId: string, roomIds: string[], request: { limit?: number; pageToken?: string; unreadOnly?: boolean } = {}) =>
+        world.messages.listThreads({ roomIds, ...request }, asUser(userId));
+      const statsOf = async (userId: string, roomId: string) => (await stats(userId, [{ roomId, lastReadSeq: 0n }]))[0]!;
+
+      it("gives a reply the room's next seq, keeps it out of the room's timeline unless also sent there, and pages a thread by seq", async () => {
+        const { owner, members, roomId } = await roomWithMembers(1);
+        const bob = members[0]!;
+        const root = await send(owner, roomId, "root");
+        const r1 = await reply(bob, roomId, root.id, "r1");
+        const r2 = await reply(owner, roomId, root.id, "r2", true);
+        const after = await send(owner, roomId, "after");
+        // A reply to a reply is a reply in the root's thread.
+        const r3 = await reply(bob, roomId, r1.id, "r3");
+        expect(seqsOf([root, r1, r2, after, r3])).toEqual([1, 2, 3, 4, 5]);
+        expect([r1.threadRootId, r2.threadRootId, r3.threadRootId, r2.alsoSentToRoom, r1.alsoSentToRoom]).toEqual([root.id, root.id, root.id, true, false]);
+        const timeline = await list(bob, roomId);
+        expect(timeline.messages.map((m) => m.body)).toEqual(["root", "r2", "after"]);
+        expect(timeline.lastSeq).toBe(5n);
+        const all = await list(bob, roomId, { threadRootId: root.id });
+        expect(all.messages.map((m) => m.body)).toEqual(["r1", "r2", "r3"]);
+        const older = await list(bob, roomId, { threadRootId: root.id, limit: 2 });
+        expect([older.messages.map((m) => m.body), older.hasOlder]).toEqual([["r2", "r3"], true]);
+        const first = await list(bob, roomId, { threadRootId: root.id, cursor: { case: "beforeSeq", value: r2.seq }, limit: 2 });
+        expect([first.messages.map((m) => m.body), first.hasOlder]).toEqual([["r1"], false]);
+        const newer = await list(bob, roomId, { threadRootId: root.id, cursor: { case: "afterSeq", value: r1.seq } });
+        expect(newer.messages.map((m) => m.body)).toEqual(["r2", "r3"]);
+        // A reply is not a thread root, nor is another room's message.
+        const other = await world.createRoom(owner, "private");
+        expect((await failure(list(owner, other, { threadRootId: root.id })))?.code).toBe(Code.NotFound);
+        expect((await failure(list(owner, roomId, { threadRootId: r1.id })))?.code).toBe(Code.NotFound);
+        expect((await failure(reply(owner, other, root.id, "x")))?.code).toBe(Code.InvalidArgument);
+        expect((await failure(world.messages.sendMessage({ roomId, body: "x", alsoSendToRoom: true }, asUser(owner))))?.code).toBe(Code.InvalidArgument);
+      });
+
+      it("keeps the root's summary (count, last reply time, repliers latest first) and moves the root on the lane after each reply and reply delete", async () => {
+        const { owner, members, roomId } = await roomWithMembers(2);
+        const [bob, cai] = members as [string, string];
+        const root = await send(owner, roomId, "root");
+        expect(root.thread).toBeUndefined();
+        const r1 = await reply(bob, roomId, root.id, "r1");
+        const r2 = await reply(cai, roomId, root.id, "r2");
+        const r3 = await reply(bob, roomId, root.id, "r3");
+        const current = (await thread(owner, root.id)).root!;
+        expect(current.thread).toMatchObject({ replyCount: 3, participantIds: [bob, cai], lastReplySeq: r3.seq });
+        expect(current.thread!.lastReplyTime).toEqual(r3.createTime);
+        // Each reply took a position, then its root the next one.
+        expect([r1.change, r2.change, r3.change, current.change]).toEqual([2n, 4n, 6n, 7n]);
+        await world.messages.deleteMessage({ messageId: r3.id }, asUser(bob));
+        const lane = await world.messages.listChanges({ roomId, after: current.change }, asUser(cai));
+        expect(lane.messages.map((m) => [m.id, m.change, m.deleted])).toEqual([
+          [r3.id, 8n, true],
+          [root.id, 9n, false],
+        ]);
+        expect(lane.messages[1]!.thread).toMatchObject({ replyCount: 2, participantIds: [cai, bob], lastReplyTime: r2.createTime });
+        // Editing a reply leaves the summary (and the root) alone.
+        await world.messages.editMessage({ messageId: r2.id, body: "r2!" }, asUser(cai));
+        const edits = await world.messages.listChanges({ roomId, after: 9n }, asUser(cai));
+        expect(edits.messages.map((m) => m.id)).toEqual([r2.id]);
+        // A deleted root takes no more replies.
+        await world.messages.deleteMessage({ messageId: root.id }, asUser(owner));
+        expect((await failure(reply(bob, roomId, root.id, "late")))?.code).toBe(Code.FailedPrecondition);
+      });
+
+      it("publishes a reply as MessageCreated, then its root as MessageEdited with the new summary", async () => {
+        const { owner, members, roomId } = await roomWithMembers(1);
+        const root = await send(owner, roomId, "root");
+        const events: Event[] = [];
+        const unsubscribe = await world.broker.subscribe(topics.room(roomId), (event) => events.push(event));
+        try {
+          const r1 = await reply(members[0]!, roomId, root.id, "r1");
+          await eventually(() => expect(events.length).toBe(2));
+          expect(events.map((e) => [e.payload.case, (e.payload.value as { message?: Message }).message?.id, e.change])).toEqual([
+            ["messageCreated", r1.id, r1.change],
+            ["messageEdited", root.id, r1.change + 1n],
+          ]);
+          expect((events[1]!.payload.value as { message?: Message }).message?.thread?.replyCount).toBe(1);
+        } finally {
+          await unsubscribe();
+        }
+      });
+
+      it("makes repliers and the root's author follow, counts unread replies per follower, lists followed threads newest first, and marks read", async () => {
+        const { owner, members, roomId } = await roomWithMembers(2);
+        const [bob, cai] = members as [string, string];
+        const quiet = await send(owner, roomId, "no replies");
+        const rootA = await send(owner, roomId, "A");
+        const rootB = await send(bob, roomId, "B");
+        expect((await thread(owner, rootA.id)).following).toBe(false);
+        await reply(bob, roomId, rootA.id, "a1");
+        await reply(cai, roomId, rootA.id, "a2");
+        await reply(cai, roomId, rootB.id, "b1");
+        // The author follows from the first reply, with every reply unread; a replier has read up to their reply.
+        expect(await thread(owner, rootA.id)).toMatchObject({ following: true, unreadCount: 2n });
+        expect(await thread(bob, rootA.id)).toMatchObject({ following: true, unreadCount: 1n });
+        expect(await thread(cai, rootA.id)).toMatchObject({ following: true, unreadCount: 0n });
+        expect(await thread(owner, quiet.id)).toMatchObject({ following: false, unreadCount: 0n });
+        const forBob = await threads(bob, [roomId]);
+        expect(forBob.threads.map((t) => [t.root!.body, t.unreadCount])).toEqual([["B", 1n], ["A", 1n]]);
+        expect((await statsOf(bob, roomId)).unreadThreadCount).toBe(2n);
+        // Room unread counts leave out replies that stayed in their thread.
+        expect((await statsOf(bob, roomId)).unreadCount).toBe(2n);
+        const page1 = await threads(bob, [roomId], { limit: 1 });
+        const page2 = await threads(bob, [roomId], { limit: 1, pageToken: page1.nextPageToken });
+        expect([page1.threads[0]!.root!.body, page2.threads[0]!.root!.body, page2.nextPageToken]).toEqual(["B", "A", ""]);
+        // Reading: capped at the newest reply, never backwards.
+        const read = await world.messages.markThreadRead({ rootId: rootB.id, seq: 0n }, asUser(bob));
+        expect(read.thread).toMatchObject({ unreadCount: 0n });
+        expect((await world.messages.markThreadRead({ rootId: rootA.id, seq: 1_000n }, asUser(bob))).thread?.lastReadSeq).toBe(
+          (await thread(bob, rootA.id)).root!.thread!.lastReplySeq,
+        );
+        expect((await world.messages.markThreadRead({ rootId: rootA.id, seq: 1n }, asUser(bob))).thread?.unreadCount).toBe(0n);
+        expect((await statsOf(bob, roomId)).unreadThreadCount).toBe(0n);
+        expect((await threads(bob, [roomId], { unreadOnly: true })).threads).toEqual([]);
+        // A deleted unread reply no longer counts.
+        const a3 = await reply(cai, roomId, rootA.id, "a3");
+        expect((await threads(bob, [roomId], { unreadOnly: true })).threads.map((t) => t.root!.body)).toEqual(["A"]);
+        await world.messages.deleteMessage({ messageId: a3.id }, asUser(cai));
+        expect((await statsOf(bob, roomId)).unreadThreadCount).toBe(0n);
+        // Only the rooms asked about.
+        expect((await threads(bob, [])).threads).toEqual([]);
+      });
+
+      it("follows and unfollows any thread: an unfollow holds until the next reply of one's own, and a new follower reads from now on", async () => {
+        const { owner, members, roomId } = await roomWithMembers(2);
+        const [bob, cai] = members as [string, string];
+        const root = await send(owner, roomId, "root");
+        await reply(bob, roomId, root.id, "r1");
+        const followed = await world.messages.followThread({ rootId: root.id }, asUser(cai));
+        expect(followed.thread).toMatchObject({ following: true, unreadCount: 0n });
+        expect((await world.messages.followThread({ rootId: root.id }, asUser(cai))).thread?.following).toBe(true);
+        await reply(bob, roomId, root.id, "r2");
+        expect(await thread(cai, root.id)).toMatchObject({ following: true, unreadCount: 1n });
+        const unfollowed = await world.messages.unfollowThread({ rootId: root.id }, asUser(owner));
+        expect(unfollowed.thread?.following).toBe(false);
+        await reply(bob, roomId, root.id, "r3");
+        expect((await thread(owner, root.id)).following).toBe(false);
+        expect((await threads(owner, [roomId])).threads).toEqual([]);
+        expect((await statsOf(owner, roomId)).unreadThreadCount).toBe(0n);
+        await reply(owner, roomId, root.id, "back");
+        expect(await thread(owner, root.id)).toMatchObject({ following: true, unreadCount: 0n });
+      });
+
+      it("answers a non-member of a private room exactly like a random id, for every thread call, and rejects bad input", async () => {
+        const { owner, members, roomId } = await roomWithMembers(1);
+        const outsider = await world.newUser();
+        const root = await send(owner, roomId, "secret");
+        const r1 = await reply(members[0]!, roomId, root.id, "secret reply");
+        const calls = {
+          get: (rootId: string) => thread(outsider, rootId),
+          follow: (rootId: string) => world.messages.followThread({ rootId }, asUser(outsider)),
+          unfollow: (rootId: string) => world.messages.unfollowThread({ rootId }, asUser(outsider)),
+          read: (rootId: string) => world.messages.markThreadRead({ rootId, seq: 0n }, asUser(outsider)),
+        };
+        for (const [name, call] of Object.entries(calls)) {
+          const hidden = await failure(call(root.id));
+          const random = await failure(call(uuidv7()));
+          expect([name, hidden?.code, hidden?.rawMessage]).toEqual([name, random?.code, random?.rawMessage]);
+          expect(hidden?.code).toBe(Code.NotFound);
+        }
+        const listed = await failure(list(outsider, roomId, { threadRootId: root.id }));
+        const listedRandom = await failure(list(outsider, uuidv7(), { threadRootId: uuidv7() }));
+        expect([listed?.code, listed?.rawMessage]).toEqual([listedRandom?.code, listedRandom?.rawMessage]);
+        expect((await failure(reply(outsider, roomId, root.id, "hi")))?.code).toBe(Code.NotFound);
+        // A reply is not a thread.
+        expect((await failure(thread(owner, r1.id)))?.code).toBe(Code.NotFound);
+        expect((await failure(thread(owner, "nope")))?.code).toBe(Code.InvalidArgument);
+        expect((await failure(threads(owner, [roomId], { pageToken: "garbage" })))?.code).toBe(Code.InvalidArgument);
+        expect((await failure(threads(owner, ["nope"])))?.code).toBe(Code.InvalidArgument);
+        expect((await failure(world.messages.markThreadRead({ rootId: root.id, seq: -1n }, asUser(owner))))?.code).toBe(Code.InvalidArgument);
+      });
+    });
   });
 }

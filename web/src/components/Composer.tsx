@@ -10,9 +10,17 @@ import "./Composer.css";
 
 const drafts = new Map<string, string>();
 
-export function Composer(props: { roomId: string; label: string; onSend: (body: string) => void; onEditLast: () => boolean }) {
+export function Composer(props: {
+  roomId: string;
+  label: string;
+  onSend: (body: string) => void;
+  onEditLast: () => boolean;
+  /** Where the draft and the element ids are kept apart (a thread's composer: issue 16); the room by default. */
+  draftKey?: string;
+}) {
   const typing = useTyping();
-  const [body, setBody] = createSignal(drafts.get(props.roomId) ?? "");
+  const key = () => props.draftKey ?? props.roomId;
+  const [body, setBody] = createSignal(drafts.get(key()) ?? "");
   const [picking, setPicking] = createSignal(false);
   let input!: HTMLTextAreaElement;
 
@@ -24,7 +32,7 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
 
   const update = (value: string) => {
     setBody(value);
-    drafts.set(props.roomId, value);
+    drafts.set(key(), value);
     autosize(input);
   };
 
@@ -33,7 +41,7 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
     if (!text || charactersLeft(FIELDS.body, text) < 0) return;
     props.onSend(text);
     update("");
-    drafts.delete(props.roomId);
+    drafts.delete(key());
     input.focus();
   };
 
@@ -58,16 +66,16 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
         send();
       }}
     >
-      <label class="sr-only" for={`composer-${props.roomId}`}>
+      <label class="sr-only" for={`composer-${key()}`}>
         {props.label}
       </label>
       <textarea
-        id={`composer-${props.roomId}`}
+        id={`composer-${key()}`}
         ref={input}
         rows={1}
         placeholder={props.label}
         value={body()}
-        aria-describedby={`composer-hint-${props.roomId}`}
+        aria-describedby={`composer-hint-${key()}`}
         onInput={(e) => {
           update(e.currentTarget.value);
           if (e.currentTarget.value.trim()) typing.iAmTyping(props.roomId);
@@ -81,7 +89,7 @@ export function Composer(props: { roomId: string; label: string; onSend: (body: 
           }
         }}
       />
-      <span id={`composer-hint-${props.roomId}`} class="sr-only">
+      <span id={`composer-hint-${key()}`} class="sr-only">
         Enter to send, Shift+Enter for a new line. Markdown: **bold**, *italic*, `code`, links and lists.
       </span>
       <Show when={remaining() < 500}>

@@ -11,6 +11,7 @@ import { Icon } from "./Icon";
 import { Markdown } from "./Markdown";
 import { MessageActionBar } from "./MessageActionBar";
 import { Reactions } from "./Reactions";
+import { ThreadSummaryRow } from "./ThreadSummaryRow";
 import "./MessageItem.css";
 
 export interface MessageActions {
@@ -27,6 +28,8 @@ export interface MessageActions {
   // --- reactions / action bar ---
   react(message: ChatMessage, emoji: string, add: boolean): void;
   copyLink(message: ChatMessage): void;
+  // --- threads (issue 16): absent inside a thread ---
+  openThread?(message: ChatMessage): void;
 }
 
 export function MessageItem(props: { item: TimelineItem; grouped: boolean; editing: boolean; actions: MessageActions }) {
@@ -106,6 +109,15 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
         <Show when={confirmed() && !deleted()}>
           <Reactions message={confirmed()!} onToggle={(emoji, add) => props.actions.react(confirmed()!, emoji, add)} />
         </Show>
+        {/* --- threads (issue 16) --- */}
+        <Show when={confirmed() && props.actions.openThread}>
+          <ThreadSummaryRow message={confirmed()!} onOpen={() => props.actions.openThread!(confirmed()!)} />
+        </Show>
+        <Show when={confirmed()?.threadRootId && props.actions.openThread}>
+          <button type="button" class="link-button small thread-origin" onClick={() => props.actions.openThread!(confirmed()!)}>
+            Replied in a thread
+          </button>
+        </Show>
         <Show when={pending()}>
           {(send) => (
             <div class="send-status" role={send().status === "failed" ? "alert" : undefined}>
@@ -136,7 +148,14 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
           onDelete={() => props.actions.askDelete(confirmed()!)}
           onCopyLink={() => props.actions.copyLink(confirmed()!)}
           extra={
-            // --- pins (issue 16) ---
+            <>
+            {/* --- threads (issue 16) --- */}
+            <Show when={props.actions.openThread}>
+              <button type="button" class="icon-button" aria-label="Reply in thread" title="Reply in thread" onClick={() => props.actions.openThread!(confirmed()!)}>
+                <Icon name="message" size={16} />
+              </button>
+            </Show>
+            {/* --- pins (issue 16) --- */}
             <Show when={props.actions.canPin(confirmed()!)}>
               <button
                 type="button"
@@ -149,6 +168,7 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
                 <Icon name="pin" size={16} />
               </button>
             </Show>
+            </>
           }
         />
       </Show>

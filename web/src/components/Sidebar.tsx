@@ -12,6 +12,7 @@ import { BrowseRoomsDialog, CreateRoomDialog, NewDirectDialog } from "./RoomDial
 import { ProfileDialog } from "./ProfileDialog";
 import { Icon } from "./Icon";
 import { ThemeToggle } from "./ThemeToggle";
+import { ThreadsLink } from "../routes/ThreadsView";
 import "./Sidebar.css";
 
 type Open = "create" | "browse" | "direct" | "profile" | null;
@@ -83,6 +84,12 @@ export function Sidebar(props: { onNavigate: () => void }) {
       </header>
 
       <div class="sidebar-scroll">
+        {/* --- threads (issue 16) --- */}
+        <ul class="room-list sidebar-views">
+          <li>
+            <ThreadsLink onNavigate={() => props.onNavigate()} />
+          </li>
+        </ul>
         <section class="sidebar-section" aria-labelledby="rooms-heading">
           <div class="section-head">
             <h2 id="rooms-heading">Rooms</h2>

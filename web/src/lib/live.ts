@@ -68,6 +68,16 @@ export function toChatMessage(message: Message): ChatMessage {
     reactions: message.reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: [...r.userIds] })),
     pinnedAt: message.pinTime ? iso(message.pinTime) : null,
     pinnedBy: message.pinnedById || null,
+    threadRootId: message.threadRootId || null,
+    alsoSentToRoom: message.alsoSentToRoom,
+    thread: message.thread
+      ? {
+          replyCount: message.thread.replyCount,
+          lastReplyAt: message.thread.lastReplyTime ? iso(message.thread.lastReplyTime) : null,
+          participantIds: [...message.thread.participantIds],
+          lastReplySeq: Number(message.thread.lastReplySeq),
+        }
+      : null,
   };
 }
 

@@ -17,14 +17,23 @@ export type Member = RouterOutputs["rooms"]["members"]["members"][number];
  * latest change), when the source tells it (the socket always does): of two versions of one
  * message, the higher change is the newer.
  */
-export type ChatMessage = Omit<RouterOutputs["messages"]["list"]["messages"][number], "change" | "reactions" | "pinnedAt" | "pinnedBy"> & {
+export type ChatMessage = Omit<
+  RouterOutputs["messages"]["list"]["messages"][number],
+  "change" | "reactions" | "pinnedAt" | "pinnedBy" | "threadRootId" | "alsoSentToRoom" | "thread"
+> & {
   change?: number;
   /** Reactions (Message.reactions), in order of first use; absent from an edge that does not tell them. */
   reactions?: Reaction[];
   /** Set while pinned (issue 16). */
   pinnedAt?: string | null;
   pinnedBy?: string | null;
+  /** Threads (issue 16): on a reply, its root; on a root with replies, its summary. */
+  threadRootId?: string | null;
+  alsoSentToRoom?: boolean;
+  thread?: ThreadSummary | null;
 };
+export type ThreadSummary = NonNullable<RouterOutputs["messages"]["list"]["messages"][number]["thread"]>;
+export type ThreadInfo = RouterOutputs["threads"]["list"]["threads"][number];
 export type Reaction = RouterOutputs["messages"]["list"]["messages"][number]["reactions"][number];
 
 /**

@@ -1,7 +1,7 @@
 // A room: its history (older pages load as you scroll up, without moving what
 // you are reading), live messages, the "new messages" line, typing, members,
 // and the composer. Reaching the newest message marks the room read.
-import { A, useNavigate, useParams } from "@solidjs/router";
+import { A, useNavigate, useParams, useSearchParams } from "@solidjs/router";
 import { createEffect, createResource, createSignal, For, Match, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
 import { api, errorMessage, isNotFound } from "../lib/api";
 import { usePeople } from "../lib/store/people";
@@ -22,6 +22,7 @@ import { MemberList } from "../components/MemberList";
 import { MessageItem, type MessageActions } from "../components/MessageItem";
 import { AddPeopleDialog } from "../components/RoomDialogs";
 import { PinnedList } from "../components/PinnedList";
+import { ThreadPanel } from "../components/ThreadPanel";
 import "./RoomView.css";
 
 export function RoomRoute() {
@@ -153,6 +154,11 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   const [adding, setAdding] = createSignal(false);
   // --- pins (issue 16) ---
   const [showPins, setShowPins] = createSignal(false);
+  // --- threads (issue 16): the open thread's root (also from /rooms/:id?thread=rootId) ---
+  const [searchParams, setSearchParams] = useSearchParams();
+  const threadId = () => (typeof searchParams.thread === "string" ? searchParams.thread : null);
+  const openThread = (message: ChatMessage) => setSearchParams({ thread: message.threadRootId || message.id });
+  const closeThread = () => setSearchParams({ thread: undefined });
   // Changes whenever a loaded message is pinned or unpinned (live, from the message lane).
   const pinKey = () =>
     timeline
@@ -222,6 +228,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
     react: (message, emoji, add) => {
       timelines.react(message, emoji, add).catch((failure) => notify(`Could not react: ${errorMessage(failure)}`));
     },
+    openThread: (message) => openThread(message),
     copyLink: (message) => {
       const url = `${location.origin}/rooms/${message.roomId}#seq-${message.seq}`;
       navigator.clipboard?.writeText(url).then(
@@ -414,11 +421,23 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
           </Show>
         </section>
 
-        <Show when={showMembers()}>
+        <Show when={showMembers() && !threadId()}>
           <MemberList roomId={roomId} onClose={() => setShowMembers(false)} />
         </Show>
         <Show when={showPins() && !showMembers()}>
           <PinnedList roomId={roomId} pinKey={pinKey} onOpen={openPinned} onClose={() => setShowPins(false)} />
+        </Show>
+        <Show when={threadId()}>
+          {(rootId) => (
+            <ThreadPanel
+              roomId={roomId}
+              rootId={rootId()}
+              archived={props.room().archived}
+              actions={actions}
+              editingId={editingId}
+              onClose={closeThread}
+            />
+          )}
         </Show>
       </div>
 

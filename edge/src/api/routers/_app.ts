@@ -3,6 +3,7 @@ import { router } from "../trpc.js";
 import { authRouter } from "./auth.js";
 import { messagesRouter } from "./messages.js";
 import { roomsRouter } from "./rooms.js";
+import { threadsRouter } from "./threads.js";
 import { usersRouter } from "./users.js";
 
 export const appRouter = router({
@@ -10,6 +11,7 @@ export const appRouter = router({
   users: usersRouter,
   rooms: roomsRouter,
   messages: messagesRouter,
+  threads: threadsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -50,13 +50,29 @@ export const messagesRouter = router({
 
   send: authedProcedure
     .meta({ rest: { method: "POST", path: "/messages", status: 201, summary: "Send a message (a repeated clientMsgId returns the original)" }, rateClass: "send" })
-    .input(z.strictObject({ roomId: id, body, clientMsgId: clientMsgId.optional(), replyToId: id.optional() }))
+    .input(
+      z.strictObject({
+        roomId: id,
+        body,
+        clientMsgId: clientMsgId.optional(),
+        replyToId: id.optional(),
+        threadRootId: id.optional().describe("reply in this message's thread (a reply's id means its root's thread)"),
+        alsoSendToRoom: z.boolean().optional().describe("with threadRootId: show the reply in the room's timeline too"),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       await enforceLimit(ctx, sendBudgetKey(ctx.user.id), ctx.limits.sendPerUser, SEND_BUDGET_WINDOW_MS);
       await enforceLimit(ctx, `edge:send:address:${ctx.caller.clientAddress}`, ctx.limits.sendPerAddress, 10_000);
       const { message } = await call(ctx.caller, (o) =>
         ctx.services.messages.sendMessage(
-          { roomId: input.roomId, body: input.body, clientMsgId: input.clientMsgId ?? "", replyToId: input.replyToId ?? "" },
+          {
+            roomId: input.roomId,
+            body: input.body,
+            clientMsgId: input.clientMsgId ?? "",
+            replyToId: input.replyToId ?? "",
+            threadRootId: input.threadRootId ?? "",
+            alsoSendToRoom: input.alsoSendToRoom ?? false,
+          },
           o,
         ),
       );

@@ -13,6 +13,7 @@ import { createMemo, createRoot, createSignal, type Accessor } from "solid-js";
 import { newClientMsgId, type LiveClient } from "@parley/client";
 import { api, errorMessage } from "../api";
 import { toChatMessage } from "../live";
+import { inRoomTimeline } from "../threads";
 import { mergeMessages, timelineItems, unconfirmed, upsertLoaded, type PendingSend, type TimelineItem } from "../timeline";
 import { lastChangeOf, type ChatMessage } from "../types";
 import type { Connection } from "./connection";
@@ -91,7 +92,9 @@ export function createTimelines(deps: {
 
     /** The oldest seq held while older history is not loaded: older changes wait for their page. Before the first page, everything is kept. */
     const loadedFrom = (): number | undefined => (status() === "ready" && hasOlder() ? messages()[0]?.seq : undefined);
-    const upsert = (incoming: ChatMessage[]) => setMessages((current) => upsertLoaded(current, incoming, roomId, loadedFrom()));
+    // Thread replies not also sent to the room live in their thread panel, not here.
+    const upsert = (incoming: ChatMessage[]) =>
+      setMessages((current) => upsertLoaded(current, incoming.filter(inRoomTimeline), roomId, loadedFrom()));
 
     const receive = (incoming: ChatMessage[]) => {
       upsert(incoming);

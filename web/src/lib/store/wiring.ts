@@ -1,6 +1,7 @@
 // The live wiring: each event of the LiveClient, fed into the stores it changes.
 import type { LiveClient } from "@parley/client";
 import { presenceName, toChatMessage } from "../live";
+import { inRoomTimeline, threadBus } from "../threads";
 import type { Connection } from "./connection";
 import type { Members } from "./members";
 import type { People } from "./people";
@@ -51,17 +52,24 @@ export function wireLiveEvents(
   });
   client.on("message", (raw) => {
     const message = toChatMessage(raw);
+    threadBus.emit(message);
     timelines.receive(message);
     typing.stopped(message.roomId, message.senderId);
     people.ensureUser(message.senderId);
-    rooms.received(message);
+    // A reply kept in its thread is not one of the room's unread messages.
+    if (inRoomTimeline(message)) rooms.received(message);
   });
   // Edits and deletions, live or replayed, go to the message wherever it is in the history loaded.
-  client.on("edited", (raw) => timelines.change(toChatMessage(raw)));
+  client.on("edited", (raw) => {
+    const message = toChatMessage(raw);
+    threadBus.emit(message);
+    timelines.change(message);
+  });
   client.on("deleted", (raw) => {
     const message = toChatMessage(raw);
+    threadBus.emit(message);
     timelines.change(message);
-    rooms.deleted(message);
+    if (inRoomTimeline(message)) rooms.deleted(message);
   });
   client.on("typing", ({ roomId, userId }) => typing.saw(roomId, userId));
   client.on("presence", ({ userId, state }) => people.setPresence(userId, presenceName(state)));

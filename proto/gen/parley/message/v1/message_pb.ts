@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file parley/message/v1/message.proto.
  */
 export const file_parley_message_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKmAwoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmNoYW5nZRgMIAEoAxIuCglyZWFjdGlvbnMYDSADKAsyGy5wYXJsZXkubWVzc2FnZS52MS5SZWFjdGlvbhIsCghwaW5fdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcGlubmVkX2J5X2lkGA8gASgJIjoKCFJlYWN0aW9uEg0KBWVtb2ppGAEgASgJEg0KBWNvdW50GAIgASgFEhAKCHVzZXJfaWRzGAMgAygJIl8KElNlbmRNZXNzYWdlUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgwKBGJvZHkYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCRITCgtyZXBseV90b19pZBgEIAEoCSJVChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCCKAAQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhQKCmJlZm9yZV9zZXEYAiABKANIABITCglhZnRlcl9zZXEYAyABKANIABIUCgphcm91bmRfc2VxGAQgASgDSAASDQoFbGltaXQYBSABKAVCCAoGY3Vyc29yIpEBChRMaXN0TWVzc2FnZXNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEQoJaGFzX29sZGVyGAIgASgIEhEKCWhhc19uZXdlchgDIAEoCBIQCghsYXN0X3NlcRgEIAEoAxITCgtsYXN0X2NoYW5nZRgFIAEoAyJpChJMaXN0Q2hhbmdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRINCgVhZnRlchgCIAEoAxINCgVsaW1pdBgDIAEoBRIWCglhZnRlcl9zZXEYBCABKANIAIgBAUIMCgpfYWZ0ZXJfc2VxInwKE0xpc3RDaGFuZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIEhMKC2xhc3RfY2hhbmdlGAMgASgDEhAKCGxhc3Rfc2VxGAQgASgDIjYKEkVkaXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBGJvZHkYAiABKAkiQgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIqChREZWxldGVNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkQKFURlbGV0ZU1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSI6ChBSb29tUmVhZFBvc2l0aW9uEg8KB3Jvb21faWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJJChNHZXRSb29tU3RhdHNSZXF1ZXN0EjIKBXJvb21zGAEgAygLMiMucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVJlYWRQb3NpdGlvbiKRAQoJUm9vbVN0YXRzEg8KB3Jvb21faWQYASABKAkSEAoIbGFzdF9zZXEYAiABKAMSFAoMdW5yZWFkX2NvdW50GAMgASgDEjYKEmxhc3RfYWN0aXZpdHlfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLbGFzdF9jaGFuZ2UYBSABKAMiQwoUR2V0Um9vbVN0YXRzUmVzcG9uc2USKwoFc3RhdHMYASADKAsyHC5wYXJsZXkubWVzc2FnZS52MS5Sb29tU3RhdHMiLwoPTWFya1JlYWRSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgDIikKEE1hcmtSZWFkUmVzcG9uc2USFQoNbGFzdF9yZWFkX3NlcRgBIAEoAyI3ChJBZGRSZWFjdGlvblJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRINCgVlbW9qaRgCIAEoCSJCChNBZGRSZWFjdGlvblJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIjoKFVJlbW92ZVJlYWN0aW9uUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEg0KBWVtb2ppGAIgASgJIkUKFlJlbW92ZVJlYWN0aW9uUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiJwoRUGluTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJBChJQaW5NZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKQoTVW5waW5NZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkMKFFVucGluTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIkUKD0xpc3RQaW5zUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiWQoQTGlzdFBpbnNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMvsICg5NZXNzYWdlU2VydmljZRJcCgtTZW5kTWVzc2FnZRIlLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USXwoMTGlzdE1lc3NhZ2VzEiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlElwKC0VkaXRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXNwb25zZRJiCg1EZWxldGVNZXNzYWdlEicucGFybGV5Lm1lc3NhZ2UudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaKC5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVzcG9uc2USXwoMR2V0Um9vbVN0YXRzEiYucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkdldFJvb21TdGF0c1Jlc3BvbnNlElwKC0xpc3RDaGFuZ2VzEiUucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXNwb25zZRJTCghNYXJrUmVhZBIiLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVxdWVzdBojLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVzcG9uc2USXAoLQWRkUmVhY3Rpb24SJS5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlc3BvbnNlEmUKDlJlbW92ZVJlYWN0aW9uEigucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXF1ZXN0GikucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXNwb25zZRJZCgpQaW5NZXNzYWdlEiQucGFybGV5Lm1lc3NhZ2UudjEuUGluTWVzc2FnZVJlcXVlc3QaJS5wYXJsZXkubWVzc2FnZS52MS5QaW5NZXNzYWdlUmVzcG9uc2USXwoMVW5waW5NZXNzYWdlEiYucGFybGV5Lm1lc3NhZ2UudjEuVW5waW5NZXNzYWdlUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLlVucGluTWVzc2FnZVJlc3BvbnNlElMKCExpc3RQaW5zEiIucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFBpbnNSZXF1ZXN0GiMucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFBpbnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKLBAoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmNoYW5nZRgMIAEoAxIuCglyZWFjdGlvbnMYDSADKAsyGy5wYXJsZXkubWVzc2FnZS52MS5SZWFjdGlvbhIsCghwaW5fdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcGlubmVkX2J5X2lkGA8gASgJEhYKDnRocmVhZF9yb290X2lkGBIgASgJEjAKBnRocmVhZBgTIAEoCzIgLnBhcmxleS5tZXNzYWdlLnYxLlRocmVhZFN1bW1hcnkSGQoRYWxzb19zZW50X3RvX3Jvb20YFCABKAgiigEKDVRocmVhZFN1bW1hcnkSEwoLcmVwbHlfY291bnQYASABKAUSMwoPbGFzdF9yZXBseV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9wYXJ0aWNpcGFudF9pZHMYAyADKAkSFgoObGFzdF9yZXBseV9zZXEYBCABKAMicgoGVGhyZWFkEigKBHJvb3QYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWZvbGxvd2luZxgCIAEoCBIVCg1sYXN0X3JlYWRfc2VxGAMgASgDEhQKDHVucmVhZF9jb3VudBgEIAEoAyI6CghSZWFjdGlvbhINCgVlbW9qaRgBIAEoCRINCgVjb3VudBgCIAEoBRIQCgh1c2VyX2lkcxgDIAMoCSKSAQoSU2VuZE1lc3NhZ2VSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDAoEYm9keRgCIAEoCRIVCg1jbGllbnRfbXNnX2lkGAMgASgJEhMKC3JlcGx5X3RvX2lkGAQgASgJEhYKDnRocmVhZF9yb290X2lkGAUgASgJEhkKEWFsc29fc2VuZF90b19yb29tGAYgASgIIlUKE1NlbmRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEQoJZHVwbGljYXRlGAIgASgIIpgBChNMaXN0TWVzc2FnZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSFAoKYmVmb3JlX3NlcRgCIAEoA0gAEhMKCWFmdGVyX3NlcRgDIAEoA0gAEhQKCmFyb3VuZF9zZXEYBCABKANIABINCgVsaW1pdBgFIAEoBRIWCg50aHJlYWRfcm9vdF9pZBgGIAEoCUIICgZjdXJzb3IikQEKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCgloYXNfb2xkZXIYAiABKAgSEQoJaGFzX25ld2VyGAMgASgIEhAKCGxhc3Rfc2VxGAQgASgDEhMKC2xhc3RfY2hhbmdlGAUgASgDImkKEkxpc3RDaGFuZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg0KBWFmdGVyGAIgASgDEg0KBWxpbWl0GAMgASgFEhYKCWFmdGVyX3NlcRgEIAEoA0gAiAEBQgwKCl9hZnRlcl9zZXEifAoTTGlzdENoYW5nZXNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEAoIaGFzX21vcmUYAiABKAgSEwoLbGFzdF9jaGFuZ2UYAyABKAMSEAoIbGFzdF9zZXEYBCABKAMiNgoSRWRpdE1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSDAoEYm9keRgCIAEoCSJCChNFZGl0TWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIioKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkiRAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIjoKEFJvb21SZWFkUG9zaXRpb24SDwoHcm9vbV9pZBgBIAEoCRIVCg1sYXN0X3JlYWRfc2VxGAIgASgDIkkKE0dldFJvb21TdGF0c1JlcXVlc3QSMgoFcm9vbXMYASADKAsyIy5wYXJsZXkubWVzc2FnZS52MS5Sb29tUmVhZFBvc2l0aW9uIq4BCglSb29tU3RhdHMSDwoHcm9vbV9pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoAxIUCgx1bnJlYWRfY291bnQYAyABKAMSNgoSbGFzdF9hY3Rpdml0eV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtsYXN0X2NoYW5nZRgFIAEoAxIbChN1bnJlYWRfdGhyZWFkX2NvdW50GAcgASgDIkMKFEdldFJvb21TdGF0c1Jlc3BvbnNlEisKBXN0YXRzGAEgAygLMhwucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVN0YXRzIi8KD01hcmtSZWFkUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIpChBNYXJrUmVhZFJlc3BvbnNlEhUKDWxhc3RfcmVhZF9zZXEYASABKAMiNwoSQWRkUmVhY3Rpb25SZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSDQoFZW1vamkYAiABKAkiQgoTQWRkUmVhY3Rpb25SZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSI6ChVSZW1vdmVSZWFjdGlvblJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRINCgVlbW9qaRgCIAEoCSJFChZSZW1vdmVSZWFjdGlvblJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIicKEVBpbk1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkiQQoSUGluTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIikKE1VucGluTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJDChRVbnBpbk1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSJFCg9MaXN0UGluc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRINCgVsaW1pdBgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlkKEExpc3RQaW5zUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjChBHZXRUaHJlYWRSZXF1ZXN0Eg8KB3Jvb3RfaWQYASABKAkiPgoRR2V0VGhyZWFkUmVzcG9uc2USKQoGdGhyZWFkGAEgASgLMhkucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkIiYKE0ZvbGxvd1RocmVhZFJlcXVlc3QSDwoHcm9vdF9pZBgBIAEoCSJBChRGb2xsb3dUaHJlYWRSZXNwb25zZRIpCgZ0aHJlYWQYASABKAsyGS5wYXJsZXkubWVzc2FnZS52MS5UaHJlYWQiKAoVVW5mb2xsb3dUaHJlYWRSZXF1ZXN0Eg8KB3Jvb3RfaWQYASABKAkiQwoWVW5mb2xsb3dUaHJlYWRSZXNwb25zZRIpCgZ0aHJlYWQYASABKAsyGS5wYXJsZXkubWVzc2FnZS52MS5UaHJlYWQiXgoSTGlzdFRocmVhZHNSZXF1ZXN0EhAKCHJvb21faWRzGAEgAygJEg0KBWxpbWl0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSEwoLdW5yZWFkX29ubHkYBCABKAgiWgoTTGlzdFRocmVhZHNSZXNwb25zZRIqCgd0aHJlYWRzGAEgAygLMhkucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI1ChVNYXJrVGhyZWFkUmVhZFJlcXVlc3QSDwoHcm9vdF9pZBgBIAEoCRILCgNzZXEYAiABKAMiQwoWTWFya1RocmVhZFJlYWRSZXNwb25zZRIpCgZ0aHJlYWQYASABKAsyGS5wYXJsZXkubWVzc2FnZS52MS5UaHJlYWQy4AwKDk1lc3NhZ2VTZXJ2aWNlElwKC1NlbmRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJfCgxMaXN0TWVzc2FnZXMSJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2USXAoLRWRpdE1lc3NhZ2USJS5wYXJsZXkubWVzc2FnZS52MS5FZGl0TWVzc2FnZVJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5FZGl0TWVzc2FnZVJlc3BvbnNlEmIKDURlbGV0ZU1lc3NhZ2USJy5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBooLnBhcmxleS5tZXNzYWdlLnYxLkRlbGV0ZU1lc3NhZ2VSZXNwb25zZRJfCgxHZXRSb29tU3RhdHMSJi5wYXJsZXkubWVzc2FnZS52MS5HZXRSb29tU3RhdHNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVzcG9uc2USXAoLTGlzdENoYW5nZXMSJS5wYXJsZXkubWVzc2FnZS52MS5MaXN0Q2hhbmdlc1JlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0Q2hhbmdlc1Jlc3BvbnNlElMKCE1hcmtSZWFkEiIucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXF1ZXN0GiMucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXNwb25zZRJcCgtBZGRSZWFjdGlvbhIlLnBhcmxleS5tZXNzYWdlLnYxLkFkZFJlYWN0aW9uUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLkFkZFJlYWN0aW9uUmVzcG9uc2USZQoOUmVtb3ZlUmVhY3Rpb24SKC5wYXJsZXkubWVzc2FnZS52MS5SZW1vdmVSZWFjdGlvblJlcXVlc3QaKS5wYXJsZXkubWVzc2FnZS52MS5SZW1vdmVSZWFjdGlvblJlc3BvbnNlElkKClBpbk1lc3NhZ2USJC5wYXJsZXkubWVzc2FnZS52MS5QaW5NZXNzYWdlUmVxdWVzdBolLnBhcmxleS5tZXNzYWdlLnYxLlBpbk1lc3NhZ2VSZXNwb25zZRJfCgxVbnBpbk1lc3NhZ2USJi5wYXJsZXkubWVzc2FnZS52MS5VbnBpbk1lc3NhZ2VSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuVW5waW5NZXNzYWdlUmVzcG9uc2USUwoITGlzdFBpbnMSIi5wYXJsZXkubWVzc2FnZS52MS5MaXN0UGluc1JlcXVlc3QaIy5wYXJsZXkubWVzc2FnZS52MS5MaXN0UGluc1Jlc3BvbnNlElYKCUdldFRocmVhZBIjLnBhcmxleS5tZXNzYWdlLnYxLkdldFRocmVhZFJlcXVlc3QaJC5wYXJsZXkubWVzc2FnZS52MS5HZXRUaHJlYWRSZXNwb25zZRJfCgxGb2xsb3dUaHJlYWQSJi5wYXJsZXkubWVzc2FnZS52MS5Gb2xsb3dUaHJlYWRSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuRm9sbG93VGhyZWFkUmVzcG9uc2USZQoOVW5mb2xsb3dUaHJlYWQSKC5wYXJsZXkubWVzc2FnZS52MS5VbmZvbGxvd1RocmVhZFJlcXVlc3QaKS5wYXJsZXkubWVzc2FnZS52MS5VbmZvbGxvd1RocmVhZFJlc3BvbnNlElwKC0xpc3RUaHJlYWRzEiUucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFRocmVhZHNSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFRocmVhZHNSZXNwb25zZRJlCg5NYXJrVGhyZWFkUmVhZBIoLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtUaHJlYWRSZWFkUmVxdWVzdBopLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtUaHJlYWRSZWFkUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message parley.message.v1.Message
@@ -105,6 +105,28 @@ export type Message = Message$1<"parley.message.v1.Message"> & {
    * @generated from field: string pinned_by_id = 15;
    */
   pinnedById: string;
+
+  /**
+   * --- threads (issue 16) ---
+   * Set on a thread reply: the root of its thread (never a reply itself).
+   *
+   * @generated from field: string thread_root_id = 18;
+   */
+  threadRootId: string;
+
+  /**
+   * Set on a root with replies: how many, when the last came, who replied.
+   *
+   * @generated from field: parley.message.v1.ThreadSummary thread = 19;
+   */
+  thread?: ThreadSummary | undefined;
+
+  /**
+   * A thread reply that was also sent to the room: the room's timeline shows it.
+   *
+   * @generated from field: bool also_sent_to_room = 20;
+   */
+  alsoSentToRoom: boolean;
 };
 
 /**
@@ -113,6 +135,86 @@ export type Message = Message$1<"parley.message.v1.Message"> & {
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_parley_message_v1_message, 0);
+
+/**
+ * The replies of a thread, as its root shows them.
+ *
+ * @generated from message parley.message.v1.ThreadSummary
+ */
+export type ThreadSummary = Message$1<"parley.message.v1.ThreadSummary"> & {
+  /**
+   * Replies that are not deleted.
+   *
+   * @generated from field: int32 reply_count = 1;
+   */
+  replyCount: number;
+
+  /**
+   * The newest such reply's time.
+   *
+   * @generated from field: google.protobuf.Timestamp last_reply_time = 2;
+   */
+  lastReplyTime?: Timestamp | undefined;
+
+  /**
+   * Who replied, the latest first: at most 5.
+   *
+   * @generated from field: repeated string participant_ids = 3;
+   */
+  participantIds: string[];
+
+  /**
+   * The newest reply's seq (deleted or not): the thread's head for read markers.
+   *
+   * @generated from field: int64 last_reply_seq = 4;
+   */
+  lastReplySeq: bigint;
+};
+
+/**
+ * Describes the message parley.message.v1.ThreadSummary.
+ * Use `create(ThreadSummarySchema)` to create a new message.
+ */
+export const ThreadSummarySchema: GenMessage<ThreadSummary> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 1);
+
+/**
+ * A thread as the caller sees it.
+ *
+ * @generated from message parley.message.v1.Thread
+ */
+export type Thread = Message$1<"parley.message.v1.Thread"> & {
+  /**
+   * @generated from field: parley.message.v1.Message root = 1;
+   */
+  root?: Message | undefined;
+
+  /**
+   * @generated from field: bool following = 2;
+   */
+  following: boolean;
+
+  /**
+   * The seq of the newest reply the caller has read (0: none).
+   *
+   * @generated from field: int64 last_read_seq = 3;
+   */
+  lastReadSeq: bigint;
+
+  /**
+   * Replies after last_read_seq that are not deleted and not the caller's.
+   *
+   * @generated from field: int64 unread_count = 4;
+   */
+  unreadCount: bigint;
+};
+
+/**
+ * Describes the message parley.message.v1.Thread.
+ * Use `create(ThreadSchema)` to create a new message.
+ */
+export const ThreadSchema: GenMessage<Thread> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 2);
 
 /**
  * One emoji's reactions to a message.
@@ -147,7 +249,7 @@ export type Reaction = Message$1<"parley.message.v1.Reaction"> & {
  * Use `create(ReactionSchema)` to create a new message.
  */
 export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 1);
+  messageDesc(file_parley_message_v1_message, 3);
 
 /**
  * @generated from message parley.message.v1.SendMessageRequest
@@ -176,6 +278,20 @@ export type SendMessageRequest = Message$1<"parley.message.v1.SendMessageRequest
    * @generated from field: string reply_to_id = 4;
    */
   replyToId: string;
+
+  /**
+   * A reply in this message's thread (a reply's id means its root's thread: threads do not nest).
+   *
+   * @generated from field: string thread_root_id = 5;
+   */
+  threadRootId: string;
+
+  /**
+   * With thread_root_id: show the reply in the room's timeline too.
+   *
+   * @generated from field: bool also_send_to_room = 6;
+   */
+  alsoSendToRoom: boolean;
 };
 
 /**
@@ -183,7 +299,7 @@ export type SendMessageRequest = Message$1<"parley.message.v1.SendMessageRequest
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 2);
+  messageDesc(file_parley_message_v1_message, 4);
 
 /**
  * @generated from message parley.message.v1.SendMessageResponse
@@ -207,7 +323,7 @@ export type SendMessageResponse = Message$1<"parley.message.v1.SendMessageRespon
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 3);
+  messageDesc(file_parley_message_v1_message, 5);
 
 /**
  * @generated from message parley.message.v1.ListMessagesRequest
@@ -255,6 +371,14 @@ export type ListMessagesRequest = Message$1<"parley.message.v1.ListMessagesReque
    * @generated from field: int32 limit = 5;
    */
   limit: number;
+
+  /**
+   * The replies of this thread instead of the room's timeline (the cursors are seqs alike). Without
+   * it the room's timeline leaves out thread replies that were not also sent to the room.
+   *
+   * @generated from field: string thread_root_id = 6;
+   */
+  threadRootId: string;
 };
 
 /**
@@ -262,7 +386,7 @@ export type ListMessagesRequest = Message$1<"parley.message.v1.ListMessagesReque
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 4);
+  messageDesc(file_parley_message_v1_message, 6);
 
 /**
  * @generated from message parley.message.v1.ListMessagesResponse
@@ -308,7 +432,7 @@ export type ListMessagesResponse = Message$1<"parley.message.v1.ListMessagesResp
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 5);
+  messageDesc(file_parley_message_v1_message, 7);
 
 /**
  * @generated from message parley.message.v1.ListChangesRequest
@@ -348,7 +472,7 @@ export type ListChangesRequest = Message$1<"parley.message.v1.ListChangesRequest
  * Use `create(ListChangesRequestSchema)` to create a new message.
  */
 export const ListChangesRequestSchema: GenMessage<ListChangesRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 6);
+  messageDesc(file_parley_message_v1_message, 8);
 
 /**
  * @generated from message parley.message.v1.ListChangesResponse
@@ -389,7 +513,7 @@ export type ListChangesResponse = Message$1<"parley.message.v1.ListChangesRespon
  * Use `create(ListChangesResponseSchema)` to create a new message.
  */
 export const ListChangesResponseSchema: GenMessage<ListChangesResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 7);
+  messageDesc(file_parley_message_v1_message, 9);
 
 /**
  * @generated from message parley.message.v1.EditMessageRequest
@@ -411,7 +535,7 @@ export type EditMessageRequest = Message$1<"parley.message.v1.EditMessageRequest
  * Use `create(EditMessageRequestSchema)` to create a new message.
  */
 export const EditMessageRequestSchema: GenMessage<EditMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 8);
+  messageDesc(file_parley_message_v1_message, 10);
 
 /**
  * @generated from message parley.message.v1.EditMessageResponse
@@ -428,7 +552,7 @@ export type EditMessageResponse = Message$1<"parley.message.v1.EditMessageRespon
  * Use `create(EditMessageResponseSchema)` to create a new message.
  */
 export const EditMessageResponseSchema: GenMessage<EditMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 9);
+  messageDesc(file_parley_message_v1_message, 11);
 
 /**
  * @generated from message parley.message.v1.DeleteMessageRequest
@@ -445,7 +569,7 @@ export type DeleteMessageRequest = Message$1<"parley.message.v1.DeleteMessageReq
  * Use `create(DeleteMessageRequestSchema)` to create a new message.
  */
 export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 10);
+  messageDesc(file_parley_message_v1_message, 12);
 
 /**
  * @generated from message parley.message.v1.DeleteMessageResponse
@@ -462,7 +586,7 @@ export type DeleteMessageResponse = Message$1<"parley.message.v1.DeleteMessageRe
  * Use `create(DeleteMessageResponseSchema)` to create a new message.
  */
 export const DeleteMessageResponseSchema: GenMessage<DeleteMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 11);
+  messageDesc(file_parley_message_v1_message, 13);
 
 /**
  * @generated from message parley.message.v1.RoomReadPosition
@@ -484,7 +608,7 @@ export type RoomReadPosition = Message$1<"parley.message.v1.RoomReadPosition"> &
  * Use `create(RoomReadPositionSchema)` to create a new message.
  */
 export const RoomReadPositionSchema: GenMessage<RoomReadPosition> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 12);
+  messageDesc(file_parley_message_v1_message, 14);
 
 /**
  * @generated from message parley.message.v1.GetRoomStatsRequest
@@ -504,7 +628,7 @@ export type GetRoomStatsRequest = Message$1<"parley.message.v1.GetRoomStatsReque
  * Use `create(GetRoomStatsRequestSchema)` to create a new message.
  */
 export const GetRoomStatsRequestSchema: GenMessage<GetRoomStatsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 13);
+  messageDesc(file_parley_message_v1_message, 15);
 
 /**
  * @generated from message parley.message.v1.RoomStats
@@ -538,6 +662,13 @@ export type RoomStats = Message$1<"parley.message.v1.RoomStats"> & {
    * @generated from field: int64 last_change = 5;
    */
   lastChange: bigint;
+
+  /**
+   * Threads of the room the caller follows that have replies they have not read (issue 16).
+   *
+   * @generated from field: int64 unread_thread_count = 7;
+   */
+  unreadThreadCount: bigint;
 };
 
 /**
@@ -545,7 +676,7 @@ export type RoomStats = Message$1<"parley.message.v1.RoomStats"> & {
  * Use `create(RoomStatsSchema)` to create a new message.
  */
 export const RoomStatsSchema: GenMessage<RoomStats> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 14);
+  messageDesc(file_parley_message_v1_message, 16);
 
 /**
  * @generated from message parley.message.v1.GetRoomStatsResponse
@@ -562,7 +693,7 @@ export type GetRoomStatsResponse = Message$1<"parley.message.v1.GetRoomStatsResp
  * Use `create(GetRoomStatsResponseSchema)` to create a new message.
  */
 export const GetRoomStatsResponseSchema: GenMessage<GetRoomStatsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 15);
+  messageDesc(file_parley_message_v1_message, 17);
 
 /**
  * @generated from message parley.message.v1.MarkReadRequest
@@ -584,7 +715,7 @@ export type MarkReadRequest = Message$1<"parley.message.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 16);
+  messageDesc(file_parley_message_v1_message, 18);
 
 /**
  * @generated from message parley.message.v1.MarkReadResponse
@@ -603,7 +734,7 @@ export type MarkReadResponse = Message$1<"parley.message.v1.MarkReadResponse"> &
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 17);
+  messageDesc(file_parley_message_v1_message, 19);
 
 /**
  * @generated from message parley.message.v1.AddReactionRequest
@@ -627,7 +758,7 @@ export type AddReactionRequest = Message$1<"parley.message.v1.AddReactionRequest
  * Use `create(AddReactionRequestSchema)` to create a new message.
  */
 export const AddReactionRequestSchema: GenMessage<AddReactionRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 18);
+  messageDesc(file_parley_message_v1_message, 20);
 
 /**
  * @generated from message parley.message.v1.AddReactionResponse
@@ -644,7 +775,7 @@ export type AddReactionResponse = Message$1<"parley.message.v1.AddReactionRespon
  * Use `create(AddReactionResponseSchema)` to create a new message.
  */
 export const AddReactionResponseSchema: GenMessage<AddReactionResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 19);
+  messageDesc(file_parley_message_v1_message, 21);
 
 /**
  * @generated from message parley.message.v1.RemoveReactionRequest
@@ -666,7 +797,7 @@ export type RemoveReactionRequest = Message$1<"parley.message.v1.RemoveReactionR
  * Use `create(RemoveReactionRequestSchema)` to create a new message.
  */
 export const RemoveReactionRequestSchema: GenMessage<RemoveReactionRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 20);
+  messageDesc(file_parley_message_v1_message, 22);
 
 /**
  * @generated from message parley.message.v1.RemoveReactionResponse
@@ -683,7 +814,7 @@ export type RemoveReactionResponse = Message$1<"parley.message.v1.RemoveReaction
  * Use `create(RemoveReactionResponseSchema)` to create a new message.
  */
 export const RemoveReactionResponseSchema: GenMessage<RemoveReactionResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 21);
+  messageDesc(file_parley_message_v1_message, 23);
 
 /**
  * @generated from message parley.message.v1.PinMessageRequest
@@ -700,7 +831,7 @@ export type PinMessageRequest = Message$1<"parley.message.v1.PinMessageRequest">
  * Use `create(PinMessageRequestSchema)` to create a new message.
  */
 export const PinMessageRequestSchema: GenMessage<PinMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 22);
+  messageDesc(file_parley_message_v1_message, 24);
 
 /**
  * @generated from message parley.message.v1.PinMessageResponse
@@ -717,7 +848,7 @@ export type PinMessageResponse = Message$1<"parley.message.v1.PinMessageResponse
  * Use `create(PinMessageResponseSchema)` to create a new message.
  */
 export const PinMessageResponseSchema: GenMessage<PinMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 23);
+  messageDesc(file_parley_message_v1_message, 25);
 
 /**
  * @generated from message parley.message.v1.UnpinMessageRequest
@@ -734,7 +865,7 @@ export type UnpinMessageRequest = Message$1<"parley.message.v1.UnpinMessageReque
  * Use `create(UnpinMessageRequestSchema)` to create a new message.
  */
 export const UnpinMessageRequestSchema: GenMessage<UnpinMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 24);
+  messageDesc(file_parley_message_v1_message, 26);
 
 /**
  * @generated from message parley.message.v1.UnpinMessageResponse
@@ -751,7 +882,7 @@ export type UnpinMessageResponse = Message$1<"parley.message.v1.UnpinMessageResp
  * Use `create(UnpinMessageResponseSchema)` to create a new message.
  */
 export const UnpinMessageResponseSchema: GenMessage<UnpinMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 25);
+  messageDesc(file_parley_message_v1_message, 27);
 
 /**
  * @generated from message parley.message.v1.ListPinsRequest
@@ -782,7 +913,7 @@ export type ListPinsRequest = Message$1<"parley.message.v1.ListPinsRequest"> & {
  * Use `create(ListPinsRequestSchema)` to create a new message.
  */
 export const ListPinsRequestSchema: GenMessage<ListPinsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 26);
+  messageDesc(file_parley_message_v1_message, 28);
 
 /**
  * @generated from message parley.message.v1.ListPinsResponse
@@ -808,7 +939,217 @@ export type ListPinsResponse = Message$1<"parley.message.v1.ListPinsResponse"> &
  * Use `create(ListPinsResponseSchema)` to create a new message.
  */
 export const ListPinsResponseSchema: GenMessage<ListPinsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 27);
+  messageDesc(file_parley_message_v1_message, 29);
+
+/**
+ * @generated from message parley.message.v1.GetThreadRequest
+ */
+export type GetThreadRequest = Message$1<"parley.message.v1.GetThreadRequest"> & {
+  /**
+   * @generated from field: string root_id = 1;
+   */
+  rootId: string;
+};
+
+/**
+ * Describes the message parley.message.v1.GetThreadRequest.
+ * Use `create(GetThreadRequestSchema)` to create a new message.
+ */
+export const GetThreadRequestSchema: GenMessage<GetThreadRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 30);
+
+/**
+ * @generated from message parley.message.v1.GetThreadResponse
+ */
+export type GetThreadResponse = Message$1<"parley.message.v1.GetThreadResponse"> & {
+  /**
+   * @generated from field: parley.message.v1.Thread thread = 1;
+   */
+  thread?: Thread | undefined;
+};
+
+/**
+ * Describes the message parley.message.v1.GetThreadResponse.
+ * Use `create(GetThreadResponseSchema)` to create a new message.
+ */
+export const GetThreadResponseSchema: GenMessage<GetThreadResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 31);
+
+/**
+ * @generated from message parley.message.v1.FollowThreadRequest
+ */
+export type FollowThreadRequest = Message$1<"parley.message.v1.FollowThreadRequest"> & {
+  /**
+   * @generated from field: string root_id = 1;
+   */
+  rootId: string;
+};
+
+/**
+ * Describes the message parley.message.v1.FollowThreadRequest.
+ * Use `create(FollowThreadRequestSchema)` to create a new message.
+ */
+export const FollowThreadRequestSchema: GenMessage<FollowThreadRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 32);
+
+/**
+ * @generated from message parley.message.v1.FollowThreadResponse
+ */
+export type FollowThreadResponse = Message$1<"parley.message.v1.FollowThreadResponse"> & {
+  /**
+   * @generated from field: parley.message.v1.Thread thread = 1;
+   */
+  thread?: Thread | undefined;
+};
+
+/**
+ * Describes the message parley.message.v1.FollowThreadResponse.
+ * Use `create(FollowThreadResponseSchema)` to create a new message.
+ */
+export const FollowThreadResponseSchema: GenMessage<FollowThreadResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 33);
+
+/**
+ * @generated from message parley.message.v1.UnfollowThreadRequest
+ */
+export type UnfollowThreadRequest = Message$1<"parley.message.v1.UnfollowThreadRequest"> & {
+  /**
+   * @generated from field: string root_id = 1;
+   */
+  rootId: string;
+};
+
+/**
+ * Describes the message parley.message.v1.UnfollowThreadRequest.
+ * Use `create(UnfollowThreadRequestSchema)` to create a new message.
+ */
+export const UnfollowThreadRequestSchema: GenMessage<UnfollowThreadRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 34);
+
+/**
+ * @generated from message parley.message.v1.UnfollowThreadResponse
+ */
+export type UnfollowThreadResponse = Message$1<"parley.message.v1.UnfollowThreadResponse"> & {
+  /**
+   * @generated from field: parley.message.v1.Thread thread = 1;
+   */
+  thread?: Thread | undefined;
+};
+
+/**
+ * Describes the message parley.message.v1.UnfollowThreadResponse.
+ * Use `create(UnfollowThreadResponseSchema)` to create a new message.
+ */
+export const UnfollowThreadResponseSchema: GenMessage<UnfollowThreadResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 35);
+
+/**
+ * @generated from message parley.message.v1.ListThreadsRequest
+ */
+export type ListThreadsRequest = Message$1<"parley.message.v1.ListThreadsRequest"> & {
+  /**
+   * The caller's rooms to list from, at most 1000 (not re-checked: the edge passes the rooms
+   * RoomService.ListMyRooms gave it, as for GetRoomStats).
+   *
+   * @generated from field: repeated string room_ids = 1;
+   */
+  roomIds: string[];
+
+  /**
+   * 1-100, default 50.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * From a previous page's next_page_token; empty for the newest.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * Only threads with unread replies.
+   *
+   * @generated from field: bool unread_only = 4;
+   */
+  unreadOnly: boolean;
+};
+
+/**
+ * Describes the message parley.message.v1.ListThreadsRequest.
+ * Use `create(ListThreadsRequestSchema)` to create a new message.
+ */
+export const ListThreadsRequestSchema: GenMessage<ListThreadsRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 36);
+
+/**
+ * @generated from message parley.message.v1.ListThreadsResponse
+ */
+export type ListThreadsResponse = Message$1<"parley.message.v1.ListThreadsResponse"> & {
+  /**
+   * Newest reply first.
+   *
+   * @generated from field: repeated parley.message.v1.Thread threads = 1;
+   */
+  threads: Thread[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message parley.message.v1.ListThreadsResponse.
+ * Use `create(ListThreadsResponseSchema)` to create a new message.
+ */
+export const ListThreadsResponseSchema: GenMessage<ListThreadsResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 37);
+
+/**
+ * @generated from message parley.message.v1.MarkThreadReadRequest
+ */
+export type MarkThreadReadRequest = Message$1<"parley.message.v1.MarkThreadReadRequest"> & {
+  /**
+   * @generated from field: string root_id = 1;
+   */
+  rootId: string;
+
+  /**
+   * 0: the thread's newest reply.
+   *
+   * @generated from field: int64 seq = 2;
+   */
+  seq: bigint;
+};
+
+/**
+ * Describes the message parley.message.v1.MarkThreadReadRequest.
+ * Use `create(MarkThreadReadRequestSchema)` to create a new message.
+ */
+export const MarkThreadReadRequestSchema: GenMessage<MarkThreadReadRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 38);
+
+/**
+ * @generated from message parley.message.v1.MarkThreadReadResponse
+ */
+export type MarkThreadReadResponse = Message$1<"parley.message.v1.MarkThreadReadResponse"> & {
+  /**
+   * @generated from field: parley.message.v1.Thread thread = 1;
+   */
+  thread?: Thread | undefined;
+};
+
+/**
+ * Describes the message parley.message.v1.MarkThreadReadResponse.
+ * Use `create(MarkThreadReadResponseSchema)` to create a new message.
+ */
+export const MarkThreadReadResponseSchema: GenMessage<MarkThreadReadResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 39);
 
 /**
  * MessageService owns history: every message gets its room's next seq, gapless
@@ -951,6 +1292,64 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof ListPinsRequestSchema;
     output: typeof ListPinsResponseSchema;
+  },
+  /**
+   * --- threads (issue 16) ---
+   * A thread reply is a message of the room with thread_root_id (SendMessage with thread_root_id):
+   * it takes the room's next seq and stream position like any message, and its root's summary
+   * (Message.thread) changes with it, so the root takes the next stream position after the reply and
+   * goes out as edited. ListMessages with thread_root_id pages through a thread's replies by seq.
+   * GetThread gives a thread's root with the caller's follow state and unread count (members only;
+   * a room the caller is not in is NOT_FOUND, as for a random id).
+   *
+   * @generated from rpc parley.message.v1.MessageService.GetThread
+   */
+  getThread: {
+    methodKind: "unary";
+    input: typeof GetThreadRequestSchema;
+    output: typeof GetThreadResponseSchema;
+  },
+  /**
+   * FollowThread makes the caller follow a thread (again); following a followed one changes nothing.
+   *
+   * @generated from rpc parley.message.v1.MessageService.FollowThread
+   */
+  followThread: {
+    methodKind: "unary";
+    input: typeof FollowThreadRequestSchema;
+    output: typeof FollowThreadResponseSchema;
+  },
+  /**
+   * UnfollowThread stops following; the caller follows again when they reply in it.
+   *
+   * @generated from rpc parley.message.v1.MessageService.UnfollowThread
+   */
+  unfollowThread: {
+    methodKind: "unary";
+    input: typeof UnfollowThreadRequestSchema;
+    output: typeof UnfollowThreadResponseSchema;
+  },
+  /**
+   * ListThreads pages through the threads the caller follows in the given rooms, newest reply first,
+   * each with the caller's unread reply count.
+   *
+   * @generated from rpc parley.message.v1.MessageService.ListThreads
+   */
+  listThreads: {
+    methodKind: "unary";
+    input: typeof ListThreadsRequestSchema;
+    output: typeof ListThreadsResponseSchema;
+  },
+  /**
+   * MarkThreadRead moves the caller's read marker in a thread forward (never backwards), capped at
+   * the thread's newest reply.
+   *
+   * @generated from rpc parley.message.v1.MessageService.MarkThreadRead
+   */
+  markThreadRead: {
+    methodKind: "unary";
+    input: typeof MarkThreadReadRequestSchema;
+    output: typeof MarkThreadReadResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_parley_message_v1_message, 0);
