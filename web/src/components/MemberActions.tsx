@@ -1,7 +1,7 @@
 // A member's actions in the members panel (issue 16): make or unmake admin, remove from the room,
 // hand the room over. A menu button per member, shown only when the viewer may do at least one;
 // the room service refuses the rest anyway.
-import { createSignal, For, onCleanup, Show, type Accessor } from "solid-js";
+import { createEffect, createSignal, For, onCleanup, Show, type Accessor } from "solid-js";
 import { api, errorMessage } from "../lib/api";
 import { notify } from "../lib/notify";
 import { canChangeRoles, canRemove } from "../lib/room-rules";
@@ -23,7 +23,7 @@ export function MemberActions(props: { room: Accessor<RoomSummary>; member: Memb
   const roomMembers = useMembers();
   const [open, setOpen] = createSignal(false);
   const [confirm, setConfirm] = createSignal<"remove" | "transfer" | null>(null);
-  let button!: HTMLButtonElement;
+  let button: HTMLButtonElement | undefined;
   let menu: HTMLUListElement | undefined;
   const roomId = () => props.room().id;
   const target = () => ({ role: props.member.role, isMe: props.member.userId === people.myId });
@@ -47,13 +47,17 @@ export function MemberActions(props: { room: Accessor<RoomSummary>; member: Memb
 
   const close = (refocus: boolean) => {
     setOpen(false);
-    if (refocus) button.focus();
+    if (refocus) button?.focus();
   };
+  // While open, a press anywhere else closes the menu.
   const onOutside = (event: MouseEvent) => {
-    if (!menu?.contains(event.target as Node) && !button.contains(event.target as Node)) close(false);
+    if (!menu?.contains(event.target as Node) && !button?.contains(event.target as Node)) close(false);
   };
-  document.addEventListener("mousedown", onOutside);
-  onCleanup(() => document.removeEventListener("mousedown", onOutside));
+  createEffect(() => {
+    if (!open()) return;
+    document.addEventListener("mousedown", onOutside);
+    onCleanup(() => document.removeEventListener("mousedown", onOutside));
+  });
 
   const items = () => [...(menu?.querySelectorAll<HTMLButtonElement>("[role=menuitem]") ?? [])];
   const onKey = (event: KeyboardEvent) => {

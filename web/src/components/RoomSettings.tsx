@@ -366,10 +366,12 @@ export function TransferConfirm(props: {
       danger
       onClose={props.onClose}
       onConfirm={async () => {
+        // Read before closing: the props come from a <Show> that closing ends.
+        const { roomId, userId, run } = props;
         props.onClose();
-        await props.run(async () => {
-          await api.rooms.transferOwnership.mutate({ id: props.roomId, userId: props.userId });
-          rooms.roleChanged(props.roomId, Role.ADMIN);
+        await run(async () => {
+          await api.rooms.transferOwnership.mutate({ id: roomId, userId });
+          rooms.roleChanged(roomId, Role.ADMIN);
         });
       }}
     />

@@ -249,3 +249,49 @@ export async function startBrowserStack(env: Record<string, string> = {}): Promi
     throw error;
   }
 }
+
+// ---- People over REST and signing in, for browser tests (issue 16, room settings) ----
+// Standalone helpers on top of a started BrowserStack; they do not touch its internals.
+
+/** One REST call to the stack's edge (`path` under /api/v1), with the answer's status and JSON. */
+export async function restCall(stack: Pick<BrowserStack, "parley">, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(`http://${stack.parley.addresses.edge}/api/v1${path}`, {
+    method,
+    headers: { ...(body !== undefined && { "content-type": "application/json" }), ...(token && { authorization: `Bearer ${token}` }) },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+/** Registers a person's account over REST: their access token and user id. */
+export async function registerPerson(stack: Pick<BrowserStack, "parley">, person: Person): Promise<{ token: string; id: string }> {
+  const { status, json } = await restCall(stack, "POST", "/auth/register", undefined, {
+    email: person.email,
+    username: person.username,
+    password: person.password,
+    displayName: person.name,
+  });
+  if (status !== 201) throw new Error(`registering ${person.username}: ${status} ${JSON.stringify(json)}`);
+  return { token: json.accessToken, id: json.user.id };
+}
+
+/** Waits for the connection badge to say Live. */
+export async function waitForLive(page: Page): Promise<void> {
+  await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ state: "attached", timeout: 30_000 });
+}
+
+/** Signs a person in through the sign-in page, then opens `path` (live). */
+export async function signInAt(stack: Pick<BrowserStack, "gateway">, person: Person, path = "/"): Promise<void> {
+  const { page } = person;
+  await page.goto(`${stack.gateway.url}/signin`);
+  await page.getByLabel("Email or username").fill(person.username);
+  await page.getByLabel("Password").fill(person.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Rooms and conversations" }).waitFor();
+  await waitForLive(page);
+  if (path !== "/") {
+    await page.goto(`${stack.gateway.url}${path}`);
+    await waitForLive(page);
+  }
+}
