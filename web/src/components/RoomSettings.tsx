@@ -178,7 +178,7 @@ function RoomDetailsForm(props: { room: Accessor<RoomSummary> }) {
           placeholder="What is this room for? Links, rules, who to ask…"
         />
         <small id={ids.hint}>
-          {[...description().trim()].length} / {FIELDS.roomDescription.max} characters · *bold*, _italic_, `code` and links work
+          {[...description().trim()].length} / {FIELDS.roomDescription.max} characters · **bold**, _italic_, `code` and links work
         </small>
         <FieldError field="description" />
       </label>
