@@ -364,8 +364,10 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     const caller = requireUserId(ctx);
     const { roomId, userId } = validate(memberRequest, request);
     const outcome = await this.deps.db.transactional(async ({ rooms, memberships, roomChanges }) => {
-      const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
+      const { room, membership: seen } = visible(await rooms.roomFor(roomId, caller, "update"));
       if (room.kind === "direct") throw fail.failedPrecondition("a direct conversation has no owner");
+      // Read again under the room lock: a transfer that committed while this one waited made the caller an admin.
+      const membership = seen && (await memberships.membership(roomId, caller, "update"));
       if (membership?.role !== "owner") throw fail.permissionDenied("only the owner can transfer ownership");
       if (userId === caller) throw fail.invalidArgument("userId", "you are the owner already: name another member");
       const target = await memberships.membership(roomId, userId, "update");
