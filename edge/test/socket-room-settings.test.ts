@@ -108,8 +108,8 @@ describe("room changes on the room's stream", () => {
     const frames = ws.frames.slice(0, ws.frames.indexOf(live)).filter(laneKind);
     expect(frames.map(laneKind)).toEqual(["roomUpdated", "roomUpdated", "memberRoleChanged", "memberRoleChanged", "memberRoleChanged"]);
     expect(frames.map((f) => Number(f.position.room))).toEqual([1, 2, 3, 4, 5].map((i) => before.lastChange + i));
-    expect(frames[0].roomUpdated.room.name).toBe("renamed while away");
-    expect(frames[1].roomUpdated.room).toMatchObject({ name: "renamed while away", description: "What we do here" });
+    expect(frames[0]!.roomUpdated.room.name).toBe("renamed while away");
+    expect(frames[1]!.roomUpdated.room).toMatchObject({ name: "renamed while away", description: "What we do here" });
     expect(frames.slice(2).map((f) => [f.memberRoleChanged.userId, f.memberRoleChanged.membership.role])).toEqual([
       [cid.user.id, "ROLE_ADMIN"],
       [bob.user.id, "ROLE_OWNER"],

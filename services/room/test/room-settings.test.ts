@@ -5,7 +5,8 @@ import { Code } from "@connectrpc/connect";
 import { uuidv7 } from "uuidv7";
 import { asUser } from "@parley/kit";
 import { startTestParley, type TestParley } from "@parley/launch/testing";
-import { Role, RoomKind, type Room } from "@parley/proto/room/v1/room_pb";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Role, RoomKind, type RoomSchema } from "@parley/proto/room/v1/room_pb";
 import { failure, newRoom, newUser } from "./support.js";
 
 let parley: TestParley<"room">;
@@ -29,14 +30,16 @@ async function staffedRoom(kind = RoomKind.PRIVATE) {
   return { room, owner, admin, member, other, outsider };
 }
 
-const update = (roomId: string, userId: string, room: Partial<Room>, ...paths: string[]) =>
+/** The Room fields UpdateRoom is given. */
+type RoomFields = Omit<MessageInitShape<typeof RoomSchema>, "$typeName">;
+const update = (roomId: string, userId: string, room: RoomFields, ...paths: string[]) =>
   parley.rooms.updateRoom({ roomId, room, updateMask: { paths } }, asUser(userId));
 const roleOf = async (roomId: string, userId: string) => (await parley.rooms.getMembership({ roomId, userId })).membership?.role;
 
 describe("room settings", () => {
   it("lets admins and the owner rename, describe, archive and set the pin policy; refuses plain members", async () => {
     const { room, owner, admin, member } = await staffedRoom();
-    const settings: [Partial<Room>, string][] = [
+    const settings: [RoomFields, string][] = [
       [{ name: "renamed" }, "name"],
       [{ topic: "a topic" }, "topic"],
       [{ description: "What this room is for.\n\n- one\n- two" }, "description"],
