@@ -157,6 +157,8 @@ export const FIELDS = {
     checks: [{ test: (v) => !/\p{Cc}/u.test(v), message: "must be one line without control characters" }],
   },
   roomTopic: { trim: true, min: 0, max: 500, short: NOT_EMPTY, long: atMost(500) },
+  /** A room's description: several lines of text (light markdown, rendered as text). */
+  roomDescription: { trim: true, min: 0, max: 1000, short: NOT_EMPTY, long: atMost(1000) },
   /** What people search public rooms' names for (empty: every public room). */
   roomQuery: { trim: true, min: 0, max: 80, short: NOT_EMPTY, long: atMost(80) },
 

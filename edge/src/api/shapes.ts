@@ -57,6 +57,7 @@ export const RoomOut = z.object({
   directMemberIds: z.array(z.string()).describe("every member of a direct room (2 for a 1:1 conversation, 3 to 8 for a group), ascending"),
   lastChange: z.number().describe("the room lane's newest position: resume GET /rooms/{id}/changes (or a socket Subscribe) after it"),
   membersCanPin: z.boolean().describe("every member may pin messages (otherwise admins and the owner)"),
+  description: z.string().describe("what the room is for: 0-1,000 characters, several lines (light markdown, shown as text)"),
 });
 export type RoomOut = z.infer<typeof RoomOut>;
 
@@ -200,6 +201,7 @@ export function shapeRoom(room: Room | undefined): RoomOut {
     directMemberIds: [...r.directMemberIds],
     lastChange: num(r.lastChange),
     membersCanPin: r.membersCanPin,
+    description: r.description,
   };
 }
 

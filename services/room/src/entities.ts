@@ -27,6 +27,8 @@ export const Room = defineEntity({
     lastChange: p.bigint().default(0),
     // Every member may pin messages (issue 16); otherwise admins and the owner only.
     membersCanPin: p.boolean().default(false),
+    // What the room is for, shown in its settings and details (0-1,000 characters).
+    description: p.text().default(""),
   },
   indexes: [
     // The public directory: keyset pages over (lower(name), id), open rooms only.

@@ -120,8 +120,13 @@ export class RoomRepository extends EntityRepository<Room> {
 }
 
 export class MembershipRepository extends EntityRepository<Membership> {
+  /**
+   * With `lock`, the row as committed now (not as an earlier read of this transaction mapped it:
+   * roomFor's join may have seen it before waiting for the room lock, and a racing change can have
+   * committed meanwhile), locked.
+   */
   membership(roomId: string, userId: string, lock?: RoomLock): Promise<Membership | null> {
-    return this.em.findOne(Membership, { roomId, userId }, lock ? { lockMode: LOCK_MODES[lock] } : {});
+    return this.em.findOne(Membership, { roomId, userId }, lock ? { lockMode: LOCK_MODES[lock], refresh: true } : {});
   }
 
   /** GetMembership's one primary-key lookup: the membership with its room's kind and archived flag. */

@@ -41,6 +41,7 @@ import {
   type OpenDirectRoomRequest,
   type RoomService,
   type SetMemberRoleRequest,
+  type TransferOwnershipRequest,
   type UpdateRoomRequest,
 } from "@parley/proto/room/v1/room_pb";
 import type { UserService } from "@parley/proto/user/v1/user_pb";
@@ -72,7 +73,7 @@ const ROOM_NOT_FOUND = "room not found";
 const roomNotFound = () => fail.notFound(ROOM_NOT_FOUND);
 
 // The rules of names and topics (lengths in code points, after trimming, as varchar counts them).
-const { roomName, roomTopic, roomQuery, pageToken } = fields;
+const { roomName, roomTopic, roomDescription, roomQuery, pageToken } = fields;
 const roomKind = z
   .number()
   .refine((k) => k === RoomKind.PUBLIC || k === RoomKind.PRIVATE, "must be ROOM_KIND_PUBLIC or ROOM_KIND_PRIVATE");
@@ -88,7 +89,7 @@ const listRoomChangesRequest = z.object({
 });
 
 /** UpdateRoom's field mask paths. */
-const EDITABLE = ["name", "topic", "archived", "members_can_pin"] as const;
+const EDITABLE = ["name", "topic", "description", "archived", "members_can_pin"] as const;
 type EditablePath = (typeof EDITABLE)[number];
 
 export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
@@ -143,11 +144,18 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
         throw fail.invalidArgument("update_mask", `${path} is not an editable field (editable: ${EDITABLE.join(", ")})`);
       }
     }
-    const values = { name: request.room?.name ?? "", topic: request.room?.topic ?? "", archived: request.room?.archived ?? false, membersCanPin: request.room?.membersCanPin ?? false };
-    const changes: Partial<Pick<Room, "name" | "topic" | "archived" | "membersCanPin">> = {};
+    const values = {
+      name: request.room?.name ?? "",
+      topic: request.room?.topic ?? "",
+      description: request.room?.description ?? "",
+      archived: request.room?.archived ?? false,
+      membersCanPin: request.room?.membersCanPin ?? false,
+    };
+    const changes: Partial<Pick<Room, "name" | "topic" | "description" | "archived" | "membersCanPin">> = {};
     for (const path of new Set(paths as EditablePath[])) {
       if (path === "name") changes.name = validate(z.object({ name: roomName }), values).name;
       if (path === "topic") changes.topic = validate(z.object({ topic: roomTopic }), values).topic;
+      if (path === "description") changes.description = validate(z.object({ description: roomDescription }), values).description;
       if (path === "archived") changes.archived = values.archived;
       if (path === "members_can_pin") changes.membersCanPin = values.membersCanPin;
     }
@@ -345,6 +353,45 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       this.publish({ roomId, payload: { case: "memberRoleChanged", value: { membership, byUserId: caller } }, users: [userId], change });
     }
     return { membership };
+  }
+
+  /**
+   * The owner hands the room to another member, and stays on as an admin. Both role changes are
+   * recorded in one transaction, the new owner's first, so the lane never shows two owners or none
+   * for longer than one change, and a resuming member gets both.
+   */
+  async transferOwnership(request: TransferOwnershipRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { roomId, userId } = validate(memberRequest, request);
+    const outcome = await this.deps.db.transactional(async ({ rooms, memberships, roomChanges }) => {
+      const { room, membership: seen } = visible(await rooms.roomFor(roomId, caller, "update"));
+      if (room.kind === "direct") throw fail.failedPrecondition("a direct conversation has no owner");
+      // Read again under the room lock: a transfer that committed while this one waited made the caller an admin.
+      const membership = seen && (await memberships.membership(roomId, caller, "update"));
+      if (membership?.role !== "owner") throw fail.permissionDenied("only the owner can transfer ownership");
+      if (userId === caller) throw fail.invalidArgument("userId", "you are the owner already: name another member");
+      const target = await memberships.membership(roomId, userId, "update");
+      if (!target) throw fail.notFound("that user is not a member of this room");
+      const now = new Date();
+      target.role = "owner";
+      const ownerChange = await roomChanges.record(roomId, caller, now, () => ({ case: "memberRoleChanged", value: membershipMessage(target) }));
+      membership.role = "admin";
+      const previousChange = await roomChanges.record(roomId, caller, now, () => ({
+        case: "memberRoleChanged",
+        value: membershipMessage(membership),
+      }));
+      return { target, ownerChange, previous: membership, previousChange };
+    });
+    const owner = membershipMessage(outcome.target);
+    const previousOwner = membershipMessage(outcome.previous);
+    this.publish({ roomId, payload: { case: "memberRoleChanged", value: { membership: owner, byUserId: caller } }, users: [userId], change: outcome.ownerChange });
+    this.publish({
+      roomId,
+      payload: { case: "memberRoleChanged", value: { membership: previousOwner, byUserId: caller } },
+      users: [caller],
+      change: outcome.previousChange,
+    });
+    return { owner, previousOwner };
   }
 
   async listMembers(request: ListMembersRequest, ctx: CallContext) {

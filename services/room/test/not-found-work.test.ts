@@ -60,6 +60,10 @@ describe("a private room one is not in and a missing room", () => {
       ["inviteMember", (roomId) => rooms.inviteMember({ roomId, userId: outsider }, as)],
       ["kickMember", (roomId) => rooms.kickMember({ roomId, userId: owner }, as)],
       ["setMemberRole", (roomId) => rooms.setMemberRole({ roomId, userId: owner, role: Role.ADMIN }, as)],
+      ["transferOwnership", (roomId) => rooms.transferOwnership({ roomId, userId: owner }, as)],
+      ["updateRoom description", (roomId) => rooms.updateRoom({ roomId, room: { description: "mine" }, updateMask: { paths: ["description"] } }, as)],
+      ["updateRoom archived", (roomId) => rooms.updateRoom({ roomId, room: { archived: true }, updateMask: { paths: ["archived"] } }, as)],
+      ["updateRoom members_can_pin", (roomId) => rooms.updateRoom({ roomId, room: { membersCanPin: true }, updateMask: { paths: ["members_can_pin"] } }, as)],
       ["moveReadMarker", (roomId) => asMessage.moveReadMarker({ roomId, seq: 1n }, as)],
       ["listRoomChanges", (roomId) => rooms.listRoomChanges({ roomId, after: 0n, limit: 0 }, as)],
     ];

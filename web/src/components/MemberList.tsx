@@ -1,6 +1,6 @@
 // A room's members with presence dots (online first) and their roles.
 import { useNavigate } from "@solidjs/router";
-import { createEffect, createMemo, createResource, For, on, Show } from "solid-js";
+import { createEffect, createMemo, createResource, createSignal, For, on, Show } from "solid-js";
 import { api, errorMessage } from "../lib/api";
 import { usePeople } from "../lib/store/people";
 import { useRooms } from "../lib/store/rooms";
@@ -8,8 +8,11 @@ import { useMembers } from "../lib/store/members";
 import { useConnection } from "../lib/store/connection";
 import { notify } from "../lib/notify";
 import type { Member } from "../lib/types";
+import { canInvite } from "../lib/room-rules";
 import { Avatar } from "./Avatar";
 import { Icon } from "./Icon";
+import { MemberActions } from "./MemberActions";
+import { AddPeopleDialog } from "./RoomDialogs";
 import "./MemberList.css";
 
 const ORDER = { online: 0, away: 1, offline: 2 } as const;
@@ -28,6 +31,8 @@ export function MemberList(props: { roomId: string; onClose: () => void }) {
   const sorted = createMemo(() =>
     (members.latest ?? []).slice().sort((a, b) => ORDER[presenceOf(a)] - ORDER[presenceOf(b)] || nameOf(a).localeCompare(nameOf(b))),
   );
+  const room = () => rooms.roomById(props.roomId);
+  const [adding, setAdding] = createSignal(false);
   const onlineCount = () => sorted().filter((m) => presenceOf(m) !== "offline").length;
 
   const message = async (member: Member) => {
@@ -52,6 +57,11 @@ export function MemberList(props: { roomId: string; onClose: () => void }) {
       </header>
       <Show when={!members.error} fallback={<p class="form-error">{errorMessage(members.error)}</p>}>
         <p class="muted small members-online">{onlineCount()} online</p>
+        <Show when={room() && canInvite(room()!)}>
+          <button type="button" class="button small members-add" onClick={() => setAdding(true)}>
+            <Icon name="addUser" size={16} /> Add people
+          </button>
+        </Show>
         <ul class="member-list">
           <For each={sorted()}>
             {(member) => (
@@ -74,10 +84,14 @@ export function MemberList(props: { roomId: string; onClose: () => void }) {
                     <Icon name="message" size={16} />
                   </button>
                 </Show>
+                <Show when={room()}>{(r) => <MemberActions room={r} member={member} name={nameOf(member)} />}</Show>
               </li>
             )}
           </For>
         </ul>
+      </Show>
+      <Show when={adding() && room()}>
+        {(r) => <AddPeopleDialog roomId={props.roomId} roomName={r().name} onClose={() => setAdding(false)} />}
       </Show>
     </aside>
   );

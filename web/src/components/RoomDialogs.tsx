@@ -225,11 +225,16 @@ export function NewDirectDialog(props: { onClose: () => void; onDone: () => void
 export function AddPeopleDialog(props: { roomId: string; roomName: string; onClose: () => void }) {
   const people = usePeople();
   const roomMembers = useMembers();
-  const [members] = createResource(() => props.roomId, (id) => roomMembers.load(id));
+  // Who is in the room when the dialog opens: they are not offered.
+  const inRoom = roomMembers.load(props.roomId).then(
+    (list) => new Set(list.map((m) => m.userId)),
+    () => new Set<string>(),
+  );
+  const [members] = createResource(() => inRoom);
   const [added, setAdded] = createSignal<ReadonlySet<string>>(new Set());
   /** Busy with the id of the person being added. */
   const form = createSubmit<string>();
-  const isMember = (id: string) => added().has(id) || (members.latest ?? []).some((m) => m.userId === id);
+  const isMember = (id: string) => added().has(id) || (members.latest?.has(id) ?? false);
 
   const add = (user: User) =>
     form.run(async () => {
@@ -242,9 +247,13 @@ export function AddPeopleDialog(props: { roomId: string; roomName: string; onClo
       <SearchList
         label="Find people"
         placeholder="Find people by name or username"
-        search={people.search}
+        search={async (q) => {
+          // People already in the room are left out; those added here stay, marked "Added".
+          const [found, existing] = await Promise.all([people.search(q), inRoom]);
+          return found.filter((u) => !existing.has(u.id) || added().has(u.id));
+        }}
         prompt="Type a name to find someone."
-        nothing="Nobody found."
+        nothing="Nobody found who is not in the room already."
         error={form.error()}
       >
         {(user) => (

@@ -23,6 +23,8 @@ import { MessageItem, type MessageActions } from "../components/MessageItem";
 import { AddPeopleDialog } from "../components/RoomDialogs";
 import { PinnedList } from "../components/PinnedList";
 import { ThreadPanel } from "../components/ThreadPanel";
+import { ArchivedBanner, LeaveRoomDialog, RoomSettingsDialog, type SettingsSection } from "../components/RoomSettings";
+import { canInvite as mayInvite } from "../lib/room-rules";
 import "./RoomView.css";
 
 export function RoomRoute() {
@@ -152,6 +154,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   const [deleting, setDeleting] = createSignal<ChatMessage | null>(null);
   const [leaving, setLeaving] = createSignal(false);
   const [adding, setAdding] = createSignal(false);
+  const [settings, setSettings] = createSignal<SettingsSection | null>(null);
   // --- pins (issue 16) ---
   const [showPins, setShowPins] = createSignal(false);
   // --- threads (issue 16): the open thread's root (also from /rooms/:id?thread=rootId) ---
@@ -182,8 +185,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   const peer = () => rooms.peerOf(props.room());
   const isDirect = () => props.room().visibility === "direct";
   // Anyone in a public room may add people; only admins in a private one.
-  const canInvite = () =>
-    !isDirect() && !props.room().archived && (props.room().visibility === "public" || props.room().role === "admin" || props.room().role === "owner");
+  const canInvite = () => mayInvite(props.room());
 
   // While the newest message is on screen, arrivals are read as they come.
   rooms.setReader(roomId, scroll.reading);
@@ -335,6 +337,9 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
             </button>
           </Show>
           <Show when={!isDirect()}>
+            <button type="button" class="icon-button" aria-label="Room settings" title="Room settings" onClick={() => setSettings("details")}>
+              <Icon name="settings" />
+            </button>
             <button type="button" class="icon-button" aria-label="Leave room" title="Leave room" onClick={() => setLeaving(true)}>
               <Icon name="leave" />
             </button>
@@ -344,6 +349,9 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
 
       <div class="room-main">
         <section class="timeline" aria-label={`Conversation in ${title()}`}>
+          <Show when={props.room().archived}>
+            <ArchivedBanner room={props.room} />
+          </Show>
           <div class="scroller" ref={scroll.ref} onScroll={scroll.onScroll} tabIndex={0} role="log" aria-label="Messages" aria-busy={timeline.status() === "loading"}>
             <div class="history-edge">
               <Switch>
@@ -463,17 +471,28 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
         <AddPeopleDialog roomId={roomId} roomName={title()} onClose={() => setAdding(false)} />
       </Show>
       <Show when={leaving()}>
-        <ConfirmDialog
-          title={`Leave #${title()}`}
-          message={props.room().visibility === "private" ? "You will need to be added again to come back." : "You can join again at any time."}
-          confirmLabel="Leave room"
-          danger
+        <LeaveRoomDialog
+          room={props.room}
           onClose={() => setLeaving(false)}
-          onConfirm={async () => {
+          onTransfer={() => {
             setLeaving(false);
-            await leave();
+            setSettings("transfer");
           }}
+          onLeave={leave}
         />
+      </Show>
+      <Show when={settings()}>
+        {(section) => (
+          <RoomSettingsDialog
+            room={props.room}
+            section={section()}
+            onClose={() => setSettings(null)}
+            onLeave={() => {
+              setSettings(null);
+              setLeaving(true);
+            }}
+          />
+        )}
       </Show>
     </div>
   );

@@ -16,7 +16,7 @@ import {
 import { authedProcedure, router } from "../trpc.js";
 
 // The same rules as the room service's (the rule table): the same value gets the same answer here.
-const { id: roomId, roomName: name, roomTopic: topic, roomQuery, pageToken } = fields;
+const { id: roomId, roomName: name, roomTopic: topic, roomDescription: description, roomQuery, pageToken } = fields;
 
 export const roomsRouter = router({
   list: authedProcedure
@@ -95,12 +95,15 @@ export const roomsRouter = router({
     }),
 
   update: authedProcedure
-    .meta({ rest: { method: "PUT", path: "/rooms/:id", summary: "Rename, change the topic, archive a room, or let every member pin (admins)" } })
+    .meta({
+      rest: { method: "PUT", path: "/rooms/:id", summary: "Rename, change the topic or description, archive or unarchive a room, or let every member pin (admins)" },
+    })
     .input(
       z.strictObject({
         id: roomId,
         name: name.optional(),
         topic: topic.optional(),
+        description: description.optional(),
         archived: z.boolean().optional(),
         membersCanPin: z.boolean().optional().describe("every member may pin messages (otherwise admins and the owner)"),
       }),
@@ -172,6 +175,22 @@ export const roomsRouter = router({
         ctx.services.rooms.setMemberRole({ roomId: input.id, userId: input.userId, role: roleFromName[input.role] }, o),
       );
       return shapeMembership(membership);
+    }),
+
+  transferOwnership: authedProcedure
+    .meta({
+      rest: {
+        method: "POST",
+        path: "/rooms/:id/transfer-ownership",
+        summary: "Make another member the room's owner; you stay on as an admin (owner)",
+      },
+    })
+    .input(z.strictObject({ id: roomId, userId: roomId.describe("the member who becomes the owner") }))
+    .mutation(async ({ ctx, input }) => {
+      const { owner, previousOwner } = await call(ctx.caller, (o) =>
+        ctx.services.rooms.transferOwnership({ roomId: input.id, userId: input.userId }, o),
+      );
+      return { owner: shapeMembership(owner), previousOwner: shapeMembership(previousOwner) };
     }),
 
   openDirect: authedProcedure

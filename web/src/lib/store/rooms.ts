@@ -175,10 +175,10 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     }
   }
 
-  /** The room changed (renamed, new topic, archived): the header shows it at once. A room not listed yet (just created with me in it) brings the list. */
-  function updated(room: Room): void {
+  /** The room changed (renamed, new topic or description, archived, pin policy; live or an answer to my own change): the header shows it at once. A room not listed yet (just created with me in it) brings the list. */
+  function updated(room: Pick<Room, "id" | "name" | "topic" | "description" | "archived" | "membersCanPin">): void {
     if (!roomById(room.id)) return refreshSoon();
-    patchRoom(room.id, () => ({ name: room.name, topic: room.topic, archived: room.archived }));
+    patchRoom(room.id, () => ({ name: room.name, topic: room.topic, description: room.description, archived: room.archived, membersCanPin: room.membersCanPin }));
   }
 
   /** My role in a room changed. */

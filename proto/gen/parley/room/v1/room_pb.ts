@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/room/v1/room.proto.
  */
 export const file_parley_room_v1_room: GenFile = /*@__PURE__*/
-  fileDesc("ChlwYXJsZXkvcm9vbS92MS9yb29tLnByb3RvEg5wYXJsZXkucm9vbS52MSKNAgoEUm9vbRIKCgJpZBgBIAEoCRImCgRraW5kGAIgASgOMhgucGFybGV5LnJvb20udjEuUm9vbUtpbmQSDAoEbmFtZRgDIAEoCRINCgV0b3BpYxgEIAEoCRISCgpjcmVhdG9yX2lkGAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghhcmNoaXZlZBgHIAEoCBIUCgxtZW1iZXJfY291bnQYCCABKAUSGQoRZGlyZWN0X21lbWJlcl9pZHMYCSADKAkSEwoLbGFzdF9jaGFuZ2UYCiABKAMSFwoPbWVtYmVyc19jYW5fcGluGAsgASgIIpgBCgpNZW1iZXJzaGlwEg8KB3Jvb21faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIiCgRyb2xlGAMgASgOMhQucGFybGV5LnJvb20udjEuUm9sZRItCglqb2luX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWxhc3RfcmVhZF9zZXEYBSABKAMiXAoGTWVtYmVyEi4KCm1lbWJlcnNoaXAYASABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwEiIKBHVzZXIYAiABKAsyFC5wYXJsZXkudXNlci52MS5Vc2VyIsEBCgtSb29tU3VtbWFyeRIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbRIuCgptZW1iZXJzaGlwGAIgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcBIQCghsYXN0X3NlcRgDIAEoAxIUCgx1bnJlYWRfY291bnQYBCABKAMSNgoSbGFzdF9hY3Rpdml0eV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYChFDcmVhdGVSb29tUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXRvcGljGAIgASgJEiYKBGtpbmQYAyABKA4yGC5wYXJsZXkucm9vbS52MS5Sb29tS2luZCI4ChJDcmVhdGVSb29tUmVzcG9uc2USIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20iIQoOR2V0Um9vbVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSJlCg9HZXRSb29tUmVzcG9uc2USIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20SLgoKbWVtYmVyc2hpcBgCIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXAieQoRVXBkYXRlUm9vbVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIiCgRyb29tGAIgASgLMhQucGFybGV5LnJvb20udjEuUm9vbRIvCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOAoSVXBkYXRlUm9vbVJlc3BvbnNlEiIKBHJvb20YASABKAsyFC5wYXJsZXkucm9vbS52MS5Sb29tIhQKEkxpc3RNeVJvb21zUmVxdWVzdCJBChNMaXN0TXlSb29tc1Jlc3BvbnNlEioKBXJvb21zGAEgAygLMhsucGFybGV5LnJvb20udjEuUm9vbVN1bW1hcnkiTgoWTGlzdFB1YmxpY1Jvb21zUmVxdWVzdBINCgVxdWVyeRgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJXChdMaXN0UHVibGljUm9vbXNSZXNwb25zZRIjCgVyb29tcxgBIAMoCzIULnBhcmxleS5yb29tLnYxLlJvb20SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiIKD0pvaW5Sb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJImYKEEpvaW5Sb29tUmVzcG9uc2USIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20SLgoKbWVtYmVyc2hpcBgCIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXAiIwoQTGVhdmVSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIhMKEUxlYXZlUm9vbVJlc3BvbnNlIjcKE0ludml0ZU1lbWJlclJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIkYKFEludml0ZU1lbWJlclJlc3BvbnNlEi4KCm1lbWJlcnNoaXAYASABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwIjUKEUtpY2tNZW1iZXJSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSIUChJLaWNrTWVtYmVyUmVzcG9uc2UiXAoUU2V0TWVtYmVyUm9sZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiIKBHJvbGUYAyABKA4yFC5wYXJsZXkucm9vbS52MS5Sb2xlIkcKFVNldE1lbWJlclJvbGVSZXNwb25zZRIuCgptZW1iZXJzaGlwGAEgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcCJMChJMaXN0TWVtYmVyc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJXChNMaXN0TWVtYmVyc1Jlc3BvbnNlEicKB21lbWJlcnMYASADKAsyFi5wYXJsZXkucm9vbS52MS5NZW1iZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjoKFU9wZW5EaXJlY3RSb29tUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCHVzZXJfaWRzGAIgAygJIk0KFk9wZW5EaXJlY3RSb29tUmVzcG9uc2USIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20SDwoHY3JlYXRlZBgCIAEoCCIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiKQoQTWFya1JlYWRSZXNwb25zZRIVCg1sYXN0X3JlYWRfc2VxGAEgASgDIjUKFU1vdmVSZWFkTWFya2VyUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIvChZNb3ZlUmVhZE1hcmtlclJlc3BvbnNlEhUKDWxhc3RfcmVhZF9zZXEYASABKAMiOAoUR2V0TWVtYmVyc2hpcFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIqkBChVHZXRNZW1iZXJzaGlwUmVzcG9uc2USLgoKbWVtYmVyc2hpcBgBIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXASKwoJcm9vbV9raW5kGAIgASgOMhgucGFybGV5LnJvb20udjEuUm9vbUtpbmQSFQoNcm9vbV9hcmNoaXZlZBgDIAEoCBIcChRyb29tX21lbWJlcnNfY2FuX3BpbhgEIAEoCCJHChZMaXN0Um9vbUNoYW5nZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFYWZ0ZXIYAiABKAMSDQoFbGltaXQYAyABKAUibQoXTGlzdFJvb21DaGFuZ2VzUmVzcG9uc2USKwoHY2hhbmdlcxgBIAMoCzIaLnBhcmxleS5yb29tLnYxLlJvb21DaGFuZ2USEAoIaGFzX21vcmUYAiABKAgSEwoLbGFzdF9jaGFuZ2UYAyABKAMiswIKClJvb21DaGFuZ2USDgoGY2hhbmdlGAEgASgDEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmJ5X3VzZXJfaWQYAyABKAkSMwoNbWVtYmVyX2pvaW5lZBgKIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXBIABIVCgttZW1iZXJfbGVmdBgLIAEoCUgAEhcKDW1lbWJlcl9raWNrZWQYDCABKAlIABI5ChNtZW1iZXJfcm9sZV9jaGFuZ2VkGA0gASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcEgAEiwKDHJvb21fdXBkYXRlZBgOIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb21IAEIJCgdwYXlsb2FkKmgKCFJvb21LaW5kEhkKFVJPT01fS0lORF9VTlNQRUNJRklFRBAAEhQKEFJPT01fS0lORF9QVUJMSUMQARIVChFST09NX0tJTkRfUFJJVkFURRACEhQKEFJPT01fS0lORF9ESVJFQ1QQAypNCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX01FTUJFUhABEg4KClJPTEVfQURNSU4QAhIOCgpST0xFX09XTkVSEAMyngsKC1Jvb21TZXJ2aWNlElMKCkNyZWF0ZVJvb20SIS5wYXJsZXkucm9vbS52MS5DcmVhdGVSb29tUmVxdWVzdBoiLnBhcmxleS5yb29tLnYxLkNyZWF0ZVJvb21SZXNwb25zZRJKCgdHZXRSb29tEh4ucGFybGV5LnJvb20udjEuR2V0Um9vbVJlcXVlc3QaHy5wYXJsZXkucm9vbS52MS5HZXRSb29tUmVzcG9uc2USUwoKVXBkYXRlUm9vbRIhLnBhcmxleS5yb29tLnYxLlVwZGF0ZVJvb21SZXF1ZXN0GiIucGFybGV5LnJvb20udjEuVXBkYXRlUm9vbVJlc3BvbnNlElYKC0xpc3RNeVJvb21zEiIucGFybGV5LnJvb20udjEuTGlzdE15Um9vbXNSZXF1ZXN0GiMucGFybGV5LnJvb20udjEuTGlzdE15Um9vbXNSZXNwb25zZRJiCg9MaXN0UHVibGljUm9vbXMSJi5wYXJsZXkucm9vbS52MS5MaXN0UHVibGljUm9vbXNSZXF1ZXN0GicucGFybGV5LnJvb20udjEuTGlzdFB1YmxpY1Jvb21zUmVzcG9uc2USTQoISm9pblJvb20SHy5wYXJsZXkucm9vbS52MS5Kb2luUm9vbVJlcXVlc3QaIC5wYXJsZXkucm9vbS52MS5Kb2luUm9vbVJlc3BvbnNlElAKCUxlYXZlUm9vbRIgLnBhcmxleS5yb29tLnYxLkxlYXZlUm9vbVJlcXVlc3QaIS5wYXJsZXkucm9vbS52MS5MZWF2ZVJvb21SZXNwb25zZRJZCgxJbnZpdGVNZW1iZXISIy5wYXJsZXkucm9vbS52MS5JbnZpdGVNZW1iZXJSZXF1ZXN0GiQucGFybGV5LnJvb20udjEuSW52aXRlTWVtYmVyUmVzcG9uc2USUwoKS2lja01lbWJlchIhLnBhcmxleS5yb29tLnYxLktpY2tNZW1iZXJSZXF1ZXN0GiIucGFybGV5LnJvb20udjEuS2lja01lbWJlclJlc3BvbnNlElwKDVNldE1lbWJlclJvbGUSJC5wYXJsZXkucm9vbS52MS5TZXRNZW1iZXJSb2xlUmVxdWVzdBolLnBhcmxleS5yb29tLnYxLlNldE1lbWJlclJvbGVSZXNwb25zZRJWCgtMaXN0TWVtYmVycxIiLnBhcmxleS5yb29tLnYxLkxpc3RNZW1iZXJzUmVxdWVzdBojLnBhcmxleS5yb29tLnYxLkxpc3RNZW1iZXJzUmVzcG9uc2USXwoOT3BlbkRpcmVjdFJvb20SJS5wYXJsZXkucm9vbS52MS5PcGVuRGlyZWN0Um9vbVJlcXVlc3QaJi5wYXJsZXkucm9vbS52MS5PcGVuRGlyZWN0Um9vbVJlc3BvbnNlElIKCE1hcmtSZWFkEh8ucGFybGV5LnJvb20udjEuTWFya1JlYWRSZXF1ZXN0GiAucGFybGV5LnJvb20udjEuTWFya1JlYWRSZXNwb25zZSIDiAIBEmIKD0xpc3RSb29tQ2hhbmdlcxImLnBhcmxleS5yb29tLnYxLkxpc3RSb29tQ2hhbmdlc1JlcXVlc3QaJy5wYXJsZXkucm9vbS52MS5MaXN0Um9vbUNoYW5nZXNSZXNwb25zZRJcCg1HZXRNZW1iZXJzaGlwEiQucGFybGV5LnJvb20udjEuR2V0TWVtYmVyc2hpcFJlcXVlc3QaJS5wYXJsZXkucm9vbS52MS5HZXRNZW1iZXJzaGlwUmVzcG9uc2USXwoOTW92ZVJlYWRNYXJrZXISJS5wYXJsZXkucm9vbS52MS5Nb3ZlUmVhZE1hcmtlclJlcXVlc3QaJi5wYXJsZXkucm9vbS52MS5Nb3ZlUmVhZE1hcmtlclJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_parley_user_v1_user]);
+  fileDesc("ChlwYXJsZXkvcm9vbS92MS9yb29tLnByb3RvEg5wYXJsZXkucm9vbS52MSKiAgoEUm9vbRIKCgJpZBgBIAEoCRImCgRraW5kGAIgASgOMhgucGFybGV5LnJvb20udjEuUm9vbUtpbmQSDAoEbmFtZRgDIAEoCRINCgV0b3BpYxgEIAEoCRISCgpjcmVhdG9yX2lkGAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghhcmNoaXZlZBgHIAEoCBIUCgxtZW1iZXJfY291bnQYCCABKAUSGQoRZGlyZWN0X21lbWJlcl9pZHMYCSADKAkSEwoLbGFzdF9jaGFuZ2UYCiABKAMSFwoPbWVtYmVyc19jYW5fcGluGAsgASgIEhMKC2Rlc2NyaXB0aW9uGA0gASgJIpgBCgpNZW1iZXJzaGlwEg8KB3Jvb21faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIiCgRyb2xlGAMgASgOMhQucGFybGV5LnJvb20udjEuUm9sZRItCglqb2luX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWxhc3RfcmVhZF9zZXEYBSABKAMiXAoGTWVtYmVyEi4KCm1lbWJlcnNoaXAYASABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwEiIKBHVzZXIYAiABKAsyFC5wYXJsZXkudXNlci52MS5Vc2VyIsEBCgtSb29tU3VtbWFyeRIiCgRyb29tGAEgASgLMhQucGFybGV5LnJvb20udjEuUm9vbRIuCgptZW1iZXJzaGlwGAIgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcBIQCghsYXN0X3NlcRgDIAEoAxIUCgx1bnJlYWRfY291bnQYBCABKAMSNgoSbGFzdF9hY3Rpdml0eV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYChFDcmVhdGVSb29tUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXRvcGljGAIgASgJEiYKBGtpbmQYAyABKA4yGC5wYXJsZXkucm9vbS52MS5Sb29tS2luZCI4ChJDcmVhdGVSb29tUmVzcG9uc2USIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20iIQoOR2V0Um9vbVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSJlCg9HZXRSb29tUmVzcG9uc2USIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20SLgoKbWVtYmVyc2hpcBgCIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXAieQoRVXBkYXRlUm9vbVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIiCgRyb29tGAIgASgLMhQucGFybGV5LnJvb20udjEuUm9vbRIvCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOAoSVXBkYXRlUm9vbVJlc3BvbnNlEiIKBHJvb20YASABKAsyFC5wYXJsZXkucm9vbS52MS5Sb29tIhQKEkxpc3RNeVJvb21zUmVxdWVzdCJBChNMaXN0TXlSb29tc1Jlc3BvbnNlEioKBXJvb21zGAEgAygLMhsucGFybGV5LnJvb20udjEuUm9vbVN1bW1hcnkiTgoWTGlzdFB1YmxpY1Jvb21zUmVxdWVzdBINCgVxdWVyeRgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJXChdMaXN0UHVibGljUm9vbXNSZXNwb25zZRIjCgVyb29tcxgBIAMoCzIULnBhcmxleS5yb29tLnYxLlJvb20SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiIKD0pvaW5Sb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJImYKEEpvaW5Sb29tUmVzcG9uc2USIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20SLgoKbWVtYmVyc2hpcBgCIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXAiIwoQTGVhdmVSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIhMKEUxlYXZlUm9vbVJlc3BvbnNlIjcKE0ludml0ZU1lbWJlclJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIkYKFEludml0ZU1lbWJlclJlc3BvbnNlEi4KCm1lbWJlcnNoaXAYASABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwIjUKEUtpY2tNZW1iZXJSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSIUChJLaWNrTWVtYmVyUmVzcG9uc2UiXAoUU2V0TWVtYmVyUm9sZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiIKBHJvbGUYAyABKA4yFC5wYXJsZXkucm9vbS52MS5Sb2xlIkcKFVNldE1lbWJlclJvbGVSZXNwb25zZRIuCgptZW1iZXJzaGlwGAEgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcCI8ChhUcmFuc2Zlck93bmVyc2hpcFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJInoKGVRyYW5zZmVyT3duZXJzaGlwUmVzcG9uc2USKQoFb3duZXIYASABKAsyGi5wYXJsZXkucm9vbS52MS5NZW1iZXJzaGlwEjIKDnByZXZpb3VzX293bmVyGAIgASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcCJMChJMaXN0TWVtYmVyc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJXChNMaXN0TWVtYmVyc1Jlc3BvbnNlEicKB21lbWJlcnMYASADKAsyFi5wYXJsZXkucm9vbS52MS5NZW1iZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjoKFU9wZW5EaXJlY3RSb29tUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCHVzZXJfaWRzGAIgAygJIk0KFk9wZW5EaXJlY3RSb29tUmVzcG9uc2USIgoEcm9vbRgBIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb20SDwoHY3JlYXRlZBgCIAEoCCIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiKQoQTWFya1JlYWRSZXNwb25zZRIVCg1sYXN0X3JlYWRfc2VxGAEgASgDIjUKFU1vdmVSZWFkTWFya2VyUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIvChZNb3ZlUmVhZE1hcmtlclJlc3BvbnNlEhUKDWxhc3RfcmVhZF9zZXEYASABKAMiOAoUR2V0TWVtYmVyc2hpcFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIqkBChVHZXRNZW1iZXJzaGlwUmVzcG9uc2USLgoKbWVtYmVyc2hpcBgBIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXASKwoJcm9vbV9raW5kGAIgASgOMhgucGFybGV5LnJvb20udjEuUm9vbUtpbmQSFQoNcm9vbV9hcmNoaXZlZBgDIAEoCBIcChRyb29tX21lbWJlcnNfY2FuX3BpbhgEIAEoCCJHChZMaXN0Um9vbUNoYW5nZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFYWZ0ZXIYAiABKAMSDQoFbGltaXQYAyABKAUibQoXTGlzdFJvb21DaGFuZ2VzUmVzcG9uc2USKwoHY2hhbmdlcxgBIAMoCzIaLnBhcmxleS5yb29tLnYxLlJvb21DaGFuZ2USEAoIaGFzX21vcmUYAiABKAgSEwoLbGFzdF9jaGFuZ2UYAyABKAMiswIKClJvb21DaGFuZ2USDgoGY2hhbmdlGAEgASgDEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmJ5X3VzZXJfaWQYAyABKAkSMwoNbWVtYmVyX2pvaW5lZBgKIAEoCzIaLnBhcmxleS5yb29tLnYxLk1lbWJlcnNoaXBIABIVCgttZW1iZXJfbGVmdBgLIAEoCUgAEhcKDW1lbWJlcl9raWNrZWQYDCABKAlIABI5ChNtZW1iZXJfcm9sZV9jaGFuZ2VkGA0gASgLMhoucGFybGV5LnJvb20udjEuTWVtYmVyc2hpcEgAEiwKDHJvb21fdXBkYXRlZBgOIAEoCzIULnBhcmxleS5yb29tLnYxLlJvb21IAEIJCgdwYXlsb2FkKmgKCFJvb21LaW5kEhkKFVJPT01fS0lORF9VTlNQRUNJRklFRBAAEhQKEFJPT01fS0lORF9QVUJMSUMQARIVChFST09NX0tJTkRfUFJJVkFURRACEhQKEFJPT01fS0lORF9ESVJFQ1QQAypNCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX01FTUJFUhABEg4KClJPTEVfQURNSU4QAhIOCgpST0xFX09XTkVSEAMyiAwKC1Jvb21TZXJ2aWNlElMKCkNyZWF0ZVJvb20SIS5wYXJsZXkucm9vbS52MS5DcmVhdGVSb29tUmVxdWVzdBoiLnBhcmxleS5yb29tLnYxLkNyZWF0ZVJvb21SZXNwb25zZRJKCgdHZXRSb29tEh4ucGFybGV5LnJvb20udjEuR2V0Um9vbVJlcXVlc3QaHy5wYXJsZXkucm9vbS52MS5HZXRSb29tUmVzcG9uc2USUwoKVXBkYXRlUm9vbRIhLnBhcmxleS5yb29tLnYxLlVwZGF0ZVJvb21SZXF1ZXN0GiIucGFybGV5LnJvb20udjEuVXBkYXRlUm9vbVJlc3BvbnNlElYKC0xpc3RNeVJvb21zEiIucGFybGV5LnJvb20udjEuTGlzdE15Um9vbXNSZXF1ZXN0GiMucGFybGV5LnJvb20udjEuTGlzdE15Um9vbXNSZXNwb25zZRJiCg9MaXN0UHVibGljUm9vbXMSJi5wYXJsZXkucm9vbS52MS5MaXN0UHVibGljUm9vbXNSZXF1ZXN0GicucGFybGV5LnJvb20udjEuTGlzdFB1YmxpY1Jvb21zUmVzcG9uc2USTQoISm9pblJvb20SHy5wYXJsZXkucm9vbS52MS5Kb2luUm9vbVJlcXVlc3QaIC5wYXJsZXkucm9vbS52MS5Kb2luUm9vbVJlc3BvbnNlElAKCUxlYXZlUm9vbRIgLnBhcmxleS5yb29tLnYxLkxlYXZlUm9vbVJlcXVlc3QaIS5wYXJsZXkucm9vbS52MS5MZWF2ZVJvb21SZXNwb25zZRJZCgxJbnZpdGVNZW1iZXISIy5wYXJsZXkucm9vbS52MS5JbnZpdGVNZW1iZXJSZXF1ZXN0GiQucGFybGV5LnJvb20udjEuSW52aXRlTWVtYmVyUmVzcG9uc2USUwoKS2lja01lbWJlchIhLnBhcmxleS5yb29tLnYxLktpY2tNZW1iZXJSZXF1ZXN0GiIucGFybGV5LnJvb20udjEuS2lja01lbWJlclJlc3BvbnNlElwKDVNldE1lbWJlclJvbGUSJC5wYXJsZXkucm9vbS52MS5TZXRNZW1iZXJSb2xlUmVxdWVzdBolLnBhcmxleS5yb29tLnYxLlNldE1lbWJlclJvbGVSZXNwb25zZRJoChFUcmFuc2Zlck93bmVyc2hpcBIoLnBhcmxleS5yb29tLnYxLlRyYW5zZmVyT3duZXJzaGlwUmVxdWVzdBopLnBhcmxleS5yb29tLnYxLlRyYW5zZmVyT3duZXJzaGlwUmVzcG9uc2USVgoLTGlzdE1lbWJlcnMSIi5wYXJsZXkucm9vbS52MS5MaXN0TWVtYmVyc1JlcXVlc3QaIy5wYXJsZXkucm9vbS52MS5MaXN0TWVtYmVyc1Jlc3BvbnNlEl8KDk9wZW5EaXJlY3RSb29tEiUucGFybGV5LnJvb20udjEuT3BlbkRpcmVjdFJvb21SZXF1ZXN0GiYucGFybGV5LnJvb20udjEuT3BlbkRpcmVjdFJvb21SZXNwb25zZRJSCghNYXJrUmVhZBIfLnBhcmxleS5yb29tLnYxLk1hcmtSZWFkUmVxdWVzdBogLnBhcmxleS5yb29tLnYxLk1hcmtSZWFkUmVzcG9uc2UiA4gCARJiCg9MaXN0Um9vbUNoYW5nZXMSJi5wYXJsZXkucm9vbS52MS5MaXN0Um9vbUNoYW5nZXNSZXF1ZXN0GicucGFybGV5LnJvb20udjEuTGlzdFJvb21DaGFuZ2VzUmVzcG9uc2USXAoNR2V0TWVtYmVyc2hpcBIkLnBhcmxleS5yb29tLnYxLkdldE1lbWJlcnNoaXBSZXF1ZXN0GiUucGFybGV5LnJvb20udjEuR2V0TWVtYmVyc2hpcFJlc3BvbnNlEl8KDk1vdmVSZWFkTWFya2VyEiUucGFybGV5LnJvb20udjEuTW92ZVJlYWRNYXJrZXJSZXF1ZXN0GiYucGFybGV5LnJvb20udjEuTW92ZVJlYWRNYXJrZXJSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_parley_user_v1_user]);
 
 /**
  * @generated from message parley.room.v1.Room
@@ -84,6 +84,14 @@ export type Room = Message<"parley.room.v1.Room"> & {
    * @generated from field: bool members_can_pin = 11;
    */
   membersCanPin: boolean;
+
+  /**
+   * 0-1,000 characters, several lines allowed (plain text with light markdown, rendered as text).
+   * Set by admins with UpdateRoom (update_mask "description").
+   *
+   * @generated from field: string description = 13;
+   */
+  description: string;
 };
 
 /**
@@ -304,7 +312,7 @@ export type UpdateRoomRequest = Message<"parley.room.v1.UpdateRoomRequest"> & {
   room?: Room | undefined;
 
   /**
-   * Editable: name, topic, archived, members_can_pin.
+   * Editable: name, topic, description, archived, members_can_pin.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 3;
    */
@@ -608,6 +616,56 @@ export const SetMemberRoleResponseSchema: GenMessage<SetMemberRoleResponse> = /*
   messageDesc(file_parley_room_v1_room, 23);
 
 /**
+ * @generated from message parley.room.v1.TransferOwnershipRequest
+ */
+export type TransferOwnershipRequest = Message<"parley.room.v1.TransferOwnershipRequest"> & {
+  /**
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * The member who becomes the owner.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message parley.room.v1.TransferOwnershipRequest.
+ * Use `create(TransferOwnershipRequestSchema)` to create a new message.
+ */
+export const TransferOwnershipRequestSchema: GenMessage<TransferOwnershipRequest> = /*@__PURE__*/
+  messageDesc(file_parley_room_v1_room, 24);
+
+/**
+ * @generated from message parley.room.v1.TransferOwnershipResponse
+ */
+export type TransferOwnershipResponse = Message<"parley.room.v1.TransferOwnershipResponse"> & {
+  /**
+   * The new owner's membership.
+   *
+   * @generated from field: parley.room.v1.Membership owner = 1;
+   */
+  owner?: Membership | undefined;
+
+  /**
+   * The caller's membership: now an admin.
+   *
+   * @generated from field: parley.room.v1.Membership previous_owner = 2;
+   */
+  previousOwner?: Membership | undefined;
+};
+
+/**
+ * Describes the message parley.room.v1.TransferOwnershipResponse.
+ * Use `create(TransferOwnershipResponseSchema)` to create a new message.
+ */
+export const TransferOwnershipResponseSchema: GenMessage<TransferOwnershipResponse> = /*@__PURE__*/
+  messageDesc(file_parley_room_v1_room, 25);
+
+/**
  * @generated from message parley.room.v1.ListMembersRequest
  */
 export type ListMembersRequest = Message<"parley.room.v1.ListMembersRequest"> & {
@@ -634,7 +692,7 @@ export type ListMembersRequest = Message<"parley.room.v1.ListMembersRequest"> & 
  * Use `create(ListMembersRequestSchema)` to create a new message.
  */
 export const ListMembersRequestSchema: GenMessage<ListMembersRequest> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 24);
+  messageDesc(file_parley_room_v1_room, 26);
 
 /**
  * @generated from message parley.room.v1.ListMembersResponse
@@ -656,7 +714,7 @@ export type ListMembersResponse = Message<"parley.room.v1.ListMembersResponse"> 
  * Use `create(ListMembersResponseSchema)` to create a new message.
  */
 export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 25);
+  messageDesc(file_parley_room_v1_room, 27);
 
 /**
  * @generated from message parley.room.v1.OpenDirectRoomRequest
@@ -683,7 +741,7 @@ export type OpenDirectRoomRequest = Message<"parley.room.v1.OpenDirectRoomReques
  * Use `create(OpenDirectRoomRequestSchema)` to create a new message.
  */
 export const OpenDirectRoomRequestSchema: GenMessage<OpenDirectRoomRequest> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 26);
+  messageDesc(file_parley_room_v1_room, 28);
 
 /**
  * @generated from message parley.room.v1.OpenDirectRoomResponse
@@ -707,7 +765,7 @@ export type OpenDirectRoomResponse = Message<"parley.room.v1.OpenDirectRoomRespo
  * Use `create(OpenDirectRoomResponseSchema)` to create a new message.
  */
 export const OpenDirectRoomResponseSchema: GenMessage<OpenDirectRoomResponse> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 27);
+  messageDesc(file_parley_room_v1_room, 29);
 
 /**
  * @generated from message parley.room.v1.MarkReadRequest
@@ -729,7 +787,7 @@ export type MarkReadRequest = Message<"parley.room.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 28);
+  messageDesc(file_parley_room_v1_room, 30);
 
 /**
  * @generated from message parley.room.v1.MarkReadResponse
@@ -748,7 +806,7 @@ export type MarkReadResponse = Message<"parley.room.v1.MarkReadResponse"> & {
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 29);
+  messageDesc(file_parley_room_v1_room, 31);
 
 /**
  * @generated from message parley.room.v1.MoveReadMarkerRequest
@@ -772,7 +830,7 @@ export type MoveReadMarkerRequest = Message<"parley.room.v1.MoveReadMarkerReques
  * Use `create(MoveReadMarkerRequestSchema)` to create a new message.
  */
 export const MoveReadMarkerRequestSchema: GenMessage<MoveReadMarkerRequest> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 30);
+  messageDesc(file_parley_room_v1_room, 32);
 
 /**
  * @generated from message parley.room.v1.MoveReadMarkerResponse
@@ -791,7 +849,7 @@ export type MoveReadMarkerResponse = Message<"parley.room.v1.MoveReadMarkerRespo
  * Use `create(MoveReadMarkerResponseSchema)` to create a new message.
  */
 export const MoveReadMarkerResponseSchema: GenMessage<MoveReadMarkerResponse> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 31);
+  messageDesc(file_parley_room_v1_room, 33);
 
 /**
  * @generated from message parley.room.v1.GetMembershipRequest
@@ -813,7 +871,7 @@ export type GetMembershipRequest = Message<"parley.room.v1.GetMembershipRequest"
  * Use `create(GetMembershipRequestSchema)` to create a new message.
  */
 export const GetMembershipRequestSchema: GenMessage<GetMembershipRequest> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 32);
+  messageDesc(file_parley_room_v1_room, 34);
 
 /**
  * @generated from message parley.room.v1.GetMembershipResponse
@@ -851,7 +909,7 @@ export type GetMembershipResponse = Message<"parley.room.v1.GetMembershipRespons
  * Use `create(GetMembershipResponseSchema)` to create a new message.
  */
 export const GetMembershipResponseSchema: GenMessage<GetMembershipResponse> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 33);
+  messageDesc(file_parley_room_v1_room, 35);
 
 /**
  * @generated from message parley.room.v1.ListRoomChangesRequest
@@ -882,7 +940,7 @@ export type ListRoomChangesRequest = Message<"parley.room.v1.ListRoomChangesRequ
  * Use `create(ListRoomChangesRequestSchema)` to create a new message.
  */
 export const ListRoomChangesRequestSchema: GenMessage<ListRoomChangesRequest> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 34);
+  messageDesc(file_parley_room_v1_room, 36);
 
 /**
  * @generated from message parley.room.v1.ListRoomChangesResponse
@@ -913,7 +971,7 @@ export type ListRoomChangesResponse = Message<"parley.room.v1.ListRoomChangesRes
  * Use `create(ListRoomChangesResponseSchema)` to create a new message.
  */
 export const ListRoomChangesResponseSchema: GenMessage<ListRoomChangesResponse> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 35);
+  messageDesc(file_parley_room_v1_room, 37);
 
 /**
  * One change of the room lane, as it was when made.
@@ -977,7 +1035,7 @@ export type RoomChange = Message<"parley.room.v1.RoomChange"> & {
     case: "memberRoleChanged";
   } | {
     /**
-     * The room after the change (name, topic, archived).
+     * The room after the change (name, topic, description, archived, members_can_pin).
      *
      * @generated from field: parley.room.v1.Room room_updated = 14;
      */
@@ -991,7 +1049,7 @@ export type RoomChange = Message<"parley.room.v1.RoomChange"> & {
  * Use `create(RoomChangeSchema)` to create a new message.
  */
 export const RoomChangeSchema: GenMessage<RoomChange> = /*@__PURE__*/
-  messageDesc(file_parley_room_v1_room, 36);
+  messageDesc(file_parley_room_v1_room, 38);
 
 /**
  * @generated from enum parley.room.v1.RoomKind
@@ -1084,7 +1142,7 @@ export const RoomService: GenService<{
     output: typeof GetRoomResponseSchema;
   },
   /**
-   * UpdateRoom changes name, topic or archived (admins and the owner).
+   * UpdateRoom changes name, topic, description, archived or members_can_pin (admins and the owner).
    *
    * @generated from rpc parley.room.v1.RoomService.UpdateRoom
    */
@@ -1165,6 +1223,19 @@ export const RoomService: GenService<{
     methodKind: "unary";
     input: typeof SetMemberRoleRequestSchema;
     output: typeof SetMemberRoleResponseSchema;
+  },
+  /**
+   * TransferOwnership makes another member the room's owner; the caller (the owner only) becomes an
+   * admin. Atomic: the room lane gets both role changes (the new owner's first) in one transaction.
+   * Not for direct conversations. Transferring to oneself is INVALID_ARGUMENT; to someone who is not
+   * a member, NOT_FOUND "that user is not a member of this room".
+   *
+   * @generated from rpc parley.room.v1.RoomService.TransferOwnership
+   */
+  transferOwnership: {
+    methodKind: "unary";
+    input: typeof TransferOwnershipRequestSchema;
+    output: typeof TransferOwnershipResponseSchema;
   },
   /**
    * ListMembers pages through a room's members with their profiles.
