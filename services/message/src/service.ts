@@ -23,6 +23,7 @@ import type {
   GetRoomStatsRequest,
   ListChangesRequest,
   ListMessagesRequest,
+  ListMentionsRequest,
   ListPinsRequest,
   PinMessageRequest,
   UnpinMessageRequest,
@@ -31,20 +32,24 @@ import type {
   MessageService,
   SendMessageRequest,
 } from "@parley/proto/message/v1/message_pb";
+import { MentionBroadcast } from "@parley/proto/message/v1/message_pb";
 import { BATCHES, PAGES } from "@parley/proto/rules";
 import { fields } from "@parley/proto/rules/zod";
 import { z } from "zod";
 import type { MessageDb } from "./db.js";
 import type { Message } from "./entities.js";
-import { DuplicateClientMsgId, MessageGone, type Change, type MessageRepository, type ReactionRow } from "./repositories.js";
+import { DuplicateClientMsgId, MessageGone, type Change, type Mentions, type MessageRepository, type ReactionRow } from "./repositories.js";
 import { requireEmoji } from "./emoji.js";
-import { RoomGate, type RoomClient } from "./room-access.js";
+import { MentionResolver, type UserClient } from "./mentions.js";
+import { RoomGate, type RoomAccess, type RoomClient } from "./room-access.js";
 
 export interface MessageDeps {
   db: MessageDb;
   broker: Broker;
   /** The room service (GetMembership, MoveReadMarker). */
   rooms: RoomClient;
+  /** The user service (ResolveLogin: @username mentions). */
+  users: UserClient;
   log: Logger;
 }
 
@@ -78,9 +83,11 @@ type MessageInit = MessageInitShape<typeof MessageSchema>;
 
 export class MessageServiceImpl implements ServiceHandlers<typeof MessageService> {
   private readonly gate: RoomGate;
+  private readonly mentions: MentionResolver;
 
   constructor(private readonly deps: MessageDeps) {
     this.gate = new RoomGate(deps.rooms);
+    this.mentions = new MentionResolver(deps.users, deps.rooms);
   }
 
   async sendMessage(request: SendMessageRequest, ctx: CallContext) {
@@ -106,9 +113,11 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         throw fail.invalidArgument("reply_to_id", "must be a message of the same room");
       }
     }
+    const mentions = await this.resolveMentions(input.body, input.room_id, caller, access, false);
     let message: Message;
     try {
       message = await messages.append({
+        mentions,
         id: randomUUID(),
         roomId: input.room_id,
         senderId: caller,
@@ -221,9 +230,10 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     if (message.senderId !== caller) throw fail.permissionDenied("only the sender can edit a message");
     if (message.deletedAt) throw fail.failedPrecondition("the message is deleted");
     if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
+    const mentions = await this.resolveMentions(input.body, message.roomId, caller, access, message.mentionBroadcast > 0);
     let change: Change;
     try {
-      change = await this.deps.db.transactional((tx) => tx.messages.edit(message.id, input.body, new Date()));
+      change = await this.deps.db.transactional((tx) => tx.messages.edit(message.id, input.body, new Date(), mentions));
     } catch (error) {
       if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
       throw error;
@@ -265,6 +275,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         lastSeq: s.lastSeq,
         lastChange: s.lastChange,
         unreadCount: s.unreadCount,
+        mentionCount: s.mentionCount,
         lastActivityTime: s.lastActivityAt ? toTimestamp(s.lastActivityAt) : undefined,
       })),
     };
@@ -335,14 +346,14 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     const { messages } = this.deps.db.fork();
     const { room_id: roomId } = validate(z.object({ room_id: uuid }), { room_id: request.roomId });
     const limit = pageLimit(request.limit);
-    const after = request.pageToken ? decodePinToken(request.pageToken) : null;
+    const token = request.pageToken ? decodeTimeToken(request.pageToken) : null;
     await this.gate.requireMember(roomId, caller);
-    const rows = await messages.pins(roomId, after, limit + 1);
+    const rows = await messages.pins(roomId, token && { pinnedAt: token.time, id: token.id }, limit + 1);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
       messages: await withReactions(messages, page),
-      nextPageToken: rows.length > limit && last ? encodePinToken(last.pinnedAt!, last.id) : "",
+      nextPageToken: rows.length > limit && last ? encodeTimeToken(last.pinnedAt!, last.id) : "",
     };
   }
 
@@ -365,6 +376,42 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     // A pin is a change of the message's state: it travels as messageEdited on the message lane.
     if (change.changed) this.publish(ctx, stored!.roomId!, { case: "messageEdited", value: { message: stored } }, stored!.change);
     return stored!;
+  }
+
+  // --- mentions (issue 16) ---
+
+  /**
+   * Newest first across the rooms given (the caller's rooms, from the edge as for GetRoomStats);
+   * the page token is the last message's (time, id).
+   */
+  async listMentions(request: ListMentionsRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
+    const { room_ids: roomIds } = validate(
+      z.object({ room_ids: z.array(uuid).max(STATS_MAX_ROOMS, `at most ${STATS_MAX_ROOMS} rooms`) }),
+      { room_ids: request.roomIds },
+    );
+    const limit = pageLimit(request.limit);
+    const after = request.pageToken ? decodeTimeToken(request.pageToken) : null;
+    const rows = await messages.mentionsOf(caller, [...new Set(roomIds)], after && { at: after.time, id: after.id }, limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      messages: await withReactions(messages, page),
+      nextPageToken: rows.length > limit && last ? encodeTimeToken(last.createdAt, last.id) : "",
+    };
+  }
+
+  /**
+   * Whom the body mentions; PERMISSION_DENIED for @room / @here from someone the room does not let
+   * use them (an edit that keeps the message's broadcast is let through: it was allowed when sent).
+   */
+  private async resolveMentions(body: string, roomId: string, caller: string, access: RoomAccess, hadBroadcast: boolean): Promise<Mentions> {
+    const mentions = await this.mentions.resolve(body, roomId, caller);
+    if (mentions.broadcast > 0 && !access.canMentionEveryone && !hadBroadcast) {
+      throw fail.permissionDenied("only the room's admins can use @room and @here in this room");
+    }
+    return mentions;
   }
 
   /** The message and the caller's access to its room; NOT_FOUND alike for a missing message and for a non-member. */
@@ -413,20 +460,23 @@ export function toMessage(message: Message, reactions: readonly ReactionRow[] = 
     reactions: reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: r.userIds })),
     pinTime: message.pinnedAt ? toTimestamp(message.pinnedAt) : undefined,
     pinnedById: message.pinnedById ?? "",
+    mentionUserIds: message.deletedAt ? [] : [...(message.mentionUserIds ?? [])],
+    mentionBroadcast: message.deletedAt ? MentionBroadcast.UNSPECIFIED : (message.mentionBroadcast as MentionBroadcast),
   };
 }
 
-function encodePinToken(pinnedAt: Date, id: string): string {
-  return Buffer.from(`${pinnedAt.toISOString()}|${id}`).toString("base64url");
+/** A keyset page token of (time, id): ListPins' (pin time) and ListMentions' (message time). */
+function encodeTimeToken(time: Date, id: string): string {
+  return Buffer.from(`${time.toISOString()}|${id}`).toString("base64url");
 }
 
-function decodePinToken(token: string): { pinnedAt: Date; id: string } {
-  const [time, id] = Buffer.from(token, "base64url").toString().split("|");
-  const pinnedAt = new Date(time ?? "");
-  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(pinnedAt.getTime())) {
+function decodeTimeToken(token: string): { time: Date; id: string } {
+  const [text, id] = Buffer.from(token, "base64url").toString().split("|");
+  const time = new Date(text ?? "");
+  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(time.getTime())) {
     throw fail.invalidArgument("page_token", "is not a token from a previous page");
   }
-  return { pinnedAt, id };
+  return { time, id };
 }
 
 function pageLimit(limit: number): number {

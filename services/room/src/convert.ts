@@ -51,6 +51,7 @@ export function roomMessage(room: Room, memberCount: number, lastChange: bigint 
     directMemberIds: directMemberIds(room),
     lastChange,
     membersCanPin: room.membersCanPin,
+    membersCanMentionEveryone: room.membersCanMentionEveryone,
   };
 }
 

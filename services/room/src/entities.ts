@@ -27,6 +27,8 @@ export const Room = defineEntity({
     lastChange: p.bigint().default(0),
     // Every member may pin messages (issue 16); otherwise admins and the owner only.
     membersCanPin: p.boolean().default(false),
+    // Every member may use @room / @here (issue 16); otherwise admins and the owner only.
+    membersCanMentionEveryone: p.boolean().default(true),
   },
   indexes: [
     // The public directory: keyset pages over (lower(name), id), open rooms only.

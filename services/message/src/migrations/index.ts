@@ -3,10 +3,12 @@ import { Migration20261124100000_messages } from "./Migration20261124100000_mess
 import { Migration20261202060000_message_changes } from "./Migration20261202060000_message_changes.js";
 import { Migration20261202120000_reactions } from "./Migration20261202120000_reactions.js";
 import { Migration20261202121000_pins } from "./Migration20261202121000_pins.js";
+import { Migration20261202141000_mentions } from "./Migration20261202141000_mentions.js";
 
 export const migrations = [
   { name: "Migration20261124100000_messages", class: Migration20261124100000_messages },
   { name: "Migration20261202060000_message_changes", class: Migration20261202060000_message_changes },
   { name: "Migration20261202120000_reactions", class: Migration20261202120000_reactions },
   { name: "Migration20261202121000_pins", class: Migration20261202121000_pins },
+  { name: "Migration20261202141000_mentions", class: Migration20261202141000_mentions },
 ];

@@ -2,8 +2,8 @@
 // @generated from file parley/message/v1/message.proto (package parley.message.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message as Message$1 } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file parley/message/v1/message.proto.
  */
 export const file_parley_message_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKmAwoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmNoYW5nZRgMIAEoAxIuCglyZWFjdGlvbnMYDSADKAsyGy5wYXJsZXkubWVzc2FnZS52MS5SZWFjdGlvbhIsCghwaW5fdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcGlubmVkX2J5X2lkGA8gASgJIjoKCFJlYWN0aW9uEg0KBWVtb2ppGAEgASgJEg0KBWNvdW50GAIgASgFEhAKCHVzZXJfaWRzGAMgAygJIl8KElNlbmRNZXNzYWdlUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgwKBGJvZHkYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCRITCgtyZXBseV90b19pZBgEIAEoCSJVChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCCKAAQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhQKCmJlZm9yZV9zZXEYAiABKANIABITCglhZnRlcl9zZXEYAyABKANIABIUCgphcm91bmRfc2VxGAQgASgDSAASDQoFbGltaXQYBSABKAVCCAoGY3Vyc29yIpEBChRMaXN0TWVzc2FnZXNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEQoJaGFzX29sZGVyGAIgASgIEhEKCWhhc19uZXdlchgDIAEoCBIQCghsYXN0X3NlcRgEIAEoAxITCgtsYXN0X2NoYW5nZRgFIAEoAyJpChJMaXN0Q2hhbmdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRINCgVhZnRlchgCIAEoAxINCgVsaW1pdBgDIAEoBRIWCglhZnRlcl9zZXEYBCABKANIAIgBAUIMCgpfYWZ0ZXJfc2VxInwKE0xpc3RDaGFuZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIEhMKC2xhc3RfY2hhbmdlGAMgASgDEhAKCGxhc3Rfc2VxGAQgASgDIjYKEkVkaXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBGJvZHkYAiABKAkiQgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIqChREZWxldGVNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkQKFURlbGV0ZU1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSI6ChBSb29tUmVhZFBvc2l0aW9uEg8KB3Jvb21faWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJJChNHZXRSb29tU3RhdHNSZXF1ZXN0EjIKBXJvb21zGAEgAygLMiMucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVJlYWRQb3NpdGlvbiKRAQoJUm9vbVN0YXRzEg8KB3Jvb21faWQYASABKAkSEAoIbGFzdF9zZXEYAiABKAMSFAoMdW5yZWFkX2NvdW50GAMgASgDEjYKEmxhc3RfYWN0aXZpdHlfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLbGFzdF9jaGFuZ2UYBSABKAMiQwoUR2V0Um9vbVN0YXRzUmVzcG9uc2USKwoFc3RhdHMYASADKAsyHC5wYXJsZXkubWVzc2FnZS52MS5Sb29tU3RhdHMiLwoPTWFya1JlYWRSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgDIikKEE1hcmtSZWFkUmVzcG9uc2USFQoNbGFzdF9yZWFkX3NlcRgBIAEoAyI3ChJBZGRSZWFjdGlvblJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRINCgVlbW9qaRgCIAEoCSJCChNBZGRSZWFjdGlvblJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIjoKFVJlbW92ZVJlYWN0aW9uUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEg0KBWVtb2ppGAIgASgJIkUKFlJlbW92ZVJlYWN0aW9uUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiJwoRUGluTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJBChJQaW5NZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKQoTVW5waW5NZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkMKFFVucGluTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIkUKD0xpc3RQaW5zUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiWQoQTGlzdFBpbnNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMvsICg5NZXNzYWdlU2VydmljZRJcCgtTZW5kTWVzc2FnZRIlLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USXwoMTGlzdE1lc3NhZ2VzEiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlElwKC0VkaXRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXNwb25zZRJiCg1EZWxldGVNZXNzYWdlEicucGFybGV5Lm1lc3NhZ2UudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaKC5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVzcG9uc2USXwoMR2V0Um9vbVN0YXRzEiYucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkdldFJvb21TdGF0c1Jlc3BvbnNlElwKC0xpc3RDaGFuZ2VzEiUucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXNwb25zZRJTCghNYXJrUmVhZBIiLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVxdWVzdBojLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVzcG9uc2USXAoLQWRkUmVhY3Rpb24SJS5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlc3BvbnNlEmUKDlJlbW92ZVJlYWN0aW9uEigucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXF1ZXN0GikucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXNwb25zZRJZCgpQaW5NZXNzYWdlEiQucGFybGV5Lm1lc3NhZ2UudjEuUGluTWVzc2FnZVJlcXVlc3QaJS5wYXJsZXkubWVzc2FnZS52MS5QaW5NZXNzYWdlUmVzcG9uc2USXwoMVW5waW5NZXNzYWdlEiYucGFybGV5Lm1lc3NhZ2UudjEuVW5waW5NZXNzYWdlUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLlVucGluTWVzc2FnZVJlc3BvbnNlElMKCExpc3RQaW5zEiIucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFBpbnNSZXF1ZXN0GiMucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFBpbnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKABAoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmNoYW5nZRgMIAEoAxIuCglyZWFjdGlvbnMYDSADKAsyGy5wYXJsZXkubWVzc2FnZS52MS5SZWFjdGlvbhIsCghwaW5fdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcGlubmVkX2J5X2lkGA8gASgJEhgKEG1lbnRpb25fdXNlcl9pZHMYECADKAkSPgoRbWVudGlvbl9icm9hZGNhc3QYESABKA4yIy5wYXJsZXkubWVzc2FnZS52MS5NZW50aW9uQnJvYWRjYXN0IjoKCFJlYWN0aW9uEg0KBWVtb2ppGAEgASgJEg0KBWNvdW50GAIgASgFEhAKCHVzZXJfaWRzGAMgAygJIl8KElNlbmRNZXNzYWdlUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEgwKBGJvZHkYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCRITCgtyZXBseV90b19pZBgEIAEoCSJVChNTZW5kTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCCKAAQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhQKCmJlZm9yZV9zZXEYAiABKANIABITCglhZnRlcl9zZXEYAyABKANIABIUCgphcm91bmRfc2VxGAQgASgDSAASDQoFbGltaXQYBSABKAVCCAoGY3Vyc29yIpEBChRMaXN0TWVzc2FnZXNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEQoJaGFzX29sZGVyGAIgASgIEhEKCWhhc19uZXdlchgDIAEoCBIQCghsYXN0X3NlcRgEIAEoAxITCgtsYXN0X2NoYW5nZRgFIAEoAyJpChJMaXN0Q2hhbmdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRINCgVhZnRlchgCIAEoAxINCgVsaW1pdBgDIAEoBRIWCglhZnRlcl9zZXEYBCABKANIAIgBAUIMCgpfYWZ0ZXJfc2VxInwKE0xpc3RDaGFuZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIEhMKC2xhc3RfY2hhbmdlGAMgASgDEhAKCGxhc3Rfc2VxGAQgASgDIjYKEkVkaXRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBGJvZHkYAiABKAkiQgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIqChREZWxldGVNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkQKFURlbGV0ZU1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSI6ChBSb29tUmVhZFBvc2l0aW9uEg8KB3Jvb21faWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJJChNHZXRSb29tU3RhdHNSZXF1ZXN0EjIKBXJvb21zGAEgAygLMiMucGFybGV5Lm1lc3NhZ2UudjEuUm9vbVJlYWRQb3NpdGlvbiKoAQoJUm9vbVN0YXRzEg8KB3Jvb21faWQYASABKAkSEAoIbGFzdF9zZXEYAiABKAMSFAoMdW5yZWFkX2NvdW50GAMgASgDEjYKEmxhc3RfYWN0aXZpdHlfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLbGFzdF9jaGFuZ2UYBSABKAMSFQoNbWVudGlvbl9jb3VudBgGIAEoAyJDChRHZXRSb29tU3RhdHNSZXNwb25zZRIrCgVzdGF0cxgBIAMoCzIcLnBhcmxleS5tZXNzYWdlLnYxLlJvb21TdGF0cyIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiKQoQTWFya1JlYWRSZXNwb25zZRIVCg1sYXN0X3JlYWRfc2VxGAEgASgDIjcKEkFkZFJlYWN0aW9uUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEg0KBWVtb2ppGAIgASgJIkIKE0FkZFJlYWN0aW9uUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiOgoVUmVtb3ZlUmVhY3Rpb25SZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSDQoFZW1vamkYAiABKAkiRQoWUmVtb3ZlUmVhY3Rpb25SZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSInChFQaW5NZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkEKElBpbk1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIpChNVbnBpbk1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkiQwoUVW5waW5NZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiRQoPTGlzdFBpbnNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJZChBMaXN0UGluc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSgoTTGlzdE1lbnRpb25zUmVxdWVzdBIQCghyb29tX2lkcxgBIAMoCRINCgVsaW1pdBgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIl0KFExpc3RNZW50aW9uc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqbQoQTWVudGlvbkJyb2FkY2FzdBIhCh1NRU5USU9OX0JST0FEQ0FTVF9VTlNQRUNJRklFRBAAEhoKFk1FTlRJT05fQlJPQURDQVNUX1JPT00QARIaChZNRU5USU9OX0JST0FEQ0FTVF9IRVJFEAIy3AkKDk1lc3NhZ2VTZXJ2aWNlElwKC1NlbmRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJfCgxMaXN0TWVzc2FnZXMSJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2USXAoLRWRpdE1lc3NhZ2USJS5wYXJsZXkubWVzc2FnZS52MS5FZGl0TWVzc2FnZVJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5FZGl0TWVzc2FnZVJlc3BvbnNlEmIKDURlbGV0ZU1lc3NhZ2USJy5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBooLnBhcmxleS5tZXNzYWdlLnYxLkRlbGV0ZU1lc3NhZ2VSZXNwb25zZRJfCgxHZXRSb29tU3RhdHMSJi5wYXJsZXkubWVzc2FnZS52MS5HZXRSb29tU3RhdHNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVzcG9uc2USXAoLTGlzdENoYW5nZXMSJS5wYXJsZXkubWVzc2FnZS52MS5MaXN0Q2hhbmdlc1JlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0Q2hhbmdlc1Jlc3BvbnNlElMKCE1hcmtSZWFkEiIucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXF1ZXN0GiMucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXNwb25zZRJcCgtBZGRSZWFjdGlvbhIlLnBhcmxleS5tZXNzYWdlLnYxLkFkZFJlYWN0aW9uUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLkFkZFJlYWN0aW9uUmVzcG9uc2USZQoOUmVtb3ZlUmVhY3Rpb24SKC5wYXJsZXkubWVzc2FnZS52MS5SZW1vdmVSZWFjdGlvblJlcXVlc3QaKS5wYXJsZXkubWVzc2FnZS52MS5SZW1vdmVSZWFjdGlvblJlc3BvbnNlElkKClBpbk1lc3NhZ2USJC5wYXJsZXkubWVzc2FnZS52MS5QaW5NZXNzYWdlUmVxdWVzdBolLnBhcmxleS5tZXNzYWdlLnYxLlBpbk1lc3NhZ2VSZXNwb25zZRJfCgxVbnBpbk1lc3NhZ2USJi5wYXJsZXkubWVzc2FnZS52MS5VbnBpbk1lc3NhZ2VSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuVW5waW5NZXNzYWdlUmVzcG9uc2USUwoITGlzdFBpbnMSIi5wYXJsZXkubWVzc2FnZS52MS5MaXN0UGluc1JlcXVlc3QaIy5wYXJsZXkubWVzc2FnZS52MS5MaXN0UGluc1Jlc3BvbnNlEl8KDExpc3RNZW50aW9ucxImLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZW50aW9uc1JlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVudGlvbnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message parley.message.v1.Message
@@ -105,6 +105,24 @@ export type Message = Message$1<"parley.message.v1.Message"> & {
    * @generated from field: string pinned_by_id = 15;
    */
   pinnedById: string;
+
+  /**
+   * The members the message mentions by @username (issue 16), parsed by the server at send and on
+   * edit: case-insensitive usernames of people who are members of the room when it is sent or
+   * edited, outside code spans and blocks; each once, in order of first mention; the sender
+   * included if they name themselves (they do not count it). Empty once deleted.
+   *
+   * @generated from field: repeated string mention_user_ids = 16;
+   */
+  mentionUserIds: string[];
+
+  /**
+   * @room or @here (the first of them in the text), else unspecified. Only people the room lets
+   * use them may send them (Room.members_can_mention_everyone).
+   *
+   * @generated from field: parley.message.v1.MentionBroadcast mention_broadcast = 17;
+   */
+  mentionBroadcast: MentionBroadcast;
 };
 
 /**
@@ -538,6 +556,14 @@ export type RoomStats = Message$1<"parley.message.v1.RoomStats"> & {
    * @generated from field: int64 last_change = 5;
    */
   lastChange: bigint;
+
+  /**
+   * The unread messages (those counted in unread_count) that mention the caller by @username or
+   * are @room / @here (issue 16).
+   *
+   * @generated from field: int64 mention_count = 6;
+   */
+  mentionCount: bigint;
 };
 
 /**
@@ -811,6 +837,99 @@ export const ListPinsResponseSchema: GenMessage<ListPinsResponse> = /*@__PURE__*
   messageDesc(file_parley_message_v1_message, 27);
 
 /**
+ * @generated from message parley.message.v1.ListMentionsRequest
+ */
+export type ListMentionsRequest = Message$1<"parley.message.v1.ListMentionsRequest"> & {
+  /**
+   * The rooms to look in (at most 1000), each one the caller is a member of.
+   *
+   * @generated from field: repeated string room_ids = 1;
+   */
+  roomIds: string[];
+
+  /**
+   * 1-100, default 50.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * From a previous page's next_page_token; empty for the newest mentions.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message parley.message.v1.ListMentionsRequest.
+ * Use `create(ListMentionsRequestSchema)` to create a new message.
+ */
+export const ListMentionsRequestSchema: GenMessage<ListMentionsRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 28);
+
+/**
+ * @generated from message parley.message.v1.ListMentionsResponse
+ */
+export type ListMentionsResponse = Message$1<"parley.message.v1.ListMentionsResponse"> & {
+  /**
+   * Newest first (by the message's time).
+   *
+   * @generated from field: repeated parley.message.v1.Message messages = 1;
+   */
+  messages: Message[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message parley.message.v1.ListMentionsResponse.
+ * Use `create(ListMentionsResponseSchema)` to create a new message.
+ */
+export const ListMentionsResponseSchema: GenMessage<ListMentionsResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 29);
+
+/**
+ * Who a message calls on beyond the people it names.
+ *
+ * @generated from enum parley.message.v1.MentionBroadcast
+ */
+export enum MentionBroadcast {
+  /**
+   * @generated from enum value: MENTION_BROADCAST_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @room: every member of the room.
+   *
+   * @generated from enum value: MENTION_BROADCAST_ROOM = 1;
+   */
+  ROOM = 1,
+
+  /**
+   * @here: every member of the room too in counts (presence lives in the socket tier, and a
+   * member away now still needs to see it when back, as Mattermost counts it); a notifier may
+   * restrict its pushes to those online.
+   *
+   * @generated from enum value: MENTION_BROADCAST_HERE = 2;
+   */
+  HERE = 2,
+}
+
+/**
+ * Describes the enum parley.message.v1.MentionBroadcast.
+ */
+export const MentionBroadcastSchema: GenEnum<MentionBroadcast> = /*@__PURE__*/
+  enumDesc(file_parley_message_v1_message, 0);
+
+/**
  * MessageService owns history: every message gets its room's next seq, gapless
  * and strictly increasing, in the transaction that stores it. Calls act for
  * the caller in `x-user-id`; non-members get NOT_FOUND, as for a room that does not exist.
@@ -951,6 +1070,20 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof ListPinsRequestSchema;
     output: typeof ListPinsResponseSchema;
+  },
+  /**
+   * --- mentions (issue 16) ---
+   * ListMentions pages through the messages that mention the caller (by @username, or @room /
+   * @here) in the rooms given, newest first. The caller must be a member of each room (not
+   * re-checked, as for GetRoomStats: the edge passes the rooms RoomService.ListMyRooms gave it).
+   * Deleted messages and the caller's own are left out.
+   *
+   * @generated from rpc parley.message.v1.MessageService.ListMentions
+   */
+  listMentions: {
+    methodKind: "unary";
+    input: typeof ListMentionsRequestSchema;
+    output: typeof ListMentionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_parley_message_v1_message, 0);
