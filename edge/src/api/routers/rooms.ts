@@ -95,7 +95,7 @@ export const roomsRouter = router({
     }),
 
   update: authedProcedure
-    .meta({ rest: { method: "PUT", path: "/rooms/:id", summary: "Rename, change the topic, archive a room, or let every member pin (admins)" } })
+    .meta({ rest: { method: "PUT", path: "/rooms/:id", summary: "Rename, change the topic, archive a room, or let every member pin or use @room / @here (admins)" } })
     .input(
       z.strictObject({
         id: roomId,
@@ -103,6 +103,7 @@ export const roomsRouter = router({
         topic: topic.optional(),
         archived: z.boolean().optional(),
         membersCanPin: z.boolean().optional().describe("every member may pin messages (otherwise admins and the owner)"),
+        membersCanMentionEveryone: z.boolean().optional().describe("every member may use @room and @here (otherwise admins and the owner)"),
       }),
     )
     .mutation(async ({ ctx, input }) => {
