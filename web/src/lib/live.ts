@@ -4,6 +4,7 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { LiveClient, PresenceState, type ConnectionState, type Message } from "@parley/client";
 import { accessToken, refreshAccessToken } from "./session";
+import { mentionFieldsOf } from "./mentions";
 import type { ChatMessage } from "./types";
 
 export type { ConnectionState };
@@ -68,6 +69,7 @@ export function toChatMessage(message: Message): ChatMessage {
     reactions: message.reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: [...r.userIds] })),
     pinnedAt: message.pinTime ? iso(message.pinTime) : null,
     pinnedBy: message.pinnedById || null,
+    ...mentionFieldsOf(message),
   };
 }
 

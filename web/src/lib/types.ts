@@ -17,13 +17,19 @@ export type Member = RouterOutputs["rooms"]["members"]["members"][number];
  * latest change), when the source tells it (the socket always does): of two versions of one
  * message, the higher change is the newer.
  */
-export type ChatMessage = Omit<RouterOutputs["messages"]["list"]["messages"][number], "change" | "reactions" | "pinnedAt" | "pinnedBy"> & {
+export type ChatMessage = Omit<
+  RouterOutputs["messages"]["list"]["messages"][number],
+  "change" | "reactions" | "pinnedAt" | "pinnedBy" | "mentionUserIds" | "mentionBroadcast"
+> & {
   change?: number;
   /** Reactions (Message.reactions), in order of first use; absent from an edge that does not tell them. */
   reactions?: Reaction[];
   /** Set while pinned (issue 16). */
   pinnedAt?: string | null;
   pinnedBy?: string | null;
+  /** Whom it mentions (issue 16); absent from an edge that does not tell it. */
+  mentionUserIds?: string[];
+  mentionBroadcast?: "room" | "here" | null;
 };
 export type Reaction = RouterOutputs["messages"]["list"]["messages"][number]["reactions"][number];
 
