@@ -57,7 +57,8 @@ export const CHANGE_BEFORE_SEQ_SQL = `select min(change) - 1 as change from mess
  * is a range scan of (room_id, seq) bounded by the head. The mention count (issue 16) is those of
  * them that mention the caller or are @room / @here: the caller's rows of message_mentions
  * ((user_id, room_id, seq) index) and the room's broadcasts (partial (room_id, seq) index) after
- * the marker, each looked up by (room_id, seq): it costs the mentions, not the unread messages.
+ * the marker (a broadcast that also names the caller counted once, as a broadcast), each looked up
+ * by (room_id, seq): it costs the mentions, not the unread messages.
  */
 export const STATS_SQL = `
 select r.i,
@@ -70,15 +71,14 @@ select r.i,
            and m.deleted_at is null and m.sender_id <> c.caller_id
        ) else 0 end as unread_count,
        case when h.last_seq > r.last_read_seq then (
-         select count(*) from messages m
-         where m.room_id = r.room_id and m.deleted_at is null and m.sender_id <> c.caller_id
-           and m.seq in (
-             select mm.seq from message_mentions mm
-             where mm.user_id = c.caller_id and mm.room_id = r.room_id and mm.seq > r.last_read_seq and mm.seq <= h.last_seq
-             union
-             select b.seq from messages b
-             where b.room_id = r.room_id and b.mention_broadcast > 0 and b.seq > r.last_read_seq and b.seq <= h.last_seq
-           )
+         select count(*) from messages b
+         where b.room_id = r.room_id and b.mention_broadcast > 0 and b.seq > r.last_read_seq and b.seq <= h.last_seq
+           and b.deleted_at is null and b.sender_id <> c.caller_id
+       ) + (
+         select count(*) from message_mentions mm
+         join messages m on m.room_id = mm.room_id and m.seq = mm.seq
+         where mm.user_id = c.caller_id and mm.room_id = r.room_id and mm.seq > r.last_read_seq and mm.seq <= h.last_seq
+           and m.mention_broadcast = 0 and m.deleted_at is null and m.sender_id <> c.caller_id
        ) else 0 end as mention_count
 from (select ?::uuid as caller_id) as c, jsonb_to_recordset(?::jsonb) as r(i int, room_id uuid, last_read_seq bigint)
 left join room_heads h on h.room_id = r.room_id`;
