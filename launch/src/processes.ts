@@ -70,7 +70,7 @@ const TABLE = [
     name: "message",
     port: 3004,
     health: "grpc",
-    calls: ["room"],
+    calls: ["room", "user"],
     database: "services/message/src/db.ts",
     envSchema: { module: "services/message/src/env.ts", exportName: "messageEnv" },
     entry: "services/message/src/main.ts",

@@ -8,8 +8,8 @@ const ALLOWED_TAGS = new Set(["P", "BR", "STRONG", "EM", "DEL", "CODE", "PRE", "
 const ALLOWED_ATTRIBUTES: Record<string, Set<string>> = {
   A: new Set(["href", "rel", "target"]),
   OL: new Set(["start"]),
-  // A :shortcode: shown as its emoji.
-  SPAN: new Set(["class", "role", "aria-label", "title"]),
+  // A :shortcode: shown as its emoji, and an @mention chip (issue 16).
+  SPAN: new Set(["class", "role", "aria-label", "title", "data-mention"]),
 };
 const SAFE_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
 

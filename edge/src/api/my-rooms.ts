@@ -1,6 +1,6 @@
 // "My rooms" for the sidebar, composed at the edge: the room service lists the caller's rooms and
 // memberships, the message service adds each room's last seq, unread count and newest message's
-// time (GetRoomStats, from the memberships' last_read_seq). Neither service calls the other for it.
+// time and mention count (GetRoomStats, from the memberships' last_read_seq). Neither service calls the other for it.
 import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { create } from "@bufbuild/protobuf";
 import type { Logger } from "@parley/kit";
@@ -12,6 +12,9 @@ import type { ServiceClients } from "./services.js";
 const STATS_BATCH = 1000;
 /** The sidebar waits this long for unread counts before it shows the rooms without them. */
 const STATS_TIMEOUT_MS = 2_000;
+
+/** A room of the sidebar, with its mention count (RoomStats.mention_count, issue 16) beside the unread count. */
+export type MyRoom = RoomSummary & { mentionCount: bigint };
 
 type CallOptions = { headers: Record<string, string> };
 
@@ -25,7 +28,7 @@ export async function listMyRooms(
   services: Pick<ServiceClients, "rooms" | "messages">,
   options: CallOptions,
   log: Logger,
-): Promise<RoomSummary[]> {
+): Promise<MyRoom[]> {
   const { rooms } = await services.rooms.listMyRooms({}, options);
   const stats = await roomStats(services, rooms, options, log);
   const summaries = rooms.map((entry) => {
@@ -34,13 +37,13 @@ export async function listMyRooms(
     const lastMessage = stat?.lastActivityTime;
     const activity: Timestamp | undefined =
       lastMessage && (!joined || timestampMs(lastMessage) > timestampMs(joined)) ? lastMessage : joined;
-    const summary = create(RoomSummarySchema, {
+    const summary: MyRoom = Object.assign(create(RoomSummarySchema, {
       room: entry.room,
       membership: entry.membership,
       lastSeq: stat?.lastSeq ?? 0n,
       unreadCount: stat?.unreadCount ?? 0n,
       lastActivityTime: activity,
-    });
+    }), { mentionCount: stat?.mentionCount ?? 0n });
     return { summary, activityMs: activity ? timestampMs(activity) : 0 };
   });
   summaries.sort((a, b) => b.activityMs - a.activityMs || compare(b.summary.room?.id ?? "", a.summary.room?.id ?? ""));

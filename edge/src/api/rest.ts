@@ -61,7 +61,11 @@ export function createRestHandler({ router, createContext, maxBodyBytes }: RestH
       route.params.forEach((name, i) => (input[name] = values[i]));
       const caller = createCaller(createContext(req)) as unknown as Record<string, unknown>;
       const procedure = route.procedurePath.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller);
-      const result = await (procedure as (input: unknown) => Promise<unknown>)(Object.keys(input).length > 0 || route.params.length > 0 ? input : undefined);
+      // A GET whose query parameters are all optional (GET /mentions) takes {} when none is given.
+      const takesInput = route.procedure._def.inputs.length > 0 && route.method === "GET";
+      const result = await (procedure as (input: unknown) => Promise<unknown>)(
+        Object.keys(input).length > 0 || route.params.length > 0 || takesInput ? input : undefined,
+      );
       if (route.status === 204 || result === undefined) {
         res.writeHead(route.status === 200 ? 204 : route.status).end();
         return;

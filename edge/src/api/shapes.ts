@@ -3,7 +3,7 @@
 // shapes (OpenAPI) and the shapers are typed by them.
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { z } from "zod";
-import type { Message, Thread } from "@parley/proto/message/v1/message_pb";
+import { MentionBroadcast, type Message, type Thread } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, type Member, type Membership, type Room, type RoomChange, type RoomSummary } from "@parley/proto/room/v1/room_pb";
 import type { Session, TokenPair } from "@parley/proto/auth/v1/auth_pb";
 import type { User } from "@parley/proto/user/v1/user_pb";
@@ -58,6 +58,7 @@ export const RoomOut = z.object({
   lastChange: z.number().describe("the room lane's newest position: resume GET /rooms/{id}/changes (or a socket Subscribe) after it"),
   membersCanPin: z.boolean().describe("every member may pin messages (otherwise admins and the owner)"),
   description: z.string().describe("what the room is for: 0-1,000 characters, several lines (light markdown, shown as text)"),
+  membersCanMentionEveryone: z.boolean().describe("every member may use @room and @here (otherwise admins and the owner)"),
 });
 export type RoomOut = z.infer<typeof RoomOut>;
 
@@ -74,6 +75,7 @@ export const RoomSummaryOut = RoomOut.extend({
   lastReadSeq: z.number(),
   lastSeq: z.number(),
   unreadCount: z.number(),
+  mentionCount: z.number().describe("unread messages that mention you (@username) or are @room / @here"),
   lastActivityAt: isoOrNull,
 });
 
@@ -120,6 +122,8 @@ export const MessageOut = z.object({
     })
     .nullable()
     .describe("on a root with replies: its thread's summary"),
+  mentionUserIds: z.array(z.string()).describe("the members it mentions by @username (decided by the server; empty once deleted)"),
+  mentionBroadcast: z.enum(["room", "here"]).nullable().describe("@room or @here, if it has one"),
 });
 export type MessageOut = z.infer<typeof MessageOut>;
 
@@ -202,6 +206,7 @@ export function shapeRoom(room: Room | undefined): RoomOut {
     lastChange: num(r.lastChange),
     membersCanPin: r.membersCanPin,
     description: r.description,
+    membersCanMentionEveryone: r.membersCanMentionEveryone,
   };
 }
 
@@ -241,7 +246,7 @@ export function shapeMembership(m: Membership | undefined): z.infer<typeof Membe
   return { roomId: x.roomId, userId: x.userId, role: ROLE[x.role], joinedAt: time(x.joinTime), lastReadSeq: num(x.lastReadSeq) };
 }
 
-export function shapeRoomSummary(s: RoomSummary): z.infer<typeof RoomSummaryOut> {
+export function shapeRoomSummary(s: RoomSummary & { mentionCount?: bigint }): z.infer<typeof RoomSummaryOut> {
   const membership = shapeMembership(s.membership);
   return {
     ...shapeRoom(s.room),
@@ -249,6 +254,7 @@ export function shapeRoomSummary(s: RoomSummary): z.infer<typeof RoomSummaryOut>
     lastReadSeq: membership.lastReadSeq,
     lastSeq: num(s.lastSeq),
     unreadCount: num(s.unreadCount),
+    mentionCount: num(s.mentionCount ?? 0n),
     lastActivityAt: timeOrNull(s.lastActivityTime),
   };
 }
@@ -257,6 +263,8 @@ export function shapeMember(m: Member): z.infer<typeof MemberOut> {
   const membership = shapeMembership(m.membership);
   return { userId: membership.userId, role: membership.role, joinedAt: membership.joinedAt, user: m.user ? shapeUser(m.user) : null };
 }
+
+const BROADCAST: Partial<Record<MentionBroadcast, "room" | "here">> = { [MentionBroadcast.ROOM]: "room", [MentionBroadcast.HERE]: "here" };
 
 export function shapeMessage(message: Message | undefined): MessageOut {
   const m = present(message, "message");
@@ -285,6 +293,8 @@ export function shapeMessage(message: Message | undefined): MessageOut {
           lastReplySeq: num(m.thread.lastReplySeq),
         }
       : null,
+    mentionUserIds: [...m.mentionUserIds],
+    mentionBroadcast: BROADCAST[m.mentionBroadcast] ?? null,
   };
 }
 

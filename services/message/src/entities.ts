@@ -35,6 +35,10 @@ export const Message = defineEntity({
     lastReplyAt: p.datetime().nullable(),
     lastReplySeq: p.bigint().default(0),
     threadParticipantIds: p.array().default([]),
+    // Mentions (issue 16), parsed at send and on edit: the members named by @username (as on the
+    // wire; message_mentions indexes them) and @room / @here (MentionBroadcast: 0 none, 1 room, 2 here).
+    mentionUserIds: p.json<string[]>().default("[]"),
+    mentionBroadcast: p.smallint().default(0),
   },
   uniques: [
     // Paging by seq walks this index, so the end of a long room is as cheap as its start.
@@ -54,6 +58,11 @@ export const Message = defineEntity({
     {
       name: "messages_thread_root_id_seq_index",
       expression: `create index "messages_thread_root_id_seq_index" on "messages" ("thread_root_id", "seq") where "thread_root_id" is not null`,
+    },
+    // Mention counts and ListMentions: a room's @room / @here messages by seq.
+    {
+      name: "messages_room_id_seq_broadcast_index",
+      expression: `create index "messages_room_id_seq_broadcast_index" on "messages" ("room_id", "seq") where "mention_broadcast" > 0`,
     },
   ],
 });
@@ -125,4 +134,24 @@ export const ThreadFollow = defineEntity({
 });
 export type ThreadFollow = InferEntity<typeof ThreadFollow>;
 
-export const entities = [Message, MessageVersion, RoomHead, MessageReaction, ThreadFollow];
+
+// --- mentions (issue 16) ---
+/**
+ * One member mentioned by @username in one message (kept while the message is not deleted; an edit
+ * replaces its rows). What a notifier needs: "unread mentions of user U" is a range scan of
+ * (user_id, room_id, seq) from U's read marker in each room.
+ */
+export const MessageMention = defineEntity({
+  name: "MessageMention",
+  tableName: "message_mentions",
+  properties: {
+    messageId: p.uuid().primary(),
+    userId: p.uuid().primary(),
+    roomId: p.uuid(),
+    seq: p.bigint(),
+  },
+  indexes: [{ name: "message_mentions_user_id_room_id_seq_index", properties: ["userId", "roomId", "seq"] }],
+});
+export type MessageMention = InferEntity<typeof MessageMention>;
+
+export const entities = [Message, MessageVersion, RoomHead, MessageReaction, ThreadFollow, MessageMention];

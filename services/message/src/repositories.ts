@@ -24,11 +24,16 @@ with head as (
         last_change = h.last_change + 1,
         last_activity_at = greatest(h.last_activity_at, date_trunc('milliseconds', clock_timestamp()))
   returning last_seq, last_change, last_activity_at
+), stored as (
+  insert into messages (id, room_id, seq, change, sender_id, body, client_msg_id, reply_to_id, thread_root_id, also_sent_to_room, created_at, mention_user_ids, mention_broadcast)
+  select ?::uuid, ?::uuid, head.last_seq, head.last_change, ?::uuid, ?::text, ?::varchar, ?::uuid, ?::uuid, ?::boolean, head.last_activity_at, ?::jsonb, ?::smallint
+  from head
+  returning *
+), mentioned as (
+  insert into message_mentions (message_id, user_id, room_id, seq)
+  select stored.id, u.value::uuid, stored.room_id, stored.seq from stored, jsonb_array_elements_text(stored.mention_user_ids) as u
 )
-insert into messages (id, room_id, seq, change, sender_id, body, client_msg_id, reply_to_id, thread_root_id, also_sent_to_room, created_at)
-select ?::uuid, ?::uuid, head.last_seq, head.last_change, ?::uuid, ?::text, ?::varchar, ?::uuid, ?::uuid, ?::boolean, head.last_activity_at
-from head
-returning *`;
+select * from stored`;
 
 /**
  * The room's next stream position for an edit or a delete, in the change's transaction: the
@@ -51,7 +56,11 @@ export const CHANGE_BEFORE_SEQ_SQL = `select min(change) - 1 as change from mess
  * are neither deleted nor the caller's, nor thread replies kept out of the room's timeline.
  * One query for every room; each count is a range scan of (room_id, seq) bounded by the head.
  * unread_thread_count: the threads of the room the caller follows with replies after their thread
- * marker that are neither deleted nor theirs (issue 16).
+ * marker that are neither deleted nor theirs (issue 16). The mention count (issue 16) is those of
+ * the unread messages that mention the caller or are @room / @here: the caller's rows of message_mentions
+ * ((user_id, room_id, seq) index) and the room's broadcasts (partial (room_id, seq) index) after
+ * the marker (a broadcast that also names the caller counted once, as a broadcast), each looked up
+ * by (room_id, seq): it costs the mentions, not the unread messages.
  */
 export const STATS_SQL = `
 select r.i,
@@ -61,14 +70,24 @@ select r.i,
        case when h.last_seq > r.last_read_seq then (
          select count(*) from messages m
          where m.room_id = r.room_id and m.seq > r.last_read_seq and m.seq <= h.last_seq
-           and m.deleted_at is null and m.sender_id <> ?::uuid
+           and m.deleted_at is null and m.sender_id <> c.caller_id
            and (m.thread_root_id is null or m.also_sent_to_room)
        ) else 0 end as unread_count,
+       case when h.last_seq > r.last_read_seq then (
+         select count(*) from messages b
+         where b.room_id = r.room_id and b.mention_broadcast > 0 and b.seq > r.last_read_seq and b.seq <= h.last_seq
+           and b.deleted_at is null and b.sender_id <> c.caller_id
+       ) + (
+         select count(*) from message_mentions mm
+         join messages m on m.room_id = mm.room_id and m.seq = mm.seq
+         where mm.user_id = c.caller_id and mm.room_id = r.room_id and mm.seq > r.last_read_seq and mm.seq <= h.last_seq
+           and m.mention_broadcast = 0 and m.deleted_at is null and m.sender_id <> c.caller_id
+       ) else 0 end as mention_count,
        (select count(*) from thread_follows f
-        where f.user_id = ?::uuid and f.room_id = r.room_id and f.following
+        where f.user_id = c.caller_id and f.room_id = r.room_id and f.following
           and exists (select 1 from messages x where x.thread_root_id = f.root_id and x.seq > f.last_read_seq
                       and x.deleted_at is null and x.sender_id <> f.user_id)) as unread_thread_count
-from jsonb_to_recordset(?::jsonb) as r(i int, room_id uuid, last_read_seq bigint)
+from (select ?::uuid as caller_id) as c, jsonb_to_recordset(?::jsonb) as r(i int, room_id uuid, last_read_seq bigint)
 left join room_heads h on h.room_id = r.room_id`;
 
 /** What the room's timeline shows: no thread reply unless it was also sent to the room. */
@@ -142,6 +161,33 @@ export const PINS_SQL = `select * from messages where room_id = ?::uuid and pinn
 export const PINS_AFTER_SQL = `select * from messages where room_id = ?::uuid and pinned_at is not null
   and (pinned_at, id) < (?::timestamptz, ?::uuid) order by pinned_at desc, id desc limit ?`;
 
+/**
+ * The caller's mentions among the rooms given, newest first (by (created_at, id)): their rows of
+ * message_mentions and the rooms' broadcasts, without deleted messages and their own.
+ */
+const MENTIONS_SQL = `
+with rooms as (select value::uuid as room_id from jsonb_array_elements_text(?::jsonb)),
+     caller as (select ?::uuid as id)
+select m.* from messages m, caller
+where m.id in (
+    select mm.message_id from message_mentions mm, caller where mm.user_id = caller.id and mm.room_id in (select room_id from rooms)
+    union
+    select b.id from messages b where b.room_id in (select room_id from rooms) and b.mention_broadcast > 0
+  )
+  and m.deleted_at is null and m.sender_id <> caller.id
+  and (?::timestamptz is null or (m.created_at, m.id) < (?::timestamptz, ?::uuid))
+order by m.created_at desc, m.id desc
+limit ?`;
+
+/** Whom a message mentions (resolved by the service). */
+export interface Mentions {
+  userIds: string[];
+  /** MentionBroadcast: 0 none, 1 @room, 2 @here. */
+  broadcast: number;
+}
+
+export const NO_MENTIONS: Mentions = { userIds: [], broadcast: 0 };
+
 export interface NewMessage {
   id: string;
   roomId: string;
@@ -151,6 +197,8 @@ export interface NewMessage {
   replyToId: string | null;
   threadRootId?: string | null;
   alsoSentToRoom?: boolean;
+  /** None when unset. */
+  mentions?: Mentions;
 }
 
 export interface RoomReadPosition {
@@ -164,6 +212,7 @@ export interface RoomStatsRow {
   lastChange: bigint;
   unreadCount: bigint;
   unreadThreadCount: bigint;
+  mentionCount: bigint;
   lastActivityAt?: Date;
 }
 
@@ -200,6 +249,8 @@ export class MessageRepository extends EntityRepository<Message> {
         message.replyToId,
         message.threadRootId ?? null,
         message.alsoSentToRoom ?? false,
+        JSON.stringify((message.mentions ?? NO_MENTIONS).userIds),
+        (message.mentions ?? NO_MENTIONS).broadcast,
       ]);
       return em.map(Message, row!);
     } catch (error) {
@@ -308,11 +359,12 @@ export class MessageRepository extends EntityRepository<Message> {
    * Replaces the body, keeping the previous text as the next version; MessageGone if deleted
    * meanwhile. In a transaction (db.transactional): it locks the message row, then the room head.
    */
-  async edit(id: string, body: string, now: Date): Promise<Change> {
+  async edit(id: string, body: string, now: Date, mentions: Mentions = NO_MENTIONS): Promise<Change> {
     const message = await this.em.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (message.deletedAt) throw new MessageGone(id);
     if (message.body === body) return { message, changed: false };
     await this.takeChange(message);
+    await this.replaceMentions(message, mentions);
     const [last] = await this.em.execute<{ version: number | null }[]>(
       `select max(version) as version from message_versions where message_id = ?::uuid`,
       [id],
@@ -338,6 +390,8 @@ export class MessageRepository extends EntityRepository<Message> {
     // A deleted message leaves the room's pins.
     message.pinnedAt = null;
     message.pinnedById = null;
+    // ...and mentions nobody any more.
+    await this.replaceMentions(message, NO_MENTIONS);
     await this.em.nativeUpdate(MessageVersion, { messageId: id }, { body: "" });
     return { message, changed: true };
   }
@@ -403,6 +457,36 @@ export class MessageRepository extends EntityRepository<Message> {
     return rows.map((row) => em.map(Message, row));
   }
 
+  // --- mentions (issue 16) ---
+  /** Sets whom the message mentions, its message_mentions rows with it (in the change's transaction). */
+  private async replaceMentions(message: Message, mentions: Mentions): Promise<void> {
+    await this.em.execute(`delete from message_mentions where message_id = ?::uuid`, [message.id]);
+    if (mentions.userIds.length > 0) {
+      await this.em.execute(
+        `insert into message_mentions (message_id, user_id, room_id, seq)
+         select ?::uuid, value::uuid, ?::uuid, ?::bigint from jsonb_array_elements_text(?::jsonb)`,
+        [message.id, message.roomId, message.seq.toString(), JSON.stringify(mentions.userIds)],
+      );
+    }
+    message.mentionUserIds = [...mentions.userIds];
+    message.mentionBroadcast = mentions.broadcast;
+  }
+
+  /** Up to `count` messages mentioning the user in the rooms, newest first, after the (createdAt, id) cursor. */
+  async mentionsOf(userId: string, roomIds: readonly string[], after: { at: Date; id: string } | null, count: number): Promise<Message[]> {
+    if (roomIds.length === 0) return [];
+    const em = this.em;
+    const rows = await em.execute<Record<string, unknown>[]>(MENTIONS_SQL, [
+      JSON.stringify(roomIds),
+      userId,
+      after?.at ?? null,
+      after?.at ?? null,
+      after?.id ?? null,
+      count,
+    ]);
+    return rows.map((row) => em.map(Message, row));
+  }
+
   /** Stats of every position, in request order. */
   async stats(positions: RoomReadPosition[], callerId: string): Promise<RoomStatsRow[]> {
     if (positions.length === 0) return [];
@@ -414,9 +498,10 @@ export class MessageRepository extends EntityRepository<Message> {
         last_change: string | null;
         last_activity_ms: string | null;
         unread_count: string | number;
+        mention_count: string | number;
         unread_thread_count: string | number;
       }[]
-    >(STATS_SQL, [callerId, callerId, JSON.stringify(input)]);
+    >(STATS_SQL, [callerId, JSON.stringify(input)]);
     const byIndex = new Map(rows.map((row) => [Number(row.i), row]));
     return positions.map((position, i) => {
       const row = byIndex.get(i);
@@ -426,6 +511,7 @@ export class MessageRepository extends EntityRepository<Message> {
         lastChange: BigInt(row?.last_change ?? 0),
         unreadCount: BigInt(row?.unread_count ?? 0),
         unreadThreadCount: BigInt(row?.unread_thread_count ?? 0),
+        mentionCount: BigInt(row?.mention_count ?? 0),
         lastActivityAt: row?.last_activity_ms != null ? new Date(Number(row.last_activity_ms)) : undefined,
       };
     });

@@ -11,6 +11,8 @@ export interface RoomAccess {
   moderator: boolean;
   /** Admins and the owner, or every member when the room's members_can_pin is set. */
   canPin: boolean;
+  /** Admins and the owner, or every member when the room's members_can_mention_everyone is set (issue 16). */
+  canMentionEveryone: boolean;
 }
 
 export type RoomClient = Pick<Client<typeof RoomService>, "getMembership" | "moveReadMarker">;
@@ -37,6 +39,7 @@ export class RoomGate {
       archived: response.roomArchived,
       moderator: membership.role === Role.ADMIN || membership.role === Role.OWNER,
       canPin: membership.role === Role.ADMIN || membership.role === Role.OWNER || response.roomMembersCanPin,
+      canMentionEveryone: membership.role === Role.ADMIN || membership.role === Role.OWNER || response.roomMembersCanMentionEveryone,
     };
   }
 }

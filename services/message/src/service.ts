@@ -23,6 +23,7 @@ import type {
   GetRoomStatsRequest,
   ListChangesRequest,
   ListMessagesRequest,
+  ListMentionsRequest,
   ListPinsRequest,
   PinMessageRequest,
   UnpinMessageRequest,
@@ -37,6 +38,7 @@ import type {
   MessageService,
   SendMessageRequest,
 } from "@parley/proto/message/v1/message_pb";
+import { MentionBroadcast } from "@parley/proto/message/v1/message_pb";
 import { BATCHES, PAGES } from "@parley/proto/rules";
 import { fields } from "@parley/proto/rules/zod";
 import { z } from "zod";
@@ -47,17 +49,21 @@ import {
   MessageGone,
   type Change,
   type FollowState,
+  type Mentions,
   type MessageRepository,
   type ReactionRow,
 } from "./repositories.js";
 import { requireEmoji } from "./emoji.js";
-import { RoomGate, type RoomClient } from "./room-access.js";
+import { MentionResolver, type UserClient } from "./mentions.js";
+import { RoomGate, type RoomAccess, type RoomClient } from "./room-access.js";
 
 export interface MessageDeps {
   db: MessageDb;
   broker: Broker;
   /** The room service (GetMembership, MoveReadMarker). */
   rooms: RoomClient;
+  /** The user service (ResolveLogin: @username mentions). */
+  users: UserClient;
   log: Logger;
 }
 
@@ -104,9 +110,11 @@ const listThreadsRequest = z.object({
 
 export class MessageServiceImpl implements ServiceHandlers<typeof MessageService> {
   private readonly gate: RoomGate;
+  private readonly mentions: MentionResolver;
 
   constructor(private readonly deps: MessageDeps) {
     this.gate = new RoomGate(deps.rooms);
+    this.mentions = new MentionResolver(deps.users, deps.rooms);
   }
 
   async sendMessage(request: SendMessageRequest, ctx: CallContext) {
@@ -148,7 +156,9 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       if (root.deletedAt) throw fail.failedPrecondition("the thread's root message is deleted");
       rootId = root.id;
     }
+    const mentions = await this.resolveMentions(input.body, input.room_id, caller, access, false);
     const draft = {
+      mentions,
       id: randomUUID(),
       roomId: input.room_id,
       senderId: caller,
@@ -196,6 +206,10 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       await tx.threads.follow(draft.senderId, rootId, draft.roomId, BigInt(message.seq));
       await tx.threads.markRead(draft.senderId, rootId, BigInt(message.seq));
       if (root.senderId !== draft.senderId) await tx.threads.followUnlessChosen(root.senderId, rootId, draft.roomId);
+      // Those it names by @username follow it (again, if they had unfollowed): being called on is a reason to.
+      for (const userId of draft.mentions?.userIds ?? []) {
+        if (userId !== draft.senderId) await tx.threads.follow(userId, rootId, draft.roomId);
+      }
       return { message, root: changed ? root : null };
     });
   }
@@ -301,9 +315,10 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     if (message.senderId !== caller) throw fail.permissionDenied("only the sender can edit a message");
     if (message.deletedAt) throw fail.failedPrecondition("the message is deleted");
     if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
+    const mentions = await this.resolveMentions(input.body, message.roomId, caller, access, message.mentionBroadcast > 0);
     let change: Change;
     try {
-      change = await this.deps.db.transactional((tx) => tx.messages.edit(message.id, input.body, new Date()));
+      change = await this.deps.db.transactional((tx) => tx.messages.edit(message.id, input.body, new Date(), mentions));
     } catch (error) {
       if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
       throw error;
@@ -353,6 +368,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         lastChange: s.lastChange,
         unreadCount: s.unreadCount,
         unreadThreadCount: s.unreadThreadCount,
+        mentionCount: s.mentionCount,
         lastActivityTime: s.lastActivityAt ? toTimestamp(s.lastActivityAt) : undefined,
       })),
     };
@@ -424,9 +440,8 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     const { room_id: roomId } = validate(z.object({ room_id: uuid }), { room_id: request.roomId });
     const limit = pageLimit(request.limit);
     const token = request.pageToken ? decodeTimeToken(request.pageToken) : null;
-    const after = token && { pinnedAt: token.time, id: token.id };
     await this.gate.requireMember(roomId, caller);
-    const rows = await messages.pins(roomId, after, limit + 1);
+    const rows = await messages.pins(roomId, token && { pinnedAt: token.time, id: token.id }, limit + 1);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
@@ -527,6 +542,42 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     this.publish(ctx, edited!.roomId!, { case: "messageEdited", value: { message: edited } }, edited!.change);
   }
 
+  // --- mentions (issue 16) ---
+
+  /**
+   * Newest first across the rooms given (the caller's rooms, from the edge as for GetRoomStats);
+   * the page token is the last message's (time, id).
+   */
+  async listMentions(request: ListMentionsRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
+    const { room_ids: roomIds } = validate(
+      z.object({ room_ids: z.array(uuid).max(STATS_MAX_ROOMS, `at most ${STATS_MAX_ROOMS} rooms`) }),
+      { room_ids: request.roomIds },
+    );
+    const limit = pageLimit(request.limit);
+    const after = request.pageToken ? decodeTimeToken(request.pageToken) : null;
+    const rows = await messages.mentionsOf(caller, [...new Set(roomIds)], after && { at: after.time, id: after.id }, limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      messages: await withReactions(messages, page),
+      nextPageToken: rows.length > limit && last ? encodeTimeToken(last.createdAt, last.id) : "",
+    };
+  }
+
+  /**
+   * Whom the body mentions; PERMISSION_DENIED for @room / @here from someone the room does not let
+   * use them (an edit that keeps the message's broadcast is let through: it was allowed when sent).
+   */
+  private async resolveMentions(body: string, roomId: string, caller: string, access: RoomAccess, hadBroadcast: boolean): Promise<Mentions> {
+    const mentions = await this.mentions.resolve(body, roomId, caller);
+    if (mentions.broadcast > 0 && !access.canMentionEveryone && !hadBroadcast) {
+      throw fail.permissionDenied("only the room's admins can use @room and @here in this room");
+    }
+    return mentions;
+  }
+
   /** The message and the caller's access to its room; NOT_FOUND alike for a missing message and for a non-member. */
   private async visibleMessage(messages: MessageRepository, messageId: string, caller: string) {
     const message = await messages.findById(messageId);
@@ -573,6 +624,8 @@ export function toMessage(message: Message, reactions: readonly ReactionRow[] = 
     reactions: reactions.map((r) => ({ emoji: r.emoji, count: r.count, userIds: r.userIds })),
     pinTime: message.pinnedAt ? toTimestamp(message.pinnedAt) : undefined,
     pinnedById: message.pinnedById ?? "",
+    mentionUserIds: message.deletedAt ? [] : [...(message.mentionUserIds ?? [])],
+    mentionBroadcast: message.deletedAt ? MentionBroadcast.UNSPECIFIED : (message.mentionBroadcast as MentionBroadcast),
     threadRootId: message.threadRootId ?? "",
     alsoSentToRoom: message.alsoSentToRoom ?? false,
     thread:

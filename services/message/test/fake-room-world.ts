@@ -17,6 +17,7 @@ import {
 import { TEST_REDIS_URL, testDatabase, testInternalAuth } from "@parley/kit/testing";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, RoomService } from "@parley/proto/room/v1/room_pb";
+import { UserService } from "@parley/proto/user/v1/user_pb";
 import { uuidv7 } from "uuidv7";
 import { build, initORM, type MessageDb } from "../src/index.js";
 import type { World } from "./world.js";
@@ -25,6 +26,7 @@ interface FakeRoom {
   kind: RoomKind;
   archived: boolean;
   membersCanPin?: boolean;
+  membersCanMentionEveryone?: boolean;
   members: Map<string, Role>;
   /** Read markers by user. */
   read: Map<string, bigint>;
@@ -55,6 +57,7 @@ export class FakeRooms {
         roomKind: room.kind,
         roomArchived: room.archived,
         roomMembersCanPin: room.membersCanPin ?? false,
+        roomMembersCanMentionEveryone: room.membersCanMentionEveryone ?? true,
       };
     };
     handlers.moveReadMarker = async ({ roomId, seq }, ctx) => {
@@ -76,6 +79,24 @@ export class FakeRooms {
   }
 }
 
+/** The user service's ResolveLogin over usernames given to the fake (newUser's users have none); every other method is UNIMPLEMENTED. */
+function fakeUserHandlers(usernames: Map<string, string>): ServiceHandlers<typeof UserService> {
+  const handlers = Object.fromEntries(
+    UserService.methods.map((m) => [
+      m.localName,
+      async () => {
+        throw new ConnectError(`${m.name} is not part of the fake`, Code.Unimplemented);
+      },
+    ]),
+  ) as unknown as ServiceHandlers<typeof UserService>;
+  handlers.resolveLogin = async ({ login }) => {
+    const userId = usernames.get(login.toLowerCase());
+    if (!userId) throw new ConnectError("no such account", Code.NotFound);
+    return { userId };
+  };
+  return handlers;
+}
+
 export type FakeRoomWorld = World & { db: MessageDb; fakeRooms: FakeRooms; messageAddress: string };
 
 export async function startFakeRoomWorld(options: { broker?: Broker } = {}): Promise<FakeRoomWorld> {
@@ -83,14 +104,21 @@ export async function startFakeRoomWorld(options: { broker?: Broker } = {}): Pro
   const database = testDatabase();
   const fakeRooms = new FakeRooms();
   const internalAuth = testInternalAuth();
-  const roomServer = createGrpcServer({ name: "fake-room", log, internalAuth, services: [implement(RoomService, fakeRooms.handlers())] });
+  const usernames = new Map<string, string>();
+  const roomServer = createGrpcServer({
+    name: "fake-room",
+    log,
+    internalAuth,
+    services: [implement(RoomService, fakeRooms.handlers()), implement(UserService, fakeUserHandlers(usernames))],
+  });
   const roomPort = await roomServer.listen(0, "127.0.0.1");
   // Channels of this test only, even on a shared Redis.
   const redisPrefix = `parley-test:${randomBytes(4).toString("hex")}:`;
   const broker = options.broker ?? createBroker(TEST_REDIS_URL, log, redisPrefix);
   const db = await initORM({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, log });
   const rooms = createServiceClient(RoomService, `127.0.0.1:${roomPort}`, { internalAuth: testInternalAuth("message") });
-  const server = build({ db, broker, rooms, log }, testInternalAuth("message"));
+  const users = createServiceClient(UserService, `127.0.0.1:${roomPort}`, { internalAuth: testInternalAuth("message") });
+  const server = build({ db, broker, rooms, users, log }, testInternalAuth("message"));
   const port = await server.listen(0, "127.0.0.1");
   const messageAddress = `127.0.0.1:${port}`;
 
@@ -101,8 +129,10 @@ export async function startFakeRoomWorld(options: { broker?: Broker } = {}): Pro
     messages: createServiceClient(MessageService, messageAddress, { internalAuth }),
     broker,
     redisPrefix,
-    async newUser() {
-      return uuidv7();
+    async newUser(username?: string) {
+      const id = uuidv7();
+      if (username) usernames.set(username.toLowerCase(), id);
+      return id;
     },
     async createRoom(ownerId, kind, memberIds = []) {
       const id = uuidv7();
@@ -125,6 +155,9 @@ export async function startFakeRoomWorld(options: { broker?: Broker } = {}): Pro
     },
     async setMembersCanPin(roomId, _ownerId, value) {
       fakeRooms.room(roomId).membersCanPin = value;
+    },
+    async setMembersCanMentionEveryone(roomId, _ownerId, value) {
+      fakeRooms.room(roomId).membersCanMentionEveryone = value;
     },
     async archive(roomId) {
       fakeRooms.room(roomId).archived = true;

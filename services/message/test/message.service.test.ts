@@ -130,7 +130,7 @@ describe("message service internals", () => {
       expect(lane).toMatch(/Index Scan using messages_room_id_change_unique/);
       expect(lane).not.toMatch(/Seq Scan|Sort/);
     }
-    const stats = await plan(STATS_SQL, [owner, owner, JSON.stringify([{ i: 0, room_id: roomId, last_read_seq: String(total - 10) }])]);
+    const stats = await plan(STATS_SQL, [owner, JSON.stringify([{ i: 0, room_id: roomId, last_read_seq: String(total - 10) }])]);
     expect(stats).toMatch(/Index Scan using messages_room_id_seq_unique on messages/);
     expect(stats).not.toMatch(/Seq Scan on messages|Sort/);
     const timed = async (request: Record<string, unknown>) => {

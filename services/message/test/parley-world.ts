@@ -17,8 +17,8 @@ export async function startParleyWorld(): Promise<ParleyWorld> {
     messages: parley.messages,
     broker: parley.broker,
     redisPrefix: parley.env.REDIS_PREFIX ?? "parley:",
-    async newUser() {
-      const username = `u_${randomBytes(5).toString("hex")}`;
+    async newUser(name?: string) {
+      const username = name ?? `u_${randomBytes(5).toString("hex")}`;
       const { user } = await parley.users.createUser({ id: uuidv7(), username, email: `${username}@example.com`, displayName: "" });
       return user!.id;
     },
@@ -47,6 +47,12 @@ export async function startParleyWorld(): Promise<ParleyWorld> {
     },
     async setMembersCanPin(roomId, ownerId, value) {
       await rooms.updateRoom({ roomId, room: { membersCanPin: value }, updateMask: { paths: ["members_can_pin"] } }, asUser(ownerId));
+    },
+    async setMembersCanMentionEveryone(roomId, ownerId, value) {
+      await rooms.updateRoom(
+        { roomId, room: { membersCanMentionEveryone: value }, updateMask: { paths: ["members_can_mention_everyone"] } },
+        asUser(ownerId),
+      );
     },
     stop: () => parley.stop(),
   };

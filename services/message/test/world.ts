@@ -14,7 +14,8 @@ export interface World {
   broker: Broker;
   /** REDIS_PREFIX of that broker's channels (when it is Redis). */
   redisPrefix: string;
-  newUser(): Promise<string>;
+  /** A new user's id; with a username to be mentioned by (issue 16). */
+  newUser(username?: string): Promise<string>;
   /** A room owned by `ownerId`, with `memberIds` as plain members. */
   createRoom(ownerId: string, kind: RoomKindName, memberIds?: string[]): Promise<string>;
   addMember(roomId: string, byId: string, userId: string): Promise<void>;
@@ -24,5 +25,7 @@ export interface World {
   archive(roomId: string, ownerId: string): Promise<void>;
   /** Sets the room's members_can_pin (issue 16). */
   setMembersCanPin(roomId: string, ownerId: string, value: boolean): Promise<void>;
+  /** Sets the room's members_can_mention_everyone (issue 16). */
+  setMembersCanMentionEveryone(roomId: string, ownerId: string, value: boolean): Promise<void>;
   stop(): Promise<void>;
 }

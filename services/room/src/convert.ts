@@ -52,6 +52,7 @@ export function roomMessage(room: Room, memberCount: number, lastChange: bigint 
     lastChange,
     membersCanPin: room.membersCanPin,
     description: room.description,
+    membersCanMentionEveryone: room.membersCanMentionEveryone,
   };
 }
 

@@ -29,6 +29,8 @@ export const Room = defineEntity({
     membersCanPin: p.boolean().default(false),
     // What the room is for, shown in its settings and details (0-1,000 characters).
     description: p.text().default(""),
+    // Every member may use @room / @here (issue 16); otherwise admins and the owner only.
+    membersCanMentionEveryone: p.boolean().default(true),
   },
   indexes: [
     // The public directory: keyset pages over (lower(name), id), open rooms only.

@@ -130,20 +130,25 @@ export class MembershipRepository extends EntityRepository<Membership> {
   }
 
   /** GetMembership's one primary-key lookup: the membership with its room's kind and archived flag. */
-  async membershipWithRoom(roomId: string, userId: string): Promise<{ membership: Membership; kind: RoomKindName; archived: boolean; membersCanPin: boolean } | null> {
+  async membershipWithRoom(
+    roomId: string,
+    userId: string,
+  ): Promise<{ membership: Membership; kind: RoomKindName; archived: boolean; membersCanPin: boolean; membersCanMentionEveryone: boolean } | null> {
     const [row] = await this.em.execute<Record<string, unknown>[]>(
-      `select m.*, r.kind as room_kind, r.archived as room_archived, r.members_can_pin as room_members_can_pin
+      `select m.*, r.kind as room_kind, r.archived as room_archived, r.members_can_pin as room_members_can_pin,
+              r.members_can_mention_everyone as room_members_can_mention_everyone
        from memberships m join rooms r on r.id = m.room_id
        where m.room_id = ? and m.user_id = ?`,
       [roomId, userId],
     );
     if (!row) return null;
-    const { room_kind, room_archived, room_members_can_pin, ...columns } = row;
+    const { room_kind, room_archived, room_members_can_pin, room_members_can_mention_everyone, ...columns } = row;
     return {
       membership: this.em.map(Membership, columns),
       kind: room_kind as RoomKindName,
       archived: Boolean(room_archived),
       membersCanPin: Boolean(room_members_can_pin),
+      membersCanMentionEveryone: Boolean(room_members_can_mention_everyone),
     };
   }
 

@@ -89,7 +89,7 @@ const listRoomChangesRequest = z.object({
 });
 
 /** UpdateRoom's field mask paths. */
-const EDITABLE = ["name", "topic", "description", "archived", "members_can_pin"] as const;
+const EDITABLE = ["name", "topic", "description", "archived", "members_can_pin", "members_can_mention_everyone"] as const;
 type EditablePath = (typeof EDITABLE)[number];
 
 export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
@@ -150,14 +150,16 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
       description: request.room?.description ?? "",
       archived: request.room?.archived ?? false,
       membersCanPin: request.room?.membersCanPin ?? false,
+      membersCanMentionEveryone: request.room?.membersCanMentionEveryone ?? false,
     };
-    const changes: Partial<Pick<Room, "name" | "topic" | "description" | "archived" | "membersCanPin">> = {};
+    const changes: Partial<Pick<Room, "name" | "topic" | "description" | "archived" | "membersCanPin" | "membersCanMentionEveryone">> = {};
     for (const path of new Set(paths as EditablePath[])) {
       if (path === "name") changes.name = validate(z.object({ name: roomName }), values).name;
       if (path === "topic") changes.topic = validate(z.object({ topic: roomTopic }), values).topic;
       if (path === "description") changes.description = validate(z.object({ description: roomDescription }), values).description;
       if (path === "archived") changes.archived = values.archived;
       if (path === "members_can_pin") changes.membersCanPin = values.membersCanPin;
+      if (path === "members_can_mention_everyone") changes.membersCanMentionEveryone = values.membersCanMentionEveryone;
     }
     const outcome = await this.deps.db.transactional(async ({ em, rooms, memberships, roomChanges }) => {
       const { room, membership } = visible(await rooms.roomFor(roomId, caller, "update"));
@@ -515,7 +517,13 @@ export class RoomServiceImpl implements ServiceHandlers<typeof RoomService> {
     const { roomId, userId } = validate(memberRequest, request);
     const found = await this.deps.db.fork().memberships.membershipWithRoom(roomId, userId);
     if (!found) return {};
-    return { membership: membershipMessage(found.membership), roomKind: kindToProto(found.kind), roomArchived: found.archived, roomMembersCanPin: found.membersCanPin };
+    return {
+      membership: membershipMessage(found.membership),
+      roomKind: kindToProto(found.kind),
+      roomArchived: found.archived,
+      roomMembersCanPin: found.membersCanPin,
+      roomMembersCanMentionEveryone: found.membersCanMentionEveryone,
+    };
   }
 
   /** NOT_FOUND "user not found" when the user service does not know `userId`. */

@@ -201,6 +201,31 @@ describe("updating", () => {
   });
 });
 
+describe("who may use @room and @here (issue 16)", () => {
+  it("lets every member by default; admins restrict it with members_can_mention_everyone, and GetMembership carries it", async () => {
+    const owner = await newUser(parley);
+    const member = await newUser(parley);
+    const room = await newRoom(parley, owner.id);
+    await parley.rooms.joinRoom({ roomId: room.id }, asUser(member.id));
+    expect(room.membersCanMentionEveryone).toBe(true);
+    expect((await parley.rooms.getMembership({ roomId: room.id, userId: member.id })).roomMembersCanMentionEveryone).toBe(true);
+    const set = (userId: string, value: boolean) =>
+      parley.rooms.updateRoom(
+        { roomId: room.id, room: { membersCanMentionEveryone: value }, updateMask: { paths: ["members_can_mention_everyone"] } },
+        asUser(userId),
+      );
+    expect((await failure(set(member.id, false)))?.code).toBe(Code.PermissionDenied);
+    const { room: restricted } = await set(owner.id, false);
+    expect(restricted).toMatchObject({ membersCanMentionEveryone: false, membersCanPin: false, name: room.name });
+    expect((await parley.rooms.getMembership({ roomId: room.id, userId: member.id })).roomMembersCanMentionEveryone).toBe(false);
+    expect((await parley.rooms.getRoom({ roomId: room.id }, asUser(member.id))).room?.membersCanMentionEveryone).toBe(false);
+    // A room change like a rename: it takes the room lane's next position.
+    expect(restricted!.lastChange).toBeGreaterThan(room.lastChange);
+    await set(owner.id, true);
+    expect((await parley.rooms.getMembership({ roomId: room.id, userId: owner.id })).roomMembersCanMentionEveryone).toBe(true);
+  });
+});
+
 describe("the public directory", () => {
   it("lists public rooms by name, filtered case-insensitively, every one once across pages", async () => {
     const owner = await newUser(parley);

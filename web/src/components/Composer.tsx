@@ -6,6 +6,7 @@ import { useTyping } from "../lib/store/typing";
 import { autosize } from "./MessageItem";
 import { Icon } from "./Icon";
 import { EmojiPicker } from "./EmojiPicker";
+import { createMentionAutocomplete, type MentionOption } from "./MentionAutocomplete";
 import "./Composer.css";
 
 const drafts = new Map<string, string>();
@@ -23,6 +24,13 @@ export function Composer(props: {
   const [body, setBody] = createSignal(drafts.get(key()) ?? "");
   const [picking, setPicking] = createSignal(false);
   let input!: HTMLTextAreaElement;
+  const mentions = createMentionAutocomplete(() => props.roomId, `mentions-${props.roomId}`);
+  const pickMention = (option: MentionOption) => {
+    const next = mentions.apply(body(), option, input.selectionStart ?? body().length);
+    update(next.body);
+    input.focus();
+    input.setSelectionRange(next.caret, next.caret);
+  };
 
   onMount(() => {
     autosize(input);
@@ -76,11 +84,16 @@ export function Composer(props: {
         placeholder={props.label}
         value={body()}
         aria-describedby={`composer-hint-${key()}`}
+        {...mentions.inputProps()}
+        onClick={(e) => mentions.track(e.currentTarget)}
+        onBlur={() => mentions.close()}
         onInput={(e) => {
           update(e.currentTarget.value);
+          mentions.track(e.currentTarget);
           if (e.currentTarget.value.trim()) typing.iAmTyping(props.roomId);
         }}
         onKeyDown={(e) => {
+          if (mentions.onKey(e, pickMention)) return;
           if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
             e.preventDefault();
             send();
@@ -89,6 +102,7 @@ export function Composer(props: {
           }
         }}
       />
+      <mentions.Listbox onPick={pickMention} />
       <span id={`composer-hint-${key()}`} class="sr-only">
         Enter to send, Shift+Enter for a new line. Markdown: **bold**, *italic*, `code`, links and lists.
       </span>

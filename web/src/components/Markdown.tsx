@@ -1,7 +1,7 @@
-import { renderMarkdown } from "../lib/markdown";
+import { renderMarkdown, type MentionHighlights } from "../lib/markdown";
 import "./Markdown.css";
 
-/** A message body: DOM nodes built by the markdown renderer (never innerHTML). */
-export function Markdown(props: { text: string }) {
-  return <div class="md">{renderMarkdown(props.text)}</div>;
+/** A message body: DOM nodes built by the markdown renderer (never innerHTML); @mentions as chips. */
+export function Markdown(props: { text: string; mentions?: MentionHighlights }) {
+  return <div class="md">{renderMarkdown(props.text, document, props.mentions)}</div>;
 }

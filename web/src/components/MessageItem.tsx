@@ -9,6 +9,7 @@ import type { ChatMessage } from "../lib/types";
 import { Avatar } from "./Avatar";
 import { Icon } from "./Icon";
 import { Markdown } from "./Markdown";
+import { mentionHighlights, mentionsMe } from "../lib/mentions";
 import { MessageActionBar } from "./MessageActionBar";
 import { Reactions } from "./Reactions";
 import { ThreadSummaryRow } from "./ThreadSummaryRow";
@@ -47,6 +48,10 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
   const name = () => people.nameOf(item().senderId);
   const sender = () => people.users[item().senderId];
   const deleted = () => confirmed()?.deleted ?? false;
+  const mentioned = () => {
+    const message = confirmed();
+    return message ? mentionsMe(message, people.myId) : false;
+  };
 
   return (
     <article
@@ -58,6 +63,7 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
         failed: pending()?.status === "failed",
         deleted: deleted(),
         editing: props.editing,
+        "mentions-me": mentioned(),
       }}
       data-testid="message"
       data-seq={confirmed()?.seq}
@@ -86,7 +92,7 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
           fallback={
             <div class="message-body" dir="auto">
               <Show when={!deleted()} fallback={<p class="tombstone">This message was deleted.</p>}>
-                <Markdown text={item().body} />
+                <Markdown text={item().body} mentions={mentionHighlights(confirmed() ?? {}, people, people.me().username)} />
                 <Show when={confirmed()?.editedAt}>
                   {" "}
                   <span class="edited" title={`Edited ${fullTimeOf(confirmed()!.editedAt!)}`}>

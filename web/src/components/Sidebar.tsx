@@ -10,12 +10,13 @@ import { Avatar } from "./Avatar";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { BrowseRoomsDialog, CreateRoomDialog, NewDirectDialog } from "./RoomDialogs";
 import { ProfileDialog } from "./ProfileDialog";
+import { MentionsView } from "./MentionsView";
 import { Icon } from "./Icon";
 import { ThemeToggle } from "./ThemeToggle";
 import { ThreadsLink } from "../routes/ThreadsView";
 import "./Sidebar.css";
 
-type Open = "create" | "browse" | "direct" | "profile" | null;
+type Open = "create" | "browse" | "direct" | "profile" | "mentions" | null;
 
 export function Sidebar(props: { onNavigate: () => void }) {
   const people = usePeople();
@@ -59,6 +60,13 @@ export function Sidebar(props: { onNavigate: () => void }) {
             </Match>
           </Switch>
           <span class="room-name" dir="auto">{title()}</span>
+          {/* --- mentions (issue 16) --- */}
+          <Show when={p.room.mentionCount > 0}>
+            <span class="badge mention-badge" data-testid="mention-badge" title={`${p.room.mentionCount} unread mentions`}>
+              <span aria-hidden="true">@{p.room.mentionCount > 99 ? "99+" : p.room.mentionCount}</span>
+              <span class="sr-only">, {p.room.mentionCount} unread mentions</span>
+            </span>
+          </Show>
           <Show when={unread() > 0}>
             <span class="badge" data-testid="unread-badge">
               <span aria-hidden="true">{unread() > 99 ? "99+" : unread()}</span>
@@ -93,6 +101,9 @@ export function Sidebar(props: { onNavigate: () => void }) {
         <section class="sidebar-section" aria-labelledby="rooms-heading">
           <div class="section-head">
             <h2 id="rooms-heading">Rooms</h2>
+            <button type="button" class="icon-button" aria-label="Mentions" title="Mentions" data-testid="open-mentions" onClick={() => setOpen("mentions")}>
+              <Icon name="at" size={16} />
+            </button>
             <button type="button" class="icon-button" aria-label="Browse public rooms" title="Browse public rooms" onClick={() => setOpen("browse")}>
               <Icon name="search" size={16} />
             </button>
@@ -151,6 +162,9 @@ export function Sidebar(props: { onNavigate: () => void }) {
         </Match>
         <Match when={open() === "direct"}>
           <NewDirectDialog onClose={() => setOpen(null)} onDone={() => props.onNavigate()} />
+        </Match>
+        <Match when={open() === "mentions"}>
+          <MentionsView onClose={() => setOpen(null)} onNavigate={() => props.onNavigate()} />
         </Match>
         <Match when={open() === "profile"}>
           <ProfileDialog onClose={() => setOpen(null)} />

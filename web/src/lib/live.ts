@@ -4,6 +4,7 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { LiveClient, PresenceState, type ConnectionState, type Message } from "@parley/client";
 import { accessToken, refreshAccessToken } from "./session";
+import { mentionFieldsOf } from "./mentions";
 import type { ChatMessage } from "./types";
 
 export type { ConnectionState };
@@ -78,6 +79,7 @@ export function toChatMessage(message: Message): ChatMessage {
           lastReplySeq: Number(message.thread.lastReplySeq),
         }
       : null,
+    ...mentionFieldsOf(message),
   };
 }
 

@@ -5,7 +5,19 @@
 // ever parsed, so nothing a message says can become a tag, an attribute or an
 // event handler. Links keep only http, https and mailto URLs.
 
+import { mentionTokens } from "@parley/proto/rules/mentions";
 import { splitShortcodes } from "./emoji";
+
+/**
+ * Which @mentions of a message to show as chips (issue 16): the server decides whom a message
+ * mentions; the renderer is told their usernames (lowercase), whether it has @room / @here, and
+ * the reader's username, whose mentions stand out more.
+ */
+export interface MentionHighlights {
+  names: ReadonlySet<string>;
+  broadcast: boolean;
+  me?: string;
+}
 export type Inline =
   | { type: "text"; text: string }
   | { type: "code"; text: string }
@@ -351,14 +363,32 @@ export function parseInline(s: string, depth = 0, inLink = false): Inline[] {
 
 // ---------- DOM ----------
 
-function appendInline(parent: Node, nodes: readonly Inline[], doc: Document): void {
+/** Text with its @mentions as chips (textContent only: never markup). */
+function appendText(parent: Node, text: string, doc: Document, mentions: MentionHighlights | undefined): void {
+  let at = 0;
+  for (const token of mentions ? mentionTokens(text) : []) {
+    const lower = token.name.toLowerCase();
+    const real = token.broadcast ? mentions!.broadcast : mentions!.names.has(lower);
+    if (!real) continue;
+    if (token.start > at) parent.appendChild(doc.createTextNode(text.slice(at, token.start)));
+    const chip = doc.createElement("span");
+    chip.className = token.broadcast || lower === mentions!.me ? "mention mention-me" : "mention";
+    chip.setAttribute("data-mention", lower);
+    chip.textContent = text.slice(token.start, token.end);
+    parent.appendChild(chip);
+    at = token.end;
+  }
+  if (at < text.length) parent.appendChild(doc.createTextNode(text.slice(at)));
+}
+
+function appendInline(parent: Node, nodes: readonly Inline[], doc: Document, mentions?: MentionHighlights): void {
   for (const node of nodes) {
     switch (node.type) {
       case "text":
         // :shortcode: of the shipped emoji data as the emoji (text nodes only: never markup).
         for (const part of splitShortcodes(node.text)) {
           if ("text" in part) {
-            parent.appendChild(doc.createTextNode(part.text));
+            appendText(parent, part.text, doc, mentions);
           } else {
             const span = doc.createElement("span");
             span.className = "emoji";
@@ -383,7 +413,7 @@ function appendInline(parent: Node, nodes: readonly Inline[], doc: Document): vo
       case "em":
       case "del": {
         const element = doc.createElement(node.type);
-        appendInline(element, node.children, doc);
+        appendInline(element, node.children, doc, mentions);
         parent.appendChild(element);
         break;
       }
@@ -405,12 +435,12 @@ function appendInline(parent: Node, nodes: readonly Inline[], doc: Document): vo
   }
 }
 
-function appendBlocks(parent: Node, blocks: readonly Block[], doc: Document): void {
+function appendBlocks(parent: Node, blocks: readonly Block[], doc: Document, mentions?: MentionHighlights): void {
   for (const block of blocks) {
     switch (block.type) {
       case "paragraph": {
         const p = doc.createElement("p");
-        appendInline(p, block.children, doc);
+        appendInline(p, block.children, doc, mentions);
         parent.appendChild(p);
         break;
       }
@@ -427,7 +457,7 @@ function appendBlocks(parent: Node, blocks: readonly Block[], doc: Document): vo
         if (block.ordered && block.start !== 1 && Number.isSafeInteger(block.start)) list.setAttribute("start", String(block.start));
         for (const item of block.items) {
           const li = doc.createElement("li");
-          appendInline(li, item, doc);
+          appendInline(li, item, doc, mentions);
           list.appendChild(li);
         }
         parent.appendChild(list);
@@ -435,7 +465,7 @@ function appendBlocks(parent: Node, blocks: readonly Block[], doc: Document): vo
       }
       case "quote": {
         const quote = doc.createElement("blockquote");
-        appendBlocks(quote, block.children, doc);
+        appendBlocks(quote, block.children, doc, mentions);
         parent.appendChild(quote);
         break;
       }
@@ -444,9 +474,9 @@ function appendBlocks(parent: Node, blocks: readonly Block[], doc: Document): vo
 }
 
 /** The DOM nodes of a message's markdown, built without parsing any HTML. */
-export function renderMarkdown(source: string, doc: Document = document): Node[] {
+export function renderMarkdown(source: string, doc: Document = document, mentions?: MentionHighlights): Node[] {
   const fragment = doc.createDocumentFragment();
-  appendBlocks(fragment, parseMarkdown(source), doc);
+  appendBlocks(fragment, parseMarkdown(source), doc, mentions);
   return Array.from(fragment.childNodes);
 }
 

@@ -19,7 +19,7 @@ export type Member = RouterOutputs["rooms"]["members"]["members"][number];
  */
 export type ChatMessage = Omit<
   RouterOutputs["messages"]["list"]["messages"][number],
-  "change" | "reactions" | "pinnedAt" | "pinnedBy" | "threadRootId" | "alsoSentToRoom" | "thread"
+  "change" | "reactions" | "pinnedAt" | "pinnedBy" | "threadRootId" | "alsoSentToRoom" | "thread" | "mentionUserIds" | "mentionBroadcast"
 > & {
   change?: number;
   /** Reactions (Message.reactions), in order of first use; absent from an edge that does not tell them. */
@@ -31,6 +31,9 @@ export type ChatMessage = Omit<
   threadRootId?: string | null;
   alsoSentToRoom?: boolean;
   thread?: ThreadSummary | null;
+  /** Whom it mentions (issue 16); absent from an edge that does not tell it. */
+  mentionUserIds?: string[];
+  mentionBroadcast?: "room" | "here" | null;
 };
 export type ThreadSummary = NonNullable<RouterOutputs["messages"]["list"]["messages"][number]["thread"]>;
 export type ThreadInfo = RouterOutputs["threads"]["list"]["threads"][number];

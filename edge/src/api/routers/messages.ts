@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PAGES } from "@parley/proto/rules";
+import { BATCHES, PAGES } from "@parley/proto/rules";
 import { fields, pageLimit, seq } from "@parley/proto/rules/zod";
 import { call } from "../call.js";
 import { EdgeError } from "../errors.js";
@@ -141,6 +141,22 @@ export const messagesRouter = router({
       const page = await call(ctx.caller, (o) =>
         ctx.services.messages.listPins({ roomId: input.id, limit: input.limit ?? PAGES.messages.default, pageToken: input.cursor ?? "" }, o),
       );
+      return { messages: page.messages.map(shapeMessage), nextCursor: page.nextPageToken || null };
+    }),
+
+  // --- mentions (issue 16) ---
+  mentions: authedProcedure
+    .meta({ rest: { method: "GET", path: "/mentions", summary: "Messages that mention you (@username, @room, @here) in the rooms you are in, newest first" } })
+    .input(z.strictObject({ limit: pageLimit(PAGES.messages).optional(), cursor: pageToken.optional() }))
+    .query(async ({ ctx, input }) => {
+      const page = await call(ctx.caller, async (o) => {
+        // The rooms the caller is in now (as GetRoomStats callers pass them): a room left or
+        // kicked from, and any room they were never in, gives nothing.
+        const { rooms } = await ctx.services.rooms.listMyRooms({}, o);
+        // (GetRoomStats' batch bound: beyond 1000 rooms, the first 1000 ListMyRooms gives.)
+        const roomIds = rooms.flatMap((r) => (r.room ? [r.room.id] : [])).slice(0, BATCHES.roomStats);
+        return ctx.services.messages.listMentions({ roomIds, limit: input.limit ?? PAGES.messages.default, pageToken: input.cursor ?? "" }, o);
+      });
       return { messages: page.messages.map(shapeMessage), nextCursor: page.nextPageToken || null };
     }),
 });

@@ -96,7 +96,7 @@ export const roomsRouter = router({
 
   update: authedProcedure
     .meta({
-      rest: { method: "PUT", path: "/rooms/:id", summary: "Rename, change the topic or description, archive or unarchive a room, or let every member pin (admins)" },
+      rest: { method: "PUT", path: "/rooms/:id", summary: "Rename, change the topic or description, archive or unarchive a room, or let every member pin or use @room / @here (admins)" },
     })
     .input(
       z.strictObject({
@@ -106,6 +106,7 @@ export const roomsRouter = router({
         description: description.optional(),
         archived: z.boolean().optional(),
         membersCanPin: z.boolean().optional().describe("every member may pin messages (otherwise admins and the owner)"),
+        membersCanMentionEveryone: z.boolean().optional().describe("every member may use @room and @here (otherwise admins and the owner)"),
       }),
     )
     .mutation(async ({ ctx, input }) => {

@@ -4,6 +4,7 @@ import { Migration20261202060000_message_changes } from "./Migration202612020600
 import { Migration20261202120000_reactions } from "./Migration20261202120000_reactions.js";
 import { Migration20261202121000_pins } from "./Migration20261202121000_pins.js";
 import { Migration20261202140000_threads } from "./Migration20261202140000_threads.js";
+import { Migration20261202141000_mentions } from "./Migration20261202141000_mentions.js";
 
 export const migrations = [
   { name: "Migration20261124100000_messages", class: Migration20261124100000_messages },
@@ -11,4 +12,5 @@ export const migrations = [
   { name: "Migration20261202120000_reactions", class: Migration20261202120000_reactions },
   { name: "Migration20261202121000_pins", class: Migration20261202121000_pins },
   { name: "Migration20261202140000_threads", class: Migration20261202140000_threads },
+  { name: "Migration20261202141000_mentions", class: Migration20261202141000_mentions },
 ];

@@ -7,6 +7,7 @@ import type { ChatMessage, RoomSummary } from "../types";
 import type { Connection } from "./connection";
 import { useChat } from "./context";
 import type { People } from "./people";
+import { mentionsMe } from "../mentions";
 
 export type Rooms = ReturnType<typeof createRooms>;
 
@@ -87,7 +88,7 @@ export function createRooms(deps: { people: People; connection: Connection; noti
       // Local knowledge that is ahead of the answer (a message or a read that raced it) wins.
       if (!local) return room;
       const lastReadSeq = Math.max(local.lastReadSeq, room.lastReadSeq);
-      return { ...room, lastReadSeq, unreadCount: isReading(room.id) || lastReadSeq >= room.lastSeq ? 0 : room.unreadCount };
+      return { ...room, lastReadSeq, unreadCount: isReading(room.id) || lastReadSeq >= room.lastSeq ? 0 : room.unreadCount, mentionCount: isReading(room.id) || lastReadSeq >= room.lastSeq ? 0 : room.mentionCount };
     });
     setRooms(sortRooms(merged));
     setLoaded(true);
@@ -131,7 +132,7 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     const room = roomById(roomId);
     if (!room || seq <= room.lastReadSeq || (markReadSent.get(roomId) ?? 0) >= seq) return;
     markReadSent.set(roomId, seq);
-    patchRoom(roomId, (r) => ({ lastReadSeq: Math.max(r.lastReadSeq, seq), unreadCount: seq >= r.lastSeq ? 0 : r.unreadCount }));
+    patchRoom(roomId, (r) => ({ lastReadSeq: Math.max(r.lastReadSeq, seq), unreadCount: seq >= r.lastSeq ? 0 : r.unreadCount, mentionCount: seq >= r.lastSeq ? 0 : r.mentionCount }));
     const live = connection.live();
     const viaSocket = live ? live.markRead(roomId, BigInt(seq)).then(Number) : Promise.reject(new Error("offline"));
     viaSocket
@@ -164,6 +165,9 @@ export function createRooms(deps: { people: People; connection: Connection; noti
         message.senderId !== myId && message.seq > r.lastReadSeq && message.seq > r.lastSeq && !reading && !message.deleted
           ? r.unreadCount + 1
           : r.unreadCount,
+      // The frame says whom it mentions: counted live; the server's count is the truth on reload.
+      mentionCount:
+        mentionsMe(message, myId) && message.seq > r.lastReadSeq && message.seq > r.lastSeq && !reading ? r.mentionCount + 1 : r.mentionCount,
     }));
   }
 
@@ -172,6 +176,8 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     const room = roomById(message.roomId);
     if (room && message.senderId !== myId && message.seq > room.lastReadSeq && room.unreadCount > 0) {
       patchRoom(message.roomId, (r) => ({ unreadCount: Math.max(0, r.unreadCount - 1) }));
+      // A tombstone no longer tells whom it mentioned: the server's mention count.
+      if (room.mentionCount > 0) refreshSoon();
     }
   }
 
@@ -191,7 +197,7 @@ export function createRooms(deps: { people: People; connection: Connection; noti
   function readElsewhere(roomId: string, seq: number): void {
     const room = roomById(roomId);
     if (!room || seq <= room.lastReadSeq) return;
-    if (seq >= room.lastSeq) patchRoom(roomId, () => ({ lastReadSeq: seq, unreadCount: 0 }));
+    if (seq >= room.lastSeq) patchRoom(roomId, () => ({ lastReadSeq: seq, unreadCount: 0, mentionCount: 0 }));
     else {
       patchRoom(roomId, () => ({ lastReadSeq: seq }));
       refreshSoon();
