@@ -3,7 +3,7 @@
 // shapes (OpenAPI) and the shapers are typed by them.
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { z } from "zod";
-import type { Message } from "@parley/proto/message/v1/message_pb";
+import type { Message, MessageVersion } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, type Member, type Membership, type Room, type RoomChange, type RoomSummary } from "@parley/proto/room/v1/room_pb";
 import type { Session, TokenPair } from "@parley/proto/auth/v1/auth_pb";
 import type { User } from "@parley/proto/user/v1/user_pb";
@@ -109,6 +109,14 @@ export const MessageOut = z.object({
   pinnedBy: z.string().nullable().describe("who pinned it, while pinned"),
 });
 export type MessageOut = z.infer<typeof MessageOut>;
+
+export const MessageVersionOut = z.object({
+  version: z.number().describe("1 is the text as first sent"),
+  body: z.string(),
+  createdAt: iso.describe("when this text was written (sent or edited)"),
+  replacedAt: iso.describe("when the next text replaced it"),
+});
+export type MessageVersionOut = z.infer<typeof MessageVersionOut>;
 
 const time = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : "");
 const timeOrNull = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : null);
@@ -254,4 +262,8 @@ export function shapeMessage(message: Message | undefined): MessageOut {
     pinnedAt: timeOrNull(m.pinTime),
     pinnedBy: m.pinnedById || null,
   };
+}
+
+export function shapeMessageVersion(v: MessageVersion): MessageVersionOut {
+  return { version: v.version, body: v.body, createdAt: time(v.createTime), replacedAt: time(v.replaceTime) };
 }

@@ -172,6 +172,11 @@ export class MessageRepository extends EntityRepository<Message> {
     return first?.body;
   }
 
+  /** Every earlier text of the message, newest first (emptied ones, of a deleted message, are left out). */
+  versions(messageId: string): Promise<MessageVersion[]> {
+    return this.em.find(MessageVersion, { messageId }, { orderBy: { version: "desc" } });
+  }
+
   /** Up to `count` messages with seq < `belowSeq`, newest first. */
   async older(roomId: string, belowSeq: bigint, count: number): Promise<Message[]> {
     if (count <= 0 || belowSeq <= 1n) return [];
