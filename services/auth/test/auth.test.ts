@@ -232,7 +232,7 @@ describe("sessions", () => {
     const as = { headers: { "x-user-id": userId, "x-session-id": laptopId! } };
     const heard: unknown[] = [];
     await parley.broker.subscribe(`user.${userId}`, (event) => heard.push(event.payload));
-    expect(await parley.auth.revokeSession({ sessionId: phoneId! }, as)).toEqual({});
+    await parley.auth.revokeSession({ sessionId: phoneId! }, as);
     await vi.waitFor(() => expect(heard).toEqual([{ case: "sessionsRevoked", value: expect.objectContaining({ userId, sessionIds: [phoneId] }) }]));
     expect((await parley.auth.listSessions({}, as)).sessions.map((s) => s.id)).toEqual([laptopId]);
     expect((await failure(parley.auth.refresh({ refreshToken: account.tokens!.refreshToken })))?.code).toBe(Code.Unauthenticated);
@@ -268,13 +268,13 @@ describe("sessions", () => {
     const as = { headers: { "x-user-id": userId, "x-session-id": hereId } };
     const heard: { case?: string; value?: { sessionIds?: string[] } }[] = [];
     await parley.broker.subscribe(`user.${userId}`, (event) => heard.push(event.payload as never));
-    expect(await parley.auth.logoutOthers({}, as)).toEqual({ sessionCount: 2 });
+    expect((await parley.auth.logoutOthers({}, as)).sessionCount).toBe(2);
     await vi.waitFor(() => expect(heard.map((e) => [e.case, [...(e.value?.sessionIds ?? [])].sort()])).toEqual([["sessionsRevoked", otherIds]]));
     expect((await parley.auth.listSessions({}, as)).sessions.map((s) => s.id)).toEqual([hereId]);
     const bystanderId = sessionOf(bystander.tokens!.accessToken);
     expect((await parley.auth.checkSessions({ sessionIds: [hereId, bystanderId, ...otherIds] })).endedSessionIds.sort()).toEqual(otherIds);
     // Again: nothing left to end.
-    expect(await parley.auth.logoutOthers({}, as)).toEqual({ sessionCount: 0 });
+    expect((await parley.auth.logoutOthers({}, as)).sessionCount).toBe(0);
   });
 
   it("needs a signed-in caller for the session calls", async () => {
