@@ -249,3 +249,39 @@ export async function startBrowserStack(env: Record<string, string> = {}): Promi
     throw error;
   }
 }
+
+// --- REST and sign-in helpers for browser tests (sessions-history.test.ts; others may reuse) ---
+
+/** A REST call straight to the edge (not through the gateway): status and parsed JSON. */
+export async function restCall(
+  parley: TestParley,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: any }> {
+  const response = await fetch(`http://${parley.addresses.edge}/api/v1${path}`, {
+    method,
+    headers: { ...(body !== undefined && { "content-type": "application/json" }), ...(token && { authorization: `Bearer ${token}` }), ...headers },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+/** Signs `person` in on their page through the sign-in form, then opens `path` and waits until live. */
+export async function signInThroughForm(gateway: Gateway, person: Person, path = "/"): Promise<void> {
+  const { page } = person;
+  const live = () => page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
+  await page.goto(`${gateway.url}/signin`);
+  await page.getByLabel("Email or username").fill(person.username);
+  await page.getByLabel("Password").fill(person.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Rooms and conversations" }).waitFor();
+  await live();
+  if (path !== "/") {
+    await page.goto(`${gateway.url}${path}`);
+    await live();
+  }
+}
