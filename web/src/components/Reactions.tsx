@@ -53,6 +53,14 @@ export function Reactions(props: { message: ChatMessage; onToggle: (emoji: strin
                     setSheet(r.emoji);
                   }, LONG_PRESS_MS);
                 }}
+                on:touchend={(event) => {
+                  // Lifting the finger after a long press: no click, so the sheet that just opened
+                  // is not closed by it (the finger now rests on the sheet's backdrop) nor the reaction toggled.
+                  if (longPressed) {
+                    event.preventDefault();
+                    longPressed = false;
+                  }
+                }}
                 onPointerUp={cancelPress}
                 onPointerCancel={cancelPress}
                 onPointerLeave={cancelPress}

@@ -273,7 +273,8 @@ export async function restCall(
 /** Signs `person` in on their page through the sign-in form, then opens `path` and waits until live. */
 export async function signInThroughForm(gateway: Gateway, person: Person, path = "/"): Promise<void> {
   const { page } = person;
-  const live = () => page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
+  // Attached, not visible: on a phone the badge is in the closed sidebar drawer.
+  const live = () => page.locator('[data-testid="connection"][data-state="live"]').waitFor({ state: "attached", timeout: 30_000 });
   await page.goto(`${gateway.url}/signin`);
   await page.getByLabel("Email or username").fill(person.username);
   await page.getByLabel("Password").fill(person.password);

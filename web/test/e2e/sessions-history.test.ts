@@ -17,6 +17,7 @@ let parley: TestParley;
 let browser: Browser;
 
 const PHONE = { width: 390, height: 844 };
+const LINUX_CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36";
 const ANDROID_FIREFOX = "Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0";
 
 beforeAll(async () => {
@@ -69,7 +70,7 @@ async function inView(page: Page, selector: string): Promise<boolean> {
 
 describe("sessions, edit history, links, who reacted, phone pins", () => {
   it("signs out another session from the profile (it drops to sign-in), then every other session", async () => {
-    const laptop = await openBrowserFor(browser, "Ada");
+    const laptop = await openBrowserFor(browser, "Ada", { userAgent: LINUX_CHROME });
     const phone = await openBrowserFor(browser, "Ada", { userAgent: ANDROID_FIREFOX, viewport: PHONE });
     phone.username = laptop.username;
     phone.email = laptop.email;
@@ -114,7 +115,7 @@ describe("sessions, edit history, links, who reacted, phone pins", () => {
     await eventually(async () => expect((await rest("GET", "/users/me", account.token)).status).toBe(401));
     // This device is still signed in and live.
     await profile.getByRole("button", { name: "Close" }).click();
-    await laptop.page.locator('[data-testid="connection"][data-state="live"]').waitFor();
+    await laptop.page.locator('[data-testid="connection"][data-state="live"]').waitFor({ state: "attached" });
     expect(laptop.errors.concat(phone.errors)).toEqual([]);
     await laptop.context.close();
     await phone.context.close();
