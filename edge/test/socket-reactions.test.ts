@@ -130,7 +130,7 @@ describe("reactions on the room's stream", () => {
     // Each message once, in its current state (a raw subscribe without lastSeq may label one as created).
     expect(replay.some((f) => f.messageDeleted)).toBe(false);
     const messages = replay.map((f) => (f.messageEdited ?? f.messageCreated).message);
-    expect(messages.map((m: any) => [m.body, Boolean(m.pinTime), m.reactions.map((r: any) => `${r.emoji}${r.count}`).join(" ")])).toEqual(expected);
+    expect(messages.map((m: any) => [m.body, Boolean(m.pinTime), (m.reactions ?? []).map((r: any) => `${r.emoji}${r.count}`).join(" ")])).toEqual(expected);
     const changes = messages.map((m: any) => Number(m.change));
     expect(changes).toEqual([before.lastChange + 1, before.lastChange + 2, before.lastChange + 3]);
     ws.close();
