@@ -203,6 +203,58 @@ describe("ended sessions", () => {
     expect(await restStatus(fresh.accessToken)).toBe(200);
   });
 
+  it("DELETE /auth/sessions/:id signs out that one session: its token gets 401 and its socket closes with 4003 at once; the caller's keeps working; another person's session is 404", async () => {
+    const ivy = await edge.signUp("revoke");
+    const laptop = await login(ivy.username);
+    const listed = await edge.api("GET", "/api/v1/auth/sessions", { token: laptop.accessToken });
+    const phone = listed.json.sessions.find((s: { current: boolean }) => !s.current);
+    expect(listed.json.sessions).toHaveLength(2);
+    const phoneSocket = await RawSocket.open(socket.url, ivy.accessToken);
+    const laptopSocket = await RawSocket.open(socket.url, laptop.accessToken);
+    // Someone else cannot end it, and cannot tell it from a random id.
+    const mallory = await edge.signUp("mallory");
+    for (const target of [phone.id, "01900000-0000-7000-8000-000000000000"]) {
+      const refused = await edge.api("DELETE", `/api/v1/auth/sessions/${target}`, { token: mallory.accessToken });
+      expect(refused.status).toBe(404);
+      expect(refused.json.error).toMatchObject({ code: "NOT_FOUND", message: "session not found" });
+    }
+    expect(await restStatus(ivy.accessToken)).toBe(200);
+    expect((await edge.api("DELETE", "/api/v1/auth/sessions/42", { token: laptop.accessToken })).status).toBe(400);
+
+    const out = await edge.api("DELETE", `/api/v1/auth/sessions/${phone.id}`, { token: laptop.accessToken });
+    expect(out.status).toBe(204);
+    expect((await phoneSocket.waitClosed(5_000)).code).toBe(4003);
+    expect(await until(() => restStatus(ivy.accessToken), 401)).toBe(401);
+    expect(await trpcCode(ivy.accessToken)).toBe("UNAUTHORIZED");
+    expect(await until(() => upgradeStatus(socket.url, ivy.accessToken), 401)).toBe(401);
+    expect((await edge.api("POST", "/api/v1/auth/refresh", { body: { refreshToken: ivy.refreshToken } })).status).toBe(401);
+    // Again: it is gone, so 404.
+    expect((await edge.api("DELETE", `/api/v1/auth/sessions/${phone.id}`, { token: laptop.accessToken })).status).toBe(404);
+    // The caller's session and socket are untouched: the socket still answers.
+    expect(await restStatus(laptop.accessToken)).toBe(200);
+    laptopSocket.send({ ref: "p", ping: { nonce: "still-here" } });
+    expect(await laptopSocket.next((f) => f.pong)).toMatchObject({ pong: { nonce: "still-here" } });
+    laptopSocket.close();
+  });
+
+  it("POST /auth/sessions/revoke-others signs out every other session (401, sockets closed with 4003) and keeps the caller's", async () => {
+    const jill = await edge.signUp("others");
+    const second = await login(jill.username);
+    const here = await login(jill.username);
+    const sockets = await Promise.all([jill.accessToken, second.accessToken].map((token) => RawSocket.open(socket.url, token)));
+    const out = await edge.api("POST", "/api/v1/auth/sessions/revoke-others", { token: here.accessToken });
+    expect(out.status).toBe(200);
+    expect(out.json).toEqual({ sessionCount: 2 });
+    for (const ws of sockets) expect((await ws.waitClosed(5_000)).code).toBe(4003);
+    for (const token of [jill.accessToken, second.accessToken]) {
+      expect(await until(() => restStatus(token), 401)).toBe(401);
+      expect(await until(() => upgradeStatus(socket.url, token), 401)).toBe(401);
+    }
+    expect(await restStatus(here.accessToken)).toBe(200);
+    const left = await edge.api("GET", "/api/v1/auth/sessions", { token: here.accessToken });
+    expect(left.json.sessions).toEqual([expect.objectContaining({ current: true })]);
+  });
+
   it("after a refresh token is reused, the session's access tokens (the original and the rotated one) are refused", async () => {
     const hank = await edge.signUp("reuse");
     const rotated = await edge.api("POST", "/api/v1/auth/refresh", { body: { refreshToken: hank.refreshToken } });

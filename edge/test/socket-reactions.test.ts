@@ -102,4 +102,51 @@ describe("reactions on the room's stream", () => {
     expect(second.client.position(roomId)?.messages).toBe(9n);
     second.client.close();
   });
+
+  it("replays a pin, an unpin and a reaction made while away once each, in the order they were made, to a raw socket and to a LiveClient", async () => {
+    const alice = await edge.signUp("pa");
+    const bob = await edge.signUp("pb");
+    const { roomId, sent } = await roomOf(alice, bob);
+    const pin = (id: string, method: "PUT" | "DELETE") => ok(edge.api(method, `/api/v1/messages/${id}/pin`, { token: alice.accessToken, body: method === "PUT" ? {} : undefined }));
+    // Before Bob goes away: the third message is pinned.
+    await pin(sent[2].id, "PUT");
+    const before = await ok(edge.api("GET", `/api/v1/messages/${roomId}?limit=50`, { token: bob.accessToken }));
+    const position = { messages: String(before.lastChange), room: String((await ok(edge.api("GET", `/api/v1/rooms/${roomId}`, { token: bob.accessToken }))).lastChange) };
+    // Away: the first pinned, a reaction on the second, the third unpinned.
+    await pin(sent[0].id, "PUT");
+    await react(alice, sent[1].id, "🎉");
+    await pin(sent[2].id, "DELETE");
+    const expected = [
+      ["one", true, ""],
+      ["two", false, "🎉1"],
+      ["three", false, ""],
+    ];
+
+    const ws = await RawSocket.open(socket.url, bob.accessToken);
+    const from = ws.frames.length;
+    ws.send({ ref: "p", subscribe: { roomId, position } });
+    const live = await ws.next((f) => f.live?.roomId === roomId, 30_000, from);
+    const replay = ws.frames.slice(from, ws.frames.indexOf(live, from)).filter((f) => f.messageCreated || f.messageEdited || f.messageDeleted);
+    // Each message once, in its current state (a raw subscribe without lastSeq may label one as created).
+    expect(replay.some((f) => f.messageDeleted)).toBe(false);
+    const messages = replay.map((f) => (f.messageEdited ?? f.messageCreated).message);
+    expect(messages.map((m: any) => [m.body, Boolean(m.pinTime), (m.reactions ?? []).map((r: any) => `${r.emoji}${r.count}`).join(" ")])).toEqual(expected);
+    const changes = messages.map((m: any) => Number(m.change));
+    expect(changes).toEqual([before.lastChange + 1, before.lastChange + 2, before.lastChange + 3]);
+    ws.close();
+
+    const client = new LiveClient({ url: socket.url, getToken: async () => bob.accessToken, WebSocket: WebSocket as never, backoff: { baseMs: 50, maxMs: 200 } });
+    const seen: string[] = [];
+    client.on("edited", (m) => seen.push(`edited ${m.body} pinned=${Boolean(m.pinTime)} ${summary(m)}`.trim()));
+    client.on("message", (m) => seen.push(`created ${m.body}`));
+    client.on("deleted", (m) => seen.push(`deleted ${m.id}`));
+    client.subscribe(roomId, { messages: BigInt(position.messages), room: BigInt(position.room), lastSeq: 3n });
+    client.connect();
+    await waitFor(() => client.position(roomId)?.messages === BigInt(before.lastChange + 3));
+    // A live change after the replay comes after it, once: nothing of the replay again.
+    await react(bob, sent[0].id, "👍");
+    await waitFor(() => seen.length === 4);
+    expect(seen).toEqual(["edited one pinned=true", "edited two pinned=false 🎉1", "edited three pinned=false", "edited one pinned=true 👍1"]);
+    client.close();
+  });
 });

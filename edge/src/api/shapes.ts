@@ -3,7 +3,7 @@
 // shapes (OpenAPI) and the shapers are typed by them.
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { z } from "zod";
-import { MentionBroadcast, type Message, type Thread } from "@parley/proto/message/v1/message_pb";
+import { MentionBroadcast, type Message, type MessageVersion, type Thread } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, type Member, type Membership, type Room, type RoomChange, type RoomSummary } from "@parley/proto/room/v1/room_pb";
 import type { Session, TokenPair } from "@parley/proto/auth/v1/auth_pb";
 import type { User } from "@parley/proto/user/v1/user_pb";
@@ -134,6 +134,14 @@ export const ThreadOut = z.object({
   unreadCount: z.number().describe("replies after lastReadSeq that are not deleted and not yours"),
 });
 export type ThreadOut = z.infer<typeof ThreadOut>;
+
+export const MessageVersionOut = z.object({
+  version: z.number().describe("1 is the text as first sent"),
+  body: z.string(),
+  createdAt: iso.describe("when this text was written (sent or edited)"),
+  replacedAt: iso.describe("when the next text replaced it"),
+});
+export type MessageVersionOut = z.infer<typeof MessageVersionOut>;
 
 const time = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : "");
 const timeOrNull = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : null);
@@ -301,4 +309,8 @@ export function shapeMessage(message: Message | undefined): MessageOut {
 export function shapeThread(thread: Thread | undefined): ThreadOut {
   const t = present(thread, "thread");
   return { root: shapeMessage(t.root), following: t.following, lastReadSeq: num(t.lastReadSeq), unreadCount: num(t.unreadCount) };
+}
+
+export function shapeMessageVersion(v: MessageVersion): MessageVersionOut {
+  return { version: v.version, body: v.body, createdAt: time(v.createTime), replacedAt: time(v.replaceTime) };
 }

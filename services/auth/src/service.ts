@@ -62,6 +62,7 @@ const registerRequest = z.object({
   displayName: fields.signUpDisplayName,
 });
 const loginRequest = z.object({ login: fields.login });
+const revokeSessionRequest = z.object({ session_id: fields.id });
 
 export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
   constructor(private readonly deps: AuthDeps) {}
@@ -177,6 +178,33 @@ export class AuthServiceImpl implements ServiceHandlers<typeof AuthService> {
     const open = await sessions.find({ userId, revokedAt: null }, { fields: ["id"] });
     const ids = open.map((s) => s.id);
     const sessionCount = ids.length === 0 ? 0 : await sessions.nativeUpdate({ id: { $in: ids }, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout_all" });
+    if (ids.length > 0) this.publishEnded(userId, ids);
+    return { sessionCount };
+  }
+
+  async revokeSession(request: { sessionId: string }, ctx: CallContext) {
+    const userId = requireUserId(ctx);
+    const { session_id: sessionId } = validate(revokeSessionRequest, { session_id: request.sessionId });
+    const { sessions } = this.deps.db.fork();
+    // Scoped by the caller: another person's session is not found, exactly as a random id, and an
+    // ended or expired one is not found either (it is not in the list of sessions).
+    const ended = await sessions.nativeUpdate(
+      { id: sessionId, userId, revokedAt: null, expiresAt: { $gt: new Date() } },
+      { revokedAt: new Date(), revokedReason: "revoked" },
+    );
+    if (ended === 0) throw fail.notFound("session not found");
+    this.publishEnded(userId, [sessionId]);
+    return {};
+  }
+
+  async logoutOthers(_request: unknown, ctx: CallContext) {
+    const userId = requireUserId(ctx);
+    const current = ctx.sessionId;
+    if (!current) throw fail.unauthenticated("the call names no session");
+    const { sessions } = this.deps.db.fork();
+    const open = await sessions.find({ userId, revokedAt: null, id: { $ne: current } }, { fields: ["id"] });
+    const ids = open.map((s) => s.id);
+    const sessionCount = ids.length === 0 ? 0 : await sessions.nativeUpdate({ id: { $in: ids }, revokedAt: null }, { revokedAt: new Date(), revokedReason: "logout_others" });
     if (ids.length > 0) this.publishEnded(userId, ids);
     return { sessionCount };
   }

@@ -223,8 +223,64 @@ describe("sessions", () => {
     expect((await failure(parley.auth.checkSessions({ sessionIds: tooMany })))?.code).toBe(Code.InvalidArgument);
   });
 
+  it("RevokeSession ends one of the caller's sessions and publishes it; another person's, an ended or a random id is NOT_FOUND alike", async () => {
+    const sessionOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).sid as string;
+    const account = await register();
+    const userId = account.user!.id;
+    const laptop = await parley.auth.login({ login: account.username, password: PASSWORD });
+    const [phoneId, laptopId] = [account, laptop].map((r) => sessionOf(r.tokens!.accessToken));
+    const as = { headers: { "x-user-id": userId, "x-session-id": laptopId! } };
+    const heard: unknown[] = [];
+    await parley.broker.subscribe(`user.${userId}`, (event) => heard.push(event.payload));
+    await parley.auth.revokeSession({ sessionId: phoneId! }, as);
+    await vi.waitFor(() => expect(heard).toEqual([{ case: "sessionsRevoked", value: expect.objectContaining({ userId, sessionIds: [phoneId] }) }]));
+    expect((await parley.auth.listSessions({}, as)).sessions.map((s) => s.id)).toEqual([laptopId]);
+    expect((await failure(parley.auth.refresh({ refreshToken: account.tokens!.refreshToken })))?.code).toBe(Code.Unauthenticated);
+    expect((await parley.auth.checkSessions({ sessionIds: [phoneId!, laptopId!] })).endedSessionIds).toEqual([phoneId]);
+
+    const mallory = await register();
+    const malloryAs = { headers: { "x-user-id": mallory.user!.id, "x-session-id": sessionOf(mallory.tokens!.accessToken) } };
+    const answers = await Promise.all([
+      failure(parley.auth.revokeSession({ sessionId: laptopId! }, malloryAs)),
+      failure(parley.auth.revokeSession({ sessionId: "01900000-0000-7000-8000-000000000000" }, malloryAs)),
+      failure(parley.auth.revokeSession({ sessionId: phoneId! }, as)),
+    ]);
+    for (const error of answers) {
+      expect(error?.code).toBe(Code.NotFound);
+      expect(error?.rawMessage).toBe("session not found");
+    }
+    // Mallory's try changed nothing, and no further event was published.
+    expect((await parley.auth.checkSessions({ sessionIds: [laptopId!] })).endedSessionIds).toEqual([]);
+    expect(heard).toHaveLength(1);
+    const malformed = await failure(parley.auth.revokeSession({ sessionId: "42" }, as));
+    expect(malformed?.code).toBe(Code.InvalidArgument);
+  });
+
+  it("LogoutOthers ends every session of the caller but the calling one, and nobody else's", async () => {
+    const sessionOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).sid as string;
+    const account = await register();
+    const userId = account.user!.id;
+    const others = [account, await parley.auth.login({ login: account.username, password: PASSWORD })];
+    const here = await parley.auth.login({ login: account.username, password: PASSWORD });
+    const bystander = await register();
+    const hereId = sessionOf(here.tokens!.accessToken);
+    const otherIds = others.map((r) => sessionOf(r.tokens!.accessToken)).sort();
+    const as = { headers: { "x-user-id": userId, "x-session-id": hereId } };
+    const heard: { case?: string; value?: { sessionIds?: string[] } }[] = [];
+    await parley.broker.subscribe(`user.${userId}`, (event) => heard.push(event.payload as never));
+    expect((await parley.auth.logoutOthers({}, as)).sessionCount).toBe(2);
+    await vi.waitFor(() => expect(heard.map((e) => [e.case, [...(e.value?.sessionIds ?? [])].sort()])).toEqual([["sessionsRevoked", otherIds]]));
+    expect((await parley.auth.listSessions({}, as)).sessions.map((s) => s.id)).toEqual([hereId]);
+    const bystanderId = sessionOf(bystander.tokens!.accessToken);
+    expect((await parley.auth.checkSessions({ sessionIds: [hereId, bystanderId, ...otherIds] })).endedSessionIds.sort()).toEqual(otherIds);
+    // Again: nothing left to end.
+    expect((await parley.auth.logoutOthers({}, as)).sessionCount).toBe(0);
+  });
+
   it("needs a signed-in caller for the session calls", async () => {
     expect((await failure(parley.auth.listSessions({})))?.code).toBe(Code.Unauthenticated);
     expect((await failure(parley.auth.logoutAll({})))?.code).toBe(Code.Unauthenticated);
+    expect((await failure(parley.auth.revokeSession({ sessionId: "01900000-0000-7000-8000-000000000000" })))?.code).toBe(Code.Unauthenticated);
+    expect((await failure(parley.auth.logoutOthers({})))?.code).toBe(Code.Unauthenticated);
   });
 });

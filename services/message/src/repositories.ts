@@ -277,6 +277,11 @@ export class MessageRepository extends EntityRepository<Message> {
     return first?.body;
   }
 
+  /** Every earlier text of the message, newest first (emptied ones, of a deleted message, are left out). */
+  versions(messageId: string): Promise<MessageVersion[]> {
+    return this.em.find(MessageVersion, { messageId }, { orderBy: { version: "desc" } });
+  }
+
   /**
    * Up to `count` messages with seq < `belowSeq`, newest first: of the room's timeline, or of a
    * thread's replies when `threadRootId` is given.

@@ -25,6 +25,7 @@ import type {
   ListMessagesRequest,
   ListMentionsRequest,
   ListPinsRequest,
+  ListMessageVersionsRequest,
   PinMessageRequest,
   UnpinMessageRequest,
   MarkReadRequest,
@@ -447,6 +448,25 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     return {
       messages: await withReactions(messages, page),
       nextPageToken: rows.length > limit && last ? encodeTimeToken(last.pinnedAt!, last.id) : "",
+    };
+  }
+
+  async listMessageVersions(request: ListMessageVersionsRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
+    const input = validate(z.object({ message_id: uuid }), { message_id: request.messageId });
+    const { message } = await this.visibleMessage(messages, input.message_id, caller);
+    // A deleted message keeps no text, in any version: its history is gone with it.
+    if (message.deletedAt) return { versions: [] };
+    const rows = await messages.versions(message.id);
+    return {
+      versions: rows.map((v, i) => ({
+        version: v.version,
+        body: v.body,
+        createTime: toTimestamp(v.createdAt),
+        // Replaced by the next version's text: the newest earlier one by the current text.
+        replaceTime: toTimestamp(i === 0 ? (message.editedAt ?? v.createdAt) : rows[i - 1]!.createdAt),
+      })),
     };
   }
 

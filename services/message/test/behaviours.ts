@@ -371,6 +371,49 @@ export function describeMessageBehaviours(label: string, start: () => Promise<Wo
         expect(edit?.code).toBe(Code.FailedPrecondition);
       });
 
+      it("lists an edited message's earlier texts newest first with when each was written and replaced; a deleted message's are gone", async () => {
+        const { roomId, members, owner } = await roomWithMembers(1);
+        const alice = members[0]!;
+        const message = await send(alice, roomId, "v1");
+        const versionsOf = async (userId: string, messageId = message.id) =>
+          (await world.messages.listMessageVersions({ messageId }, asUser(userId))).versions;
+        expect(await versionsOf(alice)).toEqual([]);
+        const edits: Message[] = [];
+        for (const body of ["v2", "v3", "v3", "v4"]) {
+          edits.push((await world.messages.editMessage({ messageId: message.id, body }, asUser(alice))).message!);
+        }
+        // Another member reads them too; an edit to the same text is no version.
+        const versions = await versionsOf(owner);
+        expect(versions.map((v) => [v.version, v.body])).toEqual([
+          [3, "v3"],
+          [2, "v2"],
+          [1, "v1"],
+        ]);
+        expect(versions[2]!.createTime).toEqual(message.createTime);
+        expect(versions[2]!.replaceTime).toEqual(versions[1]!.createTime);
+        expect(versions[1]!.createTime).toEqual(edits[0]!.editTime);
+        expect(versions[0]!.createTime).toEqual(edits[1]!.editTime);
+        expect(versions[0]!.replaceTime).toEqual(edits[3]!.editTime);
+        await world.messages.deleteMessage({ messageId: message.id }, asUser(alice));
+        expect(await versionsOf(alice)).toEqual([]);
+      });
+
+      it("answers NOT_FOUND alike for the versions of a message in a room the caller is not in and of a random id", async () => {
+        const { roomId, members } = await roomWithMembers(1);
+        const outsider = await world.newUser();
+        const message = await send(members[0]!, roomId, "secret");
+        await world.messages.editMessage({ messageId: message.id, body: "secret, edited" }, asUser(members[0]!));
+        const answers = await Promise.all([
+          failure(world.messages.listMessageVersions({ messageId: message.id }, asUser(outsider))),
+          failure(world.messages.listMessageVersions({ messageId: uuidv7() }, asUser(outsider))),
+        ]);
+        for (const error of answers) {
+          expect(error?.code).toBe(Code.NotFound);
+          expect(error?.rawMessage).toBe("message not found");
+        }
+        expect((await failure(world.messages.listMessageVersions({ messageId: "42" }, asUser(outsider))))?.code).toBe(Code.InvalidArgument);
+      });
+
       it("answers NOT_FOUND for a message that does not exist and INVALID_ARGUMENT for a malformed id", async () => {
         const alice = await world.newUser();
         expect((await failure(world.messages.deleteMessage({ messageId: uuidv7() }, asUser(alice))))?.code).toBe(Code.NotFound);

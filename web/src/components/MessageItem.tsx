@@ -7,6 +7,7 @@ import { fullTimeOf, timeOf } from "../lib/format";
 import { isPending, type PendingSend, type TimelineItem } from "../lib/timeline";
 import type { ChatMessage } from "../lib/types";
 import { Avatar } from "./Avatar";
+import { EditedMarker } from "./EditHistory";
 import { Icon } from "./Icon";
 import { Markdown } from "./Markdown";
 import { mentionHighlights, mentionsMe } from "../lib/mentions";
@@ -95,9 +96,7 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
                 <Markdown text={item().body} mentions={mentionHighlights(confirmed() ?? {}, people, people.me().username)} />
                 <Show when={confirmed()?.editedAt}>
                   {" "}
-                  <span class="edited" title={`Edited ${fullTimeOf(confirmed()!.editedAt!)}`}>
-                    (edited)
-                  </span>
+                  <EditedMarker message={confirmed()!} />
                 </Show>
                 {/* --- pins (issue 16) --- */}
                 <Show when={confirmed()?.pinnedAt}>

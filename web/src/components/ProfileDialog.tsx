@@ -1,10 +1,9 @@
-// My profile (display name, avatar URL, status), the theme, and signing out
-// here or on every device.
+// My profile (display name, avatar URL, status), the theme, my sessions (SessionList), and
+// signing out here or on every device.
 import { FIELDS, maxInputLength } from "@parley/proto/rules";
 import { useNavigate } from "@solidjs/router";
-import { createResource, createSignal, For, Show } from "solid-js";
-import { api, errorMessage } from "../lib/api";
-import { fullTimeOf } from "../lib/format";
+import { createSignal, Show } from "solid-js";
+import { api } from "../lib/api";
 import { createSubmit } from "../lib/form";
 import { usePeople } from "../lib/store/people";
 import { endSession, signOut } from "../lib/session";
@@ -12,6 +11,7 @@ import { setTheme, theme, type ThemeChoice } from "../lib/theme";
 import { Avatar } from "./Avatar";
 import { Dialog } from "./Dialog";
 import { FormError } from "./FormError";
+import { SessionList } from "./SessionList";
 import "./ProfileDialog.css";
 
 export function ProfileDialog(props: { onClose: () => void }) {
@@ -121,38 +121,4 @@ export function ProfileDialog(props: { onClose: () => void }) {
       </div>
     </Dialog>
   );
-}
-
-/** Where you are signed in: device (its browser), address, last used; this device marked. */
-function SessionList() {
-  const [sessions] = createResource(async () => (await api.auth.sessions.query()).sessions);
-  return (
-    <Show when={!sessions.error} fallback={<p class="form-error">{errorMessage(sessions.error)}</p>}>
-      <ul class="session-list" aria-label="Your sessions" data-testid="sessions">
-        <For each={sessions.latest ?? []}>
-          {(session) => (
-            <li class="session" data-current={session.current}>
-              <span class="session-device" dir="auto">
-                {deviceOf(session.userAgent)}
-                <Show when={session.current}>
-                  <span class="role-tag session-here">this device</span>
-                </Show>
-              </span>
-              <span class="muted small">
-                {session.clientAddress || "unknown address"} · last used {session.lastUsedAt ? fullTimeOf(session.lastUsedAt) : "never"}
-              </span>
-            </li>
-          )}
-        </For>
-      </ul>
-    </Show>
-  );
-}
-
-/** A short name for a user agent ("Chrome on Linux"), or the text itself. */
-function deviceOf(userAgent: string): string {
-  if (!userAgent) return "Unknown device";
-  const browser = /Edg\//.test(userAgent) ? "Edge" : /Firefox\//.test(userAgent) ? "Firefox" : /Chrom(e|ium)\//.test(userAgent) ? "Chrome" : /Safari\//.test(userAgent) ? "Safari" : "";
-  const os = /Android/.test(userAgent) ? "Android" : /iPhone|iPad/.test(userAgent) ? "iOS" : /Windows/.test(userAgent) ? "Windows" : /Mac OS/.test(userAgent) ? "macOS" : /Linux/.test(userAgent) ? "Linux" : "";
-  return browser && os ? `${browser} on ${os}` : userAgent.slice(0, 60);
 }

@@ -11,6 +11,7 @@ import { useTyping } from "../lib/store/typing";
 import { dayLabel } from "../lib/format";
 import { useLayout } from "../lib/layout";
 import { notify } from "../lib/notify";
+import { followMessageLinks, jumpToSeq, messageLink } from "../lib/message-link";
 import { createTimelineScroll } from "../lib/scroll";
 import { continuesGroup, dayKey, isPending } from "../lib/timeline";
 import type { ChatMessage, RoomSummary } from "../lib/types";
@@ -169,17 +170,11 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
       .filter((m) => m.pinnedAt)
       .map((m) => `${m.id}@${m.pinnedAt}`)
       .join(",");
-  const openPinned = (message: ChatMessage) => {
-    const element = document.getElementById(`message-${message.id}`);
-    if (element) {
-      element.scrollIntoView({ block: "center" });
-      element.classList.add("flash");
-      setTimeout(() => element.classList.remove("flash"), 1500);
-    } else {
-      notify("That message is further back in the history: scroll up to load it.");
-    }
-  };
+  let scrollerElement: HTMLDivElement | undefined;
+  const openPinned = (message: ChatMessage) => void jumpToSeq(timeline, () => scrollerElement, message.seq, notify);
   const scroll = createTimelineScroll({ timeline, myId: people.myId, lastReadSeq: lastReadAtOpen });
+  // A link to a message of the room (#seq-N) scrolls to it and highlights it.
+  followMessageLinks({ timeline, scroller: () => scrollerElement, notify });
 
   const title = () => rooms.roomTitle(props.room());
   const peer = () => rooms.peerOf(props.room());
@@ -232,7 +227,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
     },
     openThread: (message) => openThread(message),
     copyLink: (message) => {
-      const url = `${location.origin}/rooms/${message.roomId}#seq-${message.seq}`;
+      const url = messageLink(message.roomId, message.seq);
       navigator.clipboard?.writeText(url).then(
         () => notify("Link copied"),
         () => notify(url),
@@ -352,7 +347,10 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
           <Show when={props.room().archived}>
             <ArchivedBanner room={props.room} />
           </Show>
-          <div class="scroller" ref={scroll.ref} onScroll={scroll.onScroll} tabIndex={0} role="log" aria-label="Messages" aria-busy={timeline.status() === "loading"}>
+          <div class="scroller" ref={(element) => {
+              scrollerElement = element;
+              scroll.ref(element);
+            }} onScroll={scroll.onScroll} tabIndex={0} role="log" aria-label="Messages" aria-busy={timeline.status() === "loading"}>
             <div class="history-edge">
               <Switch>
                 <Match when={timeline.status() === "error"}>

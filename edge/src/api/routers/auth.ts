@@ -5,7 +5,7 @@ import { enforceLimit } from "../limits.js";
 import { shapeAuth, shapeSession } from "../shapes.js";
 import { authedProcedure, publicProcedure, router } from "../trpc.js";
 
-const { email, username, password, loginPassword, signUpDisplayName, login, refreshToken } = fields;
+const { email, username, password, loginPassword, signUpDisplayName, login, refreshToken, id } = fields;
 
 export const authRouter = router({
   register: publicProcedure
@@ -55,5 +55,19 @@ export const authRouter = router({
     .query(async ({ ctx }) => {
       const { sessions } = await call(ctx.caller, (o) => ctx.services.auth.listSessions({}, o));
       return { sessions: sessions.map(shapeSession) };
+    }),
+
+  revokeSession: authedProcedure
+    .meta({ rest: { method: "DELETE", path: "/auth/sessions/:id", status: 204, summary: "Sign out one of the signed-in user's sessions (another person's is 404)" } })
+    .input(z.strictObject({ id }))
+    .mutation(async ({ ctx, input }) => {
+      await call(ctx.caller, (o) => ctx.services.auth.revokeSession({ sessionId: input.id }, o));
+    }),
+
+  logoutOthers: authedProcedure
+    .meta({ rest: { method: "POST", path: "/auth/sessions/revoke-others", summary: "Sign out every session of the signed-in user but this one" } })
+    .mutation(async ({ ctx }) => {
+      const { sessionCount } = await call(ctx.caller, (o) => ctx.services.auth.logoutOthers({}, o));
+      return { sessionCount };
     }),
 });

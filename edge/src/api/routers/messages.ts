@@ -5,7 +5,7 @@ import { call } from "../call.js";
 import { EdgeError } from "../errors.js";
 import { enforceLimit } from "../limits.js";
 import { SEND_BUDGET_WINDOW_MS, sendBudgetKey } from "../../send-budget.js";
-import { shapeMessage } from "../shapes.js";
+import { shapeMessage, shapeMessageVersion } from "../shapes.js";
 import { authedProcedure, router } from "../trpc.js";
 
 // The same rules as the message service's (the rule table): the same value gets the same answer here.
@@ -158,5 +158,14 @@ export const messagesRouter = router({
         return ctx.services.messages.listMentions({ roomIds, limit: input.limit ?? PAGES.messages.default, pageToken: input.cursor ?? "" }, o);
       });
       return { messages: page.messages.map(shapeMessage), nextCursor: page.nextPageToken || null };
+    }),
+
+  // --- edit history (issue 16) ---
+  versions: authedProcedure
+    .meta({ rest: { method: "GET", path: "/messages/:id/versions", summary: "An edited message's earlier texts, newest first (empty once deleted)" } })
+    .input(z.strictObject({ id }))
+    .query(async ({ ctx, input }) => {
+      const { versions } = await call(ctx.caller, (o) => ctx.services.messages.listMessageVersions({ messageId: input.id }, o));
+      return { versions: versions.map(shapeMessageVersion) };
     }),
 });

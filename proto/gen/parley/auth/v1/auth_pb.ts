@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/auth/v1/auth.proto.
  */
 export const file_parley_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChlwYXJsZXkvYXV0aC92MS9hdXRoLnByb3RvEg5wYXJsZXkuYXV0aC52MSKFAQoJVG9rZW5QYWlyEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUSNwoTcmVmcmVzaF9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWgoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJhChBSZWdpc3RlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5wYXJsZXkudXNlci52MS5Vc2VyEikKBnRva2VucxgCIAEoCzIZLnBhcmxleS5hdXRoLnYxLlRva2VuUGFpciIvCgxMb2dpblJlcXVlc3QSDQoFbG9naW4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkiXgoNTG9naW5SZXNwb25zZRIiCgR1c2VyGAEgASgLMhQucGFybGV5LnVzZXIudjEuVXNlchIpCgZ0b2tlbnMYAiABKAsyGS5wYXJsZXkuYXV0aC52MS5Ub2tlblBhaXIiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSJgCg9SZWZyZXNoUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULnBhcmxleS51c2VyLnYxLlVzZXISKQoGdG9rZW5zGAIgASgLMhkucGFybGV5LmF1dGgudjEuVG9rZW5QYWlyIiYKDUxvZ291dFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSISChBMb2dvdXRBbGxSZXF1ZXN0IioKEUxvZ291dEFsbFJlc3BvbnNlEhUKDXNlc3Npb25fY291bnQYASABKAUiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCLnAQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF91c2VfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnVzZXJfYWdlbnQYBSABKAkSFgoOY2xpZW50X2FkZHJlc3MYBiABKAkSDwoHY3VycmVudBgHIAEoCCJBChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIpCghzZXNzaW9ucxgBIAMoCzIXLnBhcmxleS5hdXRoLnYxLlNlc3Npb24iKwoUQ2hlY2tTZXNzaW9uc1JlcXVlc3QSEwoLc2Vzc2lvbl9pZHMYASADKAkiMgoVQ2hlY2tTZXNzaW9uc1Jlc3BvbnNlEhkKEWVuZGVkX3Nlc3Npb25faWRzGAEgAygJIhAKDkdldEp3a3NSZXF1ZXN0IlEKA0p3axILCgNrdHkYASABKAkSCwoDY3J2GAIgASgJEgkKAXgYAyABKAkSCwoDa2lkGAQgASgJEgsKA2FsZxgFIAEoCRILCgN1c2UYBiABKAkiNAoPR2V0Sndrc1Jlc3BvbnNlEiEKBGtleXMYASADKAsyEy5wYXJsZXkuYXV0aC52MS5Kd2siGQoXUm90YXRlU2lnbmluZ0tleVJlcXVlc3QiJwoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEgsKA2tpZBgBIAEoCTL1BQoLQXV0aFNlcnZpY2USTQoIUmVnaXN0ZXISHy5wYXJsZXkuYXV0aC52MS5SZWdpc3RlclJlcXVlc3QaIC5wYXJsZXkuYXV0aC52MS5SZWdpc3RlclJlc3BvbnNlEkQKBUxvZ2luEhwucGFybGV5LmF1dGgudjEuTG9naW5SZXF1ZXN0Gh0ucGFybGV5LmF1dGgudjEuTG9naW5SZXNwb25zZRJKCgdSZWZyZXNoEh4ucGFybGV5LmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaHy5wYXJsZXkuYXV0aC52MS5SZWZyZXNoUmVzcG9uc2USRwoGTG9nb3V0Eh0ucGFybGV5LmF1dGgudjEuTG9nb3V0UmVxdWVzdBoeLnBhcmxleS5hdXRoLnYxLkxvZ291dFJlc3BvbnNlElAKCUxvZ291dEFsbBIgLnBhcmxleS5hdXRoLnYxLkxvZ291dEFsbFJlcXVlc3QaIS5wYXJsZXkuYXV0aC52MS5Mb2dvdXRBbGxSZXNwb25zZRJZCgxMaXN0U2Vzc2lvbnMSIy5wYXJsZXkuYXV0aC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiQucGFybGV5LmF1dGgudjEuTGlzdFNlc3Npb25zUmVzcG9uc2USXAoNQ2hlY2tTZXNzaW9ucxIkLnBhcmxleS5hdXRoLnYxLkNoZWNrU2Vzc2lvbnNSZXF1ZXN0GiUucGFybGV5LmF1dGgudjEuQ2hlY2tTZXNzaW9uc1Jlc3BvbnNlEkoKB0dldEp3a3MSHi5wYXJsZXkuYXV0aC52MS5HZXRKd2tzUmVxdWVzdBofLnBhcmxleS5hdXRoLnYxLkdldEp3a3NSZXNwb25zZRJlChBSb3RhdGVTaWduaW5nS2V5EicucGFybGV5LmF1dGgudjEuUm90YXRlU2lnbmluZ0tleVJlcXVlc3QaKC5wYXJsZXkuYXV0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_parley_user_v1_user]);
+  fileDesc("ChlwYXJsZXkvYXV0aC92MS9hdXRoLnByb3RvEg5wYXJsZXkuYXV0aC52MSKFAQoJVG9rZW5QYWlyEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUSNwoTcmVmcmVzaF9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWgoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJhChBSZWdpc3RlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5wYXJsZXkudXNlci52MS5Vc2VyEikKBnRva2VucxgCIAEoCzIZLnBhcmxleS5hdXRoLnYxLlRva2VuUGFpciIvCgxMb2dpblJlcXVlc3QSDQoFbG9naW4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkiXgoNTG9naW5SZXNwb25zZRIiCgR1c2VyGAEgASgLMhQucGFybGV5LnVzZXIudjEuVXNlchIpCgZ0b2tlbnMYAiABKAsyGS5wYXJsZXkuYXV0aC52MS5Ub2tlblBhaXIiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSJgCg9SZWZyZXNoUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULnBhcmxleS51c2VyLnYxLlVzZXISKQoGdG9rZW5zGAIgASgLMhkucGFybGV5LmF1dGgudjEuVG9rZW5QYWlyIiYKDUxvZ291dFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSISChBMb2dvdXRBbGxSZXF1ZXN0IioKEUxvZ291dEFsbFJlc3BvbnNlEhUKDXNlc3Npb25fY291bnQYASABKAUiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCLnAQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF91c2VfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnVzZXJfYWdlbnQYBSABKAkSFgoOY2xpZW50X2FkZHJlc3MYBiABKAkSDwoHY3VycmVudBgHIAEoCCJBChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIpCghzZXNzaW9ucxgBIAMoCzIXLnBhcmxleS5hdXRoLnYxLlNlc3Npb24iKgoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIXChVSZXZva2VTZXNzaW9uUmVzcG9uc2UiFQoTTG9nb3V0T3RoZXJzUmVxdWVzdCItChRMb2dvdXRPdGhlcnNSZXNwb25zZRIVCg1zZXNzaW9uX2NvdW50GAEgASgFIisKFENoZWNrU2Vzc2lvbnNSZXF1ZXN0EhMKC3Nlc3Npb25faWRzGAEgAygJIjIKFUNoZWNrU2Vzc2lvbnNSZXNwb25zZRIZChFlbmRlZF9zZXNzaW9uX2lkcxgBIAMoCSIQCg5HZXRKd2tzUmVxdWVzdCJRCgNKd2sSCwoDa3R5GAEgASgJEgsKA2NydhgCIAEoCRIJCgF4GAMgASgJEgsKA2tpZBgEIAEoCRILCgNhbGcYBSABKAkSCwoDdXNlGAYgASgJIjQKD0dldEp3a3NSZXNwb25zZRIhCgRrZXlzGAEgAygLMhMucGFybGV5LmF1dGgudjEuSndrIhkKF1JvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0IicKGFJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZRILCgNraWQYASABKAkyrgcKC0F1dGhTZXJ2aWNlEk0KCFJlZ2lzdGVyEh8ucGFybGV5LmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0GiAucGFybGV5LmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZRJECgVMb2dpbhIcLnBhcmxleS5hdXRoLnYxLkxvZ2luUmVxdWVzdBodLnBhcmxleS5hdXRoLnYxLkxvZ2luUmVzcG9uc2USSgoHUmVmcmVzaBIeLnBhcmxleS5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0Gh8ucGFybGV5LmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlEkcKBkxvZ291dBIdLnBhcmxleS5hdXRoLnYxLkxvZ291dFJlcXVlc3QaHi5wYXJsZXkuYXV0aC52MS5Mb2dvdXRSZXNwb25zZRJQCglMb2dvdXRBbGwSIC5wYXJsZXkuYXV0aC52MS5Mb2dvdXRBbGxSZXF1ZXN0GiEucGFybGV5LmF1dGgudjEuTG9nb3V0QWxsUmVzcG9uc2USWQoMTGlzdFNlc3Npb25zEiMucGFybGV5LmF1dGgudjEuTGlzdFNlc3Npb25zUmVxdWVzdBokLnBhcmxleS5hdXRoLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlElwKDVJldm9rZVNlc3Npb24SJC5wYXJsZXkuYXV0aC52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBolLnBhcmxleS5hdXRoLnYxLlJldm9rZVNlc3Npb25SZXNwb25zZRJZCgxMb2dvdXRPdGhlcnMSIy5wYXJsZXkuYXV0aC52MS5Mb2dvdXRPdGhlcnNSZXF1ZXN0GiQucGFybGV5LmF1dGgudjEuTG9nb3V0T3RoZXJzUmVzcG9uc2USXAoNQ2hlY2tTZXNzaW9ucxIkLnBhcmxleS5hdXRoLnYxLkNoZWNrU2Vzc2lvbnNSZXF1ZXN0GiUucGFybGV5LmF1dGgudjEuQ2hlY2tTZXNzaW9uc1Jlc3BvbnNlEkoKB0dldEp3a3MSHi5wYXJsZXkuYXV0aC52MS5HZXRKd2tzUmVxdWVzdBofLnBhcmxleS5hdXRoLnYxLkdldEp3a3NSZXNwb25zZRJlChBSb3RhdGVTaWduaW5nS2V5EicucGFybGV5LmF1dGgudjEuUm90YXRlU2lnbmluZ0tleVJlcXVlc3QaKC5wYXJsZXkuYXV0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_parley_user_v1_user]);
 
 /**
  * @generated from message parley.auth.v1.TokenPair
@@ -337,6 +337,68 @@ export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@_
   messageDesc(file_parley_auth_v1_auth, 13);
 
 /**
+ * @generated from message parley.auth.v1.RevokeSessionRequest
+ */
+export type RevokeSessionRequest = Message<"parley.auth.v1.RevokeSessionRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message parley.auth.v1.RevokeSessionRequest.
+ * Use `create(RevokeSessionRequestSchema)` to create a new message.
+ */
+export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
+  messageDesc(file_parley_auth_v1_auth, 14);
+
+/**
+ * @generated from message parley.auth.v1.RevokeSessionResponse
+ */
+export type RevokeSessionResponse = Message<"parley.auth.v1.RevokeSessionResponse"> & {
+};
+
+/**
+ * Describes the message parley.auth.v1.RevokeSessionResponse.
+ * Use `create(RevokeSessionResponseSchema)` to create a new message.
+ */
+export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
+  messageDesc(file_parley_auth_v1_auth, 15);
+
+/**
+ * @generated from message parley.auth.v1.LogoutOthersRequest
+ */
+export type LogoutOthersRequest = Message<"parley.auth.v1.LogoutOthersRequest"> & {
+};
+
+/**
+ * Describes the message parley.auth.v1.LogoutOthersRequest.
+ * Use `create(LogoutOthersRequestSchema)` to create a new message.
+ */
+export const LogoutOthersRequestSchema: GenMessage<LogoutOthersRequest> = /*@__PURE__*/
+  messageDesc(file_parley_auth_v1_auth, 16);
+
+/**
+ * @generated from message parley.auth.v1.LogoutOthersResponse
+ */
+export type LogoutOthersResponse = Message<"parley.auth.v1.LogoutOthersResponse"> & {
+  /**
+   * How many sessions were ended.
+   *
+   * @generated from field: int32 session_count = 1;
+   */
+  sessionCount: number;
+};
+
+/**
+ * Describes the message parley.auth.v1.LogoutOthersResponse.
+ * Use `create(LogoutOthersResponseSchema)` to create a new message.
+ */
+export const LogoutOthersResponseSchema: GenMessage<LogoutOthersResponse> = /*@__PURE__*/
+  messageDesc(file_parley_auth_v1_auth, 17);
+
+/**
  * @generated from message parley.auth.v1.CheckSessionsRequest
  */
 export type CheckSessionsRequest = Message<"parley.auth.v1.CheckSessionsRequest"> & {
@@ -353,7 +415,7 @@ export type CheckSessionsRequest = Message<"parley.auth.v1.CheckSessionsRequest"
  * Use `create(CheckSessionsRequestSchema)` to create a new message.
  */
 export const CheckSessionsRequestSchema: GenMessage<CheckSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 14);
+  messageDesc(file_parley_auth_v1_auth, 18);
 
 /**
  * @generated from message parley.auth.v1.CheckSessionsResponse
@@ -372,7 +434,7 @@ export type CheckSessionsResponse = Message<"parley.auth.v1.CheckSessionsRespons
  * Use `create(CheckSessionsResponseSchema)` to create a new message.
  */
 export const CheckSessionsResponseSchema: GenMessage<CheckSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 15);
+  messageDesc(file_parley_auth_v1_auth, 19);
 
 /**
  * @generated from message parley.auth.v1.GetJwksRequest
@@ -385,7 +447,7 @@ export type GetJwksRequest = Message<"parley.auth.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 16);
+  messageDesc(file_parley_auth_v1_auth, 20);
 
 /**
  * A public JSON Web Key (OKP / Ed25519).
@@ -429,7 +491,7 @@ export type Jwk = Message<"parley.auth.v1.Jwk"> & {
  * Use `create(JwkSchema)` to create a new message.
  */
 export const JwkSchema: GenMessage<Jwk> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 17);
+  messageDesc(file_parley_auth_v1_auth, 21);
 
 /**
  * @generated from message parley.auth.v1.GetJwksResponse
@@ -446,7 +508,7 @@ export type GetJwksResponse = Message<"parley.auth.v1.GetJwksResponse"> & {
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 18);
+  messageDesc(file_parley_auth_v1_auth, 22);
 
 /**
  * @generated from message parley.auth.v1.RotateSigningKeyRequest
@@ -459,7 +521,7 @@ export type RotateSigningKeyRequest = Message<"parley.auth.v1.RotateSigningKeyRe
  * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
  */
 export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 19);
+  messageDesc(file_parley_auth_v1_auth, 23);
 
 /**
  * @generated from message parley.auth.v1.RotateSigningKeyResponse
@@ -478,7 +540,7 @@ export type RotateSigningKeyResponse = Message<"parley.auth.v1.RotateSigningKeyR
  * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
  */
 export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
-  messageDesc(file_parley_auth_v1_auth, 20);
+  messageDesc(file_parley_auth_v1_auth, 24);
 
 /**
  * AuthService owns credentials, sessions (refresh-token families) and the
@@ -552,6 +614,28 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof ListSessionsRequestSchema;
     output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * RevokeSession ends one of the caller's sessions (its sockets close with 4003, its access
+   * tokens stop working). Another person's session, an ended one and an unknown id all give
+   * the same NOT_FOUND. Revoking the caller's own session is allowed (a logout).
+   *
+   * @generated from rpc parley.auth.v1.AuthService.RevokeSession
+   */
+  revokeSession: {
+    methodKind: "unary";
+    input: typeof RevokeSessionRequestSchema;
+    output: typeof RevokeSessionResponseSchema;
+  },
+  /**
+   * LogoutOthers ends every session of the caller except the one that made the call.
+   *
+   * @generated from rpc parley.auth.v1.AuthService.LogoutOthers
+   */
+  logoutOthers: {
+    methodKind: "unary";
+    input: typeof LogoutOthersRequestSchema;
+    output: typeof LogoutOthersResponseSchema;
   },
   /**
    * CheckSessions says which of the given sessions have ended (logged out, ended
