@@ -75,11 +75,11 @@ export function createMentionAutocomplete(roomId: () => string, listboxId: strin
   }
 
   const optionId = (i: number) => `${listboxId}-option-${i}`;
+  // The composer stays a (multi-line) textbox, which takes aria-autocomplete and
+  // aria-activedescendant; the list it controls is there while open.
   const inputProps = () => ({
-    role: "combobox" as const,
     "aria-autocomplete": "list" as const,
-    "aria-expanded": open(),
-    "aria-controls": listboxId,
+    "aria-controls": open() ? listboxId : undefined,
     "aria-activedescendant": open() ? optionId(active()) : undefined,
   });
 

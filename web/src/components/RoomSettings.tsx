@@ -22,7 +22,7 @@ export type SettingsSection = "details" | "transfer";
 /** Changes the room's settings over the API, and shows the answer at once (the room lane tells everyone else). */
 function useRoomUpdate(roomId: string) {
   const rooms = useRooms();
-  return async (changes: { name?: string; topic?: string; description?: string; archived?: boolean; membersCanPin?: boolean }) => {
+  return async (changes: { name?: string; topic?: string; description?: string; archived?: boolean; membersCanPin?: boolean; membersCanMentionEveryone?: boolean }) => {
     rooms.updated(await api.rooms.update.mutate({ id: roomId, ...changes }));
   };
 }
@@ -208,6 +208,12 @@ export function RoomPermissions(props: { room: Accessor<RoomSummary> }) {
         hint="Otherwise only admins and the owner pin and unpin."
         checked={props.room().membersCanPin}
         onChange={(membersCanPin) => update({ membersCanPin })}
+      />
+      <PermissionToggle
+        label="Members may use @room and @here"
+        hint="Otherwise only admins and the owner can call on the whole room."
+        checked={props.room().membersCanMentionEveryone}
+        onChange={(membersCanMentionEveryone) => update({ membersCanMentionEveryone })}
       />
     </div>
   );

@@ -182,9 +182,9 @@ export function createRooms(deps: { people: People; connection: Connection; noti
   }
 
   /** The room changed (renamed, new topic or description, archived, pin policy; live or an answer to my own change): the header shows it at once. A room not listed yet (just created with me in it) brings the list. */
-  function updated(room: Pick<Room, "id" | "name" | "topic" | "description" | "archived" | "membersCanPin">): void {
+  function updated(room: Pick<Room, "id" | "name" | "topic" | "description" | "archived" | "membersCanPin" | "membersCanMentionEveryone">): void {
     if (!roomById(room.id)) return refreshSoon();
-    patchRoom(room.id, () => ({ name: room.name, topic: room.topic, description: room.description, archived: room.archived, membersCanPin: room.membersCanPin }));
+    patchRoom(room.id, () => ({ name: room.name, topic: room.topic, description: room.description, archived: room.archived, membersCanPin: room.membersCanPin, membersCanMentionEveryone: room.membersCanMentionEveryone }));
   }
 
   /** My role in a room changed. */
