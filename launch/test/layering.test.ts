@@ -134,7 +134,8 @@ function violations(root: string): string[] {
         const target = packageOf(specifier);
         if (target === pkg.name || allowed === "*") continue;
         if (pkg.name === "@parley/web" && typeOnly) continue;
-        if (allowed.includes(specifier) || allowed.includes(target)) continue;
+        // A layer allowed is allowed with its subpaths (@parley/proto/rules/mentions is of the rules).
+        if (allowed.includes(target) || allowed.some((layer) => specifier === layer || specifier.startsWith(`${layer}/`))) continue;
         if (isTest && TEST_HARNESSES.includes(target)) continue;
         problems.push(`${where}:${line}: ${pkg.name} imports ${specifier}${typeOnly ? " (types)" : ""}, a layer it may not use`);
       }

@@ -36,7 +36,7 @@ export function ThreadsLink(props: { onNavigate(): void }) {
   return (
     <A href="/threads" class="room-link threads-link" activeClass="active" onClick={() => props.onNavigate()} data-testid="threads-link">
       <Icon name="message" size={16} class="room-icon" />
-      <span class="room-name">Threads</span>
+      <span class="room-name" dir="auto">Threads</span>
       <Show when={unread() > 0}>
         <span class="badge" data-testid="threads-badge">
           <span aria-hidden="true">{unread() > 99 ? "99+" : unread()}</span>

@@ -325,7 +325,8 @@ describe("Parley in a browser", { timeout: 90_000 }, () => {
     // Nobody else can find it.
     expect(await roomLink(bob.page, "secret").count()).toBe(0);
 
-    await ada.page.getByRole("button", { name: "Add people" }).click();
+    // The room header's (the members panel has one too).
+    await ada.page.locator(".room-actions").getByRole("button", { name: "Add people" }).click();
     const add = ada.page.getByRole("dialog", { name: "Add people to #secret" });
     await add.getByRole("searchbox").fill(bob.username);
     await add.getByRole("button", { name: "Add Bob" }).click();
