@@ -1,4 +1,5 @@
 // A started Parley plus its edge on a free port, with small HTTP helpers.
+import { expect } from "vitest";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import { startTestParley, type TestParley } from "@parley/launch/testing";
 import type { AppRouter } from "../src/index.js";
@@ -61,6 +62,21 @@ export async function startTestEdge(env: Record<string, string> = {}, shared?: {
 }
 
 export type TestEdge = Awaited<ReturnType<typeof startTestEdge>>;
+export type Account = Awaited<ReturnType<TestEdge["signUp"]>>;
+
+/** The JSON of an answer that must come with `status`. */
+export async function ok<T = any>(res: Promise<{ status: number; json: any }>, status = 200): Promise<T> {
+  const { status: got, json } = await res;
+  expect(got, JSON.stringify(json)).toBe(status);
+  return json as T;
+}
+
+/** A new room of `owner` (private unless told) with `members` added: its id. */
+export async function roomWithMembers(edge: TestEdge, owner: Account, members: Account[], visibility: "private" | "public" = "private"): Promise<string> {
+  const room = await ok(edge.api("POST", "/api/v1/rooms", { token: owner.accessToken, body: { name: `room ${Date.now()}`, visibility } }), 201);
+  for (const member of members) await ok(edge.api("POST", `/api/v1/rooms/${room.id}/members`, { token: owner.accessToken, body: { userId: member.user.id } }), 201);
+  return room.id as string;
+}
 
 /** Starts a socket node in front of a test Parley (sharing its broker unless it gets its own). */
 export async function startTestSocket(parley: TestParley, env: Record<string, string> = {}, broker = parley.broker) {

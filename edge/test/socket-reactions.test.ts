@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { LiveClient, type Message } from "@parley/client";
-import { startTestEdge, startTestSocket, type TestEdge } from "./harness.js";
+import { ok, roomWithMembers, startTestEdge, startTestSocket, type Account, type TestEdge } from "./harness.js";
 import { RawSocket, waitFor } from "./sockets.js";
 
 let edge: TestEdge;
@@ -18,21 +18,14 @@ afterAll(async () => {
   await edge?.stop();
 });
 
-type Account = Awaited<ReturnType<TestEdge["signUp"]>>;
-async function ok<T = any>(res: Promise<{ status: number; json: any }>, status = 200): Promise<T> {
-  const { status: got, json } = await res;
-  expect(got, JSON.stringify(json)).toBe(status);
-  return json as T;
-}
 const react = (who: Account, id: string, emoji: string, method: "PUT" | "DELETE" = "PUT") =>
   ok(edge.api(method, `/api/v1/messages/${id}/reactions/${encodeURIComponent(emoji)}`, { token: who.accessToken, body: method === "PUT" ? {} : undefined }));
 
 async function roomOf(owner: Account, ...members: Account[]) {
-  const room = await ok(edge.api("POST", "/api/v1/rooms", { token: owner.accessToken, body: { name: `rx ${Date.now()}`, visibility: "private" } }), 201);
-  for (const m of members) await ok(edge.api("POST", `/api/v1/rooms/${room.id}/members`, { token: owner.accessToken, body: { userId: m.user.id } }), 201);
+  const roomId = await roomWithMembers(edge, owner, members);
   const sent = [];
-  for (const body of ["one", "two", "three"]) sent.push(await ok(edge.api("POST", "/api/v1/messages", { token: owner.accessToken, body: { roomId: room.id, body } }), 201));
-  return { roomId: room.id as string, sent, room: await ok(edge.api("GET", `/api/v1/rooms/${room.id}`, { token: owner.accessToken })) };
+  for (const body of ["one", "two", "three"]) sent.push(await ok(edge.api("POST", "/api/v1/messages", { token: owner.accessToken, body: { roomId, body } }), 201));
+  return { roomId, sent, room: await ok(edge.api("GET", `/api/v1/rooms/${roomId}`, { token: owner.accessToken })) };
 }
 
 const summary = (m: Message) => m.reactions.map((r) => `${r.emoji}${r.count}`).join(" ");

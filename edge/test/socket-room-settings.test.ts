@@ -3,7 +3,7 @@
 // gets a rename, a new description, a role change and an ownership transfer made meanwhile, once
 // each, in order, on resume; a removed member's socket is told at once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestEdge, startTestSocket, type TestEdge } from "./harness.js";
+import { ok, roomWithMembers, startTestEdge, startTestSocket, type Account, type TestEdge } from "./harness.js";
 import { RawSocket, type Frame } from "./sockets.js";
 
 let edge: TestEdge;
@@ -18,21 +18,10 @@ afterAll(async () => {
   await edge?.stop();
 });
 
-type Account = Awaited<ReturnType<TestEdge["signUp"]>>;
 const ROOM_LANE = ["memberJoined", "memberLeft", "memberKicked", "memberRoleChanged", "roomUpdated"];
 const laneKind = (frame: Frame) => ROOM_LANE.find((kind) => frame[kind]);
 
-async function ok<T = any>(res: Promise<{ status: number; json: any }>, status = 200): Promise<T> {
-  const { status: got, json } = await res;
-  expect(got, JSON.stringify(json)).toBe(status);
-  return json as T;
-}
-
-async function roomWith(owner: Account, members: Account[], visibility = "private") {
-  const room = await ok(edge.api("POST", "/api/v1/rooms", { token: owner.accessToken, body: { name: `settings ${Date.now()}`, visibility } }), 201);
-  for (const member of members) await ok(edge.api("POST", `/api/v1/rooms/${room.id}/members`, { token: owner.accessToken, body: { userId: member.user.id } }), 201);
-  return room.id as string;
-}
+const roomWith = (owner: Account, members: Account[], visibility: "private" | "public" = "private") => roomWithMembers(edge, owner, members, visibility);
 
 const transfer = (by: Account, roomId: string, userId: string) =>
   edge.api("POST", `/api/v1/rooms/${roomId}/transfer-ownership`, { token: by.accessToken, body: { userId } });

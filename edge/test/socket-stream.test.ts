@@ -4,7 +4,7 @@
 // position; a position ahead of the room is refused with OUT_OF_RANGE; a client far behind catches
 // up page by page.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestEdge, startTestSocket, type TestEdge } from "./harness.js";
+import { ok, roomWithMembers, startTestEdge, startTestSocket, type Account, type TestEdge } from "./harness.js";
 import { RawSocket, type Frame } from "./sockets.js";
 
 let edge: TestEdge;
@@ -19,7 +19,6 @@ afterAll(async () => {
   await edge?.stop();
 });
 
-type Account = Awaited<ReturnType<TestEdge["signUp"]>>;
 interface Position {
   messages: number;
   room: number;
@@ -27,11 +26,6 @@ interface Position {
 const STREAM = ["messageCreated", "messageEdited", "messageDeleted", "memberJoined", "memberLeft", "memberKicked", "memberRoleChanged", "roomUpdated"];
 const kindOf = (frame: Frame) => STREAM.find((kind) => frame[kind]);
 
-async function ok<T = any>(res: Promise<{ status: number; json: any }>, status = 200): Promise<T> {
-  const { status: got, json } = await res;
-  expect(got, JSON.stringify(json)).toBe(status);
-  return json as T;
-}
 
 /** Sends `count` messages over a socket, 50 in flight at a time. */
 let sends = 0;
@@ -69,11 +63,7 @@ async function resume(ws: RawSocket, roomId: string, position: Position, ref: st
   return { frames: ws.frames.slice(from, at).filter(kindOf), live };
 }
 
-async function roomWith(owner: Account, ...members: Account[]) {
-  const room = await ok(edge.api("POST", "/api/v1/rooms", { token: owner.accessToken, body: { name: `stream ${Date.now()}`, visibility: "private" } }), 201);
-  for (const member of members) await ok(edge.api("POST", `/api/v1/rooms/${room.id}/members`, { token: owner.accessToken, body: { userId: member.user.id } }), 201);
-  return room.id as string;
-}
+const roomWith = (owner: Account, ...members: Account[]) => roomWithMembers(edge, owner, members);
 
 describe("the room's stream on resume", () => {
   it("gives a client that was away every edit, delete, role change and rename made meanwhile, once, in order, and the state of a fresh load", async () => {

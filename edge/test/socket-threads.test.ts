@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { LiveClient, type Message } from "@parley/client";
-import { startTestEdge, startTestSocket, type TestEdge } from "./harness.js";
+import { ok, roomWithMembers, startTestEdge, startTestSocket, type Account, type TestEdge } from "./harness.js";
 import { RawSocket, waitFor } from "./sockets.js";
 
 let edge: TestEdge;
@@ -19,20 +19,13 @@ afterAll(async () => {
   await edge?.stop();
 });
 
-type Account = Awaited<ReturnType<TestEdge["signUp"]>>;
-async function ok<T = any>(res: Promise<{ status: number; json: any }>, status = 200): Promise<T> {
-  const { status: got, json } = await res;
-  expect(got, JSON.stringify(json)).toBe(status);
-  return json as T;
-}
 const send = (who: Account, roomId: string, body: string, extra: { threadRootId?: string; alsoSendToRoom?: boolean } = {}) =>
   ok(edge.api("POST", "/api/v1/messages", { token: who.accessToken, body: { roomId, body, ...extra } }), 201);
 
 async function roomOf(owner: Account, ...members: Account[]) {
-  const room = await ok(edge.api("POST", "/api/v1/rooms", { token: owner.accessToken, body: { name: `th ${Date.now()}`, visibility: "private" } }), 201);
-  for (const m of members) await ok(edge.api("POST", `/api/v1/rooms/${room.id}/members`, { token: owner.accessToken, body: { userId: m.user.id } }), 201);
-  const root = await send(owner, room.id, "root");
-  return { roomId: room.id as string, root, room: await ok(edge.api("GET", `/api/v1/rooms/${room.id}`, { token: owner.accessToken })) };
+  const roomId = await roomWithMembers(edge, owner, members);
+  const root = await send(owner, roomId, "root");
+  return { roomId, root, room: await ok(edge.api("GET", `/api/v1/rooms/${roomId}`, { token: owner.accessToken })) };
 }
 
 describe("threads on the room's stream", () => {

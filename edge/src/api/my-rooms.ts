@@ -6,15 +6,13 @@ import { create } from "@bufbuild/protobuf";
 import type { Logger } from "@parley/kit";
 import type { RoomStats } from "@parley/proto/message/v1/message_pb";
 import { RoomSummarySchema, type RoomSummary } from "@parley/proto/room/v1/room_pb";
+import { BATCHES } from "@parley/proto/rules";
 import type { ServiceClients } from "./services.js";
 
 /** GetRoomStats takes at most this many rooms per call. */
-const STATS_BATCH = 1000;
+const STATS_BATCH = BATCHES.roomStats;
 /** The sidebar waits this long for unread counts before it shows the rooms without them. */
 const STATS_TIMEOUT_MS = 2_000;
-
-/** A room of the sidebar, with its mention count (RoomStats.mention_count, issue 16) beside the unread count. */
-export type MyRoom = RoomSummary & { mentionCount: bigint };
 
 type CallOptions = { headers: Record<string, string> };
 
@@ -28,7 +26,7 @@ export async function listMyRooms(
   services: Pick<ServiceClients, "rooms" | "messages">,
   options: CallOptions,
   log: Logger,
-): Promise<MyRoom[]> {
+): Promise<RoomSummary[]> {
   const { rooms } = await services.rooms.listMyRooms({}, options);
   const stats = await roomStats(services, rooms, options, log);
   const summaries = rooms.map((entry) => {
@@ -37,17 +35,24 @@ export async function listMyRooms(
     const lastMessage = stat?.lastActivityTime;
     const activity: Timestamp | undefined =
       lastMessage && (!joined || timestampMs(lastMessage) > timestampMs(joined)) ? lastMessage : joined;
-    const summary: MyRoom = Object.assign(create(RoomSummarySchema, {
+    const summary = create(RoomSummarySchema, {
       room: entry.room,
       membership: entry.membership,
       lastSeq: stat?.lastSeq ?? 0n,
       unreadCount: stat?.unreadCount ?? 0n,
+      mentionCount: stat?.mentionCount ?? 0n,
+      unreadThreadCount: stat?.unreadThreadCount ?? 0n,
       lastActivityTime: activity,
-    }), { mentionCount: stat?.mentionCount ?? 0n });
+    });
     return { summary, activityMs: activity ? timestampMs(activity) : 0 };
   });
   summaries.sort((a, b) => b.activityMs - a.activityMs || compare(b.summary.room?.id ?? "", a.summary.room?.id ?? ""));
   return summaries.map((s) => s.summary);
+}
+
+/** The rooms' ids as the message service's calls across rooms take them (ListThreads, ListMentions: at most a batch). */
+export function roomIdsOf(rooms: RoomSummary[]): string[] {
+  return rooms.flatMap((r) => (r.room ? [r.room.id] : [])).slice(0, STATS_BATCH);
 }
 
 async function roomStats(

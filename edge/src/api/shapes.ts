@@ -76,6 +76,7 @@ export const RoomSummaryOut = RoomOut.extend({
   lastSeq: z.number(),
   unreadCount: z.number(),
   mentionCount: z.number().describe("unread messages that mention you (@username) or are @room / @here"),
+  unreadThreadCount: z.number().describe("threads of the room you follow with replies you have not read"),
   lastActivityAt: isoOrNull,
 });
 
@@ -254,7 +255,7 @@ export function shapeMembership(m: Membership | undefined): z.infer<typeof Membe
   return { roomId: x.roomId, userId: x.userId, role: ROLE[x.role], joinedAt: time(x.joinTime), lastReadSeq: num(x.lastReadSeq) };
 }
 
-export function shapeRoomSummary(s: RoomSummary & { mentionCount?: bigint }): z.infer<typeof RoomSummaryOut> {
+export function shapeRoomSummary(s: RoomSummary): z.infer<typeof RoomSummaryOut> {
   const membership = shapeMembership(s.membership);
   return {
     ...shapeRoom(s.room),
@@ -262,7 +263,8 @@ export function shapeRoomSummary(s: RoomSummary & { mentionCount?: bigint }): z.
     lastReadSeq: membership.lastReadSeq,
     lastSeq: num(s.lastSeq),
     unreadCount: num(s.unreadCount),
-    mentionCount: num(s.mentionCount ?? 0n),
+    mentionCount: num(s.mentionCount),
+    unreadThreadCount: num(s.unreadThreadCount),
     lastActivityAt: timeOrNull(s.lastActivityTime),
   };
 }

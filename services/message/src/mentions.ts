@@ -4,11 +4,10 @@
 import { Code, ConnectError, asUser } from "@parley/kit";
 import type { Client } from "@connectrpc/connect";
 import { MentionBroadcast } from "@parley/proto/message/v1/message_pb";
-import { Role } from "@parley/proto/room/v1/room_pb";
 import type { UserService } from "@parley/proto/user/v1/user_pb";
 import { parseMentions } from "@parley/proto/rules/mentions";
 import type { Mentions } from "./repositories.js";
-import type { RoomClient } from "./room-access.js";
+import type { RoomGate } from "./room-access.js";
 
 export type UserClient = Pick<Client<typeof UserService>, "resolveLogin">;
 
@@ -17,7 +16,7 @@ const BROADCAST = { room: MentionBroadcast.ROOM, here: MentionBroadcast.HERE } a
 export class MentionResolver {
   constructor(
     private readonly users: UserClient,
-    private readonly rooms: RoomClient,
+    private readonly rooms: RoomGate,
   ) {}
 
   /**
@@ -29,7 +28,7 @@ export class MentionResolver {
     const parsed = parseMentions(body);
     const ids = await Promise.all(parsed.usernames.map((username) => this.userIdOf(username, senderId)));
     const distinct = [...new Set(ids.filter((id): id is string => id !== undefined))];
-    const members = await Promise.all(distinct.map((id) => (id === senderId ? true : this.isMember(roomId, id))));
+    const members = await Promise.all(distinct.map((id) => (id === senderId ? true : this.rooms.isMember(roomId, id))));
     return {
       userIds: distinct.filter((_, i) => members[i]),
       broadcast: parsed.broadcast ? BROADCAST[parsed.broadcast] : MentionBroadcast.UNSPECIFIED,
@@ -43,10 +42,5 @@ export class MentionResolver {
       if (ConnectError.from(error).code === Code.NotFound) return undefined;
       throw error;
     }
-  }
-
-  private async isMember(roomId: string, userId: string): Promise<boolean> {
-    const { membership } = await this.rooms.getMembership({ roomId, userId }, asUser(userId));
-    return membership !== undefined && membership.role !== Role.UNSPECIFIED;
   }
 }

@@ -555,13 +555,8 @@ export class ThreadFollowRepository extends EntityRepository<ThreadFollow> {
    * to `readUpTo`. This is what a reply does for its sender, and what a mention in a thread can call
    * for whoever it mentions (readUpTo 0n: the thread's replies are unread to them).
    */
-  async follow(userId: string, rootId: string, roomId: string, readUpTo = 0n): Promise<void> {
-    await this.em.execute(
-      `insert into thread_follows (user_id, root_id, room_id, following, last_read_seq, updated_at)
-       values (?::uuid, ?::uuid, ?::uuid, true, ?::bigint, now())
-       on conflict (user_id, root_id) do update set following = true, updated_at = excluded.updated_at`,
-      [userId, rootId, roomId, readUpTo.toString()],
-    );
+  follow(userId: string, rootId: string, roomId: string, readUpTo = 0n): Promise<void> {
+    return this.setFollowing(userId, rootId, roomId, true, readUpTo);
   }
 
   /** The root's author follows once someone replies, unless they chose otherwise before (an unfollow stays). */
@@ -573,12 +568,18 @@ export class ThreadFollowRepository extends EntityRepository<ThreadFollow> {
     );
   }
 
-  async unfollow(userId: string, rootId: string, roomId: string, readUpTo: bigint): Promise<void> {
+  /** Stops following, keeping the marker (a new row: read up to `readUpTo`); a reply follows again. */
+  unfollow(userId: string, rootId: string, roomId: string, readUpTo: bigint): Promise<void> {
+    return this.setFollowing(userId, rootId, roomId, false, readUpTo);
+  }
+
+  /** Sets the user's follow of the thread; an existing row keeps its read marker. */
+  private async setFollowing(userId: string, rootId: string, roomId: string, following: boolean, readUpTo: bigint): Promise<void> {
     await this.em.execute(
       `insert into thread_follows (user_id, root_id, room_id, following, last_read_seq, updated_at)
-       values (?::uuid, ?::uuid, ?::uuid, false, ?::bigint, now())
-       on conflict (user_id, root_id) do update set following = false, updated_at = excluded.updated_at`,
-      [userId, rootId, roomId, readUpTo.toString()],
+       values (?::uuid, ?::uuid, ?::uuid, ?::boolean, ?::bigint, now())
+       on conflict (user_id, root_id) do update set following = excluded.following, updated_at = excluded.updated_at`,
+      [userId, rootId, roomId, following, readUpTo.toString()],
     );
   }
 

@@ -25,15 +25,9 @@ export class RoomGate {
    * answer for a room that does not exist and for one the caller is not in.
    */
   async requireMember(roomId: string, userId: string, notFoundMessage = "room not found"): Promise<RoomAccess> {
-    let response;
-    try {
-      response = await this.rooms.getMembership({ roomId, userId }, asUser(userId));
-    } catch (error) {
-      if (ConnectError.from(error).code === Code.NotFound) throw fail.notFound(notFoundMessage);
-      throw error;
-    }
-    const membership = response.membership;
-    if (!membership || membership.role === Role.UNSPECIFIED) throw fail.notFound(notFoundMessage);
+    const response = await this.membershipOf(roomId, userId);
+    const membership = response?.membership;
+    if (!response || !membership) throw fail.notFound(notFoundMessage);
     return {
       role: membership.role,
       archived: response.roomArchived,
@@ -41,5 +35,23 @@ export class RoomGate {
       canPin: membership.role === Role.ADMIN || membership.role === Role.OWNER || response.roomMembersCanPin,
       canMentionEveryone: membership.role === Role.ADMIN || membership.role === Role.OWNER || response.roomMembersCanMentionEveryone,
     };
+  }
+
+  /** Whether the user is a member of the room now (someone a message may mention). */
+  async isMember(roomId: string, userId: string): Promise<boolean> {
+    return (await this.membershipOf(roomId, userId))?.membership !== undefined;
+  }
+
+  /** The room service's answer for a member, or null for a missing room or a non-member. */
+  private async membershipOf(roomId: string, userId: string) {
+    let response;
+    try {
+      response = await this.rooms.getMembership({ roomId, userId }, asUser(userId));
+    } catch (error) {
+      if (ConnectError.from(error).code === Code.NotFound) return null;
+      throw error;
+    }
+    const membership = response.membership;
+    return membership && membership.role !== Role.UNSPECIFIED ? response : null;
   }
 }

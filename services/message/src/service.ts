@@ -104,10 +104,8 @@ const changesRequest = z.object({
 type MessageInit = MessageInitShape<typeof MessageSchema>;
 type ThreadInit = MessageInitShape<typeof ThreadSchema>;
 
-const THREADS_MAX_ROOMS = BATCHES.roomStats;
-const listThreadsRequest = z.object({
-  room_ids: z.array(uuid).max(THREADS_MAX_ROOMS, `at most ${THREADS_MAX_ROOMS} rooms`),
-});
+/** ListThreads and ListMentions: the caller's rooms, as GetRoomStats takes them. */
+const roomIdsRequest = z.object({ room_ids: z.array(uuid).max(STATS_MAX_ROOMS, `at most ${STATS_MAX_ROOMS} rooms`) });
 
 export class MessageServiceImpl implements ServiceHandlers<typeof MessageService> {
   private readonly gate: RoomGate;
@@ -115,7 +113,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 
   constructor(private readonly deps: MessageDeps) {
     this.gate = new RoomGate(deps.rooms);
-    this.mentions = new MentionResolver(deps.users, deps.rooms);
+    this.mentions = new MentionResolver(deps.users, this.gate);
   }
 
   async sendMessage(request: SendMessageRequest, ctx: CallContext) {
@@ -521,7 +519,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
   async listThreads(request: ListThreadsRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { messages, threads } = this.deps.db.fork();
-    const input = validate(listThreadsRequest, { room_ids: request.roomIds });
+    const input = validate(roomIdsRequest, { room_ids: request.roomIds });
     const limit = pageLimit(request.limit);
     const after = request.pageToken ? decodeTimeToken(request.pageToken) : null;
     const rows = await threads.followed(caller, input.room_ids, request.unreadOnly, after && { sortAt: after.time, id: after.id }, limit + 1);
@@ -571,10 +569,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
   async listMentions(request: ListMentionsRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { messages } = this.deps.db.fork();
-    const { room_ids: roomIds } = validate(
-      z.object({ room_ids: z.array(uuid).max(STATS_MAX_ROOMS, `at most ${STATS_MAX_ROOMS} rooms`) }),
-      { room_ids: request.roomIds },
-    );
+    const { room_ids: roomIds } = validate(roomIdsRequest, { room_ids: request.roomIds });
     const limit = pageLimit(request.limit);
     const after = request.pageToken ? decodeTimeToken(request.pageToken) : null;
     const rows = await messages.mentionsOf(caller, [...new Set(roomIds)], after && { at: after.time, id: after.id }, limit + 1);

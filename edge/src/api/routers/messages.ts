@@ -1,9 +1,10 @@
 import { z } from "zod";
-import { BATCHES, PAGES } from "@parley/proto/rules";
+import { PAGES } from "@parley/proto/rules";
 import { fields, pageLimit, seq } from "@parley/proto/rules/zod";
 import { call } from "../call.js";
 import { EdgeError } from "../errors.js";
 import { enforceLimit } from "../limits.js";
+import { roomIdsOf } from "../my-rooms.js";
 import { SEND_BUDGET_WINDOW_MS, sendBudgetKey } from "../../send-budget.js";
 import { shapeMessage, shapeMessageVersion } from "../shapes.js";
 import { authedProcedure, router } from "../trpc.js";
@@ -153,9 +154,7 @@ export const messagesRouter = router({
         // The rooms the caller is in now (as GetRoomStats callers pass them): a room left or
         // kicked from, and any room they were never in, gives nothing.
         const { rooms } = await ctx.services.rooms.listMyRooms({}, o);
-        // (GetRoomStats' batch bound: beyond 1000 rooms, the first 1000 ListMyRooms gives.)
-        const roomIds = rooms.flatMap((r) => (r.room ? [r.room.id] : [])).slice(0, BATCHES.roomStats);
-        return ctx.services.messages.listMentions({ roomIds, limit: input.limit ?? PAGES.messages.default, pageToken: input.cursor ?? "" }, o);
+        return ctx.services.messages.listMentions({ roomIds: roomIdsOf(rooms), limit: input.limit ?? PAGES.messages.default, pageToken: input.cursor ?? "" }, o);
       });
       return { messages: page.messages.map(shapeMessage), nextCursor: page.nextPageToken || null };
     }),

@@ -6,12 +6,11 @@ import { PAGES } from "@parley/proto/rules";
 import { fields, pageLimit, seq } from "@parley/proto/rules/zod";
 import { call } from "../call.js";
 import { EdgeError } from "../errors.js";
+import { listMyRooms, roomIdsOf } from "../my-rooms.js";
 import { MessageOut, ThreadOut, shapeMessage, shapeThread } from "../shapes.js";
 import { authedProcedure, router } from "../trpc.js";
 
 const { id, pageToken } = fields;
-/** ListThreads and GetRoomStats take at most this many rooms. */
-const ROOMS_PER_CALL = 1000;
 const queryBoolean = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
 
 export const threadsRouter = router({
@@ -89,25 +88,19 @@ export const threadsRouter = router({
       z.strictObject({ limit: pageLimit(PAGES.messages).optional(), cursor: pageToken.optional(), unreadOnly: queryBoolean.optional() }).optional(),
     )
     .query(async ({ ctx, input = {} }) => {
-      // The caller's rooms come from the room service (as for GET /rooms): the message service lists
-      // follows only in rooms the caller is in now.
-      const { rooms } = await call(ctx.caller, (o) => ctx.services.rooms.listMyRooms({}, o));
-      const roomIds = rooms.flatMap((r) => (r.room ? [r.room.id] : [])).slice(0, ROOMS_PER_CALL);
-      const [page, stats] = await Promise.all([
-        call(ctx.caller, (o) =>
-          ctx.services.messages.listThreads(
-            { roomIds, limit: input.limit ?? PAGES.messages.default, pageToken: input.cursor ?? "", unreadOnly: input.unreadOnly ?? false },
-            o,
-          ),
+      // The caller's rooms with their counts, as for GET /rooms: the message service lists follows
+      // only in rooms the caller is in now.
+      const rooms = await call(ctx.caller, (o) => listMyRooms(ctx.services, o, ctx.log));
+      const page = await call(ctx.caller, (o) =>
+        ctx.services.messages.listThreads(
+          { roomIds: roomIdsOf(rooms), limit: input.limit ?? PAGES.messages.default, pageToken: input.cursor ?? "", unreadOnly: input.unreadOnly ?? false },
+          o,
         ),
-        call(ctx.caller, (o) =>
-          ctx.services.messages.getRoomStats({ rooms: rooms.slice(0, ROOMS_PER_CALL).flatMap((r) => (r.room ? [{ roomId: r.room.id, lastReadSeq: r.membership?.lastReadSeq ?? 0n }] : [])) }, o),
-        ),
-      ]);
+      );
       return {
         threads: page.threads.map(shapeThread),
         nextCursor: page.nextPageToken || null,
-        unreadThreadCount: stats.stats.reduce((sum, s) => sum + Number(s.unreadThreadCount), 0),
+        unreadThreadCount: rooms.reduce((sum, r) => sum + Number(r.unreadThreadCount), 0),
       };
     }),
 });

@@ -88,7 +88,8 @@ export function createRooms(deps: { people: People; connection: Connection; noti
       // Local knowledge that is ahead of the answer (a message or a read that raced it) wins.
       if (!local) return room;
       const lastReadSeq = Math.max(local.lastReadSeq, room.lastReadSeq);
-      return { ...room, lastReadSeq, unreadCount: isReading(room.id) || lastReadSeq >= room.lastSeq ? 0 : room.unreadCount, mentionCount: isReading(room.id) || lastReadSeq >= room.lastSeq ? 0 : room.mentionCount };
+      const caughtUp = isReading(room.id) || lastReadSeq >= room.lastSeq;
+      return { ...room, lastReadSeq, unreadCount: caughtUp ? 0 : room.unreadCount, mentionCount: caughtUp ? 0 : room.mentionCount };
     });
     setRooms(sortRooms(merged));
     setLoaded(true);
@@ -132,7 +133,7 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     const room = roomById(roomId);
     if (!room || seq <= room.lastReadSeq || (markReadSent.get(roomId) ?? 0) >= seq) return;
     markReadSent.set(roomId, seq);
-    patchRoom(roomId, (r) => ({ lastReadSeq: Math.max(r.lastReadSeq, seq), unreadCount: seq >= r.lastSeq ? 0 : r.unreadCount, mentionCount: seq >= r.lastSeq ? 0 : r.mentionCount }));
+    patchRoom(roomId, (r) => (seq >= r.lastSeq ? { lastReadSeq: seq, unreadCount: 0, mentionCount: 0 } : { lastReadSeq: Math.max(r.lastReadSeq, seq) }));
     const live = connection.live();
     const viaSocket = live ? live.markRead(roomId, BigInt(seq)).then(Number) : Promise.reject(new Error("offline"));
     viaSocket
