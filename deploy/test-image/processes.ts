@@ -66,6 +66,7 @@ function run(name: string, env: Record<string, string>, command: string[]): stri
   const container = `${prefix}${name}`;
   // Embedded databases on the /tmp tmpfs (podman mounts a tmpfs on DATA_DIR with root's ownership).
   const envArgs = Object.entries({ DATA_DIR: "/tmp/parley", INTERNAL_AUTH_SECRET: internalSecret, ...env }).flatMap(([k, v]) => ["--env", `${k}=${v}`]);
+  podman(["rm", "-f", "-t", "2", container], { check: false });
   podman(["run", "-d", "--name", container, "--network", network, "--network-alias", name, ...hardened,
     ...envArgs, image, ...command]);
   started.push(container);
@@ -81,6 +82,8 @@ function expectGracefulStop(name: string, container: string) {
 }
 
 try {
+  // What a killed earlier run left behind (run.sh removes it too; this script also runs alone).
+  podman(["network", "rm", "-f", network], { check: false });
   podman(["network", "create", network]);
   const addresses = Object.fromEntries(PROCESSES.filter((p) => p.health === "grpc").map((p) => [addressVariable(p.name), `${p.name}:${p.port}`]));
   // Each after what it calls, as the process table orders them.

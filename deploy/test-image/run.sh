@@ -53,6 +53,17 @@ HEALTH_PID=""
 step() { printf '\n=== [%ss] %s\n' "$(($(date +%s) - T0))" "$*"; }
 timed() { local t=$(date +%s); "$@"; echo "    (${*:1:2}: $(($(date +%s) - t)) s)"; }
 
+# Every container (labelled or named parleytest-* / parley-image-test-*), network and volume of
+# this test: at the end of a run, and at its start for what a killed run (SIGKILL, a machine
+# restart) could not remove.
+remove_leftovers() {
+  command -v podman >/dev/null || return 0
+  local c n v
+  for c in $(podman ps -a --format '{{.Names}}' | grep -E "^(${PROJECT}[-_]|parley-image-test-)" || true); do podman rm -f -t 5 "$c" >/dev/null; done
+  for n in $(podman network ls --format '{{.Name}}' | grep -E "^${PROJECT}_" || true); do podman network rm -f "$n" >/dev/null; done
+  for v in $(podman volume ls --format '{{.Name}}' | grep -E "^${PROJECT}_" || true); do podman volume rm -f "$v" >/dev/null; done
+}
+
 cleanup() {
   local rc=$?
   set +e
@@ -62,10 +73,7 @@ cleanup() {
     DOCKER_HOST="unix://$SOCK" docker-compose -p "$PROJECT" -f "$ROOT/docker-compose.yml" down --volumes --remove-orphans -t 20 >/dev/null 2>&1
   fi
   [ -n "$SERVICE_PID" ] && kill "$SERVICE_PID" 2>/dev/null && wait "$SERVICE_PID" 2>/dev/null
-  # Whatever a failed step left: this run's containers (labelled or named parleytest-*).
-  for c in $(podman ps -a --format '{{.Names}}' | grep -E "^(${PROJECT}[-_]|parley-image-test-)" || true); do podman rm -f -t 5 "$c" >/dev/null; done
-  for n in $(podman network ls --format '{{.Name}}' | grep -E "^${PROJECT}_" || true); do podman network rm -f "$n" >/dev/null; done
-  for v in $(podman volume ls --format '{{.Name}}' | grep -E "^${PROJECT}_" || true); do podman volume rm -f "$v" >/dev/null; done
+  remove_leftovers
   rm -rf "$WORK"
   printf '\n=== test:image %s after %s s\n' "$([ $rc = 0 ] && echo passed || echo FAILED)" "$(($(date +%s) - T0))"
   exit $rc
@@ -86,6 +94,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" uidmap fuse-overlayfs slirp4netns containernetworking-plugins iptables >/dev/null
 fi
 podman --version
+remove_leftovers
 
 # ---------------------------------------------------------------- 2. stand-in bases
 # A root filesystem is cached by what makes it (suite, packages, Node and npm versions, this

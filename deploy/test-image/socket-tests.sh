@@ -35,6 +35,9 @@ podman build --quiet --runtime runc --network host "${secret[@]}" -t "$TEST_IMAG
 echo "    test layer built in $(($(date +%s) - t0)) s"
 # On PostgreSQL and Redis (the stand-ins), so that the multi-node file runs too.
 network=parleytest_socket_tests
+# What a killed earlier run left (run.sh removes it too; this script also runs alone).
+podman rm -f -t 2 parley-image-test-pg parley-image-test-redis parley-image-test-socket-tests >/dev/null 2>&1 || true
+podman network rm -f "$network" >/dev/null 2>&1 || true
 podman network create "$network" >/dev/null
 trap 'podman rm -f -t 2 parley-image-test-pg parley-image-test-redis >/dev/null 2>&1; podman network rm -f "$network" >/dev/null 2>&1' EXIT
 podman run -d --name parley-image-test-pg --network "$network" --network-alias pg --tmpfs /var/lib/postgresql/data \

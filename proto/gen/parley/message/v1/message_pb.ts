@@ -12,7 +12,183 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file parley/message/v1/message.proto.
  */
 export const file_parley_message_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSLlBAoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglzZW5kZXJfaWQYBCABKAkSDAoEYm9keRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEhMKC3JlcGx5X3RvX2lkGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RlbGV0ZWQYCiABKAgSLwoLZGVsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmNoYW5nZRgMIAEoAxIuCglyZWFjdGlvbnMYDSADKAsyGy5wYXJsZXkubWVzc2FnZS52MS5SZWFjdGlvbhIsCghwaW5fdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcGlubmVkX2J5X2lkGA8gASgJEhgKEG1lbnRpb25fdXNlcl9pZHMYECADKAkSPgoRbWVudGlvbl9icm9hZGNhc3QYESABKA4yIy5wYXJsZXkubWVzc2FnZS52MS5NZW50aW9uQnJvYWRjYXN0EhYKDnRocmVhZF9yb290X2lkGBIgASgJEjAKBnRocmVhZBgTIAEoCzIgLnBhcmxleS5tZXNzYWdlLnYxLlRocmVhZFN1bW1hcnkSGQoRYWxzb19zZW50X3RvX3Jvb20YFCABKAgiigEKDVRocmVhZFN1bW1hcnkSEwoLcmVwbHlfY291bnQYASABKAUSMwoPbGFzdF9yZXBseV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9wYXJ0aWNpcGFudF9pZHMYAyADKAkSFgoObGFzdF9yZXBseV9zZXEYBCABKAMicgoGVGhyZWFkEigKBHJvb3QYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWZvbGxvd2luZxgCIAEoCBIVCg1sYXN0X3JlYWRfc2VxGAMgASgDEhQKDHVucmVhZF9jb3VudBgEIAEoAyI6CghSZWFjdGlvbhINCgVlbW9qaRgBIAEoCRINCgVjb3VudBgCIAEoBRIQCgh1c2VyX2lkcxgDIAMoCSKSAQoSU2VuZE1lc3NhZ2VSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDAoEYm9keRgCIAEoCRIVCg1jbGllbnRfbXNnX2lkGAMgASgJEhMKC3JlcGx5X3RvX2lkGAQgASgJEhYKDnRocmVhZF9yb290X2lkGAUgASgJEhkKEWFsc29fc2VuZF90b19yb29tGAYgASgIIlUKE1NlbmRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEQoJZHVwbGljYXRlGAIgASgIIpgBChNMaXN0TWVzc2FnZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSFAoKYmVmb3JlX3NlcRgCIAEoA0gAEhMKCWFmdGVyX3NlcRgDIAEoA0gAEhQKCmFyb3VuZF9zZXEYBCABKANIABINCgVsaW1pdBgFIAEoBRIWCg50aHJlYWRfcm9vdF9pZBgGIAEoCUIICgZjdXJzb3IikQEKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCgloYXNfb2xkZXIYAiABKAgSEQoJaGFzX25ld2VyGAMgASgIEhAKCGxhc3Rfc2VxGAQgASgDEhMKC2xhc3RfY2hhbmdlGAUgASgDImkKEkxpc3RDaGFuZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg0KBWFmdGVyGAIgASgDEg0KBWxpbWl0GAMgASgFEhYKCWFmdGVyX3NlcRgEIAEoA0gAiAEBQgwKCl9hZnRlcl9zZXEifAoTTGlzdENoYW5nZXNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEAoIaGFzX21vcmUYAiABKAgSEwoLbGFzdF9jaGFuZ2UYAyABKAMSEAoIbGFzdF9zZXEYBCABKAMiNgoSRWRpdE1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSDAoEYm9keRgCIAEoCSJCChNFZGl0TWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIioKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkiRAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIjoKEFJvb21SZWFkUG9zaXRpb24SDwoHcm9vbV9pZBgBIAEoCRIVCg1sYXN0X3JlYWRfc2VxGAIgASgDIkkKE0dldFJvb21TdGF0c1JlcXVlc3QSMgoFcm9vbXMYASADKAsyIy5wYXJsZXkubWVzc2FnZS52MS5Sb29tUmVhZFBvc2l0aW9uIsUBCglSb29tU3RhdHMSDwoHcm9vbV9pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoAxIUCgx1bnJlYWRfY291bnQYAyABKAMSNgoSbGFzdF9hY3Rpdml0eV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtsYXN0X2NoYW5nZRgFIAEoAxIVCg1tZW50aW9uX2NvdW50GAYgASgDEhsKE3VucmVhZF90aHJlYWRfY291bnQYByABKAMiQwoUR2V0Um9vbVN0YXRzUmVzcG9uc2USKwoFc3RhdHMYASADKAsyHC5wYXJsZXkubWVzc2FnZS52MS5Sb29tU3RhdHMiLwoPTWFya1JlYWRSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgDIikKEE1hcmtSZWFkUmVzcG9uc2USFQoNbGFzdF9yZWFkX3NlcRgBIAEoAyI3ChJBZGRSZWFjdGlvblJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRINCgVlbW9qaRgCIAEoCSJCChNBZGRSZWFjdGlvblJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIjoKFVJlbW92ZVJlYWN0aW9uUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEg0KBWVtb2ppGAIgASgJIkUKFlJlbW92ZVJlYWN0aW9uUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiJwoRUGluTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJBChJQaW5NZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKQoTVW5waW5NZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkMKFFVucGluTWVzc2FnZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlIkUKD0xpc3RQaW5zUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiWQoQTGlzdFBpbnNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiMKEEdldFRocmVhZFJlcXVlc3QSDwoHcm9vdF9pZBgBIAEoCSI+ChFHZXRUaHJlYWRSZXNwb25zZRIpCgZ0aHJlYWQYASABKAsyGS5wYXJsZXkubWVzc2FnZS52MS5UaHJlYWQiJgoTRm9sbG93VGhyZWFkUmVxdWVzdBIPCgdyb290X2lkGAEgASgJIkEKFEZvbGxvd1RocmVhZFJlc3BvbnNlEikKBnRocmVhZBgBIAEoCzIZLnBhcmxleS5tZXNzYWdlLnYxLlRocmVhZCIoChVVbmZvbGxvd1RocmVhZFJlcXVlc3QSDwoHcm9vdF9pZBgBIAEoCSJDChZVbmZvbGxvd1RocmVhZFJlc3BvbnNlEikKBnRocmVhZBgBIAEoCzIZLnBhcmxleS5tZXNzYWdlLnYxLlRocmVhZCJeChJMaXN0VGhyZWFkc1JlcXVlc3QSEAoIcm9vbV9pZHMYASADKAkSDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRITCgt1bnJlYWRfb25seRgEIAEoCCJaChNMaXN0VGhyZWFkc1Jlc3BvbnNlEioKB3RocmVhZHMYASADKAsyGS5wYXJsZXkubWVzc2FnZS52MS5UaHJlYWQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjUKFU1hcmtUaHJlYWRSZWFkUmVxdWVzdBIPCgdyb290X2lkGAEgASgJEgsKA3NlcRgCIAEoAyJDChZNYXJrVGhyZWFkUmVhZFJlc3BvbnNlEikKBnRocmVhZBgBIAEoCzIZLnBhcmxleS5tZXNzYWdlLnYxLlRocmVhZCJKChNMaXN0TWVudGlvbnNSZXF1ZXN0EhAKCHJvb21faWRzGAEgAygJEg0KBWxpbWl0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiXQoUTGlzdE1lbnRpb25zUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIwChpMaXN0TWVzc2FnZVZlcnNpb25zUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIpIBCg5NZXNzYWdlVmVyc2lvbhIPCgd2ZXJzaW9uGAEgASgFEgwKBGJvZHkYAiABKAkSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHJlcGxhY2VfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUgobTGlzdE1lc3NhZ2VWZXJzaW9uc1Jlc3BvbnNlEjMKCHZlcnNpb25zGAEgAygLMiEucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZVZlcnNpb24qbQoQTWVudGlvbkJyb2FkY2FzdBIhCh1NRU5USU9OX0JST0FEQ0FTVF9VTlNQRUNJRklFRBAAEhoKFk1FTlRJT05fQlJPQURDQVNUX1JPT00QARIaChZNRU5USU9OX0JST0FEQ0FTVF9IRVJFEAIytw4KDk1lc3NhZ2VTZXJ2aWNlElwKC1NlbmRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJfCgxMaXN0TWVzc2FnZXMSJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2USXAoLRWRpdE1lc3NhZ2USJS5wYXJsZXkubWVzc2FnZS52MS5FZGl0TWVzc2FnZVJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5FZGl0TWVzc2FnZVJlc3BvbnNlEmIKDURlbGV0ZU1lc3NhZ2USJy5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBooLnBhcmxleS5tZXNzYWdlLnYxLkRlbGV0ZU1lc3NhZ2VSZXNwb25zZRJfCgxHZXRSb29tU3RhdHMSJi5wYXJsZXkubWVzc2FnZS52MS5HZXRSb29tU3RhdHNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVzcG9uc2USXAoLTGlzdENoYW5nZXMSJS5wYXJsZXkubWVzc2FnZS52MS5MaXN0Q2hhbmdlc1JlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0Q2hhbmdlc1Jlc3BvbnNlElMKCE1hcmtSZWFkEiIucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXF1ZXN0GiMucGFybGV5Lm1lc3NhZ2UudjEuTWFya1JlYWRSZXNwb25zZRJcCgtBZGRSZWFjdGlvbhIlLnBhcmxleS5tZXNzYWdlLnYxLkFkZFJlYWN0aW9uUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLkFkZFJlYWN0aW9uUmVzcG9uc2USZQoOUmVtb3ZlUmVhY3Rpb24SKC5wYXJsZXkubWVzc2FnZS52MS5SZW1vdmVSZWFjdGlvblJlcXVlc3QaKS5wYXJsZXkubWVzc2FnZS52MS5SZW1vdmVSZWFjdGlvblJlc3BvbnNlElkKClBpbk1lc3NhZ2USJC5wYXJsZXkubWVzc2FnZS52MS5QaW5NZXNzYWdlUmVxdWVzdBolLnBhcmxleS5tZXNzYWdlLnYxLlBpbk1lc3NhZ2VSZXNwb25zZRJfCgxVbnBpbk1lc3NhZ2USJi5wYXJsZXkubWVzc2FnZS52MS5VbnBpbk1lc3NhZ2VSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuVW5waW5NZXNzYWdlUmVzcG9uc2USUwoITGlzdFBpbnMSIi5wYXJsZXkubWVzc2FnZS52MS5MaXN0UGluc1JlcXVlc3QaIy5wYXJsZXkubWVzc2FnZS52MS5MaXN0UGluc1Jlc3BvbnNlElYKCUdldFRocmVhZBIjLnBhcmxleS5tZXNzYWdlLnYxLkdldFRocmVhZFJlcXVlc3QaJC5wYXJsZXkubWVzc2FnZS52MS5HZXRUaHJlYWRSZXNwb25zZRJfCgxGb2xsb3dUaHJlYWQSJi5wYXJsZXkubWVzc2FnZS52MS5Gb2xsb3dUaHJlYWRSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuRm9sbG93VGhyZWFkUmVzcG9uc2USZQoOVW5mb2xsb3dUaHJlYWQSKC5wYXJsZXkubWVzc2FnZS52MS5VbmZvbGxvd1RocmVhZFJlcXVlc3QaKS5wYXJsZXkubWVzc2FnZS52MS5VbmZvbGxvd1RocmVhZFJlc3BvbnNlElwKC0xpc3RUaHJlYWRzEiUucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFRocmVhZHNSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFRocmVhZHNSZXNwb25zZRJlCg5NYXJrVGhyZWFkUmVhZBIoLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtUaHJlYWRSZWFkUmVxdWVzdBopLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtUaHJlYWRSZWFkUmVzcG9uc2USXwoMTGlzdE1lbnRpb25zEiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lbnRpb25zUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZW50aW9uc1Jlc3BvbnNlEnQKE0xpc3RNZXNzYWdlVmVyc2lvbnMSLS5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVzc2FnZVZlcnNpb25zUmVxdWVzdBouLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlVmVyc2lvbnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKdAQoVU2VhcmNoTWVzc2FnZXNSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEg0KBWxpbWl0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSLQoFb3JkZXIYBCABKA4yHi5wYXJsZXkubWVzc2FnZS52MS5TZWFyY2hPcmRlchIRCgl0aW1lX3pvbmUYBSABKAkSEAoIcm9vbV9pZHMYBiADKAkiMAoLU25pcHBldFBhcnQSDAoEdGV4dBgBIAEoCRITCgtoaWdobGlnaHRlZBgCIAEoCCKlAQoJU2VhcmNoSGl0EisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEi8KB3NuaXBwZXQYAiADKAsyHi5wYXJsZXkubWVzc2FnZS52MS5TbmlwcGV0UGFydBIdChVzbmlwcGV0X3N0YXJ0c19pbnNpZGUYAyABKAgSGwoTc25pcHBldF9lbmRzX2luc2lkZRgEIAEoCCIxCg9TZWFyY2hSb29tQ291bnQSDwoHcm9vbV9pZBgBIAEoCRINCgVjb3VudBgCIAEoBSKtAQoWU2VhcmNoTWVzc2FnZXNSZXNwb25zZRIqCgRoaXRzGAEgAygLMhwucGFybGV5Lm1lc3NhZ2UudjEuU2VhcmNoSGl0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRI3Cgtyb29tX2NvdW50cxgDIAMoCzIiLnBhcmxleS5tZXNzYWdlLnYxLlNlYXJjaFJvb21Db3VudBIVCg1jb3VudHNfY2FwcGVkGAQgASgIIuUECgdNZXNzYWdlEgoKAmlkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSCwoDc2VxGAMgASgDEhEKCXNlbmRlcl9pZBgEIAEoCRIMCgRib2R5GAUgASgJEhUKDWNsaWVudF9tc2dfaWQYBiABKAkSEwoLcmVwbHlfdG9faWQYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWVkaXRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHZGVsZXRlZBgKIAEoCBIvCgtkZWxldGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGY2hhbmdlGAwgASgDEi4KCXJlYWN0aW9ucxgNIAMoCzIbLnBhcmxleS5tZXNzYWdlLnYxLlJlYWN0aW9uEiwKCHBpbl90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxwaW5uZWRfYnlfaWQYDyABKAkSGAoQbWVudGlvbl91c2VyX2lkcxgQIAMoCRI+ChFtZW50aW9uX2Jyb2FkY2FzdBgRIAEoDjIjLnBhcmxleS5tZXNzYWdlLnYxLk1lbnRpb25Ccm9hZGNhc3QSFgoOdGhyZWFkX3Jvb3RfaWQYEiABKAkSMAoGdGhyZWFkGBMgASgLMiAucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkU3VtbWFyeRIZChFhbHNvX3NlbnRfdG9fcm9vbRgUIAEoCCKKAQoNVGhyZWFkU3VtbWFyeRITCgtyZXBseV9jb3VudBgBIAEoBRIzCg9sYXN0X3JlcGx5X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3BhcnRpY2lwYW50X2lkcxgDIAMoCRIWCg5sYXN0X3JlcGx5X3NlcRgEIAEoAyJyCgZUaHJlYWQSKAoEcm9vdBgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEQoJZm9sbG93aW5nGAIgASgIEhUKDWxhc3RfcmVhZF9zZXEYAyABKAMSFAoMdW5yZWFkX2NvdW50GAQgASgDIjoKCFJlYWN0aW9uEg0KBWVtb2ppGAEgASgJEg0KBWNvdW50GAIgASgFEhAKCHVzZXJfaWRzGAMgAygJIpIBChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkSFgoOdGhyZWFkX3Jvb3RfaWQYBSABKAkSGQoRYWxzb19zZW5kX3RvX3Jvb20YBiABKAgiVQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCglkdXBsaWNhdGUYAiABKAgimAEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIUCgpiZWZvcmVfc2VxGAIgASgDSAASEwoJYWZ0ZXJfc2VxGAMgASgDSAASFAoKYXJvdW5kX3NlcRgEIAEoA0gAEg0KBWxpbWl0GAUgASgFEhYKDnRocmVhZF9yb290X2lkGAYgASgJQggKBmN1cnNvciKRAQoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWhhc19vbGRlchgCIAEoCBIRCgloYXNfbmV3ZXIYAyABKAgSEAoIbGFzdF9zZXEYBCABKAMSEwoLbGFzdF9jaGFuZ2UYBSABKAMiaQoSTGlzdENoYW5nZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFYWZ0ZXIYAiABKAMSDQoFbGltaXQYAyABKAUSFgoJYWZ0ZXJfc2VxGAQgASgDSACIAQFCDAoKX2FmdGVyX3NlcSJ8ChNMaXN0Q2hhbmdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgCIAEoCBITCgtsYXN0X2NoYW5nZRgDIAEoAxIQCghsYXN0X3NlcRgEIAEoAyI2ChJFZGl0TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRIMCgRib2R5GAIgASgJIkIKE0VkaXRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKgoURGVsZXRlTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJEChVEZWxldGVNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiOgoQUm9vbVJlYWRQb3NpdGlvbhIPCgdyb29tX2lkGAEgASgJEhUKDWxhc3RfcmVhZF9zZXEYAiABKAMiSQoTR2V0Um9vbVN0YXRzUmVxdWVzdBIyCgVyb29tcxgBIAMoCzIjLnBhcmxleS5tZXNzYWdlLnYxLlJvb21SZWFkUG9zaXRpb24ixQEKCVJvb21TdGF0cxIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDEhQKDHVucmVhZF9jb3VudBgDIAEoAxI2ChJsYXN0X2FjdGl2aXR5X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xhc3RfY2hhbmdlGAUgASgDEhUKDW1lbnRpb25fY291bnQYBiABKAMSGwoTdW5yZWFkX3RocmVhZF9jb3VudBgHIAEoAyJDChRHZXRSb29tU3RhdHNSZXNwb25zZRIrCgVzdGF0cxgBIAMoCzIcLnBhcmxleS5tZXNzYWdlLnYxLlJvb21TdGF0cyIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiKQoQTWFya1JlYWRSZXNwb25zZRIVCg1sYXN0X3JlYWRfc2VxGAEgASgDIjcKEkFkZFJlYWN0aW9uUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEg0KBWVtb2ppGAIgASgJIkIKE0FkZFJlYWN0aW9uUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiOgoVUmVtb3ZlUmVhY3Rpb25SZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSDQoFZW1vamkYAiABKAkiRQoWUmVtb3ZlUmVhY3Rpb25SZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSInChFQaW5NZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkEKElBpbk1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIpChNVbnBpbk1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkiQwoUVW5waW5NZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiRQoPTGlzdFBpbnNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJZChBMaXN0UGluc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoQR2V0VGhyZWFkUmVxdWVzdBIPCgdyb290X2lkGAEgASgJIj4KEUdldFRocmVhZFJlc3BvbnNlEikKBnRocmVhZBgBIAEoCzIZLnBhcmxleS5tZXNzYWdlLnYxLlRocmVhZCImChNGb2xsb3dUaHJlYWRSZXF1ZXN0Eg8KB3Jvb3RfaWQYASABKAkiQQoURm9sbG93VGhyZWFkUmVzcG9uc2USKQoGdGhyZWFkGAEgASgLMhkucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkIigKFVVuZm9sbG93VGhyZWFkUmVxdWVzdBIPCgdyb290X2lkGAEgASgJIkMKFlVuZm9sbG93VGhyZWFkUmVzcG9uc2USKQoGdGhyZWFkGAEgASgLMhkucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkIl4KEkxpc3RUaHJlYWRzUmVxdWVzdBIQCghyb29tX2lkcxgBIAMoCRINCgVsaW1pdBgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhMKC3VucmVhZF9vbmx5GAQgASgIIloKE0xpc3RUaHJlYWRzUmVzcG9uc2USKgoHdGhyZWFkcxgBIAMoCzIZLnBhcmxleS5tZXNzYWdlLnYxLlRocmVhZBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNQoVTWFya1RocmVhZFJlYWRSZXF1ZXN0Eg8KB3Jvb3RfaWQYASABKAkSCwoDc2VxGAIgASgDIkMKFk1hcmtUaHJlYWRSZWFkUmVzcG9uc2USKQoGdGhyZWFkGAEgASgLMhkucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkIkoKE0xpc3RNZW50aW9uc1JlcXVlc3QSEAoIcm9vbV9pZHMYASADKAkSDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJdChRMaXN0TWVudGlvbnNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKGkxpc3RNZXNzYWdlVmVyc2lvbnNSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkikgEKDk1lc3NhZ2VWZXJzaW9uEg8KB3ZlcnNpb24YASABKAUSDAoEYm9keRgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMcmVwbGFjZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChtMaXN0TWVzc2FnZVZlcnNpb25zUmVzcG9uc2USMwoIdmVyc2lvbnMYASADKAsyIS5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlVmVyc2lvbipgCgtTZWFyY2hPcmRlchIcChhTRUFSQ0hfT1JERVJfVU5TUEVDSUZJRUQQABIaChZTRUFSQ0hfT1JERVJfUkVMRVZBTkNFEAESFwoTU0VBUkNIX09SREVSX05FV0VTVBACKm0KEE1lbnRpb25Ccm9hZGNhc3QSIQodTUVOVElPTl9CUk9BRENBU1RfVU5TUEVDSUZJRUQQABIaChZNRU5USU9OX0JST0FEQ0FTVF9ST09NEAESGgoWTUVOVElPTl9CUk9BRENBU1RfSEVSRRACMp4PCg5NZXNzYWdlU2VydmljZRJcCgtTZW5kTWVzc2FnZRIlLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USXwoMTGlzdE1lc3NhZ2VzEiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlElwKC0VkaXRNZXNzYWdlEiUucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuRWRpdE1lc3NhZ2VSZXNwb25zZRJiCg1EZWxldGVNZXNzYWdlEicucGFybGV5Lm1lc3NhZ2UudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaKC5wYXJsZXkubWVzc2FnZS52MS5EZWxldGVNZXNzYWdlUmVzcG9uc2USXwoMR2V0Um9vbVN0YXRzEiYucGFybGV5Lm1lc3NhZ2UudjEuR2V0Um9vbVN0YXRzUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkdldFJvb21TdGF0c1Jlc3BvbnNlElwKC0xpc3RDaGFuZ2VzEiUucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuTGlzdENoYW5nZXNSZXNwb25zZRJTCghNYXJrUmVhZBIiLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVxdWVzdBojLnBhcmxleS5tZXNzYWdlLnYxLk1hcmtSZWFkUmVzcG9uc2USXAoLQWRkUmVhY3Rpb24SJS5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5BZGRSZWFjdGlvblJlc3BvbnNlEmUKDlJlbW92ZVJlYWN0aW9uEigucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXF1ZXN0GikucGFybGV5Lm1lc3NhZ2UudjEuUmVtb3ZlUmVhY3Rpb25SZXNwb25zZRJZCgpQaW5NZXNzYWdlEiQucGFybGV5Lm1lc3NhZ2UudjEuUGluTWVzc2FnZVJlcXVlc3QaJS5wYXJsZXkubWVzc2FnZS52MS5QaW5NZXNzYWdlUmVzcG9uc2USXwoMVW5waW5NZXNzYWdlEiYucGFybGV5Lm1lc3NhZ2UudjEuVW5waW5NZXNzYWdlUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLlVucGluTWVzc2FnZVJlc3BvbnNlElMKCExpc3RQaW5zEiIucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFBpbnNSZXF1ZXN0GiMucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFBpbnNSZXNwb25zZRJWCglHZXRUaHJlYWQSIy5wYXJsZXkubWVzc2FnZS52MS5HZXRUaHJlYWRSZXF1ZXN0GiQucGFybGV5Lm1lc3NhZ2UudjEuR2V0VGhyZWFkUmVzcG9uc2USXwoMRm9sbG93VGhyZWFkEiYucGFybGV5Lm1lc3NhZ2UudjEuRm9sbG93VGhyZWFkUmVxdWVzdBonLnBhcmxleS5tZXNzYWdlLnYxLkZvbGxvd1RocmVhZFJlc3BvbnNlEmUKDlVuZm9sbG93VGhyZWFkEigucGFybGV5Lm1lc3NhZ2UudjEuVW5mb2xsb3dUaHJlYWRSZXF1ZXN0GikucGFybGV5Lm1lc3NhZ2UudjEuVW5mb2xsb3dUaHJlYWRSZXNwb25zZRJcCgtMaXN0VGhyZWFkcxIlLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RUaHJlYWRzUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RUaHJlYWRzUmVzcG9uc2USZQoOTWFya1RocmVhZFJlYWQSKC5wYXJsZXkubWVzc2FnZS52MS5NYXJrVGhyZWFkUmVhZFJlcXVlc3QaKS5wYXJsZXkubWVzc2FnZS52MS5NYXJrVGhyZWFkUmVhZFJlc3BvbnNlEl8KDExpc3RNZW50aW9ucxImLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZW50aW9uc1JlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVudGlvbnNSZXNwb25zZRJ0ChNMaXN0TWVzc2FnZVZlcnNpb25zEi0ucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VWZXJzaW9uc1JlcXVlc3QaLi5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVzc2FnZVZlcnNpb25zUmVzcG9uc2USZQoOU2VhcmNoTWVzc2FnZXMSKC5wYXJsZXkubWVzc2FnZS52MS5TZWFyY2hNZXNzYWdlc1JlcXVlc3QaKS5wYXJsZXkubWVzc2FnZS52MS5TZWFyY2hNZXNzYWdlc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+
+/**
+ * @generated from message parley.message.v1.SearchMessagesRequest
+ */
+export type SearchMessagesRequest = Message$1<"parley.message.v1.SearchMessagesRequest"> & {
+  /**
+   * 1-500 characters of query syntax.
+   *
+   * @generated from field: string query = 1;
+   */
+  query: string;
+
+  /**
+   * 1-50, default 20.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * From a previous response's next_page_token for the same query, order, time zone and rooms;
+   * empty for the first page. Pages are stable: messages sent after the first page was read do not
+   * shift later pages.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * @generated from field: parley.message.v1.SearchOrder order = 4;
+   */
+  order: SearchOrder;
+
+  /**
+   * The IANA time zone the query's dates (before:, after:, on:) are days of; default UTC.
+   *
+   * @generated from field: string time_zone = 5;
+   */
+  timeZone: string;
+
+  /**
+   * Only these rooms (at most 100; ones the caller is not in match nothing), with any in: of the query.
+   *
+   * @generated from field: repeated string room_ids = 6;
+   */
+  roomIds: string[];
+};
+
+/**
+ * Describes the message parley.message.v1.SearchMessagesRequest.
+ * Use `create(SearchMessagesRequestSchema)` to create a new message.
+ */
+export const SearchMessagesRequestSchema: GenMessage<SearchMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 0);
+
+/**
+ * A piece of a snippet: matched text is highlighted.
+ *
+ * @generated from message parley.message.v1.SnippetPart
+ */
+export type SnippetPart = Message$1<"parley.message.v1.SnippetPart"> & {
+  /**
+   * @generated from field: string text = 1;
+   */
+  text: string;
+
+  /**
+   * @generated from field: bool highlighted = 2;
+   */
+  highlighted: boolean;
+};
+
+/**
+ * Describes the message parley.message.v1.SnippetPart.
+ * Use `create(SnippetPartSchema)` to create a new message.
+ */
+export const SnippetPartSchema: GenMessage<SnippetPart> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 1);
+
+/**
+ * @generated from message parley.message.v1.SearchHit
+ */
+export type SearchHit = Message$1<"parley.message.v1.SearchHit"> & {
+  /**
+   * @generated from field: parley.message.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+
+  /**
+   * The part of the body around the first match (the whole body when short), in pieces; the
+   * pieces joined are a substring of the body.
+   *
+   * @generated from field: repeated parley.message.v1.SnippetPart snippet = 2;
+   */
+  snippet: SnippetPart[];
+
+  /**
+   * Whether the snippet leaves out text before / after it.
+   *
+   * @generated from field: bool snippet_starts_inside = 3;
+   */
+  snippetStartsInside: boolean;
+
+  /**
+   * @generated from field: bool snippet_ends_inside = 4;
+   */
+  snippetEndsInside: boolean;
+};
+
+/**
+ * Describes the message parley.message.v1.SearchHit.
+ * Use `create(SearchHitSchema)` to create a new message.
+ */
+export const SearchHitSchema: GenMessage<SearchHit> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 2);
+
+/**
+ * How many messages match in one room.
+ *
+ * @generated from message parley.message.v1.SearchRoomCount
+ */
+export type SearchRoomCount = Message$1<"parley.message.v1.SearchRoomCount"> & {
+  /**
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * @generated from field: int32 count = 2;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message parley.message.v1.SearchRoomCount.
+ * Use `create(SearchRoomCountSchema)` to create a new message.
+ */
+export const SearchRoomCountSchema: GenMessage<SearchRoomCount> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 3);
+
+/**
+ * @generated from message parley.message.v1.SearchMessagesResponse
+ */
+export type SearchMessagesResponse = Message$1<"parley.message.v1.SearchMessagesResponse"> & {
+  /**
+   * @generated from field: repeated parley.message.v1.SearchHit hits = 1;
+   */
+  hits: SearchHit[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * Matches per room of the caller's (rooms with none left out), most first, over the first
+   * 1,000 matches at most: counts_capped tells when there are more.
+   *
+   * @generated from field: repeated parley.message.v1.SearchRoomCount room_counts = 3;
+   */
+  roomCounts: SearchRoomCount[];
+
+  /**
+   * @generated from field: bool counts_capped = 4;
+   */
+  countsCapped: boolean;
+};
+
+/**
+ * Describes the message parley.message.v1.SearchMessagesResponse.
+ * Use `create(SearchMessagesResponseSchema)` to create a new message.
+ */
+export const SearchMessagesResponseSchema: GenMessage<SearchMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 4);
 
 /**
  * @generated from message parley.message.v1.Message
@@ -152,7 +328,7 @@ export type Message = Message$1<"parley.message.v1.Message"> & {
  * Use `create(MessageSchema)` to create a new message.
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 0);
+  messageDesc(file_parley_message_v1_message, 5);
 
 /**
  * The replies of a thread, as its root shows them.
@@ -194,7 +370,7 @@ export type ThreadSummary = Message$1<"parley.message.v1.ThreadSummary"> & {
  * Use `create(ThreadSummarySchema)` to create a new message.
  */
 export const ThreadSummarySchema: GenMessage<ThreadSummary> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 1);
+  messageDesc(file_parley_message_v1_message, 6);
 
 /**
  * A thread as the caller sees it.
@@ -232,7 +408,7 @@ export type Thread = Message$1<"parley.message.v1.Thread"> & {
  * Use `create(ThreadSchema)` to create a new message.
  */
 export const ThreadSchema: GenMessage<Thread> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 2);
+  messageDesc(file_parley_message_v1_message, 7);
 
 /**
  * One emoji's reactions to a message.
@@ -267,7 +443,7 @@ export type Reaction = Message$1<"parley.message.v1.Reaction"> & {
  * Use `create(ReactionSchema)` to create a new message.
  */
 export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 3);
+  messageDesc(file_parley_message_v1_message, 8);
 
 /**
  * @generated from message parley.message.v1.SendMessageRequest
@@ -317,7 +493,7 @@ export type SendMessageRequest = Message$1<"parley.message.v1.SendMessageRequest
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 4);
+  messageDesc(file_parley_message_v1_message, 9);
 
 /**
  * @generated from message parley.message.v1.SendMessageResponse
@@ -341,7 +517,7 @@ export type SendMessageResponse = Message$1<"parley.message.v1.SendMessageRespon
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 5);
+  messageDesc(file_parley_message_v1_message, 10);
 
 /**
  * @generated from message parley.message.v1.ListMessagesRequest
@@ -404,7 +580,7 @@ export type ListMessagesRequest = Message$1<"parley.message.v1.ListMessagesReque
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 6);
+  messageDesc(file_parley_message_v1_message, 11);
 
 /**
  * @generated from message parley.message.v1.ListMessagesResponse
@@ -450,7 +626,7 @@ export type ListMessagesResponse = Message$1<"parley.message.v1.ListMessagesResp
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 7);
+  messageDesc(file_parley_message_v1_message, 12);
 
 /**
  * @generated from message parley.message.v1.ListChangesRequest
@@ -490,7 +666,7 @@ export type ListChangesRequest = Message$1<"parley.message.v1.ListChangesRequest
  * Use `create(ListChangesRequestSchema)` to create a new message.
  */
 export const ListChangesRequestSchema: GenMessage<ListChangesRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 8);
+  messageDesc(file_parley_message_v1_message, 13);
 
 /**
  * @generated from message parley.message.v1.ListChangesResponse
@@ -531,7 +707,7 @@ export type ListChangesResponse = Message$1<"parley.message.v1.ListChangesRespon
  * Use `create(ListChangesResponseSchema)` to create a new message.
  */
 export const ListChangesResponseSchema: GenMessage<ListChangesResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 9);
+  messageDesc(file_parley_message_v1_message, 14);
 
 /**
  * @generated from message parley.message.v1.EditMessageRequest
@@ -553,7 +729,7 @@ export type EditMessageRequest = Message$1<"parley.message.v1.EditMessageRequest
  * Use `create(EditMessageRequestSchema)` to create a new message.
  */
 export const EditMessageRequestSchema: GenMessage<EditMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 10);
+  messageDesc(file_parley_message_v1_message, 15);
 
 /**
  * @generated from message parley.message.v1.EditMessageResponse
@@ -570,7 +746,7 @@ export type EditMessageResponse = Message$1<"parley.message.v1.EditMessageRespon
  * Use `create(EditMessageResponseSchema)` to create a new message.
  */
 export const EditMessageResponseSchema: GenMessage<EditMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 11);
+  messageDesc(file_parley_message_v1_message, 16);
 
 /**
  * @generated from message parley.message.v1.DeleteMessageRequest
@@ -587,7 +763,7 @@ export type DeleteMessageRequest = Message$1<"parley.message.v1.DeleteMessageReq
  * Use `create(DeleteMessageRequestSchema)` to create a new message.
  */
 export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 12);
+  messageDesc(file_parley_message_v1_message, 17);
 
 /**
  * @generated from message parley.message.v1.DeleteMessageResponse
@@ -604,7 +780,7 @@ export type DeleteMessageResponse = Message$1<"parley.message.v1.DeleteMessageRe
  * Use `create(DeleteMessageResponseSchema)` to create a new message.
  */
 export const DeleteMessageResponseSchema: GenMessage<DeleteMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 13);
+  messageDesc(file_parley_message_v1_message, 18);
 
 /**
  * @generated from message parley.message.v1.RoomReadPosition
@@ -626,7 +802,7 @@ export type RoomReadPosition = Message$1<"parley.message.v1.RoomReadPosition"> &
  * Use `create(RoomReadPositionSchema)` to create a new message.
  */
 export const RoomReadPositionSchema: GenMessage<RoomReadPosition> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 14);
+  messageDesc(file_parley_message_v1_message, 19);
 
 /**
  * @generated from message parley.message.v1.GetRoomStatsRequest
@@ -646,7 +822,7 @@ export type GetRoomStatsRequest = Message$1<"parley.message.v1.GetRoomStatsReque
  * Use `create(GetRoomStatsRequestSchema)` to create a new message.
  */
 export const GetRoomStatsRequestSchema: GenMessage<GetRoomStatsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 15);
+  messageDesc(file_parley_message_v1_message, 20);
 
 /**
  * @generated from message parley.message.v1.RoomStats
@@ -702,7 +878,7 @@ export type RoomStats = Message$1<"parley.message.v1.RoomStats"> & {
  * Use `create(RoomStatsSchema)` to create a new message.
  */
 export const RoomStatsSchema: GenMessage<RoomStats> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 16);
+  messageDesc(file_parley_message_v1_message, 21);
 
 /**
  * @generated from message parley.message.v1.GetRoomStatsResponse
@@ -719,7 +895,7 @@ export type GetRoomStatsResponse = Message$1<"parley.message.v1.GetRoomStatsResp
  * Use `create(GetRoomStatsResponseSchema)` to create a new message.
  */
 export const GetRoomStatsResponseSchema: GenMessage<GetRoomStatsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 17);
+  messageDesc(file_parley_message_v1_message, 22);
 
 /**
  * @generated from message parley.message.v1.MarkReadRequest
@@ -741,7 +917,7 @@ export type MarkReadRequest = Message$1<"parley.message.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 18);
+  messageDesc(file_parley_message_v1_message, 23);
 
 /**
  * @generated from message parley.message.v1.MarkReadResponse
@@ -760,7 +936,7 @@ export type MarkReadResponse = Message$1<"parley.message.v1.MarkReadResponse"> &
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 19);
+  messageDesc(file_parley_message_v1_message, 24);
 
 /**
  * @generated from message parley.message.v1.AddReactionRequest
@@ -784,7 +960,7 @@ export type AddReactionRequest = Message$1<"parley.message.v1.AddReactionRequest
  * Use `create(AddReactionRequestSchema)` to create a new message.
  */
 export const AddReactionRequestSchema: GenMessage<AddReactionRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 20);
+  messageDesc(file_parley_message_v1_message, 25);
 
 /**
  * @generated from message parley.message.v1.AddReactionResponse
@@ -801,7 +977,7 @@ export type AddReactionResponse = Message$1<"parley.message.v1.AddReactionRespon
  * Use `create(AddReactionResponseSchema)` to create a new message.
  */
 export const AddReactionResponseSchema: GenMessage<AddReactionResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 21);
+  messageDesc(file_parley_message_v1_message, 26);
 
 /**
  * @generated from message parley.message.v1.RemoveReactionRequest
@@ -823,7 +999,7 @@ export type RemoveReactionRequest = Message$1<"parley.message.v1.RemoveReactionR
  * Use `create(RemoveReactionRequestSchema)` to create a new message.
  */
 export const RemoveReactionRequestSchema: GenMessage<RemoveReactionRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 22);
+  messageDesc(file_parley_message_v1_message, 27);
 
 /**
  * @generated from message parley.message.v1.RemoveReactionResponse
@@ -840,7 +1016,7 @@ export type RemoveReactionResponse = Message$1<"parley.message.v1.RemoveReaction
  * Use `create(RemoveReactionResponseSchema)` to create a new message.
  */
 export const RemoveReactionResponseSchema: GenMessage<RemoveReactionResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 23);
+  messageDesc(file_parley_message_v1_message, 28);
 
 /**
  * @generated from message parley.message.v1.PinMessageRequest
@@ -857,7 +1033,7 @@ export type PinMessageRequest = Message$1<"parley.message.v1.PinMessageRequest">
  * Use `create(PinMessageRequestSchema)` to create a new message.
  */
 export const PinMessageRequestSchema: GenMessage<PinMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 24);
+  messageDesc(file_parley_message_v1_message, 29);
 
 /**
  * @generated from message parley.message.v1.PinMessageResponse
@@ -874,7 +1050,7 @@ export type PinMessageResponse = Message$1<"parley.message.v1.PinMessageResponse
  * Use `create(PinMessageResponseSchema)` to create a new message.
  */
 export const PinMessageResponseSchema: GenMessage<PinMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 25);
+  messageDesc(file_parley_message_v1_message, 30);
 
 /**
  * @generated from message parley.message.v1.UnpinMessageRequest
@@ -891,7 +1067,7 @@ export type UnpinMessageRequest = Message$1<"parley.message.v1.UnpinMessageReque
  * Use `create(UnpinMessageRequestSchema)` to create a new message.
  */
 export const UnpinMessageRequestSchema: GenMessage<UnpinMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 26);
+  messageDesc(file_parley_message_v1_message, 31);
 
 /**
  * @generated from message parley.message.v1.UnpinMessageResponse
@@ -908,7 +1084,7 @@ export type UnpinMessageResponse = Message$1<"parley.message.v1.UnpinMessageResp
  * Use `create(UnpinMessageResponseSchema)` to create a new message.
  */
 export const UnpinMessageResponseSchema: GenMessage<UnpinMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 27);
+  messageDesc(file_parley_message_v1_message, 32);
 
 /**
  * @generated from message parley.message.v1.ListPinsRequest
@@ -939,7 +1115,7 @@ export type ListPinsRequest = Message$1<"parley.message.v1.ListPinsRequest"> & {
  * Use `create(ListPinsRequestSchema)` to create a new message.
  */
 export const ListPinsRequestSchema: GenMessage<ListPinsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 28);
+  messageDesc(file_parley_message_v1_message, 33);
 
 /**
  * @generated from message parley.message.v1.ListPinsResponse
@@ -965,7 +1141,7 @@ export type ListPinsResponse = Message$1<"parley.message.v1.ListPinsResponse"> &
  * Use `create(ListPinsResponseSchema)` to create a new message.
  */
 export const ListPinsResponseSchema: GenMessage<ListPinsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 29);
+  messageDesc(file_parley_message_v1_message, 34);
 
 /**
  * @generated from message parley.message.v1.GetThreadRequest
@@ -982,7 +1158,7 @@ export type GetThreadRequest = Message$1<"parley.message.v1.GetThreadRequest"> &
  * Use `create(GetThreadRequestSchema)` to create a new message.
  */
 export const GetThreadRequestSchema: GenMessage<GetThreadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 30);
+  messageDesc(file_parley_message_v1_message, 35);
 
 /**
  * @generated from message parley.message.v1.GetThreadResponse
@@ -999,7 +1175,7 @@ export type GetThreadResponse = Message$1<"parley.message.v1.GetThreadResponse">
  * Use `create(GetThreadResponseSchema)` to create a new message.
  */
 export const GetThreadResponseSchema: GenMessage<GetThreadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 31);
+  messageDesc(file_parley_message_v1_message, 36);
 
 /**
  * @generated from message parley.message.v1.FollowThreadRequest
@@ -1016,7 +1192,7 @@ export type FollowThreadRequest = Message$1<"parley.message.v1.FollowThreadReque
  * Use `create(FollowThreadRequestSchema)` to create a new message.
  */
 export const FollowThreadRequestSchema: GenMessage<FollowThreadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 32);
+  messageDesc(file_parley_message_v1_message, 37);
 
 /**
  * @generated from message parley.message.v1.FollowThreadResponse
@@ -1033,7 +1209,7 @@ export type FollowThreadResponse = Message$1<"parley.message.v1.FollowThreadResp
  * Use `create(FollowThreadResponseSchema)` to create a new message.
  */
 export const FollowThreadResponseSchema: GenMessage<FollowThreadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 33);
+  messageDesc(file_parley_message_v1_message, 38);
 
 /**
  * @generated from message parley.message.v1.UnfollowThreadRequest
@@ -1050,7 +1226,7 @@ export type UnfollowThreadRequest = Message$1<"parley.message.v1.UnfollowThreadR
  * Use `create(UnfollowThreadRequestSchema)` to create a new message.
  */
 export const UnfollowThreadRequestSchema: GenMessage<UnfollowThreadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 34);
+  messageDesc(file_parley_message_v1_message, 39);
 
 /**
  * @generated from message parley.message.v1.UnfollowThreadResponse
@@ -1067,7 +1243,7 @@ export type UnfollowThreadResponse = Message$1<"parley.message.v1.UnfollowThread
  * Use `create(UnfollowThreadResponseSchema)` to create a new message.
  */
 export const UnfollowThreadResponseSchema: GenMessage<UnfollowThreadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 35);
+  messageDesc(file_parley_message_v1_message, 40);
 
 /**
  * @generated from message parley.message.v1.ListThreadsRequest
@@ -1108,7 +1284,7 @@ export type ListThreadsRequest = Message$1<"parley.message.v1.ListThreadsRequest
  * Use `create(ListThreadsRequestSchema)` to create a new message.
  */
 export const ListThreadsRequestSchema: GenMessage<ListThreadsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 36);
+  messageDesc(file_parley_message_v1_message, 41);
 
 /**
  * @generated from message parley.message.v1.ListThreadsResponse
@@ -1134,7 +1310,7 @@ export type ListThreadsResponse = Message$1<"parley.message.v1.ListThreadsRespon
  * Use `create(ListThreadsResponseSchema)` to create a new message.
  */
 export const ListThreadsResponseSchema: GenMessage<ListThreadsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 37);
+  messageDesc(file_parley_message_v1_message, 42);
 
 /**
  * @generated from message parley.message.v1.MarkThreadReadRequest
@@ -1158,7 +1334,7 @@ export type MarkThreadReadRequest = Message$1<"parley.message.v1.MarkThreadReadR
  * Use `create(MarkThreadReadRequestSchema)` to create a new message.
  */
 export const MarkThreadReadRequestSchema: GenMessage<MarkThreadReadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 38);
+  messageDesc(file_parley_message_v1_message, 43);
 
 /**
  * @generated from message parley.message.v1.MarkThreadReadResponse
@@ -1175,7 +1351,7 @@ export type MarkThreadReadResponse = Message$1<"parley.message.v1.MarkThreadRead
  * Use `create(MarkThreadReadResponseSchema)` to create a new message.
  */
 export const MarkThreadReadResponseSchema: GenMessage<MarkThreadReadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 39);
+  messageDesc(file_parley_message_v1_message, 44);
 
 /**
  * @generated from message parley.message.v1.ListMentionsRequest
@@ -1208,7 +1384,7 @@ export type ListMentionsRequest = Message$1<"parley.message.v1.ListMentionsReque
  * Use `create(ListMentionsRequestSchema)` to create a new message.
  */
 export const ListMentionsRequestSchema: GenMessage<ListMentionsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 40);
+  messageDesc(file_parley_message_v1_message, 45);
 
 /**
  * @generated from message parley.message.v1.ListMentionsResponse
@@ -1234,7 +1410,7 @@ export type ListMentionsResponse = Message$1<"parley.message.v1.ListMentionsResp
  * Use `create(ListMentionsResponseSchema)` to create a new message.
  */
 export const ListMentionsResponseSchema: GenMessage<ListMentionsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 41);
+  messageDesc(file_parley_message_v1_message, 46);
 
 /**
  * @generated from message parley.message.v1.ListMessageVersionsRequest
@@ -1251,7 +1427,7 @@ export type ListMessageVersionsRequest = Message$1<"parley.message.v1.ListMessag
  * Use `create(ListMessageVersionsRequestSchema)` to create a new message.
  */
 export const ListMessageVersionsRequestSchema: GenMessage<ListMessageVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 42);
+  messageDesc(file_parley_message_v1_message, 47);
 
 /**
  * An earlier text of a message.
@@ -1291,7 +1467,7 @@ export type MessageVersion = Message$1<"parley.message.v1.MessageVersion"> & {
  * Use `create(MessageVersionSchema)` to create a new message.
  */
 export const MessageVersionSchema: GenMessage<MessageVersion> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 43);
+  messageDesc(file_parley_message_v1_message, 48);
 
 /**
  * @generated from message parley.message.v1.ListMessageVersionsResponse
@@ -1310,7 +1486,42 @@ export type ListMessageVersionsResponse = Message$1<"parley.message.v1.ListMessa
  * Use `create(ListMessageVersionsResponseSchema)` to create a new message.
  */
 export const ListMessageVersionsResponseSchema: GenMessage<ListMessageVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 44);
+  messageDesc(file_parley_message_v1_message, 49);
+
+/**
+ * How search hits are ordered.
+ *
+ * @generated from enum parley.message.v1.SearchOrder
+ */
+export enum SearchOrder {
+  /**
+   * Relevance, then recency.
+   *
+   * @generated from enum value: SEARCH_ORDER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * By relevance to the query, weighted by recency (a newer message ranks above an equally
+   * relevant older one).
+   *
+   * @generated from enum value: SEARCH_ORDER_RELEVANCE = 1;
+   */
+  RELEVANCE = 1,
+
+  /**
+   * Newest first.
+   *
+   * @generated from enum value: SEARCH_ORDER_NEWEST = 2;
+   */
+  NEWEST = 2,
+}
+
+/**
+ * Describes the enum parley.message.v1.SearchOrder.
+ */
+export const SearchOrderSchema: GenEnum<SearchOrder> = /*@__PURE__*/
+  enumDesc(file_parley_message_v1_message, 0);
 
 /**
  * Who a message calls on beyond the people it names.
@@ -1344,7 +1555,7 @@ export enum MentionBroadcast {
  * Describes the enum parley.message.v1.MentionBroadcast.
  */
 export const MentionBroadcastSchema: GenEnum<MentionBroadcast> = /*@__PURE__*/
-  enumDesc(file_parley_message_v1_message, 0);
+  enumDesc(file_parley_message_v1_message, 1);
 
 /**
  * MessageService owns history: every message gets its room's next seq, gapless
@@ -1572,6 +1783,23 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof ListMessageVersionsRequestSchema;
     output: typeof ListMessageVersionsResponseSchema;
+  },
+  /**
+   * --- search (issue 17) ---
+   * SearchMessages finds the messages the caller can read now: those of every room and conversation
+   * the caller is a member of at the time of the call (asked of the room service on every call, so a
+   * left or kicked room is no longer searched), thread replies included, deleted messages never.
+   * The query syntax (words, "phrases", -word, from:@user, in:#room, before:/after:/on: dates,
+   * has:link) is parsed by @parley/proto/rules/search and documented in docs/search.md; a query
+   * that is not valid syntax is INVALID_ARGUMENT naming the part. A room the caller is not in gives
+   * exactly what a room that does not exist gives: no hits, no count, no error.
+   *
+   * @generated from rpc parley.message.v1.MessageService.SearchMessages
+   */
+  searchMessages: {
+    methodKind: "unary";
+    input: typeof SearchMessagesRequestSchema;
+    output: typeof SearchMessagesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_parley_message_v1_message, 0);
