@@ -5,6 +5,7 @@ import { Migration20261202120000_reactions } from "./Migration20261202120000_rea
 import { Migration20261202121000_pins } from "./Migration20261202121000_pins.js";
 import { Migration20261202140000_threads } from "./Migration20261202140000_threads.js";
 import { Migration20261202141000_mentions } from "./Migration20261202141000_mentions.js";
+import { Migration20261203100000_search } from "./Migration20261203100000_search.js";
 
 export const migrations = [
   { name: "Migration20261124100000_messages", class: Migration20261124100000_messages },
@@ -13,4 +14,5 @@ export const migrations = [
   { name: "Migration20261202121000_pins", class: Migration20261202121000_pins },
   { name: "Migration20261202140000_threads", class: Migration20261202140000_threads },
   { name: "Migration20261202141000_mentions", class: Migration20261202141000_mentions },
+  { name: "Migration20261203100000_search", class: Migration20261203100000_search },
 ];
