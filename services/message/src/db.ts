@@ -4,7 +4,7 @@
 import { dataAccess, openDatabase, type DatabaseOptions } from "@parley/kit";
 import { Message, RoomHead, ThreadFollow, entities } from "./entities.js";
 import { migrations } from "./migrations/index.js";
-import { MessageRepository, RoomHeadRepository, ThreadFollowRepository } from "./repositories.js";
+import { MessageRepository, RoomHeadRepository, SearchRepository, ThreadFollowRepository } from "./repositories.js";
 
 export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "dataDir" | "log">) {
   // pg_trgm and btree_gin: the search indexes (issue 17; on PostgreSQL the migration creates them).
@@ -13,6 +13,7 @@ export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "da
     messages: new MessageRepository(em, Message),
     heads: new RoomHeadRepository(em, RoomHead),
     threads: new ThreadFollowRepository(em, ThreadFollow),
+    search: new SearchRepository(em),
   }));
 }
 

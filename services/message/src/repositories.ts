@@ -2,10 +2,19 @@
 // services/kit/src/db.ts). Every seq is assigned here, in the transaction that stores its
 // message; reads are bounded by the room head they read first.
 import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
-import { EntityRepository } from "@parley/kit";
+import { EntityRepository, type Em } from "@parley/kit";
 import { Message, MessageVersion, RoomHead, ThreadFollow } from "./entities.js";
 
 const SENDER_CLIENT_MSG_ID_UNIQUE = "messages_sender_id_client_msg_id_unique";
+
+/**
+ * The columns a Message is read from: every column but the search ones (search_vector, has_link:
+ * issue 17), which only the search query reads, so that a page of history does not carry them.
+ */
+const COLUMN_NAMES = "id, room_id, seq, change, sender_id, body, client_msg_id, reply_to_id, created_at, edited_at, deleted_at, pinned_at, pinned_by_id, thread_root_id, also_sent_to_room, reply_count, last_reply_at, last_reply_seq, thread_participant_ids, mention_user_ids, mention_broadcast".split(", ");
+export const MESSAGE_COLUMNS = COLUMN_NAMES.join(", ");
+/** The same, of the table aliased `m`. */
+export const M_COLUMNS = COLUMN_NAMES.map((c) => `m.${c}`).join(", ");
 
 /**
  * One statement: take the room's next seq and store the message with it.
@@ -28,7 +37,7 @@ with head as (
   insert into messages (id, room_id, seq, change, sender_id, body, client_msg_id, reply_to_id, thread_root_id, also_sent_to_room, created_at, mention_user_ids, mention_broadcast)
   select ?::uuid, ?::uuid, head.last_seq, head.last_change, ?::uuid, ?::text, ?::varchar, ?::uuid, ?::uuid, ?::boolean, head.last_activity_at, ?::jsonb, ?::smallint
   from head
-  returning *
+  returning ${MESSAGE_COLUMNS}
 ), mentioned as (
   insert into message_mentions (message_id, user_id, room_id, seq)
   select stored.id, u.value::uuid, stored.room_id, stored.seq from stored, jsonb_array_elements_text(stored.mention_user_ids) as u
@@ -46,7 +55,7 @@ const NEXT_CHANGE_SQL = `update room_heads set last_change = last_change + 1 whe
  * The message lane after a position, up to the head read first: each message once, at its
  * latest change, in change order; a range scan of (room_id, change).
  */
-export const CHANGES_SQL = `select * from messages where room_id = ?::uuid and change > ?::bigint and change <= ?::bigint order by change asc limit ?`;
+export const CHANGES_SQL = `select ${MESSAGE_COLUMNS} from messages where room_id = ?::uuid and change > ?::bigint and change <= ?::bigint order by change asc limit ?`;
 
 /** The position just before the first message after a seq (what a deprecated after_seq resumes from). */
 export const CHANGE_BEFORE_SEQ_SQL = `select min(change) - 1 as change from messages where room_id = ?::uuid and seq > ?::bigint`;
@@ -94,14 +103,14 @@ left join room_heads h on h.room_id = r.room_id`;
 const IN_TIMELINE = `(thread_root_id is null or also_sent_to_room)`;
 
 /** The newest `limit` messages below a seq: a backward range scan of (room_id, seq). */
-export const OLDER_SQL = `select * from messages where room_id = ?::uuid and ${IN_TIMELINE} and seq < ?::bigint order by seq desc limit ?`;
+export const OLDER_SQL = `select ${MESSAGE_COLUMNS} from messages where room_id = ?::uuid and ${IN_TIMELINE} and seq < ?::bigint order by seq desc limit ?`;
 
 /** The oldest `limit` messages from a seq up to the head: a forward range scan of (room_id, seq). */
-export const NEWER_SQL = `select * from messages where room_id = ?::uuid and ${IN_TIMELINE} and seq >= ?::bigint and seq <= ?::bigint order by seq asc limit ?`;
+export const NEWER_SQL = `select ${MESSAGE_COLUMNS} from messages where room_id = ?::uuid and ${IN_TIMELINE} and seq >= ?::bigint and seq <= ?::bigint order by seq asc limit ?`;
 
 /** A thread's replies, the same pages by seq: range scans of (thread_root_id, seq). */
-export const THREAD_OLDER_SQL = `select * from messages where room_id = ?::uuid and thread_root_id = ?::uuid and seq < ?::bigint order by seq desc limit ?`;
-export const THREAD_NEWER_SQL = `select * from messages where room_id = ?::uuid and thread_root_id = ?::uuid and seq >= ?::bigint and seq <= ?::bigint order by seq asc limit ?`;
+export const THREAD_OLDER_SQL = `select ${MESSAGE_COLUMNS} from messages where room_id = ?::uuid and thread_root_id = ?::uuid and seq < ?::bigint order by seq desc limit ?`;
+export const THREAD_NEWER_SQL = `select ${MESSAGE_COLUMNS} from messages where room_id = ?::uuid and thread_root_id = ?::uuid and seq >= ?::bigint and seq <= ?::bigint order by seq asc limit ?`;
 
 /** How many repliers a root's summary lists, the latest first. */
 export const THREAD_PARTICIPANTS_LISTED = 5;
@@ -127,7 +136,7 @@ const THREAD_UNREAD_SQL = `(select count(*) from messages x where x.thread_root_
  */
 const THREADS_SQL = `
 select * from (
-  select m.*, f.last_read_seq as f_last_read_seq, coalesce(m.last_reply_at, m.created_at) as f_sort_at,
+  select ${M_COLUMNS}, f.last_read_seq as f_last_read_seq, coalesce(m.last_reply_at, m.created_at) as f_sort_at,
          ${THREAD_UNREAD_SQL} as f_unread_count
   from thread_follows f join messages m on m.id = f.root_id
   where f.user_id = ?::uuid and f.following
@@ -157,8 +166,8 @@ export interface ReactionRow {
 }
 
 /** A room's pinned messages, newest pin first: a scan of the partial index messages_room_id_pinned_at_index. */
-export const PINS_SQL = `select * from messages where room_id = ?::uuid and pinned_at is not null order by pinned_at desc, id desc limit ?`;
-export const PINS_AFTER_SQL = `select * from messages where room_id = ?::uuid and pinned_at is not null
+export const PINS_SQL = `select ${MESSAGE_COLUMNS} from messages where room_id = ?::uuid and pinned_at is not null order by pinned_at desc, id desc limit ?`;
+export const PINS_AFTER_SQL = `select ${MESSAGE_COLUMNS} from messages where room_id = ?::uuid and pinned_at is not null
   and (pinned_at, id) < (?::timestamptz, ?::uuid) order by pinned_at desc, id desc limit ?`;
 
 /**
@@ -168,7 +177,7 @@ export const PINS_AFTER_SQL = `select * from messages where room_id = ?::uuid an
 const MENTIONS_SQL = `
 with rooms as (select value::uuid as room_id from jsonb_array_elements_text(?::jsonb)),
      caller as (select ?::uuid as id)
-select m.* from messages m, caller
+select ${M_COLUMNS} from messages m, caller
 where m.id in (
     select mm.message_id from message_mentions mm, caller where mm.user_id = caller.id and mm.room_id in (select room_id from rooms)
     union
@@ -630,5 +639,203 @@ export class ThreadFollowRepository extends EntityRepository<ThreadFollow> {
         sortAt: new Date(sortAt as string | Date),
       };
     });
+  }
+}
+
+// --- search (issue 17; docs/search.md) ---
+
+/** The text search configuration of messages.search_vector (Migration20261203100000_search). */
+export const SEARCH_CONFIG = "english";
+
+/** A word of a query: its prefix tsquery (null when it has no letters or digits) and its ILIKE pattern. */
+export interface SearchWord {
+  tsquery: string | null;
+  like: string;
+}
+
+/** What a search asks of the database, every name already resolved (rooms and senders are ids). */
+export interface SearchPlan {
+  /** The caller's rooms to search (never empty). */
+  roomIds: readonly string[];
+  /** Any of these senders (null: anyone). */
+  senderIds: readonly string[] | null;
+  words: readonly SearchWord[];
+  /** ILIKE patterns. */
+  phrases: readonly string[];
+  excludedWords: readonly SearchWord[];
+  excludedPhrases: readonly string[];
+  hasLink: boolean;
+  /** Days (YYYY-MM-DD) in timeZone: since included, until not. */
+  since?: string;
+  until?: string;
+  timeZone: string;
+  /** The text the trigram similarity of a hit is measured against (the words and phrases). */
+  similarTo: string;
+}
+
+/** Where a page starts: the first page's anchor time (microseconds since the epoch) and the last hit's key. */
+export interface SearchCursor {
+  anchorUs: bigint;
+  /** Relevance: the last hit's score; newest: its created_at in microseconds. */
+  score?: number;
+  createdUs?: bigint;
+  id: string;
+}
+
+export interface SearchHitRow {
+  message: Message;
+  score: number;
+  createdUs: bigint;
+}
+
+/** A page of hits and the anchor it was read at. */
+export interface SearchPage {
+  rows: SearchHitRow[];
+  anchorUs: bigint | null;
+}
+
+/** Escapes LIKE's metacharacters (the default escape is the backslash). */
+export function likeEscape(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** `%value%`, escaped: a case-insensitive substring with ILIKE. */
+export function substringPattern(value: string): string {
+  return `%${likeEscape(value)}%`;
+}
+
+/** A word's prefix tsquery text: each run of letters or digits quoted, with `:*`, ANDed (null: none). */
+export function prefixTsquery(word: string): string | null {
+  const runs = word.match(/[\p{L}\p{N}]+/gu);
+  if (!runs) return null;
+  return runs.map((run) => `'${run.replace(/'/g, "''")}':*`).join(" & ");
+}
+
+/** A PostgreSQL array literal of uuids (validated ids only). */
+const uuidArray = (ids: readonly string[]) => `{${ids.join(",")}}`;
+
+/** 30 days, in seconds: how fast recency fades. */
+const RECENCY_SECONDS = 30 * 24 * 3600;
+
+/**
+ * The WHERE of a search: the rooms (= any, over the room-scoped GIN indexes), not deleted, sent by
+ * the anchor, then every term and filter. Each positive word is its stemmed prefix tsquery on
+ * search_vector OR an ILIKE substring of body; phrases are substrings; exclusions the same negated.
+ */
+function searchWhere(plan: SearchPlan, anchor: string, params: unknown[]): string {
+  const where = [`m.room_id = any(?::uuid[])`, `m.deleted_at is null`, `m.created_at <= ${anchor}`];
+  params.push(uuidArray(plan.roomIds));
+  const word = (w: SearchWord) => {
+    params.push(...(w.tsquery ? [w.tsquery] : []), w.like);
+    return w.tsquery ? `(m.search_vector @@ to_tsquery('${SEARCH_CONFIG}', ?) or m.body ilike ?)` : `m.body ilike ?`;
+  };
+  for (const w of plan.words) where.push(word(w));
+  for (const p of plan.phrases) {
+    where.push(`m.body ilike ?`);
+    params.push(p);
+  }
+  for (const w of plan.excludedWords) where.push(`not ${word(w)}`);
+  for (const p of plan.excludedPhrases) {
+    where.push(`m.body not ilike ?`);
+    params.push(p);
+  }
+  if (plan.senderIds) {
+    where.push(`m.sender_id = any(?::uuid[])`);
+    params.push(uuidArray(plan.senderIds));
+  }
+  if (plan.hasLink) where.push(`m.has_link`);
+  if (plan.since) {
+    where.push(`m.created_at >= (?::timestamp at time zone ?::text)`);
+    params.push(plan.since, plan.timeZone);
+  }
+  if (plan.until) {
+    where.push(`m.created_at < (?::timestamp at time zone ?::text)`);
+    params.push(plan.until, plan.timeZone);
+  }
+  return where.join("\n    and ");
+}
+
+const US = (expr: string) => `(extract(epoch from ${expr}) * 1000000)::bigint`;
+const FROM_US = (param: string) => `(timestamptz 'epoch' + ${param}::bigint * interval '1 microsecond')`;
+
+export class SearchRepository {
+  constructor(private readonly em: Em) {}
+
+  /**
+   * One page of hits. Relevance: score = (0.1 + ts_rank_cd of the words' prefix query (normalised to
+   * [0, 1)) + 0.5 * word_similarity of the terms) * (1 + exp(-age / 30 days)), the age taken at the
+   * anchor, so a hit's score is the same on every page; ordered by (score, id) descending. Newest:
+   * by (created_at, id) descending. The anchor is the first page's now(): later pages leave out
+   * what was sent after it.
+   */
+  async page(plan: SearchPlan, order: "relevance" | "newest", after: SearchCursor | null, count: number): Promise<SearchPage> {
+    const params: unknown[] = [after ? after.anchorUs.toString() : null];
+    const anchorCte = `with a as materialized (select coalesce(${FROM_US("?")}, now()) as anchor)`;
+    const where = searchWhere(plan, "a.anchor", params);
+    let sql: string;
+    if (order === "relevance") {
+      const words = plan.words.map((w) => w.tsquery).filter((q): q is string => q !== null);
+      const rank = words.length > 0 ? `ts_rank_cd(m.search_vector, to_tsquery('${SEARCH_CONFIG}', ?), 32)::float8` : `0::float8`;
+      const similar = plan.similarTo ? `0.5 * word_similarity(?::text, m.body)::float8` : `0::float8`;
+      const scoreParams = [...(words.length > 0 ? [words.map((q) => `(${q})`).join(" & ")] : []), ...(plan.similarTo ? [plan.similarTo] : [])];
+      const score = `(0.1 + ${rank} + ${similar}) * (1 + exp(-greatest(0, extract(epoch from (a.anchor - m.created_at))::float8) / ${RECENCY_SECONDS}))`;
+      sql = `${anchorCte}
+select * from (
+  select ${M_COLUMNS}, ${score} as search_score, ${US("a.anchor")} as search_anchor_us, ${US("m.created_at")} as search_created_us
+  from messages m, a
+  where ${where}
+) s
+where (?::float8 is null or (s.search_score, s.id) < (?::float8, ?::uuid))
+order by s.search_score desc, s.id desc
+limit ?`;
+      // The score's parameters come before the WHERE's in the text.
+      params.splice(1, 0, ...scoreParams);
+      params.push(after?.score ?? null, after?.score ?? null, after?.id ?? null, count);
+    } else {
+      sql = `${anchorCte}
+select ${M_COLUMNS}, 0::float8 as search_score, ${US("a.anchor")} as search_anchor_us, ${US("m.created_at")} as search_created_us
+from messages m, a
+where ${where}
+  and (?::bigint is null or (m.created_at, m.id) < (${FROM_US("?")}, ?::uuid))
+order by m.created_at desc, m.id desc
+limit ?`;
+      const created = after?.createdUs?.toString() ?? null;
+      params.push(created, created, after?.id ?? null, count);
+    }
+    const rows = await this.em.execute<Record<string, unknown>[]>(sql, params);
+    let anchorUs: bigint | null = null;
+    const hits = rows.map((row) => {
+      const { search_score: score, search_anchor_us: anchor, search_created_us: created, ...message } = row;
+      anchorUs = BigInt(anchor as string);
+      return { message: this.em.map(Message, message), score: Number(score), createdUs: BigInt(created as string) };
+    });
+    return { rows: hits, anchorUs };
+  }
+
+  /** The rooms of the newest `cap + 1` matches up to the anchor (counted by the caller), newest first. */
+  async matchRooms(plan: SearchPlan, anchorUs: bigint, cap: number): Promise<string[]> {
+    const params: unknown[] = [];
+    const where = searchWhere(plan, FROM_US("?"), params);
+    // The anchor's placeholder is the third condition's: after the rooms'.
+    params.splice(1, 0, anchorUs.toString());
+    const rows = await this.em.execute<{ room_id: string }[]>(
+      `select m.room_id from messages m
+  where ${where}
+  order by m.created_at desc, m.id desc
+  limit ?`,
+      [...params, cap + 1],
+    );
+    return rows.map((r) => r.room_id);
+  }
+
+  /** Each word's stems in the search configuration (what a hit's words that start with them highlight). */
+  async stems(words: readonly string[]): Promise<string[][]> {
+    if (words.length === 0) return [];
+    const rows = await this.em.execute<{ i: string | number; stems: string[] | null }[]>(
+      `select x.i, (select array_agg(t.lexeme order by t.lexeme) from unnest(to_tsvector('${SEARCH_CONFIG}', x.word)) t) as stems
+       from jsonb_array_elements_text(?::jsonb) with ordinality as x(word, i) order by x.i`,
+      [JSON.stringify(words)],
+    );
+    return rows.map((r) => r.stems ?? []);
   }
 }

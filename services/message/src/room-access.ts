@@ -15,7 +15,8 @@ export interface RoomAccess {
   canMentionEveryone: boolean;
 }
 
-export type RoomClient = Pick<Client<typeof RoomService>, "getMembership" | "moveReadMarker">;
+/** ListMyRooms: the rooms a search covers (issue 17), asked on every search. */
+export type RoomClient = Pick<Client<typeof RoomService>, "getMembership" | "moveReadMarker" | "listMyRooms">;
 
 export class RoomGate {
   constructor(private readonly rooms: RoomClient) {}

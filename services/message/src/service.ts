@@ -35,6 +35,7 @@ import type {
   UnfollowThreadRequest,
   ListThreadsRequest,
   MarkThreadReadRequest,
+  SearchMessagesRequest,
   ThreadSchema,
   MessageService,
   SendMessageRequest,
@@ -57,13 +58,14 @@ import {
 import { requireEmoji } from "./emoji.js";
 import { MentionResolver, type UserClient } from "./mentions.js";
 import { RoomGate, type RoomAccess, type RoomClient } from "./room-access.js";
+import { MessageSearch } from "./search.js";
 
 export interface MessageDeps {
   db: MessageDb;
   broker: Broker;
-  /** The room service (GetMembership, MoveReadMarker). */
+  /** The room service (GetMembership, MoveReadMarker; ListMyRooms for search). */
   rooms: RoomClient;
-  /** The user service (ResolveLogin: @username mentions). */
+  /** The user service (ResolveLogin: @username mentions, search's from:). */
   users: UserClient;
   log: Logger;
 }
@@ -110,10 +112,17 @@ const roomIdsRequest = z.object({ room_ids: z.array(uuid).max(STATS_MAX_ROOMS, `
 export class MessageServiceImpl implements ServiceHandlers<typeof MessageService> {
   private readonly gate: RoomGate;
   private readonly mentions: MentionResolver;
+  private readonly searcher: MessageSearch;
 
   constructor(private readonly deps: MessageDeps) {
     this.gate = new RoomGate(deps.rooms);
     this.mentions = new MentionResolver(deps.users, this.gate);
+    this.searcher = new MessageSearch(deps, (rows) => withReactions(deps.db.fork().messages, rows));
+  }
+
+  /** Issue 17: search the messages of the caller's rooms (services/message/src/search.ts, docs/search.md). */
+  searchMessages(request: SearchMessagesRequest, ctx: CallContext) {
+    return this.searcher.search(request, ctx);
   }
 
   async sendMessage(request: SendMessageRequest, ctx: CallContext) {

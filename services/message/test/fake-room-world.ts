@@ -12,6 +12,7 @@ import {
   createServiceClient,
   implement,
   type Broker,
+  type Logger,
   type ServiceHandlers,
 } from "@parley/kit";
 import { TEST_REDIS_URL, testDatabase, testInternalAuth } from "@parley/kit/testing";
@@ -24,6 +25,8 @@ import type { World } from "./world.js";
 
 interface FakeRoom {
   kind: RoomKind;
+  /** Empty for direct rooms. */
+  name: string;
   archived: boolean;
   membersCanPin?: boolean;
   membersCanMentionEveryone?: boolean;
@@ -32,7 +35,7 @@ interface FakeRoom {
   read: Map<string, bigint>;
 }
 
-/** GetMembership and MoveReadMarker over an in-memory table of rooms; every other method is UNIMPLEMENTED. */
+/** GetMembership, MoveReadMarker and ListMyRooms over an in-memory table of rooms; every other method is UNIMPLEMENTED. */
 export class FakeRooms {
   readonly rooms = new Map<string, FakeRoom>();
   /** Set to make GetMembership fail with this code. */
@@ -58,6 +61,17 @@ export class FakeRooms {
         roomArchived: room.archived,
         roomMembersCanPin: room.membersCanPin ?? false,
         roomMembersCanMentionEveryone: room.membersCanMentionEveryone ?? true,
+      };
+    };
+    handlers.listMyRooms = async (_request, ctx) => {
+      const userId = ctx.userId ?? "";
+      return {
+        rooms: [...this.rooms]
+          .filter(([, room]) => room.members.has(userId))
+          .map(([id, room]) => ({
+            room: { id, kind: room.kind, name: room.name, archived: room.archived, memberCount: room.members.size },
+            membership: { roomId: id, userId, role: room.members.get(userId)!, joinTime: timestampNow(), lastReadSeq: room.read.get(userId) ?? 0n },
+          })),
       };
     };
     handlers.moveReadMarker = async ({ roomId, seq }, ctx) => {
@@ -99,8 +113,8 @@ function fakeUserHandlers(usernames: Map<string, string>): ServiceHandlers<typeo
 
 export type FakeRoomWorld = World & { db: MessageDb; fakeRooms: FakeRooms; messageAddress: string };
 
-export async function startFakeRoomWorld(options: { broker?: Broker } = {}): Promise<FakeRoomWorld> {
-  const log = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
+export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logger } = {}): Promise<FakeRoomWorld> {
+  const log = options.log ?? createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
   const database = testDatabase();
   const fakeRooms = new FakeRooms();
   const internalAuth = testInternalAuth();
@@ -134,11 +148,11 @@ export async function startFakeRoomWorld(options: { broker?: Broker } = {}): Pro
       if (username) usernames.set(username.toLowerCase(), id);
       return id;
     },
-    async createRoom(ownerId, kind, memberIds = []) {
+    async createRoom(ownerId, kind, memberIds = [], name = `room ${randomBytes(3).toString("hex")}`) {
       const id = uuidv7();
       const members = new Map<string, Role>([[ownerId, Role.OWNER]]);
       for (const memberId of memberIds) members.set(memberId, Role.MEMBER);
-      fakeRooms.rooms.set(id, { kind: kind === "public" ? RoomKind.PUBLIC : RoomKind.PRIVATE, archived: false, members, read: new Map() });
+      fakeRooms.rooms.set(id, { kind: kind === "public" ? RoomKind.PUBLIC : RoomKind.PRIVATE, name, archived: false, members, read: new Map() });
       return id;
     },
     async addMember(roomId, _byId, userId) {

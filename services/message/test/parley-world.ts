@@ -22,9 +22,9 @@ export async function startParleyWorld(): Promise<ParleyWorld> {
       const { user } = await parley.users.createUser({ id: uuidv7(), username, email: `${username}@example.com`, displayName: "" });
       return user!.id;
     },
-    async createRoom(ownerId, kind, memberIds = []) {
+    async createRoom(ownerId, kind, memberIds = [], name = `room ${randomBytes(3).toString("hex")}`) {
       const { room } = await rooms.createRoom(
-        { name: `room ${randomBytes(3).toString("hex")}`, kind: kind === "public" ? RoomKind.PUBLIC : RoomKind.PRIVATE },
+        { name, kind: kind === "public" ? RoomKind.PUBLIC : RoomKind.PRIVATE },
         asUser(ownerId),
       );
       for (const userId of memberIds) await rooms.inviteMember({ roomId: room!.id, userId }, asUser(ownerId));

@@ -16,8 +16,8 @@ export interface World {
   redisPrefix: string;
   /** A new user's id; with a username to be mentioned by (issue 16). */
   newUser(username?: string): Promise<string>;
-  /** A room owned by `ownerId`, with `memberIds` as plain members. */
-  createRoom(ownerId: string, kind: RoomKindName, memberIds?: string[]): Promise<string>;
+  /** A room owned by `ownerId`, with `memberIds` as plain members (and a random name unless given). */
+  createRoom(ownerId: string, kind: RoomKindName, memberIds?: string[], name?: string): Promise<string>;
   addMember(roomId: string, byId: string, userId: string): Promise<void>;
   makeAdmin(roomId: string, ownerId: string, userId: string): Promise<void>;
   kick(roomId: string, byId: string, userId: string): Promise<void>;
