@@ -171,19 +171,11 @@ export function parseSearchQuery(input: string): SearchQuery {
     if (negated) pushOnce(parsed.excludedWords, run, (v) => v.toLowerCase());
     else pushOnce(parsed.words, run, (v) => v.toLowerCase());
   }
-  if (parsed.since && parsed.until && parsed.since >= parsed.until) {
-    // A range with no day in it matches nothing; say so rather than search.
-    throw new SearchSyntaxError(dateParts(input), "the dates leave no day to search");
-  }
   const positive = parsed.words.length + parsed.phrases.length + parsed.from.length + parsed.in.length + parsed.has.length;
   if (positive === 0 && !parsed.since && !parsed.until) {
     throw new SearchSyntaxError(query.trim(), "needs a word, a phrase or a filter (exclusions alone are not a search)");
   }
   return parsed;
-}
-
-function dateParts(query: string): string {
-  return (query.match(/(?:before|after|on):\S*/giu) ?? []).join(" ");
 }
 
 function applyOperator(parsed: SearchQuery, operator: SearchOperator, value: string, part: string): void {
@@ -211,6 +203,8 @@ function applyOperator(parsed: SearchQuery, operator: SearchOperator, value: str
       const until = operator === "before" ? value : operator === "on" ? nextDay(value) : undefined;
       if (since && (!parsed.since || since > parsed.since)) parsed.since = since;
       if (until && (!parsed.until || until < parsed.until)) parsed.until = until;
+      // A range with no day in it would match nothing: say so rather than search.
+      if (parsed.since && parsed.until && parsed.since >= parsed.until) throw new SearchSyntaxError(part, "the dates leave no day to search");
       return;
     }
     case "has": {
