@@ -207,6 +207,7 @@ describe("around the API", () => {
       "/api/v1/messages/{roomId}",
       "/api/v1/messages",
       "/api/v1/messages/{id}",
+      "/api/v1/search",
     ]) {
       expect(paths).toContain(path);
     }

@@ -1,18 +1,65 @@
 import { z } from "zod";
 import { PAGES } from "@parley/proto/rules";
-import { fields, pageLimit, seq } from "@parley/proto/rules/zod";
+import { SEARCH_PAGE, SEARCH_QUERY_RULE, SearchSyntaxError, parseSearchQuery } from "@parley/proto/rules/search";
+import { fields, pageLimit, seq, textSchema } from "@parley/proto/rules/zod";
+import { SearchOrder } from "@parley/proto/message/v1/message_pb";
 import { call } from "../call.js";
 import { EdgeError } from "../errors.js";
 import { enforceLimit } from "../limits.js";
 import { roomIdsOf } from "../my-rooms.js";
 import { SEND_BUDGET_WINDOW_MS, sendBudgetKey } from "../../send-budget.js";
-import { shapeMessage, shapeMessageVersion } from "../shapes.js";
+import { MessageOut, shapeMessage, shapeMessageVersion } from "../shapes.js";
 import { authedProcedure, router } from "../trpc.js";
 
 // The same rules as the message service's (the rule table): the same value gets the same answer here.
 const { body, clientMsgId, id, pageToken } = fields;
 // The message service decides what is an emoji (one sequence or a known :shortcode:); here only its length.
 const reactionEmoji = z.string().min(1, "must not be empty").max(64, "at most 64 characters");
+
+
+// --- search (issue 17; the syntax: docs/search.md) ---
+/** The query: the service's rule (1-500 characters after trimming), and syntax the parser accepts. */
+const searchQ = textSchema(SEARCH_QUERY_RULE).superRefine((value, ctx) => {
+  try {
+    parseSearchQuery(value);
+  } catch (error) {
+    if (!(error instanceof SearchSyntaxError)) throw error;
+    ctx.addIssue({ code: "custom", message: error.message });
+  }
+});
+const timeZone = z
+  .string()
+  .max(64, "must be an IANA time zone name (such as Europe/Paris)")
+  .refine((name) => {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: name });
+      return true;
+    } catch {
+      return false;
+    }
+  }, "must be an IANA time zone name (such as Europe/Paris)")
+  .meta({ description: "the IANA time zone the query's dates (before:, after:, on:) are days of; default UTC" });
+const SEARCH_ORDER = { relevance: SearchOrder.RELEVANCE, newest: SearchOrder.NEWEST } as const;
+/** The service names its request's fields; the public API names the query parameters. */
+const SEARCH_FIELDS: Record<string, string> = { query: "q", timeZone: "tz", roomIds: "roomId", limit: "limit", pageToken: "cursor" };
+
+export const SearchHitOut = z.object({
+  message: MessageOut,
+  snippet: z
+    .array(z.object({ text: z.string(), highlighted: z.boolean().describe("matched text") }))
+    .describe("the part of the body around the first match (the whole body when short), in pieces; joined, a substring of the body"),
+  snippetStartsInside: z.boolean().describe("the snippet starts after the body's start (show an ellipsis)"),
+  snippetEndsInside: z.boolean().describe("the snippet ends before the body's end"),
+});
+export const SearchOut = z.object({
+  hits: z.array(SearchHitOut),
+  roomCounts: z
+    .array(z.object({ roomId: z.string(), count: z.number() }))
+    .describe("matches per room of yours (rooms with none left out), most first, over the newest 1,000 matches"),
+  countsCapped: z.boolean().describe("there are more than 1,000 matches: roomCounts count the newest 1,000"),
+  nextCursor: z.string().nullable().describe("for the next page (same q, order, tz and roomId); null on the last page"),
+});
+export type SearchOut = z.infer<typeof SearchOut>;
 
 export const messagesRouter = router({
   list: authedProcedure
@@ -157,6 +204,65 @@ export const messagesRouter = router({
         return ctx.services.messages.listMentions({ roomIds: roomIdsOf(rooms), limit: input.limit ?? PAGES.messages.default, pageToken: input.cursor ?? "" }, o);
       });
       return { messages: page.messages.map(shapeMessage), nextCursor: page.nextPageToken || null };
+    }),
+
+  // --- search (issue 17) ---
+  search: authedProcedure
+    .meta({
+      rest: {
+        method: "GET",
+        path: "/search",
+        summary:
+          "Search the messages of the rooms and conversations you are in now (thread replies too): words, \"phrases\", -word, from:@user, in:#room, before:/after:/on:YYYY-MM-DD, has:link (docs/search.md)",
+        output: SearchOut,
+      },
+    })
+    .input(
+      z.strictObject({
+        q: searchQ.describe("the query (docs/search.md); trimmed, 1-500 characters"),
+        limit: pageLimit(SEARCH_PAGE).optional(),
+        cursor: pageToken.optional(),
+        order: z.enum(["relevance", "newest"]).optional().describe("relevance (weighted by recency; the default) or newest first"),
+        tz: timeZone.optional(),
+        roomId: id.optional().describe("only this room (one you are not in matches nothing)"),
+      }),
+    )
+    .query(async ({ ctx, input }): Promise<SearchOut> => {
+      let page;
+      try {
+        page = await call(ctx.caller, (o) =>
+          ctx.services.messages.searchMessages(
+            {
+              query: input.q,
+              limit: input.limit ?? SEARCH_PAGE.default,
+              pageToken: input.cursor ?? "",
+              order: SEARCH_ORDER[input.order ?? "relevance"],
+              timeZone: input.tz ?? "",
+              roomIds: input.roomId ? [input.roomId] : [],
+            },
+            o,
+          ),
+        );
+      } catch (error) {
+        // The service's field names (query, time_zone, page_token) become the query parameters' (q, tz, cursor).
+        const field = error instanceof EdgeError ? error.details.field : undefined;
+        if (error instanceof EdgeError && field && SEARCH_FIELDS[field]) {
+          const named = SEARCH_FIELDS[field];
+          throw new EdgeError(error.code, error.message.replace(new RegExp(`^${field}:`), `${named}:`), { ...error.details, field: named }, error);
+        }
+        throw error;
+      }
+      return {
+        hits: page.hits.map((hit) => ({
+          message: shapeMessage(hit.message),
+          snippet: hit.snippet.map((part) => ({ text: part.text, highlighted: part.highlighted })),
+          snippetStartsInside: hit.snippetStartsInside,
+          snippetEndsInside: hit.snippetEndsInside,
+        })),
+        roomCounts: page.roomCounts.map((c) => ({ roomId: c.roomId, count: c.count })),
+        countsCapped: page.countsCapped,
+        nextCursor: page.nextPageToken || null,
+      };
     }),
 
   // --- edit history (issue 16) ---
