@@ -5,6 +5,7 @@ import { Home, NotFound } from "./routes/Home";
 import { RoomRoute } from "./routes/RoomView";
 import { Shell } from "./routes/Shell";
 import { ThreadsView } from "./routes/ThreadsView";
+import { SearchView } from "./routes/SearchView";
 
 function Root(props: RouteSectionProps) {
   return (
@@ -24,6 +25,7 @@ export function App() {
         <Route path="/" component={Home} />
         <Route path="/rooms/:roomId" component={RoomRoute} />
         <Route path="/threads" component={ThreadsView} />
+        <Route path="/search" component={SearchView} />
       </Route>
       <Route path="*404" component={NotFound} />
     </Router>

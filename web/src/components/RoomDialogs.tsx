@@ -123,7 +123,7 @@ export function BrowseRoomsDialog(props: { onClose: () => void; onDone: () => vo
 }
 
 /** A person in a result list: avatar, name, @username and what follows it. */
-function PersonSummary(props: { user: User; presence?: boolean; status?: boolean }) {
+export function PersonSummary(props: { user: User; presence?: boolean; status?: boolean }) {
   const people = usePeople();
   const name = () => props.user.displayName || props.user.username;
   return (

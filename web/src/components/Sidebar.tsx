@@ -1,7 +1,7 @@
 // My rooms and direct conversations, most recent activity first, with live
 // unread counts; the entry points to create, browse and start conversations.
-import { A } from "@solidjs/router";
-import { createMemo, createSignal, For, Match, Show, Switch } from "solid-js";
+import { A, useNavigate } from "@solidjs/router";
+import { createMemo, createSignal, For, Match, onCleanup, onMount, Show, Switch } from "solid-js";
 import { usePeople } from "../lib/store/people";
 import { useRooms } from "../lib/store/rooms";
 import { useConnection } from "../lib/store/connection";
@@ -13,16 +13,39 @@ import { ProfileDialog } from "./ProfileDialog";
 import { MentionsView } from "./MentionsView";
 import { Icon } from "./Icon";
 import { ThemeToggle } from "./ThemeToggle";
+import { QuickSwitcher } from "./QuickSwitcher";
 import { ThreadsLink } from "../routes/ThreadsView";
 import "./Sidebar.css";
 
-type Open = "create" | "browse" | "direct" | "profile" | "mentions" | null;
+type Open = "create" | "browse" | "direct" | "profile" | "mentions" | "switcher" | null;
+
+/** Ctrl+K (Cmd+K on a Mac) opens the quick switcher. */
+export const isSwitcherKey = (event: KeyboardEvent) => (event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && event.key.toLowerCase() === "k";
 
 export function Sidebar(props: { onNavigate: () => void }) {
   const people = usePeople();
   const rooms = useRooms();
   const connection = useConnection();
   const [open, setOpen] = createSignal<Open>(null);
+  const navigate = useNavigate();
+  // --- search (issue 17): Ctrl+K / Cmd+K anywhere (not over another dialog) opens the quick switcher ---
+  onMount(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (!isSwitcherKey(event)) return;
+      event.preventDefault();
+      if (open() === "switcher" || !document.querySelector("dialog[open]")) setOpen("switcher");
+    };
+    document.addEventListener("keydown", onKey);
+    onCleanup(() => document.removeEventListener("keydown", onKey));
+  });
+  const [searchText, setSearchText] = createSignal("");
+  const searchMessages = (event: SubmitEvent) => {
+    event.preventDefault();
+    const q = searchText().trim();
+    if (!q) return;
+    props.onNavigate();
+    navigate(`/search?q=${encodeURIComponent(q)}`);
+  };
   const groups = createMemo(() => {
     const named: RoomSummary[] = [];
     const directs: RoomSummary[] = [];
@@ -90,6 +113,32 @@ export function Sidebar(props: { onNavigate: () => void }) {
         <ConnectionBadge />
         <ThemeToggle />
       </header>
+
+      {/* --- search (issue 17) --- */}
+      <form class="sidebar-search" role="search" onSubmit={searchMessages}>
+        <label class="field search-field">
+          <span class="sr-only">Search messages</span>
+          <Icon name="search" size={16} />
+          <input
+            type="search"
+            placeholder="Search messages"
+            data-testid="sidebar-search"
+            value={searchText()}
+            onInput={(e) => setSearchText(e.currentTarget.value)}
+            enterkeyhint="search"
+          />
+          <button
+            type="button"
+            class="icon-button"
+            aria-label="Jump to a room or person (Ctrl+K)"
+            title="Jump to… (Ctrl+K)"
+            data-testid="open-switcher"
+            onClick={() => setOpen("switcher")}
+          >
+            <kbd aria-hidden="true">⌘K</kbd>
+          </button>
+        </label>
+      </form>
 
       <div class="sidebar-scroll">
         {/* --- threads (issue 16) --- */}
@@ -165,6 +214,9 @@ export function Sidebar(props: { onNavigate: () => void }) {
         </Match>
         <Match when={open() === "mentions"}>
           <MentionsView onClose={() => setOpen(null)} onNavigate={() => props.onNavigate()} />
+        </Match>
+        <Match when={open() === "switcher"}>
+          <QuickSwitcher onClose={() => setOpen(null)} onNavigate={() => props.onNavigate()} />
         </Match>
         <Match when={open() === "profile"}>
           <ProfileDialog onClose={() => setOpen(null)} />

@@ -4,6 +4,7 @@
 import { newClientMsgId } from "@parley/client";
 import { createEffect, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { api, errorMessage } from "../lib/api";
+import { highlightMessage } from "../lib/message-link";
 import { notify } from "../lib/notify";
 import { threadBus, upsertReply } from "../lib/threads";
 import type { ChatMessage, ThreadInfo } from "../lib/types";
@@ -19,6 +20,8 @@ export function ThreadPanel(props: {
   actions: MessageActions;
   editingId: () => string | null;
   onClose(): void;
+  /** A reply to show and highlight once loaded (a search result: /rooms/:id?thread=root&reply=seq). */
+  highlightSeq?: number;
 }) {
   const [root, setRoot] = createSignal<ChatMessage | null>(null);
   const [state, setState] = createSignal<Pick<ThreadInfo, "following" | "unreadCount"> | null>(null);
@@ -38,7 +41,8 @@ export function ThreadPanel(props: {
       setState(page.thread);
       setReplies(page.messages as ChatMessage[]);
       setHasOlder(page.hasOlder);
-      queueMicrotask(() => list?.scrollTo({ top: list.scrollHeight }));
+      if (props.highlightSeq !== undefined) void showReply(props.highlightSeq);
+      else queueMicrotask(() => list?.scrollTo({ top: list.scrollHeight }));
     } catch (failure) {
       setError(errorMessage(failure));
     }
@@ -51,6 +55,19 @@ export function ThreadPanel(props: {
     const page = await api.threads.get.query({ id: props.rootId, before: first.seq, limit: 50 });
     setReplies((current) => (page.messages as ChatMessage[]).reduce(upsertReply, current));
     setHasOlder(page.hasOlder);
+  };
+
+  // A reply further back than the first page: older pages until it is in, then highlighted.
+  const showReply = async (seq: number) => {
+    while (hasOlder() && (replies()[0]?.seq ?? 0) > seq) {
+      const before = replies().length;
+      await loadOlder();
+      if (replies().length === before) break;
+    }
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    const element = list?.querySelector<HTMLElement>(`[data-seq="${seq}"]`);
+    if (element) highlightMessage(element);
+    else notify(`Reply ${seq} is not in this thread any more.`);
   };
 
   // Live: the thread's replies and its root, as the room's stream brings them.

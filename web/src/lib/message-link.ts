@@ -33,6 +33,12 @@ export async function jumpToSeq(timeline: Timeline, scroller: () => HTMLElement 
     notify(`Message ${seq} is not in this room's history.`);
     return false;
   }
+  highlightMessage(element);
+  return true;
+}
+
+/** Scrolls a message's element into view and highlights it for a moment. */
+export function highlightMessage(element: HTMLElement): void {
   element.scrollIntoView({ block: "center" });
   element.classList.add("flash");
   element.dataset.highlighted = "true";
@@ -40,7 +46,6 @@ export async function jumpToSeq(timeline: Timeline, scroller: () => HTMLElement 
     element.classList.remove("flash");
     delete element.dataset.highlighted;
   }, HIGHLIGHT_MS);
-  return true;
 }
 
 /** Follows the location's #seq-N while the room is open: on opening it, and when the hash changes. */

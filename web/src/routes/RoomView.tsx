@@ -161,8 +161,8 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   // --- threads (issue 16): the open thread's root (also from /rooms/:id?thread=rootId) ---
   const [searchParams, setSearchParams] = useSearchParams();
   const threadId = () => (typeof searchParams.thread === "string" ? searchParams.thread : null);
-  const openThread = (message: ChatMessage) => setSearchParams({ thread: message.threadRootId || message.id });
-  const closeThread = () => setSearchParams({ thread: undefined });
+  const openThread = (message: ChatMessage) => setSearchParams({ thread: message.threadRootId || message.id, reply: undefined });
+  const closeThread = () => setSearchParams({ thread: undefined, reply: undefined });
   // Changes whenever a loaded message is pinned or unpinned (live, from the message lane).
   const pinKey = () =>
     timeline
@@ -442,6 +442,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
               actions={actions}
               editingId={editingId}
               onClose={closeThread}
+              highlightSeq={typeof searchParams.reply === "string" && /^\d{1,15}$/.test(searchParams.reply) ? Number(searchParams.reply) : undefined}
             />
           )}
         </Show>

@@ -77,7 +77,8 @@ function ChatRoot(props: { me: User; children?: JSX.Element }) {
   });
 
   const [sidebarOpen, setSidebarOpen] = createSignal(false);
-  const atHome = () => !location.pathname.startsWith("/rooms/");
+  // The search view (issue 17) is a screen of its own too (on phones, not hidden behind the room list).
+  const atHome = () => !location.pathname.startsWith("/rooms/") && location.pathname !== "/search";
 
   // The drawer (narrow screens): focus goes into it, Escape closes it.
   createEffect(() => {
