@@ -130,12 +130,13 @@ export function Sidebar(props: { onNavigate: () => void }) {
           <button
             type="button"
             class="icon-button"
-            aria-label="Jump to a room or person (Ctrl+K)"
-            title="Jump to… (Ctrl+K)"
+            aria-label="Jump to a room or person"
+            aria-keyshortcuts="Control+K Meta+K"
+            title="Jump to a room or person (Ctrl+K, ⌘K)"
             data-testid="open-switcher"
             onClick={() => setOpen("switcher")}
           >
-            <kbd aria-hidden="true">⌘K</kbd>
+            <kbd aria-hidden="true">{/Mac|iPhone|iPad/.test(navigator.platform) ? "⌘K" : "Ctrl K"}</kbd>
           </button>
         </label>
       </form>
