@@ -136,7 +136,7 @@ export function Sidebar(props: { onNavigate: () => void }) {
             data-testid="open-switcher"
             onClick={() => setOpen("switcher")}
           >
-            <kbd aria-hidden="true">{/Mac|iPhone|iPad/.test(navigator.platform) ? "⌘K" : "Ctrl K"}</kbd>
+            <kbd aria-hidden="true">{/Mac|iPhone|iPad/.test(navigator.platform) ? "⌘K" : "Ctrl+K"}</kbd>
           </button>
         </label>
       </form>
