@@ -9,7 +9,7 @@
 // frame too large) fails at once and is never sent again; only transient
 // refusals are retried.
 import { create, fromBinary, fromJsonString, toBinary, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
-import type { Message } from "@parley/proto/message/v1/message_pb";
+import { SearchOrder, type Message, type SearchMessagesResponse } from "@parley/proto/message/v1/message_pb";
 import { Role, type Membership, type Room } from "@parley/proto/room/v1/room_pb";
 import { PresenceState } from "@parley/proto/events/v1/events_pb";
 import { ClientFrameSchema, ServerFrameSchema, type ServerFrame, type StreamPosition } from "@parley/proto/socket/v1/socket_pb";
@@ -17,7 +17,20 @@ import { Emitter } from "./emitter.js";
 import { CloseCode, isRetryable, offeredSubprotocols, type Encoding } from "./protocol.js";
 
 export { PresenceState, Role };
-export type { Membership, Message, Room };
+export type { Membership, Message, Room, SearchMessagesResponse };
+
+/** A search (issue 17; the query syntax: docs/search.md). */
+export interface SearchOptions {
+  /** 1-50; left out, 20. */
+  limit?: number;
+  /** The previous page's nextPageToken (same query and options). */
+  pageToken?: string;
+  order?: "relevance" | "newest";
+  /** The IANA time zone of the query's dates; left out, UTC. */
+  timeZone?: string;
+  /** Only these rooms (at most 100). */
+  roomIds?: string[];
+}
 
 /**
  * Where a client stands in a room's stream (socket.proto StreamPosition): the newest change it has
@@ -306,6 +319,30 @@ export class LiveClient extends Emitter<LiveEvents> {
 
   async delete(messageId: string): Promise<Message> {
     return ackMessage(await this.request({ case: "delete", value: { messageId } }, true));
+  }
+
+  /**
+   * Searches the messages of the rooms the user is in now (issue 17): hits with snippets, per-room
+   * counts and the next page's token (empty on the last). Fails with INVALID_ARGUMENT naming the
+   * field (query, limit, time_zone, page_token). Not retried: ask again.
+   */
+  async search(query: string, options: SearchOptions = {}): Promise<SearchMessagesResponse> {
+    const ack = await this.request(
+      {
+        case: "search",
+        value: {
+          query,
+          limit: options.limit ?? 0,
+          pageToken: options.pageToken ?? "",
+          order: options.order === "newest" ? SearchOrder.NEWEST : options.order === "relevance" ? SearchOrder.RELEVANCE : SearchOrder.UNSPECIFIED,
+          timeZone: options.timeZone ?? "",
+          roomIds: options.roomIds ?? [],
+        },
+      },
+      false,
+    );
+    if (ack.frame.case === "ack" && ack.frame.value.search) return ack.frame.value.search;
+    throw new LiveError("INTERNAL", "the server acknowledged without search results");
   }
 
   async markRead(roomId: string, seq: bigint): Promise<bigint> {

@@ -1,5 +1,5 @@
 // Client frames, one handler each: what a Subscribe, Send, Edit, Delete, MarkRead, Typing,
-// Reauth or Ping does. Failures are thrown (ConnectError) and answered by the node (errors.ts).
+// Reauth, Ping or Search does. Failures are thrown (ConnectError) and answered by the node (errors.ts).
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { newEvent, topics, type Broker, type RateLimiter } from "@parley/kit";
 import type { MessageService } from "@parley/proto/message/v1/message_pb";
@@ -65,6 +65,11 @@ export class FrameCommands {
       }
       case "ping":
         return deps.send(ws, pongFrame(frame.value.nonce));
+      // --- search (issue 17): as GET /api/v1/search, the service checks the request ---
+      case "search": {
+        const search = await deps.services.messages.searchMessages(frame.value, asUserOf(state));
+        return deps.send(ws, ackFrame(ref, { search }));
+      }
       default:
         throw new ConnectError("unknown frame type", Code.InvalidArgument);
     }

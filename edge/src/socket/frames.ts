@@ -11,7 +11,7 @@ import {
   type Event,
   type PresenceState,
 } from "@parley/proto/events/v1/events_pb";
-import type { Message } from "@parley/proto/message/v1/message_pb";
+import type { Message, SearchMessagesResponse } from "@parley/proto/message/v1/message_pb";
 import type { Membership, RoomChange } from "@parley/proto/room/v1/room_pb";
 import { OutgoingFrame } from "./protocol.js";
 
@@ -76,7 +76,7 @@ export const liveFrame = (roomId: string, lastSeq: bigint, position: { messages:
 export const helloFrame = (userId: string, tokenExpiresAtMs: number, nodeId: string, maxFrameBytes: number) =>
   new OutgoingFrame({ frame: { case: "hello", value: { userId, tokenExpiresAtMs: BigInt(tokenExpiresAtMs), nodeId, maxFrameBytes } } });
 
-export const ackFrame = (ref: string, value: { message?: Message; lastReadSeq?: bigint } = {}) =>
+export const ackFrame = (ref: string, value: { message?: Message; lastReadSeq?: bigint; search?: SearchMessagesResponse } = {}) =>
   new OutgoingFrame({ frame: { case: "ack", value: { ref, ...value } } });
 
 export const errorFrame = (ref: string, code: string, message: string, roomId = "", retryAfterMs = 0, field = "") =>
