@@ -106,6 +106,11 @@ describe("search in a browser", { timeout: 240_000 }, () => {
     await viewBox.fill("zanzibar");
     await eventually(async () => expect(await hits(page).count()).toBe(2));
     await screenshot(page, "search-04-view-phone-light");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await screenshot(page, "search-04-view-phone-dark");
+    await page.setViewportSize(DESKTOP);
+    await screenshot(page, "search-04-view-desktop-dark");
+    await page.emulateMedia({ colorScheme: "light" });
     await page.setViewportSize(DESKTOP);
 
     // Quick switcher: Ctrl+K, type, arrows, Enter opens the room.
