@@ -1,5 +1,5 @@
 // A started Parley plus its edge on a free port, with small HTTP helpers.
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import { startTestParley, type TestParley } from "@parley/launch/testing";
 import type { AppRouter } from "../src/index.js";
@@ -82,4 +82,33 @@ export async function roomWithMembers(edge: TestEdge, owner: Account, members: A
 export async function startTestSocket(parley: TestParley, env: Record<string, string> = {}, broker = parley.broker) {
   const node = await launchSocket({ env: { ...parley.env, ...env }, port: 0, host: "127.0.0.1", addresses: parley.addresses, broker, limiter: parley.limiter });
   return { url: `ws://${node.address}/ws`, address: node.address, stop: () => node.stop() };
+}
+
+export type TestSocket = Awaited<ReturnType<typeof startTestSocket>>;
+
+/**
+ * An edge and one socket node in front of it for the tests of one file: started before them,
+ * stopped after. Read `stack.edge` and `stack.socket` inside tests (they exist once started).
+ */
+export function useEdgeWithSocket(env: { edge?: Record<string, string>; socket?: Record<string, string> } = {}) {
+  let edge: TestEdge | undefined;
+  let socket: TestSocket | undefined;
+  beforeAll(async () => {
+    edge = await startTestEdge(env.edge);
+    socket = await startTestSocket(edge.parley, { LOG_LEVEL: "silent", ...env.socket });
+  }, 120_000);
+  afterAll(async () => {
+    await socket?.stop();
+    await edge?.stop();
+  });
+  return {
+    get edge(): TestEdge {
+      if (!edge) throw new Error("the test edge is not started yet (use it inside a test)");
+      return edge;
+    },
+    get socket(): TestSocket {
+      if (!socket) throw new Error("the test socket node is not started yet (use it inside a test)");
+      return socket;
+    },
+  };
 }

@@ -1,39 +1,30 @@
 // Reactions over the live socket tier: a reaction is a change of its message (its `change` moves),
 // so it comes live as messageEdited and, for a client that was away, once on resume in the
 // message's current state, over the raw socket and through @parley/client's LiveClient.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { LiveClient, type Message } from "@parley/client";
-import { ok, roomWithMembers, startTestEdge, startTestSocket, type Account, type TestEdge } from "./harness.js";
+import { ok, roomWithMembers, type Account, useEdgeWithSocket } from "./harness.js";
 import { RawSocket, waitFor } from "./sockets.js";
 
-let edge: TestEdge;
-let socket: Awaited<ReturnType<typeof startTestSocket>>;
-beforeAll(async () => {
-  edge = await startTestEdge();
-  socket = await startTestSocket(edge.parley, { LOG_LEVEL: "silent" });
-}, 120_000);
-afterAll(async () => {
-  await socket?.stop();
-  await edge?.stop();
-});
+const stack = useEdgeWithSocket();
 
 const react = (who: Account, id: string, emoji: string, method: "PUT" | "DELETE" = "PUT") =>
-  ok(edge.api(method, `/api/v1/messages/${id}/reactions/${encodeURIComponent(emoji)}`, { token: who.accessToken, body: method === "PUT" ? {} : undefined }));
+  ok(stack.edge.api(method, `/api/v1/messages/${id}/reactions/${encodeURIComponent(emoji)}`, { token: who.accessToken, body: method === "PUT" ? {} : undefined }));
 
 async function roomOf(owner: Account, ...members: Account[]) {
-  const roomId = await roomWithMembers(edge, owner, members);
+  const roomId = await roomWithMembers(stack.edge, owner, members);
   const sent = [];
-  for (const body of ["one", "two", "three"]) sent.push(await ok(edge.api("POST", "/api/v1/messages", { token: owner.accessToken, body: { roomId, body } }), 201));
-  return { roomId, sent, room: await ok(edge.api("GET", `/api/v1/rooms/${roomId}`, { token: owner.accessToken })) };
+  for (const body of ["one", "two", "three"]) sent.push(await ok(stack.edge.api("POST", "/api/v1/messages", { token: owner.accessToken, body: { roomId, body } }), 201));
+  return { roomId, sent, room: await ok(stack.edge.api("GET", `/api/v1/rooms/${roomId}`, { token: owner.accessToken })) };
 }
 
 const summary = (m: Message) => m.reactions.map((r) => `${r.emoji}${r.count}`).join(" ");
 
 describe("reactions on the room's stream", () => {
   it("replays the reactions made while a raw socket was away once per message, in its current state", async () => {
-    const alice = await edge.signUp("xa");
-    const bob = await edge.signUp("xb");
+    const alice = await stack.edge.signUp("xa");
+    const bob = await stack.edge.signUp("xb");
     const { roomId, sent, room } = await roomOf(alice, bob);
     await react(bob, sent[0].id, "🎉");
     await react(alice, sent[0].id, "🎉");
@@ -41,7 +32,7 @@ describe("reactions on the room's stream", () => {
     await react(alice, sent[1].id, "👍", "DELETE"); // two: back as sent
     await react(bob, sent[2].id, ":heart:");
     await react(bob, sent[0].id, "👋🏽");
-    const ws = await RawSocket.open(socket.url, bob.accessToken);
+    const ws = await RawSocket.open(stack.socket.url, bob.accessToken);
     const from = ws.frames.length;
     ws.send({ ref: "r", subscribe: { roomId, position: { messages: "3", room: String(room.lastChange) } } });
     const live = await ws.next((f) => f.live?.roomId === roomId, 30_000, from);
@@ -55,11 +46,11 @@ describe("reactions on the room's stream", () => {
   });
 
   it("brings a LiveClient reactions live, and those made while it was away once on resume, the one taken back included", async () => {
-    const alice = await edge.signUp("la");
-    const bob = await edge.signUp("lb");
+    const alice = await stack.edge.signUp("la");
+    const bob = await stack.edge.signUp("lb");
     const { roomId, sent, room } = await roomOf(alice, bob);
     const open = (from: { messages: bigint; room: bigint; lastSeq: bigint }) => {
-      const client = new LiveClient({ url: socket.url, getToken: async () => bob.accessToken, WebSocket: WebSocket as never, backoff: { baseMs: 50, maxMs: 200 } });
+      const client = new LiveClient({ url: stack.socket.url, getToken: async () => bob.accessToken, WebSocket: WebSocket as never, backoff: { baseMs: 50, maxMs: 200 } });
       const edited: Message[] = [];
       const created: Message[] = [];
       client.on("edited", (m) => edited.push(m));
@@ -82,7 +73,7 @@ describe("reactions on the room's stream", () => {
     await react(alice, sent[1].id, "👍");
     await react(alice, sent[1].id, "👍", "DELETE");
     await react(bob, sent[0].id, "🎉");
-    const marker = await ok(edge.api("POST", "/api/v1/messages", { token: alice.accessToken, body: { roomId, body: "marker" } }), 201);
+    const marker = await ok(stack.edge.api("POST", "/api/v1/messages", { token: alice.accessToken, body: { roomId, body: "marker" } }), 201);
 
     const second = open({ ...position, lastSeq: 3n });
     await waitFor(() => second.created.length === 1);
@@ -97,14 +88,14 @@ describe("reactions on the room's stream", () => {
   });
 
   it("replays a pin, an unpin and a reaction made while away once each, in the order they were made, to a raw socket and to a LiveClient", async () => {
-    const alice = await edge.signUp("pa");
-    const bob = await edge.signUp("pb");
+    const alice = await stack.edge.signUp("pa");
+    const bob = await stack.edge.signUp("pb");
     const { roomId, sent } = await roomOf(alice, bob);
-    const pin = (id: string, method: "PUT" | "DELETE") => ok(edge.api(method, `/api/v1/messages/${id}/pin`, { token: alice.accessToken, body: method === "PUT" ? {} : undefined }));
+    const pin = (id: string, method: "PUT" | "DELETE") => ok(stack.edge.api(method, `/api/v1/messages/${id}/pin`, { token: alice.accessToken, body: method === "PUT" ? {} : undefined }));
     // Before Bob goes away: the third message is pinned.
     await pin(sent[2].id, "PUT");
-    const before = await ok(edge.api("GET", `/api/v1/messages/${roomId}?limit=50`, { token: bob.accessToken }));
-    const position = { messages: String(before.lastChange), room: String((await ok(edge.api("GET", `/api/v1/rooms/${roomId}`, { token: bob.accessToken }))).lastChange) };
+    const before = await ok(stack.edge.api("GET", `/api/v1/messages/${roomId}?limit=50`, { token: bob.accessToken }));
+    const position = { messages: String(before.lastChange), room: String((await ok(stack.edge.api("GET", `/api/v1/rooms/${roomId}`, { token: bob.accessToken }))).lastChange) };
     // Away: the first pinned, a reaction on the second, the third unpinned.
     await pin(sent[0].id, "PUT");
     await react(alice, sent[1].id, "🎉");
@@ -115,7 +106,7 @@ describe("reactions on the room's stream", () => {
       ["three", false, ""],
     ];
 
-    const ws = await RawSocket.open(socket.url, bob.accessToken);
+    const ws = await RawSocket.open(stack.socket.url, bob.accessToken);
     const from = ws.frames.length;
     ws.send({ ref: "p", subscribe: { roomId, position } });
     const live = await ws.next((f) => f.live?.roomId === roomId, 30_000, from);
@@ -128,7 +119,7 @@ describe("reactions on the room's stream", () => {
     expect(changes).toEqual([before.lastChange + 1, before.lastChange + 2, before.lastChange + 3]);
     ws.close();
 
-    const client = new LiveClient({ url: socket.url, getToken: async () => bob.accessToken, WebSocket: WebSocket as never, backoff: { baseMs: 50, maxMs: 200 } });
+    const client = new LiveClient({ url: stack.socket.url, getToken: async () => bob.accessToken, WebSocket: WebSocket as never, backoff: { baseMs: 50, maxMs: 200 } });
     const seen: string[] = [];
     client.on("edited", (m) => seen.push(`edited ${m.body} pinned=${Boolean(m.pinTime)} ${summary(m)}`.trim()));
     client.on("message", (m) => seen.push(`created ${m.body}`));

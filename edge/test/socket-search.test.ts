@@ -2,36 +2,27 @@
 // message service's SearchMessagesResponse, over the raw socket (JSON) and through
 // @parley/client's LiveClient.search; a private room the caller is not in gives nothing; bad input
 // is an Error frame naming the field, as GET /api/v1/search names it.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { LiveClient, LiveError } from "@parley/client";
-import { ok, roomWithMembers, startTestEdge, startTestSocket, type Account, type TestEdge } from "./harness.js";
+import { ok, roomWithMembers, type Account, useEdgeWithSocket } from "./harness.js";
 import { RawSocket, waitFor } from "./sockets.js";
 
-let edge: TestEdge;
-let socket: Awaited<ReturnType<typeof startTestSocket>>;
-beforeAll(async () => {
-  edge = await startTestEdge();
-  socket = await startTestSocket(edge.parley, { LOG_LEVEL: "silent" });
-}, 120_000);
-afterAll(async () => {
-  await socket?.stop();
-  await edge?.stop();
-});
+const stack = useEdgeWithSocket();
 
-const send = (who: Account, roomId: string, body: string) => ok(edge.api("POST", "/api/v1/messages", { token: who.accessToken, body: { roomId, body } }), 201);
+const send = (who: Account, roomId: string, body: string) => ok(stack.edge.api("POST", "/api/v1/messages", { token: who.accessToken, body: { roomId, body } }), 201);
 
 describe("search over the socket", () => {
   it("answers a search frame with hits and counts of the caller's rooms only, pages, and names a bad field", async () => {
-    const ada = await edge.signUp("wsa");
-    const bob = await edge.signUp("wsb");
-    const shared = await roomWithMembers(edge, ada, [bob]);
-    const hidden = await roomWithMembers(edge, ada, []);
+    const ada = await stack.edge.signUp("wsa");
+    const bob = await stack.edge.signUp("wsb");
+    const shared = await roomWithMembers(stack.edge, ada, [bob]);
+    const hidden = await roomWithMembers(stack.edge, ada, []);
     const first = await send(ada, shared, "the wombat report is late");
     const second = await send(bob, shared, "wombat numbers attached");
     await send(ada, hidden, "a wombat only Ada can see");
 
-    const raw = await RawSocket.open(socket.url, bob.accessToken);
+    const raw = await RawSocket.open(stack.socket.url, bob.accessToken);
     const answer = await raw.request({ ref: "s1", search: { query: "wombat", order: "SEARCH_ORDER_NEWEST", limit: 1 } });
     expect(answer.ack.search.hits.map((h: { message: { id: string } }) => h.message.id)).toEqual([second.id]);
     expect(answer.ack.search.roomCounts).toEqual([{ roomId: shared, count: 2 }]);
@@ -45,7 +36,7 @@ describe("search over the socket", () => {
     expect(badZone.error).toMatchObject({ code: "INVALID_ARGUMENT", field: "timeZone" });
     raw.close();
 
-    const client = new LiveClient({ url: socket.url, getToken: async () => ada.accessToken, WebSocket: WebSocket as never, backoff: { baseMs: 50, maxMs: 200 } });
+    const client = new LiveClient({ url: stack.socket.url, getToken: async () => ada.accessToken, WebSocket: WebSocket as never, backoff: { baseMs: 50, maxMs: 200 } });
     client.connect();
     try {
       await waitFor(() => client.connectionState === "live");

@@ -2,42 +2,33 @@
 // stream position), and its root's new summary is the root's next change. A client that was away
 // gets the replies and the roots' summaries once each, in order, on resume: over the raw socket and
 // through @parley/client's LiveClient. A non-member cannot subscribe to a private room's threads.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { LiveClient, type Message } from "@parley/client";
-import { ok, roomWithMembers, startTestEdge, startTestSocket, type Account, type TestEdge } from "./harness.js";
+import { ok, roomWithMembers, type Account, useEdgeWithSocket } from "./harness.js";
 import { RawSocket, waitFor } from "./sockets.js";
 
-let edge: TestEdge;
-let socket: Awaited<ReturnType<typeof startTestSocket>>;
-beforeAll(async () => {
-  edge = await startTestEdge();
-  socket = await startTestSocket(edge.parley, { LOG_LEVEL: "silent" });
-}, 120_000);
-afterAll(async () => {
-  await socket?.stop();
-  await edge?.stop();
-});
+const stack = useEdgeWithSocket();
 
 const send = (who: Account, roomId: string, body: string, extra: { threadRootId?: string; alsoSendToRoom?: boolean } = {}) =>
-  ok(edge.api("POST", "/api/v1/messages", { token: who.accessToken, body: { roomId, body, ...extra } }), 201);
+  ok(stack.edge.api("POST", "/api/v1/messages", { token: who.accessToken, body: { roomId, body, ...extra } }), 201);
 
 async function roomOf(owner: Account, ...members: Account[]) {
-  const roomId = await roomWithMembers(edge, owner, members);
+  const roomId = await roomWithMembers(stack.edge, owner, members);
   const root = await send(owner, roomId, "root");
-  return { roomId, root, room: await ok(edge.api("GET", `/api/v1/rooms/${roomId}`, { token: owner.accessToken })) };
+  return { roomId, root, room: await ok(stack.edge.api("GET", `/api/v1/rooms/${roomId}`, { token: owner.accessToken })) };
 }
 
 describe("threads on the room's stream", () => {
   it("replays thread replies and the root's summary made while a raw socket was away once each, in stream order", async () => {
-    const alice = await edge.signUp("ha");
-    const bob = await edge.signUp("hb");
+    const alice = await stack.edge.signUp("ha");
+    const bob = await stack.edge.signUp("hb");
     const { roomId, root, room } = await roomOf(alice, bob);
     const r1 = await send(bob, roomId, "r1", { threadRootId: root.id });
     const r2 = await send(alice, roomId, "r2", { threadRootId: root.id, alsoSendToRoom: true });
     const r3 = await send(bob, roomId, "r3", { threadRootId: r1.id });
-    await ok(edge.api("DELETE", `/api/v1/messages/${r3.id}`, { token: bob.accessToken }), 204);
-    const ws = await RawSocket.open(socket.url, bob.accessToken);
+    await ok(stack.edge.api("DELETE", `/api/v1/messages/${r3.id}`, { token: bob.accessToken }), 204);
+    const ws = await RawSocket.open(stack.socket.url, bob.accessToken);
     const from = ws.frames.length;
     ws.send({ ref: "r", subscribe: { roomId, position: { messages: String(root.change), room: String(room.lastChange) } } });
     const live = await ws.next((f) => f.live?.roomId === roomId, 30_000, from);
@@ -56,11 +47,11 @@ describe("threads on the room's stream", () => {
   });
 
   it("brings a LiveClient replies and root summaries live, and those made while it was away once on resume", async () => {
-    const alice = await edge.signUp("hl");
-    const bob = await edge.signUp("hm");
+    const alice = await stack.edge.signUp("hl");
+    const bob = await stack.edge.signUp("hm");
     const { roomId, root, room } = await roomOf(alice, bob);
     const open = (from: { messages: bigint; room: bigint; lastSeq: bigint }) => {
-      const client = new LiveClient({ url: socket.url, getToken: async () => bob.accessToken, WebSocket: WebSocket as never, backoff: { baseMs: 50, maxMs: 200 } });
+      const client = new LiveClient({ url: stack.socket.url, getToken: async () => bob.accessToken, WebSocket: WebSocket as never, backoff: { baseMs: 50, maxMs: 200 } });
       const edited: Message[] = [];
       const created: Message[] = [];
       client.on("edited", (m) => edited.push(m));
@@ -82,7 +73,7 @@ describe("threads on the room's stream", () => {
     const other = await send(alice, roomId, "other root");
     const a1 = await send(alice, roomId, "a1", { threadRootId: live.id });
     const a2 = await send(alice, roomId, "a2", { threadRootId: root.id });
-    await ok(edge.api("DELETE", `/api/v1/messages/${a1.id}`, { token: alice.accessToken }), 204);
+    await ok(stack.edge.api("DELETE", `/api/v1/messages/${a1.id}`, { token: alice.accessToken }), 204);
     const o1 = await send(alice, roomId, "o1", { threadRootId: other.id });
 
     const second = open({ ...position, lastSeq: BigInt(live.seq) });
@@ -103,11 +94,11 @@ describe("threads on the room's stream", () => {
   });
 
   it("refuses a non-member's subscription to a private room with threads exactly like a random room's", async () => {
-    const alice = await edge.signUp("hx");
-    const mallory = await edge.signUp("hy");
+    const alice = await stack.edge.signUp("hx");
+    const mallory = await stack.edge.signUp("hy");
     const { roomId, root } = await roomOf(alice);
     await send(alice, roomId, "secret reply", { threadRootId: root.id });
-    const ws = await RawSocket.open(socket.url, mallory.accessToken);
+    const ws = await RawSocket.open(stack.socket.url, mallory.accessToken);
     ws.send({ ref: "hidden", subscribe: { roomId } });
     ws.send({ ref: "random", subscribe: { roomId: "01900000-0000-7000-8000-000000000000" } });
     const hidden = await ws.next((f) => f.error?.ref === "hidden");
