@@ -7,8 +7,8 @@ import { migrations } from "./migrations/index.js";
 import { MessageRepository, RoomHeadRepository, SearchRepository, ThreadFollowRepository } from "./repositories.js";
 
 export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "dataDir" | "log">) {
-  // pg_trgm and btree_gin: the search indexes (issue 17; on PostgreSQL the migration creates them).
-  const orm = await openDatabase({ ...options, service: "message", entities, migrations, extensions: ["pg_trgm", "btree_gin"] });
+  // pg_trgm: the search's trigram index (issue 17; the migration creates the extension, PGlite needs it loaded).
+  const orm = await openDatabase({ ...options, service: "message", entities, migrations, extensions: ["pg_trgm"] });
   return dataAccess(orm, (em) => ({
     messages: new MessageRepository(em, Message),
     heads: new RoomHeadRepository(em, RoomHead),

@@ -669,8 +669,6 @@ export interface SearchPlan {
   since?: string;
   until?: string;
   timeZone: string;
-  /** The text the trigram similarity of a hit is measured against (the words and phrases). */
-  similarTo: string;
 }
 
 /** Where a page starts: the first page's anchor time (microseconds since the epoch) and the last hit's key. */
@@ -688,10 +686,14 @@ export interface SearchHitRow {
   createdUs: bigint;
 }
 
-/** A page of hits and the anchor it was read at. */
+/** A page of hits, the anchor it was read at, and the matches per room (empty without hits). */
 export interface SearchPage {
   rows: SearchHitRow[];
   anchorUs: bigint | null;
+  /** Matches per room among the newest `cap`. */
+  roomCounts: Record<string, number>;
+  /** More than `cap` matches. */
+  capped: boolean;
 }
 
 /** Escapes LIKE's metacharacters (the default escape is the backslash). */
@@ -762,70 +764,93 @@ export class SearchRepository {
   constructor(private readonly em: Em) {}
 
   /**
-   * One page of hits. Relevance: score = (0.1 + ts_rank_cd of the words' prefix query (normalised to
-   * [0, 1)) + 0.5 * word_similarity of the terms) * (1 + exp(-age / 30 days)), the age taken at the
-   * anchor, so a hit's score is the same on every page; ordered by (score, id) descending. Newest:
-   * by (created_at, id) descending. The anchor is the first page's now(): later pages leave out
-   * what was sent after it.
+   * One page of hits, with the rooms of the newest matches counted, in one statement (the exact
+   * shape is in docs/search.md). `counted`: the newest `cap + 1` matches up to the anchor (the
+   * first page's now(): later pages leave out what was sent after it), over the rooms' bitmap.
+   * Relevance ranks the newest `cap` of them: score = (0.1 + ts_rank_cd of the words' prefix query,
+   * normalised to [0, 1)) * (1 + exp(-age / 30 days)), the age taken at the anchor so that a hit's
+   * score is the same on every page; keyset by (score, id) descending. Newest pages every match by
+   * (created_at, id) descending.
    */
-  async page(plan: SearchPlan, order: "relevance" | "newest", after: SearchCursor | null, count: number): Promise<SearchPage> {
+  async page(plan: SearchPlan, order: "relevance" | "newest", after: SearchCursor | null, count: number, cap: number): Promise<SearchPage> {
     const params: unknown[] = [after ? after.anchorUs.toString() : null];
     const anchorCte = `with a as materialized (select coalesce(${FROM_US("?")}, now()) as anchor)`;
-    const where = searchWhere(plan, "a.anchor", params);
+    const counts = `(select jsonb_object_agg(y.room_id, y.n)::text from (
+      select x.room_id, count(*) as n from (select room_id from counted order by created_at desc, id desc limit ${cap}) x group by x.room_id) y) as search_counts,
+    (select count(*) from counted) > ${cap} as search_capped`;
+    const select = (score: string) =>
+      `select ${M_COLUMNS}, ${score} as search_score, ${US("a.anchor")} as search_anchor_us, ${US("m.created_at")} as search_created_us,
+    ${counts}`;
     let sql: string;
     if (order === "relevance") {
+      const where = searchWhere(plan, "a.anchor", params);
       const words = plan.words.map((w) => w.tsquery).filter((q): q is string => q !== null);
-      const rank = words.length > 0 ? `ts_rank_cd(m.search_vector, to_tsquery('${SEARCH_CONFIG}', ?), 32)::float8` : `0::float8`;
-      const similar = plan.similarTo ? `0.5 * word_similarity(?::text, m.body)::float8` : `0::float8`;
-      const scoreParams = [...(words.length > 0 ? [words.map((q) => `(${q})`).join(" & ")] : []), ...(plan.similarTo ? [plan.similarTo] : [])];
-      const score = `(0.1 + ${rank} + ${similar}) * (1 + exp(-greatest(0, extract(epoch from (a.anchor - m.created_at))::float8) / ${RECENCY_SECONDS}))`;
-      sql = `${anchorCte}
-select * from (
-  select ${M_COLUMNS}, ${score} as search_score, ${US("a.anchor")} as search_anchor_us, ${US("m.created_at")} as search_created_us
-  from messages m, a
+      const rank = words.length > 0 ? `ts_rank_cd(c.search_vector, to_tsquery('${SEARCH_CONFIG}', ?), 32)::float8` : `0::float8`;
+      if (words.length > 0) params.push(words.map((q) => `(${q})`).join(" & "));
+      sql = `${anchorCte},
+counted as materialized (
+  select m.id, m.room_id, m.created_at, m.search_vector from messages m, a
   where ${where}
-) s
-where (?::float8 is null or (s.search_score, s.id) < (?::float8, ?::uuid))
-order by s.search_score desc, s.id desc
-limit ?`;
-      // The score's parameters come before the WHERE's in the text.
-      params.splice(1, 0, ...scoreParams);
+  order by m.created_at desc, m.id desc
+  limit ${cap + 1}
+),
+ranked as (
+  select c.id, (0.1 + ${rank}) * (1 + exp(-greatest(0, extract(epoch from (a.anchor - c.created_at))::float8) / ${RECENCY_SECONDS})) as score
+  from (select * from counted order by created_at desc, id desc limit ${cap}) c, a
+),
+page as (
+  select r.id, r.score from ranked r
+  where (?::float8 is null or (r.score, r.id) < (?::float8, ?::uuid))
+  order by r.score desc, r.id desc
+  limit ?
+)
+${select("p.score")}
+from page p join messages m on m.id = p.id, a
+order by p.score desc, p.id desc`;
       params.push(after?.score ?? null, after?.score ?? null, after?.id ?? null, count);
     } else {
-      sql = `${anchorCte}
-select ${M_COLUMNS}, 0::float8 as search_score, ${US("a.anchor")} as search_anchor_us, ${US("m.created_at")} as search_created_us
-from messages m, a
-where ${where}
-  and (?::bigint is null or (m.created_at, m.id) < (${FROM_US("?")}, ?::uuid))
-order by m.created_at desc, m.id desc
-limit ?`;
-      const created = after?.createdUs?.toString() ?? null;
-      params.push(created, created, after?.id ?? null, count);
+      const countedWhere = searchWhere(plan, "a.anchor", params);
+      // The first page is the head of `counted`; a later one reads on from its cursor.
+      let page: string;
+      if (after) {
+        const pageWhere = searchWhere(plan, "a.anchor", params);
+        const created = after.createdUs?.toString() ?? "0";
+        params.push(created, after.id, count);
+        page = `select m.id from messages m, a
+  where ${pageWhere}
+    and (m.created_at, m.id) < (${FROM_US("?")}, ?::uuid)
+  order by m.created_at desc, m.id desc
+  limit ?`;
+      } else {
+        params.push(count);
+        page = `select c.id from counted c order by c.created_at desc, c.id desc limit ?`;
+      }
+      sql = `${anchorCte},
+counted as materialized (
+  select m.room_id, m.created_at, m.id from messages m, a
+  where ${countedWhere}
+  order by m.created_at desc, m.id desc
+  limit ${cap + 1}
+),
+page as (
+  ${page}
+)
+${select("0::float8")}
+from page p join messages m on m.id = p.id, a
+order by m.created_at desc, m.id desc`;
     }
     const rows = await this.em.execute<Record<string, unknown>[]>(sql, params);
     let anchorUs: bigint | null = null;
+    let roomCounts: Record<string, number> = {};
+    let capped = false;
     const hits = rows.map((row) => {
-      const { search_score: score, search_anchor_us: anchor, search_created_us: created, ...message } = row;
+      const { search_score: score, search_anchor_us: anchor, search_created_us: created, search_counts: counted, search_capped: isCapped, ...message } = row;
       anchorUs = BigInt(anchor as string);
+      roomCounts = counted ? (JSON.parse(counted as string) as Record<string, number>) : {};
+      capped = isCapped === true;
       return { message: this.em.map(Message, message), score: Number(score), createdUs: BigInt(created as string) };
     });
-    return { rows: hits, anchorUs };
-  }
-
-  /** The rooms of the newest `cap + 1` matches up to the anchor (counted by the caller), newest first. */
-  async matchRooms(plan: SearchPlan, anchorUs: bigint, cap: number): Promise<string[]> {
-    const params: unknown[] = [];
-    const where = searchWhere(plan, FROM_US("?"), params);
-    // The anchor's placeholder is the third condition's: after the rooms'.
-    params.splice(1, 0, anchorUs.toString());
-    const rows = await this.em.execute<{ room_id: string }[]>(
-      `select m.room_id from messages m
-  where ${where}
-  order by m.created_at desc, m.id desc
-  limit ?`,
-      [...params, cap + 1],
-    );
-    return rows.map((r) => r.room_id);
+    return { rows: hits, anchorUs, roomCounts, capped };
   }
 
   /** Each word's stems in the search configuration (what a hit's words that start with them highlight). */

@@ -101,16 +101,13 @@ export class MessageSearch {
     const { search } = this.deps.db.fork();
     let page;
     try {
-      page = await search.page(plan, order, after, limit + 1);
+      page = await search.page(plan, order, after, limit + 1, SEARCH_COUNTS_CAP);
     } catch (error) {
       if (isUnknownTimeZone(error)) throw fail.invalidArgument("time_zone", "must be an IANA time zone name (such as Europe/Paris)");
       throw error;
     }
     const anchorUs = page.anchorUs ?? after?.anchorUs ?? null;
     const rows = page.rows.slice(0, limit);
-    const matched = anchorUs === null ? [] : await search.matchRooms(plan, anchorUs, SEARCH_COUNTS_CAP);
-    const counts = new Map<string, number>();
-    for (const roomId of matched.slice(0, SEARCH_COUNTS_CAP)) counts.set(roomId, (counts.get(roomId) ?? 0) + 1);
     const stems = rows.length > 0 ? await search.stems(query.words) : [];
     const messages = await this.toMessages(rows.map((r) => r.message));
     const substrings = [...query.words, ...query.phrases];
@@ -126,8 +123,10 @@ export class MessageSearch {
         page.rows.length > limit && last && anchorUs !== null
           ? encodeToken({ anchorUs, id: last.message.id, ...(order === "relevance" ? { score: last.score } : { createdUs: last.createdUs }) }, order, fingerprint)
           : "",
-      roomCounts: [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([roomId, count]) => ({ roomId, count })),
-      countsCapped: matched.length > SEARCH_COUNTS_CAP,
+      roomCounts: Object.entries(page.roomCounts)
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        .map(([roomId, count]) => ({ roomId, count })),
+      countsCapped: page.capped,
     };
   }
 
@@ -191,7 +190,6 @@ export function planOf(query: SearchQuery, roomIds: readonly string[], senderIds
     since: query.since,
     until: query.until,
     timeZone,
-    similarTo: [...query.words, ...query.phrases].join(" "),
   };
 }
 
