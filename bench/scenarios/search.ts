@@ -15,7 +15,7 @@ import {
   SendMessageRequestSchema,
   SendMessageResponseSchema,
 } from "@parley/proto/message/v1/message_pb";
-import { parseSearchQuery } from "@parley/proto/rules/search";
+import { SEARCH_COUNTS_CAP, parseSearchQuery } from "@parley/proto/rules/search";
 import { SearchRepository } from "../../services/message/src/repositories.js";
 import { planOf } from "../../services/message/src/search.js";
 import { num, percent, spreadText } from "../lib/format.js";
@@ -334,14 +334,11 @@ async function measure(options: BenchOptions, base: string, servers: TargetProce
   };
   const searchOthers = Math.max(0, searchCpu.machine - searchCpu.server - (Number.isFinite(searchCpu.postgres) ? searchCpu.postgres : 0) - 0.05);
 
-  // The slowest variants by p99: their plans (EXPLAIN (ANALYZE, BUFFERS) of the page and count queries).
+  // The slowest variants by p99: their plans (EXPLAIN (ANALYZE, BUFFERS) of the search statement).
   const slowest = [...variants].sort((a, b) => percentileMs(b.latency, 99) - percentileMs(a.latency, 99)).slice(0, 3);
   const plans: string[] = [];
   for (const v of slowest) {
-    const { page, rooms } = sql(v.query.text, v.order);
-    plans.push(
-      `\`${v.query.text}\` (${orderName(v.order)}), p99 ${num(percentileMs(v.latency, 99))} ms; the page query:\n\n${indent(await explainText(sdb, page))}\n\n  and the room counts query:\n\n${indent(await explainText(sdb, rooms))}`,
-    );
+    plans.push(`\`${v.query.text}\` (${orderName(v.order)}), p99 ${num(percentileMs(v.latency, 99))} ms:\n\n${indent(await explainText(sdb, sql(v.query.text, v.order)))}`);
   }
 
   // 5. Sends: SendMessage into 1M messages with and without search, alternating (forward, backward).
@@ -461,40 +458,31 @@ interface Statement {
 }
 
 /**
- * The SQL SearchMessages runs for a query (SearchRepository.page and .matchRooms, from the same plan
- * as the service builds: planOf of the parsed query, the reader's rooms narrowed by in:, from: resolved),
- * captured by a stand-in EntityManager; `?` placeholders numbered for pg.
+ * The SQL SearchMessages runs for a query (SearchRepository.page: the page and the room counts in one
+ * statement, from the same plan as the service builds: planOf of the parsed query, the reader's rooms
+ * narrowed by in:, from: resolved), captured by a stand-in EntityManager; `?` placeholders numbered for pg.
  */
 function sqlOf(world: SearchWorld) {
-  return (text: string, order: SearchOrder): { page: Statement; rooms: Statement } => {
+  return (text: string, order: SearchOrder): Statement => {
     const captured: Statement[] = [];
     const em = { execute: async (sql: string, params: unknown[]) => (captured.push({ sql, params }), []) } as unknown as Em;
-    const repository = new SearchRepository(em);
     const query = parseSearchQuery(text);
     const names = new Set(query.in.map((n) => n.toLowerCase()));
     const roomIds = world.rooms.filter((r) => names.size === 0 || names.has(r.name.toLowerCase())).map((r) => r.id).sort();
     const senders = query.from.length > 0 ? query.from.map((login) => world.users[login]).filter((id): id is string => !!id) : null;
     const plan = planOf(query, roomIds, senders, "UTC");
-    void repository.page(plan, order === SearchOrder.NEWEST ? "newest" : "relevance", null, 21);
-    void repository.matchRooms(plan, BigInt(Date.now()) * 1000n, 1000);
-    const numbered = ({ sql, params }: Statement): Statement => {
-      let n = 0;
-      return { sql: sql.replace(/\?/g, () => `$${++n}`), params };
-    };
-    return { page: numbered(captured[0]!), rooms: numbered(captured[1]!) };
+    void new SearchRepository(em).page(plan, order === SearchOrder.NEWEST ? "newest" : "relevance", null, 21, SEARCH_COUNTS_CAP);
+    let n = 0;
+    return { sql: captured[0]!.sql.replace(/\?/g, () => `$${++n}`), params: captured[0]!.params };
   };
 }
 
 type Client = Awaited<ReturnType<typeof connect>>;
 
-/** PostgreSQL's own execution time of the page and count queries together (EXPLAIN ANALYZE, ms). */
-async function explainTime(db: Client, statements: { page: Statement; rooms: Statement }): Promise<number> {
-  let ms = 0;
-  for (const s of [statements.page, statements.rooms]) {
-    const { rows } = await db.query<{ "QUERY PLAN": { "Execution Time": number }[] }>(`explain (analyze, format json) ${s.sql}`, s.params);
-    ms += rows[0]!["QUERY PLAN"][0]!["Execution Time"];
-  }
-  return ms;
+/** PostgreSQL's own execution time of the search statement (EXPLAIN ANALYZE, ms). */
+async function explainTime(db: Client, s: Statement): Promise<number> {
+  const { rows } = await db.query<{ "QUERY PLAN": { "Execution Time": number }[] }>(`explain (analyze, format json) ${s.sql}`, s.params);
+  return rows[0]!["QUERY PLAN"][0]!["Execution Time"];
 }
 
 async function explainText(db: Client, s: Statement): Promise<string> {
@@ -583,7 +571,7 @@ function report(
   notes.push(
     slow.length === 0
       ? `Every query variant met the goal p99 ≤ ${GOAL_P99_MS} ms.`
-      : `${slow.length} of ${f.variants.length} variants missed the goal p99 ≤ ${GOAL_P99_MS} ms (✗): ${slow.map((v) => `\`${v.query.text}\` ${orderName(v.order)} ${num(percentileMs(v.latency, 99))} ms`).join(", ")}. Their plans are below; bench/../notes findings go to the search-service helper.`,
+      : `${slow.length} of ${f.variants.length} variants missed the goal p99 ≤ ${GOAL_P99_MS} ms (✗): ${slow.map((v) => `\`${v.query.text}\` ${orderName(v.order)} ${num(percentileMs(v.latency, 99))} ms`).join(", ")}. The plans of the slowest are below.`,
   );
   notes.push(
     `Sends, ${SEND_IN_FLIGHT} in flight, ${f.runs} rounds of ${f.sendMs / 1000} s per schema, alternating: ${sendRows.map((r) => r.text).join(". ")}. With search the rate is ${spreadText(ratio, (v) => `${v.toFixed(2)}×`)} the rate without (per round), PostgreSQL CPU ${spreadText(pgExtra, (v) => `${v >= 0 ? "+" : ""}${num(v)} ms`)} per send more.`,
@@ -617,7 +605,7 @@ function report(
     settings: [
       `${f.total.toLocaleString("en-US")} messages in ${ROOMS.toLocaleString("en-US")} rooms (${f.total / ROOMS} each), over the year up to now, ${SENDERS} senders drawn Zipf-like; of every 100 messages 3 Chinese, 2 Japanese, 1 Korean, 2 repeated sentences (phrases), 5 English with a link, the rest English of 3-18 words drawn Zipf-like (rank k with probability ∝ ln((k+1)/k)) from ${ENGLISH.length} words; 1 in 97 deleted, 1 in 100 a thread reply; \`${RARE_WORD}\` ends 1 message in ${RARE_EVERY.toLocaleString("en-US")}. Seeded with one INSERT … SELECT generate_series (bodies built in SQL) into the schema before search (the message service's migrations without the search one, through the kit), then VACUUM ANALYZE; the database is copied (CREATE DATABASE … TEMPLATE) and the message service's initORM applies the search migration to the full table, as an upgrade would: both databases hold the same rows, the schemas are production's with and without search.`,
       `The reader is a member of ${ROOMS / READER_ROOM_EVERY} rooms (every ${READER_ROOM_EVERY}th; three named general, engineering, random); the message service (its own process: build() with the kit gRPC server, zod, MikroORM on PostgreSQL, logs at info to /dev/null) runs SearchMessages and SendMessage whole; only the room and user services are in-process stand-ins (bench/servers/search-message.ts): ListMyRooms gives the 50 rooms, ResolveLogin the 30 users, GetMembership a member. The load generator is a plain @grpc/grpc-js client sending ready-made request bytes (limit 20, time zone UTC).`,
-      `Searches: one call in flight; every variant checked once (hits, counts only in the reader's rooms) and timed by PostgreSQL (EXPLAIN ANALYZE of the page and room-count queries together: "PostgreSQL ms"), then ${f.runs} rounds of ${f.repeats} calls per variant, the variants forward then backward. p50/p99 over all ${f.runs * f.repeats} calls of a variant (with so few, p99 is about the slowest call); "p99 per round" is median (min–max) of each round's. "counted" is the sum of room_counts (the newest 1,000 matches at most: "+" when capped) and in how many rooms. Goal: p99 ≤ ${GOAL_P99_MS} ms.`,
+      `Searches: one call in flight; every variant checked once (hits, counts only in the reader's rooms) and timed by PostgreSQL (EXPLAIN ANALYZE of the service's search statement, page and room counts in one: "PostgreSQL ms"), then ${f.runs} rounds of ${f.repeats} calls per variant, the variants forward then backward. p50/p99 over all ${f.runs * f.repeats} calls of a variant (with so few, p99 is about the slowest call); "p99 per round" is median (min–max) of each round's. "counted" is the sum of room_counts (the newest 1,000 matches at most: "+" when capped) and in how many rooms. Goal: p99 ≤ ${GOAL_P99_MS} ms.`,
       `Sends: SendMessage with ${SEND_IN_FLIGHT} in flight (closed loop), one sender, requests cycling through 2,000 bodies of the same vocabulary over the reader's 50 rooms, ${f.warmupMs > 0 ? `after a ${f.warmupMs / 1000} s warm-up per schema, ` : ""}${f.runs} rounds of ${f.sendMs / 1000} s per schema, the two alternating (forward, backward); afterwards each database must hold exactly the seeded rows plus the acknowledged sends.`,
       `PostgreSQL ${f.postgres} on ${new URL(POSTGRES_URL).host} (${f.settings}); databases \`parley_bench_search_<pid>_*\`, dropped at the end. Every process is on 127.0.0.1.${options.quick ? " Quick mode: 50,000 messages, 1 round, 1 call per variant, 1 s of sends." : ""}`,
     ],
