@@ -39,6 +39,21 @@ export const Message = defineEntity({
     // wire; message_mentions indexes them) and @room / @here (MentionBroadcast: 0 none, 1 room, 2 here).
     mentionUserIds: p.json<string[]>().default("[]"),
     mentionBroadcast: p.smallint().default(0),
+    // Search (issue 17; Migration20261203100000_search): kept by PostgreSQL from body, read only by
+    // the search query (lazy: never selected with a message, never written).
+    searchVector: p
+      .string()
+      .columnType("tsvector")
+      .generated("(to_tsvector('english'::regconfig, body)) stored")
+      .nullable()
+      .lazy()
+      .hidden(),
+    hasLink: p
+      .boolean()
+      .generated("(body ~* '(https?://|www\\.)[^[:space:]]'::text) stored")
+      .nullable()
+      .lazy()
+      .hidden(),
   },
   uniques: [
     // Paging by seq walks this index, so the end of a long room is as cheap as its start.
@@ -63,6 +78,13 @@ export const Message = defineEntity({
     {
       name: "messages_room_id_seq_broadcast_index",
       expression: `create index "messages_room_id_seq_broadcast_index" on "messages" ("room_id", "seq") where "mention_broadcast" > 0`,
+    },
+    // Search (issue 17): words, substrings, and a room's messages with a link.
+    { name: "messages_search_vector_index", expression: `create index "messages_search_vector_index" on "messages" using gin ("search_vector")` },
+    { name: "messages_body_trgm_index", expression: `create index "messages_body_trgm_index" on "messages" using gin ("body" gin_trgm_ops)` },
+    {
+      name: "messages_room_id_created_at_link_index",
+      expression: `create index "messages_room_id_created_at_link_index" on "messages" ("room_id", "created_at" desc, "id" desc) where "has_link"`,
     },
   ],
 });
