@@ -706,11 +706,14 @@ export function substringPattern(value: string): string {
   return `%${likeEscape(value)}%`;
 }
 
-/** A word's prefix tsquery text: each run of letters or digits quoted, with `:*`, ANDed (null: none). */
+/**
+ * A word's prefix tsquery text (`'word':*`, stemmed by to_tsquery), or null for a word that is not
+ * all letters and digits (`x.io`, `c++`, `e-mail`): those match as substrings only, as a prefix
+ * query of their pieces would find far more than they say.
+ */
 export function prefixTsquery(word: string): string | null {
-  const runs = word.match(/[\p{L}\p{N}]+/gu);
-  if (!runs) return null;
-  return runs.map((run) => `'${run.replace(/'/g, "''")}':*`).join(" & ");
+  if (!/^[\p{L}\p{M}\p{N}]+$/u.test(word)) return null;
+  return `'${word}':*`;
 }
 
 /** A PostgreSQL array literal of uuids (validated ids only). */
@@ -786,7 +789,8 @@ export class SearchRepository {
       const where = searchWhere(plan, "a.anchor", params);
       const words = plan.words.map((w) => w.tsquery).filter((q): q is string => q !== null);
       const rank = words.length > 0 ? `ts_rank_cd(c.search_vector, to_tsquery('${SEARCH_CONFIG}', ?), 32)::float8` : `0::float8`;
-      if (words.length > 0) params.push(words.map((q) => `(${q})`).join(" & "));
+      // Any of the words counts towards the rank (one found only as a substring adds nothing).
+      if (words.length > 0) params.push(words.join(" | "));
       sql = `${anchorCte},
 counted as materialized (
   select m.id, m.room_id, m.created_at, m.search_vector from messages m, a
