@@ -588,6 +588,14 @@ function report(
       ? `Every query variant met the goal p99 ≤ ${GOAL_P99_MS} ms.`
       : `${slow.length} of ${f.variants.length} variants missed the goal p99 ≤ ${GOAL_P99_MS} ms (✗): ${slow.map((v) => `\`${v.query.text}\` ${orderName(v.order)} ${num(percentileMs(v.latency, 99))} ms`).join(", ")}. The plans of the slowest are below.`,
   );
+  if (slow.length > 0) {
+    const inPlan = slow.filter((v) => v.pgMs > GOAL_P99_MS);
+    const tail = slow.filter((v) => v.pgMs <= GOAL_P99_MS);
+    const list = (vs: Variant[]) => [...new Set(vs.map((v) => `\`${v.query.text}\``))].join(", ");
+    notes.push(
+      `Why they missed: ${inPlan.length > 0 ? `${list(inPlan)}: PostgreSQL alone takes longer than the goal (the plan: see below)` : "none is slow in PostgreSQL alone"}${tail.length > 0 ? `; ${list(tail)}: PostgreSQL's own time is under the goal (the steadier figure), the p99 (about the slowest of ${f.runs * f.repeats} calls) is the tail of a machine others kept ${percent(f.searchOthers)} of a core busy, on top of the statement's cost, which grows with the matches of the whole table (the GIN bitmaps are of all rooms, then ANDed with the reader's rooms)` : ""}.`,
+    );
+  }
   notes.push(
     `Sends, ${SEND_IN_FLIGHT} in flight, ${f.runs} rounds of ${f.sendMs / 1000} s per schema, alternating: ${sendRows.map((r) => r.text).join(". ")}. With search the rate is ${spreadText(ratio, (v) => `${v.toFixed(2)}×`)} the rate without (per round), PostgreSQL CPU ${spreadText(pgExtra, (v) => `${v >= 0 ? "+" : ""}${num(v)} ms`)} per send more.`,
   );
