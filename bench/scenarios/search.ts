@@ -1,7 +1,7 @@
 // search: SearchMessages latency over 1,000,000 messages in 1,000 rooms for a user in 50 of them
 // (issue 17), typical queries in both orders, and what the search columns and indexes cost a send:
 // SendMessage into the same data with and without them, side by side.
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -270,6 +270,7 @@ async function measure(options: BenchOptions, base: string, servers: TargetProce
   const world: SearchWorld = { reader: users.user1!, rooms: readerRooms, users };
   const worldFile = join(tmpdir(), `${base}-world.json`);
   writeFileSync(worldFile, JSON.stringify(world));
+  closers.push(() => rmSync(worldFile, { force: true }));
 
   const start = (name: string, database: string, schema: "full" | "plain") =>
     startTargetProcess({
