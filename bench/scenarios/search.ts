@@ -443,7 +443,8 @@ interface SendRun {
 }
 
 const orderName = (order: SearchOrder) => (order === SearchOrder.NEWEST ? "newest" : "relevance");
-const indent = (text: string) => text.split("\n").map((l) => `      ${l}`).join("\n");
+/** A plan as a fenced block inside the notes' numbered list (Markdown: indented to the item's text). */
+const indent = (text: string) => ["```", ...text.split("\n"), "```"].map((l) => `     ${l}`).join("\n");
 
 /** Send bodies from the same vocabulary (JS side): English of 3-18 Zipf-drawn words, some links, some CJK. */
 function sendBodies(count: number): string[] {
