@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createLogger, type Em } from "@parley/kit";
-import { initORM } from "@parley/message";
+import { initORM, planOf, SearchRepository } from "@parley/message";
 import {
   MessageService,
   SearchMessagesRequestSchema,
@@ -16,8 +16,6 @@ import {
   SendMessageResponseSchema,
 } from "@parley/proto/message/v1/message_pb";
 import { SEARCH_COUNTS_CAP, parseSearchQuery } from "@parley/proto/rules/search";
-import { SearchRepository } from "../../services/message/src/repositories.js";
-import { planOf } from "../../services/message/src/search.js";
 import { num, percent, spreadText } from "../lib/format.js";
 import { closedLoop } from "../lib/load.js";
 import { machineCoresBusy, machineCpuSample } from "../lib/machine.js";

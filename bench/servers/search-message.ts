@@ -9,12 +9,22 @@ import { readFileSync } from "node:fs";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createLogger, dataAccess, InternalAuth, MemoryBroker, openDatabase, type Logger } from "@parley/kit";
-import { build, initORM, type MessageDb } from "@parley/message";
+import {
+  build,
+  entities,
+  initORM,
+  Message,
+  MessageRepository,
+  migrations,
+  RoomHead,
+  RoomHeadRepository,
+  SearchRepository,
+  ThreadFollow,
+  ThreadFollowRepository,
+  type MessageDb,
+  type MessageDeps,
+} from "@parley/message";
 import { Role, RoomKind } from "@parley/proto/room/v1/room_pb";
-import { Message, RoomHead, ThreadFollow, entities } from "../../services/message/src/entities.js";
-import { migrations } from "../../services/message/src/migrations/index.js";
-import { MessageRepository, RoomHeadRepository, SearchRepository, ThreadFollowRepository } from "../../services/message/src/repositories.js";
-import type { MessageDeps } from "../../services/message/src/service.js";
 import { serveBenchTarget } from "../lib/target-process.js";
 
 /** What the stand-ins answer: written by the scenario. */

@@ -4,3 +4,8 @@ export { initORM, type MessageDb } from "./db.js";
 export { messageEnv, type MessageEnv } from "./env.js";
 export { toMessage, type MessageDeps } from "./service.js";
 export { BODY_MAX_CHARACTERS, BODY_RULE, CLIENT_MSG_ID_RULE, messageRules } from "./message-rules.js";
+// The message store itself, for tools that work on it directly (bench/: seeding, the search's SQL).
+export { Message, RoomHead, ThreadFollow, entities } from "./entities.js";
+export { migrations } from "./migrations/index.js";
+export { MessageRepository, RoomHeadRepository, SearchRepository, ThreadFollowRepository } from "./repositories.js";
+export { planOf } from "./search.js";
