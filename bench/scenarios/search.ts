@@ -613,7 +613,7 @@ function report(
   );
   const othersMedian = spread([...f.sendRuns.values()].flat().map((r) => r.others)).median;
   notes.push(
-    `The machine (2 cores) is shared with two other helpers running tests and was ${Math.max(othersMedian, f.searchOthers) >= 0.25 ? `busy: others kept ${percent(f.searchOthers)} of a core busy during the searches and ${percent(othersMedian)} (median) during the sends` : `fairly quiet (others' CPU ${percent(f.searchOthers)} during the searches, ${percent(othersMedian)} median during the sends)`}. ${f.serverNote}`,
+    `The machine (2 cores) is shared and was ${Math.max(othersMedian, f.searchOthers) >= 0.25 ? `busy: others kept ${percent(f.searchOthers)} of a core busy during the searches and ${percent(othersMedian)} (median) during the sends` : `fairly quiet (others' CPU ${percent(f.searchOthers)} during the searches, ${percent(othersMedian)} median during the sends)`}. ${f.serverNote}`,
   );
   notes.push(`Plans of the ${f.plans.length} slowest queries by p99, each in its slower order (EXPLAIN (ANALYZE, BUFFERS) of the service's SQL, run after the measurement):\n\n  ${f.plans.map((x, i) => `${i + 1}. ${x}`).join("\n\n  ")}`);
   return {

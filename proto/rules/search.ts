@@ -32,6 +32,20 @@ export const SEARCH_MAX_ROOMS = 100;
 /** room_counts count the first (newest) this many matches; counts_capped says there are more. */
 export const SEARCH_COUNTS_CAP = 1000;
 
+/** What a time zone that is not an IANA name gets, at the edge and in the service. */
+export const TIME_ZONE_REFUSAL = "must be an IANA time zone name (such as Europe/Paris)";
+
+/** An IANA time zone name that Intl knows (PostgreSQL's `at time zone` is asked the same name). */
+export function isTimeZone(name: string): boolean {
+  if (name.length > 64 || !/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(name)) return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const SEARCH_OPERATORS = ["from", "in", "before", "after", "on", "has"] as const;
 export type SearchOperator = (typeof SEARCH_OPERATORS)[number];
 export type SearchHas = "link";

@@ -16,6 +16,8 @@ import {
   SEARCH_PAGE,
   SEARCH_QUERY_RULE,
   SearchSyntaxError,
+  TIME_ZONE_REFUSAL,
+  isTimeZone,
   parseSearchQuery,
   type SearchQuery,
 } from "@parley/proto/rules/search";
@@ -38,24 +40,13 @@ const searchRequest = z.object({
     .min(0)
     .max(SEARCH_PAGE.max, `must be 1-${SEARCH_PAGE.max} (0 for ${SEARCH_PAGE.default})`),
   room_ids: z.array(fields.id).max(SEARCH_MAX_ROOMS, `at most ${SEARCH_MAX_ROOMS} rooms`),
-  time_zone: z.string().max(64, "must be an IANA time zone name (such as Europe/Paris)"),
+  time_zone: z.string().max(64, TIME_ZONE_REFUSAL),
 });
 
 /** How much text a snippet shows around the first match, in UTF-16 units. */
 export const SNIPPET_LENGTH = 160;
 /** How much of it comes before the first match (at most). */
 const SNIPPET_LEAD = 50;
-
-/** An IANA time zone name that Intl knows (PostgreSQL's `at time zone` is asked the same name). */
-export function isTimeZone(name: string): boolean {
-  if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(name)) return false;
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export interface SearchDeps {
   db: MessageDb;
@@ -79,7 +70,7 @@ export class MessageSearch {
       time_zone: request.timeZone,
     });
     const timeZone = input.time_zone || "UTC";
-    if (!isTimeZone(timeZone)) throw fail.invalidArgument("time_zone", "must be an IANA time zone name (such as Europe/Paris)");
+    if (!isTimeZone(timeZone)) throw fail.invalidArgument("time_zone", TIME_ZONE_REFUSAL);
     const order = orderOf(request.order);
     let query: SearchQuery;
     try {
@@ -103,7 +94,7 @@ export class MessageSearch {
     try {
       page = await search.page(plan, order, after, limit + 1, SEARCH_COUNTS_CAP);
     } catch (error) {
-      if (isUnknownTimeZone(error)) throw fail.invalidArgument("time_zone", "must be an IANA time zone name (such as Europe/Paris)");
+      if (isUnknownTimeZone(error)) throw fail.invalidArgument("time_zone", TIME_ZONE_REFUSAL);
       throw error;
     }
     const anchorUs = page.anchorUs ?? after?.anchorUs ?? null;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { PAGES } from "@parley/proto/rules";
-import { SEARCH_PAGE, SEARCH_QUERY_RULE, SearchSyntaxError, parseSearchQuery } from "@parley/proto/rules/search";
+import { SEARCH_PAGE, SEARCH_QUERY_RULE, SearchSyntaxError, TIME_ZONE_REFUSAL, isTimeZone, parseSearchQuery } from "@parley/proto/rules/search";
 import { fields, pageLimit, seq, textSchema } from "@parley/proto/rules/zod";
 import { SearchOrder } from "@parley/proto/message/v1/message_pb";
 import { call } from "../call.js";
@@ -29,15 +29,7 @@ const searchQ = textSchema(SEARCH_QUERY_RULE).superRefine((value, ctx) => {
 });
 const timeZone = z
   .string()
-  .max(64, "must be an IANA time zone name (such as Europe/Paris)")
-  .refine((name) => {
-    try {
-      new Intl.DateTimeFormat("en-US", { timeZone: name });
-      return true;
-    } catch {
-      return false;
-    }
-  }, "must be an IANA time zone name (such as Europe/Paris)")
+  .refine(isTimeZone, TIME_ZONE_REFUSAL)
   .meta({ description: "the IANA time zone the query's dates (before:, after:, on:) are days of; default UTC" });
 const SEARCH_ORDER = { relevance: SearchOrder.RELEVANCE, newest: SearchOrder.NEWEST } as const;
 /** The service names its request's fields; the public API names the query parameters. */
