@@ -8,6 +8,11 @@ export function build(deps: MessageDeps, internalAuth: InternalAuth) {
     name: "message",
     log: deps.log,
     internalAuth,
-    services: [implement(MessageService, new MessageServiceImpl(deps))],
+    services: [
+      implement(MessageService, new MessageServiceImpl(deps), {
+        // The notification worker's feed answers for no user: only the notify process may call it.
+        onlyFrom: { listRoomHeads: ["notify"], listNewMessages: ["notify"], listThreadFollowers: ["notify"] },
+      }),
+    ],
   });
 }

@@ -17,6 +17,9 @@ import {
 } from "@parley/kit";
 import type {
   AddReactionRequest,
+  ListNewMessagesRequest,
+  ListRoomHeadsRequest,
+  ListThreadFollowersRequest,
   RemoveReactionRequest,
   DeleteMessageRequest,
   EditMessageRequest,
@@ -58,6 +61,7 @@ import {
 import { requireEmoji } from "./emoji.js";
 import { MentionResolver, type UserClient } from "./mentions.js";
 import { RoomGate, type RoomAccess, type RoomClient } from "./room-access.js";
+import { MessageFeed } from "./feed.js";
 import { MessageSearch } from "./search.js";
 
 export interface MessageDeps {
@@ -113,11 +117,26 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
   private readonly gate: RoomGate;
   private readonly mentions: MentionResolver;
   private readonly searcher: MessageSearch;
+  private readonly feed: MessageFeed;
 
   constructor(private readonly deps: MessageDeps) {
     this.gate = new RoomGate(deps.rooms);
     this.mentions = new MentionResolver(deps.users, this.gate);
     this.searcher = new MessageSearch(deps, (rows) => withReactions(deps.db.fork().messages, rows));
+    this.feed = new MessageFeed(deps.db, (rows) => withReactions(deps.db.fork().messages, rows));
+  }
+
+  // --- the notification worker's feed (issue 18, feed.ts; the notify process only: server.ts) ---
+  listRoomHeads(request: ListRoomHeadsRequest, ctx: CallContext) {
+    return this.feed.listRoomHeads(request, ctx);
+  }
+
+  listNewMessages(request: ListNewMessagesRequest, ctx: CallContext) {
+    return this.feed.listNewMessages(request, ctx);
+  }
+
+  listThreadFollowers(request: ListThreadFollowersRequest, ctx: CallContext) {
+    return this.feed.listThreadFollowers(request, ctx);
   }
 
   /** Issue 17: search the messages of the caller's rooms (services/message/src/search.ts, docs/search.md). */
