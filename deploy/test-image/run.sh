@@ -177,7 +177,7 @@ podman build --runtime runc --network host --layers "${secret[@]}" --build-arg "
   -f deploy/Dockerfile -t "$IMAGE" . >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log"; exit 1; }
 BUILD_SECONDS=$(($(date +%s) - BUILD_T0))
 # The image check's lines (absent when every layer came from the cache).
-{ grep -E "^(uWebSockets.js|auth|user|room|message|edge|socket|migrate):" "$WORK/build.log" || true; } | sed 's/^/    /'
+{ grep -E "^(uWebSockets.js|auth|user|room|message|notify|edge|socket|migrate):" "$WORK/build.log" || true; } | sed 's/^/    /'
 IMAGE_SIZE="$(podman image inspect "$IMAGE" --format '{{.Size}}')"
 echo "    image $IMAGE: $((IMAGE_SIZE / 1000 / 1000)) MB, built in $BUILD_SECONDS s"
 if [ -n "$EXTRA_CA" ]; then
@@ -210,7 +210,7 @@ fi
 # ---------------------------------------------------------------- 6. compose
 step "docker-compose.yml as shipped, through podman's Docker API"
 # As shipped, it publishes these on the host: say so plainly if something here holds one.
-for port in 8080 3007 3001 3002 3003 3004; do
+for port in 8080 3007 3001 3002 3003 3004 3005; do
   if ss -Hltn "sport = :$port" | grep -q .; then echo "port $port is in use on this machine: docker-compose.yml publishes it" >&2; exit 1; fi
 done
 podman system service --time=0 "unix://$SOCK" >"$WORK/podman-service.log" 2>&1 &
