@@ -1,6 +1,6 @@
 // `npm run start:cluster`: the distributed topology on one machine. Every process
 // is its own child process (like a container), on PostgreSQL (DATABASE_URL) and
-// Redis (REDIS_URL), with two message-service replicas and two socket nodes. A
+// Redis (REDIS_URL), with two message-service replicas, two socket nodes and two notify replicas. A
 // process starts once what it calls is healthy (the process table's order); Ctrl-C or SIGTERM stops them
 // in reverse order (SIGTERM, wait, SIGKILL after a grace period), then exits.
 //
@@ -27,6 +27,8 @@ export interface ClusterOptions {
   messageReplicas?: number;
   /** Socket nodes (default 2). */
   socketReplicas?: number;
+  /** Replicas of the notification service and its worker (default 2: they share the work through claims). */
+  notifyReplicas?: number;
   /** "standard": the usual ports, replica n on port + 10*(n-1) (message 3004, 3014; socket 3007, 3017). "free": ports the OS picks (tests). */
   ports?: "standard" | "free";
   /** Interface the processes bind and their addresses use (default 127.0.0.1). */
@@ -101,6 +103,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Runnin
   const replicas: Partial<Record<ProcessName, number>> = {
     message: options.messageReplicas ?? 2,
     socket: options.socketReplicas ?? 2,
+    notify: options.notifyReplicas ?? 2,
   };
 
   const wanted = PROCESSES.filter((p) => !options.only || options.only.includes(p.name));
