@@ -97,6 +97,9 @@ describe("checkPushEndpoint", () => {
     ["https://0177.0.0.1/", "loopback"], // octal
     ["https://017700000001/", "loopback"], // octal whole
     ["https://127.000.000.001/", "loopback"],
+    ["https://%31%32%37.0.0.1/", "loopback"], // percent-encoded
+    ["https://\uff11\uff12\uff17.\uff10.\uff10.\uff11/", "loopback"], // fullwidth digits (IDNA maps them)
+    ["https://127.0.0.1./", "loopback"], // a trailing dot
     ["https://0.0.0.0/", "unspecified"],
     ["https://0/", "unspecified"],
     ["https://0.1.2.3/", "this network"],
