@@ -8,7 +8,7 @@
 import { asUser, topics, type Broker, type Logger, type Unsubscribe } from "@parley/kit";
 import type { Message } from "@parley/proto/message/v1/message_pb";
 import { MentionBroadcast } from "@parley/proto/message/v1/message_pb";
-import { CHANNEL, REASON, channelsFor, reasonFor, strongest, type ReasonValue } from "@parley/proto/rules/notify";
+import { CHANNEL, REASON, channelsFor, reasonFor, type ReasonValue } from "@parley/proto/rules/notify";
 import type { NotifyDb } from "../db.js";
 import type { MessageClient, RoomClient } from "../service.js";
 import type { Claim } from "./store.js";
@@ -31,6 +31,8 @@ export interface IntakeDeps {
   /** Whether the server sends email (SMTP_URL set). */
   email: boolean;
   sweepMs: number;
+  /** Called after new claims were stored (wakes the dispatchers). */
+  onClaimed?: () => void;
 }
 
 interface RoomInfo {
@@ -156,10 +158,12 @@ export class Intake {
       claims.push(...(await this.claimsFor(message, room, now)));
     }
     const last = messages.at(-1)!.seq;
-    await this.deps.db.transactional(async ({ deliveries, cursors }) => {
-      await deliveries.claim(claims, now);
+    const claimed = await this.deps.db.transactional(async ({ deliveries, cursors }) => {
+      const inserted = await deliveries.claim(claims, now);
       await cursors.advance(roomId, last, now);
+      return inserted;
     });
+    if (claimed > 0) this.deps.onClaimed?.();
   }
 
   private async roomAs(roomId: string, senderId: string): Promise<RoomInfo | null> {
@@ -216,7 +220,7 @@ export class Intake {
     for (const userId of ids) {
       const stored = preferences.get(userId)!;
       const roomSetting = roomSettings.get(userId);
-      let reason: ReasonValue | undefined = reasonFor(
+      const reason: ReasonValue | undefined = reasonFor(
         facts,
         {
           userId,
@@ -227,7 +231,6 @@ export class Intake {
         },
         now,
       );
-      reason = strongest(reason, undefined);
       if (reason === undefined || reason === REASON.UNSPECIFIED) continue;
       const rulePreferences = {
         defaultLevel: stored.defaultLevel,
@@ -258,11 +261,17 @@ export class Intake {
   private async membersAs(roomId: string, senderId: string): Promise<string[]> {
     const ids: string[] = [];
     let pageToken = "";
-    do {
-      const page = await this.deps.rooms.listMembers({ roomId, pageSize: 200, pageToken }, asUser(senderId));
-      for (const member of page.members) if (member.membership?.userId) ids.push(member.membership.userId);
-      pageToken = page.nextPageToken;
-    } while (pageToken);
+    try {
+      do {
+        const page = await this.deps.rooms.listMembers({ roomId, pageSize: 200, pageToken }, asUser(senderId));
+        for (const member of page.members) if (member.membership?.userId) ids.push(member.membership.userId);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+    } catch (error) {
+      // The sender left meanwhile: their @room reaches nobody.
+      if ((error as { code?: number }).code === 5) return [];
+      throw error;
+    }
     return ids;
   }
 }
