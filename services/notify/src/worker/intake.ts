@@ -150,7 +150,7 @@ export class Intake {
     const claims: Claim[] = [];
     const rooms = new Map<string, RoomInfo | null>();
     for (const message of messages) {
-      if (message.deleted || now.getTime() - timeOf(message).getTime() > STALE_MS) continue;
+      if (message.deleted || Date.now() - timeOf(message).getTime() > STALE_MS) continue;
       let room = rooms.get(message.senderId);
       if (room === undefined) rooms.set(message.senderId, (room = await this.roomAs(roomId, message.senderId)));
       // The sender is no longer in the room (or it is gone): nobody hears of it any more.
@@ -215,7 +215,9 @@ export class Intake {
       ...(message.threadRootId && { threadRootId: message.threadRootId }),
       inRoomTimeline: !message.threadRootId || message.alsoSentToRoom,
     };
-    const createdAt = timeOf(message);
+    // The message's age on the message service's clock (real time), placed on the worker's clock
+    // (which tests move): the email delay runs from the message, whichever clock the worker has.
+    const createdAt = new Date(now.getTime() - Math.max(0, Date.now() - timeOf(message).getTime()));
     const claims: Claim[] = [];
     for (const userId of ids) {
       const stored = preferences.get(userId)!;

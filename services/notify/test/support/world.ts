@@ -14,7 +14,7 @@ import { RoomKind } from "@parley/proto/room/v1/room_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { PreferencesSchema } from "@parley/proto/notify/v1/notify_pb";
 import { uuidv7 } from "uuidv7";
-import type { NotifyWorker } from "../../src/worker/index.js";
+import { NotifyWorker } from "../../src/worker/index.js";
 import { startPushSink, type PushSink } from "./push-sink.js";
 import { startSmtpSink, type SmtpSink } from "./smtp-sink.js";
 
@@ -154,11 +154,38 @@ export async function startNotifyWorld(options: { overrides?: NotifyOverrides; e
   const deliveries = (messageId: string) => first.worker.deliveriesOf(messageId);
 
   /** Waits until every delivery of the message on `channels` (default desktop and push) is done (sent or skipped); gives all its rows. */
-  async function settled(messageId: string, channels: number[] = [1, 2]) {
-    return until(`the deliveries of ${messageId} to finish`, async () => {
-      const rows = await deliveries(messageId);
+  async function settled(message: { id: string; roomId: string; seq: bigint }, channels: number[] = [1, 2]) {
+    await takenIn(message);
+    return until(`the deliveries of ${message.id} to finish`, async () => {
+      const rows = await deliveries(message.id);
       return rows.filter((row) => channels.includes(row.channel)).every((row) => row.state === "sent" || row.state === "skipped") ? rows : undefined;
     });
+  }
+
+  /**
+   * A second replica: on PostgreSQL a second notify process on the same database; embedded (one
+   * PGlite per process) a second worker over the same database in this process.
+   */
+  async function startSecondWorker(): Promise<{ stop(): Promise<void> }> {
+    if (parley.env.DATABASE_URL) {
+      const { service, worker } = await startReplica();
+      return {
+        stop: async () => {
+          workers.splice(workers.indexOf(worker), 1);
+          replicas.splice(replicas.indexOf(service), 1);
+          await service.stop();
+        },
+      };
+    }
+    const worker = new NotifyWorker({ ...first.worker.options });
+    await worker.start();
+    workers.push(worker);
+    return {
+      stop: async () => {
+        workers.splice(workers.indexOf(worker), 1);
+        await worker.stop();
+      },
+    };
   }
 
   /** Moves the clock and wakes the dispatchers. */
@@ -179,6 +206,7 @@ export async function startNotifyWorld(options: { overrides?: NotifyOverrides; e
     worker: first.worker,
     workers,
     startReplica,
+    startSecondWorker,
     person,
     room,
     dm,
