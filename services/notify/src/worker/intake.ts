@@ -19,6 +19,9 @@ export const STALE_MS = 24 * 3_600_000;
 export const SWEEP_MARGIN_MS = 60_000;
 const SWEEP_POSITION = "sweep_since";
 const SAVE_SWEEP_POSITION_MS = 5 * 60_000;
+/** Finished deliveries are kept this long (well beyond STALE_MS: a replay of their messages is ignored anyway). */
+const KEEP_DELIVERIES_MS = 7 * 24 * 3_600_000;
+const PRUNE_EVERY_MS = 3_600_000;
 const PAGE = 200;
 
 export interface IntakeDeps {
@@ -83,6 +86,7 @@ export class Intake {
   /** Runs one sweep now (tests; the timer runs them otherwise). */
   private sweptAt?: number;
   private savedAt = 0;
+  private prunedAt = 0;
 
   async sweep(): Promise<void> {
     const sinceStored = this.sweptAt ?? Number((await this.deps.db.fork().settings.get(SWEEP_POSITION)) ?? 0);
@@ -100,6 +104,11 @@ export class Intake {
     for (const roomId of behind) this.take(roomId);
     await Promise.allSettled(behind.map((roomId) => this.queues.get(roomId)));
     this.sweptAt = startedAt;
+    if (startedAt - this.prunedAt >= PRUNE_EVERY_MS) {
+      this.prunedAt = startedAt;
+      const pruned = await this.deps.db.fork().deliveries.prune(new Date(startedAt - KEEP_DELIVERIES_MS));
+      if (pruned > 0) this.deps.log.info({ pruned }, "old deliveries forgotten");
+    }
     // Kept in the database now and then (a restart asks for a wider window, which costs nothing).
     if (startedAt - this.savedAt >= SAVE_SWEEP_POSITION_MS) {
       await this.deps.db.fork().settings.put(SWEEP_POSITION, String(startedAt));
