@@ -149,7 +149,7 @@ function applyCors(req: IncomingMessage, res: ServerResponse, allowed: ReadonlyS
   if (!origin) return true; // not a browser cross-origin request
   res.setHeader("access-control-allow-origin", origin);
   res.setHeader("vary", "Origin");
-  res.setHeader("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
+  res.setHeader("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
   res.setHeader("access-control-allow-headers", "authorization, content-type, x-request-id, trpc-accept");
   res.setHeader("access-control-max-age", "600");
   return true;

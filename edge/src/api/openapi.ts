@@ -44,7 +44,7 @@ export function openApiDocument(router: AppRouter, serverUrl = "/") {
         : []),
     ];
     const bodyShape = Object.fromEntries(Object.entries(shape).filter(([name]) => !route.params.includes(name)));
-    const hasBody = (route.method === "POST" || route.method === "PUT") && Object.keys(bodyShape).length > 0;
+    const hasBody = (route.method === "POST" || route.method === "PUT" || route.method === "PATCH") && Object.keys(bodyShape).length > 0;
     const authed = !route.path.startsWith("/auth/") || route.path === "/auth/logout-all" || route.path.startsWith("/auth/sessions");
     const openApiPath = `${REST_PREFIX}${route.path.replace(/:([A-Za-z]+)/g, "{$1}")}`;
     const success = String(route.status);
