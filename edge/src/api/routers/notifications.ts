@@ -148,8 +148,9 @@ export const notificationsRouter = router({
         output: PreferencesOut,
       },
     })
-    .input(updatePreferencesInput)
-    .mutation(async ({ ctx, input }) => {
+    // Optional so that an empty change gets the message below rather than "input: is required".
+    .input(updatePreferencesInput.optional())
+    .mutation(async ({ ctx, input = {} }) => {
       const keys = (Object.keys(PREFERENCE_PATHS) as (keyof PreferencesPatch)[]).filter((k) => input[k] !== undefined);
       if (keys.length === 0) throw new EdgeError("BAD_REQUEST", `name at least one of ${Object.keys(PREFERENCE_PATHS).join(", ")}`);
       let dnd: MessageInitShape<typeof DoNotDisturbSchema> | undefined;
