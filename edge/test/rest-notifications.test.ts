@@ -119,7 +119,7 @@ describe("rooms and threads", () => {
     expect((await prefs(bob)).rooms).toEqual([]);
   });
 
-  it("mutes and unmutes a thread (a reply's id means its root); a thread of a room you are not in is 404 like a missing one", async () => {
+  it("mutes and unmutes a thread by its root (a reply is not one); a thread of a room you are not in is 404 like a missing one", async () => {
     const ada = await edge.signUp("ta");
     const bob = await edge.signUp("tb");
     const roomId = await roomWithMembers(edge, ada, []);
@@ -128,7 +128,7 @@ describe("rooms and threads", () => {
     const put = (who: Account, id: string, body: unknown) => edge.api("PUT", `/api/v1/threads/${id}/notifications`, { token: who.accessToken, body });
 
     const mutedUntil = "2031-05-06T07:08:09.000Z";
-    expect(await ok(put(ada, reply.id, { mutedUntil }))).toEqual({ roomId, threadRootId: root.id, mutedUntil });
+    expect(await ok(put(ada, root.id, { mutedUntil }))).toEqual({ roomId, threadRootId: root.id, mutedUntil });
     expect((await prefs(ada)).threads).toEqual([{ roomId, threadRootId: root.id, mutedUntil }]);
     expect(await ok(put(ada, root.id, { mutedUntil: null }))).toEqual({ roomId, threadRootId: root.id, mutedUntil: null });
     expect((await prefs(ada)).threads).toEqual([]);
@@ -137,6 +137,9 @@ describe("rooms and threads", () => {
     const missing = await put(bob, RANDOM_ID, { mutedUntil });
     expect(notMember.status).toBe(404);
     expect(notMember.json).toEqual(missing.json);
+    // A reply is not a thread's root: 404 as for a random id (the message service's rule for threads).
+    expect((await put(ada, reply.id, { mutedUntil })).json).toEqual((await put(ada, RANDOM_ID, { mutedUntil })).json);
+    await refused(put(ada, root.id, { mutedUntil: "1969-12-31T23:59:59Z" }), "mutedUntil");
   });
 });
 
