@@ -24,7 +24,7 @@ import { z } from "zod";
 import type { NotifyDb } from "./db.js";
 import type { PushSubscriptionRow, RoomPreferenceRow, ThreadPreferenceRow } from "./entities.js";
 import { currentVapidKey, rotateVapidKeys, unsubscribeSecret, verifyUnsubscribeToken } from "./keys.js";
-import { checkPushEndpoint } from "./push-endpoint.js";
+import { checkPushEndpoint, PushEndpointError } from "./channels/push-endpoint.js";
 import type { StoredPreferences } from "./repositories.js";
 
 export type RoomClient = Pick<Client<typeof RoomService>, "getMembership" | "getRoom" | "listMembers">;
@@ -130,8 +130,12 @@ export class NotificationServiceImpl {
 
   async addPushSubscription(request: AddPushSubscriptionRequest, ctx: CallContext) {
     const userId = requireUserId(ctx);
-    const problem = await checkPushEndpoint(request.endpoint, this.deps.pushAllowedHosts);
-    if (problem) throw fail.invalidArgument("endpoint", problem);
+    try {
+      checkPushEndpoint(request.endpoint, this.deps.pushAllowedHosts);
+    } catch (error) {
+      if (error instanceof PushEndpointError) throw fail.invalidArgument("endpoint", error.message.replace(/^push endpoint: /, ""));
+      throw error;
+    }
     const p256dh = base64url(request.p256dh);
     if (!p256dh || p256dh.length !== 65 || p256dh[0] !== 0x04) {
       throw fail.invalidArgument("p256dh", "must be an uncompressed P-256 public key (65 bytes), base64url");
