@@ -276,6 +276,22 @@ describe("the email unsubscribe link", () => {
     expect(notForm.status).toBe(415);
     const wrongKey = await fetch(url("forged.token"), { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "List-Unsubscribe=Two-Clicks" });
     expect(wrongKey.status).toBe(400);
+    // multipart/form-data, as RFC 8058 prefers: read, and the token is what is refused.
+    const multipart = new FormData();
+    multipart.set("List-Unsubscribe", "One-Click");
+    const asMultipart = await fetch(url("forged.token"), { method: "POST", headers: { accept: "application/json" }, body: multipart });
+    expect(asMultipart.status).toBe(400);
+    expect(((await asMultipart.json()) as { error: unknown }).error).toMatchObject({ field: "token", message: expect.stringMatching(/^token: /) });
+    const broken = await fetch(url("forged.token"), { method: "POST", headers: { "content-type": "multipart/form-data; boundary=x", accept: "application/json" }, body: "garbage" });
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: { message: string } }).error.message).toMatch(/not a valid form/);
+    // The token may come as a form field when the URL has none (a form of its own).
+    const inBody = await fetch(`${edge.base}/api/v1/notifications/unsubscribe`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: "List-Unsubscribe=One-Click&token=forged.token",
+    });
+    expect(((await inBody.json()) as { error: unknown }).error).toMatchObject({ field: "token", message: expect.stringMatching(/valid/) });
   });
 
   it("is rate-limited per address", async () => {
