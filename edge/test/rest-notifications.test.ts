@@ -184,7 +184,12 @@ describe("Web Push subscriptions", () => {
     await refused(add({ ...good, endpoint: "not a url" }), "endpoint");
     await refused(add({ ...good, endpoint: `https://push.example.com/${"a".repeat(2048)}` }), "endpoint");
     await refused(add({ ...good, keys: { ...good.keys, p256dh: b64url(randomBytes(33)) } }), "keys.p256dh");
+    await refused(add({ ...good, keys: { ...good.keys, p256dh: b64url(Buffer.alloc(65, 2)) } }), "keys.p256dh");
     await refused(add({ ...good, keys: { ...good.keys, auth: "not base64url!" } }), "keys.auth");
+    // A VAPID key the server does not hold (made with another server's, or retired): 412, subscribe again.
+    const foreign = await add({ ...good, vapidPublicKey: b64url(createECDH("prime256v1").generateKeys()) });
+    expect(foreign.status).toBe(412);
+    expect(foreign.json.error).toMatchObject({ code: "PRECONDITION_FAILED", field: "vapidPublicKey" });
     await refused(add({ ...good, deviceLabel: "x".repeat(101) }), "deviceLabel");
     await refused(add({ endpoint: good.endpoint }), "keys");
     await refused(edge.api("DELETE", "/api/v1/notifications/push/subscriptions/nope", { token: ada.accessToken }), "id");

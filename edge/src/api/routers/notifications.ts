@@ -3,6 +3,7 @@
 // notification service owns all of it; the edge validates, names fields as the public API does
 // and shapes the answers. The email unsubscribe link (no sign-in) is served by unsubscribe.ts.
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { TIME_ZONE_REFUSAL, isTimeZone } from "@parley/proto/rules/search";
 import { fields, textSchema } from "@parley/proto/rules/zod";
@@ -109,7 +110,9 @@ const pushEndpoint = z
 const addPushSubscriptionInput = z.strictObject({
   endpoint: pushEndpoint,
   keys: z.strictObject({
-    p256dh: base64url(65).describe("the subscription's P-256 public key (65 bytes)"),
+    p256dh: base64url(65)
+      .refine((v) => Buffer.from(v, "base64url")[0] === 0x04, "must be an uncompressed P-256 point (its first byte 0x04)")
+      .describe("the subscription's P-256 public key (65 bytes, uncompressed)"),
     auth: base64url(16).describe("the subscription's auth secret (16 bytes)"),
   }),
   expirationTime: z.number().nullable().optional().describe("as PushSubscription.toJSON() gives it; not used (push services answer 404/410 for expired subscriptions)"),
@@ -264,7 +267,13 @@ export const notificationsRouter = router({
           },
           o,
         ),
-      );
+      ).catch((error: unknown) => {
+        // A key the server no longer holds (rotated and retired): the browser must subscribe again.
+        if (error instanceof TRPCError && error.code === "PRECONDITION_FAILED") {
+          throw new EdgeError("PRECONDITION_FAILED", "vapidPublicKey: the server no longer holds this key; subscribe again with GET /notifications/push's key", { field: "vapidPublicKey" }, error);
+        }
+        throw error;
+      });
       return shapePushSubscription(subscription);
     }),
 
