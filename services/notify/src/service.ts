@@ -23,7 +23,8 @@ import { isTimeZone, TIME_ZONE_REFUSAL } from "@parley/proto/rules/search";
 import { z } from "zod";
 import type { NotifyDb } from "./db.js";
 import type { PushSubscriptionRow, RoomPreferenceRow, ThreadPreferenceRow } from "./entities.js";
-import { currentVapidKey, rotateVapidKeys, unsubscribeSecret, verifyUnsubscribeToken } from "./keys.js";
+import { currentVapidKey, rotateVapidKeys, unsubscribeSecret } from "./keys.js";
+import { verifyUnsubscribeToken } from "./channels/unsubscribe-token.js";
 import { checkPushEndpoint, PushEndpointError } from "./channels/push-endpoint.js";
 import type { StoredPreferences } from "./repositories.js";
 
@@ -194,7 +195,7 @@ export class NotificationServiceImpl {
 
   async unsubscribe(request: UnsubscribeRequest, ctx: CallContext) {
     if (!request.token) throw fail.invalidArgument("token", "is required");
-    const userId = verifyUnsubscribeToken(await unsubscribeSecret(this.deps.db), request.token);
+    const userId = verifyUnsubscribeToken(request.token, await unsubscribeSecret(this.deps.db));
     if (!userId) throw fail.invalidArgument("token", "is not a valid unsubscribe token");
     await this.deps.db.transactional(async ({ preferences }) => {
       const current = await preferences.of(userId);
