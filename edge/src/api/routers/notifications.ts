@@ -26,8 +26,8 @@ import {
 } from "../shapes.js";
 import { authedProcedure, router } from "../trpc.js";
 
-// --- the rules of the inputs (the notification service checks the same: notify.proto) ---
-export const EMAIL_DELAY_SECONDS = { min: 60, max: 86_400 } as const;
+// --- the rules of the inputs (as notify.proto states them; the service checks the same) ---
+const EMAIL_DELAY_SECONDS = { min: 60, max: 86_400 } as const;
 const MINUTES_IN_A_DAY = 1440;
 const PUSH_ENDPOINT_MAX = 2048;
 const DEVICE_LABEL_MAX = 100;
