@@ -30,7 +30,7 @@ import type { StoredPreferences } from "./repositories.js";
 
 export type RoomClient = Pick<Client<typeof RoomService>, "getMembership" | "getRoom" | "listMembers">;
 export type MessageClient = Pick<Client<typeof MessageService>, "getThread" | "listRoomHeads" | "listNewMessages" | "listThreadFollowers">;
-export type UserClient = Pick<Client<typeof UserService>, "batchGetUsers">;
+export type UserClient = Pick<Client<typeof UserService>, "batchGetUsers" | "getUser">;
 
 export interface NotifyApiDeps {
   db: NotifyDb;

@@ -11,7 +11,8 @@ import { Code, ConnectError, asUser, publishCommitted, toTimestamp, type Broker,
 import { PresenceState } from "@parley/proto/events/v1/events_pb";
 import type { Message } from "@parley/proto/message/v1/message_pb";
 import { Role } from "@parley/proto/room/v1/room_pb";
-import type { Reason } from "@parley/proto/notify/v1/notify_pb";
+import { create } from "@bufbuild/protobuf";
+import { NotificationSchema, type Notification, type Reason } from "@parley/proto/notify/v1/notify_pb";
 import { CHANNEL, LEVEL, REASON, REASON_NAMES, channelStillOn, deferEmailUntil, effectiveLevel, isMuted, type RulePreferences } from "@parley/proto/rules/notify";
 import type { NotifyDb } from "../db.js";
 import { renderDigest, type DigestItem, type Mailer } from "../channels/email.js";
@@ -31,7 +32,7 @@ export interface DispatchDeps {
   presence: PresenceStore;
   rooms: RoomClient;
   messages: MessageClient;
-  users: UserClient & Pick<import("@connectrpc/connect").Client<typeof import("@parley/proto/user/v1/user_pb").UserService>, "getUser">;
+  users: UserClient;
   now: () => Date;
   publicUrl: string;
   vapidSubject: string;
@@ -50,6 +51,8 @@ export interface DispatchDeps {
 }
 
 const PREVIEW_CHARS = 200;
+/** A person's email gathers their mentions and direct messages due within this much of the first. */
+export const EMAIL_BATCH_WINDOW_MS = 5 * 60_000;
 
 /** Stable per (user, message): the web app's notification tag and the push Topic. */
 export function notificationId(userId: string, messageId: string): string {
@@ -170,10 +173,10 @@ class Round {
     return undefined;
   }
 
-  async notification(row: DeliveryRow, sound: boolean) {
+  async notification(row: DeliveryRow, sound: boolean): Promise<Notification> {
     const message = (await this.message(row))!;
     const [senderName, roomName] = await Promise.all([this.name(message.senderId, row.userId), this.roomName(row.roomId, row.userId)]);
-    return {
+    return create(NotificationSchema, {
       id: notificationId(row.userId, row.messageId),
       roomId: row.roomId,
       messageId: row.messageId,
@@ -186,7 +189,7 @@ class Round {
       preview: [...message.body].slice(0, PREVIEW_CHARS).join(""),
       createTime: message.createTime ?? toTimestamp(0),
       sound,
-    };
+    });
   }
 }
 
@@ -244,8 +247,11 @@ export class Dispatchers {
   /** Takes and handles one batch of due rows of `channel`; returns how many it took. */
   async round(channel: number): Promise<number> {
     const now = this.deps.now();
+    const leaseUntil = new Date(now.getTime() + this.deps.leaseMs);
     const rows = await this.deps.db.transactional(({ deliveries }) =>
-      deliveries.lease(channel, now, new Date(now.getTime() + this.deps.leaseMs), this.deps.batchSize),
+      channel === CHANNEL.EMAIL
+        ? deliveries.leaseEmail(now, leaseUntil, this.deps.batchSize, EMAIL_BATCH_WINDOW_MS)
+        : deliveries.lease(channel, now, leaseUntil, this.deps.batchSize),
     );
     if (rows.length === 0) return 0;
     const round = new Round(this.deps);
@@ -291,18 +297,18 @@ export class Dispatchers {
       }
       // Push is for when the app is closed: someone online anywhere has it open.
       if (await this.online(row.userId)) return await this.finish([row], "skipped", "online");
-      await this.push(row, round, notification, stored);
+      await this.push(row, notification, stored);
     } catch (error) {
       this.deps.log.warn({ err: error, userId: row.userId, messageId: row.messageId, channel: row.channel }, "notify delivery failed (retried)");
       await this.retry([row], error instanceof Error ? error.message : String(error)).catch(() => undefined);
     }
   }
 
-  private async push(row: DeliveryRow, _round: Round, notification: Awaited<ReturnType<Round["notification"]>>, stored: StoredPreferences) {
+  private async push(row: DeliveryRow, notification: Notification, stored: StoredPreferences) {
     const unit = this.deps.db.fork();
     const subscriptions = await unit.subscriptions.ofUser(row.userId);
     if (subscriptions.length === 0) return this.finish([row], "skipped", "no push subscription");
-    const payload = pushPayload(notification as never, { publicUrl: this.deps.publicUrl, hidePreviews: stored.hidePreviews });
+    const payload = pushPayload(notification, { publicUrl: this.deps.publicUrl, hidePreviews: stored.hidePreviews });
     let sent = 0;
     let retryAfter: number | undefined;
     let retryNote = "";

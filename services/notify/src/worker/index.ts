@@ -4,8 +4,8 @@ import type { Broker, Logger, PresenceStore } from "@parley/kit";
 import type { Mailer } from "../channels/email.js";
 import type { PushAgents } from "../channels/push-endpoint.js";
 import type { NotifyDb } from "../db.js";
-import type { MessageClient, RoomClient } from "../service.js";
-import { Dispatchers, type DispatchDeps } from "./dispatch.js";
+import type { MessageClient, RoomClient, UserClient } from "../service.js";
+import { Dispatchers } from "./dispatch.js";
 import { Intake } from "./intake.js";
 
 export interface WorkerOptions {
@@ -15,7 +15,7 @@ export interface WorkerOptions {
   presence: PresenceStore;
   rooms: RoomClient;
   messages: MessageClient;
-  users: DispatchDeps["users"];
+  users: UserClient;
   now: () => Date;
   publicUrl: string;
   vapidSubject: string;

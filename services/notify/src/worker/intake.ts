@@ -5,7 +5,7 @@
 // ListRoomHeads which rooms moved since the last sweep (minus a margin) and catches up those whose
 // head is beyond the cursor. Claims are `insert ... on conflict do nothing` and cursors only move
 // forward, so a replayed event, a restart or two replicas taking the same room in claim once.
-import { asUser, topics, type Broker, type Logger, type Unsubscribe } from "@parley/kit";
+import { Code, ConnectError, asUser, topics, type Broker, type Logger, type Unsubscribe } from "@parley/kit";
 import type { Message } from "@parley/proto/message/v1/message_pb";
 import { MentionBroadcast } from "@parley/proto/message/v1/message_pb";
 import { CHANNEL, REASON, channelsFor, reasonFor, type ReasonValue } from "@parley/proto/rules/notify";
@@ -172,9 +172,8 @@ export class Intake {
       if (!room) return null;
       return { direct: room.directMemberIds.length > 0, directMemberIds: room.directMemberIds };
     } catch (error) {
-      const code = (error as { code?: number }).code;
       // NOT_FOUND (not a member, or gone): nothing to notify. Anything else: retried by the sweep.
-      if (code === 5) return null;
+      if (ConnectError.from(error).code === Code.NotFound) return null;
       throw error;
     }
   }
@@ -271,7 +270,7 @@ export class Intake {
       } while (pageToken);
     } catch (error) {
       // The sender left meanwhile: their @room reaches nobody.
-      if ((error as { code?: number }).code === 5) return [];
+      if (ConnectError.from(error).code === Code.NotFound) return [];
       throw error;
     }
     return ids;
