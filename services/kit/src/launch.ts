@@ -128,6 +128,8 @@ export interface ServiceContext<Config> {
   internalAuth: InternalAuth;
   /** The process's broker, or one of the service's own (from REDIS_URL, made on first use, closed last). */
   broker(): Broker;
+  /** Whether the broker is the process's, shared with the services launched with this one (LaunchOptions.broker). */
+  sharedBroker: boolean;
   /** The process's presence store, or one of the service's own (made on first use, closed last). */
   presence(): PresenceStore;
   /** Its embedded database's directory: the launch option, else `<DATA_DIR>/<name>`. */
@@ -168,7 +170,7 @@ export function defineService<Config extends ServiceEnv, Deps>(definition: Servi
     };
     let deps: (Deps & { close(): Promise<void> }) | undefined;
     try {
-      deps = await definition.open({ config, log, internalAuth, broker, presence, dataDir: dataDir ?? `${config.DATA_DIR}/${name}` });
+      deps = await definition.open({ config, log, internalAuth, broker, sharedBroker: options.broker !== undefined, presence, dataDir: dataDir ?? `${config.DATA_DIR}/${name}` });
       const opened = deps;
       const server = definition.build(opened, internalAuth);
       const bindAddress = host ?? config.BIND_ADDRESS;

@@ -99,6 +99,15 @@ describe("publishCommitted", () => {
     expect(sent.map(([topic]) => topic)).toEqual([topics.user("u1")]);
   });
 
+  it("also sends a firehose event (message_created) to topics.messages, the same event", () => {
+    const sent: [string, Event][] = [];
+    const broker: Broker = { publish: (topic, event) => void sent.push([topic, event]), subscribe: async () => async () => {}, close: async () => {} };
+    const roomId = randomUUID();
+    publishCommitted(broker, log, { roomId, payload: { case: "typing", value: { userId: "u1" } }, firehose: true });
+    expect(sent.map(([topic]) => topic)).toEqual([topics.room(roomId), topics.messages]);
+    expect(sent[0]![1]).toBe(sent[1]![1]);
+  });
+
   it("never throws for a broker that does, and logs the event it lost", () => {
     const errors: unknown[] = [];
     const failing: Broker = { publish: () => { throw new Error("down"); }, subscribe: async () => async () => {}, close: async () => {} };

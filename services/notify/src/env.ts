@@ -61,5 +61,11 @@ export const notifyEnv = z.object({
       .refine((value) => /^(mailto:\S+@\S+|https:\/\/\S+)$/.test(value), "expected a mailto: or https: URL")
       .default("mailto:parley@localhost"),
   ),
+}).superRefine((config, ctx) => {
+  // RFC 8058: the one-click unsubscribe URL of every email must be https (plain http only locally).
+  const local = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(config.PUBLIC_URL);
+  if (config.SMTP_URL && !config.PUBLIC_URL.startsWith("https:") && !local) {
+    ctx.addIssue({ code: "custom", path: ["PUBLIC_URL"], message: "must be an https URL when SMTP_URL is set (emails carry https unsubscribe links)" });
+  }
 });
 export type NotifyEnv = z.infer<typeof notifyEnv>;

@@ -1,6 +1,6 @@
 // Starts the notify service: database (VAPID keys made on first start), clients of the room,
 // message and user services, the gRPC server, and the worker (every replica runs one).
-import { createServiceClient, defineService, type Launch } from "@parley/kit";
+import { createServiceClient, defineService, MemoryBroker, type Launch } from "@parley/kit";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
@@ -27,7 +27,7 @@ export function notifyLaunch(overrides: NotifyOverrides = {}): Launch {
   return defineService({
     name: "notify",
     env: notifyEnv,
-    async open({ config, log, internalAuth, dataDir, broker, presence }) {
+    async open({ config, log, internalAuth, dataDir, broker, sharedBroker, presence }) {
       const now = overrides.now ?? (() => new Date());
       const db = await initORM({ databaseUrl: config.DATABASE_URL, dataDir, log });
       const rooms = createServiceClient(RoomService, config.ROOM_SERVICE_ADDR, { internalAuth });
@@ -44,6 +44,11 @@ export function notifyLaunch(overrides: NotifyOverrides = {}): Launch {
       };
       try {
         await currentVapidKey(db);
+        // Alone: in one process with the message service's in-memory broker (no event is ever lost)
+        // and an embedded database (no other replica): the worker sweeps only at start and after a
+        // failed catch-up, and its dispatchers sleep until the next due time: an idle Parley
+        // touches no file. Otherwise it sweeps every NOTIFY_SWEEP_MS and polls for due rows.
+        const alone = sharedBroker && broker() instanceof MemoryBroker && !config.DATABASE_URL;
         if (overrides.worker !== false) {
           const options: WorkerOptions = {
             db,
@@ -60,13 +65,14 @@ export function notifyLaunch(overrides: NotifyOverrides = {}): Launch {
             pushAgents,
             mailer,
             sweepMs: config.NOTIFY_SWEEP_MS,
+            alone,
             ...(overrides.leaseMs !== undefined && { leaseMs: overrides.leaseMs }),
             ...(overrides.pollMs !== undefined && { pollMs: overrides.pollMs }),
           };
           worker = new NotifyWorker(options);
           await worker.start();
           overrides.onWorker?.(worker);
-          log.info({ email: mailer !== null, sweepMs: config.NOTIFY_SWEEP_MS }, "notification worker started");
+          log.info({ email: mailer !== null, sweepMs: alone ? "at start and after failures" : config.NOTIFY_SWEEP_MS }, "notification worker started");
         }
       } catch (error) {
         await close().catch(() => undefined);

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { asUser, createServiceClient, InternalAuth, toTimestamp } from "@parley/kit";
+import { asUser, createServiceClient, InternalAuth, toTimestamp, topics } from "@parley/kit";
 import { startTestParley, type TestParley } from "@parley/launch/testing";
 import { Level, NotificationService } from "@parley/proto/notify/v1/notify_pb";
 import { RoomKind } from "@parley/proto/room/v1/room_pb";
@@ -243,5 +243,17 @@ describe("NotificationService API", () => {
       expect(error?.code, token).toBe(Code.InvalidArgument);
       expect(error?.rawMessage).toMatch(/^token: /);
     }
+  });
+
+  it("runs the worker in the all-in-one process: a direct message reaches the other person's topic as notification_created", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const { room } = await parley.rooms.openDirectRoom({ userId: bob }, asUser(alice));
+    const heard = new Promise<unknown>((resolve) => {
+      void parley.broker.subscribe(topics.user(bob), (event) => {
+        if (event.payload.case === "notificationCreated") resolve(event.payload.value.notification);
+      });
+    });
+    const { message } = await parley.messages.sendMessage({ roomId: room!.id, body: "hi bob" }, asUser(alice));
+    expect(await heard).toMatchObject({ messageId: message!.id, roomId: room!.id, senderId: alice, preview: "hi bob" });
   });
 });

@@ -3,7 +3,7 @@
 // endpoint that checks the VAPID JWT and decrypts with http_ece), on PGlite or PostgreSQL. The
 // clock of due times is the test's: it moves past the email delay without sleeping.
 import { asUser, topics } from "@parley/kit";
-import type { Event } from "@parley/proto/events/v1/events_pb";
+import { PresenceState, type Event } from "@parley/proto/events/v1/events_pb";
 import { Level } from "@parley/proto/notify/v1/notify_pb";
 import { CHANNEL, REASON } from "@parley/proto/rules/notify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -244,6 +244,61 @@ describe("notification worker", () => {
       for (const message of sent.filter((m) => m.roomId === direct)) expect(bobsMail[0]!.text).toContain(`?reply=${message.seq}`);
     } finally {
       await second.stop();
+    }
+  });
+
+  it("skips the push while the person is online anywhere (presence), keeps the desktop notification", async () => {
+    const [alice, bob] = [await world.person(), await world.person()];
+    const roomId = await world.room(alice, [bob]);
+    const { device } = await world.subscribePush(bob);
+    await world.parley.presence.set(bob.id, "some-socket-node", PresenceState.ONLINE, 60_000, 1);
+    try {
+      const message = await world.send(alice, roomId, `@${bob.username} you are here`);
+      const rows = await world.settled(message);
+      expect(rows.filter((r) => r.channel !== CHANNEL.EMAIL).map((r) => [r.channel, r.state])).toEqual([
+        [CHANNEL.DESKTOP, "sent"],
+        [CHANNEL.PUSH, "skipped"],
+      ]);
+      expect(world.push.received.filter((p) => p.subscriptionId === device.id)).toHaveLength(0);
+    } finally {
+      await world.parley.presence.remove(bob.id, "some-socket-node");
+    }
+  });
+
+  it("notifies the followers of a thread of a reply (never its sender), and links the email to the thread", async () => {
+    const [alice, bob, carol] = [await world.person(), await world.person(), await world.person()];
+    const roomId = await world.room(alice, [bob, carol]);
+    const root = await world.send(bob, roomId, "a thread of bob's");
+    await world.parley.messages.followThread({ rootId: root.id }, asUser(carol.id));
+    const reply = await world.send(alice, roomId, `@${bob.username} an answer`, { threadRootId: root.id });
+    await world.takenIn(reply);
+    const rows = await world.deliveries(reply.id);
+    expect(new Set(rows.map((r) => r.userId))).toEqual(new Set([bob.id, carol.id]));
+    expect(rows.find((r) => r.userId === carol.id)?.reason).toBe(REASON.THREAD_REPLY);
+    expect(rows.find((r) => r.userId === bob.id)?.reason).toBe(REASON.MENTION);
+    expect(rows.every((r) => r.threadRootId === root.id)).toBe(true);
+    // Carol gets no email (thread replies are not emailed); bob's mention is, linked to the thread.
+    expect(rows.filter((r) => r.channel === CHANNEL.EMAIL).map((r) => r.userId)).toEqual([bob.id]);
+    world.advance(16 * MINUTES);
+    const mail = await until("bob's email", () => world.smtp.received.find((m) => m.to.includes(bob.email)));
+    expect(mail.text).toContain(`${PUBLIC_URL}/rooms/${roomId}?reply=${reply.seq}&thread=${root.id}`);
+  });
+
+  it("after a VAPID rotation, signs each device's pushes with the key it subscribed with", async () => {
+    const [alice, bob] = [await world.person(), await world.person()];
+    const roomId = await world.dm(alice, bob);
+    const old = await world.subscribePush(bob);
+    const admin = { headers: { authorization: `Bearer ${await world.parley.internalAuth.adminToken(5, "test")}` } };
+    const { vapidPublicKey: rotated } = await world.notifications.rotateVapidKeys({}, admin);
+    const fresh = await world.subscribePush(bob);
+    expect(fresh.device.vapidPublicKey).toBe(rotated);
+    expect(old.device.vapidPublicKey).not.toBe(rotated);
+    const message = await world.send(alice, roomId, "both devices");
+    await world.settled(message);
+    for (const { device } of [old, fresh]) {
+      const push = world.push.received.find((p) => p.subscriptionId === device.id);
+      expect(push?.vapid.publicKey).toBe(device.vapidPublicKey);
+      expect((push?.json as { messageId: string }).messageId).toBe(message.id);
     }
   });
 });

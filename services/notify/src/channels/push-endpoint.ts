@@ -177,13 +177,22 @@ export function createPushLookup(allowedHosts: readonly string[], options: Pick<
 }
 
 /**
- * http and https agents for sending pushes: the name is resolved with createPushLookup, and the
- * address the socket actually connected to is checked again before anything is written (an IP
- * literal skips the lookup).
+ * http and https agents for sending pushes. A name is resolved with createPushLookup (refused
+ * before any connection when one of its addresses is forbidden); an address literal, which node
+ * never looks up, is judged before a socket is made; and the address the socket actually connected
+ * to is checked once more before anything is written.
  */
 export function createPushAgents(allowedHosts: readonly string[], options: PushAgentOptions = {}): PushAgents {
   const lookup = createPushLookup(allowedHosts, options);
   const keepAlive = options.keepAlive ?? true;
+  /** An address literal is never looked up: judged here, before any socket exists. */
+  const refuseLiteral = (host: string | null | undefined): PushEndpointError | undefined => {
+    const name = normalizeHost(host ?? "");
+    if (isAllowedName(name, allowedHosts) || !parseIP(name)) return undefined;
+    const why = forbiddenAddressReason(name);
+    return why ? new PushEndpointError("forbidden_address", `push endpoint: ${name} is a ${why} address`) : undefined;
+  };
+  /** And whatever the socket connected to is checked again before anything is written. */
   const guard = (socket: Duplex | null | undefined, host: string | null | undefined) => {
     if (!socket) return socket;
     const name = host ?? "";
@@ -198,12 +207,20 @@ export function createPushAgents(allowedHosts: readonly string[], options: PushA
     }
     return socket;
   };
+  const refuse = (error: PushEndpointError, callback?: (err: Error | null, stream: Duplex) => void) => {
+    if (!callback) throw error;
+    process.nextTick(() => callback(error, undefined as unknown as Duplex));
+    return undefined;
+  };
   class GuardedHttpAgent extends http.Agent {
     override createConnection(
       connectOptions: http.ClientRequestArgs,
       callback?: (err: Error | null, stream: Duplex) => void,
     ): Duplex | null | undefined {
-      return guard(super.createConnection(connectOptions, callback), connectOptions.hostname ?? connectOptions.host);
+      const host = connectOptions.hostname ?? connectOptions.host;
+      const refused = refuseLiteral(host);
+      if (refused) return refuse(refused, callback);
+      return guard(super.createConnection(connectOptions, callback), host);
     }
   }
   class GuardedHttpsAgent extends https.Agent {
@@ -211,7 +228,10 @@ export function createPushAgents(allowedHosts: readonly string[], options: PushA
       connectOptions: https.RequestOptions,
       callback?: (err: Error | null, stream: Duplex) => void,
     ): Duplex | null | undefined {
-      return guard(super.createConnection(connectOptions, callback), connectOptions.hostname ?? connectOptions.host);
+      const host = connectOptions.hostname ?? connectOptions.host;
+      const refused = refuseLiteral(host);
+      if (refused) return refuse(refused, callback);
+      return guard(super.createConnection(connectOptions, callback), host);
     }
   }
   const httpAgent = new GuardedHttpAgent({ keepAlive, lookup });

@@ -8,7 +8,7 @@
 //   retry     429, 5xx, a timeout or a network error: try again later (retryAfterMs from Retry-After).
 //   rejected  any other 4xx (403: the VAPID key does not match the subscription's, 413: too big,
 //             400/401: malformed), or an endpoint/key the server refuses before sending: do not retry.
-import { createHash } from "node:crypto";
+import { createHash, createPublicKey } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import webpush from "web-push";
@@ -101,6 +101,65 @@ export const DEFAULT_PUSH_TIMEOUT_MS = 10_000;
 export function generateVapidKeys(): VapidKeys {
   const { publicKey, privateKey } = webpush.generateVAPIDKeys();
   return { publicKey, privateKey };
+}
+
+/** Why subscription keys (or a VAPID public key) are unusable; the message is safe to show. */
+export class PushKeyError extends Error {
+  override readonly name = "PushKeyError";
+  constructor(
+    /** The request field: "p256dh", "auth" or "vapid_public_key". */
+    readonly field: "p256dh" | "auth" | "vapid_public_key",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** Throws PushKeyError unless `key` is an uncompressed P-256 point on the curve, base64url (65 bytes). */
+export function checkP256Point(key: string, field: "p256dh" | "vapid_public_key"): void {
+  const bytes = typeof key === "string" && BASE64URL.test(key) ? Buffer.from(key, "base64url") : Buffer.alloc(0);
+  if (bytes.length !== 65 || bytes[0] !== 4) throw new PushKeyError(field, `${field}: must be an uncompressed P-256 public key (65 bytes, base64url)`);
+  try {
+    createPublicKey({
+      key: { kty: "EC", crv: "P-256", x: bytes.subarray(1, 33).toString("base64url"), y: bytes.subarray(33).toString("base64url") },
+      format: "jwk",
+    });
+  } catch {
+    throw new PushKeyError(field, `${field}: not a point on the P-256 curve`);
+  }
+}
+
+/**
+ * Checks a browser's subscription keys (AddPushSubscription): p256dh a P-256 point, auth 16 bytes,
+ * both base64url. Throws PushKeyError naming the field.
+ */
+export function checkSubscriptionKeys(p256dh: string, auth: string): void {
+  checkP256Point(p256dh, "p256dh");
+  const secret = typeof auth === "string" && BASE64URL.test(auth) ? Buffer.from(auth, "base64url") : Buffer.alloc(0);
+  if (secret.length !== 16) throw new PushKeyError("auth", "auth: must be a 16-byte secret, base64url");
+}
+
+/**
+ * The VAPID `sub` (RFC 8292): mailto: the address of MAIL_FROM when there is one, else PUBLIC_URL
+ * when it is https, else mailto:postmaster@ PUBLIC_URL's host.
+ */
+export function vapidSubject(env: { MAIL_FROM?: string | undefined; PUBLIC_URL?: string | undefined }): string {
+  const from = env.MAIL_FROM?.trim();
+  if (from) {
+    const address = /<([^<>\s]+@[^<>\s]+)>/.exec(from)?.[1] ?? (/^[^\s<>]+@[^\s<>]+$/.test(from) ? from : undefined);
+    if (address) return `mailto:${address}`;
+  }
+  let url: URL | undefined;
+  try {
+    url = env.PUBLIC_URL ? new URL(env.PUBLIC_URL) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol === "https:" && url.hostname !== "localhost") return url.origin;
+  const host = url?.hostname.replace(/^\[|\]$/g, "");
+  return `mailto:postmaster@${host && /^[A-Za-z0-9.-]+$/.test(host) ? host : "localhost"}`;
 }
 
 const REASONS: Record<Reason, PushReason | undefined> = {

@@ -44,6 +44,8 @@ export interface DispatchDeps {
   leaseMs: number;
   /** How often an idle dispatcher looks for due rows (it is also woken by new claims). Default 1 s. */
   pollMs: number;
+  /** False: an idle dispatcher sleeps until its channel's next due time (or a poke) instead of polling. */
+  idlePoll: boolean;
   /** Rows taken per round. */
   batchSize: number;
   /** Give up a delivery after this many attempts. */
@@ -197,7 +199,7 @@ class Round {
 export class Dispatchers {
   private stopped = false;
   private readonly loops: Promise<void>[] = [];
-  private wake?: () => void;
+  private readonly sleepers = new Set<() => void>();
   private pokes = 0;
 
   constructor(private readonly deps: DispatchDeps) {}
@@ -210,12 +212,12 @@ export class Dispatchers {
 
   poke(): void {
     this.pokes++;
-    this.wake?.();
+    for (const wake of [...this.sleepers]) wake();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    for (const wake of [...this.sleepers]) wake();
     await Promise.allSettled(this.loops);
   }
 
@@ -229,19 +231,26 @@ export class Dispatchers {
         this.deps.log.warn({ err: error, channel }, "notify dispatch round failed (retried)");
       }
       if (taken > 0 || this.stopped || seen !== this.pokes) continue;
+      const wait = await this.idleFor(channel).catch(() => this.deps.pollMs);
+      if (this.stopped || seen !== this.pokes) continue;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.deps.pollMs);
-        const previous = this.wake;
-        function done() {
+        const done = () => {
           clearTimeout(timer);
+          this.sleepers.delete(done);
           resolve();
-        }
-        this.wake = () => {
-          previous?.();
-          done();
         };
+        const timer = wait === undefined ? undefined : setTimeout(done, wait);
+        this.sleepers.add(done);
       });
     }
+  }
+
+  /** How long an idle dispatcher sleeps: pollMs, or (no polling) until the next due row; undefined: until poked. */
+  private async idleFor(channel: number): Promise<number | undefined> {
+    if (this.deps.idlePoll) return this.deps.pollMs;
+    const next = await this.deps.db.fork().deliveries.nextDue(channel);
+    if (!next) return undefined;
+    return Math.min(2_147_000_000, Math.max(this.deps.pollMs, next.getTime() - this.deps.now().getTime()));
   }
 
   /** Takes and handles one batch of due rows of `channel`; returns how many it took. */

@@ -23,6 +23,8 @@ export interface WorkerOptions {
   pushAgents?: PushAgents;
   mailer: Mailer | null;
   sweepMs: number;
+  /** No event can be lost and no other replica exists (see launch.ts): no periodic sweep or poll. */
+  alone?: boolean;
   leaseMs?: number;
   pollMs?: number;
   batchSize?: number;
@@ -38,10 +40,11 @@ export class NotifyWorker {
       ...options,
       leaseMs: options.leaseMs ?? 60_000,
       pollMs: options.pollMs ?? 1_000,
+      idlePoll: !options.alone,
       batchSize: options.batchSize ?? 100,
       maxAttempts: options.maxAttempts ?? 10,
     });
-    this.intake = new Intake({ ...options, email: options.mailer !== null, onClaimed: () => this.dispatchers.poke() });
+    this.intake = new Intake({ ...options, email: options.mailer !== null, periodicSweep: !options.alone, onClaimed: () => this.dispatchers.poke() });
   }
 
   /** Every delivery of a message (tests, operators). */

@@ -18,6 +18,10 @@ export const STALE_MS = 24 * 3_600_000;
 /** The sweep asks for rooms that moved since its last run minus this (clocks and commits in flight). */
 export const SWEEP_MARGIN_MS = 60_000;
 const SWEEP_POSITION = "sweep_since";
+const SAVE_SWEEP_POSITION_MS = 5 * 60_000;
+/** Finished deliveries are kept this long (well beyond STALE_MS: a replay of their messages is ignored anyway). */
+const KEEP_DELIVERIES_MS = 7 * 24 * 3_600_000;
+const PRUNE_EVERY_MS = 3_600_000;
 const PAGE = 200;
 
 export interface IntakeDeps {
@@ -31,6 +35,8 @@ export interface IntakeDeps {
   /** Whether the server sends email (SMTP_URL set). */
   email: boolean;
   sweepMs: number;
+  /** Sweep every sweepMs (false: at start and after a failed catch-up only, for a worker whose broker never loses events). */
+  periodicSweep: boolean;
   /** Called after new claims were stored (wakes the dispatchers). */
   onClaimed?: () => void;
 }
@@ -78,30 +84,54 @@ export class Intake {
   }
 
   /** Runs one sweep now (tests; the timer runs them otherwise). */
+  private sweptAt?: number;
+  private savedAt = 0;
+  private prunedAt = 0;
+
   async sweep(): Promise<void> {
-    const sinceStored = await this.deps.db.fork().settings.get(SWEEP_POSITION);
+    const sinceStored = this.sweptAt ?? Number((await this.deps.db.fork().settings.get(SWEEP_POSITION)) ?? 0);
     // The message service's clock: real time, never the test clock of due times.
     const startedAt = Date.now();
-    const since = new Date((sinceStored ? Number(sinceStored) : startedAt - 10 * 60_000) - SWEEP_MARGIN_MS);
+    const since = new Date((sinceStored || startedAt - 10 * 60_000) - SWEEP_MARGIN_MS);
     let pageToken = "";
     const behind: string[] = [];
     do {
       const page = await this.deps.messages.listRoomHeads({ since: { seconds: BigInt(Math.floor(since.getTime() / 1000)), nanos: 0 }, limit: 500, pageToken });
-      const cursors = await this.deps.db.fork().cursors.many(page.heads.map((head) => head.roomId));
+      const cursors = page.heads.length === 0 ? new Map<string, bigint>() : await this.deps.db.fork().cursors.many(page.heads.map((head) => head.roomId));
       for (const head of page.heads) if ((cursors.get(head.roomId) ?? 0n) < head.lastSeq) behind.push(head.roomId);
       pageToken = page.nextPageToken;
     } while (pageToken && !this.stopped);
     for (const roomId of behind) this.take(roomId);
     await Promise.allSettled(behind.map((roomId) => this.queues.get(roomId)));
-    await this.deps.db.fork().settings.put(SWEEP_POSITION, String(startedAt));
+    this.sweptAt = startedAt;
+    if (startedAt - this.prunedAt >= PRUNE_EVERY_MS) {
+      this.prunedAt = startedAt;
+      const pruned = await this.deps.db.fork().deliveries.prune(new Date(startedAt - KEEP_DELIVERIES_MS));
+      if (pruned > 0) this.deps.log.info({ pruned }, "old deliveries forgotten");
+    }
+    // Kept in the database now and then (a restart asks for a wider window, which costs nothing).
+    if (startedAt - this.savedAt >= SAVE_SWEEP_POSITION_MS) {
+      await this.deps.db.fork().settings.put(SWEEP_POSITION, String(startedAt));
+      this.savedAt = startedAt;
+    }
   }
 
+  private sweepScheduled = false;
+
   private scheduleSweep(delayMs: number): void {
-    if (this.stopped) return;
+    if (this.stopped || this.sweepScheduled) return;
+    this.sweepScheduled = true;
     this.sweepTimer = setTimeout(() => {
+      this.sweepScheduled = false;
+      let failed = false;
       this.sweeping = this.sweep()
-        .catch((error: unknown) => this.deps.log.warn({ err: error }, "notify sweep failed (next one retries)"))
-        .finally(() => this.scheduleSweep(this.deps.sweepMs));
+        .catch((error: unknown) => {
+          failed = true;
+          this.deps.log.warn({ err: error }, "notify sweep failed (next one retries)");
+        })
+        .finally(() => {
+          if (this.deps.periodicSweep || failed) this.scheduleSweep(this.deps.sweepMs);
+        });
     }, delayMs);
     this.sweepTimer.unref?.();
   }
@@ -120,6 +150,7 @@ export class Intake {
       } catch (error) {
         // The sweep comes back to it: the cursor did not move past what failed.
         this.deps.log.warn({ err: error, roomId }, "notify intake failed for a room (the sweep retries)");
+        this.scheduleSweep(this.deps.sweepMs);
       } finally {
         this.queues.delete(roomId);
       }

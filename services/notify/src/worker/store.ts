@@ -151,6 +151,18 @@ export class DeliveryRepository {
     ]);
   }
 
+  /**
+   * Forgets finished deliveries older than `before`: safe once the intake no longer takes their
+   * messages in (older than STALE_MS when first seen), so a replay cannot claim them again.
+   */
+  async prune(before: Date): Promise<number> {
+    const rows = await this.em.execute<{ n: number }[]>(
+      `with gone as (delete from deliveries where state in ('sent', 'skipped') and created_at < ? returning 1) select count(*)::int as n from gone`,
+      [before],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   /** Every delivery of a message (tests, operators). */
   async ofMessage(messageId: string): Promise<DeliveryRow[]> {
     const rows = await this.em.execute<Record<string, unknown>[]>(`select * from deliveries where message_id = ? order by user_id, channel`, [messageId]);

@@ -1,5 +1,6 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import https from "node:https";
+import net, { type AddressInfo } from "node:net";
 import type dns from "node:dns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -97,6 +98,9 @@ describe("checkPushEndpoint", () => {
     ["https://0177.0.0.1/", "loopback"], // octal
     ["https://017700000001/", "loopback"], // octal whole
     ["https://127.000.000.001/", "loopback"],
+    ["https://%31%32%37.0.0.1/", "loopback"], // percent-encoded
+    ["https://\uff11\uff12\uff17.\uff10.\uff10.\uff11/", "loopback"], // fullwidth digits (IDNA maps them)
+    ["https://127.0.0.1./", "loopback"], // a trailing dot
     ["https://0.0.0.0/", "unspecified"],
     ["https://0/", "unspecified"],
     ["https://0.1.2.3/", "this network"],
@@ -330,7 +334,7 @@ describe("createPushAgents: the connection actually made", () => {
     agents.destroy();
   });
 
-  it("refuses an address literal on the socket itself (no lookup happens for one)", async () => {
+  it("refuses an address literal before connecting (node never looks one up)", async () => {
     const agents = createPushAgents([], { keepAlive: false });
     const before = requests;
     await expect(post(`http://127.0.0.1:${port}/push`, agents.http)).rejects.toMatchObject({ problem: "forbidden_address" });
@@ -347,9 +351,32 @@ describe("createPushAgents: the connection actually made", () => {
     agents.destroy();
   });
 
-  it("gives an https agent with the same lookup", () => {
-    const agents = createPushAgents([]);
-    expect(agents.https.options.lookup).toBe(agents.lookup);
-    agents.destroy();
+  it("https: refuses a loopback literal and a name resolving to one without even connecting", async () => {
+    // A bare TCP server: it would see a connection (and a TLS ClientHello) if one were made.
+    let connections = 0;
+    const tcp = net.createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
+    const tcpPort = (tcp.address() as AddressInfo).port;
+    const { resolve } = resolverFrom({ "rebind.example.com": [[["127.0.0.1", 4]]] });
+    const agents = createPushAgents([], { resolve, keepAlive: false });
+    const get = (url: string) =>
+      new Promise<number>((done, fail) => {
+        const req = https.request(url, { method: "POST", agent: agents.https }, (res) => done(res.statusCode ?? 0));
+        req.on("error", fail);
+        req.end();
+      });
+    try {
+      await expect(get(`https://127.0.0.1:${tcpPort}/push`)).rejects.toMatchObject({ problem: "forbidden_address" });
+      await expect(get(`https://[::ffff:7f00:1]:${tcpPort}/push`)).rejects.toMatchObject({ problem: "forbidden_address" });
+      await expect(get(`https://rebind.example.com:${tcpPort}/push`)).rejects.toMatchObject({ problem: "forbidden_address" });
+      expect(connections).toBe(0);
+      expect(agents.https.options.lookup).toBe(agents.lookup);
+    } finally {
+      agents.destroy();
+      await new Promise((done) => tcp.close(done));
+    }
   });
 });

@@ -1,10 +1,14 @@
+import { createECDH } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { NotificationSchema, Reason } from "@parley/proto/notify/v1/notify_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPushAgents } from "../../src/channels/push-endpoint.js";
 import {
+  checkSubscriptionKeys,
   encodePushPayload,
+  PushKeyError,
+  vapidSubject,
   generateVapidKeys,
   MAX_PUSH_PAYLOAD_BYTES,
   parseRetryAfter,
@@ -44,6 +48,48 @@ describe("VAPID keys", () => {
     expect(Buffer.from(keys.privateKey, "base64url")).toHaveLength(32);
     expect(keys.publicKey).not.toMatch(/[+/=]/);
     expect(generateVapidKeys().publicKey).not.toBe(keys.publicKey);
+  });
+});
+
+describe("subscription keys and the VAPID subject", () => {
+  const browserKey = () => {
+    const ecdh = createECDH("prime256v1");
+    ecdh.generateKeys();
+    return ecdh.getPublicKey().toString("base64url");
+  };
+  const auth = Buffer.alloc(16, 9).toString("base64url");
+
+  it("accepts a browser's P-256 point and 16-byte auth secret", () => {
+    expect(() => checkSubscriptionKeys(browserKey(), auth)).not.toThrow();
+    expect(() => checkSubscriptionKeys(generateVapidKeys().publicKey, auth)).not.toThrow();
+  });
+
+  it.each([
+    ["p256dh", "", auth],
+    ["p256dh", "not base64url!", auth],
+    ["p256dh", Buffer.alloc(65, 4).toString("base64url"), auth], // 0x04 then not a point on the curve
+    ["p256dh", Buffer.concat([Buffer.from([2]), Buffer.alloc(32, 1)]).toString("base64url"), auth], // compressed
+    ["auth", "P256", "c2hvcnQ"],
+    ["auth", "P256", Buffer.alloc(32).toString("base64url")],
+    ["auth", "P256", "a+b/"],
+  ])("refuses a bad %s", (field, p256dh, secret) => {
+    const key = p256dh === "P256" ? browserKey() : p256dh;
+    try {
+      checkSubscriptionKeys(key, secret);
+      expect.unreachable("accepted");
+    } catch (error) {
+      expect(error).toBeInstanceOf(PushKeyError);
+      expect((error as PushKeyError).field).toBe(field);
+      expect((error as Error).message).toMatch(new RegExp(`^${field}: `));
+    }
+  });
+
+  it("takes the VAPID subject from MAIL_FROM, else an https PUBLIC_URL", () => {
+    expect(vapidSubject({ MAIL_FROM: "Parley <notifications@chat.example.com>", PUBLIC_URL: PUBLIC_URL })).toBe("mailto:notifications@chat.example.com");
+    expect(vapidSubject({ MAIL_FROM: "ops@chat.example.com" })).toBe("mailto:ops@chat.example.com");
+    expect(vapidSubject({ PUBLIC_URL: "https://chat.example.com/app" })).toBe("https://chat.example.com");
+    expect(vapidSubject({ PUBLIC_URL: "http://127.0.0.1:3000" })).toBe("mailto:postmaster@127.0.0.1");
+    expect(vapidSubject({})).toBe("mailto:postmaster@localhost");
   });
 });
 
