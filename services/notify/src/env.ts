@@ -52,14 +52,15 @@ export const notifyEnv = z.object({
   NOTIFY_SWEEP_MS: env.milliseconds(10_000),
   /**
    * The VAPID "sub" claim (RFC 8292): how a push service reaches the operator, a mailto: or https:
-   * URL. Some push services refuse localhost addresses: set it in production.
+   * URL. Unset: mailto: MAIL_FROM's address, else PUBLIC_URL when https. Some push services refuse
+   * localhost addresses: set it (or MAIL_FROM) in production.
    */
   VAPID_SUBJECT: z.preprocess(
     unsetIfEmpty,
     z
       .string()
       .refine((value) => /^(mailto:\S+@\S+|https:\/\/\S+)$/.test(value), "expected a mailto: or https: URL")
-      .default("mailto:parley@localhost"),
+      .optional(),
   ),
 }).superRefine((config, ctx) => {
   // RFC 8058: the one-click unsubscribe URL of every email must be https (plain http only locally).

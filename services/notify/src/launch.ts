@@ -6,6 +6,7 @@ import { RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { createMailer } from "./channels/email.js";
 import { createPushAgents } from "./channels/push-endpoint.js";
+import { vapidSubject } from "./channels/push.js";
 import { initORM } from "./db.js";
 import { notifyEnv } from "./env.js";
 import { currentVapidKey } from "./keys.js";
@@ -60,7 +61,7 @@ export function notifyLaunch(overrides: NotifyOverrides = {}): Launch {
             users,
             now,
             publicUrl: config.PUBLIC_URL,
-            vapidSubject: config.VAPID_SUBJECT,
+            vapidSubject: config.VAPID_SUBJECT ?? vapidSubject(config),
             pushAllowedHosts: config.NOTIFY_PUSH_ALLOWED_HOSTS,
             pushAgents,
             mailer,

@@ -26,6 +26,7 @@ import type { PushSubscriptionRow, RoomPreferenceRow, ThreadPreferenceRow } from
 import { currentVapidKey, rotateVapidKeys, unsubscribeSecret } from "./keys.js";
 import { verifyUnsubscribeToken } from "./channels/unsubscribe-token.js";
 import { checkPushEndpoint, PushEndpointError } from "./channels/push-endpoint.js";
+import { checkSubscriptionKeys, PushKeyError } from "./channels/push.js";
 import type { StoredPreferences } from "./repositories.js";
 
 export type RoomClient = Pick<Client<typeof RoomService>, "getMembership" | "getRoom" | "listMembers">;
@@ -137,12 +138,15 @@ export class NotificationServiceImpl {
       if (error instanceof PushEndpointError) throw fail.invalidArgument("endpoint", error.message.replace(/^push endpoint: /, ""));
       throw error;
     }
-    const p256dh = base64url(request.p256dh);
-    if (!p256dh || p256dh.length !== 65 || p256dh[0] !== 0x04) {
-      throw fail.invalidArgument("p256dh", "must be an uncompressed P-256 public key (65 bytes), base64url");
+    try {
+      // p256dh a point on P-256 (65 bytes, uncompressed), auth 16 bytes: what encryption needs.
+      checkSubscriptionKeys(request.p256dh, request.auth);
+    } catch (error) {
+      if (error instanceof PushKeyError) throw fail.invalidArgument(error.field, error.message.replace(/^[a-z_0-9]+: /, ""));
+      throw error;
     }
-    const auth = base64url(request.auth);
-    if (!auth || auth.length !== 16) throw fail.invalidArgument("auth", "must be 16 bytes, base64url");
+    const p256dh = Buffer.from(request.p256dh.replace(/=+$/, ""), "base64url");
+    const auth = Buffer.from(request.auth.replace(/=+$/, ""), "base64url");
     const deviceLabel = request.deviceLabel.trim();
     if ([...deviceLabel].length > DEVICE_LABEL_MAX) throw fail.invalidArgument("device_label", `must be at most ${DEVICE_LABEL_MAX} characters`);
     const key = request.vapidPublicKey
@@ -299,10 +303,6 @@ function optionalTime(field: string, value: Timestamp | undefined): Date | null 
 
 const isFuture = (value: Date | null | undefined, now: Date) => value != null && value.getTime() > now.getTime();
 
-function base64url(value: string): Buffer | undefined {
-  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(value)) return undefined;
-  return Buffer.from(value.replace(/=+$/, ""), "base64url");
-}
 
 export function toPreferences(stored: StoredPreferences) {
   return {

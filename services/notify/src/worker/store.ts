@@ -104,11 +104,15 @@ export class DeliveryRepository {
   async leaseEmail(now: Date, leaseUntil: Date, users: number, windowMs: number): Promise<DeliveryRow[]> {
     const channel = 3;
     const rows = await this.em.execute<Record<string, unknown>[]>(
-      `with people as (
+      `with candidates as (
          select distinct user_id from deliveries
          where channel = ? and state in ('pending', 'sending')
            and ((state = 'pending' and due_at <= ?) or (state = 'sending' and lease_until <= ?))
          limit ?
+       ), people as (
+         -- One dispatcher per person at a time (until this transaction ends): two replicas never
+         -- split one person's due rows into two emails.
+         select user_id from candidates where pg_try_advisory_xact_lock(hashtext('parley.notify.email:' || user_id::text))
        ), due as (
          select user_id, message_id, channel from deliveries
          where channel = ? and user_id in (select user_id from people) and state in ('pending', 'sending')
