@@ -219,6 +219,8 @@ describe("Web Push subscriptions", () => {
     await refused(add({ ...good, endpoint: `https://push.example.com/${"a".repeat(2048)}` }), "endpoint");
     await refused(add({ ...good, keys: { ...good.keys, p256dh: b64url(randomBytes(33)) } }), "keys.p256dh");
     await refused(add({ ...good, keys: { ...good.keys, p256dh: b64url(Buffer.alloc(65, 2)) } }), "keys.p256dh");
+    // 65 bytes starting 0x04 but not a point on P-256: the service's check, named as here.
+    await refused(add({ ...good, keys: { ...good.keys, p256dh: b64url(Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)])) } }), "keys.p256dh");
     await refused(add({ ...good, keys: { ...good.keys, auth: "not base64url!" } }), "keys.auth");
     // A VAPID key the server does not hold (made with another server's, or retired): 412, subscribe again.
     const foreign = await add({ ...good, vapidPublicKey: b64url(createECDH("prime256v1").generateKeys()) });

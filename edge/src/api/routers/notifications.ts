@@ -272,6 +272,11 @@ export const notificationsRouter = router({
         if (error instanceof TRPCError && error.code === "PRECONDITION_FAILED") {
           throw new EdgeError("PRECONDITION_FAILED", "vapidPublicKey: the server no longer holds this key; subscribe again with GET /notifications/push's key", { field: "vapidPublicKey" }, error);
         }
+        // The service's checks of the keys (a point on the curve) name them as its request does: here they are under keys.
+        const field = error instanceof EdgeError ? error.details.field : undefined;
+        if (error instanceof EdgeError && (field === "p256dh" || field === "auth") && error.message.startsWith(`${field}: `)) {
+          throw new EdgeError(error.code, `keys.${error.message}`, { field: `keys.${field}` }, error);
+        }
         throw error;
       });
       return shapePushSubscription(subscription);
