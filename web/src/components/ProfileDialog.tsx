@@ -12,6 +12,7 @@ import { Avatar } from "./Avatar";
 import { Dialog } from "./Dialog";
 import { FormError } from "./FormError";
 import { SessionList } from "./SessionList";
+import { NotificationSettings } from "./NotificationSettings";
 import "./ProfileDialog.css";
 
 export function ProfileDialog(props: { onClose: () => void }) {
@@ -51,7 +52,7 @@ export function ProfileDialog(props: { onClose: () => void }) {
     });
 
   return (
-    <Dialog title="Your profile" onClose={props.onClose}>
+    <Dialog title="Your profile" onClose={props.onClose} wide>
       <div class="profile-head">
         <Avatar userId={me.id} name={displayName() || me.username} url={avatarUrl()} size={56} />
         <div>
@@ -98,6 +99,8 @@ export function ProfileDialog(props: { onClose: () => void }) {
           </button>
         </div>
       </form>
+      {/* --- notifications (issue 18) --- */}
+      <NotificationSettings />
       <div class="danger-zone">
         <h3>Sessions</h3>
         <SessionList />

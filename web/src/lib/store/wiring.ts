@@ -4,6 +4,10 @@ import { presenceName, toChatMessage } from "../live";
 import { inRoomTimeline, threadBus } from "../threads";
 import type { Connection } from "./connection";
 import type { Members } from "./members";
+import type { Notifications } from "./notifications";
+import { fromProto } from "../notification-view";
+import type { Notification as ProtoNotification } from "@parley/proto/notify/v1/notify_pb";
+import type { Emitter } from "@parley/client";
 import type { People } from "./people";
 import type { Rooms } from "./rooms";
 import type { Timelines } from "./timelines";
@@ -16,6 +20,7 @@ export interface Stores {
   timelines: Timelines;
   typing: Typing;
   members: Members;
+  notifications: Notifications;
 }
 
 /** A refused subscription for a passing reason is tried again after this long. */
@@ -111,6 +116,8 @@ export function wireLiveEvents(
       connection.subscribe(roomId, { lastSeq: timelines.newestSeq(roomId) ?? room.lastSeq, ...(position && { messages: Number(position.messages), room: Number(position.room) }) });
     }, RESUBSCRIBE_MS);
   });
+  // --- notifications (issue 18): shown while the tab is hidden (the store decides) ---
+  (client as unknown as Pick<Emitter<{ notification: ProtoNotification }>, "on">).on("notification", (n) => void stores.notifications.received(fromProto(n)));
   client.on("signedOut", () => options.onSignedOut("You were signed out on every device."));
   client.on("error", (error) => console.warn("live:", error.code, error.message));
 }
