@@ -5,7 +5,7 @@
 // dialog (level and mute), and the thread's mute button. Every control saves when changed.
 import { createResource, createSignal, createUniqueId, For, Show } from "solid-js";
 import { errorMessage } from "../lib/api";
-import type { LevelName } from "../lib/badges";
+import { LEVEL_LABELS, type LevelName } from "../lib/badges";
 import { notificationsApi } from "../lib/notify-api";
 import { browserTimeZone, describeUntil, FOREVER, isForever, minutesToTime, muteUntil, timeToMinutes, timeZones, tomorrowMorning } from "../lib/notify-time";
 import { notify } from "../lib/notify";
@@ -19,12 +19,6 @@ import { Icon } from "./Icon";
 import { PermissionToggle } from "./RoomSettings";
 import "./RoomSettings.css";
 import "./NotificationSettings.css";
-
-export const LEVEL_LABELS: Record<LevelName, string> = {
-  all: "All messages",
-  mentions: "Mentions and direct messages",
-  nothing: "Nothing",
-};
 
 const EMAIL_DELAYS: { seconds: number; label: string }[] = [
   { seconds: 60, label: "1 minute" },
@@ -317,12 +311,6 @@ function PushDevices() {
       </Show>
     </div>
   );
-}
-
-/** What the room's bell says: its level, or that it is muted. */
-export function roomNotifySummary(level: LevelName | "default", mutedUntil: string | null, defaultLevel: LevelName, now: number): string {
-  if (mutedUntil) return `Muted ${describeUntil(mutedUntil, now)}`;
-  return level === "default" ? `Default (${LEVEL_LABELS[defaultLevel].toLowerCase()})` : LEVEL_LABELS[level];
 }
 
 /** The room's notifications: its level, and muting it for a while or until unmuted. */

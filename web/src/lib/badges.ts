@@ -2,6 +2,8 @@
 // at level ALL shows its unread count, at MENTIONS its mention count, at NOTHING or muted nothing
 // (and a muted room is dimmed). A direct conversation at the default level counts every message
 // (direct messages notify by default).
+import { describeUntil } from "./notify-time";
+
 export type LevelName = "all" | "mentions" | "nothing";
 
 export interface Badge {
@@ -22,4 +24,16 @@ export function roomBadge(room: { unreadCount: number; mentionCount: number; vis
   if (muted || level === "nothing") return { kind: "quiet", count: 0, unread: false, muted };
   if (level === "all") return { kind: "unread", count: room.unreadCount, unread: room.unreadCount > 0, muted };
   return { kind: "mentions", count: room.mentionCount, unread: room.unreadCount > 0, muted };
+}
+
+export const LEVEL_LABELS: Record<LevelName, string> = {
+  all: "All messages",
+  mentions: "Mentions and direct messages",
+  nothing: "Nothing",
+};
+
+/** What the room's bell says: its level, or that it is muted. */
+export function roomNotifySummary(level: LevelName | "default", mutedUntil: string | null, defaultLevel: LevelName, now: number): string {
+  if (mutedUntil) return `Muted ${describeUntil(mutedUntil, now)}`;
+  return level === "default" ? `Default (${LEVEL_LABELS[defaultLevel].toLowerCase()})` : LEVEL_LABELS[level];
 }
