@@ -9,6 +9,7 @@ export const edgeEnv = z.object({
   ...serviceEnvShape(8080),
   ...publicEnvShape("http://localhost:3000"),
   USER_SERVICE_ADDR: env.address("127.0.0.1:3002"),
+  NOTIFY_SERVICE_ADDR: env.address("127.0.0.1:3005"),
   MAX_BODY_BYTES: count(64 * 1024),
   /** Behind proxies: how many hops (or which addresses) of X-Forwarded-For to believe (see api/proxy.ts). */
   TRUST_PROXY: trustProxySetting,
@@ -22,6 +23,11 @@ export const edgeEnv = z.object({
   WEB_ROOT: z.string().default("web/dist"),
   RATE_REGISTER_PER_HOUR: count(20),
   RATE_LOGIN_PER_MINUTE: count(30),
+  /**
+   * Email unsubscribe requests (no sign-in: the link's token) per client address per minute. A mail
+   * provider's one-click POSTs (RFC 8058) come from its own servers, so this stays generous.
+   */
+  RATE_UNSUBSCRIBE_PER_MINUTE: count(60),
   RATE_SEND_PER_10S_USER: count(50),
   RATE_SEND_PER_10S_ADDRESS: count(200),
   /** Calls one tRPC batch may carry (the web app's client batches at most 10). */

@@ -9,6 +9,7 @@ import { EdgeError } from "./api/errors.js";
 import { openApiDocument } from "./api/openapi.js";
 import { createRestHandler, REST_PREFIX, sendError, sendJson } from "./api/rest.js";
 import { appRouter } from "./api/routers/_app.js";
+import { createUnsubscribeHandler, UNSUBSCRIBE_PATH } from "./api/unsubscribe.js";
 import { isAllowedOrigin } from "./public-env.js";
 import { ORIGIN_TICKET_PARAM, originTicket } from "./socket-origin.js";
 import { createStaticHandler } from "./static.js";
@@ -51,6 +52,7 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
   const { deps, log, maxBodyBytes, trustProxy } = options;
   const createContext = (req: IncomingMessage) => createContextInner(deps, contextInputFromRequest(req, trustProxy));
   const handleRest = createRestHandler({ router: appRouter, createContext, maxBodyBytes });
+  const handleUnsubscribe = createUnsubscribeHandler({ createContext });
   const serveStatic = createStaticHandler(options.webRoot);
   let openApi: string | undefined;
   let allowedOrigins: Set<string> | undefined; // at the first request: publicOrigins are complete by then
@@ -59,14 +61,25 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
     const started = performance.now();
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     res.on("finish", () => {
-      if (res.statusCode >= 500) log.error({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request failed");
-      else log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request");
+      if (res.statusCode >= 500) log.error({ method: req.method, url: loggedUrl(req), status: res.statusCode, ms: Math.round(performance.now() - started) }, "request failed");
+      else log.debug({ method: req.method, url: loggedUrl(req), status: res.statusCode, ms: Math.round(performance.now() - started) }, "request");
     });
     let url: URL;
     try {
       url = new URL(req.url ?? "/", "http://edge.invalid");
     } catch {
       return sendError(res, new EdgeError("BAD_REQUEST", "malformed URL"));
+    }
+    if (url.pathname === UNSUBSCRIBE_PATH) {
+      // An email's link, POSTed by mail providers (RFC 8058) or by its own page: answered whatever
+      // the Origin (the token is the capability, nothing else of the caller's is used) and no CORS.
+      try {
+        return await handleUnsubscribe(req, res, url.searchParams);
+      } catch (error) {
+        log.error({ err: error, url: loggedUrl(req) }, "unhandled request error");
+        if (!res.headersSent) return sendError(res, new EdgeError("INTERNAL_SERVER_ERROR", "internal error"));
+        return void res.destroy();
+      }
     }
     const isApi = url.pathname.startsWith("/trpc/") || url.pathname.startsWith(`${REST_PREFIX}/`);
     allowedOrigins ??= new Set([...options.corsOrigins, ...options.publicOrigins]);
@@ -110,7 +123,7 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
       }
       return await serveStatic(req, res, url.pathname, socketHttpOrigin(socketUrlFor(req, options)));
     } catch (error) {
-      log.error({ err: error, url: req.url }, "unhandled request error");
+      log.error({ err: error, url: loggedUrl(req) }, "unhandled request error");
       if (!res.headersSent) sendError(res, new EdgeError("INTERNAL_SERVER_ERROR", "internal error"));
       else res.destroy();
     }
@@ -119,6 +132,11 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
   server.headersTimeout = 15_000;
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+/** The request's URL for logs: an unsubscribe link's token is a capability, never written down. */
+function loggedUrl(req: IncomingMessage): string | undefined {
+  return req.url?.replace(/([?&]token=)[^&#]*/g, "$1[redacted]");
 }
 
 /**
@@ -149,7 +167,7 @@ function applyCors(req: IncomingMessage, res: ServerResponse, allowed: ReadonlyS
   if (!origin) return true; // not a browser cross-origin request
   res.setHeader("access-control-allow-origin", origin);
   res.setHeader("vary", "Origin");
-  res.setHeader("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
+  res.setHeader("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
   res.setHeader("access-control-allow-headers", "authorization, content-type, x-request-id, trpc-accept");
   res.setHeader("access-control-max-age", "600");
   return true;

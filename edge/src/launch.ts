@@ -15,6 +15,7 @@ export const launch: Launch = async (options) => {
     user: config.USER_SERVICE_ADDR,
     room: config.ROOM_SERVICE_ADDR,
     message: config.MESSAGE_SERVICE_ADDR,
+    notify: config.NOTIFY_SERVICE_ADDR,
   }, new InternalAuth(config.INTERNAL_AUTH_SECRET, "edge"));
   const { limiter, stop: stopLimiter } = limiterFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
   const deps: EdgeDeps = {
@@ -26,6 +27,7 @@ export const launch: Launch = async (options) => {
     limits: {
       registerPerAddress: config.RATE_REGISTER_PER_HOUR,
       loginPerAddress: config.RATE_LOGIN_PER_MINUTE,
+      unsubscribePerAddress: config.RATE_UNSUBSCRIBE_PER_MINUTE,
       sendPerUser: config.RATE_SEND_PER_10S_USER,
       sendPerAddress: config.RATE_SEND_PER_10S_ADDRESS,
       readPerUser: config.RATE_READ_PER_10S_USER,

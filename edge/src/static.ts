@@ -20,7 +20,7 @@ const TYPES: Record<string, string> = {
 
 // No inline script, no eval, no foreign origins; the socket tier may be on another port, and
 // the web app may ask it over HTTP whether it admits this origin (`socketOrigin`, per request).
-const csp = (socketOrigin = "") =>
+export const csp = (socketOrigin = "") =>
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; " +
   `connect-src 'self' ws: wss:${socketOrigin ? ` ${socketOrigin}` : ""}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'`;
 

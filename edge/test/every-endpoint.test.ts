@@ -17,6 +17,7 @@ afterAll(() => edge?.stop());
 const ID = "01900000-0000-7000-8000-000000000000";
 const routes = restRoutes(appRouter);
 const PUBLIC = new Set(["auth.register", "auth.login", "auth.refresh", "auth.logout"]);
+const hasBody = (method: string) => method === "POST" || method === "PUT" || method === "PATCH";
 const fill = (path: string) => `/api/v1${path.replace(/:[A-Za-z]+/g, ID)}`;
 
 describe("every REST endpoint", () => {
@@ -24,7 +25,7 @@ describe("every REST endpoint", () => {
     "%s %s answers 401 without a token and with a garbage one",
     async (method, path) => {
       for (const auth of [undefined, "not.a.token"]) {
-        const res = await edge.api(method, fill(path), { token: auth, body: method === "POST" || method === "PUT" ? {} : undefined });
+        const res = await edge.api(method, fill(path), { token: auth, body: hasBody(method) ? {} : undefined });
         expect(res.status).toBe(401);
         expect(res.json.error.code).toBe("UNAUTHORIZED");
       }
@@ -32,7 +33,7 @@ describe("every REST endpoint", () => {
   );
 
   it.each(routes.map((r) => [r.method, r.path] as const))("%s %s answers 400 for an unknown field", async (method, path) => {
-    const withBody = method === "POST" || method === "PUT";
+    const withBody = hasBody(method);
     const url = withBody ? fill(path) : `${fill(path)}?surprise=1`;
     // logout-all succeeds and ends every session of its caller: with the shared token, the calls after
     // it would answer 401 once the edge's session cache (1 s) asks again, so it gets an account of its own.
@@ -48,7 +49,7 @@ describe("every REST endpoint", () => {
     }
   });
 
-  it.each(routes.filter((r) => r.method === "POST" || r.method === "PUT").map((r) => [r.method, r.path] as const))(
+  it.each(routes.filter((r) => hasBody(r.method)).map((r) => [r.method, r.path] as const))(
     "%s %s answers 400 for malformed JSON",
     async (method, path) => {
       const res = await edge.api(method, fill(path), { token, raw: "{nope", headers: { "content-type": "application/json" } });

@@ -12,7 +12,7 @@ import type { Launch } from "@parley/kit";
 /** The repository root (launch/src/../..). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
-export const PROCESS_NAMES = ["user", "room", "message", "auth", "socket", "edge"] as const;
+export const PROCESS_NAMES = ["user", "room", "message", "notify", "auth", "socket", "edge"] as const;
 export type ProcessName = (typeof PROCESS_NAMES)[number];
 
 export interface ProcessSpec {
@@ -77,6 +77,18 @@ const TABLE = [
     launch: async () => (await import("@parley/message")).launch,
   },
   {
+    // Notifications (issue 18): preferences, Web Push subscriptions, and the worker that notifies
+    // (in the app, by Web Push, by email) once per (user, message, channel); every replica runs it.
+    name: "notify",
+    port: 3005,
+    health: "grpc",
+    calls: ["room", "message", "user"],
+    database: "services/notify/src/db.ts",
+    envSchema: { module: "services/notify/src/env.ts", exportName: "notifyEnv" },
+    entry: "services/notify/src/main.ts",
+    launch: async () => (await import("@parley/notify")).launch,
+  },
+  {
     name: "auth",
     port: 3001,
     health: "grpc",
@@ -117,8 +129,8 @@ export const PROCESSES: readonly ProcessSpec[] = TABLE;
 type Table = (typeof TABLE)[number];
 /** The names `S` needs directly (what they call and tell browsers about), as a type. */
 type Step<S extends ProcessName> = S | (Extract<Table, { name: S }> extends infer T ? (T extends { calls: readonly (infer C)[] } ? C : never) | (T extends { tells: readonly (infer D)[] } ? D : never) : never);
-/** `S` and everything it needs, transitively (the table has 6 processes: 6 steps reach every one). */
-export type Closure<S extends ProcessName> = Step<Step<Step<Step<Step<Step<S>>>>>> & ProcessName;
+/** `S` and everything it needs, transitively (the table has 7 processes: 7 steps reach every one). */
+export type Closure<S extends ProcessName> = Step<Step<Step<Step<Step<Step<Step<S>>>>>>> & ProcessName;
 
 export function processSpec(name: string): ProcessSpec | undefined {
   return PROCESSES.find((p) => p.name === name);

@@ -11,6 +11,7 @@ import { createLogger, createServiceClient, InternalAuth } from "@parley/kit";
 import { TEST_INTERNAL_SECRET, TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
+import { NotificationService } from "@parley/proto/notify/v1/notify_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { startParley, type RunningParley } from "./all-in-one.js";
@@ -23,7 +24,8 @@ const TIMEOUTS = { defaultTimeoutMs: 30_000 };
 export type TestClients<S extends ProcessName> = ("auth" extends S ? { auth: Client<typeof AuthService> } : unknown) &
   ("user" extends S ? { users: Client<typeof UserService> } : unknown) &
   ("room" extends S ? { rooms: Client<typeof RoomService> } : unknown) &
-  ("message" extends S ? { messages: Client<typeof MessageService> } : unknown);
+  ("message" extends S ? { messages: Client<typeof MessageService> } : unknown) &
+  ("notify" extends S ? { notifications: Client<typeof NotificationService> } : unknown);
 
 export interface TestParleyOptions<S extends ProcessName> {
   /** The processes the test needs; what they call starts too. Default: every process. */
@@ -41,7 +43,7 @@ export type TestParley<S extends ProcessName = ProcessName> = RunningParley<Clos
     internalAuth: InternalAuth;
   };
 
-const CLIENTS = { auth: ["auth", AuthService], user: ["users", UserService], room: ["rooms", RoomService], message: ["messages", MessageService] } as const;
+const CLIENTS = { auth: ["auth", AuthService], user: ["users", UserService], room: ["rooms", RoomService], message: ["messages", MessageService], notify: ["notifications", NotificationService] } as const;
 
 export async function startTestParley<S extends ProcessName = ProcessName>(options: TestParleyOptions<S> = {}): Promise<TestParley<S>> {
   const db = testDatabase();

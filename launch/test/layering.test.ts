@@ -4,7 +4,7 @@
 //   launch  ─ starts everything: may import any package
 //   bench   ─ measures everything: may import any package (by name)
 //   edge    ─ kit, proto, client (never a service's package: services are called over gRPC)
-//   auth, user, room, message ─ kit, proto (never another service, the edge or the launcher)
+//   auth, user, room, message, notify ─ kit, proto (never another service, the edge or the launcher)
 //   kit     ─ proto
 //   client  ─ proto
 //   web     ─ @parley/client and @parley/proto/rules; types only from anything else
@@ -47,6 +47,7 @@ const ALLOWED: Record<string, string[] | "*"> = {
   "@parley/user": SERVICE_DEPS,
   "@parley/room": SERVICE_DEPS,
   "@parley/message": SERVICE_DEPS,
+  "@parley/notify": SERVICE_DEPS,
   "@parley/kit": ["@parley/proto"],
   "@parley/client": ["@parley/proto"],
   "@parley/web": ["@parley/client", "@parley/proto/rules"],

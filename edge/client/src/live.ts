@@ -12,12 +12,13 @@ import { create, fromBinary, fromJsonString, toBinary, toJsonString, type Messag
 import { SearchOrder, type Message, type SearchMessagesResponse } from "@parley/proto/message/v1/message_pb";
 import { Role, type Membership, type Room } from "@parley/proto/room/v1/room_pb";
 import { PresenceState } from "@parley/proto/events/v1/events_pb";
+import { Reason, type Notification } from "@parley/proto/notify/v1/notify_pb";
 import { ClientFrameSchema, ServerFrameSchema, type ServerFrame, type StreamPosition } from "@parley/proto/socket/v1/socket_pb";
 import { Emitter } from "./emitter.js";
 import { CloseCode, isRetryable, offeredSubprotocols, type Encoding } from "./protocol.js";
 
-export { PresenceState, Role };
-export type { Membership, Message, Room, SearchMessagesResponse };
+export { PresenceState, Reason, Role };
+export type { Membership, Message, Notification, Room, SearchMessagesResponse };
 
 /** A search (issue 17; the query syntax: docs/search.md). */
 export interface SearchOptions {
@@ -135,6 +136,15 @@ export interface LiveEvents {
   reset: { roomId: string };
   /** A room the server stopped sending (kicked, left, or it refused the subscription); `position` is where the client stood, to subscribe again from. */
   roomClosed: { roomId: string; code: string; message: string; position?: Position };
+  /**
+   * Something notifies the signed-in person (issue 18's in-app channel): a mention, a direct
+   * message, a reply in a followed thread, or a message of a room set to "all". It comes on every
+   * socket of the person (every tab): show it as a desktop notification only while the tab is
+   * hidden, with `tag` = `id` so several tabs show it once; `sound` says whether to play one.
+   * Never for the person's own messages. Not replayed after a reconnect (what was missed shows
+   * as unread).
+   */
+  notification: Notification;
   /** All sessions ended: the user must sign in again. */
   signedOut: { reason: string };
   error: LiveError;
@@ -677,6 +687,8 @@ export class LiveClient extends Emitter<LiveEvents> {
         if (!this.inStream(roomId, frame.position)) return;
         return this.emit("roomUpdated", { roomId, ...(f.value.room && { room: f.value.room }) });
       }
+      case "notification":
+        return this.emit("notification", f.value);
       case "ack":
       case "error":
         return this.settle(frame);

@@ -24,6 +24,8 @@ export interface RateLimits {
   registerPerAddress: number;
   /** Login attempts per client address per minute (the auth service also counts failures per account). */
   loginPerAddress: number;
+  /** Email unsubscribe requests (no sign-in) per client address per minute. */
+  unsubscribePerAddress: number;
   /** Sends per user per 10 seconds, and per client address per 10 seconds. */
   sendPerUser: number;
   sendPerAddress: number;

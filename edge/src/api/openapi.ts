@@ -3,6 +3,7 @@
 import { z } from "zod";
 import type { AppRouter } from "./routers/_app.js";
 import { REST_PREFIX, restRoutes } from "./rest.js";
+import { ONE_CLICK, UNSUBSCRIBE_PATH } from "./unsubscribe.js";
 
 const ErrorBody = z.object({
   error: z.object({
@@ -28,6 +29,62 @@ function schemaOf(type: z.ZodType, io: "input" | "output"): Record<string, unkno
   return schema;
 }
 
+/** The email unsubscribe link (unsubscribe.ts): not a procedure, an HTML page and a form POST without sign-in. */
+function unsubscribePaths(): Record<string, unknown> {
+  const token = {
+    name: "token",
+    in: "query",
+    required: true,
+    description: "the token of the email's link (List-Unsubscribe); made and checked by the notification service",
+    schema: { type: "string", minLength: 1, maxLength: 1024 },
+  };
+  const html = (description: string) => ({ description, content: { "text/html": { schema: { type: "string" } } } });
+  const failure = (description: string) => ({
+    description: `${description} (an HTML page; JSON {error} when Accept asks for application/json only)`,
+    content: { "text/html": { schema: { type: "string" } }, "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+  });
+  const form = {
+    type: "object",
+    properties: {
+      [ONE_CLICK.name]: { type: "string", const: ONE_CLICK.value, description: "RFC 8058's one-click key (optional; any other value is 400)" },
+      token: { type: "string", description: "the token, when the URL has none" },
+    },
+  };
+  return {
+    get: {
+      operationId: "notifications.unsubscribePage",
+      summary: "The page an email's unsubscribe link opens: a confirm button that POSTs the same URL. Changes nothing (mail scanners follow links)",
+      tags: ["notifications"],
+      parameters: [token],
+      responses: { "200": html("the confirm page"), "400": failure("no token, or not a token") },
+    },
+    post: {
+      operationId: "notifications.unsubscribe",
+      summary:
+        "Turn notification emails off for the person the token was made for: the confirm page's button, and RFC 8058 one-click unsubscribe (body List-Unsubscribe=One-Click; no sign-in, no CSRF token). Again: 200",
+      tags: ["notifications"],
+      parameters: [{ ...token, description: `${token.description}; may instead be a form field` }],
+      requestBody: {
+        required: false,
+        content: { "multipart/form-data": { schema: form }, "application/x-www-form-urlencoded": { schema: form } },
+      },
+      responses: {
+        "200": {
+          description: "unsubscribed (or already): a page, or {unsubscribed: true} when Accept asks for application/json only",
+          content: {
+            "text/html": { schema: { type: "string" } },
+            "application/json": { schema: { type: "object", properties: { unsubscribed: { type: "boolean", const: true } }, required: ["unsubscribed"] } },
+          },
+        },
+        "400": failure("a bad or forged token"),
+        "413": failure("body too large"),
+        "415": failure("a body that is not a form"),
+        "429": failure("too many unsubscribe requests from this address (see Retry-After)"),
+      },
+    },
+  };
+}
+
 export function openApiDocument(router: AppRouter, serverUrl = "/") {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of restRoutes(router)) {
@@ -44,7 +101,7 @@ export function openApiDocument(router: AppRouter, serverUrl = "/") {
         : []),
     ];
     const bodyShape = Object.fromEntries(Object.entries(shape).filter(([name]) => !route.params.includes(name)));
-    const hasBody = (route.method === "POST" || route.method === "PUT") && Object.keys(bodyShape).length > 0;
+    const hasBody = (route.method === "POST" || route.method === "PUT" || route.method === "PATCH") && Object.keys(bodyShape).length > 0;
     const authed = !route.path.startsWith("/auth/") || route.path === "/auth/logout-all" || route.path.startsWith("/auth/sessions");
     const openApiPath = `${REST_PREFIX}${route.path.replace(/:([A-Za-z]+)/g, "{$1}")}`;
     const success = String(route.status);
@@ -76,6 +133,7 @@ export function openApiDocument(router: AppRouter, serverUrl = "/") {
       },
     };
   }
+  paths[UNSUBSCRIBE_PATH] = unsubscribePaths();
   return {
     openapi: "3.1.0",
     info: { title: "Parley API", version: "1.0.0", description: "The REST API of Parley. The web app uses the same procedures over tRPC at /trpc." },

@@ -3,6 +3,7 @@
 import { createServiceClient, META, type InternalAuth } from "@parley/kit";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
+import { NotificationService } from "@parley/proto/notify/v1/notify_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 
@@ -11,6 +12,8 @@ export interface ServiceAddresses {
   user: string;
   room: string;
   message: string;
+  /** The notification service (issue 18): preferences, Web Push subscriptions, email unsubscribe. */
+  notify: string;
 }
 
 export function createServiceClients(addresses: ServiceAddresses, internalAuth: InternalAuth) {
@@ -19,6 +22,7 @@ export function createServiceClients(addresses: ServiceAddresses, internalAuth: 
     users: createServiceClient(UserService, addresses.user, { internalAuth }),
     rooms: createServiceClient(RoomService, addresses.room, { internalAuth }),
     messages: createServiceClient(MessageService, addresses.message, { internalAuth }),
+    notify: createServiceClient(NotificationService, addresses.notify, { internalAuth }),
   };
 }
 

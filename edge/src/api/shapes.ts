@@ -7,6 +7,14 @@ import { MentionBroadcast, type Message, type MessageVersion, type Thread } from
 import { Role, RoomKind, type Member, type Membership, type Room, type RoomChange, type RoomSummary } from "@parley/proto/room/v1/room_pb";
 import type { Session, TokenPair } from "@parley/proto/auth/v1/auth_pb";
 import type { User } from "@parley/proto/user/v1/user_pb";
+import {
+  Level,
+  type GetPreferencesResponse,
+  type Preferences,
+  type PushSubscription,
+  type RoomPreference,
+  type ThreadPreference,
+} from "@parley/proto/notify/v1/notify_pb";
 import { EdgeError } from "./errors.js";
 
 const iso = z.string().describe("ISO 8601 time");
@@ -315,4 +323,119 @@ export function shapeThread(thread: Thread | undefined): ThreadOut {
 
 export function shapeMessageVersion(v: MessageVersion): MessageVersionOut {
   return { version: v.version, body: v.body, createdAt: time(v.createTime), replacedAt: time(v.replaceTime) };
+}
+
+// --- notifications (issue 18) ---
+
+/** A notification level: every message, mentions and direct messages, or nothing. */
+export const LevelName = z.enum(["all", "mentions", "nothing"]);
+export type LevelName = z.infer<typeof LevelName>;
+/** A room's level: its own, or "default" (the person's defaultLevel). */
+export const RoomLevelName = z.enum(["default", "all", "mentions", "nothing"]);
+export type RoomLevelName = z.infer<typeof RoomLevelName>;
+
+const LEVEL_NAME: Record<Level, RoomLevelName> = {
+  [Level.UNSPECIFIED]: "default",
+  [Level.ALL]: "all",
+  [Level.MENTIONS]: "mentions",
+  [Level.NOTHING]: "nothing",
+};
+export const levelFromName: Record<RoomLevelName, Level> = {
+  default: Level.UNSPECIFIED,
+  all: Level.ALL,
+  mentions: Level.MENTIONS,
+  nothing: Level.NOTHING,
+};
+export const DoNotDisturbOut = z.object({
+  enabled: z.boolean(),
+  startMinute: z.number().describe("minutes after midnight (0-1439) in timeZone when the quiet hours start"),
+  endMinute: z.number().describe("minutes after midnight (0-1439) when they end; equal to startMinute: the whole day"),
+  timeZone: z.string().describe("an IANA time zone"),
+});
+
+export const PreferencesOut = z.object({
+  defaultLevel: LevelName.describe("the level of rooms without their own"),
+  desktop: z.boolean().describe("desktop notifications in the open web app (while its tab is hidden)"),
+  push: z.boolean().describe("Web Push to your subscribed devices while you are not online"),
+  email: z.boolean().describe("an email for mentions and direct messages still unread after emailDelaySeconds (where the server sends email)"),
+  emailDelaySeconds: z.number().describe("60-86400; default 900"),
+  hidePreviews: z.boolean().describe("leave the message text out of push notifications"),
+  sound: z.boolean().describe("a sound with desktop notifications"),
+  dnd: DoNotDisturbOut.describe("do-not-disturb hours, every day: no desktop or push notification while they last; emails wait"),
+  pausedUntil: isoOrNull.describe("notifications paused (as with do-not-disturb) until then"),
+});
+export type PreferencesOut = z.infer<typeof PreferencesOut>;
+
+export const RoomPreferenceOut = z.object({
+  roomId: z.string(),
+  level: RoomLevelName,
+  mutedUntil: isoOrNull.describe("muted (nothing notifies, badges stay quiet) until then; 9999-12-31: until unmuted"),
+});
+export type RoomPreferenceOut = z.infer<typeof RoomPreferenceOut>;
+
+export const ThreadPreferenceOut = z.object({
+  roomId: z.string(),
+  threadRootId: z.string(),
+  mutedUntil: isoOrNull.describe("replies in the thread do not notify until then"),
+});
+export type ThreadPreferenceOut = z.infer<typeof ThreadPreferenceOut>;
+
+export const NotificationSettingsOut = z.object({
+  preferences: PreferencesOut,
+  rooms: z.array(RoomPreferenceOut).describe("every room of yours whose setting differs from the defaults"),
+  threads: z.array(ThreadPreferenceOut).describe("every muted thread"),
+});
+export type NotificationSettingsOut = z.infer<typeof NotificationSettingsOut>;
+
+export const PushSubscriptionOut = z.object({
+  id: z.string(),
+  endpointOrigin: z.string().describe("the push service's origin (the full endpoint is a capability and is never returned)"),
+  deviceLabel: z.string(),
+  createdAt: iso,
+  lastSuccessAt: isoOrNull.describe("the last push the push service accepted"),
+});
+export type PushSubscriptionOut = z.infer<typeof PushSubscriptionOut>;
+
+export function shapePreferences(preferences: Preferences | undefined): PreferencesOut {
+  const p = present(preferences, "preferences");
+  const level = LEVEL_NAME[p.defaultLevel];
+  return {
+    defaultLevel: level === "default" ? "mentions" : level,
+    desktop: p.desktop,
+    push: p.push,
+    email: p.email,
+    emailDelaySeconds: p.emailDelaySeconds,
+    hidePreviews: p.hidePreviews,
+    sound: p.sound,
+    dnd: {
+      enabled: p.dnd?.enabled ?? false,
+      startMinute: p.dnd?.startMinute ?? 0,
+      endMinute: p.dnd?.endMinute ?? 0,
+      timeZone: p.dnd?.timeZone || "UTC",
+    },
+    pausedUntil: timeOrNull(p.pausedUntil),
+  };
+}
+
+export function shapeRoomPreference(room: RoomPreference | undefined): RoomPreferenceOut {
+  const r = present(room, "room preference");
+  return { roomId: r.roomId, level: LEVEL_NAME[r.level] ?? "default", mutedUntil: timeOrNull(r.mutedUntil) };
+}
+
+export function shapeThreadPreference(thread: ThreadPreference | undefined): ThreadPreferenceOut {
+  const t = present(thread, "thread preference");
+  return { roomId: t.roomId, threadRootId: t.threadRootId, mutedUntil: timeOrNull(t.mutedUntil) };
+}
+
+export function shapeNotificationSettings(answer: GetPreferencesResponse): NotificationSettingsOut {
+  return {
+    preferences: shapePreferences(answer.preferences),
+    rooms: answer.rooms.map(shapeRoomPreference),
+    threads: answer.threads.map(shapeThreadPreference),
+  };
+}
+
+export function shapePushSubscription(subscription: PushSubscription | undefined): PushSubscriptionOut {
+  const s = present(subscription, "push subscription");
+  return { id: s.id, endpointOrigin: s.endpointOrigin, deviceLabel: s.deviceLabel, createdAt: time(s.createTime), lastSuccessAt: timeOrNull(s.lastSuccessTime) };
 }

@@ -10,7 +10,7 @@ import { enforceLimit } from "./limits.js";
 /** How a procedure is exposed in the REST API under /api/v1 (see rest.ts). */
 export interface RestMeta {
   rest?: {
-    method: "GET" | "POST" | "PUT" | "DELETE";
+    method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
     /** Path below /api/v1, with `:param` segments filled from the input. */
     path: string;
     /** Success status: 200 by default, 201 for creations, 204 for no body. */

@@ -109,7 +109,7 @@ export function roomEventFrame(roomId: string, { payload }: Event): OutgoingFram
 
 /**
  * The frame a user-topic event becomes for that user's sockets, or undefined (sessionsRevoked
- * closes sockets instead). `outsideRoom`: it goes only to sockets not subscribed to event.roomId,
+ * closes sockets instead). One frame per event: each encoding is serialised once, for every socket. `outsideRoom`: it goes only to sockets not subscribed to event.roomId,
  * which get the same event from the room's topic.
  */
 export function userEventFrame(userId: string, event: Event): { frame: OutgoingFrame; outsideRoom: boolean } | undefined {
@@ -126,6 +126,11 @@ export function userEventFrame(userId: string, event: Event): { frame: OutgoingF
     case "roomCreated":
     case "roomUpdated":
       return { frame: new OutgoingFrame({ frame: { case: "roomUpdated", value: { room: payload.value.room } } }), outsideRoom: true };
+    case "notificationCreated":
+      // The in-app (desktop) channel of issue 18: to every socket of the person, subscribed to the room or not.
+      return payload.value.notification
+        ? { frame: new OutgoingFrame({ frame: { case: "notification", value: payload.value.notification } }), outsideRoom: false }
+        : undefined;
     default:
       return undefined;
   }

@@ -2,6 +2,7 @@
 import { router } from "../trpc.js";
 import { authRouter } from "./auth.js";
 import { messagesRouter } from "./messages.js";
+import { notificationsRouter } from "./notifications.js";
 import { roomsRouter } from "./rooms.js";
 import { threadsRouter } from "./threads.js";
 import { usersRouter } from "./users.js";
@@ -12,6 +13,7 @@ export const appRouter = router({
   rooms: roomsRouter,
   messages: messagesRouter,
   threads: threadsRouter,
+  notifications: notificationsRouter,
 });
 
 export type AppRouter = typeof appRouter;
