@@ -1,58 +1,32 @@
 // The edge's `notifications` router (issue 18) as the app calls it: the one place that knows its
 // inputs and outputs (camelCase, levels as "all" | "mentions" | "nothing", times as ISO strings).
 import { api } from "./api";
-import type { LevelName } from "./badges";
+import type { RouterInputs, RouterOutputs } from "./types";
 
-export interface DoNotDisturb {
-  enabled: boolean;
-  startMinute: number;
-  endMinute: number;
-  timeZone: string;
-}
+type Out = RouterOutputs["notifications"];
+type In = RouterInputs["notifications"];
 
-export interface Preferences {
-  defaultLevel: LevelName;
-  desktop: boolean;
-  push: boolean;
-  email: boolean;
-  emailDelaySeconds: number;
-  hidePreviews: boolean;
-  sound: boolean;
-  dnd: DoNotDisturb;
-  pausedUntil: string | null;
-}
-
-export interface RoomPreference {
-  roomId: string;
-  level: LevelName | "default";
-  mutedUntil: string | null;
-}
-
-export interface ThreadPreference {
-  roomId: string;
-  threadRootId: string;
-  mutedUntil: string | null;
-}
-
-export interface PushDevice {
-  id: string;
-  endpointOrigin: string;
-  deviceLabel: string;
-  createdAt: string;
-  lastSuccessAt: string | null;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const router = (api as any).notifications;
+export type Preferences = Out["updatePreferences"];
+export type DoNotDisturb = Preferences["dnd"];
+export type RoomPreference = Out["setRoom"];
+export type ThreadPreference = Out["setThread"];
+export type PushDevice = Out["addPushSubscription"];
+/** A change of preferences: the fields given change (in dnd too). */
+export type PreferencesPatch = Exclude<In["updatePreferences"], void | undefined>;
 
 export const notificationsApi = {
-  preferences: (): Promise<{ preferences: Preferences; rooms: RoomPreference[]; threads: ThreadPreference[] }> => router.preferences.query(),
-  updatePreferences: (patch: Partial<Preferences>): Promise<Preferences> => router.updatePreferences.mutate(patch),
-  setRoom: (input: RoomPreference): Promise<RoomPreference> => router.setRoom.mutate(input),
-  setThread: (input: ThreadPreference): Promise<ThreadPreference> => router.setThread.mutate(input),
-  pushConfig: (): Promise<{ vapidPublicKey: string }> => router.pushConfig.query(),
-  addPushSubscription: (input: { endpoint: string; p256dh: string; auth: string; vapidPublicKey: string; deviceLabel: string }): Promise<PushDevice> =>
-    router.addPushSubscription.mutate(input),
-  listPushSubscriptions: (): Promise<{ subscriptions: PushDevice[] }> => router.listPushSubscriptions.query(),
-  removePushSubscription: (input: { id?: string; endpoint?: string }): Promise<unknown> => router.removePushSubscription.mutate(input),
+  preferences: () => api.notifications.preferences.query(),
+  updatePreferences: (patch: PreferencesPatch) => api.notifications.updatePreferences.mutate(patch),
+  setRoom: (input: { roomId: string; level: RoomPreference["level"]; mutedUntil: string | null }) => api.notifications.setRoom.mutate(input),
+  setThread: (input: { rootId: string; mutedUntil: string | null }) => api.notifications.setThread.mutate(input),
+  pushConfig: () => api.notifications.pushConfig.query(),
+  addPushSubscription: (input: { endpoint: string; p256dh: string; auth: string; vapidPublicKey: string; deviceLabel: string }) =>
+    api.notifications.addPushSubscription.mutate({
+      endpoint: input.endpoint,
+      keys: { p256dh: input.p256dh, auth: input.auth },
+      vapidPublicKey: input.vapidPublicKey || undefined,
+      deviceLabel: input.deviceLabel,
+    }),
+  listPushSubscriptions: () => api.notifications.listPushSubscriptions.query(),
+  removePushSubscription: (input: { id?: string; endpoint?: string }) => api.notifications.removePushSubscription.mutate(input),
 };

@@ -12,7 +12,7 @@ import { activeUntil } from "../notify-time";
 import { playChime } from "../sound";
 import { keepPushCurrent, registerServiceWorker, type PushApi } from "../push";
 import { useChat } from "./context";
-import { notificationsApi, type Preferences, type RoomPreference, type ThreadPreference } from "../notify-api";
+import { notificationsApi, type Preferences, type PreferencesPatch, type RoomPreference, type ThreadPreference } from "../notify-api";
 
 export type Notifications = ReturnType<typeof createNotifications>;
 export type { Preferences, RoomPreference, ThreadPreference };
@@ -82,9 +82,9 @@ export function createNotifications(deps: { myId: string; open: (path: string) =
   }
 
   /** Changes some preferences: shown at once, the server's answer kept (or the old ones back on failure). */
-  async function update(patch: Partial<Preferences>): Promise<void> {
+  async function update(patch: PreferencesPatch): Promise<void> {
     const before = prefs();
-    setPrefs({ ...before, ...patch });
+    setPrefs({ ...before, ...patch, dnd: { ...before.dnd, ...patch.dnd } });
     try {
       setPrefs(await notificationsApi.updatePreferences(patch));
     } catch (error) {
@@ -109,7 +109,7 @@ export function createNotifications(deps: { myId: string; open: (path: string) =
     const before = threadPrefs[threadRootId];
     setThreadPrefs(threadRootId, { roomId, threadRootId, mutedUntil });
     try {
-      setThreadPrefs(threadRootId, await notificationsApi.setThread({ roomId, threadRootId, mutedUntil }));
+      setThreadPrefs(threadRootId, await notificationsApi.setThread({ rootId: threadRootId, mutedUntil }));
     } catch (error) {
       setThreadPrefs(threadRootId, before ?? undefined!);
       throw error;

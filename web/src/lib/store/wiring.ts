@@ -6,8 +6,6 @@ import type { Connection } from "./connection";
 import type { Members } from "./members";
 import type { Notifications } from "./notifications";
 import { fromProto } from "../notification-view";
-import type { Notification as ProtoNotification } from "@parley/proto/notify/v1/notify_pb";
-import type { Emitter } from "@parley/client";
 import type { People } from "./people";
 import type { Rooms } from "./rooms";
 import type { Timelines } from "./timelines";
@@ -117,7 +115,7 @@ export function wireLiveEvents(
     }, RESUBSCRIBE_MS);
   });
   // --- notifications (issue 18): shown while the tab is hidden (the store decides) ---
-  (client as unknown as Pick<Emitter<{ notification: ProtoNotification }>, "on">).on("notification", (n) => void stores.notifications.received(fromProto(n)));
+  client.on("notification", (n) => void stores.notifications.received(fromProto(n)));
   client.on("signedOut", () => options.onSignedOut("You were signed out on every device."));
   client.on("error", (error) => console.warn("live:", error.code, error.message));
 }
