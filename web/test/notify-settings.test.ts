@@ -3,7 +3,7 @@
 // tomorrow" in the person's time zone, "until I unmute"), do-not-disturb times, the sidebar's
 // badge rule by level and mute, and the Web Push helpers (keys, the resubscribe decision).
 import { describe, expect, it } from "vitest";
-import { effectiveLevel, roomBadge, roomNotifySummary } from "../src/lib/badges";
+import { roomBadge, roomNotifySummary } from "../src/lib/badges";
 import { activeUntil, describeUntil, FOREVER, isForever, minutesToTime, muteUntil, timeToMinutes, timeZones, tomorrowMorning, zonedInstant } from "../src/lib/notify-time";
 import { base64urlToBytes, bytesToBase64url, needsResubscribe, subscriptionFields, subscriptionKey } from "../src/lib/push";
 
@@ -67,23 +67,30 @@ describe("do-not-disturb times", () => {
   });
 });
 
-describe("the badge rule", () => {
+describe("the badge rule (@parley/proto/rules/notify badgeFor)", () => {
   const room = { unreadCount: 5, mentionCount: 2, visibility: "public" };
   const dm = { unreadCount: 3, mentionCount: 0, visibility: "direct" };
+  const own = (level: "default" | "all" | "mentions" | "nothing", mutedUntil: string | null = null) => ({ level, mutedUntil });
 
   it("ALL shows the unread count, MENTIONS the mention count, NOTHING or muted stays quiet", () => {
-    expect(roomBadge(room, "all", false)).toEqual({ kind: "unread", count: 5, unread: true, muted: false });
-    expect(roomBadge(room, "mentions", false)).toEqual({ kind: "mentions", count: 2, unread: true, muted: false });
-    expect(roomBadge(room, "nothing", false)).toEqual({ kind: "quiet", count: 0, unread: false, muted: false });
-    expect(roomBadge(room, "all", true)).toEqual({ kind: "quiet", count: 0, unread: false, muted: true });
+    expect(roomBadge(room, own("all"), "mentions", NOW)).toEqual({ kind: "unread", count: 5, unread: true, muted: false });
+    expect(roomBadge(room, own("mentions"), "all", NOW)).toEqual({ kind: "mentions", count: 2, unread: true, muted: false });
+    expect(roomBadge(room, own("nothing"), "all", NOW)).toEqual({ kind: "quiet", count: 0, unread: false, muted: false });
+    expect(roomBadge(room, own("all", FOREVER), "all", NOW)).toEqual({ kind: "quiet", count: 0, unread: false, muted: true });
   });
 
-  it("a room without its own level follows the default; a direct conversation counts every message unless the default is nothing", () => {
-    expect(effectiveLevel(room, "default", "mentions")).toBe("mentions");
-    expect(effectiveLevel(room, "all", "mentions")).toBe("all");
-    expect(effectiveLevel(dm, "default", "mentions")).toBe("all");
-    expect(effectiveLevel(dm, "default", "nothing")).toBe("nothing");
-    expect(effectiveLevel(dm, "mentions", "all")).toBe("mentions");
+  it("a mute that ended counts no more", () => {
+    expect(roomBadge(room, own("all", new Date(NOW - 1000).toISOString()), "mentions", NOW).kind).toBe("unread");
+    expect(roomBadge(room, own("all", new Date(NOW + 1000).toISOString()), "mentions", NOW).muted).toBe(true);
+  });
+
+  it("a room without its own level follows the default; a direct conversation counts every message unless set to nothing", () => {
+    expect(roomBadge(room, undefined, "mentions", NOW).kind).toBe("mentions");
+    expect(roomBadge(room, undefined, "all", NOW).kind).toBe("unread");
+    expect(roomBadge(room, own("default"), "nothing", NOW).kind).toBe("quiet");
+    expect(roomBadge(dm, undefined, "mentions", NOW)).toMatchObject({ kind: "unread", count: 3 });
+    expect(roomBadge(dm, own("mentions"), "mentions", NOW).kind).toBe("unread");
+    expect(roomBadge(dm, own("nothing"), "all", NOW).kind).toBe("quiet");
   });
 
   it("summarises the room's bell", () => {

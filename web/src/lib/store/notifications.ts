@@ -6,7 +6,7 @@
 // person wants one. Several tabs of the app show it once: they claim each id in a shared record.
 import { createSignal, onCleanup, type Accessor } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
-import { effectiveLevel, roomBadge, type Badge, type LevelName } from "../badges";
+import { roomBadge, type Badge, type LevelName } from "../badges";
 import { appPath, presentNotification, shouldShowDesktop, type ShownNotification } from "../notification-view";
 import { activeUntil } from "../notify-time";
 import { playChime } from "../sound";
@@ -128,8 +128,7 @@ export function createNotifications(deps: { myId: string; open: (path: string) =
   const pausedUntil = (): string | null => (activeUntil(prefs().pausedUntil, now()) ? prefs().pausedUntil : null);
 
   function badgeOf(room: { id: string; unreadCount: number; mentionCount: number; visibility: string }): Badge {
-    const level = effectiveLevel(room, roomLevel(room.id), prefs().defaultLevel);
-    return roomBadge(room, level, roomMutedUntil(room.id) !== null);
+    return roomBadge(room, roomPrefs[room.id], prefs().defaultLevel, now());
   }
 
   /** From the click of a button: asks the browser for permission to show notifications. */
