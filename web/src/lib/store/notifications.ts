@@ -82,13 +82,21 @@ export function createNotifications(deps: { myId: string; open: (path: string) =
   }
 
   /** Changes some preferences: shown at once, the server's answer kept (or the old ones back on failure). */
+  // Changes go out one after another; only the answer to the last one is shown (an earlier answer
+  // would undo on screen a change still on its way).
+  let queue: Promise<unknown> = Promise.resolve();
+  let latest = 0;
   async function update(patch: PreferencesPatch): Promise<void> {
     const before = prefs();
+    const mine = ++latest;
     setPrefs({ ...before, ...patch, dnd: { ...before.dnd, ...patch.dnd } });
+    const sent = queue.then(() => notificationsApi.updatePreferences(patch));
+    queue = sent.catch(() => undefined);
     try {
-      setPrefs(await notificationsApi.updatePreferences(patch));
+      const answer = await sent;
+      if (mine === latest) setPrefs(answer);
     } catch (error) {
-      setPrefs(before);
+      if (mine === latest) setPrefs(before);
       throw error;
     }
   }
