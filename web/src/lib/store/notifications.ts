@@ -170,9 +170,13 @@ export function createNotifications(deps: { myId: string; open: (path: string) =
   /** A notification from the live socket. */
   async function received(n: ShownNotification): Promise<void> {
     setPermission(readPermission());
-    const hidden = document.visibilityState === "hidden";
-    // A tab in view claims at once (the person sees the message there); a hidden one a moment later.
-    if (hidden) await new Promise((resolve) => setTimeout(resolve, 250));
+    // A tab in view claims it at once and shows nothing (the person sees the message there); a
+    // hidden one claims it a moment later, so that a tab in view wins.
+    if (document.visibilityState !== "hidden") {
+      await claim(n.id);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
     if (deps.isClosed() || !(await claim(n.id))) return;
     if (!shouldShowDesktop({ visibility: document.visibilityState, desktopEnabled: prefs().desktop, permission: permission() })) return;
     const view = presentNotification(n);
