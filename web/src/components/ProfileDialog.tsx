@@ -13,10 +13,13 @@ import { Dialog } from "./Dialog";
 import { FormError } from "./FormError";
 import { SessionList } from "./SessionList";
 import { NotificationSettings } from "./NotificationSettings";
+import { useNotifications } from "../lib/store/notifications";
+import { unsubscribeThisDevice } from "../lib/push";
 import "./ProfileDialog.css";
 
 export function ProfileDialog(props: { onClose: () => void }) {
   const people = usePeople();
+  const notifications = useNotifications();
   const navigate = useNavigate();
   const me = people.me();
   const [displayName, setDisplayName] = createSignal(me.displayName);
@@ -40,6 +43,8 @@ export function ProfileDialog(props: { onClose: () => void }) {
   });
 
   const signOutHere = async () => {
+    // This device stops receiving this person's pushes (the server forgets it, the browser drops it).
+    await unsubscribeThisDevice(notifications.pushApi, people.myId).catch(() => undefined);
     await signOut();
     navigate("/signin", { replace: true });
   };

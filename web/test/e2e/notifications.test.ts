@@ -5,7 +5,7 @@
 // nothing. The service worker's push handler shows the notification of a synthetic push (CDP
 // ServiceWorker.deliverPushMessage) and it is among registration.getNotifications(). Bob, who has
 // not granted anything, sees the "Turn on desktop notifications" banner; "Not now" keeps it away
-// across a reload. Preferences and a room's mute survive a reload; the room dialog gives focus back
+// across a reload. Preferences, a room's mute and a thread's mute survive a reload; the room dialog gives focus back
 // to its bell. Screenshots light and dark, 1280 and 390 wide.
 //
 // Headless Chromium reports every page as visible, whatever is in front (another page brought to
@@ -256,6 +256,24 @@ describe("notifications in a browser", { timeout: 240_000 }, () => {
     expect(await ada.page.getByRole("dialog", { name: "Notifications for #elsewhere" }).getByRole("radio", { name: "All messages", exact: true }).isChecked()).toBe(true);
     await screenshot(ada.page, "notifications-06-room-dialog-phone-light");
     await ada.page.keyboard.press("Escape");
+
+    // A thread's mute, in its panel: saved, and still there after a reload.
+    const root = await ok(stack.rest, "POST", "/messages", bobAccount.token, { roomId: room.id, body: "Thread about the launch date" });
+    await ok(stack.rest, "POST", "/messages", bobAccount.token, { roomId: room.id, body: "Tuesday?", threadRootId: root.id });
+    await ada.page.goto(`${stack.gateway.url}/rooms/${room.id}?thread=${root.id}`);
+    const mute = ada.page.getByTestId("thread-panel").getByTestId("thread-mute");
+    await mute.waitFor();
+    expect(await mute.getAttribute("aria-pressed")).toBe("false");
+    await mute.click();
+    await expect.poll(() => mute.getAttribute("aria-pressed")).toBe("true");
+    await eventually(async () => {
+      const { threads } = await ok(stack.rest, "GET", "/notifications/preferences", adaAccount.token);
+      expect(threads.map((t: { threadRootId: string }) => t.threadRootId)).toContain(root.id);
+    }, 10_000, "the thread mute saved");
+    await ada.page.reload();
+    await mute.waitFor();
+    await expect.poll(() => mute.getAttribute("aria-pressed")).toBe("true");
+    await screenshot(ada.page, "notifications-09-thread-muted-phone-light");
 
     // Bob (dark): his settings and the sidebar at both widths.
     await bob.page.locator(".me-button").click();
