@@ -1,7 +1,7 @@
 // What a notification shows and opens (issue 18), for the open app's desktop notifications; the
 // service worker (web/public/sw.js, plain JS) applies the same rules to Web Push payloads, and
 // test/sw.test.ts checks that both agree.
-import type { Notification as ProtoNotification } from "@parley/proto/notify/v1/notify_pb";
+import type { Notification as ProtoNotification } from "@parley/client";
 
 export type NotificationReason = "direct" | "mention" | "room_mention" | "thread_reply" | "room_message" | "";
 

@@ -18,7 +18,7 @@ import { describe, expect, it } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { newEvent, topics } from "@parley/kit";
-import { Reason } from "@parley/proto/notify/v1/notify_pb";
+import { Reason } from "@parley/client";
 import { atFailure, eventually, openBrowserFor, screenshot, useBrowserStack } from "./harness";
 import { messageRow, ok, register, send, signIn } from "./people";
 
