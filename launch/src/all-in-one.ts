@@ -8,11 +8,13 @@ import {
   createLogger,
   generateInternalSecret,
   createRateLimiter,
+  createPresenceStore,
   runStopSteps,
   type Broker,
   type DataDirLock,
   type LaunchedService,
   type Logger,
+  type PresenceStore,
   type RateLimiter,
 } from "@parley/kit";
 import { PROCESS_NAMES, PROCESSES, startOrder, type Closure, type ProcessName } from "./processes.js";
@@ -38,6 +40,8 @@ export interface RunningParley<S extends ProcessName = ProcessName> {
   broker: Broker;
   /** The process's rate limiter (more edges and socket nodes of a test share it). */
   limiter: RateLimiter;
+  /** The process's presence store (the socket tier writes it, the notification worker reads it). */
+  presence: PresenceStore;
   stop(): Promise<void>;
 }
 
@@ -77,11 +81,14 @@ async function startAll<S extends ProcessName>(options: StartOptions<S>, root: s
   const broker = createBroker(env.REDIS_URL || undefined, log, env.REDIS_PREFIX || undefined);
   // One send budget per user whichever process takes the send (the edge or the socket tier).
   const limiter = createRateLimiter(env.REDIS_URL || undefined, log, env.REDIS_PREFIX || undefined);
+  // One view of who is online: the socket tier records it, the notification worker asks it.
+  const presence = createPresenceStore(env.REDIS_URL || undefined, log, env.REDIS_PREFIX || undefined);
   // Stop in reverse start order: callers before the services they call, the broker last.
   const stopAll = () =>
     runStopSteps(log, [
       ...[...running].reverse().map((s) => ({ name: s.name, stop: () => s.stop() })),
       { name: "rate limiter", stop: () => limiter.close() },
+      { name: "presence", stop: () => presence.close() },
       { name: "broker", stop: () => broker.close() },
     ]);
   const wanted = Object.fromEntries(order.map((spec) => [spec.name, wantedPort(options, env, spec)])) as Partial<Record<ProcessName, number>>;
@@ -91,7 +98,7 @@ async function startAll<S extends ProcessName>(options: StartOptions<S>, root: s
       const dataDir = root === "memory://" ? root : `${root}/${spec.name}`;
       // What it learns from the processes started with it; the operator's settings win.
       const serviceEnv = { ...spec.together?.({ addresses, ports: wanted }), ...env };
-      const service = await launches[index]!({ env: serviceEnv, port: wanted[spec.name], host, dataDir, addresses: { ...addresses }, broker, limiter });
+      const service = await launches[index]!({ env: serviceEnv, port: wanted[spec.name], host, dataDir, addresses: { ...addresses }, broker, limiter, presence });
       running.push(service);
       addresses[spec.name] = service.address;
       log.info({ process: spec.name, listening: service.listening }, "started");
@@ -100,5 +107,5 @@ async function startAll<S extends ProcessName>(options: StartOptions<S>, root: s
     await stopAll();
     throw error;
   }
-  return { addresses: addresses as Record<Closure<S>, string>, broker, limiter, stop: async () => void (await stopAll()) };
+  return { addresses: addresses as Record<Closure<S>, string>, broker, limiter, presence, stop: async () => void (await stopAll()) };
 }

@@ -1,12 +1,11 @@
 // Starts a socket node: uWebSockets.js, token verifier, broker, presence store.
-import { addressEnv, brokerFor, createLogger, createRedis, createServiceClient, InternalAuth, launched, limiterFor, parseEnv, type Launch } from "@parley/kit";
+import { addressEnv, brokerFor, createLogger, createServiceClient, InternalAuth, launched, limiterFor, parseEnv, presenceFor, type Launch } from "@parley/kit";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
 import { sessionStatesFor, verifierFor } from "../public-env.js";
 import { socketEnv } from "./env.js";
 import { SocketNode } from "./node.js";
-import { MemoryPresenceStore, RedisPresenceStore } from "./presence.js";
 import { loadUws } from "./uws.js";
 
 export const launch: Launch = async (options) => {
@@ -18,9 +17,8 @@ export const launch: Launch = async (options) => {
   const { limiter, stop: stopLimiter } = limiterFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
   const internalAuth = new InternalAuth(config.INTERNAL_AUTH_SECRET, "socket");
   const auth = createServiceClient(AuthService, config.AUTH_SERVICE_ADDR, { internalAuth });
-  const presence = config.REDIS_URL
-    ? new RedisPresenceStore(createRedis(config.REDIS_URL, "presence", log), config.REDIS_PREFIX)
-    : new MemoryPresenceStore();
+  // Shared in one process (the notification worker reads it), else its own (Redis with REDIS_URL).
+  const { presence, stop: stopPresence } = presenceFor(options, config.REDIS_URL, log, config.REDIS_PREFIX);
   const node = new SocketNode({
     uws,
     log,
@@ -52,7 +50,7 @@ export const launch: Launch = async (options) => {
   log.info({ nodeId: node.nodeId }, "socket node serving /ws");
   return launched("socket", bindAddress, bound, log, [
     { name: "sockets", stop: () => node.shutdown() },
-    { name: "presence", stop: () => presence.close() },
+    ...stopPresence,
     ...stopLimiter,
     ...stopBroker,
   ]);

@@ -17,7 +17,7 @@ import { FrameCommands } from "./commands.js";
 import { socketError } from "../public-error.js";
 import { ackFrame, errorFrame, helloFrame, liveFrame, messageFrame, roomChangeEvent, roomChangeFrame, roomEventFrame, userEventFrame } from "./frames.js";
 import { DEFAULT_LIMITS, type SocketLimits } from "./limits.js";
-import type { PresenceStore } from "./presence.js";
+import type { PresenceStore } from "@parley/kit";
 import { CLOSE, decodeClientFrame, type FrameError, type OutgoingFrame, SUBPROTOCOLS } from "./protocol.js";
 import { PRESENCE_SWEEP_MS, RoomPresence } from "./room-presence.js";
 import { LaneSequencer, type ReplayFrom } from "./sequencer.js";

@@ -5,7 +5,7 @@
 import { newEvent, topics, type Broker, type Logger } from "@parley/kit";
 import { PresenceState } from "@parley/proto/events/v1/events_pb";
 import { presenceFrame } from "./frames.js";
-import type { PresenceStore } from "./presence.js";
+import type { PresenceStore } from "@parley/kit";
 import type { OutgoingFrame } from "./protocol.js";
 import type { RoomChannel, Socket, SocketState, UserEntry } from "./state.js";
 

@@ -7,7 +7,7 @@ import { isTicketedOrigin, ORIGIN_TICKET_PARAM } from "../socket-origin.js";
 import { refusalReason, type SocketAuth } from "./auth.js";
 import { FrameLimiter } from "./frame-limiter.js";
 import type { SocketLimits } from "./limits.js";
-import type { PresenceStore } from "./presence.js";
+import type { PresenceStore } from "@parley/kit";
 import { parseSubprotocols } from "./protocol.js";
 import type { SocketState } from "./state.js";
 import type { HttpRequest, HttpResponse, us_socket_context_t } from "./uws.js";

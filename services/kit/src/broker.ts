@@ -23,6 +23,12 @@ export interface Broker {
 export const topics = {
   room: (roomId: string) => `room.${roomId}`,
   user: (userId: string) => `user.${userId}`,
+  /**
+   * The firehose: every message_created of every room (issue 18), for the notification worker,
+   * which would otherwise have to subscribe to every room's topic. At most once like every topic:
+   * the worker catches up what it misses from the room's stream.
+   */
+  messages: "messages",
 };
 
 /** An event with a fresh id and the current time; `roomId` is empty for user-only events. */
@@ -41,6 +47,8 @@ export interface Outgoing {
   users?: Iterable<string>;
   /** The change's position in its lane of the room's stream (Event.change), if it is one. */
   change?: bigint;
+  /** Also on the firehose topic (`topics.messages`): message_created, for the notification worker. */
+  firehose?: boolean;
 }
 
 /**
@@ -48,10 +56,11 @@ export interface Outgoing {
  * keeps it so for any broker, because a committed change must never be reported as failed:
  * a lost event is only a delay (consumers find holes by seq, or ask again).
  */
-export function publishCommitted(broker: Broker, log: Logger, { roomId, payload, users = [], change }: Outgoing): void {
+export function publishCommitted(broker: Broker, log: Logger, { roomId, payload, users = [], change, firehose = false }: Outgoing): void {
   try {
     const event = newEvent(roomId, payload, change);
     if (roomId) broker.publish(topics.room(roomId), event);
+    if (firehose) broker.publish(topics.messages, event);
     for (const userId of new Set(users)) broker.publish(topics.user(userId), event);
   } catch (error) {
     log.error({ err: error, roomId, event: payload?.case }, "event not published");

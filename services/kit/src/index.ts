@@ -20,6 +20,7 @@ export {
   hostPort,
   launched,
   limiterFor,
+  presenceFor,
   runMain,
   type Launch,
   type LaunchOptions,
@@ -42,6 +43,7 @@ export {
   type Unsubscribe,
 } from "./broker.js";
 export { freePort } from "./net.js";
+export { createPresenceStore, MemoryPresenceStore, RedisPresenceStore, type PresenceStore } from "./presence.js";
 export {
   CREDENTIAL_HEADER,
   INTERNAL_AUDIENCE,

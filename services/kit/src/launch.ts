@@ -8,6 +8,7 @@ import { DataDirInUseError } from "./data-dir-lock.js";
 import { createLogger, type Logger } from "./logger.js";
 import { runStopSteps, stopOnSignals, type StopStep } from "./lifecycle.js";
 import { createRateLimiter, type RateLimiter } from "./rate-limit.js";
+import { createPresenceStore, type PresenceStore } from "./presence.js";
 import type { z } from "zod";
 
 export interface LaunchOptions {
@@ -28,6 +29,11 @@ export interface LaunchOptions {
    * tier of one process must count one user's sends in one place.
    */
   limiter?: RateLimiter;
+  /**
+   * The process's presence store, shared like the broker: without Redis, the socket tier records
+   * who is online and the notification worker (issue 18) must read the same store.
+   */
+  presence?: PresenceStore;
 }
 
 export interface LaunchedService {
@@ -71,6 +77,18 @@ export function limiterFor(
   return { limiter, stop: [{ name: "rate limiter", stop: () => limiter.close() }] };
 }
 
+/** The shared presence store, or a new one (Redis with REDIS_URL) with the stop step that closes it. */
+export function presenceFor(
+  options: LaunchOptions,
+  redisUrl: string | undefined,
+  log: Logger,
+  redisPrefix?: string,
+): { presence: PresenceStore; stop: StopStep[] } {
+  if (options.presence) return { presence: options.presence, stop: [] };
+  const presence = createPresenceStore(redisUrl, log, redisPrefix);
+  return { presence, stop: [{ name: "presence", stop: () => presence.close() }] };
+}
+
 /** host:port, with brackets around an IPv6 address. */
 export function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
@@ -110,6 +128,8 @@ export interface ServiceContext<Config> {
   internalAuth: InternalAuth;
   /** The process's broker, or one of the service's own (from REDIS_URL, made on first use, closed last). */
   broker(): Broker;
+  /** The process's presence store, or one of the service's own (made on first use, closed last). */
+  presence(): PresenceStore;
   /** Its embedded database's directory: the launch option, else `<DATA_DIR>/<name>`. */
   dataDir: string;
 }
@@ -140,12 +160,15 @@ export function defineService<Config extends ServiceEnv, Deps>(definition: Servi
     const internalAuth = new InternalAuth(config.INTERNAL_AUTH_SECRET, name);
     let made: { broker: Broker; stop: StopStep[] } | undefined;
     const broker = () => (made ??= brokerFor(options, config.REDIS_URL, log, config.REDIS_PREFIX)).broker;
+    let madePresence: { presence: PresenceStore; stop: StopStep[] } | undefined;
+    const presence = () => (madePresence ??= presenceFor(options, config.REDIS_URL, log, config.REDIS_PREFIX)).presence;
     const stopBroker = async () => {
+      for (const step of madePresence?.stop ?? []) await step.stop();
       for (const step of made?.stop ?? []) await step.stop();
     };
     let deps: (Deps & { close(): Promise<void> }) | undefined;
     try {
-      deps = await definition.open({ config, log, internalAuth, broker, dataDir: dataDir ?? `${config.DATA_DIR}/${name}` });
+      deps = await definition.open({ config, log, internalAuth, broker, presence, dataDir: dataDir ?? `${config.DATA_DIR}/${name}` });
       const opened = deps;
       const server = definition.build(opened, internalAuth);
       const bindAddress = host ?? config.BIND_ADDRESS;

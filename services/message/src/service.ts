@@ -212,7 +212,8 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       return this.duplicateOf(messages, original, input.room_id, input.body);
     }
     const stored = toMessage(message);
-    this.publish(ctx, message.roomId, { case: "messageCreated", value: { message: stored } }, stored.change);
+    // Also on the firehose: the notification worker hears every room's new messages there.
+    this.publish(ctx, message.roomId, { case: "messageCreated", value: { message: stored } }, stored.change, true);
     // The root's new summary took the position after the reply's: it goes out after it, as edited.
     if (root) await this.publishEdited(ctx, messages, root);
     return { message: stored, duplicate: false };
@@ -639,8 +640,8 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
   }
 
   /** After the commit: a lost event is found by seq, so it must never fail the call (publishCommitted). */
-  private publish(ctx: CallContext, roomId: string, payload: EventPayload, change?: bigint): void {
-    publishCommitted(this.deps.broker, ctx.log, { roomId, payload, change });
+  private publish(ctx: CallContext, roomId: string, payload: EventPayload, change?: bigint, firehose = false): void {
+    publishCommitted(this.deps.broker, ctx.log, { roomId, payload, change, firehose });
   }
 }
 

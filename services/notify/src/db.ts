@@ -11,6 +11,7 @@ import {
   ThreadPreferenceRepository,
   VapidKeyRepository,
 } from "./repositories.js";
+import { CursorRepository, DeliveryRepository } from "./worker/store.js";
 
 
 export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "dataDir" | "log">) {
@@ -22,6 +23,8 @@ export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "da
     vapid: new VapidKeyRepository(em, VapidKey),
     subscriptions: new PushSubscriptionRepository(em, PushSubscriptionRow),
     settings: new SettingRepository(em, Setting),
+    deliveries: new DeliveryRepository(em),
+    cursors: new CursorRepository(em),
 
 
   }));

@@ -1,6 +1,7 @@
 export { build } from "./server.js";
-export { launch } from "./launch.js";
+export { launch, notifyLaunch, type NotifyOverrides } from "./launch.js";
+export { NotifyWorker } from "./worker/index.js";
+export { notificationId } from "./worker/dispatch.js";
 export { initORM, type NotifyDb } from "./db.js";
 export { notifyEnv, type NotifyEnv } from "./env.js";
-export { unsubscribeToken, verifyUnsubscribeToken } from "./keys.js";
 export type { NotifyApiDeps } from "./service.js";

@@ -1,10 +1,10 @@
 // The server's secrets in its database: the VAPID key pairs (made on first start, rotated by an
 // operator; a retired pair signs the pushes of subscriptions made with it until none is left) and
 // the unsubscribe secret, which signs the one-click unsubscribe tokens of emails.
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import webpush from "web-push";
 import type { NotifyDb } from "./db.js";
 import type { VapidKey } from "./entities.js";
+import { generateUnsubscribeSecret } from "./channels/unsubscribe-token.js";
 
 const UNSUBSCRIBE_SECRET = "unsubscribe_secret";
 
@@ -27,24 +27,7 @@ export async function rotateVapidKeys(db: NotifyDb, now = new Date()): Promise<V
   return (await db.fork().vapid.current())!;
 }
 
-export async function unsubscribeSecret(db: NotifyDb): Promise<Buffer> {
-  const value = await db.fork().settings.getOrCreate(UNSUBSCRIBE_SECRET, () => randomBytes(32).toString("base64url"));
-  return Buffer.from(value, "base64url");
-}
-
-const mac = (secret: Buffer, userId: string) => createHmac("sha256", secret).update(`parley.unsubscribe:${userId}`).digest();
-
-/** `<user id>.<HMAC-SHA256 of it>`: valid as long as the secret, for that person only. */
-export function unsubscribeToken(secret: Buffer, userId: string): string {
-  return `${userId}.${mac(secret, userId).toString("base64url")}`;
-}
-
-/** The person a token was made for, or undefined for a bad or forged token. */
-export function verifyUnsubscribeToken(secret: Buffer, token: string): string | undefined {
-  const match = /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})$/i.exec(token);
-  if (!match) return undefined;
-  const [, userId, signature] = match;
-  const expected = mac(secret, userId!.toLowerCase());
-  const given = Buffer.from(signature!, "base64url");
-  return given.length === expected.length && timingSafeEqual(given, expected) ? userId!.toLowerCase() : undefined;
+/** The secret unsubscribe tokens are signed with (channels/unsubscribe-token.ts), made on first use. */
+export async function unsubscribeSecret(db: NotifyDb): Promise<string> {
+  return db.fork().settings.getOrCreate(UNSUBSCRIBE_SECRET, generateUnsubscribeSecret);
 }

@@ -23,8 +23,9 @@ import { isTimeZone, TIME_ZONE_REFUSAL } from "@parley/proto/rules/search";
 import { z } from "zod";
 import type { NotifyDb } from "./db.js";
 import type { PushSubscriptionRow, RoomPreferenceRow, ThreadPreferenceRow } from "./entities.js";
-import { currentVapidKey, rotateVapidKeys, unsubscribeSecret, verifyUnsubscribeToken } from "./keys.js";
-import { checkPushEndpoint } from "./push-endpoint.js";
+import { currentVapidKey, rotateVapidKeys, unsubscribeSecret } from "./keys.js";
+import { verifyUnsubscribeToken } from "./channels/unsubscribe-token.js";
+import { checkPushEndpoint, PushEndpointError } from "./channels/push-endpoint.js";
 import type { StoredPreferences } from "./repositories.js";
 
 export type RoomClient = Pick<Client<typeof RoomService>, "getMembership" | "getRoom" | "listMembers">;
@@ -130,8 +131,12 @@ export class NotificationServiceImpl {
 
   async addPushSubscription(request: AddPushSubscriptionRequest, ctx: CallContext) {
     const userId = requireUserId(ctx);
-    const problem = await checkPushEndpoint(request.endpoint, this.deps.pushAllowedHosts);
-    if (problem) throw fail.invalidArgument("endpoint", problem);
+    try {
+      checkPushEndpoint(request.endpoint, this.deps.pushAllowedHosts);
+    } catch (error) {
+      if (error instanceof PushEndpointError) throw fail.invalidArgument("endpoint", error.message.replace(/^push endpoint: /, ""));
+      throw error;
+    }
     const p256dh = base64url(request.p256dh);
     if (!p256dh || p256dh.length !== 65 || p256dh[0] !== 0x04) {
       throw fail.invalidArgument("p256dh", "must be an uncompressed P-256 public key (65 bytes), base64url");
@@ -190,7 +195,7 @@ export class NotificationServiceImpl {
 
   async unsubscribe(request: UnsubscribeRequest, ctx: CallContext) {
     if (!request.token) throw fail.invalidArgument("token", "is required");
-    const userId = verifyUnsubscribeToken(await unsubscribeSecret(this.deps.db), request.token);
+    const userId = verifyUnsubscribeToken(request.token, await unsubscribeSecret(this.deps.db));
     if (!userId) throw fail.invalidArgument("token", "is not a valid unsubscribe token");
     await this.deps.db.transactional(async ({ preferences }) => {
       const current = await preferences.of(userId);

@@ -1,10 +1,13 @@
-// Presence across socket nodes: each node records, per user with sockets on it,
+// Presence across socket nodes (in the kit since issue 18: the socket tier writes it, the
+// notification worker asks "online anywhere?" before a push or an email): each node records, per user with sockets on it,
 // "online" or "away" with an expiry it keeps renewing. A user is online if any
 // node says so; entries of a dead node expire, so its users fall offline. Each
 // entry also carries how many sockets the user has on that node: the per-user
 // socket cap counts them across nodes, and a dead node's count expires with it.
 import { PresenceState } from "@parley/proto/events/v1/events_pb";
 import type { Redis } from "ioredis";
+import type { Logger } from "./logger.js";
+import { createRedis } from "./redis.js";
 
 export interface PresenceStore {
   /** Records the state of `userId` on `nodeId`, and their number of sockets there, until `ttlMs` from now. */
@@ -114,4 +117,9 @@ function parseEntries(reply: unknown): Map<string, Entry> {
       return [nodeId, { state: Number(state) as PresenceState, expiresAt: Number(expiresAt), sockets: Number(sockets ?? 0) || 0 }];
     }),
   );
+}
+
+/** Redis presence when `redisUrl` is set (every node and service sees it), in memory otherwise. */
+export function createPresenceStore(redisUrl: string | undefined, log: Logger, redisPrefix = "parley:"): PresenceStore {
+  return redisUrl ? new RedisPresenceStore(createRedis(redisUrl, `${redisPrefix}presence`, log), redisPrefix) : new MemoryPresenceStore();
 }
