@@ -119,7 +119,7 @@ describe("rooms and threads", () => {
     expect((await prefs(bob)).rooms).toEqual([]);
   });
 
-  it("mutes and unmutes a thread (a reply's id means its root); a thread of a room you are not in is 404 like a missing one", async () => {
+  it("mutes and unmutes a thread by its root (a reply is not one); a thread of a room you are not in is 404 like a missing one", async () => {
     const ada = await edge.signUp("ta");
     const bob = await edge.signUp("tb");
     const roomId = await roomWithMembers(edge, ada, []);
@@ -128,7 +128,7 @@ describe("rooms and threads", () => {
     const put = (who: Account, id: string, body: unknown) => edge.api("PUT", `/api/v1/threads/${id}/notifications`, { token: who.accessToken, body });
 
     const mutedUntil = "2031-05-06T07:08:09.000Z";
-    expect(await ok(put(ada, reply.id, { mutedUntil }))).toEqual({ roomId, threadRootId: root.id, mutedUntil });
+    expect(await ok(put(ada, root.id, { mutedUntil }))).toEqual({ roomId, threadRootId: root.id, mutedUntil });
     expect((await prefs(ada)).threads).toEqual([{ roomId, threadRootId: root.id, mutedUntil }]);
     expect(await ok(put(ada, root.id, { mutedUntil: null }))).toEqual({ roomId, threadRootId: root.id, mutedUntil: null });
     expect((await prefs(ada)).threads).toEqual([]);
@@ -137,6 +137,9 @@ describe("rooms and threads", () => {
     const missing = await put(bob, RANDOM_ID, { mutedUntil });
     expect(notMember.status).toBe(404);
     expect(notMember.json).toEqual(missing.json);
+    // A reply is not a thread's root: 404 as for a random id (the message service's rule for threads).
+    expect((await put(ada, reply.id, { mutedUntil })).json).toEqual((await put(ada, RANDOM_ID, { mutedUntil })).json);
+    await refused(put(ada, root.id, { mutedUntil: "1969-12-31T23:59:59Z" }), "mutedUntil");
   });
 });
 
@@ -181,7 +184,12 @@ describe("Web Push subscriptions", () => {
     await refused(add({ ...good, endpoint: "not a url" }), "endpoint");
     await refused(add({ ...good, endpoint: `https://push.example.com/${"a".repeat(2048)}` }), "endpoint");
     await refused(add({ ...good, keys: { ...good.keys, p256dh: b64url(randomBytes(33)) } }), "keys.p256dh");
+    await refused(add({ ...good, keys: { ...good.keys, p256dh: b64url(Buffer.alloc(65, 2)) } }), "keys.p256dh");
     await refused(add({ ...good, keys: { ...good.keys, auth: "not base64url!" } }), "keys.auth");
+    // A VAPID key the server does not hold (made with another server's, or retired): 412, subscribe again.
+    const foreign = await add({ ...good, vapidPublicKey: b64url(createECDH("prime256v1").generateKeys()) });
+    expect(foreign.status).toBe(412);
+    expect(foreign.json.error).toMatchObject({ code: "PRECONDITION_FAILED", field: "vapidPublicKey" });
     await refused(add({ ...good, deviceLabel: "x".repeat(101) }), "deviceLabel");
     await refused(add({ endpoint: good.endpoint }), "keys");
     await refused(edge.api("DELETE", "/api/v1/notifications/push/subscriptions/nope", { token: ada.accessToken }), "id");
@@ -273,6 +281,22 @@ describe("the email unsubscribe link", () => {
     expect(notForm.status).toBe(415);
     const wrongKey = await fetch(url("forged.token"), { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "List-Unsubscribe=Two-Clicks" });
     expect(wrongKey.status).toBe(400);
+    // multipart/form-data, as RFC 8058 prefers: read, and the token is what is refused.
+    const multipart = new FormData();
+    multipart.set("List-Unsubscribe", "One-Click");
+    const asMultipart = await fetch(url("forged.token"), { method: "POST", headers: { accept: "application/json" }, body: multipart });
+    expect(asMultipart.status).toBe(400);
+    expect(((await asMultipart.json()) as { error: unknown }).error).toMatchObject({ field: "token", message: expect.stringMatching(/^token: /) });
+    const broken = await fetch(url("forged.token"), { method: "POST", headers: { "content-type": "multipart/form-data; boundary=x", accept: "application/json" }, body: "garbage" });
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: { message: string } }).error.message).toMatch(/not a valid form/);
+    // The token may come as a form field when the URL has none (a form of its own).
+    const inBody = await fetch(`${edge.base}/api/v1/notifications/unsubscribe`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: "List-Unsubscribe=One-Click&token=forged.token",
+    });
+    expect(((await inBody.json()) as { error: unknown }).error).toMatchObject({ field: "token", message: expect.stringMatching(/valid/) });
   });
 
   it("is rate-limited per address", async () => {

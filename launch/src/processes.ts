@@ -113,7 +113,7 @@ const TABLE = [
     name: "edge",
     port: 8080,
     health: "http",
-    calls: ["auth", "user", "room", "message"],
+    calls: ["auth", "user", "room", "message", "notify"],
     tells: ["socket"],
     envSchema: { module: "edge/src/env.ts", exportName: "edgeEnv" },
     entry: "edge/src/main.ts",

@@ -20,6 +20,7 @@ const ERRORS: Record<string, string> = {
   "403": "not allowed",
   "404": "not found (also for private rooms you are not in)",
   "409": "taken email or username, or a conflicting clientMsgId",
+  "412": "a precondition failed: a deleted message, or a VAPID key the server no longer holds (subscribe again)",
   "413": "body too large",
   "429": "rate limited (see Retry-After)",
 };

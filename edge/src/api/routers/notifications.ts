@@ -3,11 +3,10 @@
 // notification service owns all of it; the edge validates, names fields as the public API does
 // and shapes the answers. The email unsubscribe link (no sign-in) is served by unsubscribe.ts.
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { TIME_ZONE_REFUSAL, isTimeZone } from "@parley/proto/rules/search";
 import { fields, textSchema } from "@parley/proto/rules/zod";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { DoNotDisturbSchema } from "@parley/proto/notify/v1/notify_pb";
 import { call } from "../call.js";
 import { EdgeError } from "../errors.js";
 import {
@@ -34,7 +33,9 @@ const PUSH_ENDPOINT_MAX = 2048;
 const DEVICE_LABEL_MAX = 100;
 
 /** An ISO 8601 time with its offset ("2026-12-04T18:00:00Z"); null: none (unmuted, not paused). */
-const isoTime = z.iso.datetime({ offset: true, message: "must be an ISO 8601 time with a time zone offset, e.g. 2026-12-31T18:00:00Z" });
+const isoTime = z.iso
+  .datetime({ offset: true, message: "must be an ISO 8601 time with a time zone offset, e.g. 2026-12-31T18:00:00Z" })
+  .refine((v) => Date.parse(v) >= 0 && Date.parse(v) < Date.UTC(10_000, 0, 1), "must be a time between 1970 and 9999-12-31");
 const minute = z
   .number()
   .int("must be a whole number")
@@ -75,6 +76,12 @@ const PREFERENCE_PATHS = {
   dnd: "dnd",
   pausedUntil: "paused_until",
 } as const satisfies Record<keyof PreferencesPatch, string>;
+const DND_PATHS = {
+  enabled: "dnd.enabled",
+  startMinute: "dnd.start_minute",
+  endMinute: "dnd.end_minute",
+  timeZone: "dnd.time_zone",
+} as const satisfies Record<keyof NonNullable<PreferencesPatch["dnd"]>, string>;
 
 const setRoomInput = z.strictObject({
   roomId: fields.id,
@@ -83,7 +90,7 @@ const setRoomInput = z.strictObject({
 });
 
 const setThreadInput = z.strictObject({
-  rootId: fields.id.describe("the thread's root (a reply's id means its root's thread)"),
+  rootId: fields.id.describe("the thread's root message"),
   mutedUntil: isoTime.nullable().optional().describe("mute the thread's replies until then; null or left out: unmute"),
 });
 
@@ -103,7 +110,9 @@ const pushEndpoint = z
 const addPushSubscriptionInput = z.strictObject({
   endpoint: pushEndpoint,
   keys: z.strictObject({
-    p256dh: base64url(65).describe("the subscription's P-256 public key (65 bytes)"),
+    p256dh: base64url(65)
+      .refine((v) => Buffer.from(v, "base64url")[0] === 0x04, "must be an uncompressed P-256 point (its first byte 0x04)")
+      .describe("the subscription's P-256 public key (65 bytes, uncompressed)"),
     auth: base64url(16).describe("the subscription's auth secret (16 bytes)"),
   }),
   expirationTime: z.number().nullable().optional().describe("as PushSubscription.toJSON() gives it; not used (push services answer 404/410 for expired subscriptions)"),
@@ -153,19 +162,11 @@ export const notificationsRouter = router({
     .mutation(async ({ ctx, input = {} }) => {
       const keys = (Object.keys(PREFERENCE_PATHS) as (keyof PreferencesPatch)[]).filter((k) => input[k] !== undefined);
       if (keys.length === 0) throw new EdgeError("BAD_REQUEST", `name at least one of ${Object.keys(PREFERENCE_PATHS).join(", ")}`);
-      let dnd: MessageInitShape<typeof DoNotDisturbSchema> | undefined;
-      if (input.dnd) {
-        // The service replaces dnd as a whole: the fields left out keep their current values.
-        const given = input.dnd;
-        const whole = given.enabled !== undefined && given.startMinute !== undefined && given.endMinute !== undefined && given.timeZone !== undefined;
-        const current = whole ? undefined : shapePreferences((await call(ctx.caller, (o) => ctx.services.notify.getPreferences({}, o))).preferences).dnd;
-        dnd = {
-          enabled: given.enabled ?? current!.enabled,
-          startMinute: given.startMinute ?? current!.startMinute,
-          endMinute: given.endMinute ?? current!.endMinute,
-          timeZone: given.timeZone ?? current!.timeZone,
-        };
-      }
+      // dnd's fields by their own paths: those left out keep their values.
+      const paths = keys.flatMap((k) =>
+        k === "dnd" ? (Object.keys(DND_PATHS) as (keyof typeof DND_PATHS)[]).filter((d) => input.dnd![d] !== undefined).map((d) => DND_PATHS[d]) : [PREFERENCE_PATHS[k]],
+      );
+      if (paths.length === 0) throw new EdgeError("BAD_REQUEST", `dnd: name at least one of ${Object.keys(DND_PATHS).join(", ")}`, { field: "dnd" });
       const { preferences } = await call(ctx.caller, (o) =>
         ctx.services.notify.updatePreferences(
           {
@@ -177,10 +178,10 @@ export const notificationsRouter = router({
               emailDelaySeconds: input.emailDelaySeconds,
               hidePreviews: input.hidePreviews,
               sound: input.sound,
-              dnd,
+              dnd: input.dnd,
               pausedUntil: timestampOf(input.pausedUntil),
             },
-            updateMask: { paths: keys.map((k) => PREFERENCE_PATHS[k]) },
+            updateMask: { paths },
           },
           o,
         ),
@@ -266,7 +267,13 @@ export const notificationsRouter = router({
           },
           o,
         ),
-      );
+      ).catch((error: unknown) => {
+        // A key the server no longer holds (rotated and retired): the browser must subscribe again.
+        if (error instanceof TRPCError && error.code === "PRECONDITION_FAILED") {
+          throw new EdgeError("PRECONDITION_FAILED", "vapidPublicKey: the server no longer holds this key; subscribe again with GET /notifications/push's key", { field: "vapidPublicKey" }, error);
+        }
+        throw error;
+      });
       return shapePushSubscription(subscription);
     }),
 
