@@ -1,5 +1,6 @@
-// Notifications in a browser (issue 18). Ada has granted notifications (the test browser's
-// permission) and reads another room with her tab hidden; Bob mentions her: a desktop
+// Notifications in a browser (issue 18), end to end through the notification worker. Ada has
+// granted notifications (the test browser's permission) and reads another room with her tab
+// hidden; Bob mentions her: the worker sends the notification to her sockets and a desktop
 // notification shows (title: the room, body "Bob: …", tag: the notification's id) and a click on
 // it opens the room at the message. A notification that comes while her tab is in view shows
 // nothing. The service worker's push handler shows the notification of a synthetic push (CDP
@@ -16,9 +17,6 @@
 // `new Notification(...)` (still calling the browser's own) so the test can see it and click it.
 import { describe, expect, it } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { newEvent, topics } from "@parley/kit";
-import { Reason } from "@parley/client";
 import { atFailure, eventually, openBrowserFor, screenshot, useBrowserStack } from "./harness";
 import { messageRow, ok, register, send, signIn } from "./people";
 
@@ -108,55 +106,28 @@ describe("notifications in a browser", { timeout: 240_000 }, () => {
     await roomLink(ada.page, "elsewhere").click();
     await ada.page.getByRole("heading", { level: 1, name: "elsewhere" }).waitFor();
 
-    // A notification while her tab is in view shows nothing (she sees the app).
-    const publish = (id: string, seq: number, messageId: string, preview: string) =>
-      // The notification worker's part (on h/notify-core, not merged here yet): notification_created on user.<id>.
-      stack.parley.broker.publish(
-        topics.user(adaAccount.id),
-        newEvent("", {
-          case: "notificationCreated",
-          value: {
-            userId: adaAccount.id,
-            notification: {
-              id,
-              roomId: room.id,
-              messageId,
-              seq: BigInt(seq),
-              reason: Reason.MENTION,
-              senderId: bobAccount.id,
-              senderName: "Bob",
-              roomName: "launch",
-              preview,
-              createTime: timestampFromDate(new Date()),
-              sound: true,
-            },
-          },
-        }),
-      );
-
+    // A mention while her tab is in view shows nothing (she sees the app): the tab takes the
+    // notification (tabs record what one of them handled) and leaves it.
+    const handled = () => ada.page.evaluate(() => JSON.parse(localStorage.getItem("parley.notifications.seen") ?? "[]") as string[]);
+    await setHidden(ada.page, false);
     await send(bob.page, `@${ada.username} this one while you look`);
     await messageRow(bob.page, "while you look").waitFor();
-    await setHidden(ada.page, false);
-    const seen = (await ok(stack.rest, "GET", `/messages/${room.id}?limit=1`, bobAccount.token)).messages[0];
-    publish(`n-${seen.id}`, seen.seq, seen.id, seen.body);
-    // The tab in view took it (tabs record what one of them handled): nothing to show.
-    await ada.page.waitForFunction((id) => (localStorage.getItem("parley.notifications.seen") ?? "").includes(id), `n-${seen.id}`);
+    await atFailure(ada.page, "notifications-failed-visible", () => eventually(async () => expect(await handled()).toHaveLength(1), 20_000, "the notification of the mention seen in view"));
 
-    // Hidden: Bob mentions her.
+    // Hidden: Bob mentions her again. The notification worker sends it to her sockets; the app shows it.
     await setHidden(ada.page, true);
     await send(bob.page, `@${ada.username} can you check the release notes?`);
     await messageRow(bob.page, "release notes").waitFor();
     const mention = (await ok(stack.rest, "GET", `/messages/${room.id}?limit=1`, bobAccount.token)).messages[0];
     expect(mention.body).toContain("release notes");
-    const id = `n-${mention.id}`;
-    publish(id, mention.seq, mention.id, mention.body);
-
     await atFailure(ada.page, "notifications-failed-desktop", () =>
-      eventually(async () => expect((await recorded(ada.page)).map((n) => n.tag)).toContain(id), 15_000, "the desktop notification"),
+      eventually(async () => expect(await recorded(ada.page)).toHaveLength(1), 20_000, "the desktop notification"),
     );
     const shown = await recorded(ada.page);
-    // Once, and only the one that came while hidden.
-    expect(shown).toEqual([{ title: "launch", body: `Bob: @${ada.username} can you check the release notes?`, tag: id, url: `/rooms/${room.id}?reply=${mention.seq}` }]);
+    // Once, and only the one that came while hidden; its tag is the notification's id (the second one handled).
+    const ids = await handled();
+    expect(ids).toHaveLength(2);
+    expect(shown).toEqual([{ title: "launch", body: `Bob: @${ada.username} can you check the release notes?`, tag: ids[1], url: `/rooms/${room.id}?reply=${mention.seq}` }]);
 
     // A click on it opens the room at the message.
     await ada.page.evaluate(() => {
