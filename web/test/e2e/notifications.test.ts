@@ -15,12 +15,14 @@
 // document.visibilityState and document.hidden say "hidden" and fires visibilitychange, on the
 // test's word; the test checks the page reads "hidden". The same init script records every
 // `new Notification(...)` (still calling the browser's own) so the test can see it and click it.
+import { createECDH, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
 import { atFailure, eventually, openBrowserFor, screenshot, useBrowserStack } from "./harness";
 import { messageRow, ok, register, send, signIn } from "./people";
 
-const stack = useBrowserStack();
+// A push service the tests name (the server posts only to allowed hosts besides public ones).
+const stack = useBrowserStack({ NOTIFY_PUSH_ALLOWED_HOSTS: "push.parley.test" });
 
 const roomLink = (page: Page, name: string) => page.locator(`a.room-link[data-room-name="${name}"]`);
 
@@ -193,6 +195,30 @@ describe("notifications in a browser", { timeout: 240_000 }, () => {
     }, 10_000, "the preferences saved");
     await settings.scrollIntoViewIfNeeded();
     await screenshot(ada.page, "notifications-04-settings-desktop-light");
+
+    // Push devices: another browser of Ada's is listed and can be removed. This headless browser
+    // has no push service, so "Push on this device" says the browser refused.
+    const ecdh = createECDH("prime256v1");
+    ecdh.generateKeys();
+    await ok(stack.rest, "POST", "/notifications/push/subscriptions", adaAccount.token, {
+      endpoint: "https://push.parley.test/send/abc123",
+      keys: { p256dh: ecdh.getPublicKey().toString("base64url"), auth: randomBytes(16).toString("base64url") },
+      deviceLabel: "Firefox on Android",
+    });
+    await ada.page.keyboard.press("Escape");
+    await ada.page.locator(".me-button").click();
+    const devices = settings.getByTestId("push-devices");
+    const device = devices.getByTestId("push-device").filter({ hasText: "Firefox on Android" });
+    await device.waitFor();
+    expect(await device.textContent()).toContain("push.parley.test");
+    await devices.getByTestId("push-subscribe").click();
+    await devices.getByRole("alert").waitFor();
+    expect(await devices.getByRole("alert").textContent()).toMatch(/refused|push/i);
+    await devices.scrollIntoViewIfNeeded();
+    await screenshot(ada.page, "notifications-04b-push-devices-desktop-light");
+    await device.getByRole("button", { name: "Remove Firefox on Android" }).click();
+    await expect.poll(() => device.count()).toBe(0);
+    expect((await ok(stack.rest, "GET", "/notifications/push/subscriptions", adaAccount.token)).subscriptions).toEqual([]);
 
     // After a reload: all of it is still there.
     await ada.page.reload();
