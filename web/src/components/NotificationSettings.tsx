@@ -398,8 +398,8 @@ export function ThreadMuteButton(props: { roomId: string; rootId: string }) {
       type="button"
       class="icon-button"
       aria-pressed={muted()}
-      aria-label={muted() ? "Thread muted: unmute" : "Mute thread"}
-      title={muted() ? "Unmute thread" : "Mute thread"}
+      aria-label="Mute thread"
+      title={muted() ? "Thread muted: its replies do not notify you (click to unmute)" : "Mute thread"}
       data-testid="thread-mute"
       onClick={() => void toggle()}
     >
