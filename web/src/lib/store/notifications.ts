@@ -63,7 +63,7 @@ export function createNotifications(deps: { myId: string; open: (path: string) =
   // Mutes and pauses end by themselves: the badges look again every half minute.
   const [now, setNow] = createSignal(Date.now());
   const ticker = setInterval(() => setNow(Date.now()), 30_000);
-  const shown = new Map<string, globalThis.Notification>();
+  const shown = new Map<string, { notification: globalThis.Notification; roomId: string; seq: number }>();
   let stopPush: () => void = () => undefined;
 
   const pushApi: PushApi = {
@@ -189,7 +189,7 @@ export function createNotifications(deps: { myId: string; open: (path: string) =
         openFrom(view.url);
       };
       notification.onclose = () => shown.delete(n.id);
-      shown.set(n.id, notification);
+      shown.set(n.id, { notification, roomId: n.roomId, seq: n.seq });
     } catch {
       // Where pages cannot construct notifications (Android), the service worker shows it; its click handler opens the room.
       const reg = await registerServiceWorker();
@@ -210,7 +210,11 @@ export function createNotifications(deps: { myId: string; open: (path: string) =
     if (started) return;
     started = true;
     void load().catch((error: unknown) => console.warn("notifications:", error));
-    if (typeof navigator !== "undefined" && "serviceWorker" in navigator) navigator.serviceWorker.addEventListener("message", onWorkerMessage);
+    if (typeof navigator !== "undefined" && "serviceWorker" in navigator) {
+      navigator.serviceWorker.addEventListener("message", onWorkerMessage);
+      // Messages from the worker (a click on a push) are delivered from now on, not only after the page's load.
+      navigator.serviceWorker.startMessages();
+    }
     void keepPushCurrent(pushApi, deps.myId)
       .then((stop) => {
         if (deps.isClosed()) stop();
@@ -220,12 +224,22 @@ export function createNotifications(deps: { myId: string; open: (path: string) =
     const onVisible = () => {
       setPermission(readPermission());
       // Back in the tab: what it showed is read here now.
-      if (document.visibilityState === "visible") for (const notification of shown.values()) notification.close();
+      if (document.visibilityState === "visible") for (const { notification } of shown.values()) notification.close();
     };
     document.addEventListener("visibilitychange", onVisible);
     stopVisibility = () => document.removeEventListener("visibilitychange", onVisible);
   }
   let stopVisibility = () => undefined as void;
+
+  /** The room was read (here or on another device) up to `seq`: its notifications shown here go. */
+  function readUpTo(roomId: string, seq: number): void {
+    for (const [id, entry] of shown) {
+      if (entry.roomId === roomId && entry.seq <= seq) {
+        entry.notification.close();
+        shown.delete(id);
+      }
+    }
+  }
 
   return {
     prefs,
@@ -246,6 +260,7 @@ export function createNotifications(deps: { myId: string; open: (path: string) =
     showBanner,
     dismissBanner,
     received,
+    readUpTo,
     pushApi,
     start,
     close(): void {

@@ -76,7 +76,10 @@ export function wireLiveEvents(
   });
   client.on("typing", ({ roomId, userId }) => typing.saw(roomId, userId));
   client.on("presence", ({ userId, state }) => people.setPresence(userId, presenceName(state)));
-  client.on("readMarker", ({ roomId, lastReadSeq }) => rooms.readElsewhere(roomId, Number(lastReadSeq)));
+  client.on("readMarker", ({ roomId, lastReadSeq }) => {
+    rooms.readElsewhere(roomId, Number(lastReadSeq));
+    stores.notifications.readUpTo(roomId, Number(lastReadSeq));
+  });
   client.on("member", ({ kind, roomId, userId, membership }) => {
     if (userId === myId) {
       if (kind === "left" || kind === "kicked") {
