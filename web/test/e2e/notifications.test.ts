@@ -270,7 +270,7 @@ describe("notifications in a browser", { timeout: 240_000 }, () => {
     await ada.page.reload();
     await mute.waitFor();
     await expect.poll(() => mute.getAttribute("aria-pressed")).toBe("true");
-    await screenshot(ada.page, "notifications-09-thread-muted-phone-light");
+    await screenshot(ada.page, "notifications-08b-thread-muted-phone-light");
 
     // Bob (dark): his settings and the sidebar at both widths.
     await bob.page.locator(".me-button").click();
@@ -278,6 +278,23 @@ describe("notifications in a browser", { timeout: 240_000 }, () => {
     await screenshot(bob.page, "notifications-07-settings-desktop-dark");
     await bob.page.setViewportSize({ width: 390, height: 844 });
     await screenshot(bob.page, "notifications-08-settings-phone-dark");
+    await bob.page.keyboard.press("Escape");
+    // Bob mutes #launch at level "nothing": quiet, dimmed, with the muted bell.
+    await bob.page.getByTestId("room-notify-button").click();
+    const bobDialog = bob.page.getByRole("dialog", { name: "Notifications for #launch" });
+    await bobDialog.getByRole("radio", { name: "Nothing", exact: true }).check();
+    await bobDialog.getByRole("button", { name: "For 8 hours" }).click();
+    await bobDialog.getByTestId("room-muted").waitFor();
+    await screenshot(bob.page, "notifications-09-room-dialog-phone-dark");
+    await bobDialog.getByRole("button", { name: "Done" }).click();
+    await bob.page.setViewportSize({ width: 1280, height: 800 });
+    await bob.page.getByRole("link", { name: "Parley" }).click();
+    await bob.page.getByRole("heading", { name: /Welcome/ }).waitFor();
+    await ok(stack.rest, "POST", "/messages", adaAccount.token, { roomId: room.id, body: "a message Bob's badge stays quiet for" });
+    await roomLink(bob.page, "launch").getByTestId("muted-icon").waitFor();
+    expect(await roomLink(bob.page, "launch").getAttribute("data-badge")).toBe("quiet");
+    expect(await roomLink(bob.page, "launch").getByTestId("unread-badge").count()).toBe(0);
+    await screenshot(bob.page, "notifications-10-muted-room-desktop-dark");
 
     expect(ada.errors).toEqual([]);
     expect(bob.errors).toEqual([]);
