@@ -50,6 +50,8 @@ export interface DispatchDeps {
 }
 
 const PREVIEW_CHARS = 200;
+/** A person's email gathers their mentions and direct messages due within this much of the first. */
+export const EMAIL_BATCH_WINDOW_MS = 5 * 60_000;
 
 /** Stable per (user, message): the web app's notification tag and the push Topic. */
 export function notificationId(userId: string, messageId: string): string {
@@ -244,8 +246,11 @@ export class Dispatchers {
   /** Takes and handles one batch of due rows of `channel`; returns how many it took. */
   async round(channel: number): Promise<number> {
     const now = this.deps.now();
+    const leaseUntil = new Date(now.getTime() + this.deps.leaseMs);
     const rows = await this.deps.db.transactional(({ deliveries }) =>
-      deliveries.lease(channel, now, new Date(now.getTime() + this.deps.leaseMs), this.deps.batchSize),
+      channel === CHANNEL.EMAIL
+        ? deliveries.leaseEmail(now, leaseUntil, this.deps.batchSize, EMAIL_BATCH_WINDOW_MS)
+        : deliveries.lease(channel, now, leaseUntil, this.deps.batchSize),
     );
     if (rows.length === 0) return 0;
     const round = new Round(this.deps);

@@ -96,6 +96,33 @@ export class DeliveryRepository {
     return rows.map(toRow);
   }
 
+  /**
+   * Email: leases the due rows of up to `users` people together with their other pending email rows
+   * due within `windowMs` (one email gathers them: a message may go up to that much before its
+   * delay ends rather than in an email of its own moments later). Run in a transaction.
+   */
+  async leaseEmail(now: Date, leaseUntil: Date, users: number, windowMs: number): Promise<DeliveryRow[]> {
+    const channel = 3;
+    const rows = await this.em.execute<Record<string, unknown>[]>(
+      `with people as (
+         select distinct user_id from deliveries
+         where channel = ? and state in ('pending', 'sending')
+           and ((state = 'pending' and due_at <= ?) or (state = 'sending' and lease_until <= ?))
+         limit ?
+       ), due as (
+         select user_id, message_id, channel from deliveries
+         where channel = ? and user_id in (select user_id from people) and state in ('pending', 'sending')
+           and ((state = 'pending' and due_at <= ?) or (state = 'sending' and lease_until <= ?))
+         for update skip locked
+       )
+       update deliveries d set state = 'sending', lease_until = ?, attempts = d.attempts + 1
+       from due where d.user_id = due.user_id and d.message_id = due.message_id and d.channel = due.channel
+       returning d.*`,
+      [channel, now, now, users, channel, new Date(now.getTime() + windowMs), now, leaseUntil],
+    );
+    return rows.map(toRow);
+  }
+
   /** Gives one email batch id to the leased rows of a user that have none (a retry keeps its own). */
   async assignBatch(keys: DeliveryKey[]): Promise<string> {
     const batchId = uuidv7();
