@@ -4,16 +4,50 @@
 // never comes back), and the email unsubscribe link: a page on GET that changes nothing, RFC 8058
 // one-click on POST without sign-in.
 import { createECDH, randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TRPCClientError } from "@trpc/client";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { SMTPServer } from "smtp-server";
 import { ok, roomWithMembers, startTestEdge, type Account, type TestEdge } from "./harness.js";
 
+/** An SMTP server of the test's (smtp-server) that keeps every mail it accepted, with its envelope. */
+async function startSmtpSink() {
+  const mails: { to: string[]; raw: string }[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS", "AUTH"],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString("utf8") });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.server.address() as AddressInfo;
+  return { url: `smtp://127.0.0.1:${port}`, mails, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** A header of a raw mail, unfolded. */
+function header(raw: string, name: string): string | undefined {
+  const head = raw.slice(0, raw.indexOf("\r\n\r\n")).replace(/\r\n[ \t]+/g, " ");
+  return head.split("\r\n").find((line) => line.toLowerCase().startsWith(`${name.toLowerCase()}:`))?.slice(name.length + 1).trim();
+}
+
 let edge: TestEdge;
+let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
 beforeAll(async () => {
-  edge = await startTestEdge({ RATE_UNSUBSCRIBE_PER_MINUTE: "1000" });
+  smtp = await startSmtpSink();
+  edge = await startTestEdge({ RATE_UNSUBSCRIBE_PER_MINUTE: "1000", SMTP_URL: smtp.url, PUBLIC_URL: "https://chat.example.com" });
 }, 120_000);
-afterAll(() => edge?.stop());
+afterAll(async () => {
+  await edge?.stop();
+  await smtp?.stop();
+});
 
 const RANDOM_ID = "01900000-0000-7000-8000-000000000000";
 const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
@@ -298,6 +332,48 @@ describe("the email unsubscribe link", () => {
     });
     expect(((await inBody.json()) as { error: unknown }).error).toMatchObject({ field: "token", message: expect.stringMatching(/valid/) });
   });
+
+  it("unsubscribes with the link of a real notification email: GET changes nothing, one-click POST turns emails off, again is 200", async () => {
+    const ada = await edge.signUp("ea");
+    const bob = await edge.signUp("eb");
+    // The shortest email delay: the worker emails an unread direct message after a minute.
+    await ok(patch(bob, { emailDelaySeconds: 60 }));
+    const dm = await ok(edge.api("POST", "/api/v1/rooms/direct", { token: ada.accessToken, body: { userId: bob.user.id } }));
+    await ok(edge.api("POST", "/api/v1/messages", { token: ada.accessToken, body: { roomId: dm.id, body: "are you there?" } }), 201);
+    const bobEmail = `${bob.username}@example.com`;
+    const deadline = Date.now() + 150_000;
+    while (!smtp.mails.some((m) => m.to.includes(bobEmail))) {
+      if (Date.now() > deadline) throw new Error("no notification email came");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const mail = smtp.mails.find((m) => m.to.includes(bobEmail))!;
+    expect(header(mail.raw, "List-Unsubscribe-Post")).toBe("List-Unsubscribe=One-Click");
+    const link = /^<([^>]+)>$/.exec(header(mail.raw, "List-Unsubscribe") ?? "")?.[1];
+    expect(link).toMatch(/^https:\/\/chat\.example\.com\/api\/v1\/notifications\/unsubscribe\?token=/);
+    const { pathname, search } = new URL(link!);
+    const here = `${edge.base}${pathname}${search}`;
+
+    // A scanner following the link unsubscribes nobody.
+    const page = await fetch(here);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Unsubscribe</button>");
+    expect((await prefs(bob)).preferences.email).toBe(true);
+
+    // The mail provider's one-click POST (RFC 8058): no sign-in, multipart/form-data.
+    const body = new FormData();
+    body.set("List-Unsubscribe", "One-Click");
+    const done = await fetch(here, { method: "POST", body });
+    expect(done.status).toBe(200);
+    expect(await done.text()).toContain("You are unsubscribed");
+    expect((await prefs(bob)).preferences.email).toBe(false);
+    // Again (the person presses the page's button too): still 200.
+    const again = await fetch(here, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" }, body: "List-Unsubscribe=One-Click" });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ unsubscribed: true });
+    // Bob's token is his alone.
+    expect((await prefs(ada)).preferences.email).toBe(true);
+    expect(smtp.mails.filter((m) => m.to.includes(`${ada.username}@example.com`))).toEqual([]);
+  }, 200_000);
 
   it("is rate-limited per address", async () => {
     // Behind a proxy of ours, from an address of its own: the limiter is shared with the other edge.

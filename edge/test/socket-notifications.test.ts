@@ -115,6 +115,45 @@ describe("notification frames", () => {
     bobProto.ws.close();
   });
 
+  it("brings a mention from another person to the mentioned person's sockets as a notification (the worker's desktop channel); the sender gets none", async () => {
+    const { alice, bob, roomId } = await twoPeopleInARoom();
+    const bobJson = await RawSocket.open(stack.socket.url, bob.accessToken);
+    const bobProto = await openProto(stack.socket.url, bob.accessToken);
+    const aliceJson = await RawSocket.open(stack.socket.url, alice.accessToken);
+    await userTopicLive(bob, roomId, 1, { json: [bobJson], proto: [bobProto] });
+    await userTopicLive(alice, roomId, 2, { json: [aliceJson], proto: [] });
+    const send = (who: Account, body: string) => ok(stack.edge.api("POST", "/api/v1/messages", { token: who.accessToken, body: { roomId, body } }), 201);
+
+    const mention = await send(alice, `@${bob.username} can you look at this?`);
+    const frame = await bobJson.next((f) => f.notification?.messageId === mention.id, 30_000);
+    expect(frame.notification).toMatchObject({
+      roomId,
+      messageId: mention.id,
+      seq: String(mention.seq),
+      reason: "REASON_MENTION",
+      senderId: alice.user.id,
+      senderName: alice.username,
+      preview: `@${bob.username} can you look at this?`,
+    });
+    expect(frame.notification.id).toBeTruthy();
+    await waitFor(() => bobProto.frames.some((f) => f.frame.case === "notification" && f.frame.value.messageId === mention.id), 30_000);
+    const proto = bobProto.frames.find((f) => f.frame.case === "notification")!.frame.value as Notification;
+    expect([proto.id, proto.reason, proto.seq]).toEqual([frame.notification.id, Reason.MENTION, BigInt(mention.seq)]);
+
+    // Bob answers, mentioning alice: she is notified of his message, never of her own; then another
+    // mention of bob: once it is there, the worker is past bob's answer (it goes through a room in order).
+    const answer = await send(bob, `@${alice.username} sure`);
+    await aliceJson.next((f) => f.notification?.messageId === answer.id, 30_000);
+    const again = await send(alice, `@${bob.username} thanks`);
+    await bobJson.next((f) => f.notification?.messageId === again.id, 30_000);
+    await aliceJson.roundTrip();
+    await bobJson.roundTrip();
+    expect(aliceJson.frames.filter((f) => f.notification).map((f) => f.notification.messageId)).toEqual([answer.id]);
+    expect(bobJson.frames.filter((f) => f.notification).map((f) => f.notification.messageId)).toEqual([mention.id, again.id]);
+    for (const ws of [bobJson, aliceJson]) ws.close();
+    bobProto.ws.close();
+  });
+
   it("brings a LiveClient's `notification` event the Notification, in both encodings", async () => {
     const { alice, bob, roomId, first } = await twoPeopleInARoom();
     for (const [i, encoding] of (["json", "proto"] as const).entries()) {
