@@ -120,8 +120,12 @@ describe("notifications in a browser", { timeout: 240_000 }, () => {
     await setHidden(ada.page, true);
     await send(bob.page, `@${ada.username} can you check the release notes?`);
     await messageRow(bob.page, "release notes").waitFor();
-    const mention = (await ok(stack.rest, "GET", `/messages/${room.id}?limit=1`, bobAccount.token)).messages[0];
-    expect(mention.body).toContain("release notes");
+    // The message as stored (the row shows while the send is still on its way).
+    let mention: { id: string; seq: number; body: string } = { id: "", seq: 0, body: "" };
+    await eventually(async () => {
+      mention = (await ok(stack.rest, "GET", `/messages/${room.id}?limit=1`, bobAccount.token)).messages[0];
+      expect(mention.body).toContain("release notes");
+    }, 10_000, "the mention stored");
     await atFailure(ada.page, "notifications-failed-desktop", () =>
       eventually(async () => expect(await recorded(ada.page)).toHaveLength(1), 20_000, "the desktop notification"),
     );
