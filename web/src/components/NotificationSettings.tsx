@@ -60,7 +60,7 @@ export function NotificationSettings() {
   const notifications = useNotifications();
   const prefs = notifications.prefs;
   const now = useNow();
-  const ids = { level: createUniqueId(), delay: createUniqueId(), from: createUniqueId(), to: createUniqueId(), zone: createUniqueId(), dndHint: createUniqueId() };
+  const ids = { level: createUniqueId(), delay: createUniqueId(), from: createUniqueId(), to: createUniqueId(), zone: createUniqueId() };
   const save = (patch: Parameters<typeof notifications.update>[0]) =>
     notifications.update(patch).catch((error: unknown) => notify(`Could not save: ${errorMessage(error)}`));
   const zones = () => timeZones([prefs().dnd.timeZone, browserTimeZone()]);
@@ -221,6 +221,15 @@ function BrowserPermission() {
   );
 }
 
+/** The push service's host, for people ("fcm.googleapis.com"). */
+function hostOf(origin: string): string {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return origin || "a push service";
+  }
+}
+
 /** "Push on this device", and the devices that receive push. */
 function PushDevices() {
   const people = usePeople();
@@ -290,7 +299,7 @@ function PushDevices() {
                     <span class="session-text">
                       <span class="session-device">{device.deviceLabel || "A browser"}</span>
                       <span class="muted small">
-                        {new URL(device.endpointOrigin || "https://push.invalid").host} · since {new Date(device.createdAt).toLocaleDateString()}
+                        {hostOf(device.endpointOrigin)} · since {new Date(device.createdAt).toLocaleDateString()}
                       </span>
                     </span>
                     <button
