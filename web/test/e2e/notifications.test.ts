@@ -6,8 +6,10 @@
 // nothing. The service worker's push handler shows the notification of a synthetic push (CDP
 // ServiceWorker.deliverPushMessage) and it is among registration.getNotifications(). Bob, who has
 // not granted anything, sees the "Turn on desktop notifications" banner; "Not now" keeps it away
-// across a reload. Preferences, a room's mute and a thread's mute survive a reload; the room dialog gives focus back
-// to its bell. Screenshots light and dark, 1280 and 390 wide.
+// across a reload. Preferences, push devices (listed, removed; "Push on this device" says this
+// headless browser has no push service), a room's mute and a thread's mute survive a reload; the
+// room dialog gives focus back to its bell; a room at "nothing" and muted is quiet and dimmed.
+// Screenshots light and dark, 1280 and 390 wide.
 //
 // Headless Chromium reports every page as visible, whatever is in front (another page brought to
 // front, a tab opened over it, a minimised window, and headed under Xvfb were all tried: the page
