@@ -12,10 +12,14 @@ import { Avatar } from "./Avatar";
 import { Dialog } from "./Dialog";
 import { FormError } from "./FormError";
 import { SessionList } from "./SessionList";
+import { NotificationSettings } from "./NotificationSettings";
+import { useNotifications } from "../lib/store/notifications";
+import { unsubscribeThisDevice } from "../lib/push";
 import "./ProfileDialog.css";
 
 export function ProfileDialog(props: { onClose: () => void }) {
   const people = usePeople();
+  const notifications = useNotifications();
   const navigate = useNavigate();
   const me = people.me();
   const [displayName, setDisplayName] = createSignal(me.displayName);
@@ -39,6 +43,8 @@ export function ProfileDialog(props: { onClose: () => void }) {
   });
 
   const signOutHere = async () => {
+    // This device stops receiving this person's pushes (the server forgets it, the browser drops it).
+    await unsubscribeThisDevice(notifications.pushApi, people.myId).catch(() => undefined);
     await signOut();
     navigate("/signin", { replace: true });
   };
@@ -51,7 +57,7 @@ export function ProfileDialog(props: { onClose: () => void }) {
     });
 
   return (
-    <Dialog title="Your profile" onClose={props.onClose}>
+    <Dialog title="Your profile" onClose={props.onClose} wide>
       <div class="profile-head">
         <Avatar userId={me.id} name={displayName() || me.username} url={avatarUrl()} size={56} />
         <div>
@@ -98,6 +104,8 @@ export function ProfileDialog(props: { onClose: () => void }) {
           </button>
         </div>
       </form>
+      {/* --- notifications (issue 18) --- */}
+      <NotificationSettings />
       <div class="danger-zone">
         <h3>Sessions</h3>
         <SessionList />

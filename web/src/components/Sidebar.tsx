@@ -5,6 +5,7 @@ import { createMemo, createSignal, For, Match, onCleanup, onMount, Show, Switch 
 import { usePeople } from "../lib/store/people";
 import { useRooms } from "../lib/store/rooms";
 import { useConnection } from "../lib/store/connection";
+import { useNotifications } from "../lib/store/notifications";
 import type { RoomSummary } from "../lib/types";
 import { Avatar } from "./Avatar";
 import { ConnectionBadge } from "./ConnectionBadge";
@@ -26,6 +27,7 @@ export function Sidebar(props: { onNavigate: () => void }) {
   const people = usePeople();
   const rooms = useRooms();
   const connection = useConnection();
+  const notifications = useNotifications();
   const [open, setOpen] = createSignal<Open>(null);
   const navigate = useNavigate();
   // --- search (issue 17): Ctrl+K / Cmd+K anywhere (not over another dialog) opens the quick switcher ---
@@ -56,15 +58,17 @@ export function Sidebar(props: { onNavigate: () => void }) {
   const RoomLink = (p: { room: RoomSummary }) => {
     const title = () => rooms.roomTitle(p.room);
     const peer = () => rooms.peerOf(p.room);
-    const unread = () => p.room.unreadCount;
+    // --- notifications (issue 18): the badge follows the room's level (ALL: unread, MENTIONS: mentions, NOTHING or muted: quiet) ---
+    const badge = () => notifications.badgeOf(p.room);
     return (
       <li>
         <A
           href={`/rooms/${p.room.id}`}
           class="room-link"
-          classList={{ unread: unread() > 0 }}
+          classList={{ unread: badge().unread, muted: badge().muted }}
           onClick={() => props.onNavigate()}
           data-room-name={title()}
+          data-badge={badge().kind}
         >
           <Switch>
             <Match when={peer()}>
@@ -83,17 +87,24 @@ export function Sidebar(props: { onNavigate: () => void }) {
             </Match>
           </Switch>
           <span class="room-name" dir="auto">{title()}</span>
+          <Show when={badge().muted}>
+            <span class="muted-icon" data-testid="muted-icon" title="Muted">
+              <Icon name="bellOff" size={14} />
+              <span class="sr-only">, muted</span>
+            </span>
+          </Show>
           {/* --- mentions (issue 16) --- */}
-          <Show when={p.room.mentionCount > 0}>
+          <Show when={badge().kind !== "quiet" && p.room.mentionCount > 0}>
             <span class="badge mention-badge" data-testid="mention-badge" title={`${p.room.mentionCount} unread mentions`}>
               <span aria-hidden="true">@{p.room.mentionCount > 99 ? "99+" : p.room.mentionCount}</span>
               <span class="sr-only">, {p.room.mentionCount} unread mentions</span>
             </span>
           </Show>
-          <Show when={unread() > 0}>
-            <span class="badge" data-testid="unread-badge">
-              <span aria-hidden="true">{unread() > 99 ? "99+" : unread()}</span>
-              <span class="sr-only">, {unread()} unread</span>
+          {/* A room that notifies for mentions only keeps its unread count, quietly (grey): only what notifies is red. */}
+          <Show when={badge().kind !== "quiet" && p.room.unreadCount > 0}>
+            <span class="badge" classList={{ "quiet-count": badge().kind !== "unread" }} data-testid="unread-badge">
+              <span aria-hidden="true">{p.room.unreadCount > 99 ? "99+" : p.room.unreadCount}</span>
+              <span class="sr-only">, {p.room.unreadCount} unread</span>
             </span>
           </Show>
         </A>

@@ -11,6 +11,7 @@ import type { ChatMessage, ThreadInfo } from "../lib/types";
 import { Composer } from "./Composer";
 import { Icon } from "./Icon";
 import { MessageItem, type MessageActions } from "./MessageItem";
+import { ThreadMuteButton } from "./NotificationSettings";
 import "./Thread.css";
 
 export function ThreadPanel(props: {
@@ -148,6 +149,7 @@ export function ThreadPanel(props: {
             {state()!.following ? "Following" : "Follow"}
           </button>
         </Show>
+        <ThreadMuteButton roomId={props.roomId} rootId={props.rootId} />
         <button type="button" class="icon-button" aria-label="Close thread" onClick={() => props.onClose()}>
           <Icon name="close" size={16} />
         </button>

@@ -7,6 +7,7 @@ import { createLiveClient, socketUrl } from "./live";
 import { watchSocketRefusal } from "./socket-refusal";
 import { createConnection } from "./store/connection";
 import { createMembers } from "./store/members";
+import { createNotifications } from "./store/notifications";
 import { createPeople } from "./store/people";
 import { createRooms } from "./store/rooms";
 import { createTimelines } from "./store/timelines";
@@ -18,7 +19,7 @@ export { ChatProvider, useChat } from "./store/context";
 
 export type Chat = ReturnType<typeof createChat>;
 
-export function createChat(options: { me: User; onSignedOut: (reason: string) => void; notify: (text: string) => void }) {
+export function createChat(options: { me: User; onSignedOut: (reason: string) => void; notify: (text: string) => void; open?: (path: string) => void }) {
   let closed = false;
   const isClosed = () => closed;
   const myId = options.me.id;
@@ -34,7 +35,9 @@ export function createChat(options: { me: User; onSignedOut: (reason: string) =>
   });
   const typing = createTyping({ myId, connection });
   const members = createMembers({ people });
-  const stores = { connection, people, rooms, timelines, typing, members };
+  // --- notifications (issue 18) ---
+  const notifications = createNotifications({ myId, open: (path) => options.open?.(path), isClosed });
+  const stores = { connection, people, rooms, timelines, typing, members, notifications };
   // Why the socket tier refuses this page (its origin), while it does: shown instead of an endless "Reconnecting…".
   const [socketRefused, setSocketRefused] = createSignal<string | undefined>();
   let stopWatching = () => undefined as void;
@@ -46,6 +49,7 @@ export function createChat(options: { me: User; onSignedOut: (reason: string) =>
     connection.attach(client);
     stopWatching = watchSocketRefusal(client, url, setSocketRefused);
     wireLiveEvents(client, stores, { notify: options.notify, onSignedOut: options.onSignedOut, isClosed });
+    notifications.start();
     // Rooms first: their last seqs are where the subscriptions start.
     await rooms.loadFirst();
     if (closed) return;
@@ -58,6 +62,7 @@ export function createChat(options: { me: User; onSignedOut: (reason: string) =>
     rooms.close();
     typing.close();
     members.close();
+    notifications.close();
     connection.close();
     timelines.close();
   }

@@ -2,7 +2,7 @@
 // you are reading), live messages, the "new messages" line, typing, members,
 // and the composer. Reaching the newest message marks the room read.
 import { A, useNavigate, useParams, useSearchParams } from "@solidjs/router";
-import { createEffect, createResource, createSignal, For, Match, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
+import { createEffect, createResource, createSignal, For, Match, on, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
 import { api, errorMessage, isNotFound } from "../lib/api";
 import { usePeople } from "../lib/store/people";
 import { useRooms } from "../lib/store/rooms";
@@ -26,6 +26,9 @@ import { PinnedList } from "../components/PinnedList";
 import { ThreadPanel } from "../components/ThreadPanel";
 import { ArchivedBanner, LeaveRoomDialog, RoomSettingsDialog, type SettingsSection } from "../components/RoomSettings";
 import { canInvite as mayInvite } from "../lib/room-rules";
+import { RoomNotificationsDialog } from "../components/NotificationSettings";
+import { roomNotifySummary } from "../lib/badges";
+import { useNotifications, useNow } from "../lib/store/notifications";
 import "./RoomView.css";
 
 export function RoomRoute() {
@@ -156,6 +159,15 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   const [leaving, setLeaving] = createSignal(false);
   const [adding, setAdding] = createSignal(false);
   const [settings, setSettings] = createSignal<SettingsSection | null>(null);
+  // --- notifications (issue 18): the room's level and mute, from the bell in the header ---
+  const notifications = useNotifications();
+  const now = useNow();
+  const [notifyOpen, setNotifyOpen] = createSignal(false);
+  const mutedUntil = () => {
+    now();
+    return notifications.roomMutedUntil(roomId);
+  };
+  const notifySummary = () => roomNotifySummary(notifications.roomLevel(roomId), mutedUntil(), notifications.prefs().defaultLevel, now());
   // --- pins (issue 16) ---
   const [showPins, setShowPins] = createSignal(false);
   // --- threads (issue 16): the open thread's root (also from /rooms/:id?thread=rootId) ---
@@ -163,6 +175,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   const threadId = () => (typeof searchParams.thread === "string" ? searchParams.thread : null);
   const openThread = (message: ChatMessage) => setSearchParams({ thread: message.threadRootId || message.id, reply: undefined });
   const closeThread = () => setSearchParams({ thread: undefined, reply: undefined });
+  const replySeq = () => (typeof searchParams.reply === "string" && /^\d{1,15}$/.test(searchParams.reply) ? Number(searchParams.reply) : undefined);
   // Changes whenever a loaded message is pinned or unpinned (live, from the message lane).
   const pinKey = () =>
     timeline
@@ -175,6 +188,16 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   const scroll = createTimelineScroll({ timeline, myId: people.myId, lastReadSeq: lastReadAtOpen });
   // A link to a message of the room (#seq-N) scrolls to it and highlights it.
   followMessageLinks({ timeline, scroller: () => scrollerElement, notify });
+  // A notification opens the room at its message (?reply=N; with &thread=, the thread panel shows it).
+  createEffect(
+    on(
+      () => [threadId() ? undefined : replySeq(), timeline.status() === "ready"] as const,
+      ([seq, ready]) => {
+        if (seq === undefined || !ready) return;
+        requestAnimationFrame(() => void jumpToSeq(timeline, () => scrollerElement, seq, notify));
+      },
+    ),
+  );
 
   const title = () => rooms.roomTitle(props.room());
   const peer = () => rooms.peerOf(props.room());
@@ -326,6 +349,19 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
           >
             <Icon name="pin" />
           </button>
+          {/* --- notifications (issue 18) --- */}
+          <button
+            type="button"
+            class="icon-button"
+            classList={{ "is-muted": mutedUntil() !== null }}
+            aria-label={`Notifications: ${notifySummary()}`}
+            aria-haspopup="dialog"
+            title={`Notifications: ${notifySummary()}`}
+            data-testid="room-notify-button"
+            onClick={() => setNotifyOpen(true)}
+          >
+            <Icon name={mutedUntil() !== null || notifications.roomLevel(roomId) === "nothing" ? "bellOff" : "bell"} />
+          </button>
           <Show when={canInvite()}>
             <button type="button" class="icon-button" aria-label="Add people" title="Add people" onClick={() => setAdding(true)}>
               <Icon name="addUser" />
@@ -442,7 +478,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
               actions={actions}
               editingId={editingId}
               onClose={closeThread}
-              highlightSeq={typeof searchParams.reply === "string" && /^\d{1,15}$/.test(searchParams.reply) ? Number(searchParams.reply) : undefined}
+              highlightSeq={replySeq()}
             />
           )}
         </Show>
@@ -465,6 +501,9 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
             }}
           />
         )}
+      </Show>
+      <Show when={notifyOpen()}>
+        <RoomNotificationsDialog room={props.room()} title={isDirect() ? title() : `#${title()}`} onClose={() => setNotifyOpen(false)} />
       </Show>
       <Show when={adding()}>
         <AddPeopleDialog roomId={roomId} roomName={title()} onClose={() => setAdding(false)} />

@@ -9,6 +9,7 @@ import { notify } from "../lib/notify";
 import { endSession, isRejected, isSignedIn, SignedOutError } from "../lib/session";
 import type { User } from "../lib/types";
 import { Sidebar } from "../components/Sidebar";
+import { NotificationBanner } from "../components/NotificationSettings";
 import "./Shell.css";
 
 export function Shell(props: RouteSectionProps) {
@@ -57,6 +58,8 @@ function ChatRoot(props: { me: User; children?: JSX.Element }) {
   const chat = createChat({
     me: props.me,
     notify,
+    // A click on a notification opens its message in place.
+    open: (path) => navigate(path),
     onSignedOut: (reason) => {
       endSession(reason);
       navigate("/signin", { replace: true });
@@ -91,9 +94,9 @@ function ChatRoot(props: { me: User; children?: JSX.Element }) {
     onCleanup(() => document.removeEventListener("keydown", onKey));
   });
 
-  // The tab says where you are and how much is unread.
+  // The tab says where you are and how much is unread (what the sidebar's badges count).
   createEffect(() => {
-    const unread = chat.rooms.rooms().reduce((sum, room) => sum + room.unreadCount, 0);
+    const unread = chat.rooms.rooms().reduce((sum, room) => sum + chat.notifications.badgeOf(room).count, 0);
     const roomId = /^\/rooms\/([^/]+)/.exec(location.pathname)?.[1];
     const room = roomId ? chat.rooms.roomById(roomId) : undefined;
     const where = room ? `${room.visibility === "direct" ? "" : "#"}${chat.rooms.roomTitle(room)} · ` : "";
@@ -120,6 +123,7 @@ function ChatRoot(props: { me: User; children?: JSX.Element }) {
                 </div>
               )}
             </Show>
+            <NotificationBanner />
             <ErrorBoundary
               fallback={(error, reset) => (
                 <div class="splash" role="alert">

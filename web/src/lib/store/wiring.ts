@@ -4,6 +4,8 @@ import { presenceName, toChatMessage } from "../live";
 import { inRoomTimeline, threadBus } from "../threads";
 import type { Connection } from "./connection";
 import type { Members } from "./members";
+import type { Notifications } from "./notifications";
+import { fromProto } from "../notification-view";
 import type { People } from "./people";
 import type { Rooms } from "./rooms";
 import type { Timelines } from "./timelines";
@@ -16,6 +18,7 @@ export interface Stores {
   timelines: Timelines;
   typing: Typing;
   members: Members;
+  notifications: Notifications;
 }
 
 /** A refused subscription for a passing reason is tried again after this long. */
@@ -73,7 +76,10 @@ export function wireLiveEvents(
   });
   client.on("typing", ({ roomId, userId }) => typing.saw(roomId, userId));
   client.on("presence", ({ userId, state }) => people.setPresence(userId, presenceName(state)));
-  client.on("readMarker", ({ roomId, lastReadSeq }) => rooms.readElsewhere(roomId, Number(lastReadSeq)));
+  client.on("readMarker", ({ roomId, lastReadSeq }) => {
+    rooms.readElsewhere(roomId, Number(lastReadSeq));
+    stores.notifications.readUpTo(roomId, Number(lastReadSeq));
+  });
   client.on("member", ({ kind, roomId, userId, membership }) => {
     if (userId === myId) {
       if (kind === "left" || kind === "kicked") {
@@ -111,6 +117,8 @@ export function wireLiveEvents(
       connection.subscribe(roomId, { lastSeq: timelines.newestSeq(roomId) ?? room.lastSeq, ...(position && { messages: Number(position.messages), room: Number(position.room) }) });
     }, RESUBSCRIBE_MS);
   });
+  // --- notifications (issue 18): shown while the tab is hidden (the store decides) ---
+  client.on("notification", (n) => void stores.notifications.received(fromProto(n)));
   client.on("signedOut", () => options.onSignedOut("You were signed out on every device."));
   client.on("error", (error) => console.warn("live:", error.code, error.message));
 }
