@@ -1,6 +1,7 @@
 // The signed-in start screen (on phones, the sidebar is the start screen).
 import { For, Show } from "solid-js";
 import { A } from "@solidjs/router";
+import { useNotifications } from "../lib/store/notifications";
 import { usePeople } from "../lib/store/people";
 import { useRooms } from "../lib/store/rooms";
 import { useLayout } from "../lib/layout";
@@ -11,7 +12,10 @@ export function Home() {
   const people = usePeople();
   const rooms = useRooms();
   const layout = useLayout();
-  const unread = () => rooms.rooms().filter((r) => r.unreadCount > 0);
+  const notifications = useNotifications();
+  // The rooms whose unread messages count by their notification level (badgeFor): a room set to
+  // nothing or muted stays out, as its badge stays quiet.
+  const unread = () => rooms.rooms().filter((r) => r.unreadCount > 0 && notifications.badgeOf(r).kind !== "quiet");
   return (
     <div class="home">
       <button type="button" class="icon-button only-narrow home-menu" aria-label="Open rooms" onClick={() => layout.openSidebar()}>
