@@ -27,6 +27,20 @@ export const REASON_NAMES = {
   [REASON.ROOM_MESSAGE]: "room_message",
 } as const;
 
+/** The email delay's bounds in seconds (Preferences.email_delay_seconds): the service and the edge check them. */
+export const EMAIL_DELAY_SECONDS = { min: 60, max: 86_400 } as const;
+
+/** What a person who never changed a setting has (no stored row): the service and the web app start from it. */
+export const DEFAULTS = {
+  defaultLevel: LEVEL.MENTIONS,
+  desktop: true,
+  push: true,
+  email: true,
+  emailDelaySeconds: 900,
+  hidePreviews: false,
+  sound: true,
+} as const;
+
 /** The reasons an email is sent for (missed direct messages and mentions of the person). */
 export const EMAIL_REASONS: readonly ReasonValue[] = [REASON.DIRECT, REASON.MENTION];
 

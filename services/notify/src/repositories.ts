@@ -1,6 +1,7 @@
 // The notify service's repositories; built over one fork by initORM's data access (see
 // services/kit/src/db.ts). Raw SQL goes through em.execute, which joins the fork's transaction.
 import { EntityRepository } from "@parley/kit";
+import { DEFAULTS } from "@parley/proto/rules/notify";
 import { uuidv7 } from "uuidv7";
 import {
   Delivery,
@@ -17,13 +18,7 @@ import {
 export type StoredPreferences = Omit<PreferenceRow, "userId" | "updatedAt">;
 
 export const DEFAULT_PREFERENCES: StoredPreferences = {
-  defaultLevel: 2,
-  desktop: true,
-  push: true,
-  email: true,
-  emailDelaySeconds: 900,
-  hidePreviews: false,
-  sound: true,
+  ...DEFAULTS,
   dndEnabled: false,
   dndStartMinute: 0,
   dndEndMinute: 0,

@@ -46,7 +46,7 @@ export interface NotifyApiDeps {
 
 /** The latest time a mute may run to: 9999-12-31T23:59:59Z ("until unmuted"). */
 const MAX_TIME_SECONDS = 253_402_300_799n;
-export const EMAIL_DELAY = { min: 60, max: 86_400 };
+import { EMAIL_DELAY_SECONDS as EMAIL_DELAY } from "@parley/proto/rules/notify";
 const DEVICE_LABEL_MAX = 100;
 
 /** The update_mask paths UpdatePreferences takes. */

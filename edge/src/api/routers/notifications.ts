@@ -5,6 +5,7 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { EMAIL_DELAY_SECONDS } from "@parley/proto/rules/notify";
 import { TIME_ZONE_REFUSAL, isTimeZone } from "@parley/proto/rules/search";
 import { fields, textSchema } from "@parley/proto/rules/zod";
 import { call } from "../call.js";
@@ -27,7 +28,6 @@ import {
 import { authedProcedure, router } from "../trpc.js";
 
 // --- the rules of the inputs (as notify.proto states them; the service checks the same) ---
-const EMAIL_DELAY_SECONDS = { min: 60, max: 86_400 } as const;
 const MINUTES_IN_A_DAY = 1440;
 const PUSH_ENDPOINT_MAX = 2048;
 const DEVICE_LABEL_MAX = 100;

@@ -6,6 +6,7 @@
 // person wants one. Several tabs of the app show it once: they claim each id in a shared record.
 import { createSignal, onCleanup, type Accessor } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
+import { DEFAULTS, LEVEL_NAMES } from "@parley/proto/rules/notify";
 import { roomBadge, type Badge, type LevelName } from "../badges";
 import { appPath, presentNotification, shouldShowDesktop, type ShownNotification } from "../notification-view";
 import { activeUntil } from "../notify-time";
@@ -19,13 +20,8 @@ export type { Preferences, RoomPreference, ThreadPreference };
 
 /** Until the server answers: the contract's defaults. */
 export const DEFAULT_PREFERENCES: Preferences = {
-  defaultLevel: "mentions",
-  desktop: true,
-  push: true,
-  email: true,
-  emailDelaySeconds: 900,
-  hidePreviews: false,
-  sound: true,
+  ...DEFAULTS,
+  defaultLevel: LEVEL_NAMES[DEFAULTS.defaultLevel],
   dnd: { enabled: false, startMinute: 22 * 60, endMinute: 8 * 60, timeZone: "UTC" },
   pausedUntil: null,
 };
