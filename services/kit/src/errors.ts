@@ -10,6 +10,9 @@ export { Code, ConnectError };
 export const FIELD_TRAILER = "parley-field";
 /** Trailer telling a rate-limited caller when to try again. */
 export const RETRY_AFTER_TRAILER = "retry-after-seconds";
+/** Trailer of a RESOURCE_EXHAUSTED that is a size limit, not a rate ("file-size", "quota"): the edge answers 413. */
+export const LIMIT_TRAILER = "x-parley-limit";
+export type SizeLimit = "file-size" | "quota";
 
 function withTrailers(message: string, code: Code, trailers: Record<string, string>): ConnectError {
   return new ConnectError(message, code, new Headers(trailers));
@@ -28,6 +31,7 @@ export const fail = {
   resourceExhausted: (message: string, retryAfterSeconds: number) =>
     withTrailers(message, Code.ResourceExhausted, { [RETRY_AFTER_TRAILER]: String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
   unavailable: (message: string) => new ConnectError(message, Code.Unavailable),
+  tooLarge: (message: string, limit: SizeLimit) => withTrailers(message, Code.ResourceExhausted, { [LIMIT_TRAILER]: limit }),
 };
 
 export interface PublicError {
@@ -56,7 +60,7 @@ export function toPublicError(error: unknown): PublicError {
   if (error instanceof ConnectError) {
     // Only our own trailers travel on: an error from a downstream call also carries its transport headers.
     const trailers: Record<string, string> = {};
-    for (const key of [FIELD_TRAILER, RETRY_AFTER_TRAILER]) {
+    for (const key of [FIELD_TRAILER, RETRY_AFTER_TRAILER, LIMIT_TRAILER]) {
       const value = error.metadata.get(key);
       if (value !== null) trailers[key] = value;
     }

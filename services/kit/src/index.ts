@@ -1,6 +1,6 @@
 export { createLogger, type Logger } from "./logger.js";
 export { ConfigError, env, parseEnv, serviceEnvShape } from "./config.js";
-export { Code, ConnectError, FIELD_TRAILER, RETRY_AFTER_TRAILER, fail, toPublicError, type PublicError } from "./errors.js";
+export { Code, ConnectError, FIELD_TRAILER, LIMIT_TRAILER, RETRY_AFTER_TRAILER, fail, type SizeLimit, toPublicError, type PublicError } from "./errors.js";
 export { META, currentContext, requireUserId, runInContext, type CallContext } from "./context.js";
 export { createGrpcServer, implement, type GrpcServer, type ServiceHandlers, type ServiceRegistration } from "./grpc-server.js";
 export { DEFAULT_TIMEOUT_MS, asUser, createServiceClient, type ClientOptions } from "./grpc-client.js";

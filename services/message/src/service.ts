@@ -1,6 +1,7 @@
 // MessageService: sends with per-room gapless seq and idempotent retries,
 // history pages by seq, edits with kept versions, tombstones, unread counts.
 import { randomUUID } from "node:crypto";
+import { Code, ConnectError } from "@parley/kit";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   asUser,
@@ -495,6 +496,11 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
         replaceTime: toTimestamp(i === 0 ? (message.editedAt ?? v.createdAt) : rows[i - 1]!.createdAt),
       })),
     };
+  }
+
+  // Issue 19 contract placeholder, replaced by the link-preview work before it lands.
+  async removeLinkPreview(): Promise<never> {
+    throw new ConnectError("link previews are not built yet", Code.Unimplemented);
   }
 
   private async setPin(messageId: string, pin: boolean, ctx: CallContext) {

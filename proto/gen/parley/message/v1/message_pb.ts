@@ -6,13 +6,15 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { File } from "../../file/v1/file_pb.js";
+import { file_parley_file_v1_file } from "../../file/v1/file_pb.js";
 import type { Message as Message$1 } from "@bufbuild/protobuf";
 
 /**
  * Describes the file parley/message/v1/message.proto.
  */
 export const file_parley_message_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKdAQoVU2VhcmNoTWVzc2FnZXNSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEg0KBWxpbWl0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSLQoFb3JkZXIYBCABKA4yHi5wYXJsZXkubWVzc2FnZS52MS5TZWFyY2hPcmRlchIRCgl0aW1lX3pvbmUYBSABKAkSEAoIcm9vbV9pZHMYBiADKAkiMAoLU25pcHBldFBhcnQSDAoEdGV4dBgBIAEoCRITCgtoaWdobGlnaHRlZBgCIAEoCCKlAQoJU2VhcmNoSGl0EisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEi8KB3NuaXBwZXQYAiADKAsyHi5wYXJsZXkubWVzc2FnZS52MS5TbmlwcGV0UGFydBIdChVzbmlwcGV0X3N0YXJ0c19pbnNpZGUYAyABKAgSGwoTc25pcHBldF9lbmRzX2luc2lkZRgEIAEoCCIxCg9TZWFyY2hSb29tQ291bnQSDwoHcm9vbV9pZBgBIAEoCRINCgVjb3VudBgCIAEoBSKtAQoWU2VhcmNoTWVzc2FnZXNSZXNwb25zZRIqCgRoaXRzGAEgAygLMhwucGFybGV5Lm1lc3NhZ2UudjEuU2VhcmNoSGl0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRI3Cgtyb29tX2NvdW50cxgDIAMoCzIiLnBhcmxleS5tZXNzYWdlLnYxLlNlYXJjaFJvb21Db3VudBIVCg1jb3VudHNfY2FwcGVkGAQgASgIIuUECgdNZXNzYWdlEgoKAmlkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSCwoDc2VxGAMgASgDEhEKCXNlbmRlcl9pZBgEIAEoCRIMCgRib2R5GAUgASgJEhUKDWNsaWVudF9tc2dfaWQYBiABKAkSEwoLcmVwbHlfdG9faWQYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWVkaXRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHZGVsZXRlZBgKIAEoCBIvCgtkZWxldGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGY2hhbmdlGAwgASgDEi4KCXJlYWN0aW9ucxgNIAMoCzIbLnBhcmxleS5tZXNzYWdlLnYxLlJlYWN0aW9uEiwKCHBpbl90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxwaW5uZWRfYnlfaWQYDyABKAkSGAoQbWVudGlvbl91c2VyX2lkcxgQIAMoCRI+ChFtZW50aW9uX2Jyb2FkY2FzdBgRIAEoDjIjLnBhcmxleS5tZXNzYWdlLnYxLk1lbnRpb25Ccm9hZGNhc3QSFgoOdGhyZWFkX3Jvb3RfaWQYEiABKAkSMAoGdGhyZWFkGBMgASgLMiAucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkU3VtbWFyeRIZChFhbHNvX3NlbnRfdG9fcm9vbRgUIAEoCCKKAQoNVGhyZWFkU3VtbWFyeRITCgtyZXBseV9jb3VudBgBIAEoBRIzCg9sYXN0X3JlcGx5X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3BhcnRpY2lwYW50X2lkcxgDIAMoCRIWCg5sYXN0X3JlcGx5X3NlcRgEIAEoAyJyCgZUaHJlYWQSKAoEcm9vdBgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEQoJZm9sbG93aW5nGAIgASgIEhUKDWxhc3RfcmVhZF9zZXEYAyABKAMSFAoMdW5yZWFkX2NvdW50GAQgASgDIjoKCFJlYWN0aW9uEg0KBWVtb2ppGAEgASgJEg0KBWNvdW50GAIgASgFEhAKCHVzZXJfaWRzGAMgAygJIpIBChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkSFgoOdGhyZWFkX3Jvb3RfaWQYBSABKAkSGQoRYWxzb19zZW5kX3RvX3Jvb20YBiABKAgiVQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCglkdXBsaWNhdGUYAiABKAgimAEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIUCgpiZWZvcmVfc2VxGAIgASgDSAASEwoJYWZ0ZXJfc2VxGAMgASgDSAASFAoKYXJvdW5kX3NlcRgEIAEoA0gAEg0KBWxpbWl0GAUgASgFEhYKDnRocmVhZF9yb290X2lkGAYgASgJQggKBmN1cnNvciKRAQoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWhhc19vbGRlchgCIAEoCBIRCgloYXNfbmV3ZXIYAyABKAgSEAoIbGFzdF9zZXEYBCABKAMSEwoLbGFzdF9jaGFuZ2UYBSABKAMiaQoSTGlzdENoYW5nZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFYWZ0ZXIYAiABKAMSDQoFbGltaXQYAyABKAUSFgoJYWZ0ZXJfc2VxGAQgASgDSACIAQFCDAoKX2FmdGVyX3NlcSJ8ChNMaXN0Q2hhbmdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgCIAEoCBITCgtsYXN0X2NoYW5nZRgDIAEoAxIQCghsYXN0X3NlcRgEIAEoAyI2ChJFZGl0TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRIMCgRib2R5GAIgASgJIkIKE0VkaXRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKgoURGVsZXRlTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJEChVEZWxldGVNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiOgoQUm9vbVJlYWRQb3NpdGlvbhIPCgdyb29tX2lkGAEgASgJEhUKDWxhc3RfcmVhZF9zZXEYAiABKAMiSQoTR2V0Um9vbVN0YXRzUmVxdWVzdBIyCgVyb29tcxgBIAMoCzIjLnBhcmxleS5tZXNzYWdlLnYxLlJvb21SZWFkUG9zaXRpb24ixQEKCVJvb21TdGF0cxIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDEhQKDHVucmVhZF9jb3VudBgDIAEoAxI2ChJsYXN0X2FjdGl2aXR5X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xhc3RfY2hhbmdlGAUgASgDEhUKDW1lbnRpb25fY291bnQYBiABKAMSGwoTdW5yZWFkX3RocmVhZF9jb3VudBgHIAEoAyJDChRHZXRSb29tU3RhdHNSZXNwb25zZRIrCgVzdGF0cxgBIAMoCzIcLnBhcmxleS5tZXNzYWdlLnYxLlJvb21TdGF0cyIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiKQoQTWFya1JlYWRSZXNwb25zZRIVCg1sYXN0X3JlYWRfc2VxGAEgASgDIjcKEkFkZFJlYWN0aW9uUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEg0KBWVtb2ppGAIgASgJIkIKE0FkZFJlYWN0aW9uUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiOgoVUmVtb3ZlUmVhY3Rpb25SZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSDQoFZW1vamkYAiABKAkiRQoWUmVtb3ZlUmVhY3Rpb25SZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSInChFQaW5NZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkEKElBpbk1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIpChNVbnBpbk1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkiQwoUVW5waW5NZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiRQoPTGlzdFBpbnNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJZChBMaXN0UGluc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoQR2V0VGhyZWFkUmVxdWVzdBIPCgdyb290X2lkGAEgASgJIj4KEUdldFRocmVhZFJlc3BvbnNlEikKBnRocmVhZBgBIAEoCzIZLnBhcmxleS5tZXNzYWdlLnYxLlRocmVhZCImChNGb2xsb3dUaHJlYWRSZXF1ZXN0Eg8KB3Jvb3RfaWQYASABKAkiQQoURm9sbG93VGhyZWFkUmVzcG9uc2USKQoGdGhyZWFkGAEgASgLMhkucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkIigKFVVuZm9sbG93VGhyZWFkUmVxdWVzdBIPCgdyb290X2lkGAEgASgJIkMKFlVuZm9sbG93VGhyZWFkUmVzcG9uc2USKQoGdGhyZWFkGAEgASgLMhkucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkIl4KEkxpc3RUaHJlYWRzUmVxdWVzdBIQCghyb29tX2lkcxgBIAMoCRINCgVsaW1pdBgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhMKC3VucmVhZF9vbmx5GAQgASgIIloKE0xpc3RUaHJlYWRzUmVzcG9uc2USKgoHdGhyZWFkcxgBIAMoCzIZLnBhcmxleS5tZXNzYWdlLnYxLlRocmVhZBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNQoVTWFya1RocmVhZFJlYWRSZXF1ZXN0Eg8KB3Jvb3RfaWQYASABKAkSCwoDc2VxGAIgASgDIkMKFk1hcmtUaHJlYWRSZWFkUmVzcG9uc2USKQoGdGhyZWFkGAEgASgLMhkucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkIkoKE0xpc3RNZW50aW9uc1JlcXVlc3QSEAoIcm9vbV9pZHMYASADKAkSDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJdChRMaXN0TWVudGlvbnNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKGkxpc3RNZXNzYWdlVmVyc2lvbnNSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkikgEKDk1lc3NhZ2VWZXJzaW9uEg8KB3ZlcnNpb24YASABKAUSDAoEYm9keRgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMcmVwbGFjZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChtMaXN0TWVzc2FnZVZlcnNpb25zUmVzcG9uc2USMwoIdmVyc2lvbnMYASADKAsyIS5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlVmVyc2lvbiJkChRMaXN0Um9vbUhlYWRzUmVxdWVzdBIpCgVzaW5jZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJlCghSb29tSGVhZBIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDEjYKEmxhc3RfYWN0aXZpdHlfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXAoVTGlzdFJvb21IZWFkc1Jlc3BvbnNlEioKBWhlYWRzGAEgAygLMhsucGFybGV5Lm1lc3NhZ2UudjEuUm9vbUhlYWQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIksKFkxpc3ROZXdNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAMSDQoFbGltaXQYAyABKAUiWQoXTGlzdE5ld01lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIIjQKGkxpc3RUaHJlYWRGb2xsb3dlcnNSZXF1ZXN0EhYKDnRocmVhZF9yb290X2lkGAEgASgJIjgKDlRocmVhZEZvbGxvd2VyEg8KB3VzZXJfaWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJTChtMaXN0VGhyZWFkRm9sbG93ZXJzUmVzcG9uc2USNAoJZm9sbG93ZXJzGAEgAygLMiEucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkRm9sbG93ZXIqYAoLU2VhcmNoT3JkZXISHAoYU0VBUkNIX09SREVSX1VOU1BFQ0lGSUVEEAASGgoWU0VBUkNIX09SREVSX1JFTEVWQU5DRRABEhcKE1NFQVJDSF9PUkRFUl9ORVdFU1QQAiptChBNZW50aW9uQnJvYWRjYXN0EiEKHU1FTlRJT05fQlJPQURDQVNUX1VOU1BFQ0lGSUVEEAASGgoWTUVOVElPTl9CUk9BRENBU1RfUk9PTRABEhoKFk1FTlRJT05fQlJPQURDQVNUX0hFUkUQAjLiEQoOTWVzc2FnZVNlcnZpY2USXAoLU2VuZE1lc3NhZ2USJS5wYXJsZXkubWVzc2FnZS52MS5TZW5kTWVzc2FnZVJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEl8KDExpc3RNZXNzYWdlcxImLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVzc2FnZXNSZXNwb25zZRJcCgtFZGl0TWVzc2FnZRIlLnBhcmxleS5tZXNzYWdlLnYxLkVkaXRNZXNzYWdlUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLkVkaXRNZXNzYWdlUmVzcG9uc2USYgoNRGVsZXRlTWVzc2FnZRInLnBhcmxleS5tZXNzYWdlLnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GigucGFybGV5Lm1lc3NhZ2UudjEuRGVsZXRlTWVzc2FnZVJlc3BvbnNlEl8KDEdldFJvb21TdGF0cxImLnBhcmxleS5tZXNzYWdlLnYxLkdldFJvb21TdGF0c1JlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5HZXRSb29tU3RhdHNSZXNwb25zZRJcCgtMaXN0Q2hhbmdlcxIlLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RDaGFuZ2VzUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RDaGFuZ2VzUmVzcG9uc2USUwoITWFya1JlYWQSIi5wYXJsZXkubWVzc2FnZS52MS5NYXJrUmVhZFJlcXVlc3QaIy5wYXJsZXkubWVzc2FnZS52MS5NYXJrUmVhZFJlc3BvbnNlElwKC0FkZFJlYWN0aW9uEiUucGFybGV5Lm1lc3NhZ2UudjEuQWRkUmVhY3Rpb25SZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuQWRkUmVhY3Rpb25SZXNwb25zZRJlCg5SZW1vdmVSZWFjdGlvbhIoLnBhcmxleS5tZXNzYWdlLnYxLlJlbW92ZVJlYWN0aW9uUmVxdWVzdBopLnBhcmxleS5tZXNzYWdlLnYxLlJlbW92ZVJlYWN0aW9uUmVzcG9uc2USWQoKUGluTWVzc2FnZRIkLnBhcmxleS5tZXNzYWdlLnYxLlBpbk1lc3NhZ2VSZXF1ZXN0GiUucGFybGV5Lm1lc3NhZ2UudjEuUGluTWVzc2FnZVJlc3BvbnNlEl8KDFVucGluTWVzc2FnZRImLnBhcmxleS5tZXNzYWdlLnYxLlVucGluTWVzc2FnZVJlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5VbnBpbk1lc3NhZ2VSZXNwb25zZRJTCghMaXN0UGlucxIiLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RQaW5zUmVxdWVzdBojLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RQaW5zUmVzcG9uc2USVgoJR2V0VGhyZWFkEiMucGFybGV5Lm1lc3NhZ2UudjEuR2V0VGhyZWFkUmVxdWVzdBokLnBhcmxleS5tZXNzYWdlLnYxLkdldFRocmVhZFJlc3BvbnNlEl8KDEZvbGxvd1RocmVhZBImLnBhcmxleS5tZXNzYWdlLnYxLkZvbGxvd1RocmVhZFJlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5Gb2xsb3dUaHJlYWRSZXNwb25zZRJlCg5VbmZvbGxvd1RocmVhZBIoLnBhcmxleS5tZXNzYWdlLnYxLlVuZm9sbG93VGhyZWFkUmVxdWVzdBopLnBhcmxleS5tZXNzYWdlLnYxLlVuZm9sbG93VGhyZWFkUmVzcG9uc2USXAoLTGlzdFRocmVhZHMSJS5wYXJsZXkubWVzc2FnZS52MS5MaXN0VGhyZWFkc1JlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0VGhyZWFkc1Jlc3BvbnNlEmUKDk1hcmtUaHJlYWRSZWFkEigucGFybGV5Lm1lc3NhZ2UudjEuTWFya1RocmVhZFJlYWRSZXF1ZXN0GikucGFybGV5Lm1lc3NhZ2UudjEuTWFya1RocmVhZFJlYWRSZXNwb25zZRJfCgxMaXN0TWVudGlvbnMSJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVudGlvbnNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lbnRpb25zUmVzcG9uc2USdAoTTGlzdE1lc3NhZ2VWZXJzaW9ucxItLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlVmVyc2lvbnNSZXF1ZXN0Gi4ucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VWZXJzaW9uc1Jlc3BvbnNlEmUKDlNlYXJjaE1lc3NhZ2VzEigucGFybGV5Lm1lc3NhZ2UudjEuU2VhcmNoTWVzc2FnZXNSZXF1ZXN0GikucGFybGV5Lm1lc3NhZ2UudjEuU2VhcmNoTWVzc2FnZXNSZXNwb25zZRJiCg1MaXN0Um9vbUhlYWRzEicucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFJvb21IZWFkc1JlcXVlc3QaKC5wYXJsZXkubWVzc2FnZS52MS5MaXN0Um9vbUhlYWRzUmVzcG9uc2USaAoPTGlzdE5ld01lc3NhZ2VzEikucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE5ld01lc3NhZ2VzUmVxdWVzdBoqLnBhcmxleS5tZXNzYWdlLnYxLkxpc3ROZXdNZXNzYWdlc1Jlc3BvbnNlEnQKE0xpc3RUaHJlYWRGb2xsb3dlcnMSLS5wYXJsZXkubWVzc2FnZS52MS5MaXN0VGhyZWFkRm9sbG93ZXJzUmVxdWVzdBouLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RUaHJlYWRGb2xsb3dlcnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9wYXJsZXkvbWVzc2FnZS92MS9tZXNzYWdlLnByb3RvEhFwYXJsZXkubWVzc2FnZS52MSKdAQoVU2VhcmNoTWVzc2FnZXNSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEg0KBWxpbWl0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSLQoFb3JkZXIYBCABKA4yHi5wYXJsZXkubWVzc2FnZS52MS5TZWFyY2hPcmRlchIRCgl0aW1lX3pvbmUYBSABKAkSEAoIcm9vbV9pZHMYBiADKAkiMAoLU25pcHBldFBhcnQSDAoEdGV4dBgBIAEoCRITCgtoaWdobGlnaHRlZBgCIAEoCCKlAQoJU2VhcmNoSGl0EisKB21lc3NhZ2UYASABKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEi8KB3NuaXBwZXQYAiADKAsyHi5wYXJsZXkubWVzc2FnZS52MS5TbmlwcGV0UGFydBIdChVzbmlwcGV0X3N0YXJ0c19pbnNpZGUYAyABKAgSGwoTc25pcHBldF9lbmRzX2luc2lkZRgEIAEoCCIxCg9TZWFyY2hSb29tQ291bnQSDwoHcm9vbV9pZBgBIAEoCRINCgVjb3VudBgCIAEoBSKtAQoWU2VhcmNoTWVzc2FnZXNSZXNwb25zZRIqCgRoaXRzGAEgAygLMhwucGFybGV5Lm1lc3NhZ2UudjEuU2VhcmNoSGl0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRI3Cgtyb29tX2NvdW50cxgDIAMoCzIiLnBhcmxleS5tZXNzYWdlLnYxLlNlYXJjaFJvb21Db3VudBIVCg1jb3VudHNfY2FwcGVkGAQgASgIIscFCgdNZXNzYWdlEgoKAmlkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSCwoDc2VxGAMgASgDEhEKCXNlbmRlcl9pZBgEIAEoCRIMCgRib2R5GAUgASgJEhUKDWNsaWVudF9tc2dfaWQYBiABKAkSEwoLcmVwbHlfdG9faWQYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWVkaXRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHZGVsZXRlZBgKIAEoCBIvCgtkZWxldGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGY2hhbmdlGAwgASgDEi4KCXJlYWN0aW9ucxgNIAMoCzIbLnBhcmxleS5tZXNzYWdlLnYxLlJlYWN0aW9uEiwKCHBpbl90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxwaW5uZWRfYnlfaWQYDyABKAkSGAoQbWVudGlvbl91c2VyX2lkcxgQIAMoCRI+ChFtZW50aW9uX2Jyb2FkY2FzdBgRIAEoDjIjLnBhcmxleS5tZXNzYWdlLnYxLk1lbnRpb25Ccm9hZGNhc3QSFgoOdGhyZWFkX3Jvb3RfaWQYEiABKAkSMAoGdGhyZWFkGBMgASgLMiAucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkU3VtbWFyeRIZChFhbHNvX3NlbnRfdG9fcm9vbRgUIAEoCBIpCgthdHRhY2htZW50cxgVIAMoCzIULnBhcmxleS5maWxlLnYxLkZpbGUSNQoNbGlua19wcmV2aWV3cxgWIAMoCzIeLnBhcmxleS5tZXNzYWdlLnYxLkxpbmtQcmV2aWV3Io4BCgtMaW5rUHJldmlldxILCgN1cmwYASABKAkSDQoFdGl0bGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSEQoJc2l0ZV9uYW1lGAQgASgJEhAKCGltYWdlX2lkGAUgASgJEhMKC2ltYWdlX3dpZHRoGAYgASgFEhQKDGltYWdlX2hlaWdodBgHIAEoBSKKAQoNVGhyZWFkU3VtbWFyeRITCgtyZXBseV9jb3VudBgBIAEoBRIzCg9sYXN0X3JlcGx5X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3BhcnRpY2lwYW50X2lkcxgDIAMoCRIWCg5sYXN0X3JlcGx5X3NlcRgEIAEoAyJyCgZUaHJlYWQSKAoEcm9vdBgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USEQoJZm9sbG93aW5nGAIgASgIEhUKDWxhc3RfcmVhZF9zZXEYAyABKAMSFAoMdW5yZWFkX2NvdW50GAQgASgDIjoKCFJlYWN0aW9uEg0KBWVtb2ppGAEgASgJEg0KBWNvdW50GAIgASgFEhAKCHVzZXJfaWRzGAMgAygJIqQBChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkSFgoOdGhyZWFkX3Jvb3RfaWQYBSABKAkSGQoRYWxzb19zZW5kX3RvX3Jvb20YBiABKAgSEAoIZmlsZV9pZHMYByADKAkiVQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIRCglkdXBsaWNhdGUYAiABKAgimAEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIUCgpiZWZvcmVfc2VxGAIgASgDSAASEwoJYWZ0ZXJfc2VxGAMgASgDSAASFAoKYXJvdW5kX3NlcRgEIAEoA0gAEg0KBWxpbWl0GAUgASgFEhYKDnRocmVhZF9yb290X2lkGAYgASgJQggKBmN1cnNvciKRAQoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhEKCWhhc19vbGRlchgCIAEoCBIRCgloYXNfbmV3ZXIYAyABKAgSEAoIbGFzdF9zZXEYBCABKAMSEwoLbGFzdF9jaGFuZ2UYBSABKAMiaQoSTGlzdENoYW5nZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFYWZ0ZXIYAiABKAMSDQoFbGltaXQYAyABKAUSFgoJYWZ0ZXJfc2VxGAQgASgDSACIAQFCDAoKX2FmdGVyX3NlcSJ8ChNMaXN0Q2hhbmdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgCIAEoCBITCgtsYXN0X2NoYW5nZRgDIAEoAxIQCghsYXN0X3NlcRgEIAEoAyI2ChJFZGl0TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCRIMCgRib2R5GAIgASgJIkIKE0VkaXRNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiKgoURGVsZXRlTWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJEChVEZWxldGVNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiOgoQUm9vbVJlYWRQb3NpdGlvbhIPCgdyb29tX2lkGAEgASgJEhUKDWxhc3RfcmVhZF9zZXEYAiABKAMiSQoTR2V0Um9vbVN0YXRzUmVxdWVzdBIyCgVyb29tcxgBIAMoCzIjLnBhcmxleS5tZXNzYWdlLnYxLlJvb21SZWFkUG9zaXRpb24ixQEKCVJvb21TdGF0cxIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDEhQKDHVucmVhZF9jb3VudBgDIAEoAxI2ChJsYXN0X2FjdGl2aXR5X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xhc3RfY2hhbmdlGAUgASgDEhUKDW1lbnRpb25fY291bnQYBiABKAMSGwoTdW5yZWFkX3RocmVhZF9jb3VudBgHIAEoAyJDChRHZXRSb29tU3RhdHNSZXNwb25zZRIrCgVzdGF0cxgBIAMoCzIcLnBhcmxleS5tZXNzYWdlLnYxLlJvb21TdGF0cyIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiKQoQTWFya1JlYWRSZXNwb25zZRIVCg1sYXN0X3JlYWRfc2VxGAEgASgDIjcKEkFkZFJlYWN0aW9uUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEg0KBWVtb2ppGAIgASgJIkIKE0FkZFJlYWN0aW9uUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiOgoVUmVtb3ZlUmVhY3Rpb25SZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSDQoFZW1vamkYAiABKAkiRQoWUmVtb3ZlUmVhY3Rpb25SZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSInChFQaW5NZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkEKElBpbk1lc3NhZ2VSZXNwb25zZRIrCgdtZXNzYWdlGAEgASgLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZSIpChNVbnBpbk1lc3NhZ2VSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkiQwoUVW5waW5NZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UiRQoPTGlzdFBpbnNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJZChBMaXN0UGluc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoucGFybGV5Lm1lc3NhZ2UudjEuTWVzc2FnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoQR2V0VGhyZWFkUmVxdWVzdBIPCgdyb290X2lkGAEgASgJIj4KEUdldFRocmVhZFJlc3BvbnNlEikKBnRocmVhZBgBIAEoCzIZLnBhcmxleS5tZXNzYWdlLnYxLlRocmVhZCImChNGb2xsb3dUaHJlYWRSZXF1ZXN0Eg8KB3Jvb3RfaWQYASABKAkiQQoURm9sbG93VGhyZWFkUmVzcG9uc2USKQoGdGhyZWFkGAEgASgLMhkucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkIigKFVVuZm9sbG93VGhyZWFkUmVxdWVzdBIPCgdyb290X2lkGAEgASgJIkMKFlVuZm9sbG93VGhyZWFkUmVzcG9uc2USKQoGdGhyZWFkGAEgASgLMhkucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkIl4KEkxpc3RUaHJlYWRzUmVxdWVzdBIQCghyb29tX2lkcxgBIAMoCRINCgVsaW1pdBgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhMKC3VucmVhZF9vbmx5GAQgASgIIloKE0xpc3RUaHJlYWRzUmVzcG9uc2USKgoHdGhyZWFkcxgBIAMoCzIZLnBhcmxleS5tZXNzYWdlLnYxLlRocmVhZBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNQoVTWFya1RocmVhZFJlYWRSZXF1ZXN0Eg8KB3Jvb3RfaWQYASABKAkSCwoDc2VxGAIgASgDIkMKFk1hcmtUaHJlYWRSZWFkUmVzcG9uc2USKQoGdGhyZWFkGAEgASgLMhkucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkIkoKE0xpc3RNZW50aW9uc1JlcXVlc3QSEAoIcm9vbV9pZHMYASADKAkSDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJdChRMaXN0TWVudGlvbnNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKGkxpc3RNZXNzYWdlVmVyc2lvbnNSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkikgEKDk1lc3NhZ2VWZXJzaW9uEg8KB3ZlcnNpb24YASABKAUSDAoEYm9keRgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMcmVwbGFjZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChtMaXN0TWVzc2FnZVZlcnNpb25zUmVzcG9uc2USMwoIdmVyc2lvbnMYASADKAsyIS5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlVmVyc2lvbiJkChRMaXN0Um9vbUhlYWRzUmVxdWVzdBIpCgVzaW5jZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFbGltaXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJlCghSb29tSGVhZBIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDEjYKEmxhc3RfYWN0aXZpdHlfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXAoVTGlzdFJvb21IZWFkc1Jlc3BvbnNlEioKBWhlYWRzGAEgAygLMhsucGFybGV5Lm1lc3NhZ2UudjEuUm9vbUhlYWQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIksKFkxpc3ROZXdNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAMSDQoFbGltaXQYAyABKAUiWQoXTGlzdE5ld01lc3NhZ2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5wYXJsZXkubWVzc2FnZS52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIIjQKGkxpc3RUaHJlYWRGb2xsb3dlcnNSZXF1ZXN0EhYKDnRocmVhZF9yb290X2lkGAEgASgJIjgKDlRocmVhZEZvbGxvd2VyEg8KB3VzZXJfaWQYASABKAkSFQoNbGFzdF9yZWFkX3NlcRgCIAEoAyJTChtMaXN0VGhyZWFkRm9sbG93ZXJzUmVzcG9uc2USNAoJZm9sbG93ZXJzGAEgAygLMiEucGFybGV5Lm1lc3NhZ2UudjEuVGhyZWFkRm9sbG93ZXIiOwoYUmVtb3ZlTGlua1ByZXZpZXdSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSCwoDdXJsGAIgASgJIkgKGVJlbW92ZUxpbmtQcmV2aWV3UmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLnBhcmxleS5tZXNzYWdlLnYxLk1lc3NhZ2UqYAoLU2VhcmNoT3JkZXISHAoYU0VBUkNIX09SREVSX1VOU1BFQ0lGSUVEEAASGgoWU0VBUkNIX09SREVSX1JFTEVWQU5DRRABEhcKE1NFQVJDSF9PUkRFUl9ORVdFU1QQAiptChBNZW50aW9uQnJvYWRjYXN0EiEKHU1FTlRJT05fQlJPQURDQVNUX1VOU1BFQ0lGSUVEEAASGgoWTUVOVElPTl9CUk9BRENBU1RfUk9PTRABEhoKFk1FTlRJT05fQlJPQURDQVNUX0hFUkUQAjLSEgoOTWVzc2FnZVNlcnZpY2USXAoLU2VuZE1lc3NhZ2USJS5wYXJsZXkubWVzc2FnZS52MS5TZW5kTWVzc2FnZVJlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEl8KDExpc3RNZXNzYWdlcxImLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVzc2FnZXNSZXNwb25zZRJcCgtFZGl0TWVzc2FnZRIlLnBhcmxleS5tZXNzYWdlLnYxLkVkaXRNZXNzYWdlUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLkVkaXRNZXNzYWdlUmVzcG9uc2USYgoNRGVsZXRlTWVzc2FnZRInLnBhcmxleS5tZXNzYWdlLnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GigucGFybGV5Lm1lc3NhZ2UudjEuRGVsZXRlTWVzc2FnZVJlc3BvbnNlEl8KDEdldFJvb21TdGF0cxImLnBhcmxleS5tZXNzYWdlLnYxLkdldFJvb21TdGF0c1JlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5HZXRSb29tU3RhdHNSZXNwb25zZRJcCgtMaXN0Q2hhbmdlcxIlLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RDaGFuZ2VzUmVxdWVzdBomLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RDaGFuZ2VzUmVzcG9uc2USUwoITWFya1JlYWQSIi5wYXJsZXkubWVzc2FnZS52MS5NYXJrUmVhZFJlcXVlc3QaIy5wYXJsZXkubWVzc2FnZS52MS5NYXJrUmVhZFJlc3BvbnNlElwKC0FkZFJlYWN0aW9uEiUucGFybGV5Lm1lc3NhZ2UudjEuQWRkUmVhY3Rpb25SZXF1ZXN0GiYucGFybGV5Lm1lc3NhZ2UudjEuQWRkUmVhY3Rpb25SZXNwb25zZRJlCg5SZW1vdmVSZWFjdGlvbhIoLnBhcmxleS5tZXNzYWdlLnYxLlJlbW92ZVJlYWN0aW9uUmVxdWVzdBopLnBhcmxleS5tZXNzYWdlLnYxLlJlbW92ZVJlYWN0aW9uUmVzcG9uc2USWQoKUGluTWVzc2FnZRIkLnBhcmxleS5tZXNzYWdlLnYxLlBpbk1lc3NhZ2VSZXF1ZXN0GiUucGFybGV5Lm1lc3NhZ2UudjEuUGluTWVzc2FnZVJlc3BvbnNlEl8KDFVucGluTWVzc2FnZRImLnBhcmxleS5tZXNzYWdlLnYxLlVucGluTWVzc2FnZVJlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5VbnBpbk1lc3NhZ2VSZXNwb25zZRJTCghMaXN0UGlucxIiLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RQaW5zUmVxdWVzdBojLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RQaW5zUmVzcG9uc2USVgoJR2V0VGhyZWFkEiMucGFybGV5Lm1lc3NhZ2UudjEuR2V0VGhyZWFkUmVxdWVzdBokLnBhcmxleS5tZXNzYWdlLnYxLkdldFRocmVhZFJlc3BvbnNlEl8KDEZvbGxvd1RocmVhZBImLnBhcmxleS5tZXNzYWdlLnYxLkZvbGxvd1RocmVhZFJlcXVlc3QaJy5wYXJsZXkubWVzc2FnZS52MS5Gb2xsb3dUaHJlYWRSZXNwb25zZRJlCg5VbmZvbGxvd1RocmVhZBIoLnBhcmxleS5tZXNzYWdlLnYxLlVuZm9sbG93VGhyZWFkUmVxdWVzdBopLnBhcmxleS5tZXNzYWdlLnYxLlVuZm9sbG93VGhyZWFkUmVzcG9uc2USXAoLTGlzdFRocmVhZHMSJS5wYXJsZXkubWVzc2FnZS52MS5MaXN0VGhyZWFkc1JlcXVlc3QaJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0VGhyZWFkc1Jlc3BvbnNlEmUKDk1hcmtUaHJlYWRSZWFkEigucGFybGV5Lm1lc3NhZ2UudjEuTWFya1RocmVhZFJlYWRSZXF1ZXN0GikucGFybGV5Lm1lc3NhZ2UudjEuTWFya1RocmVhZFJlYWRSZXNwb25zZRJfCgxMaXN0TWVudGlvbnMSJi5wYXJsZXkubWVzc2FnZS52MS5MaXN0TWVudGlvbnNSZXF1ZXN0GicucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lbnRpb25zUmVzcG9uc2USdAoTTGlzdE1lc3NhZ2VWZXJzaW9ucxItLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RNZXNzYWdlVmVyc2lvbnNSZXF1ZXN0Gi4ucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE1lc3NhZ2VWZXJzaW9uc1Jlc3BvbnNlEmUKDlNlYXJjaE1lc3NhZ2VzEigucGFybGV5Lm1lc3NhZ2UudjEuU2VhcmNoTWVzc2FnZXNSZXF1ZXN0GikucGFybGV5Lm1lc3NhZ2UudjEuU2VhcmNoTWVzc2FnZXNSZXNwb25zZRJiCg1MaXN0Um9vbUhlYWRzEicucGFybGV5Lm1lc3NhZ2UudjEuTGlzdFJvb21IZWFkc1JlcXVlc3QaKC5wYXJsZXkubWVzc2FnZS52MS5MaXN0Um9vbUhlYWRzUmVzcG9uc2USaAoPTGlzdE5ld01lc3NhZ2VzEikucGFybGV5Lm1lc3NhZ2UudjEuTGlzdE5ld01lc3NhZ2VzUmVxdWVzdBoqLnBhcmxleS5tZXNzYWdlLnYxLkxpc3ROZXdNZXNzYWdlc1Jlc3BvbnNlEnQKE0xpc3RUaHJlYWRGb2xsb3dlcnMSLS5wYXJsZXkubWVzc2FnZS52MS5MaXN0VGhyZWFkRm9sbG93ZXJzUmVxdWVzdBouLnBhcmxleS5tZXNzYWdlLnYxLkxpc3RUaHJlYWRGb2xsb3dlcnNSZXNwb25zZRJuChFSZW1vdmVMaW5rUHJldmlldxIrLnBhcmxleS5tZXNzYWdlLnYxLlJlbW92ZUxpbmtQcmV2aWV3UmVxdWVzdBosLnBhcmxleS5tZXNzYWdlLnYxLlJlbW92ZUxpbmtQcmV2aWV3UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_parley_file_v1_file]);
 
 /**
  * @generated from message parley.message.v1.SearchMessagesRequest
@@ -321,6 +323,24 @@ export type Message = Message$1<"parley.message.v1.Message"> & {
    * @generated from field: bool also_sent_to_room = 20;
    */
   alsoSentToRoom: boolean;
+
+  /**
+   * --- files and link previews (issue 19) ---
+   * The files attached at send, in the order given (empty once deleted).
+   *
+   * @generated from field: repeated parley.file.v1.File attachments = 21;
+   */
+  attachments: File[];
+
+  /**
+   * Previews of the first links of the body (LINK_PREVIEW_MAX_PER_MESSAGE, default 3), in the
+   * order of the links. The server fetches them after the send (and after an edit that adds links),
+   * so they arrive as a later change of the message; links it could not or may not fetch get none.
+   * Empty once deleted.
+   *
+   * @generated from field: repeated parley.message.v1.LinkPreview link_previews = 22;
+   */
+  linkPreviews: LinkPreview[];
 };
 
 /**
@@ -329,6 +349,62 @@ export type Message = Message$1<"parley.message.v1.Message"> & {
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_parley_message_v1_message, 5);
+
+/**
+ * What a link's page says of itself (Open Graph, Twitter card, oEmbed, or the HTML title),
+ * fetched by the server with the SSRF rules of docs/files.md.
+ *
+ * @generated from message parley.message.v1.LinkPreview
+ */
+export type LinkPreview = Message$1<"parley.message.v1.LinkPreview"> & {
+  /**
+   * The link as written in the message (normalized: no fragment).
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * 1-300 / 0-1000 characters, plain text (never HTML).
+   *
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * @generated from field: string description = 3;
+   */
+  description: string;
+
+  /**
+   * @generated from field: string site_name = 4;
+   */
+  siteName: string;
+
+  /**
+   * The page's image, re-hosted (FileService.ReadLinkImage): empty when it has none.
+   *
+   * @generated from field: string image_id = 5;
+   */
+  imageId: string;
+
+  /**
+   * @generated from field: int32 image_width = 6;
+   */
+  imageWidth: number;
+
+  /**
+   * @generated from field: int32 image_height = 7;
+   */
+  imageHeight: number;
+};
+
+/**
+ * Describes the message parley.message.v1.LinkPreview.
+ * Use `create(LinkPreviewSchema)` to create a new message.
+ */
+export const LinkPreviewSchema: GenMessage<LinkPreview> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 6);
 
 /**
  * The replies of a thread, as its root shows them.
@@ -370,7 +446,7 @@ export type ThreadSummary = Message$1<"parley.message.v1.ThreadSummary"> & {
  * Use `create(ThreadSummarySchema)` to create a new message.
  */
 export const ThreadSummarySchema: GenMessage<ThreadSummary> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 6);
+  messageDesc(file_parley_message_v1_message, 7);
 
 /**
  * A thread as the caller sees it.
@@ -408,7 +484,7 @@ export type Thread = Message$1<"parley.message.v1.Thread"> & {
  * Use `create(ThreadSchema)` to create a new message.
  */
 export const ThreadSchema: GenMessage<Thread> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 7);
+  messageDesc(file_parley_message_v1_message, 8);
 
 /**
  * One emoji's reactions to a message.
@@ -443,7 +519,7 @@ export type Reaction = Message$1<"parley.message.v1.Reaction"> & {
  * Use `create(ReactionSchema)` to create a new message.
  */
 export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 8);
+  messageDesc(file_parley_message_v1_message, 9);
 
 /**
  * @generated from message parley.message.v1.SendMessageRequest
@@ -455,7 +531,7 @@ export type SendMessageRequest = Message$1<"parley.message.v1.SendMessageRequest
   roomId: string;
 
   /**
-   * 1-4000 characters after trimming.
+   * 1-4000 characters after trimming (0-4000 with file_ids).
    *
    * @generated from field: string body = 2;
    */
@@ -486,6 +562,16 @@ export type SendMessageRequest = Message$1<"parley.message.v1.SendMessageRequest
    * @generated from field: bool also_send_to_room = 6;
    */
   alsoSendToRoom: boolean;
+
+  /**
+   * Files the caller uploaded to this room (FileService.UploadFile) and no message has taken yet,
+   * at most 10: attached in the order given, in the transaction that stores the message. With
+   * files the body may be empty. A file of another user or room, or already attached, is
+   * INVALID_ARGUMENT naming it (a retry with the same client_msg_id returns the original message).
+   *
+   * @generated from field: repeated string file_ids = 7;
+   */
+  fileIds: string[];
 };
 
 /**
@@ -493,7 +579,7 @@ export type SendMessageRequest = Message$1<"parley.message.v1.SendMessageRequest
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 9);
+  messageDesc(file_parley_message_v1_message, 10);
 
 /**
  * @generated from message parley.message.v1.SendMessageResponse
@@ -517,7 +603,7 @@ export type SendMessageResponse = Message$1<"parley.message.v1.SendMessageRespon
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 10);
+  messageDesc(file_parley_message_v1_message, 11);
 
 /**
  * @generated from message parley.message.v1.ListMessagesRequest
@@ -580,7 +666,7 @@ export type ListMessagesRequest = Message$1<"parley.message.v1.ListMessagesReque
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 11);
+  messageDesc(file_parley_message_v1_message, 12);
 
 /**
  * @generated from message parley.message.v1.ListMessagesResponse
@@ -626,7 +712,7 @@ export type ListMessagesResponse = Message$1<"parley.message.v1.ListMessagesResp
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 12);
+  messageDesc(file_parley_message_v1_message, 13);
 
 /**
  * @generated from message parley.message.v1.ListChangesRequest
@@ -666,7 +752,7 @@ export type ListChangesRequest = Message$1<"parley.message.v1.ListChangesRequest
  * Use `create(ListChangesRequestSchema)` to create a new message.
  */
 export const ListChangesRequestSchema: GenMessage<ListChangesRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 13);
+  messageDesc(file_parley_message_v1_message, 14);
 
 /**
  * @generated from message parley.message.v1.ListChangesResponse
@@ -707,7 +793,7 @@ export type ListChangesResponse = Message$1<"parley.message.v1.ListChangesRespon
  * Use `create(ListChangesResponseSchema)` to create a new message.
  */
 export const ListChangesResponseSchema: GenMessage<ListChangesResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 14);
+  messageDesc(file_parley_message_v1_message, 15);
 
 /**
  * @generated from message parley.message.v1.EditMessageRequest
@@ -729,7 +815,7 @@ export type EditMessageRequest = Message$1<"parley.message.v1.EditMessageRequest
  * Use `create(EditMessageRequestSchema)` to create a new message.
  */
 export const EditMessageRequestSchema: GenMessage<EditMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 15);
+  messageDesc(file_parley_message_v1_message, 16);
 
 /**
  * @generated from message parley.message.v1.EditMessageResponse
@@ -746,7 +832,7 @@ export type EditMessageResponse = Message$1<"parley.message.v1.EditMessageRespon
  * Use `create(EditMessageResponseSchema)` to create a new message.
  */
 export const EditMessageResponseSchema: GenMessage<EditMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 16);
+  messageDesc(file_parley_message_v1_message, 17);
 
 /**
  * @generated from message parley.message.v1.DeleteMessageRequest
@@ -763,7 +849,7 @@ export type DeleteMessageRequest = Message$1<"parley.message.v1.DeleteMessageReq
  * Use `create(DeleteMessageRequestSchema)` to create a new message.
  */
 export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 17);
+  messageDesc(file_parley_message_v1_message, 18);
 
 /**
  * @generated from message parley.message.v1.DeleteMessageResponse
@@ -780,7 +866,7 @@ export type DeleteMessageResponse = Message$1<"parley.message.v1.DeleteMessageRe
  * Use `create(DeleteMessageResponseSchema)` to create a new message.
  */
 export const DeleteMessageResponseSchema: GenMessage<DeleteMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 18);
+  messageDesc(file_parley_message_v1_message, 19);
 
 /**
  * @generated from message parley.message.v1.RoomReadPosition
@@ -802,7 +888,7 @@ export type RoomReadPosition = Message$1<"parley.message.v1.RoomReadPosition"> &
  * Use `create(RoomReadPositionSchema)` to create a new message.
  */
 export const RoomReadPositionSchema: GenMessage<RoomReadPosition> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 19);
+  messageDesc(file_parley_message_v1_message, 20);
 
 /**
  * @generated from message parley.message.v1.GetRoomStatsRequest
@@ -822,7 +908,7 @@ export type GetRoomStatsRequest = Message$1<"parley.message.v1.GetRoomStatsReque
  * Use `create(GetRoomStatsRequestSchema)` to create a new message.
  */
 export const GetRoomStatsRequestSchema: GenMessage<GetRoomStatsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 20);
+  messageDesc(file_parley_message_v1_message, 21);
 
 /**
  * @generated from message parley.message.v1.RoomStats
@@ -878,7 +964,7 @@ export type RoomStats = Message$1<"parley.message.v1.RoomStats"> & {
  * Use `create(RoomStatsSchema)` to create a new message.
  */
 export const RoomStatsSchema: GenMessage<RoomStats> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 21);
+  messageDesc(file_parley_message_v1_message, 22);
 
 /**
  * @generated from message parley.message.v1.GetRoomStatsResponse
@@ -895,7 +981,7 @@ export type GetRoomStatsResponse = Message$1<"parley.message.v1.GetRoomStatsResp
  * Use `create(GetRoomStatsResponseSchema)` to create a new message.
  */
 export const GetRoomStatsResponseSchema: GenMessage<GetRoomStatsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 22);
+  messageDesc(file_parley_message_v1_message, 23);
 
 /**
  * @generated from message parley.message.v1.MarkReadRequest
@@ -917,7 +1003,7 @@ export type MarkReadRequest = Message$1<"parley.message.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 23);
+  messageDesc(file_parley_message_v1_message, 24);
 
 /**
  * @generated from message parley.message.v1.MarkReadResponse
@@ -936,7 +1022,7 @@ export type MarkReadResponse = Message$1<"parley.message.v1.MarkReadResponse"> &
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 24);
+  messageDesc(file_parley_message_v1_message, 25);
 
 /**
  * @generated from message parley.message.v1.AddReactionRequest
@@ -960,7 +1046,7 @@ export type AddReactionRequest = Message$1<"parley.message.v1.AddReactionRequest
  * Use `create(AddReactionRequestSchema)` to create a new message.
  */
 export const AddReactionRequestSchema: GenMessage<AddReactionRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 25);
+  messageDesc(file_parley_message_v1_message, 26);
 
 /**
  * @generated from message parley.message.v1.AddReactionResponse
@@ -977,7 +1063,7 @@ export type AddReactionResponse = Message$1<"parley.message.v1.AddReactionRespon
  * Use `create(AddReactionResponseSchema)` to create a new message.
  */
 export const AddReactionResponseSchema: GenMessage<AddReactionResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 26);
+  messageDesc(file_parley_message_v1_message, 27);
 
 /**
  * @generated from message parley.message.v1.RemoveReactionRequest
@@ -999,7 +1085,7 @@ export type RemoveReactionRequest = Message$1<"parley.message.v1.RemoveReactionR
  * Use `create(RemoveReactionRequestSchema)` to create a new message.
  */
 export const RemoveReactionRequestSchema: GenMessage<RemoveReactionRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 27);
+  messageDesc(file_parley_message_v1_message, 28);
 
 /**
  * @generated from message parley.message.v1.RemoveReactionResponse
@@ -1016,7 +1102,7 @@ export type RemoveReactionResponse = Message$1<"parley.message.v1.RemoveReaction
  * Use `create(RemoveReactionResponseSchema)` to create a new message.
  */
 export const RemoveReactionResponseSchema: GenMessage<RemoveReactionResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 28);
+  messageDesc(file_parley_message_v1_message, 29);
 
 /**
  * @generated from message parley.message.v1.PinMessageRequest
@@ -1033,7 +1119,7 @@ export type PinMessageRequest = Message$1<"parley.message.v1.PinMessageRequest">
  * Use `create(PinMessageRequestSchema)` to create a new message.
  */
 export const PinMessageRequestSchema: GenMessage<PinMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 29);
+  messageDesc(file_parley_message_v1_message, 30);
 
 /**
  * @generated from message parley.message.v1.PinMessageResponse
@@ -1050,7 +1136,7 @@ export type PinMessageResponse = Message$1<"parley.message.v1.PinMessageResponse
  * Use `create(PinMessageResponseSchema)` to create a new message.
  */
 export const PinMessageResponseSchema: GenMessage<PinMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 30);
+  messageDesc(file_parley_message_v1_message, 31);
 
 /**
  * @generated from message parley.message.v1.UnpinMessageRequest
@@ -1067,7 +1153,7 @@ export type UnpinMessageRequest = Message$1<"parley.message.v1.UnpinMessageReque
  * Use `create(UnpinMessageRequestSchema)` to create a new message.
  */
 export const UnpinMessageRequestSchema: GenMessage<UnpinMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 31);
+  messageDesc(file_parley_message_v1_message, 32);
 
 /**
  * @generated from message parley.message.v1.UnpinMessageResponse
@@ -1084,7 +1170,7 @@ export type UnpinMessageResponse = Message$1<"parley.message.v1.UnpinMessageResp
  * Use `create(UnpinMessageResponseSchema)` to create a new message.
  */
 export const UnpinMessageResponseSchema: GenMessage<UnpinMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 32);
+  messageDesc(file_parley_message_v1_message, 33);
 
 /**
  * @generated from message parley.message.v1.ListPinsRequest
@@ -1115,7 +1201,7 @@ export type ListPinsRequest = Message$1<"parley.message.v1.ListPinsRequest"> & {
  * Use `create(ListPinsRequestSchema)` to create a new message.
  */
 export const ListPinsRequestSchema: GenMessage<ListPinsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 33);
+  messageDesc(file_parley_message_v1_message, 34);
 
 /**
  * @generated from message parley.message.v1.ListPinsResponse
@@ -1141,7 +1227,7 @@ export type ListPinsResponse = Message$1<"parley.message.v1.ListPinsResponse"> &
  * Use `create(ListPinsResponseSchema)` to create a new message.
  */
 export const ListPinsResponseSchema: GenMessage<ListPinsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 34);
+  messageDesc(file_parley_message_v1_message, 35);
 
 /**
  * @generated from message parley.message.v1.GetThreadRequest
@@ -1158,7 +1244,7 @@ export type GetThreadRequest = Message$1<"parley.message.v1.GetThreadRequest"> &
  * Use `create(GetThreadRequestSchema)` to create a new message.
  */
 export const GetThreadRequestSchema: GenMessage<GetThreadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 35);
+  messageDesc(file_parley_message_v1_message, 36);
 
 /**
  * @generated from message parley.message.v1.GetThreadResponse
@@ -1175,7 +1261,7 @@ export type GetThreadResponse = Message$1<"parley.message.v1.GetThreadResponse">
  * Use `create(GetThreadResponseSchema)` to create a new message.
  */
 export const GetThreadResponseSchema: GenMessage<GetThreadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 36);
+  messageDesc(file_parley_message_v1_message, 37);
 
 /**
  * @generated from message parley.message.v1.FollowThreadRequest
@@ -1192,7 +1278,7 @@ export type FollowThreadRequest = Message$1<"parley.message.v1.FollowThreadReque
  * Use `create(FollowThreadRequestSchema)` to create a new message.
  */
 export const FollowThreadRequestSchema: GenMessage<FollowThreadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 37);
+  messageDesc(file_parley_message_v1_message, 38);
 
 /**
  * @generated from message parley.message.v1.FollowThreadResponse
@@ -1209,7 +1295,7 @@ export type FollowThreadResponse = Message$1<"parley.message.v1.FollowThreadResp
  * Use `create(FollowThreadResponseSchema)` to create a new message.
  */
 export const FollowThreadResponseSchema: GenMessage<FollowThreadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 38);
+  messageDesc(file_parley_message_v1_message, 39);
 
 /**
  * @generated from message parley.message.v1.UnfollowThreadRequest
@@ -1226,7 +1312,7 @@ export type UnfollowThreadRequest = Message$1<"parley.message.v1.UnfollowThreadR
  * Use `create(UnfollowThreadRequestSchema)` to create a new message.
  */
 export const UnfollowThreadRequestSchema: GenMessage<UnfollowThreadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 39);
+  messageDesc(file_parley_message_v1_message, 40);
 
 /**
  * @generated from message parley.message.v1.UnfollowThreadResponse
@@ -1243,7 +1329,7 @@ export type UnfollowThreadResponse = Message$1<"parley.message.v1.UnfollowThread
  * Use `create(UnfollowThreadResponseSchema)` to create a new message.
  */
 export const UnfollowThreadResponseSchema: GenMessage<UnfollowThreadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 40);
+  messageDesc(file_parley_message_v1_message, 41);
 
 /**
  * @generated from message parley.message.v1.ListThreadsRequest
@@ -1284,7 +1370,7 @@ export type ListThreadsRequest = Message$1<"parley.message.v1.ListThreadsRequest
  * Use `create(ListThreadsRequestSchema)` to create a new message.
  */
 export const ListThreadsRequestSchema: GenMessage<ListThreadsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 41);
+  messageDesc(file_parley_message_v1_message, 42);
 
 /**
  * @generated from message parley.message.v1.ListThreadsResponse
@@ -1310,7 +1396,7 @@ export type ListThreadsResponse = Message$1<"parley.message.v1.ListThreadsRespon
  * Use `create(ListThreadsResponseSchema)` to create a new message.
  */
 export const ListThreadsResponseSchema: GenMessage<ListThreadsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 42);
+  messageDesc(file_parley_message_v1_message, 43);
 
 /**
  * @generated from message parley.message.v1.MarkThreadReadRequest
@@ -1334,7 +1420,7 @@ export type MarkThreadReadRequest = Message$1<"parley.message.v1.MarkThreadReadR
  * Use `create(MarkThreadReadRequestSchema)` to create a new message.
  */
 export const MarkThreadReadRequestSchema: GenMessage<MarkThreadReadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 43);
+  messageDesc(file_parley_message_v1_message, 44);
 
 /**
  * @generated from message parley.message.v1.MarkThreadReadResponse
@@ -1351,7 +1437,7 @@ export type MarkThreadReadResponse = Message$1<"parley.message.v1.MarkThreadRead
  * Use `create(MarkThreadReadResponseSchema)` to create a new message.
  */
 export const MarkThreadReadResponseSchema: GenMessage<MarkThreadReadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 44);
+  messageDesc(file_parley_message_v1_message, 45);
 
 /**
  * @generated from message parley.message.v1.ListMentionsRequest
@@ -1384,7 +1470,7 @@ export type ListMentionsRequest = Message$1<"parley.message.v1.ListMentionsReque
  * Use `create(ListMentionsRequestSchema)` to create a new message.
  */
 export const ListMentionsRequestSchema: GenMessage<ListMentionsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 45);
+  messageDesc(file_parley_message_v1_message, 46);
 
 /**
  * @generated from message parley.message.v1.ListMentionsResponse
@@ -1410,7 +1496,7 @@ export type ListMentionsResponse = Message$1<"parley.message.v1.ListMentionsResp
  * Use `create(ListMentionsResponseSchema)` to create a new message.
  */
 export const ListMentionsResponseSchema: GenMessage<ListMentionsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 46);
+  messageDesc(file_parley_message_v1_message, 47);
 
 /**
  * @generated from message parley.message.v1.ListMessageVersionsRequest
@@ -1427,7 +1513,7 @@ export type ListMessageVersionsRequest = Message$1<"parley.message.v1.ListMessag
  * Use `create(ListMessageVersionsRequestSchema)` to create a new message.
  */
 export const ListMessageVersionsRequestSchema: GenMessage<ListMessageVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 47);
+  messageDesc(file_parley_message_v1_message, 48);
 
 /**
  * An earlier text of a message.
@@ -1467,7 +1553,7 @@ export type MessageVersion = Message$1<"parley.message.v1.MessageVersion"> & {
  * Use `create(MessageVersionSchema)` to create a new message.
  */
 export const MessageVersionSchema: GenMessage<MessageVersion> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 48);
+  messageDesc(file_parley_message_v1_message, 49);
 
 /**
  * @generated from message parley.message.v1.ListMessageVersionsResponse
@@ -1486,7 +1572,7 @@ export type ListMessageVersionsResponse = Message$1<"parley.message.v1.ListMessa
  * Use `create(ListMessageVersionsResponseSchema)` to create a new message.
  */
 export const ListMessageVersionsResponseSchema: GenMessage<ListMessageVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 49);
+  messageDesc(file_parley_message_v1_message, 50);
 
 /**
  * @generated from message parley.message.v1.ListRoomHeadsRequest
@@ -1515,7 +1601,7 @@ export type ListRoomHeadsRequest = Message$1<"parley.message.v1.ListRoomHeadsReq
  * Use `create(ListRoomHeadsRequestSchema)` to create a new message.
  */
 export const ListRoomHeadsRequestSchema: GenMessage<ListRoomHeadsRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 50);
+  messageDesc(file_parley_message_v1_message, 51);
 
 /**
  * @generated from message parley.message.v1.RoomHead
@@ -1542,7 +1628,7 @@ export type RoomHead = Message$1<"parley.message.v1.RoomHead"> & {
  * Use `create(RoomHeadSchema)` to create a new message.
  */
 export const RoomHeadSchema: GenMessage<RoomHead> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 51);
+  messageDesc(file_parley_message_v1_message, 52);
 
 /**
  * @generated from message parley.message.v1.ListRoomHeadsResponse
@@ -1566,7 +1652,7 @@ export type ListRoomHeadsResponse = Message$1<"parley.message.v1.ListRoomHeadsRe
  * Use `create(ListRoomHeadsResponseSchema)` to create a new message.
  */
 export const ListRoomHeadsResponseSchema: GenMessage<ListRoomHeadsResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 52);
+  messageDesc(file_parley_message_v1_message, 53);
 
 /**
  * @generated from message parley.message.v1.ListNewMessagesRequest
@@ -1595,7 +1681,7 @@ export type ListNewMessagesRequest = Message$1<"parley.message.v1.ListNewMessage
  * Use `create(ListNewMessagesRequestSchema)` to create a new message.
  */
 export const ListNewMessagesRequestSchema: GenMessage<ListNewMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 53);
+  messageDesc(file_parley_message_v1_message, 54);
 
 /**
  * @generated from message parley.message.v1.ListNewMessagesResponse
@@ -1617,7 +1703,7 @@ export type ListNewMessagesResponse = Message$1<"parley.message.v1.ListNewMessag
  * Use `create(ListNewMessagesResponseSchema)` to create a new message.
  */
 export const ListNewMessagesResponseSchema: GenMessage<ListNewMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 54);
+  messageDesc(file_parley_message_v1_message, 55);
 
 /**
  * @generated from message parley.message.v1.ListThreadFollowersRequest
@@ -1634,7 +1720,7 @@ export type ListThreadFollowersRequest = Message$1<"parley.message.v1.ListThread
  * Use `create(ListThreadFollowersRequestSchema)` to create a new message.
  */
 export const ListThreadFollowersRequestSchema: GenMessage<ListThreadFollowersRequest> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 55);
+  messageDesc(file_parley_message_v1_message, 56);
 
 /**
  * @generated from message parley.message.v1.ThreadFollower
@@ -1658,7 +1744,7 @@ export type ThreadFollower = Message$1<"parley.message.v1.ThreadFollower"> & {
  * Use `create(ThreadFollowerSchema)` to create a new message.
  */
 export const ThreadFollowerSchema: GenMessage<ThreadFollower> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 56);
+  messageDesc(file_parley_message_v1_message, 57);
 
 /**
  * @generated from message parley.message.v1.ListThreadFollowersResponse
@@ -1675,7 +1761,46 @@ export type ListThreadFollowersResponse = Message$1<"parley.message.v1.ListThrea
  * Use `create(ListThreadFollowersResponseSchema)` to create a new message.
  */
 export const ListThreadFollowersResponseSchema: GenMessage<ListThreadFollowersResponse> = /*@__PURE__*/
-  messageDesc(file_parley_message_v1_message, 57);
+  messageDesc(file_parley_message_v1_message, 58);
+
+/**
+ * @generated from message parley.message.v1.RemoveLinkPreviewRequest
+ */
+export type RemoveLinkPreviewRequest = Message$1<"parley.message.v1.RemoveLinkPreviewRequest"> & {
+  /**
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * @generated from field: string url = 2;
+   */
+  url: string;
+};
+
+/**
+ * Describes the message parley.message.v1.RemoveLinkPreviewRequest.
+ * Use `create(RemoveLinkPreviewRequestSchema)` to create a new message.
+ */
+export const RemoveLinkPreviewRequestSchema: GenMessage<RemoveLinkPreviewRequest> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 59);
+
+/**
+ * @generated from message parley.message.v1.RemoveLinkPreviewResponse
+ */
+export type RemoveLinkPreviewResponse = Message$1<"parley.message.v1.RemoveLinkPreviewResponse"> & {
+  /**
+   * @generated from field: parley.message.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+};
+
+/**
+ * Describes the message parley.message.v1.RemoveLinkPreviewResponse.
+ * Use `create(RemoveLinkPreviewResponseSchema)` to create a new message.
+ */
+export const RemoveLinkPreviewResponseSchema: GenMessage<RemoveLinkPreviewResponse> = /*@__PURE__*/
+  messageDesc(file_parley_message_v1_message, 60);
 
 /**
  * How search hits are ordered.
@@ -1979,7 +2104,7 @@ export const MessageService: GenService<{
    * the caller is a member of at the time of the call (asked of the room service on every call, so a
    * left or kicked room is no longer searched), thread replies included, deleted messages never.
    * The query syntax (words, "phrases", -word, from:@user, in:#room, before:/after:/on: dates,
-   * has:link) is parsed by @parley/proto/rules/search and documented in docs/search.md; a query
+   * has:link, has:file, has:image) is parsed by @parley/proto/rules/search and documented in docs/search.md; a query
    * that is not valid syntax is INVALID_ARGUMENT naming the part. A room the caller is not in gives
    * exactly what a room that does not exist gives: no hits, no count, no error.
    *
@@ -2022,6 +2147,19 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof ListThreadFollowersRequestSchema;
     output: typeof ListThreadFollowersResponseSchema;
+  },
+  /**
+   * --- link previews (issue 19) ---
+   * RemoveLinkPreview takes a preview off a message (its sender only; others PERMISSION_DENIED, a
+   * message the caller cannot read NOT_FOUND). The URL stays removed: an edit does not bring it back.
+   * Like every change of a message it takes the room's next stream position (edit_time unchanged).
+   *
+   * @generated from rpc parley.message.v1.MessageService.RemoveLinkPreview
+   */
+  removeLinkPreview: {
+    methodKind: "unary";
+    input: typeof RemoveLinkPreviewRequestSchema;
+    output: typeof RemoveLinkPreviewResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_parley_message_v1_message, 0);
