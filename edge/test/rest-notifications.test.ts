@@ -4,6 +4,7 @@
 // never comes back), and the email unsubscribe link: a page on GET that changes nothing, RFC 8058
 // one-click on POST without sign-in.
 import { createECDH, randomBytes } from "node:crypto";
+import { EventEmitter, once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TRPCClientError } from "@trpc/client";
@@ -11,9 +12,15 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { SMTPServer } from "smtp-server";
 import { ok, roomWithMembers, startTestEdge, type Account, type TestEdge } from "./harness.js";
 
-/** An SMTP server of the test's (smtp-server) that keeps every mail it accepted, with its envelope. */
+type SunkMail = { to: string[]; raw: string };
+
+/**
+ * An SMTP server of the test's (smtp-server) that keeps every mail it accepted, with its envelope;
+ * `mailTo` resolves when a mail to that address has come (the marker to wait on).
+ */
 async function startSmtpSink() {
-  const mails: { to: string[]; raw: string }[] = [];
+  const mails: SunkMail[] = [];
+  const accepted = new EventEmitter<{ mail: [SunkMail] }>();
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS", "AUTH"],
@@ -22,14 +29,24 @@ async function startSmtpSink() {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("end", () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString("utf8") });
+        const mail = { to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString("utf8") };
+        mails.push(mail);
         callback();
+        accepted.emit("mail", mail);
       });
     },
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.server.address() as AddressInfo;
-  return { url: `smtp://127.0.0.1:${port}`, mails, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  const mailTo = async (address: string, signal: AbortSignal): Promise<SunkMail> => {
+    const arrived = mails.find((m) => m.to.includes(address));
+    if (arrived) return arrived;
+    for (;;) {
+      const [mail] = await once(accepted, "mail", { signal });
+      if (mail.to.includes(address)) return mail;
+    }
+  };
+  return { url: `smtp://127.0.0.1:${port}`, mails, mailTo, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /** A header of a raw mail, unfolded. */
@@ -343,12 +360,7 @@ describe("the email unsubscribe link", () => {
     const dm = await ok(edge.api("POST", "/api/v1/rooms/direct", { token: ada.accessToken, body: { userId: bob.user.id } }));
     await ok(edge.api("POST", "/api/v1/messages", { token: ada.accessToken, body: { roomId: dm.id, body: "are you there?" } }), 201);
     const bobEmail = `${bob.username}@example.com`;
-    const deadline = Date.now() + 150_000;
-    while (!smtp.mails.some((m) => m.to.includes(bobEmail))) {
-      if (Date.now() > deadline) throw new Error("no notification email came");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const mail = smtp.mails.find((m) => m.to.includes(bobEmail))!;
+    const mail = await smtp.mailTo(bobEmail, AbortSignal.timeout(150_000));
     expect(header(mail.raw, "List-Unsubscribe-Post")).toBe("List-Unsubscribe=One-Click");
     const link = /^<([^>]+)>$/.exec(header(mail.raw, "List-Unsubscribe") ?? "")?.[1];
     expect(link).toMatch(/^https:\/\/chat\.example\.com\/api\/v1\/notifications\/unsubscribe\?token=/);

@@ -17,6 +17,7 @@
 //   await sink.close();
 import { createECDH, randomBytes, randomUUID, type ECDH } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { createHold, waitUntil, type HoldState } from "./sink-events.js";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import ece from "http_ece";
@@ -110,14 +111,6 @@ interface Browser {
   expired: boolean;
 }
 
-interface HoldState {
-  n: number;
-  arrived: (value: { push?: ReceivedPush; refused?: RefusedPush }) => void;
-  released: Promise<PushSinkReply | undefined>;
-  release: (reply: PushSinkReply | undefined) => void;
-  counted: Promise<boolean>;
-  setCounted: (value: boolean) => void;
-}
 
 /**
  * Two turns of the event loop: a sender that closed its connection (or was killed) before a held
@@ -132,7 +125,7 @@ const MAX_BODY = 4096;
 export async function startPushSink(options: { host?: string } = {}): Promise<PushSink> {
   const host = options.host ?? "127.0.0.1";
   const browsers = new Map<string, Browser>();
-  const holds = new Map<number, HoldState>();
+  const holds = new Map<number, HoldState<{ push?: ReceivedPush; refused?: RefusedPush }, PushSinkReply>>();
   const received: ReceivedPush[] = [];
   const refused: RefusedPush[] = [];
   const events = new EventEmitter();
@@ -304,22 +297,6 @@ export async function startPushSink(options: { host?: string } = {}): Promise<Pu
     return browser;
   };
 
-  function waitUntil(done: () => boolean, event: string, timeoutMs: number, what: () => string): Promise<void> {
-    if (done()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        events.off(event, listener);
-        reject(new Error(`push sink: ${what()} after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const listener = () => {
-        if (!done()) return;
-        clearTimeout(timer);
-        events.off(event, listener);
-        resolve();
-      };
-      events.on(event, listener);
-    });
-  }
 
   return {
     origin,
@@ -349,21 +326,9 @@ export async function startPushSink(options: { host?: string } = {}): Promise<Pu
     },
     hold(n = requests + 1) {
       if (holds.has(n)) throw new Error(`push sink: request ${n} is already held`);
-      let arrived!: HoldState["arrived"];
-      let release!: HoldState["release"];
-      let setCounted!: HoldState["setCounted"];
-      const arrivedPromise = new Promise<{ push?: ReceivedPush; refused?: RefusedPush }>((resolve) => (arrived = resolve));
-      const released = new Promise<PushSinkReply | undefined>((resolve) => (release = resolve));
-      const counted = new Promise<boolean>((resolve) => (setCounted = resolve));
-      holds.set(n, { n, arrived, released, release, counted, setCounted });
-      return {
-        n,
-        arrived: arrivedPromise,
-        release(reply) {
-          release(reply);
-          return counted;
-        },
-      };
+      const { state, hold } = createHold<{ push?: ReceivedPush; refused?: RefusedPush }, PushSinkReply>(n);
+      holds.set(n, state);
+      return hold;
     },
     get requests() {
       return requests;
@@ -371,11 +336,11 @@ export async function startPushSink(options: { host?: string } = {}): Promise<Pu
     received,
     refused,
     async waitForReceived(count, timeoutMs = 10_000) {
-      await waitUntil(() => received.length >= count, "received", timeoutMs, () => `${received.length} of ${count} pushes received`);
+      await waitUntil(events, "push sink", () => received.length >= count, "received", timeoutMs, () => `${received.length} of ${count} pushes received`);
       return received.slice();
     },
     waitForRequests(count, timeoutMs = 10_000) {
-      return waitUntil(() => requests >= count, "request", timeoutMs, () => `${requests} of ${count} requests`);
+      return waitUntil(events, "push sink", () => requests >= count, "request", timeoutMs, () => `${requests} of ${count} requests`);
     },
     async close() {
       for (const hold of holds.values()) hold.release(undefined);

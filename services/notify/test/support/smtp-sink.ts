@@ -13,6 +13,7 @@
 //   await smtp.close();
 import type { AddressInfo, Socket } from "node:net";
 import { EventEmitter } from "node:events";
+import { createHold, waitUntil, type HoldState } from "./sink-events.js";
 import { simpleParser, type ParsedMail } from "mailparser";
 import { SMTPServer, type SMTPServerSession } from "smtp-server";
 
@@ -82,20 +83,13 @@ export interface SmtpSinkOptions {
 /** Two turns of the event loop: a sender's closed connection is seen before a held answer is counted. */
 const settled = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
 
-interface HoldState {
-  arrived: (mail: ReceivedMail) => void;
-  released: Promise<SmtpReply | undefined>;
-  release: (reply: SmtpReply | undefined) => void;
-  counted: Promise<boolean>;
-  setCounted: (value: boolean) => void;
-}
 
 export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const received: ReceivedMail[] = [];
   const refused: Array<{ n: number; to: string[]; code: number }> = [];
   const replies: SmtpReply[] = [];
   const repliesTo = new Map<string, SmtpReply[]>();
-  const holds = new Map<number, HoldState>();
+  const holds = new Map<number, HoldState<ReceivedMail, SmtpReply>>();
   const closedSessions = new Set<string>();
   const sockets = new Map<string, Socket>();
   const events = new EventEmitter();
@@ -204,22 +198,6 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   const { port } = server.server.address() as AddressInfo;
   const credentials = options.auth ? `${encodeURIComponent(options.auth.user)}:${encodeURIComponent(options.auth.pass)}@` : "";
 
-  function waitUntil(done: () => boolean, event: string, timeoutMs: number, what: () => string): Promise<void> {
-    if (done()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        events.off(event, listener);
-        reject(new Error(`smtp sink: ${what()} after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const listener = () => {
-        if (!done()) return;
-        clearTimeout(timer);
-        events.off(event, listener);
-        resolve();
-      };
-      events.on(event, listener);
-    });
-  }
 
   return {
     url: `smtp://${credentials}127.0.0.1:${port}`,
@@ -234,21 +212,9 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     },
     hold(n = messages + 1) {
       if (holds.has(n)) throw new Error(`smtp sink: message ${n} is already held`);
-      let arrived!: HoldState["arrived"];
-      let release!: HoldState["release"];
-      let setCounted!: HoldState["setCounted"];
-      const arrivedPromise = new Promise<ReceivedMail>((resolve) => (arrived = resolve));
-      const released = new Promise<SmtpReply | undefined>((resolve) => (release = resolve));
-      const counted = new Promise<boolean>((resolve) => (setCounted = resolve));
-      holds.set(n, { arrived, released, release, counted, setCounted });
-      return {
-        n,
-        arrived: arrivedPromise,
-        release(reply) {
-          release(reply);
-          return counted;
-        },
-      };
+      const { state, hold } = createHold<ReceivedMail, SmtpReply>(n);
+      holds.set(n, state);
+      return hold;
     },
     get messages() {
       return messages;
@@ -256,11 +222,11 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     received,
     refused,
     async waitForReceived(count, timeoutMs = 10_000) {
-      await waitUntil(() => received.length >= count, "received", timeoutMs, () => `${received.length} of ${count} messages received`);
+      await waitUntil(events, "smtp sink", () => received.length >= count, "received", timeoutMs, () => `${received.length} of ${count} messages received`);
       return received.slice();
     },
     waitForMessages(count, timeoutMs = 10_000) {
-      return waitUntil(() => messages >= count, "message", timeoutMs, () => `${messages} of ${count} messages`);
+      return waitUntil(events, "smtp sink", () => messages >= count, "message", timeoutMs, () => `${messages} of ${count} messages`);
     },
     async close() {
       for (const hold of holds.values()) hold.release(undefined);
