@@ -19,6 +19,27 @@ export function sortRooms(rooms: RoomSummary[]): RoomSummary[] {
   return rooms.slice().sort((a, b) => activityOf(b) - activityOf(a) || a.name.localeCompare(b.name));
 }
 
+/** The fields of a room that its room lane changes (UpdateRoom), with the lane position that says how recent they are. */
+const ROOM_LANE_FIELDS = ["name", "topic", "description", "archived", "membersCanPin", "membersCanMentionEveryone"] as const;
+
+/**
+ * Whether a copy of a room's settings (an answer, a live event, a list read) is at least as recent
+ * as the one held: a room list that was read before a change already applied (an archive answered
+ * while the list call was in flight) must not undo it. Copies that do not tell their position apply.
+ */
+export function isRoomLaneCurrent(held: Pick<RoomSummary, "lastChange"> | undefined, incoming: { lastChange?: number | bigint }): boolean {
+  if (held?.lastChange === undefined || incoming.lastChange === undefined) return true;
+  return Number(incoming.lastChange) >= held.lastChange;
+}
+
+/** A room list's copy of a room, with the settings of the held copy where that one is more recent. */
+export function withNewerRoomLane(listed: RoomSummary, held: RoomSummary | undefined): RoomSummary {
+  if (!held || isRoomLaneCurrent(held, listed)) return listed;
+  const kept: Partial<RoomSummary> = { lastChange: held.lastChange };
+  for (const field of ROOM_LANE_FIELDS) Object.assign(kept, { [field]: held[field] });
+  return { ...listed, ...kept };
+}
+
 export function createRooms(deps: { people: People; connection: Connection; notify: (text: string) => void; isClosed: () => boolean }) {
   const { people, connection } = deps;
   const myId = people.myId;
@@ -85,8 +106,9 @@ export function createRooms(deps: { people: People; connection: Connection; noti
     const current = new Map(rooms().map((r) => [r.id, r]));
     const merged = fresh.map((room) => {
       const local = current.get(room.id);
-      // Local knowledge that is ahead of the answer (a message or a read that raced it) wins.
+      // Local knowledge that is ahead of the answer (a message, a read or a room change that raced it) wins.
       if (!local) return room;
+      room = withNewerRoomLane(room, local);
       const lastReadSeq = Math.max(local.lastReadSeq, room.lastReadSeq);
       const caughtUp = isReading(room.id) || lastReadSeq >= room.lastSeq;
       return { ...room, lastReadSeq, unreadCount: caughtUp ? 0 : room.unreadCount, mentionCount: caughtUp ? 0 : room.mentionCount };
@@ -183,9 +205,20 @@ export function createRooms(deps: { people: People; connection: Connection; noti
   }
 
   /** The room changed (renamed, new topic or description, archived, pin policy; live or an answer to my own change): the header shows it at once. A room not listed yet (just created with me in it) brings the list. */
-  function updated(room: Pick<Room, "id" | "name" | "topic" | "description" | "archived" | "membersCanPin" | "membersCanMentionEveryone">): void {
-    if (!roomById(room.id)) return refreshSoon();
-    patchRoom(room.id, () => ({ name: room.name, topic: room.topic, description: room.description, archived: room.archived, membersCanPin: room.membersCanPin, membersCanMentionEveryone: room.membersCanMentionEveryone }));
+  function updated(room: Pick<Room, "id" | "name" | "topic" | "description" | "archived" | "membersCanPin" | "membersCanMentionEveryone"> & { lastChange?: number | bigint }): void {
+    const held = roomById(room.id);
+    if (!held) return refreshSoon();
+    // An older copy (an answer overtaken by a later live change) changes nothing.
+    if (!isRoomLaneCurrent(held, room)) return;
+    patchRoom(room.id, () => ({
+      name: room.name,
+      topic: room.topic,
+      description: room.description,
+      archived: room.archived,
+      membersCanPin: room.membersCanPin,
+      membersCanMentionEveryone: room.membersCanMentionEveryone,
+      ...(room.lastChange !== undefined && { lastChange: Number(room.lastChange) }),
+    }));
   }
 
   /** My role in a room changed. */
