@@ -89,7 +89,7 @@ describe("uploading and downloading a file", () => {
     expect(thumbnail.headers.get("content-security-policy")).toBe(FILE_CSP);
   });
 
-  it("serves a signed URL without a token to a member, and refuses a tampered, another file's or another variant's token with the random id's 404", async () => {
+  it("serves a signed URL without a bearer token to a member, cached no longer than it lives, and refuses a tampered, another file's or another variant's token alike (403)", async () => {
     const alice = await edge.signUp("sa");
     const roomId = await roomWithMembers(edge, alice, []);
     const first = await upload(alice, roomId, png(8, 8), "one.png");
@@ -98,16 +98,19 @@ describe("uploading and downloading a file", () => {
     const signed = await edge.trpc(alice.accessToken).files.signUrls.mutate({ fileIds: [first.id, second.id, MISSING] });
     expect(signed.urls.map((u) => u.fileId).sort()).toEqual([first.id, second.id].sort());
     const url = signed.urls.find((u) => u.fileId === first.id)!;
-    expect(url.url).toMatch(new RegExp(`^/api/v1/files/${first.id}/content\\?token=`));
+    expect(url.url).toMatch(new RegExp(`^/api/v1/files/${first.id}/content\\?token=[^&]+&expires=\\d+$`));
     expect(Date.parse(url.expiresAt)).toBeGreaterThan(Date.now());
     const got = await download(url.url);
     expect(got.status).toBe(200);
     expect(got.bytes.equals(png(8, 8))).toBe(true);
-    expect(got.headers.get("cache-control")).toMatch(/^private, max-age=\d+$/);
+    const maxAge = Number(/^private, max-age=(\d+)$/.exec(got.headers.get("cache-control") ?? "")?.[1]);
+    expect(maxAge).toBeGreaterThan(0);
+    expect(Date.now() + maxAge * 1000).toBeLessThanOrEqual(Date.parse(url.expiresAt) + 1000);
 
     const token = new URL(url.url, edge.base).searchParams.get("token")!;
+    // A token works for its file, its variant and its user only: any other use is one refusal, alike for every id.
     const random = await download(`/api/v1/files/${MISSING}/content?token=${encodeURIComponent(token)}`);
-    expect(random.status).toBe(404);
+    expect(random.status).toBe(403);
     const flipped = token.slice(0, -2) + (token.at(-2) === "A" ? "B" : "A") + token.at(-1);
     for (const path of [
       `/api/v1/files/${first.id}/content?token=${encodeURIComponent(flipped)}`,
@@ -116,7 +119,7 @@ describe("uploading and downloading a file", () => {
       `/api/v1/files/${first.id}/content?token=`,
     ]) {
       const refused = await download(path);
-      expect(refused.status, path).toBe(404);
+      expect(refused.status, path).toBe(403);
       expect(refused.json(), path).toEqual(random.json());
     }
     // REST: the same procedure.
@@ -311,3 +314,30 @@ async function waitForAsync(condition: () => Promise<boolean>, timeoutMs = 20_00
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe("signed URLs expire", () => {
+  let short: TestEdge;
+  let storage: TestFileStorage;
+  beforeAll(async () => {
+    storage = await testFileStorage();
+    short = await startTestEdge({ ...storage.env, FILES_URL_TTL_SECONDS: "1" });
+  }, 120_000);
+  afterAll(async () => {
+    await short?.stop();
+    await storage?.stop();
+  });
+
+  it("refuses a signed URL once its expiry has passed, as any bad token", async () => {
+    const alice = await short.signUp("ea");
+    const roomId = await roomWithMembers(short, alice, []);
+    const file = await uploadFile({ baseUrl: short.base, roomId, file: new Blob([Buffer.from("soon gone")]), name: "soon.txt", token: alice.accessToken });
+    const { urls } = await short.trpc(alice.accessToken).files.signUrls.mutate({ fileIds: [file.id] });
+    const expiresAt = Date.parse(urls[0]!.expiresAt);
+    // The clock is the marker: past the expiry (whole seconds), the token is refused.
+    while (Date.now() < expiresAt + 1000) await new Promise((resolve) => setTimeout(resolve, expiresAt + 1000 - Date.now()));
+    const res = await fetch(`${short.base}${urls[0]!.url}`);
+    expect(res.status).toBe(403);
+    expect((await res.json()).error.message).toBe("the download link is not valid or has expired");
+    expect((await fetch(`${short.base}/api/v1/files/${file.id}/content`, { headers: { authorization: `Bearer ${alice.accessToken}` } })).status).toBe(200);
+  });
+});
