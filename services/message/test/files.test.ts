@@ -76,7 +76,7 @@ const failureOf = async (promise: Promise<unknown>) => {
 
 async function storedKeys(): Promise<string[]> {
   const keys: string[] = [];
-  for (const prefix of ["files/", "thumbnails/"]) for await (const object of world.files.storage.list(prefix)) keys.push(object.key);
+  for (const prefix of ["files/", "thumbnails/"]) for await (const object of world.filesConfig.storage.list(prefix)) keys.push(object.key);
   return keys;
 }
 
@@ -189,10 +189,10 @@ describe("uploads and downloads", () => {
     expect(error.code).toBe(Code.Canceled);
     const event = await ending;
     expect(event.outcome).toBe("failed");
-    const [{ count }] = await world.db.em.fork().execute<{ count: string }[]>(`select count(*) as count from files where id = ?`, [event.fileId]);
+    const [{ count }] = await world.db.em.fork().execute<[{ count: string }]>(`select count(*) as count from files where id = ?`, [event.fileId]);
     expect(Number(count)).toBe(0);
     expect(await storedKeys()).toEqual(before);
-    expect((await readdir(world.files.tempDir)).filter((name) => name.startsWith(event.fileId))).toEqual([]);
+    expect((await readdir(world.filesConfig.tempDir)).filter((name) => name.startsWith(event.fileId))).toEqual([]);
   });
 });
 
@@ -373,7 +373,7 @@ describe("attachments", () => {
     expect((await failureOf(download({ fileId: file.id }, members[0]))).code).toBe(Code.NotFound);
     expect((await failureOf(download({ fileId: file.id }, owner))).code).toBe(Code.NotFound);
     expect((await world.messages.listMessages({ roomId }, asUser(owner))).messages.at(-1)!.attachments).toEqual([]);
-    const sweeper = new FileSweeper(world.db, world.files, createLogger("test", "silent"));
+    const sweeper = new FileSweeper(world.db, world.filesConfig, createLogger("test", "silent"));
     const result = await sweeper.sweep();
     expect(result.removed).toBeGreaterThanOrEqual(1);
     expect((await storedKeys()).filter((key) => key.endsWith(file.id))).toEqual([]);
@@ -387,10 +387,10 @@ describe("the sweeper", () => {
     const orphanId = crypto.randomUUID();
     const { writeFile } = await import("node:fs/promises");
     const { join } = await import("node:path");
-    const source = join(world.files.tempDir, "orphan-source");
+    const source = join(world.filesConfig.tempDir, "orphan-source");
     await writeFile(source, "left by a crash");
-    await world.files.storage.putFile(`files/${orphanId}`, source, "text/plain");
-    const sweeper = new FileSweeper(world.db, world.files, createLogger("test", "silent"));
+    await world.filesConfig.storage.putFile(`files/${orphanId}`, source, "text/plain");
+    const sweeper = new FileSweeper(world.db, world.filesConfig, createLogger("test", "silent"));
     // Now: all of it is young (an upload may be in progress).
     await sweeper.sweep();
     expect(await storedKeys()).toEqual(expect.arrayContaining([`files/${draft.id}`, `files/${orphanId}`]));
@@ -402,10 +402,10 @@ describe("the sweeper", () => {
     const keys = await storedKeys();
     expect(keys).not.toContain(`files/${draft.id}`);
     expect(keys).not.toContain(`files/${orphanId}`);
-    expect(await readdir(world.files.tempDir)).toEqual([]);
-    const [{ unattached }] = await world.db.em.fork().execute<{ unattached: string }[]>(`select count(*) as unattached from files where message_id is null`);
+    expect(await readdir(world.filesConfig.tempDir)).toEqual([]);
+    const [{ unattached }] = await world.db.em.fork().execute<[{ unattached: string }]>(`select count(*) as unattached from files where message_id is null`);
     expect(Number(unattached)).toBe(0);
-    const [{ attached }] = await world.db.em.fork().execute<{ attached: string }[]>(`select count(*) as attached from files where message_id is not null`);
+    const [{ attached }] = await world.db.em.fork().execute<[{ attached: string }]>(`select count(*) as attached from files where message_id is not null`);
     expect(Number(attached)).toBeGreaterThan(0);
     expect(keys.length).toBeGreaterThan(0);
   });
@@ -438,7 +438,7 @@ describe("signed URLs", () => {
     const token = urls[0]!.token;
     const forged = token.slice(0, -2) + (token.endsWith("AA") ? "BB" : "AA");
     expect((await failureOf(download({ fileId: file.id, urlToken: forged }))).code).toBe(Code.PermissionDenied);
-    const [{ value: key }] = await world.db.em.fork().execute<{ value: string }[]>(`select value from service_secrets where name = ?`, [URL_KEY_SECRET]);
+    const [{ value: key }] = await world.db.em.fork().execute<[{ value: string }]>(`select value from service_secrets where name = ?`, [URL_KEY_SECRET]);
     const expired = new UrlSigner(key).sign({ fileId: file.id, variant: FileVariant.ORIGINAL, userId: member, expires: Math.floor(Date.now() / 1000) - 1 });
     expect((await failureOf(download({ fileId: file.id, urlToken: expired }))).code).toBe(Code.PermissionDenied);
     const another = await upload(owner, roomId, "other.txt", Buffer.from("x"));
@@ -448,7 +448,7 @@ describe("signed URLs", () => {
   it("reads as the token's user: NOT_FOUND once that user has left, and for a token made for a non-member", async () => {
     const { member, file, roomId, owner } = await sentFile();
     const { urls } = await files.signFileUrls({ fileIds: [file.id] }, asUser(member));
-    const [{ value: key }] = await world.db.em.fork().execute<{ value: string }[]>(`select value from service_secrets where name = ?`, [URL_KEY_SECRET]);
+    const [{ value: key }] = await world.db.em.fork().execute<[{ value: string }]>(`select value from service_secrets where name = ?`, [URL_KEY_SECRET]);
     const stranger = await world.newUser();
     const strangers = new UrlSigner(key).sign({ fileId: file.id, variant: FileVariant.ORIGINAL, userId: stranger, expires: Math.floor(Date.now() / 1000) + 60 });
     expect((await failureOf(download({ fileId: file.id, urlToken: strangers }))).code).toBe(Code.NotFound);
