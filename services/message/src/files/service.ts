@@ -251,8 +251,8 @@ export class FileServiceImpl implements ServiceHandlers<typeof FileService> {
     return {};
   }
 
-  // Wired at merge to services/message/src/previews (h/files-previews): the link-preview work
-  // re-hosts preview images and serves them here.
+  // wired at merge to services/message/src/previews (h/files-previews): the link-preview work
+  // re-hosts preview images (storage keys link-images/<id>) and serves them here.
   // eslint-disable-next-line require-yield
   async *readLinkImage(): AsyncGenerator<never> {
     throw new ConnectError("link images are not built yet", Code.Unimplemented);
