@@ -13,6 +13,7 @@ import {
   build,
   entities,
   initORM,
+  LinkPreviewRepository,
   Message,
   MessageRepository,
   migrations,
@@ -49,6 +50,7 @@ export async function openPlainDatabase(databaseUrl: string, log: Logger): Promi
     heads: new RoomHeadRepository(em, RoomHead),
     threads: new ThreadFollowRepository(em, ThreadFollow),
     search: new SearchRepository(em),
+    previews: new LinkPreviewRepository(em),
   }));
 }
 

@@ -4,6 +4,7 @@
 import { dataAccess, openDatabase, type DatabaseOptions } from "@parley/kit";
 import { Message, RoomHead, ThreadFollow, entities } from "./entities.js";
 import { migrations } from "./migrations/index.js";
+import { LinkPreviewRepository } from "./previews/repository.js";
 import { MessageRepository, RoomHeadRepository, SearchRepository, ThreadFollowRepository } from "./repositories.js";
 
 export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "dataDir" | "log">) {
@@ -14,6 +15,8 @@ export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "da
     heads: new RoomHeadRepository(em, RoomHead),
     threads: new ThreadFollowRepository(em, ThreadFollow),
     search: new SearchRepository(em),
+    // Link previews (issue 19): their queue, cache, removed URLs and re-hosted images.
+    previews: new LinkPreviewRepository(em),
   }));
 }
 

@@ -1,6 +1,7 @@
 // The message service's tables: messages (with their per-room seq), the
 // previous versions of edited messages, and each room's head (last seq).
 import { defineEntity, type InferEntity } from "@mikro-orm/core";
+import { linkPreviewEntities } from "./previews/entities.js";
 
 const p = defineEntity.properties;
 
@@ -182,4 +183,4 @@ export const MessageMention = defineEntity({
 });
 export type MessageMention = InferEntity<typeof MessageMention>;
 
-export const entities = [Message, MessageVersion, RoomHead, MessageReaction, ThreadFollow, MessageMention];
+export const entities = [Message, MessageVersion, RoomHead, MessageReaction, ThreadFollow, MessageMention, ...linkPreviewEntities];
