@@ -21,6 +21,7 @@ import { Role, RoomKind, RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { uuidv7 } from "uuidv7";
 import { build, initORM, type MessageDb } from "../src/index.js";
+import type { LinkPreviewWorker } from "../src/previews/worker.js";
 import type { World } from "./world.js";
 
 interface FakeRoom {
@@ -113,7 +114,14 @@ function fakeUserHandlers(usernames: Map<string, string>): ServiceHandlers<typeo
 
 export type FakeRoomWorld = World & { db: MessageDb; fakeRooms: FakeRooms; messageAddress: string };
 
-export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logger } = {}): Promise<FakeRoomWorld> {
+export interface FakeRoomWorldOptions {
+  broker?: Broker;
+  log?: Logger;
+  /** The link preview worker the service runs with (issue 19); none: previews off. */
+  linkPreviews?: (deps: { db: MessageDb; broker: Broker; log: Logger }) => LinkPreviewWorker;
+}
+
+export async function startFakeRoomWorld(options: FakeRoomWorldOptions = {}): Promise<FakeRoomWorld> {
   const log = options.log ?? createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
   const database = testDatabase();
   const fakeRooms = new FakeRooms();
@@ -132,7 +140,8 @@ export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logge
   const db = await initORM({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, log });
   const rooms = createServiceClient(RoomService, `127.0.0.1:${roomPort}`, { internalAuth: testInternalAuth("message") });
   const users = createServiceClient(UserService, `127.0.0.1:${roomPort}`, { internalAuth: testInternalAuth("message") });
-  const server = build({ db, broker, rooms, users, log }, testInternalAuth("message"));
+  const linkPreviews = options.linkPreviews?.({ db, broker, log });
+  const server = build({ db, broker, rooms, users, log, ...(linkPreviews && { linkPreviews }) }, testInternalAuth("message"));
   const port = await server.listen(0, "127.0.0.1");
   const messageAddress = `127.0.0.1:${port}`;
 
@@ -179,6 +188,7 @@ export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logge
     async stop() {
       await server.shutdown(1_000);
       await roomServer.shutdown(1_000);
+      await linkPreviews?.stop();
       await db.orm.close();
       if (!options.broker) await broker.close();
       await database.drop();

@@ -31,7 +31,7 @@ export interface LinkPreviewOptions {
   config: PreviewEnv;
   /** DNS, for tests (DNS is outside the system). */
   resolve?: OutboundResolver;
-  worker?: Pick<LinkPreviewWorkerSettings, "concurrency" | "sweepMs">;
+  worker?: Pick<LinkPreviewWorkerSettings, "concurrency" | "sweepMs" | "sweepGraceMs">;
 }
 
 /** The link preview worker, started (its sweep running); stop() it before closing the database. */

@@ -26,6 +26,8 @@ export interface LinkPreviewWorkerSettings {
   concurrency?: number;
   /** How often the sweep looks for requests left behind (default 60 s). */
   sweepMs?: number;
+  /** A request younger than this is left to the queue of the replica that took it (default 5 s). */
+  sweepGraceMs?: number;
 }
 
 /** What became of one message's request (the tests' marker, and logs). */
@@ -106,7 +108,7 @@ export class LinkPreviewWorker {
   /** Queues the requests older than a few seconds that no worker holds. */
   async sweep(): Promise<void> {
     try {
-      const waiting = await this.deps.db.fork().previews.waiting(new Date(Date.now() - 5_000), 100);
+      const waiting = await this.deps.db.fork().previews.waiting(new Date(Date.now() - (this.deps.settings.sweepGraceMs ?? 5_000)), 100);
       for (const messageId of waiting) this.enqueue(messageId);
     } catch (error) {
       this.deps.log.warn({ err: error }, "link previews: sweep failed");
