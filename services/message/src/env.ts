@@ -1,5 +1,6 @@
 import { env, serviceEnvShape } from "@parley/kit";
 import { z } from "zod";
+import { FILES_DEFAULTS as D } from "./files/config.js";
 
 const unsetIfEmpty = (value: unknown) => (value === "" ? undefined : value);
 const whole = (fallback: number, min = 0) => z.preprocess(unsetIfEmpty, z.coerce.number().int().min(min).default(fallback));
@@ -34,21 +35,21 @@ export const messageEnv = z.object({
   S3_SECRET_ACCESS_KEY: optionalText(),
   S3_FORCE_PATH_STYLE: flag(false),
   /** Largest file in bytes (default 50 MB): more is RESOURCE_EXHAUSTED "file-size" (413 at the edge). */
-  FILES_MAX_BYTES: whole(52_428_800, 1),
+  FILES_MAX_BYTES: whole(D.maxBytes, 1),
   /** Bytes of files a user may keep (0: no quota). */
-  FILES_QUOTA_BYTES: whole(0),
+  FILES_QUOTA_BYTES: whole(D.quotaBytes),
   /** Remove EXIF (location, camera) from uploaded images, after applying their orientation. */
-  FILES_STRIP_EXIF: flag(true),
+  FILES_STRIP_EXIF: flag(D.stripExif),
   /** Largest image (width x height) decoded for its size and thumbnail: a decompression bomb fails cleanly. */
-  FILES_MAX_IMAGE_PIXELS: whole(100_000_000, 1),
+  FILES_MAX_IMAGE_PIXELS: whole(D.maxImagePixels, 1),
   /** Lifetime of a signed download URL (SignFileUrls). */
-  FILES_URL_TTL_SECONDS: whole(600, 1),
+  FILES_URL_TTL_SECONDS: whole(D.urlTtlSeconds, 1),
   /** A deleted message's files are NOT_FOUND at once; their bytes are removed after this. */
-  FILES_DELETE_GRACE_SECONDS: whole(3600),
+  FILES_DELETE_GRACE_SECONDS: whole(D.deleteGraceSeconds),
   /** An upload no message took is removed after this. */
-  FILES_UNATTACHED_TTL_SECONDS: whole(86_400, 1),
+  FILES_UNATTACHED_TTL_SECONDS: whole(D.unattachedTtlSeconds, 1),
   /** How often the sweeper removes due files, orphans and stale temporary files (0: only at start). */
-  FILES_SWEEP_SECONDS: whole(300),
+  FILES_SWEEP_SECONDS: whole(D.sweepSeconds),
   // --- link previews (issue 19, docs/files.md "Link previews") ---
   /** on: the server fetches the pages of the first links of each message (SSRF rules of docs/files.md); off: no outbound fetches. */
   LINK_PREVIEWS: z.preprocess(unsetIfEmpty, z.enum(["on", "off"]).default("on")),

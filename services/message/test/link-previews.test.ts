@@ -19,7 +19,10 @@ import { parsePage } from "../src/previews/page.js";
 import type { LinkPreviewWorker } from "../src/previews/worker.js";
 import { eventually, failure } from "./behaviours.js";
 import { startFakeRoomWorld, type FakeRoomWorld } from "./fake-room-world.js";
-import { testFileStorage, type TestFileStorage } from "./support/s3.js";
+import type { FileStorage } from "../src/files/storage.js";
+import { FileService } from "@parley/proto/file/v1/file_pb";
+import { createServiceClient } from "@parley/kit";
+import { testInternalAuth } from "@parley/kit/testing";
 import { openGraphPage, startPageServer, type PageServer } from "./support/pages.js";
 
 const TIMEOUT_MS = 2_500;
@@ -64,22 +67,22 @@ describe("previewLinks and parsePage", () => {
 describe("link previews (service, fake room service, real database, broker and storage)", () => {
   let world: FakeRoomWorld;
   let worker: LinkPreviewWorker;
-  let files: TestFileStorage;
+  let storage: FileStorage;
   let pages: PageServer;
   /** Where refused redirects point: it must never be asked anything. */
   let target: PageServer;
   let cover: Buffer;
 
   beforeAll(async () => {
-    [pages, target, files] = await Promise.all([startPageServer(), startPageServer(), testFileStorage()]);
+    [pages, target] = await Promise.all([startPageServer(), startPageServer()]);
     cover = await sharp({ create: { width: 800, height: 400, channels: 3, background: "#3366cc" } }).png().toBuffer();
     world = await startFakeRoomWorld({
-      linkPreviews: ({ db, broker, log }) =>
+      linkPreviews: ({ db, broker, log, storage: files }) =>
         (worker = startLinkPreviews({
           db,
           broker,
           log,
-          storage: files.storage,
+          storage: (storage = files),
           config: {
             LINK_PREVIEW_ALLOWED_HOSTS: [`127.0.0.1:${pages.port}`],
             LINK_PREVIEW_MAX_PER_MESSAGE: 3,
@@ -111,7 +114,7 @@ describe("link previews (service, fake room service, real database, broker and s
 
   afterAll(async () => {
     await world?.stop();
-    await Promise.all([pages?.close(), target?.close(), files?.stop()]);
+    await Promise.all([pages?.close(), target?.close()]);
   });
 
   async function people() {
@@ -128,7 +131,7 @@ describe("link previews (service, fake room service, real database, broker and s
   const failureOf = async (url: string) =>
     (await world.db.fork().em.execute<{ failure: string | null }[]>(`select failure from link_preview_cache where url = ?`, [url]))[0]?.failure;
 
-  async function collect(source: ReturnType<LinkImages["read"]>) {
+  async function collect(source: AsyncIterable<{ part?: { case: "info"; value: unknown } | { case: "chunk"; value: Uint8Array } | { case: undefined; value?: undefined } }>) {
     let info: Record<string, unknown> | undefined;
     const chunks: Buffer[] = [];
     for await (const { part } of source) {
@@ -171,12 +174,16 @@ describe("link previews (service, fake room service, real database, broker and s
       const changes = await world.messages.listChanges({ roomId, after: sent.change }, asUser(bob));
       expect(changes.messages.map((m) => [m.id, m.change, m.linkPreviews.length])).toEqual([[sent.id, sent.change + 1n, 1]]);
 
-      // The image is served from Parley's storage (ReadLinkImage), as WebP, never by the third party.
-      const { info, bytes } = await collect(new LinkImages({ db: world.db, storage: files.storage }).read(preview.imageId));
+      // The image is served from Parley's storage (FileService.ReadLinkImage), as WebP, never by the third party.
+      const fileService = createServiceClient(FileService, world.messageAddress, { internalAuth: testInternalAuth() });
+      const { info, bytes } = await collect(fileService.readLinkImage({ imageId: preview.imageId }, asUser(bob)));
       expect(info).toMatchObject({ mediaType: "image/webp", name: "image.webp", totalSize: BigInt(bytes.length), offset: 0n, length: BigInt(bytes.length) });
       const metadata = await sharp(bytes).metadata();
       expect([metadata.format, metadata.width, metadata.height]).toEqual(["webp", 800, 400]);
-      await expect(collect(new LinkImages({ db: world.db, storage: files.storage }).read("A".repeat(43)))).rejects.toMatchObject({ code: Code.NotFound });
+      await expect(collect(fileService.readLinkImage({ imageId: "A".repeat(43) }, asUser(bob)))).rejects.toMatchObject({ code: Code.NotFound });
+      await expect(collect(fileService.readLinkImage({ imageId: "../files/x" }, asUser(bob)))).rejects.toMatchObject({ code: Code.NotFound });
+      // The same bytes as the storage holds (re-hosted once, under link-images/<id>).
+      expect((await collect(new LinkImages({ db: world.db, storage }).read(preview.imageId))).bytes.equals(bytes)).toBe(true);
 
       // Asked as a bot that says what it is, with nothing that identifies anyone (the cookie it was given is not sent back).
       const asked = pages.requests.filter((r) => r.path === "/article" || r.path === "/cover.png");

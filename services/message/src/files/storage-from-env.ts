@@ -5,6 +5,7 @@ import { DiskStorage } from "./disk-storage.js";
 import { S3Storage } from "./s3-storage.js";
 import type { FileStorage } from "./storage.js";
 import type { MessageEnv } from "../env.js";
+import type { FilesConfig } from "./config.js";
 
 type StorageEnv = Pick<
   MessageEnv,
@@ -30,4 +31,23 @@ export function tempDirFromEnv(config: Pick<MessageEnv, "FILES_TEMP_DIR" | "DATA
   if (config.FILES_TEMP_DIR) return config.FILES_TEMP_DIR;
   if (dataDir.startsWith("memory://")) return join(tmpdir(), "parley-uploads");
   return join(config.DATA_DIR, "files-tmp");
+}
+
+/** The files settings of the message service, with its storage opened. */
+export async function filesConfigFromEnv(config: MessageEnv, dataDir: string): Promise<{ files: FilesConfig; closeStorage(): void }> {
+  const storage = await storageFromEnv(config);
+  return {
+    files: {
+      storage,
+      tempDir: tempDirFromEnv(config, dataDir),
+      maxBytes: config.FILES_MAX_BYTES,
+      quotaBytes: config.FILES_QUOTA_BYTES,
+      stripExif: config.FILES_STRIP_EXIF,
+      maxImagePixels: config.FILES_MAX_IMAGE_PIXELS,
+      urlTtlSeconds: config.FILES_URL_TTL_SECONDS,
+      deleteGraceSeconds: config.FILES_DELETE_GRACE_SECONDS,
+      unattachedTtlSeconds: config.FILES_UNATTACHED_TTL_SECONDS,
+    },
+    closeStorage: () => storage.close?.(),
+  };
 }

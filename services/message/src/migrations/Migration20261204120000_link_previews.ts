@@ -8,8 +8,8 @@ import { Migration } from "@mikro-orm/migrations";
  *   sweep; wanted_at for the sweep's order, claimed_until to keep two workers off one message;
  * - removed_link_previews: URLs a sender took off a message (they stay off after an edit);
  * - link_preview_cache: per URL, what its page gave (preview null: nothing) until expires_at;
- * - link_images: the re-hosted images (FileStorage key "link-images/<id>");
- * - message_service_keys: the server key link image ids are derived with (HMAC of the image URL).
+ * - link_images: the re-hosted images (FileStorage key "link-images/<id>"); their ids are an HMAC
+ *   of the image URL under the "link-image" key of service_secrets (Migration20261204180000_files).
  */
 export class Migration20261204120000_link_previews extends Migration {
   override async up(): Promise<void> {
@@ -20,11 +20,10 @@ export class Migration20261204120000_link_previews extends Migration {
     this.addSql(`create table "link_preview_cache" ("url" text not null, "preview" jsonb null, "failure" text null, "fetched_at" timestamptz not null, "expires_at" timestamptz not null, constraint "link_preview_cache_pkey" primary key ("url"));`);
     this.addSql(`create index "link_preview_cache_expires_at_index" on "link_preview_cache" ("expires_at");`);
     this.addSql(`create table "link_images" ("id" varchar(64) not null, "source_url" text not null, "media_type" varchar(100) not null, "size" bigint not null, "width" int not null, "height" int not null, "etag" varchar(64) not null, "created_at" timestamptz not null, constraint "link_images_pkey" primary key ("id"));`);
-    this.addSql(`create table "message_service_keys" ("name" varchar(64) not null, "secret" text not null, "created_at" timestamptz not null, constraint "message_service_keys_pkey" primary key ("name"));`);
   }
 
   override async down(): Promise<void> {
-    for (const table of ["message_service_keys", "link_images", "link_preview_cache", "removed_link_previews", "link_preview_jobs", "message_link_previews"]) {
+    for (const table of ["link_images", "link_preview_cache", "removed_link_previews", "link_preview_jobs", "message_link_previews"]) {
       this.addSql(`drop table if exists "${table}";`);
     }
   }

@@ -1,6 +1,6 @@
 // The link previews' tables (issue 19, Migration20261204120000_link_previews): the previews a
 // message shows, the messages waiting for theirs, the URLs their senders took off, the per-URL
-// cache, the re-hosted images, and the server key their ids are derived with.
+// cache, and the re-hosted images (their ids are derived with the "link-image" key of service_secrets).
 import { defineEntity, type InferEntity } from "@mikro-orm/core";
 
 const p = defineEntity.properties;
@@ -88,17 +88,4 @@ export const LinkImage = defineEntity({
 });
 export type LinkImage = InferEntity<typeof LinkImage>;
 
-/** Keys of this service that live with its data (link image ids are derived with "link-image"). */
-export const ServiceKey = defineEntity({
-  name: "ServiceKey",
-  tableName: "message_service_keys",
-  properties: {
-    name: p.string().length(64).primary(),
-    // base64 of 32 random bytes.
-    secret: p.text().hidden(),
-    createdAt: p.datetime(),
-  },
-});
-export type ServiceKey = InferEntity<typeof ServiceKey>;
-
-export const linkPreviewEntities = [MessageLinkPreview, LinkPreviewJob, RemovedLinkPreview, LinkPreviewCache, LinkImage, ServiceKey];
+export const linkPreviewEntities = [MessageLinkPreview, LinkPreviewJob, RemovedLinkPreview, LinkPreviewCache, LinkImage];

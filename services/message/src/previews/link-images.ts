@@ -2,7 +2,8 @@
 // fetched once under the outbound rules (size limit), decoded and re-encoded by sharp to WebP
 // (bounded dimensions, no metadata: EXIF and the rest are dropped), kept in FileStorage under
 // "link-images/<id>" with a row in link_images. The id is HMAC-SHA256(server key, image URL): the
-// same image URL gives the same id (stored once), and nobody can guess one without the key.
+// same image URL gives the same id (stored once), and nobody can guess one without the key (kept
+// in service_secrets as "link-image", shared by every replica).
 //
 // FileService.ReadLinkImage is `new LinkImages({ db, storage }).read(imageId)`: its info, then its
 // bytes in chunks (wired by the FileService implementation, services/message/src/files).
@@ -44,7 +45,10 @@ export class LinkImages {
 
   /** The id the image at `url` has (or would have). */
   async idFor(url: string): Promise<string> {
-    this.key ??= this.deps.db.fork().previews.serviceKey(KEY_NAME);
+    this.key ??= this.deps.db
+      .fork()
+      .files.secret(KEY_NAME, () => randomBytes(32).toString("base64"))
+      .then((secret) => Buffer.from(secret, "base64"));
     const key = await this.key.catch((error: unknown) => {
       this.key = undefined;
       throw error;

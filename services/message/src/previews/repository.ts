@@ -1,5 +1,4 @@
 // The link previews' data access, over one fork (or transaction) of the message database.
-import { randomBytes } from "node:crypto";
 import type { Em } from "@parley/kit";
 
 /** A preview as a message shows it (LinkPreview on the wire; imageId "" when it has none). */
@@ -165,15 +164,5 @@ export class LinkPreviewRepository {
        values (?, ?, ?, ?, ?, ?, ?, clock_timestamp()) on conflict (id) do nothing`,
       [image.id, image.sourceUrl, image.mediaType, image.size, image.width, image.height, image.etag],
     );
-  }
-
-  /** The service's key `name`, made on first use (the first writer wins when replicas race). */
-  async serviceKey(name: string): Promise<Buffer> {
-    await this.em.execute(
-      `insert into message_service_keys (name, secret, created_at) values (?, ?, clock_timestamp()) on conflict (name) do nothing`,
-      [name, randomBytes(32).toString("base64")],
-    );
-    const [row] = await this.em.execute<{ secret: string }[]>(`select secret from message_service_keys where name = ?`, [name]);
-    return Buffer.from(row!.secret, "base64");
   }
 }
