@@ -34,7 +34,41 @@ export type ChatMessage = Omit<
   /** Whom it mentions (issue 16); absent from an edge that does not tell it. */
   mentionUserIds?: string[];
   mentionBroadcast?: "room" | "here" | null;
+  /** Files attached at send (issue 19), in the order given; empty once deleted. */
+  attachments?: FileInfo[];
+  /** Previews of the first links of the body (issue 19): they arrive as a later change of the message. */
+  linkPreviews?: LinkPreview[];
 };
+
+/** A stored file (parley.file.v1.File) as the edge shapes it (issue 19). */
+export interface FileInfo {
+  id: string;
+  roomId: string;
+  uploaderId: string;
+  messageId: string | null;
+  name: string;
+  size: number;
+  mediaType: string;
+  display: "image" | "video" | "audio" | "download";
+  width: number;
+  height: number;
+  animated: boolean;
+  hasThumbnail: boolean;
+  thumbnailWidth: number;
+  thumbnailHeight: number;
+  createdAt: string;
+}
+
+/** What a link's page says of itself (parley.message.v1.LinkPreview). */
+export interface LinkPreview {
+  url: string;
+  title: string;
+  description: string;
+  siteName: string;
+  imageId: string | null;
+  imageWidth: number;
+  imageHeight: number;
+}
 export type ThreadSummary = NonNullable<RouterOutputs["messages"]["list"]["messages"][number]["thread"]>;
 export type ThreadInfo = RouterOutputs["threads"]["list"]["threads"][number];
 export type Reaction = RouterOutputs["messages"]["list"]["messages"][number]["reactions"][number];

@@ -1,0 +1,124 @@
+// The app's calls about files (issue 19), in one place: uploads (the @parley/client helper over
+// POST /api/v1/rooms/{roomId}/files, with progress and abort), the one signed-URL cache
+// (files.signUrls), deleting an upload taken out of the composer, link preview images and
+// removing a preview. Components read URLs through createSignedUrl, which asks again when one
+// is about to expire.
+import { createEffect, createSignal, onCleanup, type Accessor } from "solid-js";
+import { api, errorMessage } from "./api";
+import { accessToken } from "./session";
+import { createSignedUrlCache, type FileVariant, type SignedUrlCache } from "./signed-urls";
+import { humanSize } from "./files";
+import type { UploadFile } from "./attachment-tray";
+import type { FileInfo } from "./types";
+
+export const signedUrls: SignedUrlCache = createSignedUrlCache({
+  sign: async (fileIds, variant) => {
+    const answer = await api.files.signUrls.mutate({ fileIds, variant });
+    return answer.urls.map((u) => ({ fileId: u.fileId, url: u.url, expiresAt: Date.parse(u.expiresAt) }));
+  },
+});
+
+/** A file's signed URL as a signal: undefined until signed (or when the file cannot be read), renewed before it expires. */
+export function createSignedUrl(fileId: Accessor<string | undefined>, variant: FileVariant = "original"): Accessor<string | undefined> {
+  const [url, setUrl] = createSignal<string | undefined>();
+  createEffect(() => {
+    const id = fileId();
+    if (!id) return setUrl(undefined);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let live = true;
+    const load = () => {
+      signedUrls.get(id, variant).then(
+        (signed) => {
+          if (!live) return;
+          // Keep what was shown: an <img> that has loaded does not need a new URL, but one that
+          // has not (scrolled away and back, a download) does, so the signal follows the cache.
+          setUrl(signed);
+          const until = signedUrls.freshUntil(id, variant);
+          if (until !== undefined) timer = setTimeout(load, Math.max(1_000, until - Date.now()));
+        },
+        () => undefined,
+      );
+    };
+    setUrl(signedUrls.peek(id, variant));
+    load();
+    onCleanup(() => {
+      live = false;
+      if (timer) clearTimeout(timer);
+    });
+  });
+  return url;
+}
+
+/** Downloads a file by a fresh signed URL (a link whose URL ran out is not followed). */
+export async function downloadFile(file: Pick<FileInfo, "id" | "name">): Promise<void> {
+  const url = await signedUrls.get(file.id, "original");
+  if (!url) throw new Error("This file is no longer available.");
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = file.name;
+  link.rel = "noopener";
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+/** The re-hosted image of a link preview (FileService.ReadLinkImage): its id is the capability. */
+export function linkImageUrl(imageId: string): string {
+  return `/api/v1/link-images/${encodeURIComponent(imageId)}`;
+}
+
+export async function deleteUpload(fileId: string): Promise<void> {
+  await api.files.deleteUpload.mutate({ id: fileId });
+}
+
+export async function removeLinkPreview(messageId: string, url: string): Promise<void> {
+  await api.messages.removeLinkPreview.mutate({ id: messageId, url });
+}
+
+/** An upload into a room: the file's bytes, streamed by the browser, with progress and abort. */
+export function uploaderFor(roomId: string): UploadFile {
+  return (file, options) => uploadFile(roomId, file, options);
+}
+
+/** Why an upload failed, for the tray: too large (with the limit), over the quota, or the server's message. */
+export function uploadErrorText(error: unknown): string {
+  const failure = error as { status?: number; limit?: string; maxBytes?: number; message?: string } | undefined;
+  if (failure?.status === 413 || failure?.limit) {
+    if (failure.limit === "quota") return "Over your storage quota: delete some files first.";
+    return failure.maxBytes ? `Too large: files can be at most ${humanSize(failure.maxBytes)}.` : "Too large for this server.";
+  }
+  if (error instanceof DOMException && error.name === "AbortError") return "Cancelled.";
+  return errorMessage(error);
+}
+
+// Replaced by the @parley/client helper when h/files-edge lands.
+async function uploadFile(
+  roomId: string,
+  file: File,
+  options: { signal: AbortSignal; onProgress(p: { loaded: number; total: number }): void },
+): Promise<FileInfo> {
+  const token = await accessToken();
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/v1/rooms/${encodeURIComponent(roomId)}/files`);
+    xhr.setRequestHeader("authorization", `Bearer ${token}`);
+    xhr.upload.onprogress = (e) => options.onProgress({ loaded: e.loaded, total: e.total });
+    xhr.onload = () => {
+      const body = (() => {
+        try {
+          return JSON.parse(xhr.responseText) as Record<string, unknown>;
+        } catch {
+          return {};
+        }
+      })();
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(body as unknown as FileInfo);
+      reject(Object.assign(new Error(String(body.message ?? `HTTP ${xhr.status}`)), { status: xhr.status, ...body }));
+    };
+    xhr.onerror = () => reject(new Error("Cannot reach the server. Check your connection."));
+    xhr.onabort = () => reject(new DOMException("aborted", "AbortError"));
+    options.signal.addEventListener("abort", () => xhr.abort());
+    const form = new FormData();
+    form.append("file", file, file.name);
+    xhr.send(form);
+  });
+}
