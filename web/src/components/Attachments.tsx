@@ -41,7 +41,8 @@ function InlineImage(props: { file: FileInfo; max: number; onOpen: () => void })
       class="attachment-image"
       data-testid="attachment-image"
       data-file-id={props.file.id}
-      style={{ width: `${box().width}px`, height: `${box().height}px` }}
+      // The width, and the height from the proportions: a phone narrower than the box shrinks both.
+      style={{ width: `${box().width}px`, "aspect-ratio": `${box().width} / ${box().height}` }}
       aria-label={`Open image ${props.file.name}`}
       title={props.file.name}
       onClick={() => props.onOpen()}
