@@ -105,7 +105,7 @@ describe("the signed-URL cache", () => {
     expect(urls[3]).toContain("/f/c/thumbnail");
   });
 
-  it("splits a screen of more than 200 files into calls of at most 200", async () => {
+  it("splits a screen of many files into calls of at most 100", async () => {
     const { cache, calls, tick } = harness();
     const ids = Array.from({ length: MAX_BATCH * 2 + 5 }, (_, i) => `f${i}`);
     const asked = ids.map((id) => cache.get(id));
@@ -185,9 +185,7 @@ describe("the attachment tray", () => {
     width: 10,
     height: 10,
     animated: false,
-    hasThumbnail: true,
-    thumbnailWidth: 10,
-    thumbnailHeight: 10,
+    thumbnail: { width: 10, height: 10 },
     createdAt: "2026-12-04T10:00:00Z",
   });
 
@@ -308,5 +306,23 @@ describe("the attachment tray", () => {
     await settle();
     expect(tray.items()).toEqual([]);
     expect(deleted).toEqual([]);
+  });
+});
+
+describe("upload errors in the tray", async () => {
+  const { uploadErrorText } = await import("../src/lib/file-api");
+  it("says a file is too large with the server's limit in people's units", () => {
+    expect(uploadErrorText({ status: 413, code: "PAYLOAD_TOO_LARGE", limit: "file-size", message: "a file may have at most 52428800 bytes" })).toBe(
+      "Too large: files can be at most 50 MB.",
+    );
+    expect(uploadErrorText({ status: 413, message: "too big" })).toBe("Too large for this server.");
+  });
+
+  it("says when the quota is full, when the network is down, and passes other refusals on", () => {
+    expect(uploadErrorText({ status: 413, limit: "quota", message: "your files would take more than your quota of 1048576 bytes (900 used)" })).toBe(
+      "Over your storage quota (1 MB): delete some files first.",
+    );
+    expect(uploadErrorText({ status: 0, code: "NETWORK", message: "the upload did not reach the server" })).toBe("Cannot reach the server. Check your connection.");
+    expect(uploadErrorText({ status: 403, code: "FORBIDDEN", message: "only admins may post in this room" })).toBe("Only admins may post in this room");
   });
 });

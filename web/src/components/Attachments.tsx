@@ -33,8 +33,8 @@ export function MessageAttachments(props: { files: readonly FileInfo[]; onOpenIm
 
 function InlineImage(props: { file: FileInfo; max: number; onOpen: () => void }) {
   // The thumbnail (at most 480 px, animated when the image is) when there is one, else the image.
-  const url = createSignedUrl(() => props.file.id, props.file.hasThumbnail ? "thumbnail" : "original");
-  const box = () => fitWithin(props.file.width, props.file.height, props.max);
+  const url = createSignedUrl(() => props.file.id, props.file.thumbnail ? "thumbnail" : "original");
+  const box = () => fitWithin(props.file.width ?? 0, props.file.height ?? 0, props.max);
   return (
     <button
       type="button"
@@ -59,7 +59,7 @@ function InlineImage(props: { file: FileInfo; max: number; onOpen: () => void })
 
 function MediaPlayer(props: { file: FileInfo }) {
   const url = createSignedUrl(() => props.file.id);
-  const box = () => fitWithin(props.file.width, props.file.height, 480, 360);
+  const box = () => fitWithin(props.file.width ?? 0, props.file.height ?? 0, 480, 360);
   return (
     <figure class="attachment-media" data-testid="attachment-media">
       <Show
@@ -71,7 +71,7 @@ function MediaPlayer(props: { file: FileInfo }) {
           preload="metadata"
           src={url()}
           aria-label={props.file.name}
-          style={props.file.width > 0 ? { width: `${box().width}px`, "aspect-ratio": `${props.file.width} / ${props.file.height}` } : undefined}
+          style={props.file.width && props.file.height ? { width: `${box().width}px`, "aspect-ratio": `${props.file.width} / ${props.file.height}` } : undefined}
         />
       </Show>
       <figcaption>

@@ -20,7 +20,7 @@ export function Lightbox(props: { images: readonly FileInfo[]; fileId: string; o
   const index = createMemo(() => props.images.findIndex((f) => f.id === props.fileId));
   const file = () => props.images[index()];
   const url = createSignedUrl(() => file()?.id, "original");
-  const thumbnail = createSignedUrl(() => (file()?.hasThumbnail ? file()!.id : undefined), "thumbnail");
+  const thumbnail = createSignedUrl(() => (file()?.thumbnail ? file()!.id : undefined), "thumbnail");
 
   const go = (step: number) => {
     const next = props.images[index() + step];
@@ -106,7 +106,7 @@ export function Lightbox(props: { images: readonly FileInfo[]; fileId: string; o
                 alt={current().name}
                 width={current().width || undefined}
                 height={current().height || undefined}
-                style={current().width > 0 ? { "aspect-ratio": `${current().width} / ${current().height}` } : undefined}
+                style={current().width && current().height ? { "aspect-ratio": `${current().width} / ${current().height}` } : undefined}
                 draggable={false}
               />
               <button

@@ -4,7 +4,6 @@
 // preview off (×): the message changes for everyone through the stream.
 import { For, Show } from "solid-js";
 import { fitWithin } from "../lib/files";
-import { linkImageUrl } from "../lib/file-api";
 import type { LinkPreview } from "../lib/types";
 import { Icon } from "./Icon";
 import "./Files.css";
@@ -21,7 +20,7 @@ export function LinkPreviews(props: { previews: readonly LinkPreview[]; onRemove
               return "";
             }
           };
-          const box = () => fitWithin(preview.imageWidth, preview.imageHeight, 120, 90);
+          const box = () => fitWithin(preview.image?.width ?? 0, preview.image?.height ?? 0, 120, 90);
           return (
             <div class="link-preview" data-testid="link-preview" data-url={preview.url}>
               <div class="link-preview-text">
@@ -37,11 +36,11 @@ export function LinkPreviews(props: { previews: readonly LinkPreview[]; onRemove
                   </p>
                 </Show>
               </div>
-              <Show when={preview.imageId}>
-                {(imageId) => (
+              <Show when={preview.image}>
+                {(image) => (
                   <img
                     class="link-preview-image"
-                    src={linkImageUrl(imageId())}
+                    src={image().url}
                     alt=""
                     width={box().width}
                     height={box().height}

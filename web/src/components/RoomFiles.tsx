@@ -28,11 +28,11 @@ export function RoomFiles(props: { roomId: string; filesKey: Accessor<string>; o
     const mine = pageToken ? generation : ++generation;
     setState(pageToken ? "more" : files().length > 0 ? "ready" : "loading");
     try {
-      const page = await api.files.listRoom.query({ roomId: props.roomId, limit: PAGE, ...(pageToken && { pageToken }) });
+      const page = await api.files.listRoom.query({ roomId: props.roomId, limit: PAGE, ...(pageToken && { cursor: pageToken }) });
       if (mine !== generation) return;
       setFiles((current) => (pageToken ? [...current, ...page.files.filter((f) => !current.some((c) => c.id === f.id))] : page.files));
       // A fresh first page starts the paging again.
-      setNext(page.nextPageToken || null);
+      setNext(page.nextCursor);
       setState("ready");
     } catch (failure) {
       if (mine === generation) setState(errorMessage(failure));
@@ -121,7 +121,7 @@ export function RoomFiles(props: { roomId: string; filesKey: Accessor<string>; o
 }
 
 function GridImage(props: { file: FileInfo; label: string; onOpen(): void }) {
-  const url = createSignedUrl(() => props.file.id, props.file.hasThumbnail ? "thumbnail" : "original");
+  const url = createSignedUrl(() => props.file.id, props.file.thumbnail ? "thumbnail" : "original");
   return (
     <button type="button" class="room-files-image" aria-label={`Open image ${props.label}`} title={props.file.name} data-testid="room-file-image" onClick={() => props.onOpen()}>
       <Show when={url()}>{(src) => <img src={src()} alt="" loading="lazy" decoding="async" draggable={false} />}</Show>

@@ -13,7 +13,7 @@ import type { FileInfo } from "./types";
 
 export const signedUrls: SignedUrlCache = createSignedUrlCache({
   sign: async (fileIds, variant) => {
-    const answer = await api.files.signUrls.mutate({ fileIds, variant });
+    const answer = await api.files.signUrls.query({ fileIds, variant });
     return answer.urls.map((u) => ({ fileId: u.fileId, url: u.url, expiresAt: Date.parse(u.expiresAt) }));
   },
 });
@@ -62,13 +62,8 @@ export async function downloadFile(file: Pick<FileInfo, "id" | "name">): Promise
   link.remove();
 }
 
-/** The re-hosted image of a link preview (FileService.ReadLinkImage): its id is the capability. */
-export function linkImageUrl(imageId: string): string {
-  return `/api/v1/link-images/${encodeURIComponent(imageId)}`;
-}
-
 export async function deleteUpload(fileId: string): Promise<void> {
-  await api.files.deleteUpload.mutate({ id: fileId });
+  await api.files.deleteUpload.mutate({ fileId });
 }
 
 export async function removeLinkPreview(messageId: string, url: string): Promise<void> {
@@ -80,15 +75,30 @@ export function uploaderFor(roomId: string): UploadFile {
   return (file, options) => uploadFile(roomId, file, options);
 }
 
-/** Why an upload failed, for the tray: too large (with the limit), over the quota, or the server's message. */
+/**
+ * Why an upload failed, for the tray: too large (with the limit), over the quota, cancelled, or
+ * the server's own words. The limit is in the server's message ("at most 52428800 bytes"): it is
+ * the one place that knows it, so it is read from there and shown as people read sizes.
+ */
 export function uploadErrorText(error: unknown): string {
-  const failure = error as { status?: number; limit?: string; maxBytes?: number; message?: string } | undefined;
-  if (failure?.status === 413 || failure?.limit) {
-    if (failure.limit === "quota") return "Over your storage quota: delete some files first.";
-    return failure.maxBytes ? `Too large: files can be at most ${humanSize(failure.maxBytes)}.` : "Too large for this server.";
+  const failure = error as { status?: number; code?: string; limit?: string; message?: string } | undefined;
+  const bytes = (pattern: RegExp) => {
+    const match = pattern.exec(failure?.message ?? "");
+    return match ? humanSize(Number(match[1])) : undefined;
+  };
+  if (failure?.limit === "quota") {
+    const quota = bytes(/quota of (\d+) bytes/);
+    return quota ? `Over your storage quota (${quota}): delete some files first.` : "Over your storage quota: delete some files first.";
   }
-  if (error instanceof DOMException && error.name === "AbortError") return "Cancelled.";
-  return errorMessage(error);
+  if (failure?.status === 413 || failure?.limit === "file-size") {
+    const limit = bytes(/at most (\d+) bytes/);
+    return limit ? `Too large: files can be at most ${limit}.` : "Too large for this server.";
+  }
+  if (failure?.code === "ABORTED") return "Cancelled.";
+  if (failure?.code === "NETWORK" || failure?.status === 0) return "Cannot reach the server. Check your connection.";
+  if (failure?.status === 429) return "Too many uploads. Please wait a moment and try again.";
+  const message = failure?.message || errorMessage(error);
+  return message.charAt(0).toUpperCase() + message.slice(1);
 }
 
 // Replaced by the @parley/client helper when h/files-edge lands.

@@ -87,9 +87,7 @@ export function toChatMessage(message: Message): ChatMessage {
       title: p.title,
       description: p.description,
       siteName: p.siteName,
-      imageId: p.imageId || null,
-      imageWidth: p.imageWidth,
-      imageHeight: p.imageHeight,
+      image: p.imageId ? { url: linkImageUrl(p.imageId), width: p.imageWidth, height: p.imageHeight } : null,
     })),
   };
 }
@@ -102,7 +100,12 @@ const DISPLAY: Record<FileDisplay, FileInfo["display"]> = {
   [FileDisplay.DOWNLOAD]: "download",
 };
 
-/** A socket file (parley.file.v1.File) in the API's shape. */
+/** The re-hosted image of a link preview (FileService.ReadLinkImage), as the API names it: the id is the capability. */
+export function linkImageUrl(imageId: string): string {
+  return `/api/v1/link-images/${encodeURIComponent(imageId)}`;
+}
+
+/** A socket file (parley.file.v1.File) in the API's shape (the edge's shapeFile). */
 export function toFileInfo(file: StoredFile): FileInfo {
   return {
     id: file.id,
@@ -113,12 +116,10 @@ export function toFileInfo(file: StoredFile): FileInfo {
     size: Number(file.size),
     mediaType: file.mediaType,
     display: DISPLAY[file.display] ?? "download",
-    width: file.width,
-    height: file.height,
+    width: file.width || null,
+    height: file.height || null,
     animated: file.animated,
-    hasThumbnail: file.hasThumbnail,
-    thumbnailWidth: file.thumbnailWidth,
-    thumbnailHeight: file.thumbnailHeight,
+    thumbnail: file.hasThumbnail ? { width: file.thumbnailWidth, height: file.thumbnailHeight } : null,
     createdAt: iso(file.createTime),
   };
 }

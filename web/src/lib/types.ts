@@ -50,25 +50,22 @@ export interface FileInfo {
   size: number;
   mediaType: string;
   display: "image" | "video" | "audio" | "download";
-  width: number;
-  height: number;
+  width: number | null;
+  height: number | null;
   animated: boolean;
-  hasThumbnail: boolean;
-  thumbnailWidth: number;
-  thumbnailHeight: number;
+  thumbnail: { width: number; height: number } | null;
   createdAt: string;
 }
 
-/** What a link's page says of itself (parley.message.v1.LinkPreview). */
+/** What a link's page says of itself (parley.message.v1.LinkPreview); the image re-hosted by the server. */
 export interface LinkPreview {
   url: string;
   title: string;
   description: string;
   siteName: string;
-  imageId: string | null;
-  imageWidth: number;
-  imageHeight: number;
+  image: { url: string; width: number; height: number } | null;
 }
+
 export type ThreadSummary = NonNullable<RouterOutputs["messages"]["list"]["messages"][number]["thread"]>;
 export type ThreadInfo = RouterOutputs["threads"]["list"]["threads"][number];
 export type Reaction = RouterOutputs["messages"]["list"]["messages"][number]["reactions"][number];
