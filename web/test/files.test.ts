@@ -105,7 +105,7 @@ describe("the signed-URL cache", () => {
     expect(urls[3]).toContain("/f/c/thumbnail");
   });
 
-  it("splits a screen of many files into calls of at most 100", async () => {
+  it("splits a screen of more than 200 files into calls of at most 200", async () => {
     const { cache, calls, tick } = harness();
     const ids = Array.from({ length: MAX_BATCH * 2 + 5 }, (_, i) => `f${i}`);
     const asked = ids.map((id) => cache.get(id));

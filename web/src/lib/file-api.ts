@@ -4,6 +4,7 @@
 // removing a preview. Components read URLs through createSignedUrl, which asks again when one
 // is about to expire.
 import { createEffect, createSignal, onCleanup, type Accessor } from "solid-js";
+import { uploadFile } from "@parley/client";
 import { api, errorMessage } from "./api";
 import { accessToken } from "./session";
 import { createSignedUrlCache, type FileVariant, type SignedUrlCache } from "./signed-urls";
@@ -13,7 +14,7 @@ import type { FileInfo } from "./types";
 
 export const signedUrls: SignedUrlCache = createSignedUrlCache({
   sign: async (fileIds, variant) => {
-    const answer = await api.files.signUrls.query({ fileIds, variant });
+    const answer = await api.files.signUrls.mutate({ fileIds, variant });
     return answer.urls.map((u) => ({ fileId: u.fileId, url: u.url, expiresAt: Date.parse(u.expiresAt) }));
   },
 });
@@ -70,9 +71,17 @@ export async function removeLinkPreview(messageId: string, url: string): Promise
   await api.messages.removeLinkPreview.mutate({ id: messageId, url });
 }
 
-/** An upload into a room: the file's bytes, streamed by the browser, with progress and abort. */
+/** An upload into a room (@parley/client's uploadFile): the file's bytes, streamed by the browser, with progress and abort. */
 export function uploaderFor(roomId: string): UploadFile {
-  return (file, options) => uploadFile(roomId, file, options);
+  return async (file, options) =>
+    uploadFile({
+      roomId,
+      file,
+      token: await accessToken(),
+      signal: options.signal,
+      // What was sent includes the multipart envelope around the file: counted against the file's size.
+      onProgress: ({ loaded }) => options.onProgress({ loaded: Math.min(loaded, file.size), total: file.size }),
+    });
 }
 
 /**
@@ -99,36 +108,4 @@ export function uploadErrorText(error: unknown): string {
   if (failure?.status === 429) return "Too many uploads. Please wait a moment and try again.";
   const message = failure?.message || errorMessage(error);
   return message.charAt(0).toUpperCase() + message.slice(1);
-}
-
-// Replaced by the @parley/client helper when h/files-edge lands.
-async function uploadFile(
-  roomId: string,
-  file: File,
-  options: { signal: AbortSignal; onProgress(p: { loaded: number; total: number }): void },
-): Promise<FileInfo> {
-  const token = await accessToken();
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", `/api/v1/rooms/${encodeURIComponent(roomId)}/files`);
-    xhr.setRequestHeader("authorization", `Bearer ${token}`);
-    xhr.upload.onprogress = (e) => options.onProgress({ loaded: e.loaded, total: e.total });
-    xhr.onload = () => {
-      const body = (() => {
-        try {
-          return JSON.parse(xhr.responseText) as Record<string, unknown>;
-        } catch {
-          return {};
-        }
-      })();
-      if (xhr.status >= 200 && xhr.status < 300) return resolve(body as unknown as FileInfo);
-      reject(Object.assign(new Error(String(body.message ?? `HTTP ${xhr.status}`)), { status: xhr.status, ...body }));
-    };
-    xhr.onerror = () => reject(new Error("Cannot reach the server. Check your connection."));
-    xhr.onabort = () => reject(new DOMException("aborted", "AbortError"));
-    options.signal.addEventListener("abort", () => xhr.abort());
-    const form = new FormData();
-    form.append("file", file, file.name);
-    xhr.send(form);
-  });
 }

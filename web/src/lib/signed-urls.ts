@@ -15,8 +15,8 @@ export interface SignedUrl {
 
 export type SignUrls = (fileIds: string[], variant: FileVariant) => Promise<SignedUrl[]>;
 
-/** Ids per call: the server takes 200, but the call is a GET and 100 ids keep its URL well under 8 KB. */
-export const MAX_BATCH = 100;
+/** The server's own limit on one SignFileUrls call. */
+export const MAX_BATCH = 200;
 /** An URL this close to its expiry is signed again: a download started now must not run out mid-way. */
 export const EXPIRY_MARGIN_MS = 60_000;
 

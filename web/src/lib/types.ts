@@ -19,7 +19,7 @@ export type Member = RouterOutputs["rooms"]["members"]["members"][number];
  */
 export type ChatMessage = Omit<
   RouterOutputs["messages"]["list"]["messages"][number],
-  "change" | "reactions" | "pinnedAt" | "pinnedBy" | "threadRootId" | "alsoSentToRoom" | "thread" | "mentionUserIds" | "mentionBroadcast"
+  "change" | "reactions" | "pinnedAt" | "pinnedBy" | "threadRootId" | "alsoSentToRoom" | "thread" | "mentionUserIds" | "mentionBroadcast" | "attachments" | "linkPreviews"
 > & {
   change?: number;
   /** Reactions (Message.reactions), in order of first use; absent from an edge that does not tell them. */
@@ -41,30 +41,9 @@ export type ChatMessage = Omit<
 };
 
 /** A stored file (parley.file.v1.File) as the edge shapes it (issue 19). */
-export interface FileInfo {
-  id: string;
-  roomId: string;
-  uploaderId: string;
-  messageId: string | null;
-  name: string;
-  size: number;
-  mediaType: string;
-  display: "image" | "video" | "audio" | "download";
-  width: number | null;
-  height: number | null;
-  animated: boolean;
-  thumbnail: { width: number; height: number } | null;
-  createdAt: string;
-}
-
+export type FileInfo = RouterOutputs["files"]["get"];
 /** What a link's page says of itself (parley.message.v1.LinkPreview); the image re-hosted by the server. */
-export interface LinkPreview {
-  url: string;
-  title: string;
-  description: string;
-  siteName: string;
-  image: { url: string; width: number; height: number } | null;
-}
+export type LinkPreview = RouterOutputs["messages"]["list"]["messages"][number]["linkPreviews"][number];
 
 export type ThreadSummary = NonNullable<RouterOutputs["messages"]["list"]["messages"][number]["thread"]>;
 export type ThreadInfo = RouterOutputs["threads"]["list"]["threads"][number];
