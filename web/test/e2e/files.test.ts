@@ -64,7 +64,8 @@ const IMAGE = png(640, 400);
 // --- a page with Open Graph tags, on this machine ---
 let pages: Server;
 let pageUrl = "";
-const env: Record<string, string> = { FILES_MAX_BYTES: String(MAX_FILE_BYTES) };
+// startTestParley leaves link previews off unless a test asks (LINK_PREVIEWS=on).
+const env: Record<string, string> = { FILES_MAX_BYTES: String(MAX_FILE_BYTES), LINK_PREVIEWS: "on" };
 beforeAll(async () => {
   pages = createServer((req, res) => {
     if (req.url === "/og.png") return void res.writeHead(200, { "content-type": "image/png" }).end(png(400, 210));
