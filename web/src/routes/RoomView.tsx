@@ -282,7 +282,8 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
     },
     openThread: (message) => openThread(message),
     // --- files and link previews (issue 19) ---
-    openImage: (file) => setLightbox({ fileId: file.id, images: timelineImages }),
+    // Through the room view's images; an image of a thread reply the room does not show, alone.
+    openImage: (file) => setLightbox({ fileId: file.id, images: timelineImages().some((f) => f.id === file.id) ? timelineImages : () => [file] }),
     removeLinkPreview: (message, preview) => {
       removeLinkPreview(message.id, preview.url).catch((failure) => notify(`Could not remove the preview: ${errorMessage(failure)}`));
     },
