@@ -9,7 +9,8 @@ import { api, errorMessage } from "./api";
 import { accessToken } from "./session";
 import { createSignedUrlCache, type FileVariant, type SignedUrlCache } from "./signed-urls";
 import { humanSize } from "./files";
-import type { UploadFile } from "./attachment-tray";
+import { createAttachmentTray, imagePreview, type AttachmentTray, type UploadFile } from "./attachment-tray";
+import { notify } from "./notify";
 import type { FileInfo } from "./types";
 
 export const signedUrls: SignedUrlCache = createSignedUrlCache({
@@ -108,4 +109,16 @@ export function uploadErrorText(error: unknown): string {
   if (failure?.status === 429) return "Too many uploads. Please wait a moment and try again.";
   const message = failure?.message || errorMessage(error);
   return message.charAt(0).toUpperCase() + message.slice(1);
+}
+
+/** Each composer's tray (a room's, a thread's), kept while the app is open, like its draft. */
+const trays = new Map<string, AttachmentTray>();
+
+export function trayFor(key: string, roomId: string): AttachmentTray {
+  let tray = trays.get(key);
+  if (!tray) {
+    tray = createAttachmentTray({ upload: uploaderFor(roomId), deleteUpload, describeError: uploadErrorText, notify, preview: imagePreview });
+    trays.set(key, tray);
+  }
+  return tray;
 }

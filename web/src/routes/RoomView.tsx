@@ -29,24 +29,13 @@ import { canInvite as mayInvite } from "../lib/room-rules";
 import { RoomNotificationsDialog } from "../components/NotificationSettings";
 import { roomNotifySummary } from "../lib/badges";
 import { useNotifications, useNow } from "../lib/store/notifications";
-import { createAttachmentTray, imagePreview, type AttachmentTray } from "../lib/attachment-tray";
-import { deleteUpload, removeLinkPreview, uploadErrorText, uploaderFor } from "../lib/file-api";
+import { removeLinkPreview, trayFor } from "../lib/file-api";
 import type { FileInfo } from "../lib/types";
 import { createDropZone } from "../components/AttachmentTray";
 import { Lightbox } from "../components/Lightbox";
 import { RoomFiles } from "../components/RoomFiles";
 import "./RoomView.css";
 
-/** Each room's composer tray (issue 19), kept while the app is open, like its draft. */
-const trays = new Map<string, AttachmentTray>();
-function trayFor(roomId: string): AttachmentTray {
-  let tray = trays.get(roomId);
-  if (!tray) {
-    tray = createAttachmentTray({ upload: uploaderFor(roomId), deleteUpload, describeError: uploadErrorText, notify, preview: imagePreview });
-    trays.set(roomId, tray);
-  }
-  return tray;
-}
 
 export function RoomRoute() {
   const params = useParams();
@@ -188,7 +177,7 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   // --- pins (issue 16) ---
   const [showPins, setShowPins] = createSignal(false);
   // --- files (issue 19): the composer's tray, the drop zone, the lightbox, the room's files panel ---
-  const tray = trayFor(roomId);
+  const tray = trayFor(roomId, roomId);
   const dropZone = createDropZone((files) => tray.add(files));
   const [showFiles, setShowFiles] = createSignal(false);
   /** The lightbox: the image shown, among which images (the room view's, or the files panel's). */
