@@ -14,6 +14,7 @@ import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { NotificationService } from "@parley/proto/notify/v1/notify_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
+import { testFileStorage } from "@parley/message/testing/files";
 import { startParley, type RunningParley } from "./all-in-one.js";
 import { PROCESS_NAMES, type Closure, type ProcessName } from "./processes.js";
 
@@ -47,6 +48,8 @@ const CLIENTS = { auth: ["auth", AuthService], user: ["users", UserService], roo
 
 export async function startTestParley<S extends ProcessName = ProcessName>(options: TestParleyOptions<S> = {}): Promise<TestParley<S>> {
   const db = testDatabase();
+  // Files (issue 19): disk in a temp dir in the embedded mode, S3 on a fresh s3rver on PostgreSQL.
+  const files = await testFileStorage();
   const parleyEnv: Record<string, string | undefined> = {
     ...process.env,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
@@ -55,6 +58,7 @@ export async function startTestParley<S extends ProcessName = ProcessName>(optio
     // Counters and channels of this test only, even on a shared Redis.
     REDIS_PREFIX: `parley-test:${randomBytes(4).toString("hex")}:`,
     INTERNAL_AUTH_SECRET: TEST_INTERNAL_SECRET,
+    ...files.env,
     ...options.env,
   };
   const internalAuth = new InternalAuth(parleyEnv.INTERNAL_AUTH_SECRET!, "test");
@@ -67,6 +71,7 @@ export async function startTestParley<S extends ProcessName = ProcessName>(optio
     log: createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent"),
   }).catch(async (error: unknown) => {
     await db.drop();
+    await files.stop();
     throw error;
   });
   const addresses: Partial<Record<ProcessName, string>> = parley.addresses;
@@ -82,6 +87,7 @@ export async function startTestParley<S extends ProcessName = ProcessName>(optio
     async stop() {
       await parley.stop();
       await db.drop();
+      await files.stop();
     },
   };
   return Object.assign(started, clients) as TestParley<S>;

@@ -45,8 +45,9 @@ export const TRANSFER_IDLE_MS = 60_000;
 export const FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox";
 /** How long a browser keeps a link preview's image (immutable bytes under a capability id). */
 const LINK_IMAGE_MAX_AGE_SECONDS = 24 * 60 * 60;
-/** A signed URL's answer may be cached by the browser for its life, never longer (FILES_URL_TTL_SECONDS defaults to 600). */
-const SIGNED_URL_MAX_AGE_SECONDS = 300;
+/** The query parameters of a signed URL: the token (checked by the service) and its expiry (for Cache-Control only). */
+export const TOKEN_PARAM = "token";
+export const EXPIRES_PARAM = "expires";
 
 export type VariantName = "original" | "thumbnail";
 const VARIANT_SEGMENT: Record<VariantName, string> = { original: "content", thumbnail: "thumbnail" };
@@ -55,6 +56,21 @@ const VARIANT_BY_SEGMENT: Record<string, FileVariant> = { content: FileVariant.O
 /** Where a file's bytes are downloaded from. */
 export function fileContentPath(fileId: string, variant: VariantName): string {
   return `${REST_PREFIX}/files/${encodeURIComponent(fileId)}/${VARIANT_SEGMENT[variant]}`;
+}
+
+/**
+ * A URL a browser can load as it is: the token, and when it expires. The expiry only sets how long
+ * the browser may cache the answer (never past the token); the service checks the token's own.
+ */
+export function signedFileUrl(fileId: string, variant: VariantName, token: string, expires: Date): string {
+  return `${fileContentPath(fileId, variant)}?${TOKEN_PARAM}=${encodeURIComponent(token)}&${EXPIRES_PARAM}=${Math.floor(expires.getTime() / 1000)}`;
+}
+
+/** Cache-Control of a download: revalidate each time with a bearer token; with a signed URL, at most until it expires. */
+function downloadCacheControl(signed: boolean, expires: string | null): string {
+  if (!signed) return "private, no-cache";
+  const seconds = Math.floor(Number(expires) - Date.now() / 1000);
+  return Number.isFinite(seconds) && seconds > 0 ? `private, max-age=${seconds}` : "private, no-cache";
 }
 
 const UPLOAD_PATH = /^\/rooms\/([^/]+)\/files$/;
@@ -85,9 +101,10 @@ export function createFileRoutes({ createContext }: FileRoutesOptions) {
         await receiveUpload(createContext(req), req, res, pathParam("roomId", upload[1]!));
       } else if (download) {
         if (req.method !== "GET" && req.method !== "HEAD") throw notAllowed(res, "GET, HEAD");
-        const token = search.get("token");
+        const token = search.get(TOKEN_PARAM);
         const variant = VARIANT_BY_SEGMENT[download[2]!]!;
-        await sendFile(createContext(req), req, res, { fileId: pathParam("fileId", download[1]!), variant, token });
+        const cacheControl = downloadCacheControl(token !== null, search.get(EXPIRES_PARAM));
+        await sendFile(createContext(req), req, res, { fileId: pathParam("fileId", download[1]!), variant, token, cacheControl });
       } else if (linkImage) {
         if (req.method !== "GET" && req.method !== "HEAD") throw notAllowed(res, "GET, HEAD");
         await sendLinkImage(createContext(req), req, res, pathParam("imageId", linkImage[1]!));
@@ -144,9 +161,9 @@ async function receiveUpload(ctx: Context, req: IncomingMessage, res: ServerResp
   const transfer = new Transfer(res);
   try {
     const part = await filePart(req, size, transfer);
-    transfer.watchIdle(part.stream);
+    transfer.touch();
     const caller = { ...ctx.caller, userId: user.id, sessionId: user.sessionId };
-    const { file } = await ctx.services.files.uploadFile(uploadRequests({ roomId, name: part.name, size: BigInt(size) }, part.stream), {
+    const { file } = await ctx.services.files.uploadFile(uploadRequests({ roomId, name: part.name, size: BigInt(size) }, part.stream, () => transfer.touch()), {
       ...callOptions(caller),
       signal: transfer.signal,
       timeoutMs: TRANSFER_DEADLINE_MS,
@@ -186,7 +203,7 @@ function filePart(req: IncomingMessage, size: number, transfer: Transfer): Promi
     let parser: busboy.Busboy;
     try {
       // Browsers send the file name's UTF-8 bytes as they are; busboy would read them as latin1.
-      parser = busboy({ headers: req.headers, defParamCharset: "utf8", limits: { files: 1, fields: 0, parts: 1, fileSize: size } });
+      parser = busboy({ headers: req.headers, defParamCharset: "utf8", limits: { files: 1, fields: 0, parts: 2, fileSize: size + 1 } });
     } catch {
       reject(new EdgeError("BAD_REQUEST", "the body is not multipart/form-data with a boundary"));
       return;
@@ -204,13 +221,15 @@ function filePart(req: IncomingMessage, size: number, transfer: Transfer): Promi
         return malformed(`a part named ${JSON.stringify(field.slice(0, 40))}: send one part, named file`);
       }
       current = stream;
-      // More bytes than declared: busboy stops passing them on; the service must not take the cut file.
+      // More bytes than declared (busboy's limit is reached at size + 1): the service must not take a cut file.
       stream.on("limit", () => fail(longerThanDeclared(size)));
       resolve({ name: info.filename ?? "", stream });
     });
     parser.on("field", (field) => malformed(`a field named ${JSON.stringify(field.slice(0, 40))}: send one part, named file (the size goes in ${FILE_SIZE_HEADER})`));
     parser.on("fieldsLimit", () => malformed(`send one part, named file (the size goes in ${FILE_SIZE_HEADER})`));
+    // busboy's limit events: a second part (parts: 2 is reached as it starts), a second file.
     parser.on("partsLimit", () => malformed("send one part, named file"));
+    parser.on("filesLimit", () => malformed("send one part, named file"));
     parser.on("error", (error: unknown) => malformed(`malformed multipart body: ${String((error as Error)?.message ?? error).slice(0, 100)}`));
     parser.on("close", () => reject(new EdgeError("BAD_REQUEST", "file: the body has no part named file", { field: "file" })));
     transfer.signal.addEventListener("abort", () => {
@@ -228,9 +247,11 @@ function filePart(req: IncomingMessage, size: number, transfer: Transfer): Promi
 export async function* uploadRequests(
   header: { roomId: string; name: string; size: bigint },
   source: AsyncIterable<Uint8Array>,
+  onChunk?: () => void,
 ): AsyncGenerator<MessageInitShape<typeof UploadFileRequestSchema>> {
   yield { part: { case: "header", value: header } };
   for await (const chunk of source) {
+    onChunk?.();
     for (let at = 0; at < chunk.length; at += UPLOAD_CHUNK_MAX_BYTES) {
       yield { part: { case: "chunk", value: chunk.subarray(at, at + UPLOAD_CHUNK_MAX_BYTES) } };
     }
@@ -255,12 +276,6 @@ class Transfer {
 
   get signal(): AbortSignal {
     return this.controller.signal;
-  }
-
-  /** Ends the transfer when `stream` (read by the transfer) gives nothing for TRANSFER_IDLE_MS. */
-  watchIdle(stream: Readable): void {
-    this.touch();
-    stream.on("data", () => this.touch());
   }
 
   /** Something moved: the idle clock starts again. */
@@ -310,7 +325,7 @@ async function sendFile(
   ctx: Context,
   req: IncomingMessage,
   res: ServerResponse,
-  target: { fileId: string; variant: FileVariant; token: string | null },
+  target: { fileId: string; variant: FileVariant; token: string | null; cacheControl: string },
 ): Promise<void> {
   const fileId = requireId("fileId", target.fileId);
   let caller = ctx.caller;
@@ -319,16 +334,15 @@ async function sendFile(
     await enforceLimit(ctx, `edge:read:user:${user.id}`, ctx.limits.readPerUser, 10_000);
     caller = { ...caller, userId: user.id, sessionId: user.sessionId };
   } else if (target.token === "" || target.token.length > 4096) {
-    // Not a token the service could have made: the same answer as one it refuses.
-    throw new EdgeError("NOT_FOUND", "file not found");
+    // Not a token the service could have made: refused as the service refuses a bad one (ReadFile).
+    throw new EdgeError("FORBIDDEN", "the download link is not valid or has expired");
   }
   const open: OpenRead = (offset, length, signal) =>
     ctx.services.files.readFile(
       { fileId, variant: target.variant, urlToken: target.token ?? "", offset: BigInt(offset), length: BigInt(length) },
       { ...callOptions(caller), signal, timeoutMs: TRANSFER_DEADLINE_MS },
     ) as AsyncIterable<ReadPart>;
-  const cacheControl = target.token === null ? "private, no-cache" : `private, max-age=${SIGNED_URL_MAX_AGE_SECONDS}`;
-  await serveStream(req, res, open, cacheControl);
+  await serveStream(req, res, open, target.cacheControl);
 }
 
 async function sendLinkImage(ctx: Context, req: IncomingMessage, res: ServerResponse, imageId: string): Promise<void> {

@@ -2,7 +2,8 @@
 // kit's one style (services/kit/src/db.ts): `db.fork()` or `db.transactional()` per unit of
 // work, giving the repositories `messages` and `heads` over that fork.
 import { dataAccess, openDatabase, type DatabaseOptions } from "@parley/kit";
-import { Message, RoomHead, ThreadFollow, entities } from "./entities.js";
+import { Message, RoomHead, StoredFile, ThreadFollow, entities } from "./entities.js";
+import { FileRepository } from "./files/repository.js";
 import { migrations } from "./migrations/index.js";
 import { MessageRepository, RoomHeadRepository, SearchRepository, ThreadFollowRepository } from "./repositories.js";
 
@@ -14,6 +15,7 @@ export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "da
     heads: new RoomHeadRepository(em, RoomHead),
     threads: new ThreadFollowRepository(em, ThreadFollow),
     search: new SearchRepository(em),
+    files: new FileRepository(em, StoredFile),
   }));
 }
 

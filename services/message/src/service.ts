@@ -64,9 +64,17 @@ import { MentionResolver, type UserClient } from "./mentions.js";
 import { RoomGate, type RoomAccess, type RoomClient } from "./room-access.js";
 import { MessageFeed } from "./feed.js";
 import { MessageSearch } from "./search.js";
+import { decodeTimeToken, encodeTimeToken } from "./page-token.js";
+import { ATTACHMENTS_MAX, type FilesConfig } from "./files/config.js";
+import { toFile } from "./files/to-file.js";
+import { StoredFile as StoredFileEntity } from "./entities.js";
+import type { StoredFile } from "./entities.js";
+import { FileRepository } from "./files/repository.js";
 
 export interface MessageDeps {
   db: MessageDb;
+  /** Files (issue 19): the storage and limits of FileService, and SendMessage's attachments. */
+  files: FilesConfig;
   broker: Broker;
   /** The room service (GetMembership, MoveReadMarker; ListMyRooms for search). */
   rooms: RoomClient;
@@ -81,6 +89,10 @@ const { body, clientMsgId, id: uuid, optionalId: optionalUuid } = fields;
 const sendRequest = z.object({
   room_id: uuid,
   body,
+  file_ids: z
+    .array(uuid)
+    .max(ATTACHMENTS_MAX, `at most ${ATTACHMENTS_MAX} files`)
+    .refine((ids) => new Set(ids).size === ids.length, "names a file twice"),
   client_msg_id: clientMsgId,
   reply_to_id: optionalUuid,
   thread_root_id: optionalUuid,
@@ -148,9 +160,12 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
   async sendMessage(request: SendMessageRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { messages } = this.deps.db.fork();
-    const input = validate(sendRequest, {
+    // With files the text may be empty (a picture alone); otherwise the body's rule.
+    const withFilesOnly = request.fileIds.length > 0 && request.body.trim() === "";
+    const input = validate(withFilesOnly ? sendRequest.extend({ body: z.literal("") }) : sendRequest, {
       room_id: request.roomId,
-      body: request.body,
+      body: withFilesOnly ? "" : request.body,
+      file_ids: request.fileIds,
       client_msg_id: request.clientMsgId,
       reply_to_id: request.replyToId,
       thread_root_id: request.threadRootId,
@@ -196,11 +211,19 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       threadRootId: rootId,
       alsoSentToRoom: rootId != null && input.also_send_to_room,
     };
+    const fileIds = input.file_ids;
     let message: Message;
     let root: Message | null = null;
+    let attachments: StoredFile[] = [];
     try {
       if (rootId) {
-        ({ message, root } = await this.appendReply(draft, rootId));
+        ({ message, root, attachments } = await this.appendReply(draft, rootId, fileIds));
+      } else if (fileIds.length > 0) {
+        // The files are taken in the transaction that stores the message: both or neither.
+        ({ message, attachments } = await this.deps.db.transactional(async (tx) => {
+          const message = await tx.messages.append(draft);
+          return { message, attachments: await attachFiles(tx.files, message, fileIds) };
+        }));
       } else {
         message = await messages.append(draft);
       }
@@ -212,7 +235,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       if (!original) throw error;
       return this.duplicateOf(messages, original, input.room_id, input.body);
     }
-    const stored = toMessage(message);
+    const stored = toMessage(message, [], attachments);
     // Also on the firehose: the notification worker hears every room's new messages there.
     this.publish(ctx, message.roomId, { case: "messageCreated", value: { message: stored } }, stored.change, true);
     // The root's new summary took the position after the reply's: it goes out after it, as edited.
@@ -226,11 +249,16 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
    * next seq and position, the root the position after. Its sender follows the thread with it read;
    * the root's author follows from the first reply unless they unfollowed before.
    */
-  private async appendReply(draft: NewMessageDraft, rootId: string): Promise<{ message: Message; root: Message | null }> {
+  private async appendReply(
+    draft: NewMessageDraft,
+    rootId: string,
+    fileIds: readonly string[],
+  ): Promise<{ message: Message; root: Message | null; attachments: StoredFile[] }> {
     return this.deps.db.transactional(async (tx) => {
       const root = await tx.messages.lockForThread(rootId);
       if (root.deletedAt) throw fail.failedPrecondition("the thread's root message is deleted");
       const message = await tx.messages.append(draft);
+      const attachments = fileIds.length > 0 ? await attachFiles(tx.files, message, fileIds) : [];
       const changed = await tx.messages.refreshThreadSummary(root);
       await tx.threads.follow(draft.senderId, rootId, draft.roomId, BigInt(message.seq));
       await tx.threads.markRead(draft.senderId, rootId, BigInt(message.seq));
@@ -239,7 +267,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       for (const userId of draft.mentions?.userIds ?? []) {
         if (userId !== draft.senderId) await tx.threads.follow(userId, rootId, draft.roomId);
       }
-      return { message, root: changed ? root : null };
+      return { message, root: changed ? root : null, attachments };
     });
   }
 
@@ -370,7 +398,10 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     // A reply's delete changes its root's summary: the root's lock first (as a reply's send takes it).
     const { change, root } = await this.deps.db.transactional(async (tx) => {
       const root = message.threadRootId ? await tx.messages.lockForThread(message.threadRootId) : null;
-      const change = await tx.messages.tombstone(message.id, new Date());
+      const now = new Date();
+      const change = await tx.messages.tombstone(message.id, now);
+      // Its files are unreadable from this commit on; their bytes go after the grace period (the sweeper).
+      if (change.changed) await tx.files.releaseOfMessage(message.id, now, new Date(now.getTime() + this.deps.files.deleteGraceSeconds * 1000));
       const rootChanged = root && change.changed ? await tx.messages.refreshThreadSummary(root) : false;
       return { change, root: rootChanged ? root : null };
     });
@@ -651,14 +682,31 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
   }
 }
 
-/** Messages with their reactions (one query for the lot). */
+/**
+ * Messages with their reactions and attachments (one query each for the lot), as every answer and
+ * event gives them. The files repository shares the messages' fork.
+ */
 async function withReactions(messages: MessageRepository, rows: readonly Message[]) {
-  const reactions = await messages.reactionsOf(rows.map((m) => m.id));
-  return rows.map((m) => toMessage(m, reactions.get(m.id)));
+  const ids = rows.map((m) => m.id);
+  const files = new FileRepository(messages.getEntityManager(), StoredFileEntity);
+  const [reactions, attachments] = await Promise.all([messages.reactionsOf(ids), files.ofMessages(ids)]);
+  return rows.map((m) => toMessage(m, reactions.get(m.id), attachments.get(m.id)));
 }
 
-export function toMessage(message: Message, reactions: readonly ReactionRow[] = []): MessageInit & { change: bigint } {
+/** In the send's transaction: takes the files or throws INVALID_ARGUMENT naming the first it cannot (rolling the send back). */
+async function attachFiles(files: FileRepository, message: Message, fileIds: readonly string[]): Promise<StoredFile[]> {
+  const taken = await files.attach(message.id, fileIds, message.senderId, message.roomId, message.createdAt);
+  if (taken.length < fileIds.length) {
+    const missing = fileIds.find((id) => !taken.some((f) => f.id === id));
+    throw fail.invalidArgument("file_ids", `${missing} is not a file you uploaded to this room that no message has taken`);
+  }
+  return taken;
+}
+
+export function toMessage(message: Message, reactions: readonly ReactionRow[] = [], attachments: readonly StoredFile[] = []): MessageInit & { change: bigint } {
   return {
+    // A deleted message's files are gone with its text.
+    attachments: message.deletedAt ? [] : attachments.map(toFile),
     id: message.id,
     roomId: message.roomId,
     seq: BigInt(message.seq),
@@ -696,20 +744,6 @@ type NewMessageDraft = Parameters<MessageRepository["append"]>[0];
 async function threadOf(messages: MessageRepository, root: Message, state: FollowState): Promise<ThreadInit> {
   const [message] = await withReactions(messages, [root]);
   return { root: message, following: state.following, lastReadSeq: state.lastReadSeq, unreadCount: state.unreadCount };
-}
-
-/** A keyset page token: the last row's (time, id), opaque to callers. */
-function encodeTimeToken(time: Date, id: string): string {
-  return Buffer.from(`${time.toISOString()}|${id}`).toString("base64url");
-}
-
-function decodeTimeToken(token: string): { time: Date; id: string } {
-  const [time, id] = Buffer.from(token, "base64url").toString().split("|");
-  const parsed = new Date(time ?? "");
-  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(parsed.getTime())) {
-    throw fail.invalidArgument("page_token", "is not a token from a previous page");
-  }
-  return { time: parsed, id };
 }
 
 function pageLimit(limit: number): number {

@@ -20,7 +20,8 @@ import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { uuidv7 } from "uuidv7";
-import { build, initORM, type MessageDb } from "../src/index.js";
+import { build, filesConfig, initORM, type FilesConfig, type MessageDb } from "../src/index.js";
+import { testFileStorage, type TestFileStorage } from "./support/s3.js";
 import type { World } from "./world.js";
 
 interface FakeRoom {
@@ -111,9 +112,16 @@ function fakeUserHandlers(usernames: Map<string, string>): ServiceHandlers<typeo
   return handlers;
 }
 
-export type FakeRoomWorld = World & { db: MessageDb; fakeRooms: FakeRooms; messageAddress: string };
+export type FakeRoomWorld = World & {
+  db: MessageDb;
+  fakeRooms: FakeRooms;
+  messageAddress: string;
+  /** The files storage (disk embedded, s3rver on PostgreSQL) and the settings the service got. */
+  storage: TestFileStorage;
+  files: FilesConfig;
+};
 
-export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logger } = {}): Promise<FakeRoomWorld> {
+export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logger; files?: Partial<FilesConfig> } = {}): Promise<FakeRoomWorld> {
   const log = options.log ?? createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
   const database = testDatabase();
   const fakeRooms = new FakeRooms();
@@ -132,7 +140,9 @@ export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logge
   const db = await initORM({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, log });
   const rooms = createServiceClient(RoomService, `127.0.0.1:${roomPort}`, { internalAuth: testInternalAuth("message") });
   const users = createServiceClient(UserService, `127.0.0.1:${roomPort}`, { internalAuth: testInternalAuth("message") });
-  const server = build({ db, broker, rooms, users, log }, testInternalAuth("message"));
+  const storage = await testFileStorage();
+  const files = filesConfig(storage.storage, storage.tempDir, options.files);
+  const server = build({ db, broker, rooms, users, log, files }, testInternalAuth("message"));
   const port = await server.listen(0, "127.0.0.1");
   const messageAddress = `127.0.0.1:${port}`;
 
@@ -140,6 +150,8 @@ export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logge
     db,
     fakeRooms,
     messageAddress,
+    storage,
+    files,
     messages: createServiceClient(MessageService, messageAddress, { internalAuth }),
     broker,
     redisPrefix,
@@ -182,6 +194,7 @@ export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logge
       await db.orm.close();
       if (!options.broker) await broker.close();
       await database.drop();
+      await storage.stop();
     },
   };
 }

@@ -10,7 +10,7 @@ import { call } from "../call.js";
 import { EdgeError } from "../errors.js";
 import { FileOut, shapeFile } from "../shapes.js";
 import { authedProcedure, router } from "../trpc.js";
-import { fileContentPath } from "../files-http.js";
+import { signedFileUrl } from "../files-http.js";
 
 const { id, pageToken } = fields;
 
@@ -57,12 +57,10 @@ export const filesRouter = router({
       const variant = input.variant ?? "original";
       const { urls } = await call(ctx.caller, (o) => ctx.services.files.signFileUrls({ fileIds: input.fileIds, variant: VARIANT[variant] }, o));
       return {
-        urls: urls.map((u) => ({
-          fileId: u.fileId,
-          variant,
-          url: `${fileContentPath(u.fileId, variant)}?token=${encodeURIComponent(u.token)}`,
-          expiresAt: u.expireTime ? timestampDate(u.expireTime).toISOString() : "",
-        })),
+        urls: urls.map((u) => {
+          const expires = u.expireTime ? timestampDate(u.expireTime) : new Date();
+          return { fileId: u.fileId, variant, url: signedFileUrl(u.fileId, variant, u.token, expires), expiresAt: expires.toISOString() };
+        }),
       };
     }),
 
