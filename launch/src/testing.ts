@@ -10,6 +10,7 @@ import type { Client } from "@connectrpc/connect";
 import { createLogger, createServiceClient, InternalAuth } from "@parley/kit";
 import { TEST_INTERNAL_SECRET, TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
+import { FileService } from "@parley/proto/file/v1/file_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { NotificationService } from "@parley/proto/notify/v1/notify_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
@@ -25,7 +26,8 @@ const TIMEOUTS = { defaultTimeoutMs: 30_000 };
 export type TestClients<S extends ProcessName> = ("auth" extends S ? { auth: Client<typeof AuthService> } : unknown) &
   ("user" extends S ? { users: Client<typeof UserService> } : unknown) &
   ("room" extends S ? { rooms: Client<typeof RoomService> } : unknown) &
-  ("message" extends S ? { messages: Client<typeof MessageService> } : unknown) &
+  // FileService is hosted by the message process (issue 19).
+  ("message" extends S ? { messages: Client<typeof MessageService>; files: Client<typeof FileService> } : unknown) &
   ("notify" extends S ? { notifications: Client<typeof NotificationService> } : unknown);
 
 export interface TestParleyOptions<S extends ProcessName> {
@@ -80,6 +82,7 @@ export async function startTestParley<S extends ProcessName = ProcessName>(optio
     const address = addresses[name as ProcessName];
     if (address) clients[key] = createServiceClient(service, address, clientOptions);
   }
+  if (addresses.message) clients.files = createServiceClient(FileService, addresses.message, clientOptions);
   const started = {
     ...parley,
     env: parleyEnv,

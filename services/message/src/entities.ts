@@ -218,6 +218,26 @@ export const StoredFile = defineEntity({
     deletedAt: p.datetime().nullable(),
     purgeAfter: p.datetime().nullable(),
   },
+  indexes: [
+    // A message's attachments, in order (every page of history reads them).
+    {
+      name: "files_message_id_index",
+      expression: `create index "files_message_id_index" on "files" ("message_id", "position") where "message_id" is not null`,
+    },
+    // ListRoomFiles: a room's attached, readable files, newest first.
+    {
+      name: "files_room_id_created_at_index",
+      expression: `create index "files_room_id_created_at_index" on "files" ("room_id", "created_at" desc, "id" desc) where "message_id" is not null and "deleted_at" is null`,
+    },
+    // The quota: a user's bytes.
+    { name: "files_uploader_id_index", properties: ["uploaderId"] },
+    // The sweeper: files due for removal, and uploads no message took.
+    { name: "files_purge_after_index", expression: `create index "files_purge_after_index" on "files" ("purge_after") where "purge_after" is not null` },
+    {
+      name: "files_unattached_created_at_index",
+      expression: `create index "files_unattached_created_at_index" on "files" ("created_at") where "message_id" is null`,
+    },
+  ],
 });
 export type StoredFile = InferEntity<typeof StoredFile>;
 

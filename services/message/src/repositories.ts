@@ -665,6 +665,9 @@ export interface SearchPlan {
   excludedWords: readonly SearchWord[];
   excludedPhrases: readonly string[];
   hasLink: boolean;
+  /** has:file, has:image (issue 19): readable attachments, any / shown as images. */
+  hasFile: boolean;
+  hasImage: boolean;
   /** Days (YYYY-MM-DD) in timeZone: since included, until not. */
   since?: string;
   until?: string;
@@ -749,6 +752,9 @@ function searchWhere(plan: SearchPlan, anchor: string, params: unknown[]): strin
     params.push(uuidArray(plan.senderIds));
   }
   if (plan.hasLink) where.push(`m.has_link`);
+  // Each a lookup of files_message_id_index per candidate (a deleted message's files are deleted too).
+  if (plan.hasFile) where.push(`exists (select 1 from files f where f.message_id = m.id and f.deleted_at is null)`);
+  if (plan.hasImage) where.push(`exists (select 1 from files f where f.message_id = m.id and f.deleted_at is null and f.display = 1)`);
   if (plan.since) {
     where.push(`m.created_at >= (?::timestamp at time zone ?::text)`);
     params.push(plan.since, plan.timeZone);

@@ -16,6 +16,7 @@ import {
   type ServiceHandlers,
 } from "@parley/kit";
 import { TEST_REDIS_URL, testDatabase, testInternalAuth } from "@parley/kit/testing";
+import { FileService } from "@parley/proto/file/v1/file_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
@@ -118,7 +119,7 @@ export type FakeRoomWorld = World & {
   messageAddress: string;
   /** The files storage (disk embedded, s3rver on PostgreSQL) and the settings the service got. */
   storage: TestFileStorage;
-  files: FilesConfig;
+  filesConfig: FilesConfig;
 };
 
 export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logger; files?: Partial<FilesConfig> } = {}): Promise<FakeRoomWorld> {
@@ -151,8 +152,9 @@ export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logge
     fakeRooms,
     messageAddress,
     storage,
-    files,
+    filesConfig: files,
     messages: createServiceClient(MessageService, messageAddress, { internalAuth }),
+    files: createServiceClient(FileService, messageAddress, { internalAuth }),
     broker,
     redisPrefix,
     async newUser(username?: string) {
