@@ -216,7 +216,7 @@ describe("files, images and link previews in a browser", () => {
     await panel.locator('[data-testid="room-file-image"]').first().waitFor();
     await panel.locator('[data-testid="room-file"]', { hasText: "spec.pdf" }).waitFor();
     await screenshot(bob.page, "files-05-files-panel");
-    await bob.page.getByRole("button", { name: "Hide files" }).click();
+    await panel.getByRole("button", { name: "Hide files" }).click();
 
     // The preview of the link arrives as a later change of the message: the page's title, its
     // site, its image (re-hosted: loaded from Parley, not from the page's server).
