@@ -337,7 +337,7 @@ describe("signed URLs expire", () => {
     while (Date.now() < expiresAt + 1000) await new Promise((resolve) => setTimeout(resolve, expiresAt + 1000 - Date.now()));
     const res = await fetch(`${short.base}${urls[0]!.url}`);
     expect(res.status).toBe(403);
-    expect((await res.json()).error.message).toBe("the download link is not valid or has expired");
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe("the download link is not valid or has expired");
     expect((await fetch(`${short.base}/api/v1/files/${file.id}/content`, { headers: { authorization: `Bearer ${alice.accessToken}` } })).status).toBe(200);
   });
 });
