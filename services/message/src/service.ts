@@ -590,11 +590,11 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     const after = request.pageToken ? decodeTimeToken(request.pageToken) : null;
     const rows = await threads.followed(caller, input.room_ids, request.unreadOnly, after && { sortAt: after.time, id: after.id }, limit + 1);
     const page = rows.slice(0, limit);
-    const reactions = await messages.reactionsOf(page.map((t) => t.root.id));
+    const roots = await withReactions(messages, page.map((t) => t.root));
     const last = page.at(-1);
     return {
       threads: page.map(
-        (t): ThreadInit => ({ root: toMessage(t.root, reactions.get(t.root.id)), following: true, lastReadSeq: t.lastReadSeq, unreadCount: t.unreadCount }),
+        (t, i): ThreadInit => ({ root: roots[i], following: true, lastReadSeq: t.lastReadSeq, unreadCount: t.unreadCount }),
       ),
       nextPageToken: rows.length > limit && last ? encodeTimeToken(last.sortAt, last.root.id) : "",
     };

@@ -3,7 +3,9 @@
 import { randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { asUser, createLogger, createServiceClient, LIMIT_TRAILER } from "@parley/kit";
+import { asUser, createLogger, createServiceClient, LIMIT_TRAILER, topics } from "@parley/kit";
+import type { Event } from "@parley/proto/events/v1/events_pb";
+import type { Message } from "@parley/proto/message/v1/message_pb";
 import { testInternalAuth } from "@parley/kit/testing";
 import { FileDisplay, FileService, FileVariant, type FileContentInfo, type UploadFileRequest } from "@parley/proto/file/v1/file_pb";
 import sharp from "sharp";
@@ -304,6 +306,36 @@ describe("attachments", () => {
     expect(listed.files.map((f) => f.id).sort()).toEqual([a.id, b.id].sort());
     const images = await files.listRoomFiles({ roomId, imagesOnly: true }, asUser(members[0]!));
     expect(images.files.map((f) => f.id)).toEqual([b.id]);
+  });
+
+  it("carries the attachments in threads, pins, mentions, search hits and the events after commit", async () => {
+    const { owner, members, roomId } = await roomWith(1);
+    const reader = members[0]!;
+    const events: Event[] = [];
+    const unsubscribe = await world.broker.subscribe(topics.room(roomId), (event) => events.push(event));
+    try {
+      const rootFile = await upload(owner, roomId, "root.txt", Buffer.from("root"));
+      const tag = randomBytes(4).toString("hex");
+      const { message: root } = await world.messages.sendMessage({ roomId, body: `zebra${tag} @room`, fileIds: [rootFile.id] }, asUser(owner));
+      const replyFile = await upload(owner, roomId, "reply.txt", Buffer.from("reply"));
+      const { message: reply } = await world.messages.sendMessage({ roomId, body: "in the thread", threadRootId: root!.id, fileIds: [replyFile.id] }, asUser(owner));
+      expect(reply!.attachments.map((f) => f.id)).toEqual([replyFile.id]);
+      const names = (m: Message | undefined) => m?.attachments.map((f) => f.name);
+      expect(names((await world.messages.listMessages({ roomId, threadRootId: root!.id }, asUser(reader))).messages.at(-1))).toEqual(["reply.txt"]);
+      expect(names((await world.messages.getThread({ rootId: root!.id }, asUser(owner))).thread!.root)).toEqual(["root.txt"]);
+      expect(names((await world.messages.listThreads({ roomIds: [roomId] }, asUser(owner))).threads[0]?.root)).toEqual(["root.txt"]);
+      await world.messages.pinMessage({ messageId: root!.id }, asUser(owner));
+      expect(names((await world.messages.listPins({ roomId }, asUser(reader))).messages[0])).toEqual(["root.txt"]);
+      expect(names((await world.messages.listMentions({ roomIds: [roomId] }, asUser(reader))).messages[0])).toEqual(["root.txt"]);
+      expect(names((await world.messages.searchMessages({ query: `zebra${tag}` }, asUser(reader))).hits[0]?.message)).toEqual(["root.txt"]);
+      const edited = await world.messages.editMessage({ messageId: root!.id, body: `zebra${tag} edited @room` }, asUser(owner));
+      expect(names(edited.message)).toEqual(["root.txt"]);
+      // Created (root), created (reply), edited (the root's thread summary), edited (pin), edited (text).
+      await expect.poll(() => events.length).toBe(5);
+      for (const event of events) expect((event.payload.value as { message: Message }).message.attachments.length).toBe(1);
+    } finally {
+      await unsubscribe();
+    }
   });
 
   it("pages a room's files newest first", async () => {
