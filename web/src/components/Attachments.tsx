@@ -3,7 +3,7 @@
 // opened in the lightbox by a click or Enter; video and audio with the browser's players; every
 // other file as a card with its type, size and a download link. URLs are signed in batches.
 import { For, Show } from "solid-js";
-import { createSignedUrl, downloadFile } from "../lib/file-api";
+import { createSignedUrl, downloadFile, signedUrls } from "../lib/file-api";
 import { fileKind, fileTypeLabel, fitWithin, humanSize } from "../lib/files";
 import { notify } from "../lib/notify";
 import type { FileInfo } from "../lib/types";
@@ -48,7 +48,9 @@ function InlineImage(props: { file: FileInfo; max: number; onOpen: () => void })
       onClick={() => props.onOpen()}
     >
       <Show when={url()}>
-        {(src) => <img src={src()} alt={props.file.name} width={box().width} height={box().height} decoding="async" loading="lazy" draggable={false} />}
+        {(src) => (
+          <img src={src()} alt={props.file.name} width={box().width} height={box().height} decoding="async" loading="lazy" draggable={false} onError={() => url.renew()} />
+        )}
       </Show>
       <Show when={props.file.animated}>
         <span class="gif-badge" aria-hidden="true">GIF</span>
@@ -64,13 +66,14 @@ function MediaPlayer(props: { file: FileInfo }) {
     <figure class="attachment-media" data-testid="attachment-media">
       <Show
         when={props.file.display === "video"}
-        fallback={<audio controls preload="none" src={url()} aria-label={props.file.name} />}
+        fallback={<audio controls preload="none" src={url()} aria-label={props.file.name} onError={() => url.renew()} />}
       >
         <video
           controls
           preload="metadata"
           src={url()}
           aria-label={props.file.name}
+          onError={() => url.renew()}
           style={props.file.width && props.file.height ? { width: `${box().width}px`, "aspect-ratio": `${props.file.width} / ${props.file.height}` } : undefined}
         />
       </Show>
@@ -116,7 +119,8 @@ export function DownloadButton(props: { file: FileInfo }) {
       title="Download"
       data-testid="file-download"
       onClick={(event) => {
-        if (url()) return;
+        // A URL still fresh is followed as it is; a stale one (the page open for a while) is signed afresh first.
+        if (url() && signedUrls.peek(props.file.id) === url()) return;
         event.preventDefault();
         downloadFile(props.file).catch((failure: unknown) => notify(failure instanceof Error ? failure.message : "Could not download the file."));
       }}

@@ -108,6 +108,7 @@ export function Lightbox(props: { images: readonly FileInfo[]; fileId: string; o
                 height={current().height || undefined}
                 style={current().width && current().height ? { "aspect-ratio": `${current().width} / ${current().height}` } : undefined}
                 draggable={false}
+                onError={() => url.renew()}
               />
               <button
                 type="button"

@@ -3,7 +3,7 @@
 // (files.signUrls), deleting an upload taken out of the composer, link preview images and
 // removing a preview. Components read URLs through createSignedUrl, which asks again when one
 // is about to expire.
-import { createEffect, createSignal, onCleanup, type Accessor } from "solid-js";
+import { createEffect, createSignal, untrack, type Accessor } from "solid-js";
 import { uploadFile } from "@parley/client";
 import { api, errorMessage } from "./api";
 import { accessToken } from "./session";
@@ -20,35 +20,35 @@ export const signedUrls: SignedUrlCache = createSignedUrlCache({
   },
 });
 
-/** A file's signed URL as a signal: undefined until signed (or when the file cannot be read), renewed before it expires. */
-export function createSignedUrl(fileId: Accessor<string | undefined>, variant: FileVariant = "original"): Accessor<string | undefined> {
+/** A signed URL as a signal, and a way to ask for a fresh one (an <img> or a player whose URL ran out). */
+export type SignedUrlSignal = Accessor<string | undefined> & { renew(): void };
+
+/**
+ * A file's signed URL as a signal: undefined until signed (or when the file cannot be read). It is
+ * not renewed on a timer: a loaded image needs no new URL. An element that fails to load (its URL
+ * expired before it was scrolled to) calls renew(), which signs again only if the cached one is
+ * stale; a file that is gone (its message deleted) then turns undefined.
+ */
+export function createSignedUrl(fileId: Accessor<string | undefined>, variant: FileVariant = "original"): SignedUrlSignal {
   const [url, setUrl] = createSignal<string | undefined>();
+  const load = (id: string) =>
+    signedUrls.get(id, variant).then(
+      (signed) => {
+        if (fileId() === id) setUrl(signed);
+      },
+      () => undefined,
+    );
   createEffect(() => {
     const id = fileId();
-    if (!id) return setUrl(undefined);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let live = true;
-    const load = () => {
-      signedUrls.get(id, variant).then(
-        (signed) => {
-          if (!live) return;
-          // Keep what was shown: an <img> that has loaded does not need a new URL, but one that
-          // has not (scrolled away and back, a download) does, so the signal follows the cache.
-          setUrl(signed);
-          const until = signedUrls.freshUntil(id, variant);
-          if (until !== undefined) timer = setTimeout(load, Math.max(1_000, until - Date.now()));
-        },
-        () => undefined,
-      );
-    };
-    setUrl(signedUrls.peek(id, variant));
-    load();
-    onCleanup(() => {
-      live = false;
-      if (timer) clearTimeout(timer);
-    });
+    setUrl(id ? signedUrls.peek(id, variant) : undefined);
+    if (id && !untrack(url)) void load(id);
   });
-  return url;
+  return Object.assign(url, {
+    renew() {
+      const id = fileId();
+      if (id && signedUrls.peek(id, variant) !== url()) void load(id);
+    },
+  });
 }
 
 /** Downloads a file by a fresh signed URL (a link whose URL ran out is not followed). */
