@@ -157,6 +157,7 @@ export function Composer(props: {
       <mentions.Listbox onPick={pickMention} />
       <span id={`composer-hint-${key()}`} class="sr-only">
         Enter to send, Shift+Enter for a new line. Markdown: **bold**, *italic*, `code`, links and lists.
+        {props.tray ? " Paste or drop files to attach them." : ""}
       </span>
       <Show when={remaining() < 500}>
         <span class="char-count" classList={{ over: remaining() < 0 }} aria-live="polite">
