@@ -19,6 +19,7 @@ import {
   FileRepository,
   filesConfig,
   initORM,
+  LinkPreviewRepository,
   Message,
   MessageRepository,
   migrations,
@@ -57,6 +58,7 @@ export async function openPlainDatabase(databaseUrl: string, log: Logger): Promi
     threads: new ThreadFollowRepository(em, ThreadFollow),
     search: new SearchRepository(em),
     files: new FileRepository(em, StoredFile),
+    previews: new LinkPreviewRepository(em),
   }));
 }
 

@@ -61,6 +61,9 @@ export async function startTestParley<S extends ProcessName = ProcessName>(optio
     REDIS_PREFIX: `parley-test:${randomBytes(4).toString("hex")}:`,
     INTERNAL_AUTH_SECRET: TEST_INTERNAL_SECRET,
     ...files.env,
+    // Link previews (issue 19) fetch what messages link to: never from a test that did not ask
+    // (LINK_PREVIEWS=on with LINK_PREVIEW_ALLOWED_HOSTS naming its local pages).
+    LINK_PREVIEWS: "off",
     ...options.env,
   };
   const internalAuth = new InternalAuth(parleyEnv.INTERNAL_AUTH_SECRET!, "test");

@@ -54,3 +54,21 @@ export {
   MAX_ADMIN_TOKEN_MINUTES,
   type VerifiedCaller,
 } from "./internal-auth.js";
+export {
+  checkOutboundUrl,
+  createOutboundAgents,
+  createOutboundLookup,
+  forbiddenAddressReason,
+  isAllowedHost,
+  OutboundRefused,
+  parseAllowedHosts,
+  parseIPv4,
+  parseIPv6,
+  type OutboundAgentOptions,
+  type OutboundAgents,
+  type OutboundProblem,
+  type OutboundResolver,
+  type OutboundRules,
+  type RefusalFactory,
+} from "./outbound.js";
+export { fetchOutbound, OutboundFetchError, type OutboundFetchOptions, type OutboundResponse } from "./outbound-fetch.js";

@@ -5,6 +5,7 @@ import { dataAccess, openDatabase, type DatabaseOptions } from "@parley/kit";
 import { Message, RoomHead, StoredFile, ThreadFollow, entities } from "./entities.js";
 import { FileRepository } from "./files/repository.js";
 import { migrations } from "./migrations/index.js";
+import { LinkPreviewRepository } from "./previews/repository.js";
 import { MessageRepository, RoomHeadRepository, SearchRepository, ThreadFollowRepository } from "./repositories.js";
 
 export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "dataDir" | "log">) {
@@ -16,6 +17,8 @@ export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "da
     threads: new ThreadFollowRepository(em, ThreadFollow),
     search: new SearchRepository(em),
     files: new FileRepository(em, StoredFile),
+    // Link previews (issue 19): their queue, cache, removed URLs and re-hosted images.
+    previews: new LinkPreviewRepository(em),
   }));
 }
 

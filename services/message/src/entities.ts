@@ -1,6 +1,7 @@
 // The message service's tables: messages (with their per-room seq), the
 // previous versions of edited messages, and each room's head (last seq).
 import { defineEntity, type InferEntity } from "@mikro-orm/core";
+import { linkPreviewEntities } from "./previews/entities.js";
 
 const p = defineEntity.properties;
 
@@ -252,4 +253,4 @@ export const ServiceSecret = defineEntity({
 });
 export type ServiceSecret = InferEntity<typeof ServiceSecret>;
 
-export const entities = [Message, MessageVersion, RoomHead, MessageReaction, ThreadFollow, MessageMention, StoredFile, ServiceSecret];
+export const entities = [Message, MessageVersion, RoomHead, MessageReaction, ThreadFollow, MessageMention, StoredFile, ServiceSecret, ...linkPreviewEntities];

@@ -16,3 +16,6 @@ export { FileSweeper, type SweepResult } from "./files/sweeper.js";
 export { migrations } from "./migrations/index.js";
 export { MessageRepository, RoomHeadRepository, SearchRepository, ThreadFollowRepository } from "./repositories.js";
 export { planOf } from "./search.js";
+// Link previews (issue 19): their data access, and the re-hosted images FileService.ReadLinkImage streams.
+export { LinkPreviewRepository } from "./previews/repository.js";
+export { LinkImages } from "./previews/link-images.js";

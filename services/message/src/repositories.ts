@@ -432,6 +432,19 @@ export class MessageRepository extends EntityRepository<Message> {
     return { message, changed: true };
   }
 
+  /**
+   * Link previews (issue 19): runs `change` on the locked message and, when it changed anything,
+   * takes the room's next stream position for it, as a reaction does; MessageGone if deleted. In a
+   * transaction (db.transactional): it locks the message row, then the room head.
+   */
+  async changeWith(id: string, change: (message: Message) => Promise<boolean>): Promise<Change> {
+    const message = await this.em.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (message.deletedAt) throw new MessageGone(id);
+    if (!(await change(message))) return { message, changed: false };
+    await this.takeChange(message);
+    return { message, changed: true };
+  }
+
   /** The reactions of each message, by message id; each emoji in order of first use, its first users. */
   async reactionsOf(messageIds: readonly string[]): Promise<Map<string, ReactionRow[]>> {
     const byMessage = new Map<string, ReactionRow[]>();

@@ -43,6 +43,7 @@ import type {
   ThreadSchema,
   MessageService,
   SendMessageRequest,
+  RemoveLinkPreviewRequest,
 } from "@parley/proto/message/v1/message_pb";
 import { MentionBroadcast } from "@parley/proto/message/v1/message_pb";
 import { BATCHES, PAGES } from "@parley/proto/rules";
@@ -70,6 +71,9 @@ import { toFile } from "./files/to-file.js";
 import { StoredFile as StoredFileEntity } from "./entities.js";
 import type { StoredFile } from "./entities.js";
 import { FileRepository } from "./files/repository.js";
+import { normalizeLink } from "./previews/links.js";
+import { LinkPreviewRepository, type StoredPreview } from "./previews/repository.js";
+import type { LinkPreviewWorker } from "./previews/worker.js";
 
 export interface MessageDeps {
   db: MessageDb;
@@ -81,6 +85,8 @@ export interface MessageDeps {
   /** The user service (ResolveLogin: @username mentions, search's from:). */
   users: UserClient;
   log: Logger;
+  /** Link previews (issue 19, previews/worker.ts); absent when LINK_PREVIEWS=off. */
+  linkPreviews?: LinkPreviewWorker;
 }
 
 const { body, clientMsgId, id: uuid, optionalId: optionalUuid } = fields;
@@ -99,6 +105,10 @@ const sendRequest = z.object({
   also_send_to_room: z.boolean(),
 });
 const editRequest = z.object({ message_id: uuid, body });
+const removeLinkPreviewRequest = z.object({
+  message_id: uuid,
+  url: z.string().min(1, "must not be empty").max(2048, "at most 2048 characters"),
+});
 const STATS_MAX_ROOMS = BATCHES.roomStats;
 const statsRequest = z.object({
   rooms: z
@@ -218,11 +228,13 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     try {
       if (rootId) {
         ({ message, root, attachments } = await this.appendReply(draft, rootId, fileIds));
-      } else if (fileIds.length > 0) {
-        // The files are taken in the transaction that stores the message: both or neither.
+      } else if (fileIds.length > 0 || this.wantsPreviews(draft.body)) {
+        // The files are taken in the transaction that stores the message: both or neither. So is
+        // a link preview request (issue 19): a crash after the commit leaves it for the sweep.
         ({ message, attachments } = await this.deps.db.transactional(async (tx) => {
           const message = await tx.messages.append(draft);
-          return { message, attachments: await attachFiles(tx.files, message, fileIds) };
+          if (this.wantsPreviews(draft.body)) await tx.previews.markWanted(message.id);
+          return { message, attachments: fileIds.length > 0 ? await attachFiles(tx.files, message, fileIds) : [] };
         }));
       } else {
         message = await messages.append(draft);
@@ -240,6 +252,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     this.publish(ctx, message.roomId, { case: "messageCreated", value: { message: stored } }, stored.change, true);
     // The root's new summary took the position after the reply's: it goes out after it, as edited.
     if (root) await this.publishEdited(ctx, messages, root);
+    if (this.wantsPreviews(message.body)) this.deps.linkPreviews?.enqueue(message.id);
     return { message: stored, duplicate: false };
   }
 
@@ -259,6 +272,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       if (root.deletedAt) throw fail.failedPrecondition("the thread's root message is deleted");
       const message = await tx.messages.append(draft);
       const attachments = fileIds.length > 0 ? await attachFiles(tx.files, message, fileIds) : [];
+      if (this.wantsPreviews(draft.body)) await tx.previews.markWanted(message.id);
       const changed = await tx.messages.refreshThreadSummary(root);
       await tx.threads.follow(draft.senderId, rootId, draft.roomId, BigInt(message.seq));
       await tx.threads.markRead(draft.senderId, rootId, BigInt(message.seq));
@@ -373,15 +387,23 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     if (message.deletedAt) throw fail.failedPrecondition("the message is deleted");
     if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
     const mentions = await this.resolveMentions(input.body, message.roomId, caller, access, message.mentionBroadcast > 0);
+    const previewer = this.deps.linkPreviews;
+    const linksChanged = previewer !== undefined && previewer.linksOf(input.body).join("\n") !== previewer.linksOf(message.body).join("\n");
     let change: Change;
     try {
-      change = await this.deps.db.transactional((tx) => tx.messages.edit(message.id, input.body, new Date(), mentions));
+      change = await this.deps.db.transactional(async (tx) => {
+        const edited = await tx.messages.edit(message.id, input.body, new Date(), mentions);
+        // Link previews (issue 19): other links than before are fetched (and gone ones dropped) after the commit.
+        if (edited.changed && linksChanged) await tx.previews.markWanted(message.id);
+        return edited;
+      });
     } catch (error) {
       if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
       throw error;
     }
     const edited = (await withReactions(messages, [change.message]))[0]!;
     if (change.changed) this.publish(ctx, edited.roomId!, { case: "messageEdited", value: { message: edited } }, edited.change);
+    if (change.changed && linksChanged) previewer?.enqueue(message.id);
     return { message: edited };
   }
 
@@ -529,9 +551,44 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     };
   }
 
-  // Issue 19 contract placeholder, replaced by the link-preview work before it lands.
-  async removeLinkPreview(): Promise<never> {
-    throw new ConnectError("link previews are not built yet", Code.Unimplemented);
+  // --- link previews (issue 19, previews/) ---
+
+  /**
+   * Takes a preview off a message for good (the URL is kept in removed_link_previews: an edit does
+   * not bring it back). The sender only; NOT_FOUND alike for a missing message and a room the
+   * caller is not in. A change of the message: the room's next position, out as edited.
+   */
+  async removeLinkPreview(request: RemoveLinkPreviewRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
+    const input = validate(removeLinkPreviewRequest, { message_id: request.messageId, url: request.url });
+    const url = normalizeLink(input.url.trim());
+    if (!url) throw fail.invalidArgument("url", "must be an http or https URL");
+    const { message, access } = await this.visibleMessage(messages, input.message_id, caller);
+    if (message.senderId !== caller) throw fail.permissionDenied("only the sender can remove a link preview");
+    if (message.deletedAt) throw fail.failedPrecondition("the message is deleted");
+    if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
+    let change: Change;
+    try {
+      change = await this.deps.db.transactional(async (tx) => {
+        await tx.previews.removeUrl(message.id, url);
+        return tx.messages.changeWith(message.id, async () => {
+          const current = (await tx.previews.previewsOf([message.id])).get(message.id) ?? [];
+          return tx.previews.replacePreviews(message.id, current.filter((p) => p.url !== url));
+        });
+      });
+    } catch (error) {
+      if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
+      throw error;
+    }
+    const [stored] = await withReactions(messages, [change.message]);
+    if (change.changed) this.publish(ctx, stored!.roomId!, { case: "messageEdited", value: { message: stored } }, stored!.change);
+    return { message: stored };
+  }
+
+  /** Whether a body asks for previews: link previews on and an http(s) link outside code. */
+  private wantsPreviews(body: string): boolean {
+    return (this.deps.linkPreviews?.linksOf(body).length ?? 0) > 0;
   }
 
   private async setPin(messageId: string, pin: boolean, ctx: CallContext) {
@@ -683,14 +740,15 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 }
 
 /**
- * Messages with their reactions and attachments (one query each for the lot), as every answer and
- * event gives them. The files repository shares the messages' fork.
+ * Messages with their reactions, attachments and link previews (one query each for the lot), as
+ * every answer and event gives them. The files and previews repositories share the messages' fork.
  */
-async function withReactions(messages: MessageRepository, rows: readonly Message[]) {
+export async function withReactions(messages: MessageRepository, rows: readonly Message[]) {
   const ids = rows.map((m) => m.id);
   const files = new FileRepository(messages.getEntityManager(), StoredFileEntity);
-  const [reactions, attachments] = await Promise.all([messages.reactionsOf(ids), files.ofMessages(ids)]);
-  return rows.map((m) => toMessage(m, reactions.get(m.id), attachments.get(m.id)));
+  const linkPreviews = new LinkPreviewRepository(messages.getEntityManager());
+  const [reactions, attachments, previews] = await Promise.all([messages.reactionsOf(ids), files.ofMessages(ids), linkPreviews.previewsOf(ids)]);
+  return rows.map((m) => toMessage(m, reactions.get(m.id), attachments.get(m.id), previews.get(m.id)));
 }
 
 /** In the send's transaction: takes the files or throws INVALID_ARGUMENT naming the first it cannot (rolling the send back). */
@@ -703,7 +761,12 @@ async function attachFiles(files: FileRepository, message: Message, fileIds: rea
   return taken;
 }
 
-export function toMessage(message: Message, reactions: readonly ReactionRow[] = [], attachments: readonly StoredFile[] = []): MessageInit & { change: bigint } {
+export function toMessage(
+  message: Message,
+  reactions: readonly ReactionRow[] = [],
+  attachments: readonly StoredFile[] = [],
+  previews: readonly StoredPreview[] = [],
+): MessageInit & { change: bigint } {
   return {
     // A deleted message's files are gone with its text.
     attachments: message.deletedAt ? [] : attachments.map(toFile),
@@ -726,6 +789,8 @@ export function toMessage(message: Message, reactions: readonly ReactionRow[] = 
     mentionBroadcast: message.deletedAt ? MentionBroadcast.UNSPECIFIED : (message.mentionBroadcast as MentionBroadcast),
     threadRootId: message.threadRootId ?? "",
     alsoSentToRoom: message.alsoSentToRoom ?? false,
+    // Link previews (issue 19): none once deleted.
+    linkPreviews: message.deletedAt ? [] : previews.map((p) => ({ ...p })),
     thread:
       BigInt(message.lastReplySeq ?? 0) > 0n
         ? {

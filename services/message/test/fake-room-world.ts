@@ -23,6 +23,8 @@ import { UserService } from "@parley/proto/user/v1/user_pb";
 import { uuidv7 } from "uuidv7";
 import { build, filesConfig, initORM, type FilesConfig, type MessageDb } from "../src/index.js";
 import { testFileStorage, type TestFileStorage } from "./support/s3.js";
+import type { FileStorage } from "../src/files/storage.js";
+import type { LinkPreviewWorker } from "../src/previews/worker.js";
 import type { World } from "./world.js";
 
 interface FakeRoom {
@@ -122,7 +124,15 @@ export type FakeRoomWorld = World & {
   filesConfig: FilesConfig;
 };
 
-export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logger; files?: Partial<FilesConfig> } = {}): Promise<FakeRoomWorld> {
+export interface FakeRoomWorldOptions {
+  broker?: Broker;
+  log?: Logger;
+  files?: Partial<FilesConfig>;
+  /** The link preview worker the service runs with (issue 19); none: previews off. */
+  linkPreviews?: (deps: { db: MessageDb; broker: Broker; log: Logger; storage: FileStorage }) => LinkPreviewWorker;
+}
+
+export async function startFakeRoomWorld(options: FakeRoomWorldOptions = {}): Promise<FakeRoomWorld> {
   const log = options.log ?? createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
   const database = testDatabase();
   const fakeRooms = new FakeRooms();
@@ -143,7 +153,8 @@ export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logge
   const users = createServiceClient(UserService, `127.0.0.1:${roomPort}`, { internalAuth: testInternalAuth("message") });
   const storage = await testFileStorage();
   const files = filesConfig(storage.storage, storage.tempDir, options.files);
-  const server = build({ db, broker, rooms, users, log, files }, testInternalAuth("message"));
+  const linkPreviews = options.linkPreviews?.({ db, broker, log, storage: storage.storage });
+  const server = build({ db, broker, rooms, users, log, files, ...(linkPreviews && { linkPreviews }) }, testInternalAuth("message"));
   const port = await server.listen(0, "127.0.0.1");
   const messageAddress = `127.0.0.1:${port}`;
 
@@ -193,6 +204,7 @@ export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logge
     async stop() {
       await server.shutdown(1_000);
       await roomServer.shutdown(1_000);
+      await linkPreviews?.stop();
       await db.orm.close();
       if (!options.broker) await broker.close();
       await database.drop();

@@ -19,6 +19,8 @@ import {
   type ListRoomFilesRequest,
   type ReadFileRequest,
   type ReadFileResponseSchema,
+  type ReadLinkImageRequest,
+  type ReadLinkImageResponseSchema,
   type SignFileUrlsRequest,
   type UploadFileRequest,
 } from "@parley/proto/file/v1/file_pb";
@@ -32,6 +34,7 @@ import { FILE_BATCH_MAX, READ_CHUNK, ROOM_FILES_PAGE, UPLOAD_CHUNK_MAX, storageK
 import { processImage, sniff } from "./inspect.js";
 import { StorageNotFound } from "./storage.js";
 import { toFile } from "./to-file.js";
+import { LinkImages } from "../previews/link-images.js";
 import { URL_KEY_SECRET, UrlSigner, generateUrlKey } from "./url-token.js";
 
 const { id: uuid } = fields;
@@ -51,6 +54,7 @@ export function cleanFileName(name: string): string {
 
 export class FileServiceImpl implements ServiceHandlers<typeof FileService> {
   private signer?: Promise<UrlSigner>;
+  private linkImages?: LinkImages;
 
   constructor(
     private readonly db: MessageDb,
@@ -254,8 +258,10 @@ export class FileServiceImpl implements ServiceHandlers<typeof FileService> {
   // Wired at merge to services/message/src/previews (h/files-previews): the link-preview work
   // re-hosts preview images and serves them here.
   // eslint-disable-next-line require-yield
-  async *readLinkImage(): AsyncGenerator<never> {
-    throw new ConnectError("link images are not built yet", Code.Unimplemented);
+  /** A link preview's re-hosted image (issue 19, previews/link-images.ts): the id is the capability, no membership to check. */
+  readLinkImage(request: ReadLinkImageRequest): AsyncGenerator<MessageInitShape<typeof ReadLinkImageResponseSchema>> {
+    this.linkImages ??= new LinkImages({ db: this.db, storage: this.config.storage });
+    return this.linkImages.read(request.imageId);
   }
 
   /** A file `reader` may read now, or NOT_FOUND (alike for a missing file and one of a room they are not in). */
