@@ -175,10 +175,12 @@ describe("files, images and link previews in a browser", () => {
     await atFailure(bob.page, "files-fail-02-arrive", async () => {
       await image.waitFor();
       await card.waitFor();
-      const box = await image.boundingBox();
-      // 640 x 400 fits in 360 x 360 as 360 x 225: the box is right before the bytes arrive.
-      expect(box && Math.round(box.width)).toBe(360);
-      expect(box && Math.round(box.height)).toBe(225);
+      // 640 x 400 fits in 360 x 360 as 360 x 225: the box is right before the bytes arrive. (The
+      // message may be drawn anew as its preview arrives: asked until it holds.)
+      await eventually(async () => {
+        const box = await image.boundingBox();
+        expect(box && [Math.round(box.width), Math.round(box.height)]).toEqual([360, 225]);
+      }, 5_000, "the image's box");
       await expect.poll(() => image.locator("img").evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), { timeout: 15_000 }).toBe(true);
       expect(await card.textContent()).toContain("spec.pdf");
       expect(await card.textContent()).toContain("PDF");
@@ -247,6 +249,14 @@ describe("files, images and link previews in a browser", () => {
       await screenshot(bob.page, `files-08-desktop-${scheme}`);
     }
     await bob.page.setViewportSize({ width: 390, height: 844 });
+    // On a phone the image and the card shrink to the message's width, keeping the image's proportions.
+    await eventually(async () => {
+      const shrunk = await image.boundingBox();
+      const cardBox = await card.boundingBox();
+      expect(shrunk && shrunk.x + shrunk.width).toBeLessThanOrEqual(390);
+      expect(cardBox && cardBox.x + cardBox.width).toBeLessThanOrEqual(390);
+      expect(shrunk && Math.abs(shrunk.width / shrunk.height - 640 / 400)).toBeLessThan(0.02);
+    }, 5_000, "the image to fit the phone");
     await screenshot(bob.page, "files-09-phone");
     await bob.page.setViewportSize({ width: 1280, height: 800 });
 
