@@ -210,6 +210,26 @@ describe("link previews (service, fake room service, real database, broker and s
     expect([pages.hits("/article"), pages.hits("/cover.png")]).toEqual([pageHits, imageHits]);
   });
 
+  it("reads a page's oEmbed document (fetched under the same rules) when it has no card: its title, provider and thumbnail", async () => {
+    const { ada, roomId } = await people();
+    pages.route("/video", (_req, res) =>
+      res
+        .writeHead(200, { "content-type": "text/html" })
+        .end(`<html><head><title>Video page</title><meta name="description" content="A &lt;short&gt; video">
+          <link rel="alternate" type="application/json+oembed" href="/oembed.json?url=video"></head><body></body></html>`),
+    );
+    pages.route("/oembed.json?url=video", (_req, res) =>
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ version: "1.0", type: "video", title: "The <b>video</b>", provider_name: "Tube", thumbnail_url: "/cover.png" })),
+    );
+    const sent = await send(ada, roomId, `${pages.origin}/video`);
+    expect(await worker.whenSettled(sent.id)).toMatchObject({ outcome: "stored", previews: 1 });
+    const [preview] = (await current(ada, sent)).linkPreviews;
+    expect(preview).toMatchObject({ title: "The video", description: "A <short> video", siteName: "Tube", imageWidth: 800, imageHeight: 400 });
+    expect(pages.hits("/oembed.json?url=video")).toBe(1);
+  });
+
   // Each: a redirect from the allowed page server to a place the rules forbid.
   const refusedRedirects: Array<[string, () => string, string]> = [
     ["127.0.0.1 on the target's port", () => `http://127.0.0.1:${target.port}/`, "port"],
