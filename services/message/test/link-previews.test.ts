@@ -368,4 +368,24 @@ describe("link previews (service, fake room service, real database, broker and s
     const { message: deleted } = await world.messages.deleteMessage({ messageId: message.id }, asUser(ada));
     expect(deleted!.linkPreviews).toEqual([]);
   });
+
+  it("removes a re-hosted image once no message shows it (the sweep), and keeps those that are shown", async () => {
+    const { ada, roomId } = await people();
+    const solo = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#cc3366" } }).png().toBuffer();
+    pages.route("/solo", (_req, res) => res.writeHead(200, { "content-type": "text/html" }).end(openGraphPage({ "og:title": "Solo", "og:image": "/solo.png" })));
+    pages.route("/solo.png", (_req, res) => res.writeHead(200, { "content-type": "image/png" }).end(solo));
+    const sent = await send(ada, roomId, `${pages.origin}/solo`);
+    await worker.whenSettled(sent.id);
+    const soloId = (await current(ada, sent)).linkPreviews[0]!.imageId;
+    const shown = await send(ada, roomId, `${pages.origin}/article`);
+    await worker.whenSettled(shown.id);
+    const coverId = (await current(ada, shown)).linkPreviews[0]!.imageId;
+    const images = new LinkImages({ db: world.db, storage });
+    await world.messages.deleteMessage({ messageId: sent.id }, asUser(ada));
+    // Unused for "0 seconds": only the image of the deleted message qualifies.
+    expect(await images.removeUnused(0)).toBe(1);
+    await expect(collect(images.read(soloId))).rejects.toMatchObject({ code: Code.NotFound });
+    await expect(storage.read(`link-images/${soloId}`)).rejects.toThrow(/no stored object/);
+    expect((await collect(images.read(coverId))).bytes.length).toBeGreaterThan(0);
+  });
 });
