@@ -23,6 +23,9 @@ import type { FileStorage } from "../src/files/storage.js";
 import { FileService } from "@parley/proto/file/v1/file_pb";
 import { createServiceClient } from "@parley/kit";
 import { testInternalAuth } from "@parley/kit/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
+import { RoomKind } from "@parley/proto/room/v1/room_pb";
+import { uuidv7 } from "uuidv7";
 import { openGraphPage, startPageServer, type PageServer } from "./support/pages.js";
 
 const TIMEOUT_MS = 2_500;
@@ -387,5 +390,52 @@ describe("link previews (service, fake room service, real database, broker and s
     await expect(collect(images.read(soloId))).rejects.toMatchObject({ code: Code.NotFound });
     await expect(storage.read(`link-images/${soloId}`)).rejects.toThrow(/no stored object/);
     expect((await collect(images.read(coverId))).bytes.length).toBeGreaterThan(0);
+  });
+});
+
+describe("link previews in the all-in-one, as launched from its settings (LINK_PREVIEWS=on, LINK_PREVIEW_ALLOWED_HOSTS)", () => {
+  let parley: TestParley<"message">;
+  let pages: PageServer;
+
+  beforeAll(async () => {
+    pages = await startPageServer();
+    const picture = await sharp({ create: { width: 300, height: 200, channels: 3, background: "#22aa55" } }).jpeg().toBuffer();
+    pages.route("/card", (_req, res) =>
+      res.writeHead(200, { "content-type": "text/html" }).end(openGraphPage({ "og:title": "A card", "og:image": `${pages.origin}/picture.jpg` })),
+    );
+    pages.route("/picture.jpg", (_req, res) => res.writeHead(200, { "content-type": "image/jpeg" }).end(picture));
+    parley = await startTestParley({ services: ["message"], env: { LINK_PREVIEWS: "on", LINK_PREVIEW_ALLOWED_HOSTS: `127.0.0.1:${pages.port}` } });
+  });
+
+  afterAll(async () => {
+    await parley?.stop();
+    await pages?.close();
+  });
+
+  it("gives a sent message its preview as a later messageEdited, its image readable through FileService.ReadLinkImage", async () => {
+    const { user } = await parley.users.createUser({ id: uuidv7(), username: `u_${randomUUID().slice(0, 8)}`, email: `${randomUUID()}@example.com`, displayName: "" });
+    const { room } = await parley.rooms.createRoom({ name: `room ${randomUUID().slice(0, 6)}`, kind: RoomKind.PRIVATE }, asUser(user!.id));
+    const events: Event[] = [];
+    const unsubscribe = await parley.broker.subscribe(topics.room(room!.id), (event) => events.push(event));
+    try {
+      const { message: sent } = await parley.messages.sendMessage({ roomId: room!.id, body: `${pages.origin}/card` }, asUser(user!.id));
+      const edited = await eventually(() => {
+        const event = events.find((e) => e.payload.case === "messageEdited");
+        expect(event).toBeDefined();
+        return (event!.payload.value as { message: Message }).message;
+      }, 20_000);
+      expect(edited.id).toBe(sent!.id);
+      expect(edited.linkPreviews.map((p) => [p.title, p.imageWidth, p.imageHeight])).toEqual([["A card", 300, 200]]);
+      const chunks: Uint8Array[] = [];
+      let mediaType = "";
+      for await (const { part } of parley.files.readLinkImage({ imageId: edited.linkPreviews[0]!.imageId }, asUser(user!.id))) {
+        if (part.case === "info") mediaType = part.value.mediaType;
+        if (part.case === "chunk") chunks.push(part.value);
+      }
+      expect(mediaType).toBe("image/webp");
+      expect((await sharp(Buffer.concat(chunks)).metadata()).format).toBe("webp");
+    } finally {
+      await unsubscribe();
+    }
   });
 });
