@@ -152,6 +152,13 @@ describe("uploads and downloads", () => {
     const short = await failureOf(files.uploadFile(uploadRequests(roomId, "a.bin", randomBytes(500), 1000), asUser(owner)));
     expect(short.code).toBe(Code.InvalidArgument);
     expect(short.rawMessage).toMatch(/ended after 500/);
+    async function* bigChunk(): AsyncGenerator<UploadFileRequest> {
+      yield { part: { case: "header", value: { roomId, name: "a.bin", size: BigInt(MAX_BYTES) } } } as UploadFileRequest;
+      yield { part: { case: "chunk", value: new Uint8Array(1024 * 1024 + 1) } } as UploadFileRequest;
+    }
+    const oversized = await failureOf(files.uploadFile(bigChunk(), asUser(owner)));
+    expect(oversized.code).toBe(Code.InvalidArgument);
+    expect(oversized.rawMessage).toMatch(/at most 1048576 bytes/);
   });
 
   it("refuses an upload over the user's quota with RESOURCE_EXHAUSTED quota", async () => {
@@ -221,6 +228,28 @@ describe("types and images", () => {
     expect(unknown.mediaType).toBe("application/octet-stream");
     const pdf = await upload(owner, roomId, "notes.jpg", Buffer.from("%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n", "latin1"));
     expect(pdf).toMatchObject({ mediaType: "application/pdf", display: FileDisplay.DOWNLOAD });
+  });
+
+  it("shows audio as AUDIO (a player), from its bytes", async () => {
+    const { owner, roomId } = await roomWith(0);
+    // A WAV header and a little silence: 8 kHz, mono, 8-bit.
+    const data = Buffer.alloc(800, 0x80);
+    const header = Buffer.alloc(44);
+    header.write("RIFF", 0);
+    header.writeUInt32LE(36 + data.length, 4);
+    header.write("WAVEfmt ", 8);
+    header.writeUInt32LE(16, 16);
+    header.writeUInt16LE(1, 20);
+    header.writeUInt16LE(1, 22);
+    header.writeUInt32LE(8000, 24);
+    header.writeUInt32LE(8000, 28);
+    header.writeUInt16LE(1, 32);
+    header.writeUInt16LE(8, 34);
+    header.write("data", 36);
+    header.writeUInt32LE(data.length, 40);
+    const file = await upload(owner, roomId, "beep.bin", Buffer.concat([header, data]));
+    expect(file.display).toBe(FileDisplay.AUDIO);
+    expect(file.mediaType).toMatch(/^audio\//);
   });
 
   it("measures an image and makes a WebP thumbnail of at most 480 x 480 that keeps its shape", async () => {
