@@ -10,7 +10,10 @@ import { testInternalAuth } from "@parley/kit/testing";
 import { FileDisplay, FileService, FileVariant, type FileContentInfo, type UploadFileRequest } from "@parley/proto/file/v1/file_pb";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FileSweeper, type UploadEnded } from "../src/index.js";
+import { DiskStorage, FileSweeper, type UploadEnded } from "../src/index.js";
+import { FileServiceImpl } from "../src/files/service.js";
+import { RoomGate, type RoomClient } from "../src/room-access.js";
+import { Role } from "@parley/proto/room/v1/room_pb";
 import { UrlSigner, URL_KEY_SECRET } from "../src/files/url-token.js";
 import { startFakeRoomWorld, type FakeRoomWorld } from "./fake-room-world.js";
 
@@ -202,6 +205,29 @@ describe("uploads and downloads", () => {
     expect(Number(count)).toBe(0);
     expect(await storedKeys()).toEqual(before);
     expect((await readdir(world.filesConfig.tempDir)).filter((name) => name.startsWith(event.fileId))).toEqual([]);
+  });
+});
+
+describe("a storage that fails", () => {
+  it("makes the upload UNAVAILABLE, with no row and no temp file left", async () => {
+    const { writeFile, mkdtemp } = await import("node:fs/promises");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = await mkdtemp(join(tmpdir(), "parley-broken-storage-"));
+    // Its root is a regular file: every put fails (ENOTDIR), as a full or unmounted disk would.
+    await writeFile(join(dir, "root"), "not a directory");
+    const broken = new DiskStorage(join(dir, "root"));
+    const owner = await world.newUser();
+    const roomId = await world.createRoom(owner, "private");
+    const rooms = { getMembership: async () => ({ membership: { roomId, userId: owner, role: Role.OWNER }, roomArchived: false }) } as unknown as RoomClient;
+    const service = new FileServiceImpl(world.db, new RoomGate(rooms), { ...world.filesConfig, storage: broken, onUploadEnded: undefined });
+    const log = createLogger("test", "silent");
+    const ctx = { requestId: "r", caller: "edge", admin: false, userId: owner, signal: new AbortController().signal, log, setTrailer() {} };
+    const error = await failureOf(service.uploadFile(uploadRequests(roomId, "a.txt", Buffer.from("hello")), ctx));
+    expect(error.code).toBe(Code.Unavailable);
+    const [{ count }] = await world.db.em.fork().execute<[{ count: string }]>(`select count(*) as count from files where uploader_id = ?`, [owner]);
+    expect(Number(count)).toBe(0);
+    expect(await readdir(world.filesConfig.tempDir)).toEqual([]);
   });
 });
 
