@@ -548,15 +548,16 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
         </Show>
       </div>
 
-      <Show when={lightbox()}>
-        {(open) => (
-          <Lightbox
-            images={open().images()}
-            fileId={open().fileId}
-            onShow={(fileId) => setLightbox({ ...open(), fileId })}
-            onClose={() => setLightbox(null)}
-          />
-        )}
+      {/* Read from the signal, not through <Show>'s accessor: closing must not make the lightbox's
+          own computations read a value that is gone ("stale read"), and moving to another image
+          keeps the same lightbox (and the element focus returns to). */}
+      <Show when={lightbox() !== null}>
+        <Lightbox
+          images={lightbox()?.images() ?? []}
+          fileId={lightbox()?.fileId ?? ""}
+          onShow={(fileId) => setLightbox((open) => (open ? { ...open, fileId } : open))}
+          onClose={() => setLightbox(null)}
+        />
       </Show>
       <Show when={deleting()}>
         {(message) => (
