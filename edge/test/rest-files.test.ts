@@ -3,6 +3,7 @@
 // signed URL, 404 for everyone else (a kicked member at once), types sniffed and served safely,
 // size limits (413), ranges, ETags, and a cut-off upload that leaves nothing behind.
 import { readdir } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testFileStorage, type TestFileStorage } from "@parley/message/testing/files";
 import { uploadFile, UploadError } from "@parley/client";
@@ -16,13 +17,32 @@ const MISSING = "01900000-0000-7000-8000-000000000000";
 
 let edge: TestEdge;
 let files: TestFileStorage;
+/** A local site with an Open Graph page and its image, allowed for link previews (LINK_PREVIEW_ALLOWED_HOSTS). */
+let site: Server;
+let siteOrigin: string;
 beforeAll(async () => {
   files = await testFileStorage();
-  edge = await startTestEdge({ ...files.env, FILES_MAX_BYTES: String(MAX_BYTES), RATE_SEND_PER_10S_USER: "1000", RATE_SEND_PER_10S_ADDRESS: "1000" });
+  site = createServer((req, res) => {
+    if (req.url === "/og.png") return void res.writeHead(200, { "content-type": "image/png" }).end(png(120, 60));
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(
+      `<!doctype html><html><head><title>Fallback</title><meta property="og:title" content="The <b>launch</b> notes"><meta property="og:description" content="What shipped"><meta property="og:site_name" content="Example"><meta property="og:image" content="${siteOrigin}/og.png"></head><body>hi</body></html>`,
+    );
+  });
+  await new Promise<void>((resolve) => site.listen(0, "127.0.0.1", resolve));
+  siteOrigin = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+  edge = await startTestEdge({
+    ...files.env,
+    FILES_MAX_BYTES: String(MAX_BYTES),
+    RATE_SEND_PER_10S_USER: "1000",
+    RATE_SEND_PER_10S_ADDRESS: "1000",
+    LINK_PREVIEWS: "on",
+    LINK_PREVIEW_ALLOWED_HOSTS: new URL(siteOrigin).host,
+  });
 }, 120_000);
 afterAll(async () => {
   await edge?.stop();
   await files?.stop();
+  await new Promise((resolve) => site?.close(resolve));
 });
 
 /** Uploads through @parley/client's helper (Node: a streamed fetch). */
@@ -298,6 +318,42 @@ describe("upload limits and refusals", () => {
     expect(refused.status).toBe(400);
     const empty = await edge.api("POST", "/api/v1/messages", { token: alice.accessToken, body: { roomId } });
     expect(empty).toMatchObject({ status: 400, json: { error: { field: "body" } } });
+  });
+
+});
+
+describe("link previews", () => {
+  it("shows a link's preview with its re-hosted image (no sign-in, public cache, sandboxed), which only the sender removes", async () => {
+    const alice = await edge.signUp("pa");
+    const bob = await edge.signUp("pb");
+    const roomId = await roomWithMembers(edge, alice, [bob]);
+    const link = `${siteOrigin}/launch`;
+    const sent = await ok(edge.api("POST", "/api/v1/messages", { token: alice.accessToken, body: { roomId, body: `read ${link} today` } }), 201);
+    expect(sent.linkPreviews).toEqual([]);
+    // The preview comes as a later change of the message: the marker is the message having it.
+    let message: any;
+    await waitForAsync(async () => {
+      const page = await ok(edge.api("GET", `/api/v1/messages/${roomId}`, { token: bob.accessToken }));
+      message = page.messages.find((m: { id: string }) => m.id === sent.id);
+      return message.linkPreviews.length > 0;
+    });
+    expect(message.linkPreviews).toEqual([
+      { url: link, title: "The launch notes", description: "What shipped", siteName: "Example", image: { url: expect.stringMatching(/^\/api\/v1\/link-images\/[^/]+$/), width: 120, height: 60 } },
+    ]);
+    const image = await download(message.linkPreviews[0].image.url);
+    expect(image.status).toBe(200);
+    expect(image.headers.get("content-type")).toMatch(/^image\//);
+    expect(image.headers.get("cache-control")).toMatch(/^public, max-age=\d+$/);
+    expect(image.headers.get("content-security-policy")).toBe(FILE_CSP);
+    expect(image.headers.get("x-content-type-options")).toBe("nosniff");
+    expect((await download(message.linkPreviews[0].image.url, { headers: { "if-none-match": image.headers.get("etag")! } })).status).toBe(304);
+
+    const path = `/api/v1/messages/${sent.id}/link-previews?url=${encodeURIComponent(link)}`;
+    expect((await edge.api("DELETE", path, { token: bob.accessToken })).status).toBe(403);
+    const removed = await ok(edge.api("DELETE", path, { token: alice.accessToken }));
+    expect(removed.linkPreviews).toEqual([]);
+    const viaTrpc = await edge.trpc(alice.accessToken).messages.removeLinkPreview.mutate({ id: sent.id, url: link }).catch((error: unknown) => error);
+    expect(viaTrpc).not.toBeInstanceOf(Error);
   });
 
   it("answers a link image that does not exist 404, with the sandbox, without sign-in", async () => {

@@ -255,8 +255,8 @@ export class FileServiceImpl implements ServiceHandlers<typeof FileService> {
     return {};
   }
 
-  // Wired at merge to services/message/src/previews (h/files-previews): the link-preview work
-  // re-hosts preview images and serves them here.
+  // wired at merge to services/message/src/previews (h/files-previews): the link-preview work
+  // re-hosts preview images (storage keys link-images/<id>) and serves them here.
   // eslint-disable-next-line require-yield
   /** A link preview's re-hosted image (issue 19, previews/link-images.ts): the id is the capability, no membership to check. */
   readLinkImage(request: ReadLinkImageRequest): AsyncGenerator<MessageInitShape<typeof ReadLinkImageResponseSchema>> {

@@ -1,3 +1,4 @@
+/// <reference path="./s3rver.d.ts" />
 // Object storage for tests: an s3rver (a local S3-compatible server) on a free port in a temp dir,
 // with its bucket; and the storage a test file runs on: disk in the embedded mode, S3 on s3rver
 // when the suite runs on PostgreSQL (PARLEY_TEST_DATABASE_URL), so the same tests cover both.
