@@ -10,7 +10,10 @@ import { testInternalAuth } from "@parley/kit/testing";
 import { FileDisplay, FileService, FileVariant, type FileContentInfo, type UploadFileRequest } from "@parley/proto/file/v1/file_pb";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FileSweeper, type UploadEnded } from "../src/index.js";
+import { DiskStorage, FileSweeper, type UploadEnded } from "../src/index.js";
+import { FileServiceImpl } from "../src/files/service.js";
+import { RoomGate, type RoomClient } from "../src/room-access.js";
+import { Role } from "@parley/proto/room/v1/room_pb";
 import { UrlSigner, URL_KEY_SECRET } from "../src/files/url-token.js";
 import { startFakeRoomWorld, type FakeRoomWorld } from "./fake-room-world.js";
 
@@ -152,6 +155,13 @@ describe("uploads and downloads", () => {
     const short = await failureOf(files.uploadFile(uploadRequests(roomId, "a.bin", randomBytes(500), 1000), asUser(owner)));
     expect(short.code).toBe(Code.InvalidArgument);
     expect(short.rawMessage).toMatch(/ended after 500/);
+    async function* bigChunk(): AsyncGenerator<UploadFileRequest> {
+      yield { part: { case: "header", value: { roomId, name: "a.bin", size: BigInt(MAX_BYTES) } } } as UploadFileRequest;
+      yield { part: { case: "chunk", value: new Uint8Array(1024 * 1024 + 1) } } as UploadFileRequest;
+    }
+    const oversized = await failureOf(files.uploadFile(bigChunk(), asUser(owner)));
+    expect(oversized.code).toBe(Code.InvalidArgument);
+    expect(oversized.rawMessage).toMatch(/at most 1048576 bytes/);
   });
 
   it("refuses an upload over the user's quota with RESOURCE_EXHAUSTED quota", async () => {
@@ -198,6 +208,29 @@ describe("uploads and downloads", () => {
   });
 });
 
+describe("a storage that fails", () => {
+  it("makes the upload UNAVAILABLE, with no row and no temp file left", async () => {
+    const { writeFile, mkdtemp } = await import("node:fs/promises");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = await mkdtemp(join(tmpdir(), "parley-broken-storage-"));
+    // Its root is a regular file: every put fails (ENOTDIR), as a full or unmounted disk would.
+    await writeFile(join(dir, "root"), "not a directory");
+    const broken = new DiskStorage(join(dir, "root"));
+    const owner = await world.newUser();
+    const roomId = await world.createRoom(owner, "private");
+    const rooms = { getMembership: async () => ({ membership: { roomId, userId: owner, role: Role.OWNER }, roomArchived: false }) } as unknown as RoomClient;
+    const service = new FileServiceImpl(world.db, new RoomGate(rooms), { ...world.filesConfig, storage: broken, onUploadEnded: undefined });
+    const log = createLogger("test", "silent");
+    const ctx = { requestId: "r", caller: "edge", admin: false, userId: owner, signal: new AbortController().signal, log, setTrailer() {} };
+    const error = await failureOf(service.uploadFile(uploadRequests(roomId, "a.txt", Buffer.from("hello")), ctx));
+    expect(error.code).toBe(Code.Unavailable);
+    const [{ count }] = await world.db.em.fork().execute<[{ count: string }]>(`select count(*) as count from files where uploader_id = ?`, [owner]);
+    expect(Number(count)).toBe(0);
+    expect(await readdir(world.filesConfig.tempDir)).toEqual([]);
+  });
+});
+
 describe("types and images", () => {
   it("serves an HTML file named .png as a download, never as an image", async () => {
     const { owner, roomId } = await roomWith(0);
@@ -221,6 +254,28 @@ describe("types and images", () => {
     expect(unknown.mediaType).toBe("application/octet-stream");
     const pdf = await upload(owner, roomId, "notes.jpg", Buffer.from("%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n", "latin1"));
     expect(pdf).toMatchObject({ mediaType: "application/pdf", display: FileDisplay.DOWNLOAD });
+  });
+
+  it("shows audio as AUDIO (a player), from its bytes", async () => {
+    const { owner, roomId } = await roomWith(0);
+    // A WAV header and a little silence: 8 kHz, mono, 8-bit.
+    const data = Buffer.alloc(800, 0x80);
+    const header = Buffer.alloc(44);
+    header.write("RIFF", 0);
+    header.writeUInt32LE(36 + data.length, 4);
+    header.write("WAVEfmt ", 8);
+    header.writeUInt32LE(16, 16);
+    header.writeUInt16LE(1, 20);
+    header.writeUInt16LE(1, 22);
+    header.writeUInt32LE(8000, 24);
+    header.writeUInt32LE(8000, 28);
+    header.writeUInt16LE(1, 32);
+    header.writeUInt16LE(8, 34);
+    header.write("data", 36);
+    header.writeUInt32LE(data.length, 40);
+    const file = await upload(owner, roomId, "beep.bin", Buffer.concat([header, data]));
+    expect(file.display).toBe(FileDisplay.AUDIO);
+    expect(file.mediaType).toMatch(/^audio\//);
   });
 
   it("measures an image and makes a WebP thumbnail of at most 480 x 480 that keeps its shape", async () => {

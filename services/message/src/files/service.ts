@@ -99,11 +99,11 @@ export class FileServiceImpl implements ServiceHandlers<typeof FileService> {
       }
       // The bytes first, then the row: a crash in between leaves an object no row points to, which
       // the sweeper removes; never a row without its bytes.
-      await this.config.storage.putFile(storageKeys.original(id), file.path, sniffed.mediaType);
+      await this.store(storageKeys.original(id), file.path, sniffed.mediaType, ctx);
       stored.push(storageKeys.original(id));
       const thumbnail = image ? { ...image.thumbnail, ...(await digest(image.thumbnail.path)) } : undefined;
       if (thumbnail) {
-        await this.config.storage.putFile(storageKeys.thumbnail(id), thumbnail.path, "image/webp");
+        await this.store(storageKeys.thumbnail(id), thumbnail.path, "image/webp", ctx);
         stored.push(storageKeys.thumbnail(id));
       }
       if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -133,6 +133,16 @@ export class FileServiceImpl implements ServiceHandlers<typeof FileService> {
       for (const key of stored) await this.config.storage.delete(key).catch((error: unknown) => ctx.log.warn({ err: error, key }, "could not remove the bytes of a failed upload (the sweeper will)"));
       await Promise.all(Object.values(work).map((path) => rm(path, { force: true })));
       this.config.onUploadEnded?.({ fileId: id, outcome });
+    }
+  }
+
+  /** Puts a finished file into the storage; a storage that fails is UNAVAILABLE (try again), the cause logged. */
+  private async store(key: string, path: string, mediaType: string, ctx: CallContext): Promise<void> {
+    try {
+      await this.config.storage.putFile(key, path, mediaType);
+    } catch (error) {
+      ctx.log.error({ err: error, key, storage: this.config.storage.kind }, "could not store an upload");
+      throw fail.unavailable("the file storage is not reachable: try again");
     }
   }
 
@@ -172,7 +182,10 @@ export class FileServiceImpl implements ServiceHandlers<typeof FileService> {
         length: Number(length),
       });
     } catch (error) {
-      if (!(error instanceof StorageNotFound)) throw error;
+      if (!(error instanceof StorageNotFound)) {
+        ctx.log.error({ err: error, fileId: file.id, storage: this.config.storage.kind }, "could not read a file from the storage");
+        throw fail.unavailable("the file storage is not reachable: try again");
+      }
       ctx.log.error({ fileId: file.id, key: error.key }, "a file's row has no stored bytes");
       throw fail.notFound(FILE_NOT_FOUND);
     }
