@@ -425,6 +425,8 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       const change = await tx.messages.tombstone(message.id, now);
       // Its files are unreadable from this commit on; their bytes go after the grace period (the sweeper).
       if (change.changed) await tx.files.releaseOfMessage(message.id, now, new Date(now.getTime() + this.deps.files.deleteGraceSeconds * 1000));
+      // Its link previews go with its text (their images, once no message shows them, with the previews' sweep).
+      if (change.changed) await tx.previews.dropPreviews(message.id);
       const rootChanged = root && change.changed ? await tx.messages.refreshThreadSummary(root) : false;
       return { change, root: rootChanged ? root : null };
     });

@@ -23,6 +23,9 @@ import type { FileStorage } from "../src/files/storage.js";
 import { FileService } from "@parley/proto/file/v1/file_pb";
 import { createServiceClient } from "@parley/kit";
 import { testInternalAuth } from "@parley/kit/testing";
+import { startTestParley, type TestParley } from "@parley/launch/testing";
+import { RoomKind } from "@parley/proto/room/v1/room_pb";
+import { uuidv7 } from "uuidv7";
 import { openGraphPage, startPageServer, type PageServer } from "./support/pages.js";
 
 const TIMEOUT_MS = 2_500;
@@ -210,6 +213,26 @@ describe("link previews (service, fake room service, real database, broker and s
     expect([pages.hits("/article"), pages.hits("/cover.png")]).toEqual([pageHits, imageHits]);
   });
 
+  it("reads a page's oEmbed document (fetched under the same rules) when it has no card: its title, provider and thumbnail", async () => {
+    const { ada, roomId } = await people();
+    pages.route("/video", (_req, res) =>
+      res
+        .writeHead(200, { "content-type": "text/html" })
+        .end(`<html><head><title>Video page</title><meta name="description" content="A &lt;short&gt; video">
+          <link rel="alternate" type="application/json+oembed" href="/oembed.json?url=video"></head><body></body></html>`),
+    );
+    pages.route("/oembed.json?url=video", (_req, res) =>
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ version: "1.0", type: "video", title: "The <b>video</b>", provider_name: "Tube", thumbnail_url: "/cover.png" })),
+    );
+    const sent = await send(ada, roomId, `${pages.origin}/video`);
+    expect(await worker.whenSettled(sent.id)).toMatchObject({ outcome: "stored", previews: 1 });
+    const [preview] = (await current(ada, sent)).linkPreviews;
+    expect(preview).toMatchObject({ title: "The video", description: "A <short> video", siteName: "Tube", imageWidth: 800, imageHeight: 400 });
+    expect(pages.hits("/oembed.json?url=video")).toBe(1);
+  });
+
   // Each: a redirect from the allowed page server to a place the rules forbid.
   const refusedRedirects: Array<[string, () => string, string]> = [
     ["127.0.0.1 on the target's port", () => `http://127.0.0.1:${target.port}/`, "port"],
@@ -347,5 +370,72 @@ describe("link previews (service, fake room service, real database, broker and s
     expect(await world.db.fork().previews.waiting(new Date(Date.now() + 60_000), 10)).not.toContain(message.id);
     const { message: deleted } = await world.messages.deleteMessage({ messageId: message.id }, asUser(ada));
     expect(deleted!.linkPreviews).toEqual([]);
+  });
+
+  it("removes a re-hosted image once no message shows it (the sweep), and keeps those that are shown", async () => {
+    const { ada, roomId } = await people();
+    const solo = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#cc3366" } }).png().toBuffer();
+    pages.route("/solo", (_req, res) => res.writeHead(200, { "content-type": "text/html" }).end(openGraphPage({ "og:title": "Solo", "og:image": "/solo.png" })));
+    pages.route("/solo.png", (_req, res) => res.writeHead(200, { "content-type": "image/png" }).end(solo));
+    const sent = await send(ada, roomId, `${pages.origin}/solo`);
+    await worker.whenSettled(sent.id);
+    const soloId = (await current(ada, sent)).linkPreviews[0]!.imageId;
+    const shown = await send(ada, roomId, `${pages.origin}/article`);
+    await worker.whenSettled(shown.id);
+    const coverId = (await current(ada, shown)).linkPreviews[0]!.imageId;
+    const images = new LinkImages({ db: world.db, storage });
+    await world.messages.deleteMessage({ messageId: sent.id }, asUser(ada));
+    // Unused for "0 seconds": only the image of the deleted message qualifies.
+    expect(await images.removeUnused(0)).toBe(1);
+    await expect(collect(images.read(soloId))).rejects.toMatchObject({ code: Code.NotFound });
+    await expect(storage.read(`link-images/${soloId}`)).rejects.toThrow(/no stored object/);
+    expect((await collect(images.read(coverId))).bytes.length).toBeGreaterThan(0);
+  });
+});
+
+describe("link previews in the all-in-one, as launched from its settings (LINK_PREVIEWS=on, LINK_PREVIEW_ALLOWED_HOSTS)", () => {
+  let parley: TestParley<"message">;
+  let pages: PageServer;
+
+  beforeAll(async () => {
+    pages = await startPageServer();
+    const picture = await sharp({ create: { width: 300, height: 200, channels: 3, background: "#22aa55" } }).jpeg().toBuffer();
+    pages.route("/card", (_req, res) =>
+      res.writeHead(200, { "content-type": "text/html" }).end(openGraphPage({ "og:title": "A card", "og:image": `${pages.origin}/picture.jpg` })),
+    );
+    pages.route("/picture.jpg", (_req, res) => res.writeHead(200, { "content-type": "image/jpeg" }).end(picture));
+    parley = await startTestParley({ services: ["message"], env: { LINK_PREVIEWS: "on", LINK_PREVIEW_ALLOWED_HOSTS: `127.0.0.1:${pages.port}` } });
+  });
+
+  afterAll(async () => {
+    await parley?.stop();
+    await pages?.close();
+  });
+
+  it("gives a sent message its preview as a later messageEdited, its image readable through FileService.ReadLinkImage", async () => {
+    const { user } = await parley.users.createUser({ id: uuidv7(), username: `u_${randomUUID().slice(0, 8)}`, email: `${randomUUID()}@example.com`, displayName: "" });
+    const { room } = await parley.rooms.createRoom({ name: `room ${randomUUID().slice(0, 6)}`, kind: RoomKind.PRIVATE }, asUser(user!.id));
+    const events: Event[] = [];
+    const unsubscribe = await parley.broker.subscribe(topics.room(room!.id), (event) => events.push(event));
+    try {
+      const { message: sent } = await parley.messages.sendMessage({ roomId: room!.id, body: `${pages.origin}/card` }, asUser(user!.id));
+      const edited = await eventually(() => {
+        const event = events.find((e) => e.payload.case === "messageEdited");
+        expect(event).toBeDefined();
+        return (event!.payload.value as { message: Message }).message;
+      }, 20_000);
+      expect(edited.id).toBe(sent!.id);
+      expect(edited.linkPreviews.map((p) => [p.title, p.imageWidth, p.imageHeight])).toEqual([["A card", 300, 200]]);
+      const chunks: Uint8Array[] = [];
+      let mediaType = "";
+      for await (const { part } of parley.files.readLinkImage({ imageId: edited.linkPreviews[0]!.imageId }, asUser(user!.id))) {
+        if (part.case === "info") mediaType = part.value.mediaType;
+        if (part.case === "chunk") chunks.push(part.value);
+      }
+      expect(mediaType).toBe("image/webp");
+      expect((await sharp(Buffer.concat(chunks)).metadata()).format).toBe("webp");
+    } finally {
+      await unsubscribe();
+    }
   });
 });

@@ -21,6 +21,13 @@ export const MessageLinkPreview = defineEntity({
     imageWidth: p.integer().default(0),
     imageHeight: p.integer().default(0),
   },
+  indexes: [
+    // The sweep's question: does any message still show this image?
+    {
+      name: "message_link_previews_image_id_index",
+      expression: `create index "message_link_previews_image_id_index" on "message_link_previews" ("image_id") where "image_id" is not null`,
+    },
+  ],
 });
 export type MessageLinkPreview = InferEntity<typeof MessageLinkPreview>;
 
@@ -84,7 +91,11 @@ export const LinkImage = defineEntity({
     // hex SHA-256 of the stored bytes (the strong ETag).
     etag: p.string().length(64),
     createdAt: p.datetime(),
+    // When a preview last took it (made or re-made from its page): the sweep removes images no
+    // message shows that were not used for twice the cache time.
+    usedAt: p.datetime(),
   },
+  indexes: [{ name: "link_images_used_at_index", properties: ["usedAt"] }],
 });
 export type LinkImage = InferEntity<typeof LinkImage>;
 

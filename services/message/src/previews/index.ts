@@ -55,6 +55,7 @@ export function startLinkPreviews(options: LinkPreviewOptions): LinkPreviewWorke
       broker,
       log,
       fetcher,
+      ...(images && { images }),
       settings: {
         maxPerMessage: config.LINK_PREVIEW_MAX_PER_MESSAGE,
         cacheSeconds: config.LINK_PREVIEW_CACHE_SECONDS,

@@ -63,8 +63,8 @@ export class LinkImages {
   async store(url: string, fetchImage: (url: string) => Promise<OutboundResponse>): Promise<StoredLinkImage> {
     const id = await this.idFor(url);
     const { previews } = this.deps.db.fork();
-    const known = await previews.linkImage(id);
-    if (known) return { id, width: known.width, height: known.height };
+    const known = await previews.useLinkImage(id);
+    if (known) return { id, ...known };
     const response = await fetchImage(url);
     if (response.truncated) throw new Error(`link image: ${url} is larger than the image size limit`);
     const encoded = await reencode(response.body);
@@ -85,6 +85,26 @@ export class LinkImages {
       etag: createHash("sha256").update(encoded.data).digest("hex"),
     });
     return { id, width: encoded.width, height: encoded.height };
+  }
+
+  /**
+   * Removes up to `limit` images no message shows that no preview took for `unusedSeconds`: each
+   * under its row lock, the bytes first, so that a preview taking it meanwhile waits and then
+   * makes it again rather than pointing at removed bytes. How many went.
+   */
+  async removeUnused(unusedSeconds: number, limit = 100): Promise<number> {
+    const candidates = await this.deps.db.fork().previews.unusedLinkImages(unusedSeconds, limit);
+    let removed = 0;
+    for (const id of candidates) {
+      const gone = await this.deps.db.transactional(async (tx) => {
+        if (!(await tx.previews.lockUnusedLinkImage(id, unusedSeconds))) return false;
+        await this.deps.storage.delete(linkImageKey(id));
+        await tx.previews.deleteLinkImage(id);
+        return true;
+      });
+      if (gone) removed++;
+    }
+    return removed;
   }
 
   /** ReadLinkImage: NOT_FOUND for an id that is not one (any caller may read one it has: it is a capability). */

@@ -105,12 +105,18 @@ export function parseOembed(json: string, documentUrl: URL): OembedMetadata | nu
 }
 
 /**
- * Plain text of a value: tags dropped (a page may put markup in a meta content), control and
- * format characters removed, whitespace runs collapsed to one space, trimmed, capped.
+ * Markup some pages put in a meta content or an oEmbed title ("<b>new</b>"); other text in angle
+ * brackets ("a <short> video", written &lt;short&gt;) is the page's words and stays.
+ */
+const INLINE_TAG = /<\/?(?:a|abbr|b|br|cite|code|div|em|i|mark|p|q|s|small|span|strong|sub|sup|u)(?:\s[^<>]*)?\/?>/gi;
+
+/**
+ * Plain text of a value: common inline tags dropped, control and format characters removed,
+ * whitespace runs collapsed to one space, trimmed, capped. (The app shows it as text, never HTML.)
  */
 export function plainText(value: string, max: number): string {
   const text = value
-    .replace(/<[^>]*>/g, " ")
+    .replace(INLINE_TAG, (tag) => (/^<\/?(?:br|p|div)\b/i.test(tag) ? " " : ""))
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/g, " ")
     .replace(/\s+/gu, " ")

@@ -158,11 +158,62 @@ export class LinkPreviewRepository {
     };
   }
 
+  /** Another worker wrote the same image meanwhile: same URL, same id, the same bytes to the same key. */
   async addLinkImage(image: Omit<LinkImageRow, "createdAt">): Promise<void> {
     await this.em.execute(
-      `insert into link_images (id, source_url, media_type, size, width, height, etag, created_at)
-       values (?, ?, ?, ?, ?, ?, ?, clock_timestamp()) on conflict (id) do nothing`,
+      `insert into link_images (id, source_url, media_type, size, width, height, etag, created_at, used_at)
+       values (?, ?, ?, ?, ?, ?, ?, clock_timestamp(), clock_timestamp()) on conflict (id) do update set used_at = excluded.used_at`,
       [image.id, image.sourceUrl, image.mediaType, image.size, image.width, image.height, image.etag],
     );
+  }
+
+  /**
+   * Marks a stored image as used now and gives its size; null when there is none. Waits for a
+   * sweep that holds the row (removing it), so that an image is either kept or made again.
+   */
+  async useLinkImage(id: string): Promise<{ width: number; height: number } | null> {
+    const [row] = await this.em.execute<{ width: number; height: number }[]>(
+      `update link_images set used_at = clock_timestamp() where id = ? returning width, height`,
+      [id],
+    );
+    return row ? { width: Number(row.width), height: Number(row.height) } : null;
+  }
+
+  /** Images no message shows and no preview took for `seconds` (the sweep's candidates). */
+  async unusedLinkImages(seconds: number, limit: number): Promise<string[]> {
+    const rows = await this.em.execute<{ id: string }[]>(
+      `select id from link_images i where used_at < clock_timestamp() - make_interval(secs => ?)
+       and not exists (select 1 from message_link_previews p where p.image_id = i.id) order by used_at limit ?`,
+      [seconds, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** In the sweep's transaction: locks the image's row if it is still unused (false: used meanwhile, or another sweep has it). */
+  async lockUnusedLinkImage(id: string, seconds: number): Promise<boolean> {
+    const rows = await this.em.execute<unknown[]>(
+      `select id from link_images i where id = ? and used_at < clock_timestamp() - make_interval(secs => ?)
+       and not exists (select 1 from message_link_previews p where p.image_id = i.id) for update skip locked`,
+      [id, seconds],
+    );
+    return rows.length > 0;
+  }
+
+  async deleteLinkImage(id: string): Promise<void> {
+    await this.em.execute(`delete from link_images where id = ?`, [id]);
+  }
+
+  /** A deleted message shows no previews: in the delete's transaction. */
+  async dropPreviews(messageId: string): Promise<void> {
+    await this.em.execute(`delete from message_link_previews where message_id = ?::uuid`, [messageId]);
+  }
+
+  /** Cache entries past their time (they are never read again). */
+  async dropExpiredCache(limit: number): Promise<number> {
+    const rows = await this.em.execute<unknown[]>(
+      `delete from link_preview_cache where url in (select url from link_preview_cache where expires_at < clock_timestamp() limit ?) returning url`,
+      [limit],
+    );
+    return rows.length;
   }
 }

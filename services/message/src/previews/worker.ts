@@ -12,6 +12,7 @@ import type { MessageDb } from "../db.js";
 import type { Message } from "../entities.js";
 import { MessageGone } from "../repositories.js";
 import type { LinkPreviewFetcher } from "./fetcher.js";
+import type { LinkImages } from "./link-images.js";
 import { previewLinks } from "./links.js";
 import type { StoredPreview } from "./repository.js";
 
@@ -54,7 +55,15 @@ export class LinkPreviewWorker {
   private readonly settled = new Map<string, PreviewSettlement>();
 
   constructor(
-    private readonly deps: { db: MessageDb; broker: Broker; log: Logger; fetcher: LinkPreviewFetcher; settings: LinkPreviewWorkerSettings },
+    private readonly deps: {
+      db: MessageDb;
+      broker: Broker;
+      log: Logger;
+      fetcher: LinkPreviewFetcher;
+      settings: LinkPreviewWorkerSettings;
+      /** The re-hosted images, for the sweep to remove those no message shows. */
+      images?: LinkImages;
+    },
     /** How a stored message goes out (the service's one mapping, with reactions and previews). */
     private readonly build: MessageBuilder,
   ) {}
@@ -105,11 +114,18 @@ export class LinkPreviewWorker {
     });
   }
 
-  /** Queues the requests older than a few seconds that no worker holds. */
+  /**
+   * Queues the requests older than a few seconds that no worker holds; drops expired cache entries;
+   * removes the images no message shows that no preview took for twice the cache time (plus an
+   * hour), so that a cached preview never points at a removed image.
+   */
   async sweep(): Promise<void> {
     try {
-      const waiting = await this.deps.db.fork().previews.waiting(new Date(Date.now() - (this.deps.settings.sweepGraceMs ?? 5_000)), 100);
+      const { previews } = this.deps.db.fork();
+      const waiting = await previews.waiting(new Date(Date.now() - (this.deps.settings.sweepGraceMs ?? 5_000)), 100);
       for (const messageId of waiting) this.enqueue(messageId);
+      await previews.dropExpiredCache(1000);
+      await this.deps.images?.removeUnused(2 * this.deps.settings.cacheSeconds + 3600);
     } catch (error) {
       this.deps.log.warn({ err: error }, "link previews: sweep failed");
     }
