@@ -179,6 +179,17 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   // --- files (issue 19): the composer's tray, the drop zone, the lightbox, the room's files panel ---
   const tray = trayFor(roomId, roomId);
   const dropZone = createDropZone((files) => tray.add(files));
+  // Files dropped anywhere else on the page (the sidebar, a panel) are not opened by the browser in
+  // place of the app: only the room view takes them.
+  const keepPage = (event: DragEvent) => {
+    if (Array.from(event.dataTransfer?.types ?? []).includes("Files")) event.preventDefault();
+  };
+  document.addEventListener("dragover", keepPage);
+  document.addEventListener("drop", keepPage);
+  onCleanup(() => {
+    document.removeEventListener("dragover", keepPage);
+    document.removeEventListener("drop", keepPage);
+  });
   const [showFiles, setShowFiles] = createSignal(false);
   /** The lightbox: the image shown, among which images (the room view's, or the files panel's). */
   const [lightbox, setLightbox] = createSignal<{ fileId: string; images: Accessor<FileInfo[]> } | null>(null);
