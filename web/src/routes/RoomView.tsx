@@ -182,7 +182,9 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   // Files dropped anywhere else on the page (the sidebar, a panel) are not opened by the browser in
   // place of the app: only the room view takes them.
   const keepPage = (event: DragEvent) => {
-    if (Array.from(event.dataTransfer?.types ?? []).includes("Files")) event.preventDefault();
+    if (event.defaultPrevented || !Array.from(event.dataTransfer?.types ?? []).includes("Files")) return;
+    event.preventDefault();
+    if (event.dataTransfer) event.dataTransfer.dropEffect = "none";
   };
   document.addEventListener("dragover", keepPage);
   document.addEventListener("drop", keepPage);
