@@ -47,10 +47,9 @@ function InlineImage(props: { file: FileInfo; max: number; onOpen: () => void })
       title={props.file.name}
       onClick={() => props.onOpen()}
     >
+      {/* The signal itself, not <Show>'s accessor: a URL that goes away must not be a stale read. */}
       <Show when={url()}>
-        {(src) => (
-          <img src={src()} alt={props.file.name} width={box().width} height={box().height} decoding="async" loading="lazy" draggable={false} onError={() => url.renew()} />
-        )}
+        <img src={url()} alt={props.file.name} width={box().width} height={box().height} decoding="async" loading="lazy" draggable={false} onError={() => url.renew()} />
       </Show>
       <Show when={props.file.animated}>
         <span class="gif-badge" aria-hidden="true">GIF</span>

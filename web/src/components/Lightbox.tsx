@@ -19,6 +19,9 @@ export function Lightbox(props: { images: readonly FileInfo[]; fileId: string; o
   const opener = document.activeElement as HTMLElement | null;
   const index = createMemo(() => props.images.findIndex((f) => f.id === props.fileId));
   const file = () => props.images[index()];
+  // What is shown: the current image, or the last one while an image that went away closes the
+  // lightbox (never undefined once shown, so nothing inside reads a value that is gone).
+  const shown = createMemo<FileInfo | undefined>((last) => file() ?? last);
   const url = createSignedUrl(() => file()?.id, "original");
   const thumbnail = createSignedUrl(() => (file()?.thumbnail ? file()!.id : undefined), "thumbnail");
 
@@ -44,7 +47,7 @@ export function Lightbox(props: { images: readonly FileInfo[]; fileId: string; o
     <dialog
       ref={dialog}
       class="lightbox"
-      aria-label={file() ? `Image ${file()!.name}` : "Image"}
+      aria-label={shown() ? `Image ${shown()!.name}` : "Image"}
       data-testid="lightbox"
       onCancel={(event) => {
         event.preventDefault();
@@ -75,7 +78,7 @@ export function Lightbox(props: { images: readonly FileInfo[]; fileId: string; o
         if (Math.abs(dx) >= SWIPE_PX && Math.abs(dx) > 2 * Math.abs(dy)) go(dx < 0 ? 1 : -1);
       }}
     >
-      <Show when={file()}>
+      <Show when={shown()}>
         {(current) => (
           <>
             <header class="lightbox-head">

@@ -124,7 +124,9 @@ function GridImage(props: { file: FileInfo; label: string; onOpen(): void }) {
   const url = createSignedUrl(() => props.file.id, props.file.thumbnail ? "thumbnail" : "original");
   return (
     <button type="button" class="room-files-image" aria-label={`Open image ${props.label}`} title={props.file.name} data-testid="room-file-image" onClick={() => props.onOpen()}>
-      <Show when={url()}>{(src) => <img src={src()} alt="" loading="lazy" decoding="async" draggable={false} onError={() => url.renew()} />}</Show>
+      <Show when={url()}>
+        <img src={url()} alt="" loading="lazy" decoding="async" draggable={false} onError={() => url.renew()} />
+      </Show>
     </button>
   );
 }

@@ -179,6 +179,19 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   // --- files (issue 19): the composer's tray, the drop zone, the lightbox, the room's files panel ---
   const tray = trayFor(roomId, roomId);
   const dropZone = createDropZone((files) => tray.add(files));
+  // Files dropped anywhere else on the page (the sidebar, a panel) are not opened by the browser in
+  // place of the app: only the room view takes them.
+  const keepPage = (event: DragEvent) => {
+    if (event.defaultPrevented || !Array.from(event.dataTransfer?.types ?? []).includes("Files")) return;
+    event.preventDefault();
+    if (event.dataTransfer) event.dataTransfer.dropEffect = "none";
+  };
+  document.addEventListener("dragover", keepPage);
+  document.addEventListener("drop", keepPage);
+  onCleanup(() => {
+    document.removeEventListener("dragover", keepPage);
+    document.removeEventListener("drop", keepPage);
+  });
   const [showFiles, setShowFiles] = createSignal(false);
   /** The lightbox: the image shown, among which images (the room view's, or the files panel's). */
   const [lightbox, setLightbox] = createSignal<{ fileId: string; images: Accessor<FileInfo[]> } | null>(null);
@@ -548,15 +561,16 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
         </Show>
       </div>
 
-      <Show when={lightbox()}>
-        {(open) => (
-          <Lightbox
-            images={open().images()}
-            fileId={open().fileId}
-            onShow={(fileId) => setLightbox({ ...open(), fileId })}
-            onClose={() => setLightbox(null)}
-          />
-        )}
+      {/* Read from the signal, not through <Show>'s accessor: closing must not make the lightbox's
+          own computations read a value that is gone ("stale read"), and moving to another image
+          keeps the same lightbox (and the element focus returns to). */}
+      <Show when={lightbox() !== null}>
+        <Lightbox
+          images={lightbox()?.images() ?? []}
+          fileId={lightbox()?.fileId ?? ""}
+          onShow={(fileId) => setLightbox((open) => (open ? { ...open, fileId } : open))}
+          onClose={() => setLightbox(null)}
+        />
       </Show>
       <Show when={deleting()}>
         {(message) => (

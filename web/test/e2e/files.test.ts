@@ -4,7 +4,8 @@
 // tray and is removed. She sends them with a link to a local page with Open Graph tags (served
 // by the test, allowed for previews through LINK_PREVIEW_ALLOWED_HOSTS). Bob sees the image
 // inline (sized before it loads) and the PDF card arrive, opens the image in the lightbox with
-// Enter and closes it with Escape (focus back on the image), downloads the PDF (the bytes match),
+// Enter, goes to the next image (a second message's) with → and back with ←, closes it with Escape
+// (focus back on the image), downloads the PDF (the bytes match),
 // sees the preview's title, and the room's files in the Files panel. Ada removes the preview: it
 // goes for Bob too; she deletes the message: its files go with it. Screenshots at each step.
 import { createServer, type Server } from "node:http";
@@ -187,6 +188,13 @@ describe("files, images and link previews in a browser", () => {
     });
     await screenshot(bob.page, "files-03-arrived");
 
+    // Ada sends a second image from the attach button (the file picker), with no text.
+    await ada.page.locator('[data-testid="file-input"]').setInputFiles({ name: "diagram.png", mimeType: "image/png", buffer: png(300, 300) });
+    await tray.locator('[data-testid="tray-item"][data-status="done"]').waitFor({ timeout: 30_000 });
+    await ada.page.getByRole("button", { name: "Send message" }).click();
+    const diagram = bob.page.locator('[data-testid="attachment-image"][aria-label="Open image diagram.png"]');
+    await diagram.waitFor();
+
     // Bob opens the image with the keyboard (focus it, Enter), sees it whole, closes with Escape.
     await atFailure(bob.page, "files-fail-03-lightbox", async () => {
       await image.focus();
@@ -198,10 +206,16 @@ describe("files, images and link previews in a browser", () => {
       // Focus is inside the lightbox.
       expect(await bob.page.evaluate(() => Boolean(document.activeElement?.closest("dialog.lightbox")))).toBe(true);
       await screenshot(bob.page, "files-04-lightbox");
+      // → and ← go through the room view's images.
+      await bob.page.keyboard.press("ArrowRight");
+      await expect.poll(() => lightbox.locator('[data-testid="lightbox-name"]').textContent()).toBe("diagram.png");
+      expect(await lightbox.textContent()).toContain("2 of 2");
+      await bob.page.keyboard.press("ArrowLeft");
+      await expect.poll(() => lightbox.locator('[data-testid="lightbox-name"]').textContent()).toMatch(/^Pasted image /);
       await bob.page.keyboard.press("Escape");
       await expect.poll(() => lightbox.count()).toBe(0);
       // Focus is back on the image that opened it.
-      expect(await bob.page.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe("attachment-image");
+      expect(await bob.page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toMatch(/^Open image Pasted image /);
     });
 
     // Bob downloads the PDF: the bytes are the ones Ada dropped.
@@ -267,7 +281,9 @@ describe("files, images and link previews in a browser", () => {
     const tombstone = bob.page.locator('[data-testid="message"][data-status="deleted"]');
     await tombstone.waitFor();
     expect(await tombstone.locator('[data-testid="attachments"]').count()).toBe(0);
-    expect(await bob.page.locator('[data-testid="attachment-image"]').count()).toBe(0);
+    expect(await bob.page.locator('[data-testid="file-card"]').count()).toBe(0);
+    // The other message's image stays.
+    expect(await bob.page.locator('[data-testid="attachment-image"]').count()).toBe(1);
 
     await eventually(() => expect(ada.errors.concat(bob.errors)).toEqual([]));
     expect(ada.dialogs.concat(bob.dialogs)).toEqual([]);
