@@ -389,12 +389,13 @@ async function waitForAsync(condition: () => Promise<boolean>, timeoutMs = 20_00
   }
 }
 
-describe("signed URLs expire", () => {
+// A Parley of their own: signed URLs that live one second, and a storage quota of 1,000 bytes per user.
+describe("signed URLs expire; quotas hold", () => {
   let short: TestEdge;
   let storage: TestFileStorage;
   beforeAll(async () => {
     storage = await testFileStorage();
-    short = await startTestEdge({ ...storage.env, FILES_URL_TTL_SECONDS: "1" });
+    short = await startTestEdge({ ...storage.env, FILES_URL_TTL_SECONDS: "1", FILES_QUOTA_BYTES: "1000" });
   }, 120_000);
   afterAll(async () => {
     await short?.stop();
@@ -413,5 +414,15 @@ describe("signed URLs expire", () => {
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: { message: string } }).error.message).toBe("the download link is not valid or has expired");
     expect((await fetch(`${short.base}/api/v1/files/${file.id}/content`, { headers: { authorization: `Bearer ${alice.accessToken}` } })).status).toBe(200);
+  });
+
+  it("answers an upload over the uploader's quota 413 with limit quota (not 429), before its bytes are taken", async () => {
+    const alice = await short.signUp("qa");
+    const roomId = await roomWithMembers(short, alice, []);
+    const put = (size: number) => uploadFile({ baseUrl: short.base, roomId, file: new Blob([Buffer.alloc(size, 5)]), name: "q.bin", token: alice.accessToken });
+    await put(600);
+    const refused = await put(600).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 413, code: "PAYLOAD_TOO_LARGE", limit: "quota" });
+    expect((await put(300)).size).toBe(300);
   });
 });
