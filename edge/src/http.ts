@@ -54,7 +54,7 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
   const createContext = (req: IncomingMessage) => createContextInner(deps, contextInputFromRequest(req, trustProxy));
   const handleRest = createRestHandler({ router: appRouter, createContext, maxBodyBytes });
   const handleUnsubscribe = createUnsubscribeHandler({ createContext });
-  const handleFileRoute = createFileRoutes({ createContext });
+  const handleFileRoute = createFileRoutes({ createContext, log });
   const serveStatic = createStaticHandler(options.webRoot);
   let openApi: string | undefined;
   let allowedOrigins: Set<string> | undefined; // at the first request: publicOrigins are complete by then

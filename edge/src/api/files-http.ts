@@ -12,9 +12,9 @@ import type { Readable } from "node:stream";
 import busboy from "busboy";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { check, FIELDS } from "@parley/proto/rules";
-import { FileDisplay, FileVariant, type FileContentInfo } from "@parley/proto/file/v1/file_pb";
+import { FileDisplay, FileVariant, type FileContentInfo, type UploadFileRequestSchema } from "@parley/proto/file/v1/file_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { UploadFileRequestSchema } from "@parley/proto/file/v1/file_pb";
+import type { Logger } from "@parley/kit";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { SEND_BUDGET_WINDOW_MS, sendBudgetKey } from "../send-budget.js";
 import type { Context } from "./context.js";
@@ -84,10 +84,12 @@ export function isUpload(method: string | undefined, path: string): boolean {
 
 export interface FileRoutesOptions {
   createContext: (req: IncomingMessage) => Context;
+  /** For failures that are ours (a 500): the cause is logged, never sent. */
+  log: Logger;
 }
 
 /** The file routes: a handler that answers a request of theirs and returns true, or returns false for any other path. */
-export function createFileRoutes({ createContext }: FileRoutesOptions) {
+export function createFileRoutes({ createContext, log }: FileRoutesOptions) {
   return async function handleFileRoute(req: IncomingMessage, res: ServerResponse, path: string, search: URLSearchParams): Promise<boolean> {
     // GET of the upload path is a procedure (files.listRoom): only POST is a stream.
     const upload = req.method === "POST" ? UPLOAD_PATH.exec(path) : null;
@@ -110,10 +112,12 @@ export function createFileRoutes({ createContext }: FileRoutesOptions) {
         await sendLinkImage(createContext(req), req, res, pathParam("imageId", linkImage[1]!));
       }
     } catch (error) {
+      const failure = error instanceof EdgeError ? error : fromServiceError(error);
+      if (failure.code === "INTERNAL_SERVER_ERROR") log.error({ err: failure.cause ?? error, path }, "file route failed");
       if (!res.headersSent) {
         if (req.method === "POST" && !req.complete) res.setHeader("connection", "close"); // the rest of the body is not read
-        sendError(res, error instanceof EdgeError ? error : fromServiceError(error));
-      } else res.destroy();
+        sendError(res, failure);
+      } else res.destroy(); // mid-stream: the client sees a cut transfer, never a half file as whole
     }
     return true;
   };
@@ -160,8 +164,9 @@ async function receiveUpload(ctx: Context, req: IncomingMessage, res: ServerResp
 
   const transfer = new Transfer(res);
   try {
-    const part = await filePart(req, size, transfer);
+    // The idle clock runs from here: a client that sends its headers and then nothing is let go.
     transfer.touch();
+    const part = await filePart(req, size, transfer);
     const caller = { ...ctx.caller, userId: user.id, sessionId: user.sessionId };
     const { file } = await ctx.services.files.uploadFile(uploadRequests({ roomId, name: part.name, size: BigInt(size) }, part.stream, () => transfer.touch()), {
       ...callOptions(caller),
