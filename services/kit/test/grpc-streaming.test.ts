@@ -213,7 +213,9 @@ describe("server-streaming methods", () => {
       for await (const _ of client.readFile({ fileId: "waits" }, { ...asUser, timeoutMs: 300 })) void _;
     })().catch((e: unknown) => ConnectError.from(e));
     expect(error?.code).toBe(Code.DeadlineExceeded);
-    await expect.poll(() => seen.readEnded).toEqual(["deadline exceeded"]);
+    // The server's own deadline and the caller's cancel at its deadline race: either ends the handler.
+    await expect.poll(() => seen.readEnded.length).toBe(1);
+    expect(seen.readEnded[0]).toMatch(/^(deadline exceeded|cancelled by the caller)$/);
   });
 
   it("keep onlyFrom: a process not named is PERMISSION_DENIED", async () => {
