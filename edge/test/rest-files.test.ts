@@ -302,6 +302,24 @@ describe("upload limits and refusals", () => {
     expect(next.size).toBe(8);
   });
 
+  it("counts uploads on the send budget: over it, 429 with Retry-After, and nothing stored", async () => {
+    // A second edge on the same services and rate limiter, with a budget of 2 sends per 10 s.
+    const limited = await startTestEdge({ RATE_SEND_PER_10S_USER: "2" }, edge);
+    try {
+      const alice = await edge.signUp("qa");
+      const roomId = await roomWithMembers(edge, alice, []);
+      const put = () => uploadFile({ baseUrl: limited.base, roomId, file: new Blob([Buffer.from("x")]), name: "x.txt", token: alice.accessToken });
+      await put();
+      await put();
+      const before = await storedKeys("files/");
+      const refused = await put().catch((error: unknown) => error);
+      expect(refused).toMatchObject({ status: 429, code: "TOO_MANY_REQUESTS", retryAfterSeconds: expect.any(Number) });
+      expect(await storedKeys("files/")).toEqual(before);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it("takes back an upload no message took (DELETE /files/:fileId): gone for the uploader, refused for others and once attached", async () => {
     const alice = await edge.signUp("da");
     const bob = await edge.signUp("db");

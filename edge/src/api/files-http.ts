@@ -233,6 +233,8 @@ function filePart(req: IncomingMessage, size: number, transfer: Transfer): Promi
     parser.on("error", (error: unknown) => malformed(`malformed multipart body: ${String((error as Error)?.message ?? error).slice(0, 100)}`));
     parser.on("close", () => reject(new EdgeError("BAD_REQUEST", "file: the body has no part named file", { field: "file" })));
     transfer.signal.addEventListener("abort", () => {
+      // The client went away (or the transfer stalled) before or while the part came.
+      reject(transfer.failure() ?? new EdgeError("CLIENT_CLOSED_REQUEST", "the upload was cut off"));
       current?.destroy();
       req.unpipe(parser);
     });

@@ -1,7 +1,6 @@
 // MessageService: sends with per-room gapless seq and idempotent retries,
 // history pages by seq, edits with kept versions, tombstones, unread counts.
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError } from "@parley/kit";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   asUser,
@@ -749,12 +748,11 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
 export async function withReactions(messages: MessageRepository, rows: readonly Message[]) {
   const ids = rows.map((m) => m.id);
   const files = new FileRepository(messages.getEntityManager(), StoredFileEntity);
-  const linkPreviews = new LinkPreviewRepository(messages.getEntityManager());
   // One after the other: the same statements in the same order for the same answer (search's
   // "a hidden room costs what a missing one does" compares them).
   const reactions = await messages.reactionsOf(ids);
   const attachments = await files.ofMessages(ids);
-  const previews = await linkPreviews.previewsOf(ids);
+  const previews = await new LinkPreviewRepository(messages.getEntityManager()).previewsOf(ids);
   return rows.map((m) => toMessage(m, reactions.get(m.id), attachments.get(m.id), previews.get(m.id)));
 }
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, fail, requireUserId, toTimestamp, validate, type CallContext, type ServiceHandlers } from "@parley/kit";
+import { fail, requireUserId, toTimestamp, validate, type CallContext, type ServiceHandlers } from "@parley/kit";
 import {
   FileDisplay,
   FileVariant,
@@ -268,9 +268,6 @@ export class FileServiceImpl implements ServiceHandlers<typeof FileService> {
     return {};
   }
 
-  // wired at merge to services/message/src/previews (h/files-previews): the link-preview work
-  // re-hosts preview images (storage keys link-images/<id>) and serves them here.
-  // eslint-disable-next-line require-yield
   /** A link preview's re-hosted image (issue 19, previews/link-images.ts): the id is the capability, no membership to check. */
   readLinkImage(request: ReadLinkImageRequest): AsyncGenerator<MessageInitShape<typeof ReadLinkImageResponseSchema>> {
     this.linkImages ??= new LinkImages({ db: this.db, storage: this.config.storage });
