@@ -354,6 +354,24 @@ describe("link previews (service, fake room service, real database, broker and s
     expect((await current(bob, sent)).linkPreviews.map((p) => p.url)).toEqual([`${pages.origin}/other`]);
   });
 
+  it("answers an edit made while the first previews are being fetched: the edited links' previews, not the stale ones", async () => {
+    const { ada, roomId } = await people();
+    let arrived!: () => void;
+    const asked = new Promise<void>((resolve) => (arrived = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    pages.route("/held", (_req, res) => {
+      arrived();
+      void released.then(() => res.writeHead(200, { "content-type": "text/html" }).end(openGraphPage({ "og:title": "Held" })));
+    });
+    const sent = await send(ada, roomId, `${pages.origin}/held`);
+    await asked; // the worker is fetching the first text's link
+    await world.messages.editMessage({ messageId: sent.id, body: `now ${pages.origin}/other` }, asUser(ada));
+    release();
+    expect(await worker.whenSettled(sent.id)).toMatchObject({ outcome: "stored", previews: 1 });
+    expect((await current(ada, sent)).linkPreviews.map((p) => p.title)).toEqual(["The other page"]);
+  });
+
   it("makes the previews a crash left behind when the sweep runs, and none once the message is deleted", async () => {
     const { ada, roomId } = await people();
     // As if the process died right after the send's commit: the request is stored, nobody queued it.

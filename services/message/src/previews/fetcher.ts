@@ -18,8 +18,8 @@ import { MAX_LINK_LENGTH } from "./links.js";
 import { decodePage, parseOembed, parsePage } from "./page.js";
 import type { StoredPreview } from "./repository.js";
 
-/** How the server presents itself to the pages it reads. */
-export const LINK_PREVIEW_USER_AGENT = "Mozilla/5.0 (compatible; ParleyLinkPreview/1.0; +https://github.com/parley-chat/parley/blob/main/docs/files.md)";
+/** How the server presents itself to the pages it reads: what it is and why it asks (no browser, no person). */
+export const LINK_PREVIEW_USER_AGENT = "Mozilla/5.0 (compatible; ParleyLinkPreview/1.0; link previews for a Parley chat server)";
 /** An oEmbed document is small JSON. */
 const OEMBED_MAX_BYTES = 64 * 1024;
 

@@ -47,8 +47,11 @@ const SETTLED_KEPT = 1000;
 export class LinkPreviewWorker {
   readonly events = new EventEmitter<{ settled: [PreviewSettlement] }>();
   private readonly queue: string[] = [];
+  /** In the queue. */
   private readonly queued = new Set<string>();
-  private running = 0;
+  /** Being made now; `rerun`: asked again meanwhile (an edit), to be made once more right after. */
+  private readonly active = new Set<string>();
+  private readonly rerun = new Set<string>();
   private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly idle = new Set<() => void>();
@@ -75,8 +78,10 @@ export class LinkPreviewWorker {
 
   /** After the commit that asked for its previews. */
   enqueue(messageId: string): void {
-    if (this.stopped || this.queued.has(messageId) || this.queue.length >= QUEUE_LIMIT) return; // the sweep finds the rest
+    if (this.stopped) return;
     this.settled.delete(messageId);
+    if (this.active.has(messageId)) return void this.rerun.add(messageId);
+    if (this.queued.has(messageId) || this.queue.length >= QUEUE_LIMIT) return; // the sweep finds the rest
     this.queued.add(messageId);
     this.queue.push(messageId);
     this.pump();
@@ -96,7 +101,8 @@ export class LinkPreviewWorker {
     if (this.sweeper) clearInterval(this.sweeper);
     this.queue.length = 0;
     this.queued.clear();
-    if (this.running > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
+    this.rerun.clear();
+    if (this.active.size > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
     this.deps.fetcher.close();
   }
 
@@ -133,19 +139,21 @@ export class LinkPreviewWorker {
 
   private pump(): void {
     const concurrency = this.deps.settings.concurrency ?? 4;
-    while (this.running < concurrency && this.queue.length > 0) {
+    while (this.active.size < concurrency && this.queue.length > 0) {
       const messageId = this.queue.shift()!;
-      this.running++;
+      this.queued.delete(messageId);
+      this.active.add(messageId);
       void this.process(messageId)
         .catch((error: unknown): PreviewSettlement => {
           this.deps.log.warn({ err: error, messageId }, "link previews: could not make the previews of a message (the sweep retries)");
           return { messageId, outcome: "failed", previews: 0 };
         })
         .then((settlement) => {
-          this.queued.delete(messageId);
-          this.running--;
-          this.settle(settlement);
-          if (this.running === 0) for (const resolve of this.idle) resolve();
+          this.active.delete(messageId);
+          // Asked again while this run read the older text: that request is the one to answer.
+          if (this.rerun.delete(messageId)) this.enqueue(messageId);
+          else this.settle(settlement);
+          if (this.active.size === 0) for (const resolve of this.idle) resolve();
           if (!this.stopped) this.pump();
         });
     }
