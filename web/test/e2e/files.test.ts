@@ -1,7 +1,7 @@
 // Files, images and link previews in a browser (issue 19), two people in a room. Ada pastes an
 // image into the composer (a paste event holding a PNG) and drops a PDF on the room view (a drop
-// event), both upload with progress in the tray; a file over the limit shows "Too large" in the
-// tray and is removed. She sends them with a link to a local page with Open Graph tags (served
+// event), both upload in the tray; a file over the limit shows "Too large" in the tray and is
+// removed; a slow upload shows its progress, keeps Send disabled, and is cancelled. She sends them with a link to a local page with Open Graph tags (served
 // by the test, allowed for previews through LINK_PREVIEW_ALLOWED_HOSTS). Bob sees the image
 // inline (sized before it loads) and the PDF card arrive, opens the image in the lightbox with
 // Enter, goes to the next image (a second message's) with → and back with ←, closes it with Escape
@@ -161,6 +161,23 @@ describe("files, images and link previews in a browser", () => {
       await screenshot(ada.page, "files-02-tray");
       await huge.getByRole("button", { name: "Remove huge.bin" }).click();
       await expect.poll(() => huge.count()).toBe(0);
+
+      // A slow upload (the browser's upload throttled): its progress shows, Send waits for it, and
+      // cancelling it aborts it and takes it out of the tray.
+      const cdp = await ada.context.newCDPSession(ada.page);
+      await cdp.send("Network.enable");
+      await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 64 * 1024 });
+      await ada.page.locator('[data-testid="file-input"]').setInputFiles({ name: "slow.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(900_000, 3) });
+      const slow = tray.locator('[data-testid="tray-item"][data-name="slow.bin"]');
+      await expect.poll(() => slow.locator("progress").evaluate((bar: HTMLProgressElement) => bar.value), { timeout: 15_000 }).toBeGreaterThan(0);
+      expect(await slow.getAttribute("data-status")).toBe("uploading");
+      // Two files are up, the text is empty: only the running upload keeps Send disabled.
+      expect(await ada.page.getByRole("button", { name: /^Send message/ }).isDisabled()).toBe(true);
+      await screenshot(ada.page, "files-02-progress");
+      await slow.getByRole("button", { name: "Cancel uploading slow.bin" }).click();
+      await expect.poll(() => slow.count()).toBe(0);
+      await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      expect(await ada.page.getByRole("button", { name: /^Send message/ }).isDisabled()).toBe(false);
     });
 
     // Ada sends them with a link to the page.
