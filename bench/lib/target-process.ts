@@ -17,12 +17,21 @@ export function cpuBetween(before: CpuSample, after: CpuSample): number {
   return (after.cpuMicros - before.cpuMicros) / 1000 / (after.wallMs - before.wallMs);
 }
 
+/** The process's memory (process.memoryUsage()), bytes. */
+export interface MemorySample {
+  rss: number;
+  heapUsed: number;
+  /** Buffers and other memory outside the V8 heap (ArrayBuffers included). */
+  external: number;
+}
+
 type ChildMessage =
   | { type: "ready"; address: string; info?: Record<string, unknown> }
   | { type: "failed"; message: string }
-  | ({ type: "cpu"; id: number } & CpuSample);
+  | ({ type: "cpu"; id: number } & CpuSample)
+  | ({ type: "memory"; id: number } & MemorySample);
 
-type ParentMessage = { type: "cpu"; id: number } | { type: "stop" };
+type ParentMessage = { type: "cpu"; id: number } | { type: "memory"; id: number } | { type: "stop" };
 
 export interface TargetProcess {
   name: string;
@@ -31,6 +40,7 @@ export interface TargetProcess {
   info: Record<string, unknown>;
   pid: number;
   cpuSample(): Promise<CpuSample>;
+  memorySample(): Promise<MemorySample>;
   stop(): Promise<void>;
 }
 
@@ -64,9 +74,11 @@ export async function startTargetProcess(options: {
   child.once("exit", () => live.delete(child));
 
   const pending = new Map<number, (sample: CpuSample) => void>();
+  const pendingMemory = new Map<number, (sample: MemorySample) => void>();
   let nextId = 0;
   child.on("message", (message: ChildMessage) => {
     if (message.type === "cpu") pending.get(message.id)?.(message), pending.delete(message.id);
+    if (message.type === "memory") pendingMemory.get(message.id)?.(message), pendingMemory.delete(message.id);
   });
 
   const ready = await new Promise<Extract<ChildMessage, { type: "ready" }>>((resolve, reject) => {
@@ -89,12 +101,20 @@ export async function startTargetProcess(options: {
       pending.set(id, (sample) => (clearTimeout(timer), resolve(sample)));
       send({ type: "cpu", id });
     });
+  const memorySample = () =>
+    new Promise<MemorySample>((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => reject(new Error(`${options.name}: no memory sample`)), 5_000);
+      pendingMemory.set(id, (sample) => (clearTimeout(timer), resolve(sample)));
+      send({ type: "memory", id });
+    });
   return {
     name: options.name,
     address: ready.address,
     info: ready.info ?? {},
     pid: child.pid!,
     cpuSample,
+    memorySample,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -130,6 +150,9 @@ export async function serveBenchTarget(
     if (message.type === "cpu") {
       const usage = process.cpuUsage();
       send({ type: "cpu", id: message.id, cpuMicros: usage.user + usage.system, wallMs: performance.now() } satisfies ChildMessage);
+    } else if (message.type === "memory") {
+      const { rss, heapUsed, external } = process.memoryUsage();
+      send({ type: "memory", id: message.id, rss, heapUsed, external } satisfies ChildMessage);
     } else if (message.type === "stop") {
       const exit = () => process.exit(0);
       setTimeout(exit, 2_000).unref();

@@ -6,19 +6,27 @@
 // logins to their ids. Only those gRPC hops are left out; the message service's own code is whole.
 // BENCH_SEARCH_SCHEMA=plain opens the database with every migration but the search one.
 import { readFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createLogger, dataAccess, InternalAuth, MemoryBroker, openDatabase, type Logger } from "@parley/kit";
 import {
   build,
+  DiskStorage,
   entities,
+  FileRepository,
+  filesConfig,
   initORM,
+  LinkPreviewRepository,
   Message,
   MessageRepository,
   migrations,
   RoomHead,
   RoomHeadRepository,
   SearchRepository,
+  StoredFile,
   ThreadFollow,
   ThreadFollowRepository,
   type MessageDb,
@@ -49,6 +57,8 @@ export async function openPlainDatabase(databaseUrl: string, log: Logger): Promi
     heads: new RoomHeadRepository(em, RoomHead),
     threads: new ThreadFollowRepository(em, ThreadFollow),
     search: new SearchRepository(em),
+    files: new FileRepository(em, StoredFile),
+    previews: new LinkPreviewRepository(em),
   }));
 }
 
@@ -86,7 +96,10 @@ if (process.env.BENCH_SEARCH_WORLD) {
     const databaseUrl = process.env.DATABASE_URL!;
     const db = process.env.BENCH_SEARCH_SCHEMA === "plain" ? await openPlainDatabase(databaseUrl, log) : await initORM({ databaseUrl, log });
     const broker = new MemoryBroker(log);
-    const server = build({ db, broker, log, ...standIns(world) }, new InternalAuth(process.env.INTERNAL_AUTH_SECRET!, "message"));
+    // Search sends no files: a throwaway directory stands in for the storage.
+    const filesDir = await mkdtemp(join(tmpdir(), "parley-bench-files-"));
+    const files = filesConfig(await new DiskStorage(join(filesDir, "files")).open(), join(filesDir, "tmp"));
+    const server = build({ db, broker, log, files, ...standIns(world) }, new InternalAuth(process.env.INTERNAL_AUTH_SECRET!, "message"));
     const port = await server.listen(0, "127.0.0.1");
     return {
       address: `127.0.0.1:${port}`,

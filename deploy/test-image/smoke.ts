@@ -2,11 +2,13 @@
 // Registers two users, creates a room, sends over REST, receives over WebSockets through the
 // gateway (two clients, which the gateway spreads over both socket nodes), then stops and starts
 // the message service and one socket node while messages keep being sent; every client must
-// end with every message of the room exactly once, in seq order (resumed, nothing lost).
+// end with every message of the room exactly once, in seq order (resumed, nothing lost). Then
+// files (issue 19): a PNG uploaded through the gateway, sent, downloaded, and its thumbnail
+// (made by sharp in the message service's image: this proves its native binary loads there).
 // Env: PARLEY_GATEWAY (http://127.0.0.1:8080), PARLEY_COMPOSE_PROJECT, DOCKER_HOST (podman's API).
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { LiveClient, type ConnectionState, type Message } from "@parley/client";
+import { LiveClient, uploadFile, UploadError, type ConnectionState, type FileJson, type Message } from "@parley/client";
 import WebSocket from "ws";
 
 const gateway = process.env.PARLEY_GATEWAY ?? "http://127.0.0.1:8080";
@@ -186,4 +188,60 @@ if (problems.length) {
   console.error(problems.join("\n"));
   process.exit(1);
 }
-log("smoke test passed: nothing lost, nothing twice, across a message service and a socket node restart");
+log("nothing lost, nothing twice, across a message service and a socket node restart");
+
+// --- files (issue 19): through the gateway, on the compose deployment's storage ---
+// A 24 x 16 RGB PNG (made by edge/test/files-fixtures.ts png(24, 16)).
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAABgAAAAQCAIAAACDRijCAAACt0lEQVR4nAXBEQ+GQBzA4b9HSV6cHeTtNGzL2w7T22s/aQvTWx5k8eVJlJ9HSR/g3ucRERIhE3KhFCqhFhqhE3phEH7CKMzCIqzCLhzCKdxCEB7hE6IgkpKkZCl5SplSpdQpTUqX0qcMKb+UMWVOWVLWlD3lSDlT7pSQ8qR8KTFFpCApyArygrKgKqgLmoKuoC8YCn4FY8FcsBSsBXvBUXAW3AWh4Cn4CmKBiCJRZIpcUSoqRa1oFJ2iVwyKn2JUzIpFsSp2xaE4FbciKB7Fp4gKEU2iyTS5ptRUmlrTaDpNrxk0P82omTWLZtXsmkNzam5N0DyaTxM1Ii1JS9aSt5QtVUvd0rR0LX3L0PJrGVvmlqVlbdlbjpaz5W4JLU/L1xJbRAyJITPkhtJQGWpDY+gMvWEw/AyjYTYshtWwGw7DabgNwfAYPkM0iFgSS2bJLaWlstSWxtJZestg+VlGy2xZLKtltxyW03JbguWxfJZoEZlIJrKJfKKcqCbqiWaim+gnhonfxDgxTywT68Q+cUycE/dEmHgmvok4IeJIHJkjd5SOylE7Gkfn6B2D4+cYHbNjcayO3XE4TsftCI7H8TmiQ2Qj2cg28o1yo9qoN5qNbqPfGDZ+G+PGvLFsrBv7xrFxbtwbYePZ+Dbihogn8WSe3FN6Kk/taTydp/cMnp9n9MyexbN6ds/hOT23J3gez+eJHpGL5CK7yC/Ki+qivmguuov+Yrj4XYwX88VysV7sF8fFeXFfhIvn4ruIFyKBJJAF8kAZqAJ1oAl0gT4wBH6BMTAHlsAa2ANH4AzcgRB4Al8gBkRekpfsJX8pX6qX+qV56V76l+Hl9zK+zC/Ly/qyvxwv58v9El6el+8lvohEkkgWySNlpIrUkSbSRfrIEPlFxsgcWSJrZI8ckTNyR0LkiXyRGPkDcE897yuyUAIAAAAASUVORK5CYII=",
+  "base64",
+);
+
+/** An upload through the gateway, retried while a service is still coming back (an upload that failed stored nothing). */
+async function uploadPng(): Promise<FileJson> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await uploadFile({ baseUrl: gateway, roomId: room.id, file: new Blob([PNG]), name: "smoke.png", token: alice.accessToken });
+    } catch (error) {
+      const status = error instanceof UploadError ? error.status : 0;
+      if (!(status === 0 || TRANSIENT.includes(status)) || attempt >= 10) throw error;
+      log(`upload: ${error instanceof Error ? error.message : String(error)}, again`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+async function fetchBytes(path: string, token?: string): Promise<{ status: number; type: string; bytes: Buffer }> {
+  const res = await fetch(`${gateway}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  return { status: res.status, type: res.headers.get("content-type") ?? "", bytes: Buffer.from(await res.arrayBuffer()) };
+}
+
+const uploaded = await uploadPng();
+const fileProblems: string[] = [];
+if (uploaded.mediaType !== "image/png" || uploaded.width !== 24 || uploaded.height !== 16) fileProblems.push(`upload: ${JSON.stringify(uploaded)}, expected a 24 x 16 image/png`);
+if (!uploaded.thumbnail) fileProblems.push("upload: no thumbnail (sharp did not run in the message service's image?)");
+const withFile = await transientRetried<Message & { attachments: FileJson[] }>(
+  201,
+  () => rest("POST", "/messages", { roomId: room.id, body: "a picture", clientMsgId: `smoke-file-${suffix}`, fileIds: [uploaded.id] }, alice.accessToken),
+  "send with the file",
+);
+if (withFile.attachments.map((a) => a.id).join() !== uploaded.id) fileProblems.push(`send: attachments ${JSON.stringify(withFile.attachments)}`);
+const original = await fetchBytes(`/api/v1/files/${uploaded.id}/content`, bob.accessToken);
+if (original.status !== 200 || original.type !== "image/png" || original.bytes.length !== PNG.length) {
+  fileProblems.push(`download: ${original.status} ${original.type}, ${original.bytes.length} bytes (uploaded ${PNG.length})`);
+}
+const signed = await transientRetried<{ urls: { url: string }[] }>(
+  200,
+  () => rest("POST", "/files/signed-urls", { fileIds: [uploaded.id], variant: "thumbnail" }, bob.accessToken),
+  "sign the thumbnail's URL",
+);
+const thumbnail = signed.urls[0] ? await fetchBytes(signed.urls[0].url) : undefined;
+if (!thumbnail || thumbnail.status !== 200 || thumbnail.type !== "image/webp" || thumbnail.bytes.subarray(8, 12).toString("ascii") !== "WEBP") {
+  fileProblems.push(`thumbnail: ${thumbnail ? `${thumbnail.status} ${thumbnail.type}` : "no signed URL"}`);
+}
+if (fileProblems.length) {
+  console.error(fileProblems.join("\n"));
+  process.exit(1);
+}
+log(`files: a PNG uploaded, sent, downloaded (${original.bytes.length} bytes) and its WebP thumbnail (${thumbnail!.bytes.length} bytes) by a signed URL`);
+log("smoke test passed: nothing lost, nothing twice, across a message service and a socket node restart; files stored and served");

@@ -6,6 +6,7 @@ import type { Logger } from "@parley/kit";
 import { contextInputFromRequest, createContextInner, type EdgeDeps } from "./api/context.js";
 import type { TrustProxy } from "./api/proxy.js";
 import { EdgeError } from "./api/errors.js";
+import { createFileRoutes, FILE_SIZE_HEADER, isUpload } from "./api/files-http.js";
 import { openApiDocument } from "./api/openapi.js";
 import { createRestHandler, REST_PREFIX, sendError, sendJson } from "./api/rest.js";
 import { appRouter } from "./api/routers/_app.js";
@@ -53,6 +54,7 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
   const createContext = (req: IncomingMessage) => createContextInner(deps, contextInputFromRequest(req, trustProxy));
   const handleRest = createRestHandler({ router: appRouter, createContext, maxBodyBytes });
   const handleUnsubscribe = createUnsubscribeHandler({ createContext });
+  const handleFileRoute = createFileRoutes({ createContext, log });
   const serveStatic = createStaticHandler(options.webRoot);
   let openApi: string | undefined;
   let allowedOrigins: Set<string> | undefined; // at the first request: publicOrigins are complete by then
@@ -70,6 +72,9 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
     } catch {
       return sendError(res, new EdgeError("BAD_REQUEST", "malformed URL"));
     }
+    // A file upload may take long on a slow link (it has its own idle limit: files-http.ts); every
+    // other request must be received whole within the request timeout.
+    if (!(url.pathname.startsWith(`${REST_PREFIX}/`) && isUpload(req.method, url.pathname.slice(REST_PREFIX.length)))) armRequestTimeout(req, res);
     if (url.pathname === UNSUBSCRIBE_PATH) {
       // An email's link, POSTed by mail providers (RFC 8058) or by its own page: answered whatever
       // the Origin (the token is the capability, nothing else of the caller's is used) and no CORS.
@@ -117,6 +122,7 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
         res.writeHead(200, { "content-type": "application/json; charset=utf-8" }).end(openApi);
         return;
       }
+      if (url.pathname.startsWith(`${REST_PREFIX}/`) && (await handleFileRoute(req, res, url.pathname.slice(REST_PREFIX.length), url.searchParams))) return;
       if (url.pathname.startsWith(`${REST_PREFIX}/`) || url.pathname === REST_PREFIX) {
         res.setHeader("cache-control", "no-store");
         return await handleRest(req, res, url.pathname, url.searchParams);
@@ -128,10 +134,28 @@ export function createEdgeServer(options: EdgeHttpOptions): Server {
       else res.destroy();
     }
   });
-  server.requestTimeout = 30_000;
+  // Node's requestTimeout is one value for every request: uploads need longer, so it is armed per
+  // request instead (armRequestTimeout). Headers must still come within headersTimeout.
+  server.requestTimeout = 0;
   server.headersTimeout = 15_000;
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+/** How long a request other than an upload may take to arrive whole (headers included). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Answers 408 and drops the connection when the request has not arrived whole in REQUEST_TIMEOUT_MS (as Node's requestTimeout does). */
+function armRequestTimeout(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete) return;
+  const timer = setTimeout(() => {
+    if (req.complete) return;
+    if (!res.headersSent) res.writeHead(408, { connection: "close", "content-type": "application/json; charset=utf-8" }).end(JSON.stringify({ error: { code: "TIMEOUT", message: "the request took too long to arrive" } }));
+    req.socket.destroySoon();
+  }, REQUEST_TIMEOUT_MS);
+  timer.unref();
+  req.once("end", () => clearTimeout(timer));
+  res.once("close", () => clearTimeout(timer));
 }
 
 /** The request's URL for logs: an unsubscribe link's token is a capability, never written down. */
@@ -168,7 +192,7 @@ function applyCors(req: IncomingMessage, res: ServerResponse, allowed: ReadonlyS
   res.setHeader("access-control-allow-origin", origin);
   res.setHeader("vary", "Origin");
   res.setHeader("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-  res.setHeader("access-control-allow-headers", "authorization, content-type, x-request-id, trpc-accept");
+  res.setHeader("access-control-allow-headers", `authorization, content-type, x-request-id, trpc-accept, ${FILE_SIZE_HEADER}`);
   res.setHeader("access-control-max-age", "600");
   return true;
 }

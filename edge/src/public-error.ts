@@ -7,7 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { isRetryable } from "@parley/client/protocol";
-import { FIELD_TRAILER, RETRY_AFTER_TRAILER } from "@parley/kit";
+import { FIELD_TRAILER, LIMIT_TRAILER, RETRY_AFTER_TRAILER, type SizeLimit } from "@parley/kit";
 
 export type TRPCCode = ConstructorParameters<typeof TRPCError>[0]["code"];
 
@@ -25,6 +25,12 @@ const caller = (name: string, trpc: TRPCCode): Row => ({ name, trpc, severity: "
 /** The service is away, restarting or too slow: the socket says UNAVAILABLE, whatever the cause. */
 const outage = (trpc: TRPCCode): Row => ({ name: "UNAVAILABLE", trpc, severity: "outage" });
 const BUG: Row = { name: "INTERNAL", trpc: "INTERNAL_SERVER_ERROR", severity: "bug" };
+/**
+ * RESOURCE_EXHAUSTED with the x-parley-limit trailer (kit fail.tooLarge) is a size limit, not a
+ * rate: 413, and sending the same again will not help. Without the trailer it stays 429.
+ */
+const TOO_LARGE: Row = caller("RESOURCE_EXHAUSTED", "PAYLOAD_TOO_LARGE");
+const SIZE_LIMITS: ReadonlySet<string> = new Set<SizeLimit>(["file-size", "quota"]);
 
 const BY_GRPC_CODE: Record<Code, Row> = {
   [Code.InvalidArgument]: caller("INVALID_ARGUMENT", "BAD_REQUEST"),
@@ -62,6 +68,8 @@ export interface PublicError {
   /** The input field (camelCase, as the public API spells it) the error is about. */
   field?: string;
   retryAfterSeconds?: number;
+  /** A 413's limit: the file is larger than the server takes ("file-size"), or it would exceed the uploader's quota ("quota"). */
+  limit?: SizeLimit;
   /** The same request may be sent again (the client's list, @parley/client's RETRYABLE_CODES). */
   retryable: boolean;
   severity: Severity;
@@ -87,6 +95,11 @@ export function publicError(error: unknown): PublicError {
   const byCode = BY_GRPC_CODE[connect.code];
   // A cut stream or a broken answer is not a bug of ours. (Only those codes: the socket tier throws
   // ConnectErrors of its own, without trailers, for the caller's mistakes.)
+  const limit = connect.code === Code.ResourceExhausted ? connect.metadata.get(LIMIT_TRAILER) ?? "" : "";
+  if (SIZE_LIMITS.has(limit)) {
+    const row = TOO_LARGE;
+    return { name: row.name, trpcCode: row.trpc, httpStatus: httpStatusOf(row.trpc), retryable: false, severity: row.severity, message: connect.rawMessage, limit: limit as SizeLimit };
+  }
   const row = byCode.severity === "bug" && error instanceof ConnectError && isTransportFailure(connect) ? outage("SERVICE_UNAVAILABLE") : byCode;
   const base = { name: row.name, trpcCode: row.trpc, httpStatus: httpStatusOf(row.trpc), retryable: isRetryable(row.name), severity: row.severity };
   if (row.severity === "bug") return { ...base, message: BUG_MESSAGE };
@@ -108,6 +121,7 @@ function httpStatusOf(code: TRPCCode): number {
 export interface ErrorDetails {
   field?: string;
   retryAfterSeconds?: number;
+  limit?: SizeLimit;
 }
 
 /** A tRPC error with the public details (REST and tRPC answers carry them). */
@@ -126,7 +140,7 @@ export class EdgeError extends TRPCError {
 export function fromServiceError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
   const failure = publicError(error);
-  return new EdgeError(failure.trpcCode, failure.message, { field: failure.field, retryAfterSeconds: failure.retryAfterSeconds }, error);
+  return new EdgeError(failure.trpcCode, failure.message, { field: failure.field, retryAfterSeconds: failure.retryAfterSeconds, limit: failure.limit }, error);
 }
 
 /** A failure as a socket Error frame carries it. */
@@ -154,6 +168,8 @@ export interface PublicErrorBody {
   message: string;
   field?: string;
   retryAfterSeconds?: number;
+  /** With PAYLOAD_TOO_LARGE from a file upload: "file-size" or "quota". */
+  limit?: SizeLimit;
 }
 
 /**
@@ -173,6 +189,7 @@ export function describeError(error: TRPCError): PublicErrorBody {
     message: error.message,
     ...(details.field && { field: details.field }),
     ...(details.retryAfterSeconds && { retryAfterSeconds: details.retryAfterSeconds }),
+    ...(details.limit && { limit: details.limit }),
   };
 }
 

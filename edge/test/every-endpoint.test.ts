@@ -58,6 +58,49 @@ describe("every REST endpoint", () => {
   );
 });
 
+// The file routes (files-http.ts) are streams, not procedures: the same refusals, checked here.
+describe("every file route", () => {
+  const FILE_ROUTES = [
+    ["POST", `/api/v1/rooms/${ID}/files`],
+    ["GET", `/api/v1/files/${ID}/content`],
+    ["HEAD", `/api/v1/files/${ID}/content`],
+    ["GET", `/api/v1/files/${ID}/thumbnail`],
+    ["HEAD", `/api/v1/files/${ID}/thumbnail`],
+  ] as const;
+
+  it.each(FILE_ROUTES)("%s %s answers 401 without a token and with a garbage one, with the file sandbox", async (method, path) => {
+    for (const auth of [undefined, "not.a.token"]) {
+      const headers: Record<string, string> = { "x-file-size": "1", "content-type": "multipart/form-data; boundary=x" };
+      if (auth) headers.authorization = `Bearer ${auth}`;
+      const res = await fetch(`${edge.base}${path}`, { method, headers, body: method === "POST" ? "--x--\r\n" : undefined });
+      expect(res.status).toBe(401);
+      if (method !== "HEAD") expect(((await res.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
+      expect(res.headers.get("content-security-policy")).toMatch(/sandbox/);
+    }
+  });
+
+  it.each(FILE_ROUTES)("%s %s answers 400 for an id that is not a UUID", async (method, path) => {
+    const res = await fetch(`${edge.base}${path.replace(ID, "nope")}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "x-file-size": "1", "content-type": "multipart/form-data; boundary=x" },
+      body: method === "POST" ? "--x--\r\n" : undefined,
+    });
+    expect(res.status).toBe(400);
+  });
+
+  it("lists every file route in the OpenAPI document", async () => {
+    const doc = (await edge.api("GET", "/api/v1/openapi.json")).json;
+    expect(doc.paths["/api/v1/rooms/{roomId}/files"].post.requestBody.content["multipart/form-data"]).toBeDefined();
+    expect(Object.keys(doc.paths["/api/v1/rooms/{roomId}/files"].post.responses)).toEqual(expect.arrayContaining(["201", "413"]));
+    for (const variant of ["content", "thumbnail"]) {
+      const get = doc.paths[`/api/v1/files/{fileId}/${variant}`].get;
+      expect(Object.keys(get.responses)).toEqual(expect.arrayContaining(["200", "206", "304", "404", "416"]));
+      expect(doc.paths[`/api/v1/files/{fileId}/${variant}`].head).toBeDefined();
+    }
+    expect(doc.paths["/api/v1/link-images/{imageId}"].get).toBeDefined();
+  });
+});
+
 describe("procedures end to end", () => {
   it("leave, invite, set role, update a room, open a DM, mark read, get a user: over REST and tRPC", async () => {
     const owner = await edge.signUp("own");

@@ -23,6 +23,16 @@ describe("public errors", () => {
     expect(socketError(error)).toMatchObject({ code: "RESOURCE_EXHAUSTED", retryAfterMs: 3000 });
   });
 
+  it("answers a size limit (RESOURCE_EXHAUSTED with x-parley-limit) 413 with the limit, not retryable; a rate stays 429", () => {
+    for (const limit of ["file-size", "quota"] as const) {
+      const error = answered(Code.ResourceExhausted, "the file is larger than 52428800 bytes", { "x-parley-limit": limit });
+      expect(publicError(error)).toMatchObject({ trpcCode: "PAYLOAD_TOO_LARGE", httpStatus: 413, limit, retryable: false, severity: "caller", message: "the file is larger than 52428800 bytes" });
+      expect(fromServiceError(error)).toMatchObject({ code: "PAYLOAD_TOO_LARGE", details: { limit } });
+    }
+    // An unknown limit name is not a size limit: the rate mapping holds.
+    expect(publicError(answered(Code.ResourceExhausted, "slow down", { "x-parley-limit": "other" }))).toMatchObject({ httpStatus: 429 });
+  });
+
   it("turns outages into one retryable answer with a generic text, and bugs into 'internal error'", () => {
     for (const code of [Code.Unavailable, Code.Aborted, Code.Canceled, Code.DeadlineExceeded]) {
       const failure = publicError(answered(code, "connect ECONNREFUSED 10.0.0.7:50051"));

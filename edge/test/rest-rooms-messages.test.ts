@@ -140,7 +140,7 @@ describe("REST messages", () => {
       expect(res.status).toBe(201);
       sent.push(res.json);
     }
-    expect(Object.keys(sent[0]).sort()).toEqual(["alsoSentToRoom", "body", "change", "clientMsgId", "createdAt", "deleted", "editedAt", "id", "mentionBroadcast", "mentionUserIds", "pinnedAt", "pinnedBy", "reactions", "replyToId", "roomId", "senderId", "seq", "thread", "threadRootId"]);
+    expect(Object.keys(sent[0]).sort()).toEqual(["alsoSentToRoom", "attachments", "body", "change", "clientMsgId", "createdAt", "deleted", "editedAt", "id", "linkPreviews", "mentionBroadcast", "mentionUserIds", "pinnedAt", "pinnedBy", "reactions", "replyToId", "roomId", "senderId", "seq", "thread", "threadRootId"]);
     expect(sent.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
     const repeat = await edge.api("POST", "/api/v1/messages", { token: alice.accessToken, body: { roomId: room.id, body: "m1", clientMsgId: "c1" } });
     expect(repeat.json.id).toBe(sent[0].id);

@@ -101,7 +101,7 @@ describe("REST search", () => {
     await bad({ q: "" }, "q");
     await bad({ q: "   " }, "q");
     await bad({ q: "x".repeat(501) }, "q");
-    await bad({ q: "has:file" }, "q");
+    await bad({ q: "has:video" }, "q");
     await bad({ q: "on:2026-02-30" }, "q");
     await bad({ q: "x", limit: "0" }, "limit");
     await bad({ q: "x", limit: "51" }, "limit");

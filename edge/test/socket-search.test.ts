@@ -45,7 +45,7 @@ describe("search over the socket", () => {
       expect(all.roomCounts.map((c) => [c.roomId, c.count]).sort()).toEqual([[hidden, 1], [shared, 2]].sort());
       const one = await client.search("wombat", { roomIds: [hidden] });
       expect(one.hits.map((h) => h.message?.body)).toEqual(["a wombat only Ada can see"]);
-      await expect(client.search("has:file")).rejects.toMatchObject({ code: "INVALID_ARGUMENT", field: "query" } satisfies Partial<LiveError>);
+      await expect(client.search("has:video")).rejects.toMatchObject({ code: "INVALID_ARGUMENT", field: "query" } satisfies Partial<LiveError>);
     } finally {
       client.close();
     }

@@ -10,10 +10,12 @@ import type { Client } from "@connectrpc/connect";
 import { createLogger, createServiceClient, InternalAuth } from "@parley/kit";
 import { TEST_INTERNAL_SECRET, TEST_REDIS_URL, testDatabase } from "@parley/kit/testing";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
+import { FileService } from "@parley/proto/file/v1/file_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { NotificationService } from "@parley/proto/notify/v1/notify_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
+import { testFileStorage } from "@parley/message/testing/files";
 import { startParley, type RunningParley } from "./all-in-one.js";
 import { PROCESS_NAMES, type Closure, type ProcessName } from "./processes.js";
 
@@ -24,7 +26,8 @@ const TIMEOUTS = { defaultTimeoutMs: 30_000 };
 export type TestClients<S extends ProcessName> = ("auth" extends S ? { auth: Client<typeof AuthService> } : unknown) &
   ("user" extends S ? { users: Client<typeof UserService> } : unknown) &
   ("room" extends S ? { rooms: Client<typeof RoomService> } : unknown) &
-  ("message" extends S ? { messages: Client<typeof MessageService> } : unknown) &
+  // FileService is hosted by the message process (issue 19).
+  ("message" extends S ? { messages: Client<typeof MessageService>; files: Client<typeof FileService> } : unknown) &
   ("notify" extends S ? { notifications: Client<typeof NotificationService> } : unknown);
 
 export interface TestParleyOptions<S extends ProcessName> {
@@ -47,6 +50,8 @@ const CLIENTS = { auth: ["auth", AuthService], user: ["users", UserService], roo
 
 export async function startTestParley<S extends ProcessName = ProcessName>(options: TestParleyOptions<S> = {}): Promise<TestParley<S>> {
   const db = testDatabase();
+  // Files (issue 19): disk in a temp dir in the embedded mode, S3 on a fresh s3rver on PostgreSQL.
+  const files = await testFileStorage();
   const parleyEnv: Record<string, string | undefined> = {
     ...process.env,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
@@ -55,6 +60,10 @@ export async function startTestParley<S extends ProcessName = ProcessName>(optio
     // Counters and channels of this test only, even on a shared Redis.
     REDIS_PREFIX: `parley-test:${randomBytes(4).toString("hex")}:`,
     INTERNAL_AUTH_SECRET: TEST_INTERNAL_SECRET,
+    ...files.env,
+    // Link previews (issue 19) fetch what messages link to: never from a test that did not ask
+    // (LINK_PREVIEWS=on with LINK_PREVIEW_ALLOWED_HOSTS naming its local pages).
+    LINK_PREVIEWS: "off",
     ...options.env,
   };
   const internalAuth = new InternalAuth(parleyEnv.INTERNAL_AUTH_SECRET!, "test");
@@ -67,6 +76,7 @@ export async function startTestParley<S extends ProcessName = ProcessName>(optio
     log: createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent"),
   }).catch(async (error: unknown) => {
     await db.drop();
+    await files.stop();
     throw error;
   });
   const addresses: Partial<Record<ProcessName, string>> = parley.addresses;
@@ -75,6 +85,7 @@ export async function startTestParley<S extends ProcessName = ProcessName>(optio
     const address = addresses[name as ProcessName];
     if (address) clients[key] = createServiceClient(service, address, clientOptions);
   }
+  if (addresses.message) clients.files = createServiceClient(FileService, addresses.message, clientOptions);
   const started = {
     ...parley,
     env: parleyEnv,
@@ -82,6 +93,7 @@ export async function startTestParley<S extends ProcessName = ProcessName>(optio
     async stop() {
       await parley.stop();
       await db.drop();
+      await files.stop();
     },
   };
   return Object.assign(started, clients) as TestParley<S>;

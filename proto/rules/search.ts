@@ -10,7 +10,8 @@
 //   before:2026-12-01 after:2026-11-01 on:2026-11-15   days in the request's time zone
 //                        (before: and after: leave the day itself out; on: is that day)
 //   has:link             the text has a link (http://, https:// or www.)
-//   has:file             reserved for when messages have files: refused for now
+//   has:file             the message has files attached (issue 19)
+//   has:image            the message has an image attached (shown inline: PNG, JPEG, GIF, WebP, AVIF)
 //
 // Operator names are case-insensitive. A `name:value` whose name is not an operator (say
 // `http://x` or `ratio:2`) is a plain word. Browser-safe: no Node API.
@@ -48,7 +49,8 @@ export function isTimeZone(name: string): boolean {
 
 export const SEARCH_OPERATORS = ["from", "in", "before", "after", "on", "has"] as const;
 export type SearchOperator = (typeof SEARCH_OPERATORS)[number];
-export type SearchHas = "link";
+export type SearchHas = "link" | "file" | "image";
+const SEARCH_HAS: readonly SearchHas[] = ["link", "file", "image"];
 
 /** A parsed query. Words and phrases keep their case as typed (matching ignores it). */
 export interface SearchQuery {
@@ -222,13 +224,12 @@ function applyOperator(parsed: SearchQuery, operator: SearchOperator, value: str
       return;
     }
     case "has": {
-      const what = value.toLowerCase();
-      if (what === "link") {
-        if (!parsed.has.includes("link")) parsed.has.push("link");
+      const what = value.toLowerCase() as SearchHas;
+      if (SEARCH_HAS.includes(what)) {
+        if (!parsed.has.includes(what)) parsed.has.push(what);
         return;
       }
-      if (what === "file") throw new SearchSyntaxError(part, "has:file is not supported yet (messages have no files)");
-      throw new SearchSyntaxError(part, "has: takes link (has:link)");
+      throw new SearchSyntaxError(part, "has: takes link, file or image (has:link, has:file, has:image)");
     }
   }
 }

@@ -52,8 +52,7 @@ describe("parseSearchQuery", () => {
     expect(refusal('a in:"#x')).toEqual(['in:"#x', "the quote is not closed"]);
     expect(refusal("a on:2026-02-30")).toEqual(["on:2026-02-30", "on: needs a date as YYYY-MM-DD"]);
     expect(refusal("a before:yesterday")).toEqual(["before:yesterday", "before: needs a date as YYYY-MM-DD"]);
-    expect(refusal("a has:file")).toEqual(["has:file", "has:file is not supported yet (messages have no files)"]);
-    expect(refusal("a has:image")).toEqual(["has:image", "has: takes link (has:link)"]);
+    expect(refusal("a has:video")).toEqual(["has:video", "has: takes link, file or image (has:link, has:file, has:image)"]);
     expect(refusal("a after:2026-03-01 before:2026-03-02")).toEqual(["before:2026-03-02", "the dates leave no day to search"]);
     expect(refusal("-a -\"b c\"")).toEqual(['-a -"b c"', "needs a word, a phrase or a filter (exclusions alone are not a search)"]);
   });

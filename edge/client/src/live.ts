@@ -316,10 +316,16 @@ export class LiveClient extends Emitter<LiveEvents> {
     if (this.socket?.readyState === OPEN) this.write({ ref: this.nextRef(), frame: { case: "unsubscribe", value: { roomId } } });
   }
 
-  /** Sends a message; retried with the same clientMsgId until acknowledged. Resolves to the stored message. */
-  async send(roomId: string, body: string, options: { clientMsgId?: string; replyToId?: string } = {}): Promise<Message> {
+  /**
+   * Sends a message; retried with the same clientMsgId until acknowledged. Resolves to the stored message.
+   * `fileIds`: files uploaded to the room first (uploadFile), attached in this order; with files the body may be "".
+   */
+  async send(roomId: string, body: string, options: { clientMsgId?: string; replyToId?: string; fileIds?: string[] } = {}): Promise<Message> {
     const clientMsgId = options.clientMsgId ?? newClientMsgId();
-    const ack = await this.request({ case: "send", value: { roomId, body, clientMsgId, replyToId: options.replyToId ?? "" } }, true);
+    const ack = await this.request(
+      { case: "send", value: { roomId, body, clientMsgId, replyToId: options.replyToId ?? "", fileIds: options.fileIds ?? [] } },
+      true,
+    );
     return ackMessage(ack);
   }
 

@@ -30,13 +30,17 @@ export const CLOSE = {
   slowConsumer: CloseCode.SLOW_CONSUMER,
 } as const;
 
+/** The files one message may carry (SendMessageRequest.file_ids, socket Send.file_ids: "at most 10"). */
+export const FILES_PER_MESSAGE_MAX = 10;
+
 /**
  * The largest Send frame a valid message can make. JSON may escape any UTF-16 unit as \uXXXX
  * (6 bytes), and the body rule allows up to two units per character; binary protobuf takes at
  * most 4 bytes per character. The envelope allowance covers the keys, the ids and a ref of
- * about a hundred characters, every one of them escaped too.
+ * about a hundred characters, every one of them escaped too, and the file ids (36 characters
+ * each, escaped, with their quotes and comma).
  */
-export const LARGEST_SEND_FRAME_BYTES = BODY_MAX_CHARACTERS * 2 * 6 + 2048;
+export const LARGEST_SEND_FRAME_BYTES = BODY_MAX_CHARACTERS * 2 * 6 + 2048 + FILES_PER_MESSAGE_MAX * (36 * 6 + 3);
 /** The default frame limit: the largest valid Send with a quarter to spare, rounded to 64 KiB. */
 export const DEFAULT_MAX_FRAME_BYTES = Math.ceil((LARGEST_SEND_FRAME_BYTES * 1.25) / 65_536) * 65_536;
 

@@ -4,6 +4,8 @@ import { z } from "zod";
 import type { AppRouter } from "./routers/_app.js";
 import { REST_PREFIX, restRoutes } from "./rest.js";
 import { ONE_CLICK, UNSUBSCRIBE_PATH } from "./unsubscribe.js";
+import { FILE_CSP, FILE_SIZE_HEADER, MULTIPART_ALLOWANCE_BYTES } from "./files-http.js";
+import { FileOut } from "./shapes.js";
 
 const ErrorBody = z.object({
   error: z.object({
@@ -11,6 +13,7 @@ const ErrorBody = z.object({
     message: z.string(),
     field: z.string().optional(),
     retryAfterSeconds: z.number().optional(),
+    limit: z.enum(["file-size", "quota"]).optional().describe("with 413 from an upload: the file is over the size limit, or over your storage quota"),
   }),
 });
 
@@ -21,7 +24,7 @@ const ERRORS: Record<string, string> = {
   "404": "not found (also for private rooms you are not in)",
   "409": "taken email or username, or a conflicting clientMsgId",
   "412": "a precondition failed: a deleted message, or a VAPID key the server no longer holds (subscribe again)",
-  "413": "body too large",
+  "413": "body too large (413 PAYLOAD_TOO_LARGE: uploads name the limit, file-size or quota)",
   "429": "rate limited (see Retry-After)",
 };
 
@@ -86,6 +89,108 @@ function unsubscribePaths(): Record<string, unknown> {
   };
 }
 
+/** The file routes (files-http.ts): streams, not procedures. */
+function filePaths(): Record<string, Record<string, unknown>> {
+  const error = (description: string) => ({ description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
+  const fileHeaders = {
+    "Content-Type": { description: "the type sniffed from the bytes when the file was stored", schema: { type: "string" } },
+    "Content-Disposition": {
+      description: "attachment (with filename*=UTF-8''…) for everything but images, video and audio, which are inline: nothing uploaded is rendered as a page, SVG included",
+      schema: { type: "string" },
+    },
+    "Content-Security-Policy": { description: `on every answer of these routes: ${FILE_CSP}`, schema: { type: "string" } },
+    "X-Content-Type-Options": { description: "nosniff", schema: { type: "string" } },
+    "Cross-Origin-Resource-Policy": { description: "same-origin", schema: { type: "string" } },
+    ETag: { description: "strong: the SHA-256 of the bytes (If-None-Match gives 304)", schema: { type: "string" } },
+    "Accept-Ranges": { description: "bytes", schema: { type: "string" } },
+    "Cache-Control": { description: "private (no-cache with a bearer token; with ?token= at most the token's life)", schema: { type: "string" } },
+  };
+  const bytes = (description: string) => ({ description, headers: fileHeaders, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } });
+  const download = (variant: "content" | "thumbnail") => {
+    const get = {
+      operationId: variant === "content" ? "files.download" : "files.downloadThumbnail",
+      summary:
+        variant === "content"
+          ? "A file's bytes, for a member of its room (checked at every request: a kicked member loses access at once). Authorization: Bearer, or ?token= from files.signUrls"
+          : "An image's thumbnail (at most 480 x 480, WebP; animated for animated images): 404 for a file without one",
+      tags: ["files"],
+      security: [{ bearer: [] }, {}],
+      parameters: [
+        { name: "fileId", in: "path", required: true, schema: { type: "string", format: "uuid" } },
+        { name: "token", in: "query", required: false, description: "a signed URL's token (POST /api/v1/files/signed-urls), instead of Authorization", schema: { type: "string" } },
+        { name: "Range", in: "header", required: false, description: "one byte range (bytes=0-99, bytes=100-, bytes=-100); several are answered with the whole file", schema: { type: "string" } },
+        { name: "If-None-Match", in: "header", required: false, schema: { type: "string" } },
+      ],
+      responses: {
+        "200": bytes("the whole file"),
+        "206": { ...bytes("the range asked for"), headers: { ...fileHeaders, "Content-Range": { schema: { type: "string" }, description: "bytes first-last/size" } } },
+        "304": { description: "not modified (If-None-Match matched the ETag)" },
+        "400": error("not a file id"),
+        "401": error("no token, or an invalid or expired access token"),
+        "404": error("no such file, or not one you may read (a room you are not in, an expired, altered or other person's signed token): all answered alike"),
+        "416": { ...error("the range starts at or after the end"), headers: { "Content-Range": { schema: { type: "string" }, description: "bytes */size" } } },
+        "429": error("rate limited (see Retry-After)"),
+      },
+    };
+    return { get, head: { ...get, operationId: `${get.operationId}Head`, summary: `${get.summary} (headers only)` } };
+  };
+  const linkImageGet = {
+    operationId: "files.linkImage",
+    summary: "A link preview's image, fetched once and re-hosted by the server (browsers never call the third party). No sign-in: the id is the capability",
+    tags: ["files"],
+    parameters: [{ name: "imageId", in: "path", required: true, schema: { type: "string" } }],
+    responses: { "200": bytes("the image (Cache-Control: public)"), "304": { description: "not modified" }, "404": error("no such image") },
+  };
+  return {
+    [`${REST_PREFIX}/rooms/{roomId}/files`]: {
+      post: {
+        operationId: "files.upload",
+        summary:
+          "Upload a file to a room (then send it: messages.send with fileIds). Streamed to storage, never held in memory; the type is sniffed from the bytes; images get their size and a thumbnail, and lose their EXIF data. A file no message takes is removed after a day",
+        tags: ["files"],
+        security: [{ bearer: [] }],
+        parameters: [
+          { name: "roomId", in: "path", required: true, schema: { type: "string", format: "uuid" } },
+          {
+            name: FILE_SIZE_HEADER,
+            in: "header",
+            required: true,
+            description: `the file's size in bytes (the part's size is not known before it ends): a size over the limit or your quota is 413 before any byte is read, a body larger than it plus ${MULTIPART_ALLOWANCE_BYTES} bytes of envelope is 413 unread, a file longer or shorter than it is 400`,
+            schema: { type: "integer", minimum: 1 },
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            "multipart/form-data": {
+              schema: {
+                type: "object",
+                properties: { file: { type: "string", format: "binary", description: "the one part, named file; its filename is the file's name" } },
+                required: ["file"],
+                additionalProperties: false,
+              },
+            },
+          },
+        },
+        responses: {
+          "201": { description: "stored (unattached until a message takes it)", content: { "application/json": { schema: schemaOf(FileOut, "output") } } },
+          "400": error(`no ${FILE_SIZE_HEADER}, a part other than file, or a file longer or shorter than declared`),
+          "401": error("missing, invalid or expired access token"),
+          "403": error("you may not post in this room (read-only)"),
+          "404": error("not found (also for private rooms you are not in)"),
+          "412": error("the room is archived"),
+          "413": error("over the size limit (limit: file-size) or your storage quota (limit: quota)"),
+          "415": error("not multipart/form-data"),
+          "429": error("rate limited: uploads count as sends (see Retry-After)"),
+        },
+      },
+    },
+    [`${REST_PREFIX}/files/{fileId}/content`]: download("content"),
+    [`${REST_PREFIX}/files/{fileId}/thumbnail`]: download("thumbnail"),
+    [`${REST_PREFIX}/link-images/{imageId}`]: { get: linkImageGet, head: { ...linkImageGet, operationId: "files.linkImageHead" } },
+  };
+}
+
 export function openApiDocument(router: AppRouter, serverUrl = "/") {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of restRoutes(router)) {
@@ -135,6 +240,7 @@ export function openApiDocument(router: AppRouter, serverUrl = "/") {
     };
   }
   paths[UNSUBSCRIBE_PATH] = unsubscribePaths();
+  for (const [path, operations] of Object.entries(filePaths())) paths[path] = { ...paths[path], ...operations };
   return {
     openapi: "3.1.0",
     info: { title: "Parley API", version: "1.0.0", description: "The REST API of Parley. The web app uses the same procedures over tRPC at /trpc." },

@@ -2,6 +2,7 @@
 // carries the verified caller to them (signed into the internal credential by the clients).
 import { createServiceClient, META, type InternalAuth } from "@parley/kit";
 import { AuthService } from "@parley/proto/auth/v1/auth_pb";
+import { FileService } from "@parley/proto/file/v1/file_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { NotificationService } from "@parley/proto/notify/v1/notify_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
@@ -22,6 +23,8 @@ export function createServiceClients(addresses: ServiceAddresses, internalAuth: 
     users: createServiceClient(UserService, addresses.user, { internalAuth }),
     rooms: createServiceClient(RoomService, addresses.room, { internalAuth }),
     messages: createServiceClient(MessageService, addresses.message, { internalAuth }),
+    // Hosted by the message process (issue 19): files are rows of the message database.
+    files: createServiceClient(FileService, addresses.message, { internalAuth }),
     notify: createServiceClient(NotificationService, addresses.notify, { internalAuth }),
   };
 }

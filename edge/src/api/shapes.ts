@@ -3,7 +3,8 @@
 // shapes (OpenAPI) and the shapers are typed by them.
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { z } from "zod";
-import { MentionBroadcast, type Message, type MessageVersion, type Thread } from "@parley/proto/message/v1/message_pb";
+import { MentionBroadcast, type LinkPreview, type Message, type MessageVersion, type Thread } from "@parley/proto/message/v1/message_pb";
+import { FileDisplay, type File } from "@parley/proto/file/v1/file_pb";
 import { Role, RoomKind, type Member, type Membership, type Room, type RoomChange, type RoomSummary } from "@parley/proto/room/v1/room_pb";
 import type { Session, TokenPair } from "@parley/proto/auth/v1/auth_pb";
 import type { User } from "@parley/proto/user/v1/user_pb";
@@ -95,6 +96,42 @@ export const MemberOut = z.object({
   user: UserOut.nullable(),
 });
 
+// --- files and link previews (issue 19) ---
+
+export const FileDisplayName = z.enum(["image", "video", "audio", "download"]);
+export type FileDisplayName = z.infer<typeof FileDisplayName>;
+
+export const FileOut = z.object({
+  id: z.string(),
+  roomId: z.string(),
+  uploaderId: z.string(),
+  messageId: z.string().nullable().describe("the message it is attached to; null while unattached (uploaded, not sent yet)"),
+  name: z.string().describe("the name as uploaded (path separators and control characters removed)"),
+  size: z.number().describe("bytes"),
+  mediaType: z.string().describe("sniffed from the bytes, never what the uploader said"),
+  display: FileDisplayName.describe("how to show it: image (inline, never SVG), video or audio (a player), download (a card)"),
+  width: z.number().nullable().describe("images: pixels after orientation"),
+  height: z.number().nullable(),
+  animated: z.boolean().describe("an animated image (its thumbnail is animated too)"),
+  thumbnail: z
+    .object({ width: z.number(), height: z.number() })
+    .nullable()
+    .describe("images: the thumbnail's size (GET /api/v1/files/{id}/thumbnail), null when it has none"),
+  createdAt: iso,
+});
+export type FileOut = z.infer<typeof FileOut>;
+
+export const LinkPreviewOut = z.object({
+  url: z.string().describe("the link as written in the message (no fragment)"),
+  title: z.string().describe("plain text, never HTML"),
+  description: z.string(),
+  siteName: z.string(),
+  image: z
+    .object({ url: z.string().describe("/api/v1/link-images/{id}: re-hosted by the server, no third party is called"), width: z.number(), height: z.number() })
+    .nullable(),
+});
+export type LinkPreviewOut = z.infer<typeof LinkPreviewOut>;
+
 export const MessageOut = z.object({
   id: z.string(),
   roomId: z.string(),
@@ -133,6 +170,9 @@ export const MessageOut = z.object({
     .describe("on a root with replies: its thread's summary"),
   mentionUserIds: z.array(z.string()).describe("the members it mentions by @username (decided by the server; empty once deleted)"),
   mentionBroadcast: z.enum(["room", "here"]).nullable().describe("@room or @here, if it has one"),
+  // --- files and link previews (issue 19) ---
+  attachments: z.array(FileOut).describe("the files attached at send, in the order given (empty once deleted)"),
+  linkPreviews: z.array(LinkPreviewOut).describe("previews of the first links of the body, in their order; they arrive as a later change of the message"),
 });
 export type MessageOut = z.infer<typeof MessageOut>;
 
@@ -313,6 +353,51 @@ export function shapeMessage(message: Message | undefined): MessageOut {
       : null,
     mentionUserIds: [...m.mentionUserIds],
     mentionBroadcast: BROADCAST[m.mentionBroadcast] ?? null,
+    attachments: m.attachments.map(shapeFile),
+    linkPreviews: m.linkPreviews.map(shapeLinkPreview),
+  };
+}
+
+const DISPLAY: Record<FileDisplay, FileDisplayName> = {
+  [FileDisplay.UNSPECIFIED]: "download",
+  [FileDisplay.IMAGE]: "image",
+  [FileDisplay.VIDEO]: "video",
+  [FileDisplay.AUDIO]: "audio",
+  [FileDisplay.DOWNLOAD]: "download",
+};
+
+/** A file's public fields: never its storage key; its SHA-256 only as the ETag of a download. */
+export function shapeFile(file: File | undefined): FileOut {
+  const f = present(file, "file");
+  return {
+    id: f.id,
+    roomId: f.roomId,
+    uploaderId: f.uploaderId,
+    messageId: f.messageId || null,
+    name: f.name,
+    size: num(f.size),
+    mediaType: f.mediaType,
+    display: DISPLAY[f.display] ?? "download",
+    width: f.width || null,
+    height: f.height || null,
+    animated: f.animated,
+    thumbnail: f.hasThumbnail ? { width: f.thumbnailWidth, height: f.thumbnailHeight } : null,
+    createdAt: time(f.createTime),
+  };
+}
+
+/** The path a browser loads a link preview's re-hosted image from (no sign-in: the id is the capability). */
+export function linkImagePath(imageId: string): string {
+  return `/api/v1/link-images/${encodeURIComponent(imageId)}`;
+}
+
+export function shapeLinkPreview(p: LinkPreview): LinkPreviewOut {
+  return {
+    url: p.url,
+    title: p.title,
+    description: p.description,
+    siteName: p.siteName,
+    image: p.imageId ? { url: linkImagePath(p.imageId), width: p.imageWidth, height: p.imageHeight } : null,
   };
 }
 
@@ -439,3 +524,10 @@ export function shapePushSubscription(subscription: PushSubscription | undefined
   const s = present(subscription, "push subscription");
   return { id: s.id, endpointOrigin: s.endpointOrigin, deviceLabel: s.deviceLabel, createdAt: time(s.createTime), lastSuccessAt: timeOrNull(s.lastSuccessTime) };
 }
+
+// The client library's types (@parley/client/files) are the same shapes: a change here must be made there.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameFile: Same<FileOut, import("@parley/client/files").FileJson> = true;
+const sameLinkPreview: Same<LinkPreviewOut, import("@parley/client/files").LinkPreviewJson> = true;
+void sameFile;
+void sameLinkPreview;

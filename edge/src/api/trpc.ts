@@ -34,7 +34,7 @@ const t = initTRPC
   .create({
     // Internals (stack, causes) never reach a client, in any mode.
     errorFormatter({ shape, error }) {
-      const { message, field, retryAfterSeconds } = describeError(error);
+      const { message, field, retryAfterSeconds, limit } = describeError(error);
       return {
         message,
         code: shape.code,
@@ -44,6 +44,7 @@ const t = initTRPC
           path: shape.data.path,
           ...(field && { field }),
           ...(retryAfterSeconds && { retryAfterSeconds }),
+          ...(limit && { limit }),
         },
       };
     },
@@ -61,12 +62,8 @@ const procedure = t.procedure.use(async function refuseNul({ getRawInput, next }
 export const publicProcedure = procedure;
 export const createCallerFactory = t.createCallerFactory;
 
-/**
- * A procedure for signed-in users: verifies the access token, narrows ctx.user, and draws
- * on the user's budget for the procedure's class. Every call counts, so a batch of N calls
- * costs N (tRPC runs this middleware once per call of a batch).
- */
-export const authedProcedure = procedure.use(async function requireUser({ ctx, next, meta, type }) {
+/** The signed-in user of a request: its access token verified and its session still active. */
+export async function authenticate(ctx: Context): Promise<{ id: string; sessionId: string }> {
   let claims;
   try {
     claims = await ctx.verifier.verify(ctx.accessToken);
@@ -79,11 +76,21 @@ export const authedProcedure = procedure.use(async function requireUser({ ctx, n
     throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "cannot verify tokens right now", cause: error });
   });
   if (ended) throw new EdgeError("UNAUTHORIZED", "the session has ended; sign in again");
+  return { id: claims.userId, sessionId: claims.sessionId };
+}
+
+/**
+ * A procedure for signed-in users: verifies the access token, narrows ctx.user, and draws
+ * on the user's budget for the procedure's class. Every call counts, so a batch of N calls
+ * costs N (tRPC runs this middleware once per call of a batch).
+ */
+export const authedProcedure = procedure.use(async function requireUser({ ctx, next, meta, type }) {
+  const user = await authenticate(ctx);
   const rateClass = meta?.rateClass ?? (type === "query" ? "read" : "write");
   if (rateClass !== "send") {
     const perUser = { read: ctx.limits.readPerUser, search: ctx.limits.searchPerUser, write: ctx.limits.writePerUser }[rateClass];
-    await enforceLimit(ctx, `edge:${rateClass}:user:${claims.userId}`, perUser, 10_000);
+    await enforceLimit(ctx, `edge:${rateClass}:user:${user.id}`, perUser, 10_000);
   }
-  const caller = { ...ctx.caller, userId: claims.userId, sessionId: claims.sessionId };
-  return next({ ctx: { ...ctx, caller, user: { id: claims.userId, sessionId: claims.sessionId } } });
+  const caller = { ...ctx.caller, userId: user.id, sessionId: user.sessionId };
+  return next({ ctx: { ...ctx, caller, user } });
 });

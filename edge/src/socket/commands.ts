@@ -75,7 +75,12 @@ export class FrameCommands {
     }
   }
 
-  private async sendMessage(ws: Socket, state: SocketState, ref: string, send: { roomId: string; clientMsgId: string; body: string; replyToId: string }): Promise<void> {
+  private async sendMessage(
+    ws: Socket,
+    state: SocketState,
+    ref: string,
+    send: { roomId: string; clientMsgId: string; body: string; replyToId: string; fileIds: string[] },
+  ): Promise<void> {
     const { deps } = this;
     const budget = await deps.limiter.hit(sendBudgetKey(state.userId), deps.limits.sendsPer10sPerUser, SEND_BUDGET_WINDOW_MS).catch((error: unknown) => {
       throw new ConnectError("the send budget cannot be checked right now", Code.Unavailable, undefined, undefined, error);
@@ -85,7 +90,8 @@ export class FrameCommands {
       return deps.send(ws, errorFrame(ref, "RESOURCE_EXHAUSTED", "too many messages; try again later", send.roomId, Math.max(1, budget.retryAfterMs)));
     }
     const { message } = await deps.services.messages.sendMessage(
-      { roomId: send.roomId, clientMsgId: send.clientMsgId, body: send.body, replyToId: send.replyToId },
+      // Files uploaded over HTTP first (POST /api/v1/rooms/{roomId}/files): the service checks and attaches them.
+      { roomId: send.roomId, clientMsgId: send.clientMsgId, body: send.body, replyToId: send.replyToId, fileIds: send.fileIds },
       asUserOf(state),
     );
     return deps.send(ws, ackFrame(ref, { message }));

@@ -28,9 +28,9 @@ export function memberFrame(kind: MemberKind, roomId: string, userId: string, ev
  * applies each as an upsert by id.
  */
 export function messageFrame(message: Message): OutgoingFrame {
-  // A message changed since it was sent (an edit, a reaction, a pin, a thread reply to it) goes out as edited: a client
-  // that has it applies it, one that has not takes it as new.
-  const changed = message.editTime || message.reactions.length > 0 || message.pinTime || message.thread;
+  // A message changed since it was sent (an edit, a reaction, a pin, a thread reply to it, link previews fetched
+  // after the send) goes out as edited: a client that has it applies it, one that has not takes it as new.
+  const changed = message.editTime || message.reactions.length > 0 || message.pinTime || message.thread || message.linkPreviews.length > 0;
   const kind = message.deleted ? "messageDeleted" : changed ? "messageEdited" : "messageCreated";
   return new OutgoingFrame({ position: { messages: message.change }, frame: { case: kind, value: { message } } });
 }

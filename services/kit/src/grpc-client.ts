@@ -12,11 +12,14 @@ export interface ClientOptions {
   internalAuth: InternalAuth;
   /** Deadline of a call made outside any incoming call (and the ceiling inside one). */
   defaultTimeoutMs?: number;
+  /** The same for streaming methods (an upload or a download of 50 MB takes longer than a unary call). */
+  streamTimeoutMs?: number;
   /** Extra interceptors (tests, metrics). */
   interceptors?: Interceptor[];
 }
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
+export const DEFAULT_STREAM_TIMEOUT_MS = 10 * 60_000;
 
 /** Within a handler: carries the request id on and never outlives the incoming deadline. */
 const propagateContext: Interceptor = (next) => async (request) => {
@@ -28,7 +31,10 @@ const propagateContext: Interceptor = (next) => async (request) => {
 
 /**
  * A client for `service` at `address` (host:port). Each call gets
- * min(defaultTimeoutMs, time left of the incoming call) unless it sets its own timeoutMs.
+ * min(defaultTimeoutMs, time left of the incoming call) unless it sets its own timeoutMs (streaming
+ * methods: streamTimeoutMs). A client-streaming method takes an async iterable of requests and
+ * pulls the next one only when the HTTP/2 stream can take it; a server-streaming one returns an
+ * async iterable of responses that reads from the network only as fast as it is consumed.
  */
 export function createServiceClient<S extends DescService>(
   service: S,
@@ -36,6 +42,7 @@ export function createServiceClient<S extends DescService>(
   options: ClientOptions,
 ): Client<S> {
   const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const streamTimeoutMs = options.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS;
   const transport = createGrpcTransport({
     baseUrl: `http://${address}`,
     // The credential last: it consumes the intent headers that the interceptors before it may set.
@@ -46,8 +53,9 @@ export function createServiceClient<S extends DescService>(
   const wrapped: Record<string, unknown> = {};
   for (const method of service.methods) {
     const call = raw[method.localName]!;
+    const timeoutMs = method.methodKind === "unary" ? defaultTimeoutMs : streamTimeoutMs;
     wrapped[method.localName] = (request: unknown, callOptions: CallOptionsLike = {}) =>
-      call(request, { ...callOptions, timeoutMs: callOptions.timeoutMs ?? timeoutFor(defaultTimeoutMs) });
+      call(request, { ...callOptions, timeoutMs: callOptions.timeoutMs ?? timeoutFor(timeoutMs) });
   }
   return wrapped as Client<S>;
 }

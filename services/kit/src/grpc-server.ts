@@ -2,8 +2,11 @@
 // typed with protobuf-es, plus grpc.health.v1, server reflection, per-call
 // context, logs and the error mapping. Every call must carry a valid internal credential
 // (internal-auth.ts); health and reflection, served by their libraries, stay open for probes
-// and operators' tools (reflection shows only schemas).
+// and operators' tools (reflection shows only schemas). Unary, client-streaming and
+// server-streaming methods go through the same checks, context, logs and error mapping
+// (issue 19: uploads and downloads); bidirectional streams are not served.
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
@@ -14,6 +17,8 @@ import {
   toBinary,
   type DescFile,
   type DescMethod,
+  type DescMethodClientStreaming,
+  type DescMethodServerStreaming,
   type DescMethodUnary,
   type DescService,
   type MessageInitShape,
@@ -26,11 +31,20 @@ import { bearerToken, CREDENTIAL_HEADER, InvalidCredentialError, type InternalAu
 import type { Logger } from "./logger.js";
 import { NUL_RULE, pathOfNul } from "./rules.js";
 
-/** A service implementation: one async function per method, typed by the generated descriptor. */
+/**
+ * A service implementation: one function per method, typed by the generated descriptor. A unary
+ * method answers once; a client-streaming one reads its requests as an async iterable (which
+ * throws when the caller cancels) and answers once; a server-streaming one is an async generator
+ * of its responses (each yield waits while the caller is not reading: backpressure).
+ */
 export type ServiceHandlers<S extends DescService> = {
   [K in keyof S["method"]]: S["method"][K] extends DescMethodUnary<infer I, infer O>
     ? (request: MessageShape<I>, ctx: CallContext) => Promise<MessageInitShape<O>>
-    : never;
+    : S["method"][K] extends DescMethodClientStreaming<infer I, infer O>
+      ? (requests: AsyncIterable<MessageShape<I>>, ctx: CallContext) => Promise<MessageInitShape<O>>
+      : S["method"][K] extends DescMethodServerStreaming<infer I, infer O>
+        ? (request: MessageShape<I>, ctx: CallContext) => AsyncIterable<MessageInitShape<O>>
+        : never;
 };
 
 export interface ServiceRegistration {
@@ -89,26 +103,23 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
     const implementation: grpc.UntypedServiceImplementation = {};
     for (const method of service.methods) {
-      if (method.methodKind !== "unary") throw new Error(`${service.typeName}.${method.name}: only unary methods are served`);
+      if (method.methodKind === "bidi_streaming") throw new Error(`${service.typeName}.${method.name}: bidirectional streams are not served`);
       const handler = (handlers as Record<string, unknown>)[method.localName];
       if (typeof handler !== "function") throw new Error(`${service.typeName}.${method.name} has no handler`);
       definition[method.localName] = {
         path: `/${service.typeName}/${method.name}`,
-        requestStream: false,
-        responseStream: false,
+        requestStream: method.methodKind === "client_streaming",
+        responseStream: method.methodKind === "server_streaming",
         requestSerialize: (message) => Buffer.from(toBinary(method.input, message as never)),
-        // Decoded in serveUnary, so that a bad request (invalid UTF-8, say) gets INVALID_ARGUMENT.
+        // Decoded in serveCall, so that a bad request (invalid UTF-8, say) gets INVALID_ARGUMENT.
         requestDeserialize: (bytes: Buffer) => bytes,
         responseSerialize: (message) => Buffer.from(toBinary(method.output, message as never)),
         responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
       };
       const guard: Guard = { auth: internalAuth, adminOnly: adminOnly.has(method.localName), onlyFrom: onlyFrom.get(method.localName) };
-      implementation[method.localName] = (
-        call: grpc.ServerUnaryCall<unknown, unknown>,
-        callback: grpc.sendUnaryData<unknown>,
-      ) => {
+      implementation[method.localName] = (call: AnyCall, callback?: grpc.sendUnaryData<unknown>) => {
         inFlight++;
-        void serveUnary(method, (handler as Handler).bind(handlers), guard, call, callback, log).finally(() => inFlight--);
+        void serveCall(method, (handler as Handler).bind(handlers), guard, call, callback, log).finally(() => inFlight--);
       };
     }
     server.addService(definition as grpc.ServiceDefinition, implementation);
@@ -157,7 +168,8 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   };
 }
 
-type Handler = (request: unknown, ctx: CallContext) => Promise<object>;
+type Handler = (request: unknown, ctx: CallContext) => Promise<object> | AsyncIterable<object>;
+type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
 /** What a method asks of its caller. */
 interface Guard {
@@ -189,12 +201,12 @@ async function authenticate(guard: Guard, metadata: grpc.Metadata, log: Logger):
   return caller;
 }
 
-async function serveUnary(
+async function serveCall(
   method: DescMethod,
   handler: Handler,
   guard: Guard,
-  call: grpc.ServerUnaryCall<unknown, unknown>,
-  callback: grpc.sendUnaryData<unknown>,
+  call: AnyCall,
+  callback: grpc.sendUnaryData<unknown> | undefined,
   baseLog: Logger,
 ): Promise<void> {
   const started = performance.now();
@@ -206,12 +218,12 @@ async function serveUnary(
   const log = baseLog.child({ reqId: requestId });
   const trailers = new grpc.Metadata();
   const abort = new AbortController();
-  call.on("cancelled", () => abort.abort(new Error("cancelled by the caller")));
+  (call as NodeJS.EventEmitter).on("cancelled", () => abort.abort(new Error("cancelled by the caller")));
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : undefined;
   let deadlineTimer: NodeJS.Timeout | undefined;
   if (deadlineMs !== undefined) {
-    deadlineTimer = setTimeout(() => abort.abort(new Error("deadline exceeded")), Math.max(0, deadlineMs - Date.now()));
+    deadlineTimer = setTimeout(() => abort.abort(new Error(DEADLINE_EXCEEDED)), Math.max(0, deadlineMs - Date.now()));
     deadlineTimer.unref();
   }
   const ctx: CallContext = {
@@ -233,27 +245,101 @@ async function serveUnary(
     ctx.admin = verified.admin;
     ctx.userId = verified.userId;
     ctx.sessionId = verified.sessionId;
-    let request: unknown;
-    try {
-      request = fromBinary(method.input, call.request as Buffer);
-    } catch {
-      throw fail.invalidArgument("request", "not a valid protobuf message (strings must be valid UTF-8)");
+    switch (method.methodKind) {
+      case "unary": {
+        const request = decodeRequest(method, (call as grpc.ServerUnaryCall<unknown, unknown>).request as Buffer);
+        const init = await runInContext(ctx, () => handler(request, ctx) as Promise<object>);
+        const response = create(method.output, init as never);
+        logCall(log, methodName, ctx, started);
+        callback!(null, response, trailers);
+        break;
+      }
+      case "client_streaming": {
+        const requests = decodeRequests(method, call as grpc.ServerReadableStream<unknown, unknown>);
+        const init = await runInContext(ctx, () => handler(requests, ctx) as Promise<object>);
+        const response = create(method.output, init as never);
+        logCall(log, methodName, ctx, started);
+        callback!(null, response, trailers);
+        break;
+      }
+      case "server_streaming": {
+        const writable = call as grpc.ServerWritableStream<unknown, unknown>;
+        const request = decodeRequest(method, writable.request as Buffer);
+        const responses = runInContext(ctx, () => handler(request, ctx) as AsyncIterable<object>);
+        await runInContext(ctx, async () => {
+          for await (const init of responses) {
+            if (abort.signal.aborted) break;
+            // write() says false once its buffer is full: wait until the caller has read it (or gone).
+            if (!writable.write(create(method.output, init as never))) await drained(writable, abort.signal);
+          }
+        });
+        if (abort.signal.aborted) throw abort.signal.reason;
+        logCall(log, methodName, ctx, started);
+        writable.end(trailers);
+        break;
+      }
+      default:
+        throw new Error(`${methodName}: ${method.methodKind} is not served`);
     }
-    const nulAt = pathOfNul(request);
-    if (nulAt !== undefined) throw fail.invalidArgument(nulAt || "request", NUL_RULE);
-    const init = await runInContext(ctx, () => handler(request, ctx));
-    const response = create(method.output, init as never);
-    log.info({ method: methodName, caller: ctx.caller, code: "OK", ms: round(performance.now() - started) }, "call");
-    callback(null, response, trailers);
   } catch (error) {
     const pub = toPublicError(error);
     for (const [key, value] of Object.entries(pub.trailers)) trailers.set(key, value);
-    const entry = { method: methodName, caller: ctx.caller || undefined, code: grpc.status[pub.code] ?? pub.code, ms: round(performance.now() - started) };
-    if (pub.internal) log.error({ ...entry, err: error }, "call failed");
-    else log.info({ ...entry, reason: pub.message }, "call");
-    callback({ code: pub.code as number as grpc.status, details: pub.message, metadata: trailers });
+    // What a handler throws because its call was cancelled or outlived its deadline (a request
+    // stream cut short, an aborted read) is that, not an internal error.
+    const ended = pub.internal && abort.signal.aborted ? endedBy(abort.signal) : undefined;
+    const code = ended?.code ?? (pub.code as number as grpc.status);
+    const details = ended?.details ?? pub.message;
+    const entry = { method: methodName, caller: ctx.caller || undefined, code: grpc.status[code] ?? code, ms: round(performance.now() - started) };
+    if (pub.internal && !ended) log.error({ ...entry, err: error }, "call failed");
+    else log.info({ ...entry, reason: details }, "call");
+    const status = { code, details, metadata: trailers };
+    if (callback) callback(status);
+    else (call as grpc.ServerWritableStream<unknown, unknown>).emit("error", status);
   } finally {
     if (deadlineTimer) clearTimeout(deadlineTimer);
+  }
+}
+
+const DEADLINE_EXCEEDED = "deadline exceeded";
+
+function endedBy(signal: AbortSignal): { code: grpc.status; details: string } {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+  return { code: reason === DEADLINE_EXCEEDED ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED, details: reason };
+}
+
+function logCall(log: Logger, method: string, ctx: CallContext, started: number): void {
+  log.info({ method, caller: ctx.caller, code: "OK", ms: round(performance.now() - started) }, "call");
+}
+
+/** One request message, decoded and checked (INVALID_ARGUMENT for bytes that are not one, or a NUL in a string). */
+function decodeRequest(method: DescMethod, bytes: Buffer): unknown {
+  let request: unknown;
+  try {
+    request = fromBinary(method.input, bytes);
+  } catch {
+    throw fail.invalidArgument("request", "not a valid protobuf message (strings must be valid UTF-8)");
+  }
+  const nulAt = pathOfNul(request);
+  if (nulAt !== undefined) throw fail.invalidArgument(nulAt || "request", NUL_RULE);
+  return request;
+}
+
+/**
+ * The requests of a client stream, each decoded as it is read. Reading pulls from the call (the
+ * HTTP/2 window fills while the handler does not read: backpressure); a cancelled call throws.
+ */
+async function* decodeRequests(method: DescMethod, call: grpc.ServerReadableStream<unknown, unknown>): AsyncGenerator<unknown> {
+  for await (const bytes of call) yield decodeRequest(method, bytes as Buffer);
+  if (call.cancelled) throw new Error("cancelled by the caller");
+}
+
+/** Resolves once `stream` drains; rejects when the call is cancelled or its deadline passes first. */
+async function drained(stream: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
+  try {
+    await once(stream, "drain", { signal });
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw error;
   }
 }
 

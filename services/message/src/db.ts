@@ -2,8 +2,10 @@
 // kit's one style (services/kit/src/db.ts): `db.fork()` or `db.transactional()` per unit of
 // work, giving the repositories `messages` and `heads` over that fork.
 import { dataAccess, openDatabase, type DatabaseOptions } from "@parley/kit";
-import { Message, RoomHead, ThreadFollow, entities } from "./entities.js";
+import { Message, RoomHead, StoredFile, ThreadFollow, entities } from "./entities.js";
+import { FileRepository } from "./files/repository.js";
 import { migrations } from "./migrations/index.js";
+import { LinkPreviewRepository } from "./previews/repository.js";
 import { MessageRepository, RoomHeadRepository, SearchRepository, ThreadFollowRepository } from "./repositories.js";
 
 export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "dataDir" | "log">) {
@@ -14,6 +16,9 @@ export async function initORM(options: Pick<DatabaseOptions, "databaseUrl" | "da
     heads: new RoomHeadRepository(em, RoomHead),
     threads: new ThreadFollowRepository(em, ThreadFollow),
     search: new SearchRepository(em),
+    files: new FileRepository(em, StoredFile),
+    // Link previews (issue 19): their queue, cache, removed URLs and re-hosted images.
+    previews: new LinkPreviewRepository(em),
   }));
 }
 

@@ -1,6 +1,7 @@
 // The message service's tables: messages (with their per-room seq), the
 // previous versions of edited messages, and each room's head (last seq).
 import { defineEntity, type InferEntity } from "@mikro-orm/core";
+import { linkPreviewEntities } from "./previews/entities.js";
 
 const p = defineEntity.properties;
 
@@ -182,4 +183,74 @@ export const MessageMention = defineEntity({
 });
 export type MessageMention = InferEntity<typeof MessageMention>;
 
-export const entities = [Message, MessageVersion, RoomHead, MessageReaction, ThreadFollow, MessageMention];
+// --- files (issue 19; Migration20261204180000_files) ---
+/**
+ * A file uploaded to a room: the bytes live in the FileStorage ("files/<id>", "thumbnails/<id>"),
+ * this row says who may read them. Unattached (message_id null) until SendMessage takes it, in
+ * the transaction that stores the message; deleted_at makes it unreadable at once (its message
+ * was deleted, or its upload withdrawn) and purge_after is when the sweeper removes row and bytes.
+ */
+export const StoredFile = defineEntity({
+  name: "StoredFile",
+  tableName: "files",
+  properties: {
+    id: p.uuid().primary(),
+    roomId: p.uuid(),
+    uploaderId: p.uuid(),
+    messageId: p.uuid().nullable(),
+    // Its place among the message's attachments (the order given at send).
+    position: p.smallint().default(0),
+    name: p.text(),
+    size: p.bigint(),
+    mediaType: p.text(),
+    // FileDisplay (1 image, 2 video, 3 audio, 4 download).
+    display: p.smallint(),
+    width: p.integer().default(0),
+    height: p.integer().default(0),
+    animated: p.boolean().default(false),
+    hasThumbnail: p.boolean().default(false),
+    thumbnailWidth: p.integer().default(0),
+    thumbnailHeight: p.integer().default(0),
+    thumbnailSize: p.bigint().default(0),
+    thumbnailSha256: p.text().default(""),
+    sha256: p.text(),
+    createdAt: p.datetime(),
+    attachedAt: p.datetime().nullable(),
+    deletedAt: p.datetime().nullable(),
+    purgeAfter: p.datetime().nullable(),
+  },
+  indexes: [
+    // A message's attachments, in order (every page of history reads them).
+    {
+      name: "files_message_id_index",
+      expression: `create index "files_message_id_index" on "files" ("message_id", "position") where "message_id" is not null`,
+    },
+    // ListRoomFiles: a room's attached, readable files, newest first.
+    {
+      name: "files_room_id_created_at_index",
+      expression: `create index "files_room_id_created_at_index" on "files" ("room_id", "created_at" desc, "id" desc) where "message_id" is not null and "deleted_at" is null`,
+    },
+    // The quota: a user's bytes.
+    { name: "files_uploader_id_index", properties: ["uploaderId"] },
+    // The sweeper: files due for removal, and uploads no message took.
+    { name: "files_purge_after_index", expression: `create index "files_purge_after_index" on "files" ("purge_after") where "purge_after" is not null` },
+    {
+      name: "files_unattached_created_at_index",
+      expression: `create index "files_unattached_created_at_index" on "files" ("created_at") where "message_id" is null`,
+    },
+  ],
+});
+export type StoredFile = InferEntity<typeof StoredFile>;
+
+/** Secrets the service makes once and keeps (the files' URL-signing key), shared by every replica. */
+export const ServiceSecret = defineEntity({
+  name: "ServiceSecret",
+  tableName: "service_secrets",
+  properties: {
+    name: p.string().length(64).primary(),
+    value: p.text(),
+  },
+});
+export type ServiceSecret = InferEntity<typeof ServiceSecret>;
+
+export const entities = [Message, MessageVersion, RoomHead, MessageReaction, ThreadFollow, MessageMention, StoredFile, ServiceSecret, ...linkPreviewEntities];

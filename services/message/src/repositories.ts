@@ -432,6 +432,19 @@ export class MessageRepository extends EntityRepository<Message> {
     return { message, changed: true };
   }
 
+  /**
+   * Link previews (issue 19): runs `change` on the locked message and, when it changed anything,
+   * takes the room's next stream position for it, as a reaction does; MessageGone if deleted. In a
+   * transaction (db.transactional): it locks the message row, then the room head.
+   */
+  async changeWith(id: string, change: (message: Message) => Promise<boolean>): Promise<Change> {
+    const message = await this.em.findOneOrFail(Message, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (message.deletedAt) throw new MessageGone(id);
+    if (!(await change(message))) return { message, changed: false };
+    await this.takeChange(message);
+    return { message, changed: true };
+  }
+
   /** The reactions of each message, by message id; each emoji in order of first use, its first users. */
   async reactionsOf(messageIds: readonly string[]): Promise<Map<string, ReactionRow[]>> {
     const byMessage = new Map<string, ReactionRow[]>();
@@ -665,6 +678,9 @@ export interface SearchPlan {
   excludedWords: readonly SearchWord[];
   excludedPhrases: readonly string[];
   hasLink: boolean;
+  /** has:file, has:image (issue 19): readable attachments, any / shown as images. */
+  hasFile: boolean;
+  hasImage: boolean;
   /** Days (YYYY-MM-DD) in timeZone: since included, until not. */
   since?: string;
   until?: string;
@@ -749,6 +765,9 @@ function searchWhere(plan: SearchPlan, anchor: string, params: unknown[]): strin
     params.push(uuidArray(plan.senderIds));
   }
   if (plan.hasLink) where.push(`m.has_link`);
+  // Each a lookup of files_message_id_index per candidate (a deleted message's files are deleted too).
+  if (plan.hasFile) where.push(`exists (select 1 from files f where f.message_id = m.id and f.deleted_at is null)`);
+  if (plan.hasImage) where.push(`exists (select 1 from files f where f.message_id = m.id and f.deleted_at is null and f.display = 1)`);
   if (plan.since) {
     where.push(`m.created_at >= (?::timestamp at time zone ?::text)`);
     params.push(plan.since, plan.timeZone);

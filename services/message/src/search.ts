@@ -178,6 +178,8 @@ export function planOf(query: SearchQuery, roomIds: readonly string[], senderIds
     excludedWords: query.excludedWords.map(wordOf),
     excludedPhrases: query.excludedPhrases.map(substringPattern),
     hasLink: query.has.includes("link"),
+    hasFile: query.has.includes("file"),
+    hasImage: query.has.includes("image"),
     since: query.since,
     until: query.until,
     timeZone,

@@ -1,7 +1,6 @@
 // MessageService: sends with per-room gapless seq and idempotent retries,
 // history pages by seq, edits with kept versions, tombstones, unread counts.
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError } from "@parley/kit";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   asUser,
@@ -43,6 +42,7 @@ import type {
   ThreadSchema,
   MessageService,
   SendMessageRequest,
+  RemoveLinkPreviewRequest,
 } from "@parley/proto/message/v1/message_pb";
 import { MentionBroadcast } from "@parley/proto/message/v1/message_pb";
 import { BATCHES, PAGES } from "@parley/proto/rules";
@@ -64,15 +64,28 @@ import { MentionResolver, type UserClient } from "./mentions.js";
 import { RoomGate, type RoomAccess, type RoomClient } from "./room-access.js";
 import { MessageFeed } from "./feed.js";
 import { MessageSearch } from "./search.js";
+import { decodeTimeToken, encodeTimeToken } from "./page-token.js";
+import { ATTACHMENTS_MAX, type FilesConfig } from "./files/config.js";
+import { toFile } from "./files/to-file.js";
+import { StoredFile as StoredFileEntity } from "./entities.js";
+import type { StoredFile } from "./entities.js";
+import { FileRepository } from "./files/repository.js";
+import { normalizeLink } from "./previews/links.js";
+import { LinkPreviewRepository, type StoredPreview } from "./previews/repository.js";
+import type { LinkPreviewWorker } from "./previews/worker.js";
 
 export interface MessageDeps {
   db: MessageDb;
+  /** Files (issue 19): the storage and limits of FileService, and SendMessage's attachments. */
+  files: FilesConfig;
   broker: Broker;
   /** The room service (GetMembership, MoveReadMarker; ListMyRooms for search). */
   rooms: RoomClient;
   /** The user service (ResolveLogin: @username mentions, search's from:). */
   users: UserClient;
   log: Logger;
+  /** Link previews (issue 19, previews/worker.ts); absent when LINK_PREVIEWS=off. */
+  linkPreviews?: LinkPreviewWorker;
 }
 
 const { body, clientMsgId, id: uuid, optionalId: optionalUuid } = fields;
@@ -81,12 +94,22 @@ const { body, clientMsgId, id: uuid, optionalId: optionalUuid } = fields;
 const sendRequest = z.object({
   room_id: uuid,
   body,
+  file_ids: z
+    .array(uuid)
+    .max(ATTACHMENTS_MAX, `at most ${ATTACHMENTS_MAX} files`)
+    .refine((ids) => new Set(ids).size === ids.length, "names a file twice"),
   client_msg_id: clientMsgId,
   reply_to_id: optionalUuid,
   thread_root_id: optionalUuid,
   also_send_to_room: z.boolean(),
 });
+/** With files the text may be empty (a picture alone). */
+const sendFilesOnlyRequest = sendRequest.extend({ body: z.literal("") });
 const editRequest = z.object({ message_id: uuid, body });
+const removeLinkPreviewRequest = z.object({
+  message_id: uuid,
+  url: z.string().min(1, "must not be empty").max(2048, "at most 2048 characters"),
+});
 const STATS_MAX_ROOMS = BATCHES.roomStats;
 const statsRequest = z.object({
   rooms: z
@@ -148,9 +171,11 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
   async sendMessage(request: SendMessageRequest, ctx: CallContext) {
     const caller = requireUserId(ctx);
     const { messages } = this.deps.db.fork();
-    const input = validate(sendRequest, {
+    const withFilesOnly = request.fileIds.length > 0 && request.body.trim() === "";
+    const input = validate(withFilesOnly ? sendFilesOnlyRequest : sendRequest, {
       room_id: request.roomId,
-      body: request.body,
+      body: withFilesOnly ? "" : request.body,
+      file_ids: request.fileIds,
       client_msg_id: request.clientMsgId,
       reply_to_id: request.replyToId,
       thread_root_id: request.threadRootId,
@@ -196,11 +221,21 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       threadRootId: rootId,
       alsoSentToRoom: rootId != null && input.also_send_to_room,
     };
+    const fileIds = input.file_ids;
     let message: Message;
     let root: Message | null = null;
+    let attachments: StoredFile[] = [];
     try {
       if (rootId) {
-        ({ message, root } = await this.appendReply(draft, rootId));
+        ({ message, root, attachments } = await this.appendReply(draft, rootId, fileIds));
+      } else if (fileIds.length > 0 || this.wantsPreviews(draft.body)) {
+        // The files are taken in the transaction that stores the message: both or neither. So is
+        // a link preview request (issue 19): a crash after the commit leaves it for the sweep.
+        ({ message, attachments } = await this.deps.db.transactional(async (tx) => {
+          const message = await tx.messages.append(draft);
+          if (this.wantsPreviews(draft.body)) await tx.previews.markWanted(message.id);
+          return { message, attachments: fileIds.length > 0 ? await attachFiles(tx.files, message, fileIds) : [] };
+        }));
       } else {
         message = await messages.append(draft);
       }
@@ -212,11 +247,12 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       if (!original) throw error;
       return this.duplicateOf(messages, original, input.room_id, input.body);
     }
-    const stored = toMessage(message);
+    const stored = toMessage(message, [], attachments);
     // Also on the firehose: the notification worker hears every room's new messages there.
     this.publish(ctx, message.roomId, { case: "messageCreated", value: { message: stored } }, stored.change, true);
     // The root's new summary took the position after the reply's: it goes out after it, as edited.
     if (root) await this.publishEdited(ctx, messages, root);
+    if (this.wantsPreviews(message.body)) this.deps.linkPreviews?.enqueue(message.id);
     return { message: stored, duplicate: false };
   }
 
@@ -226,11 +262,17 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
    * next seq and position, the root the position after. Its sender follows the thread with it read;
    * the root's author follows from the first reply unless they unfollowed before.
    */
-  private async appendReply(draft: NewMessageDraft, rootId: string): Promise<{ message: Message; root: Message | null }> {
+  private async appendReply(
+    draft: NewMessageDraft,
+    rootId: string,
+    fileIds: readonly string[],
+  ): Promise<{ message: Message; root: Message | null; attachments: StoredFile[] }> {
     return this.deps.db.transactional(async (tx) => {
       const root = await tx.messages.lockForThread(rootId);
       if (root.deletedAt) throw fail.failedPrecondition("the thread's root message is deleted");
       const message = await tx.messages.append(draft);
+      const attachments = fileIds.length > 0 ? await attachFiles(tx.files, message, fileIds) : [];
+      if (this.wantsPreviews(draft.body)) await tx.previews.markWanted(message.id);
       const changed = await tx.messages.refreshThreadSummary(root);
       await tx.threads.follow(draft.senderId, rootId, draft.roomId, BigInt(message.seq));
       await tx.threads.markRead(draft.senderId, rootId, BigInt(message.seq));
@@ -239,7 +281,7 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
       for (const userId of draft.mentions?.userIds ?? []) {
         if (userId !== draft.senderId) await tx.threads.follow(userId, rootId, draft.roomId);
       }
-      return { message, root: changed ? root : null };
+      return { message, root: changed ? root : null, attachments };
     });
   }
 
@@ -345,15 +387,23 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     if (message.deletedAt) throw fail.failedPrecondition("the message is deleted");
     if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
     const mentions = await this.resolveMentions(input.body, message.roomId, caller, access, message.mentionBroadcast > 0);
+    const previewer = this.deps.linkPreviews;
+    const linksChanged = previewer !== undefined && previewer.linksOf(input.body).join("\n") !== previewer.linksOf(message.body).join("\n");
     let change: Change;
     try {
-      change = await this.deps.db.transactional((tx) => tx.messages.edit(message.id, input.body, new Date(), mentions));
+      change = await this.deps.db.transactional(async (tx) => {
+        const edited = await tx.messages.edit(message.id, input.body, new Date(), mentions);
+        // Link previews (issue 19): other links than before are fetched (and gone ones dropped) after the commit.
+        if (edited.changed && linksChanged) await tx.previews.markWanted(message.id);
+        return edited;
+      });
     } catch (error) {
       if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
       throw error;
     }
     const edited = (await withReactions(messages, [change.message]))[0]!;
     if (change.changed) this.publish(ctx, edited.roomId!, { case: "messageEdited", value: { message: edited } }, edited.change);
+    if (change.changed && linksChanged) previewer?.enqueue(message.id);
     return { message: edited };
   }
 
@@ -370,7 +420,12 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     // A reply's delete changes its root's summary: the root's lock first (as a reply's send takes it).
     const { change, root } = await this.deps.db.transactional(async (tx) => {
       const root = message.threadRootId ? await tx.messages.lockForThread(message.threadRootId) : null;
-      const change = await tx.messages.tombstone(message.id, new Date());
+      const now = new Date();
+      const change = await tx.messages.tombstone(message.id, now);
+      // Its files are unreadable from this commit on; their bytes go after the grace period (the sweeper).
+      if (change.changed) await tx.files.releaseOfMessage(message.id, now, new Date(now.getTime() + this.deps.files.deleteGraceSeconds * 1000));
+      // Its link previews go with its text (their images, once no message shows them, with the previews' sweep).
+      if (change.changed) await tx.previews.dropPreviews(message.id);
       const rootChanged = root && change.changed ? await tx.messages.refreshThreadSummary(root) : false;
       return { change, root: rootChanged ? root : null };
     });
@@ -498,9 +553,44 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     };
   }
 
-  // Issue 19 contract placeholder, replaced by the link-preview work before it lands.
-  async removeLinkPreview(): Promise<never> {
-    throw new ConnectError("link previews are not built yet", Code.Unimplemented);
+  // --- link previews (issue 19, previews/) ---
+
+  /**
+   * Takes a preview off a message for good (the URL is kept in removed_link_previews: an edit does
+   * not bring it back). The sender only; NOT_FOUND alike for a missing message and a room the
+   * caller is not in. A change of the message: the room's next position, out as edited.
+   */
+  async removeLinkPreview(request: RemoveLinkPreviewRequest, ctx: CallContext) {
+    const caller = requireUserId(ctx);
+    const { messages } = this.deps.db.fork();
+    const input = validate(removeLinkPreviewRequest, { message_id: request.messageId, url: request.url });
+    const url = normalizeLink(input.url.trim());
+    if (!url) throw fail.invalidArgument("url", "must be an http or https URL");
+    const { message, access } = await this.visibleMessage(messages, input.message_id, caller);
+    if (message.senderId !== caller) throw fail.permissionDenied("only the sender can remove a link preview");
+    if (message.deletedAt) throw fail.failedPrecondition("the message is deleted");
+    if (access.archived) throw fail.failedPrecondition("the room is archived (read-only)");
+    let change: Change;
+    try {
+      change = await this.deps.db.transactional(async (tx) => {
+        await tx.previews.removeUrl(message.id, url);
+        return tx.messages.changeWith(message.id, async () => {
+          const current = (await tx.previews.previewsOf([message.id])).get(message.id) ?? [];
+          return tx.previews.replacePreviews(message.id, current.filter((p) => p.url !== url));
+        });
+      });
+    } catch (error) {
+      if (error instanceof MessageGone) throw fail.failedPrecondition("the message is deleted");
+      throw error;
+    }
+    const [stored] = await withReactions(messages, [change.message]);
+    if (change.changed) this.publish(ctx, stored!.roomId!, { case: "messageEdited", value: { message: stored } }, stored!.change);
+    return { message: stored };
+  }
+
+  /** Whether a body asks for previews: link previews on and an http(s) link outside code. */
+  private wantsPreviews(body: string): boolean {
+    return (this.deps.linkPreviews?.linksOf(body).length ?? 0) > 0;
   }
 
   private async setPin(messageId: string, pin: boolean, ctx: CallContext) {
@@ -559,11 +649,11 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
     const after = request.pageToken ? decodeTimeToken(request.pageToken) : null;
     const rows = await threads.followed(caller, input.room_ids, request.unreadOnly, after && { sortAt: after.time, id: after.id }, limit + 1);
     const page = rows.slice(0, limit);
-    const reactions = await messages.reactionsOf(page.map((t) => t.root.id));
+    const roots = await withReactions(messages, page.map((t) => t.root));
     const last = page.at(-1);
     return {
       threads: page.map(
-        (t): ThreadInit => ({ root: toMessage(t.root, reactions.get(t.root.id)), following: true, lastReadSeq: t.lastReadSeq, unreadCount: t.unreadCount }),
+        (t, i): ThreadInit => ({ root: roots[i], following: true, lastReadSeq: t.lastReadSeq, unreadCount: t.unreadCount }),
       ),
       nextPageToken: rows.length > limit && last ? encodeTimeToken(last.sortAt, last.root.id) : "",
     };
@@ -651,14 +741,40 @@ export class MessageServiceImpl implements ServiceHandlers<typeof MessageService
   }
 }
 
-/** Messages with their reactions (one query for the lot). */
-async function withReactions(messages: MessageRepository, rows: readonly Message[]) {
-  const reactions = await messages.reactionsOf(rows.map((m) => m.id));
-  return rows.map((m) => toMessage(m, reactions.get(m.id)));
+/**
+ * Messages with their reactions, attachments and link previews (one query each for the lot), as
+ * every answer and event gives them. The files and previews repositories share the messages' fork.
+ */
+export async function withReactions(messages: MessageRepository, rows: readonly Message[]) {
+  const ids = rows.map((m) => m.id);
+  const files = new FileRepository(messages.getEntityManager(), StoredFileEntity);
+  // One after the other: the same statements in the same order for the same answer (search's
+  // "a hidden room costs what a missing one does" compares them).
+  const reactions = await messages.reactionsOf(ids);
+  const attachments = await files.ofMessages(ids);
+  const previews = await new LinkPreviewRepository(messages.getEntityManager()).previewsOf(ids);
+  return rows.map((m) => toMessage(m, reactions.get(m.id), attachments.get(m.id), previews.get(m.id)));
 }
 
-export function toMessage(message: Message, reactions: readonly ReactionRow[] = []): MessageInit & { change: bigint } {
+/** In the send's transaction: takes the files or throws INVALID_ARGUMENT naming the first it cannot (rolling the send back). */
+async function attachFiles(files: FileRepository, message: Message, fileIds: readonly string[]): Promise<StoredFile[]> {
+  const taken = await files.attach(message.id, fileIds, message.senderId, message.roomId, message.createdAt);
+  if (taken.length < fileIds.length) {
+    const missing = fileIds.find((id) => !taken.some((f) => f.id === id));
+    throw fail.invalidArgument("file_ids", `${missing} is not a file you uploaded to this room that no message has taken`);
+  }
+  return taken;
+}
+
+export function toMessage(
+  message: Message,
+  reactions: readonly ReactionRow[] = [],
+  attachments: readonly StoredFile[] = [],
+  previews: readonly StoredPreview[] = [],
+): MessageInit & { change: bigint } {
   return {
+    // A deleted message's files are gone with its text.
+    attachments: message.deletedAt ? [] : attachments.map(toFile),
     id: message.id,
     roomId: message.roomId,
     seq: BigInt(message.seq),
@@ -678,6 +794,8 @@ export function toMessage(message: Message, reactions: readonly ReactionRow[] = 
     mentionBroadcast: message.deletedAt ? MentionBroadcast.UNSPECIFIED : (message.mentionBroadcast as MentionBroadcast),
     threadRootId: message.threadRootId ?? "",
     alsoSentToRoom: message.alsoSentToRoom ?? false,
+    // Link previews (issue 19): none once deleted.
+    linkPreviews: message.deletedAt ? [] : previews.map((p) => ({ ...p })),
     thread:
       BigInt(message.lastReplySeq ?? 0) > 0n
         ? {
@@ -696,20 +814,6 @@ type NewMessageDraft = Parameters<MessageRepository["append"]>[0];
 async function threadOf(messages: MessageRepository, root: Message, state: FollowState): Promise<ThreadInit> {
   const [message] = await withReactions(messages, [root]);
   return { root: message, following: state.following, lastReadSeq: state.lastReadSeq, unreadCount: state.unreadCount };
-}
-
-/** A keyset page token: the last row's (time, id), opaque to callers. */
-function encodeTimeToken(time: Date, id: string): string {
-  return Buffer.from(`${time.toISOString()}|${id}`).toString("base64url");
-}
-
-function decodeTimeToken(token: string): { time: Date; id: string } {
-  const [time, id] = Buffer.from(token, "base64url").toString().split("|");
-  const parsed = new Date(time ?? "");
-  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(parsed.getTime())) {
-    throw fail.invalidArgument("page_token", "is not a token from a previous page");
-  }
-  return { time: parsed, id };
 }
 
 function pageLimit(limit: number): number {

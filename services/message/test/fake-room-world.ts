@@ -16,11 +16,15 @@ import {
   type ServiceHandlers,
 } from "@parley/kit";
 import { TEST_REDIS_URL, testDatabase, testInternalAuth } from "@parley/kit/testing";
+import { FileService } from "@parley/proto/file/v1/file_pb";
 import { MessageService } from "@parley/proto/message/v1/message_pb";
 import { Role, RoomKind, RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { uuidv7 } from "uuidv7";
-import { build, initORM, type MessageDb } from "../src/index.js";
+import { build, filesConfig, initORM, type FilesConfig, type MessageDb } from "../src/index.js";
+import { testFileStorage, type TestFileStorage } from "./support/s3.js";
+import type { FileStorage } from "../src/files/storage.js";
+import type { LinkPreviewWorker } from "../src/previews/worker.js";
 import type { World } from "./world.js";
 
 interface FakeRoom {
@@ -111,9 +115,24 @@ function fakeUserHandlers(usernames: Map<string, string>): ServiceHandlers<typeo
   return handlers;
 }
 
-export type FakeRoomWorld = World & { db: MessageDb; fakeRooms: FakeRooms; messageAddress: string };
+export type FakeRoomWorld = World & {
+  db: MessageDb;
+  fakeRooms: FakeRooms;
+  messageAddress: string;
+  /** The files storage (disk embedded, s3rver on PostgreSQL) and the settings the service got. */
+  storage: TestFileStorage;
+  filesConfig: FilesConfig;
+};
 
-export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logger } = {}): Promise<FakeRoomWorld> {
+export interface FakeRoomWorldOptions {
+  broker?: Broker;
+  log?: Logger;
+  files?: Partial<FilesConfig>;
+  /** The link preview worker the service runs with (issue 19); none: previews off. */
+  linkPreviews?: (deps: { db: MessageDb; broker: Broker; log: Logger; storage: FileStorage }) => LinkPreviewWorker;
+}
+
+export async function startFakeRoomWorld(options: FakeRoomWorldOptions = {}): Promise<FakeRoomWorld> {
   const log = options.log ?? createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
   const database = testDatabase();
   const fakeRooms = new FakeRooms();
@@ -132,7 +151,10 @@ export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logge
   const db = await initORM({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, log });
   const rooms = createServiceClient(RoomService, `127.0.0.1:${roomPort}`, { internalAuth: testInternalAuth("message") });
   const users = createServiceClient(UserService, `127.0.0.1:${roomPort}`, { internalAuth: testInternalAuth("message") });
-  const server = build({ db, broker, rooms, users, log }, testInternalAuth("message"));
+  const storage = await testFileStorage();
+  const files = filesConfig(storage.storage, storage.tempDir, options.files);
+  const linkPreviews = options.linkPreviews?.({ db, broker, log, storage: storage.storage });
+  const server = build({ db, broker, rooms, users, log, files, ...(linkPreviews && { linkPreviews }) }, testInternalAuth("message"));
   const port = await server.listen(0, "127.0.0.1");
   const messageAddress = `127.0.0.1:${port}`;
 
@@ -140,7 +162,10 @@ export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logge
     db,
     fakeRooms,
     messageAddress,
+    storage,
+    filesConfig: files,
     messages: createServiceClient(MessageService, messageAddress, { internalAuth }),
+    files: createServiceClient(FileService, messageAddress, { internalAuth }),
     broker,
     redisPrefix,
     async newUser(username?: string) {
@@ -179,9 +204,11 @@ export async function startFakeRoomWorld(options: { broker?: Broker; log?: Logge
     async stop() {
       await server.shutdown(1_000);
       await roomServer.shutdown(1_000);
+      await linkPreviews?.stop();
       await db.orm.close();
       if (!options.broker) await broker.close();
       await database.drop();
+      await storage.stop();
     },
   };
 }

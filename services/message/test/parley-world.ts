@@ -15,6 +15,7 @@ export async function startParleyWorld(): Promise<ParleyWorld> {
   return {
     parley,
     messages: parley.messages,
+    files: parley.files,
     broker: parley.broker,
     redisPrefix: parley.env.REDIS_PREFIX ?? "parley:",
     async newUser(name?: string) {

@@ -252,6 +252,28 @@ function describeSearch(label: string, start: () => Promise<World>) {
       expect((await failure(search(bob, `beta ${t}`, { limit: 1, pageToken: token })))?.code).toBe(Code.InvalidArgument);
     });
 
+    it("finds messages with files (has:file) and with images (has:image), never a deleted message's", async () => {
+      const { ada, bob, roomId } = await people();
+      const t = tag();
+      const upload = async (name: string, bytes: Uint8Array) => {
+        async function* parts() {
+          yield { part: { case: "header" as const, value: { roomId, name, size: BigInt(bytes.length) } } };
+          yield { part: { case: "chunk" as const, value: bytes } };
+        }
+        return (await world.files.uploadFile(parts(), asUser(ada))).file!;
+      };
+      const sharp = (await import("sharp")).default;
+      const image = await sharp({ create: { width: 20, height: 20, channels: 3, background: "#08f" } }).png().toBuffer();
+      const withImage = (await world.messages.sendMessage({ roomId, body: `pic ${t}`, fileIds: [(await upload("a.png", image)).id] }, asUser(ada))).message!;
+      const withPdf = (await world.messages.sendMessage({ roomId, body: `doc ${t}`, fileIds: [(await upload("a.pdf", Buffer.from("%PDF-1.4\n%%EOF\n"))).id] }, asUser(ada))).message!;
+      const gone = (await world.messages.sendMessage({ roomId, body: `old ${t}`, fileIds: [(await upload("b.png", image)).id] }, asUser(ada))).message!;
+      const plain = await send(ada, roomId, `text ${t}`);
+      await world.messages.deleteMessage({ messageId: gone.id }, asUser(ada));
+      expect(await found(bob, `${t} has:file`)).toEqual(sorted(withImage.id, withPdf.id));
+      expect(await found(bob, `${t} has:image`)).toEqual([withImage.id]);
+      expect(await found(bob, `${t}`)).toEqual(sorted(withImage.id, withPdf.id, plain.id));
+    });
+
     it("refuses bad queries and requests with INVALID_ARGUMENT naming the part", async () => {
       const { bob } = await people();
       const refused = async (query: string, request: SearchInit = {}) => {
@@ -260,7 +282,7 @@ function describeSearch(label: string, start: () => Promise<World>) {
       };
       expect(await refused('say "unclosed')).toEqual([Code.InvalidArgument, 'query: "\\"unclosed": the quote is not closed']);
       expect(await refused("x before:2026-13-01")).toEqual([Code.InvalidArgument, 'query: "before:2026-13-01": before: needs a date as YYYY-MM-DD']);
-      expect(await refused("x has:file")).toEqual([Code.InvalidArgument, 'query: "has:file": has:file is not supported yet (messages have no files)']);
+      expect(await refused("x has:video")).toEqual([Code.InvalidArgument, 'query: "has:video": has: takes link, file or image (has:link, has:file, has:image)']);
       expect(await refused("x from:")).toEqual([Code.InvalidArgument, 'query: "from:": from: needs a username (from:@name)']);
       expect(await refused("x in:#")).toEqual([Code.InvalidArgument, 'query: "in:#": in: needs a room name (in:#name, or in:"#my room")']);
       expect(await refused("-alone")).toEqual([Code.InvalidArgument, 'query: "-alone": needs a word, a phrase or a filter (exclusions alone are not a search)']);

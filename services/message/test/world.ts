@@ -4,12 +4,15 @@
 // and the whole all-in-one Parley with the real room service (parley-world.ts).
 import type { Client } from "@connectrpc/connect";
 import type { Broker } from "@parley/kit";
+import type { FileService } from "@parley/proto/file/v1/file_pb";
 import type { MessageService } from "@parley/proto/message/v1/message_pb";
 
 export type RoomKindName = "public" | "private";
 
 export interface World {
   messages: Client<typeof MessageService>;
+  /** FileService, hosted by the message process (issue 19). */
+  files: Client<typeof FileService>;
   /** The broker the message service publishes on. */
   broker: Broker;
   /** REDIS_PREFIX of that broker's channels (when it is Redis). */

@@ -28,6 +28,14 @@ const PATHS = {
   bell: "M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10.3 21a1.94 1.94 0 0 0 3.4 0",
   bellOff: "M8.7 3.1A6 6 0 0 1 18 8c0 2.6.4 4.5 1 5.9M17 17H3s3-2 3-9c0-.7.1-1.3.3-1.9M10.3 21a1.94 1.94 0 0 0 3.4 0M3 3l18 18",
   check: "M5 12.5l4.5 4.5L19 7",
+  // --- files (issue 19) ---
+  paperclip: "M21 11.5 12.5 20a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5",
+  file: "M14 3H6v18h12V7zM14 3v4h4",
+  download: "M12 4v11M7 10l5 5 5-5M5 20h14",
+  image: "M4 5h16v14H4zM4 16l5-5 4 4 2-2 5 5M15.5 9.5h.01",
+  left: "M15 5l-7 7 7 7",
+  right: "M9 5l7 7-7 7",
+  folder: "M3 6h6l2 2h10v11H3z",
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -5,7 +5,9 @@ import { createSignal, onMount, Show } from "solid-js";
 import { usePeople } from "../lib/store/people";
 import { fullTimeOf, timeOf } from "../lib/format";
 import { isPending, type PendingSend, type TimelineItem } from "../lib/timeline";
-import type { ChatMessage } from "../lib/types";
+import type { ChatMessage, FileInfo, LinkPreview } from "../lib/types";
+import { MessageAttachments } from "./Attachments";
+import { LinkPreviews } from "./LinkPreviews";
 import { Avatar } from "./Avatar";
 import { EditedMarker } from "./EditHistory";
 import { Icon } from "./Icon";
@@ -32,6 +34,9 @@ export interface MessageActions {
   copyLink(message: ChatMessage): void;
   // --- threads (issue 16): absent inside a thread ---
   openThread?(message: ChatMessage): void;
+  // --- files and link previews (issue 19) ---
+  openImage?(file: FileInfo): void;
+  removeLinkPreview?(message: ChatMessage, preview: LinkPreview): void;
 }
 
 export function MessageItem(props: { item: TimelineItem; grouped: boolean; editing: boolean; actions: MessageActions }) {
@@ -110,6 +115,16 @@ export function MessageItem(props: { item: TimelineItem; grouped: boolean; editi
           }
         >
           {(message) => <EditBox message={message()} actions={props.actions} />}
+        </Show>
+        {/* --- files and link previews (issue 19): a deleted message has neither --- */}
+        <Show when={!deleted() && (item().attachments?.length ?? 0) > 0}>
+          <MessageAttachments files={item().attachments!} onOpenImage={props.actions.openImage} />
+        </Show>
+        <Show when={!deleted() && (confirmed()?.linkPreviews?.length ?? 0) > 0}>
+          <LinkPreviews
+            previews={confirmed()!.linkPreviews!}
+            onRemove={mine() && props.actions.removeLinkPreview ? (preview) => props.actions.removeLinkPreview!(confirmed()!, preview) : undefined}
+          />
         </Show>
         <Show when={confirmed() && !deleted()}>
           <Reactions message={confirmed()!} onToggle={(emoji, add) => props.actions.react(confirmed()!, emoji, add)} />

@@ -7,7 +7,8 @@ import { api, errorMessage } from "../lib/api";
 import { highlightMessage } from "../lib/message-link";
 import { notify } from "../lib/notify";
 import { threadBus, upsertReply } from "../lib/threads";
-import type { ChatMessage, ThreadInfo } from "../lib/types";
+import type { ChatMessage, FileInfo, ThreadInfo } from "../lib/types";
+import { trayFor } from "../lib/file-api";
 import { Composer } from "./Composer";
 import { Icon } from "./Icon";
 import { MessageItem, type MessageActions } from "./MessageItem";
@@ -114,11 +115,14 @@ export function ThreadPanel(props: {
     }
   };
 
-  const send = async (body: string) => {
+  // Files in a reply (issue 19): the thread's own tray.
+  const tray = trayFor(`thread-${props.rootId}`, props.roomId);
+  const send = async (body: string, files: FileInfo[] = []) => {
     try {
       const reply = (await api.messages.send.mutate({
         roomId: props.roomId,
         body,
+        ...(files.length > 0 && { fileIds: files.map((f) => f.id) }),
         clientMsgId: newClientMsgId(),
         threadRootId: props.rootId,
         alsoSendToRoom: alsoSend() || undefined,
@@ -179,7 +183,7 @@ export function ThreadPanel(props: {
         </div>
         <Show when={!props.archived && root() && !root()!.deleted}>
           <div class="thread-compose">
-            <Composer roomId={props.roomId} draftKey={`thread-${props.rootId}`} label="Reply in thread" onSend={(body) => void send(body)} onEditLast={() => false} />
+            <Composer roomId={props.roomId} draftKey={`thread-${props.rootId}`} label="Reply in thread" tray={tray} onSend={(body, files) => void send(body, files)} onEditLast={() => false} />
             <label class="thread-also">
               <input type="checkbox" checked={alsoSend()} onChange={(e) => setAlsoSend(e.currentTarget.checked)} data-testid="also-send" />
               Also send to the room

@@ -118,9 +118,26 @@ export function createTimelineScroll(options: { timeline: Timeline; myId: string
     if (scroller.scrollTop < TOP_SLACK) void loadOlder();
   };
 
+  // A message that grows while the end is in view (a link preview arriving as a later change, an
+  // edit, files of a send) keeps the end in view: nothing scrolls by itself, so atBottom still says
+  // where the reader was before the change.
+  let grown = false;
+  const observer = typeof MutationObserver === "function"
+    ? new MutationObserver(() => {
+        if (!positioned || grown || !untrack(atBottom)) return;
+        grown = true;
+        requestAnimationFrame(() => {
+          grown = false;
+          if (untrack(atBottom) && scroller.isConnected) scroller.scrollTop = scroller.scrollHeight;
+        });
+      })
+    : undefined;
+  onCleanup(() => observer?.disconnect());
+
   return {
     ref: (element) => {
       scroller = element;
+      observer?.observe(element, { childList: true, subtree: true, characterData: true });
     },
     onScroll,
     atBottom,

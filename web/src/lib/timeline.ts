@@ -2,7 +2,7 @@
 // ordered and deduplicated by seq, optimistic sends merged with their
 // confirmations by clientMsgId. Unchanged messages keep their identity so the
 // view only re-renders what changed.
-import type { ChatMessage } from "./types";
+import type { ChatMessage, FileInfo } from "./types";
 
 /** A message sent from this device that the server has not confirmed yet. */
 export interface PendingSend {
@@ -13,6 +13,8 @@ export interface PendingSend {
   createdAt: string;
   status: "sending" | "failed";
   error?: string;
+  /** Files it attaches (issue 19), uploaded already: shown with it while it is on its way. */
+  attachments?: FileInfo[];
 }
 
 export type TimelineItem = ChatMessage | PendingSend;

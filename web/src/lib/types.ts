@@ -19,7 +19,7 @@ export type Member = RouterOutputs["rooms"]["members"]["members"][number];
  */
 export type ChatMessage = Omit<
   RouterOutputs["messages"]["list"]["messages"][number],
-  "change" | "reactions" | "pinnedAt" | "pinnedBy" | "threadRootId" | "alsoSentToRoom" | "thread" | "mentionUserIds" | "mentionBroadcast"
+  "change" | "reactions" | "pinnedAt" | "pinnedBy" | "threadRootId" | "alsoSentToRoom" | "thread" | "mentionUserIds" | "mentionBroadcast" | "attachments" | "linkPreviews"
 > & {
   change?: number;
   /** Reactions (Message.reactions), in order of first use; absent from an edge that does not tell them. */
@@ -34,7 +34,17 @@ export type ChatMessage = Omit<
   /** Whom it mentions (issue 16); absent from an edge that does not tell it. */
   mentionUserIds?: string[];
   mentionBroadcast?: "room" | "here" | null;
+  /** Files attached at send (issue 19), in the order given; empty once deleted. */
+  attachments?: FileInfo[];
+  /** Previews of the first links of the body (issue 19): they arrive as a later change of the message. */
+  linkPreviews?: LinkPreview[];
 };
+
+/** A stored file (parley.file.v1.File) as the edge shapes it (issue 19). */
+export type FileInfo = RouterOutputs["files"]["get"];
+/** What a link's page says of itself (parley.message.v1.LinkPreview); the image re-hosted by the server. */
+export type LinkPreview = RouterOutputs["messages"]["list"]["messages"][number]["linkPreviews"][number];
+
 export type ThreadSummary = NonNullable<RouterOutputs["messages"]["list"]["messages"][number]["thread"]>;
 export type ThreadInfo = RouterOutputs["threads"]["list"]["threads"][number];
 export type Reaction = RouterOutputs["messages"]["list"]["messages"][number]["reactions"][number];

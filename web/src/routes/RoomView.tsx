@@ -2,7 +2,7 @@
 // you are reading), live messages, the "new messages" line, typing, members,
 // and the composer. Reaching the newest message marks the room read.
 import { A, useNavigate, useParams, useSearchParams } from "@solidjs/router";
-import { createEffect, createResource, createSignal, For, Match, on, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
+import { createEffect, createMemo, createResource, createSignal, For, Match, on, onCleanup, Show, Switch, untrack, type Accessor } from "solid-js";
 import { api, errorMessage, isNotFound } from "../lib/api";
 import { usePeople } from "../lib/store/people";
 import { useRooms } from "../lib/store/rooms";
@@ -29,7 +29,13 @@ import { canInvite as mayInvite } from "../lib/room-rules";
 import { RoomNotificationsDialog } from "../components/NotificationSettings";
 import { roomNotifySummary } from "../lib/badges";
 import { useNotifications, useNow } from "../lib/store/notifications";
+import { removeLinkPreview, trayFor } from "../lib/file-api";
+import type { FileInfo } from "../lib/types";
+import { createDropZone } from "../components/AttachmentTray";
+import { Lightbox } from "../components/Lightbox";
+import { RoomFiles } from "../components/RoomFiles";
 import "./RoomView.css";
+
 
 export function RoomRoute() {
   const params = useParams();
@@ -170,6 +176,34 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
   const notifySummary = () => roomNotifySummary(notifications.roomLevel(roomId), mutedUntil(), notifications.prefs().defaultLevel, now());
   // --- pins (issue 16) ---
   const [showPins, setShowPins] = createSignal(false);
+  // --- files (issue 19): the composer's tray, the drop zone, the lightbox, the room's files panel ---
+  const tray = trayFor(roomId, roomId);
+  const dropZone = createDropZone((files) => tray.add(files));
+  // Files dropped anywhere else on the page (the sidebar, a panel) are not opened by the browser in
+  // place of the app: only the room view takes them.
+  const keepPage = (event: DragEvent) => {
+    if (event.defaultPrevented || !Array.from(event.dataTransfer?.types ?? []).includes("Files")) return;
+    event.preventDefault();
+    if (event.dataTransfer) event.dataTransfer.dropEffect = "none";
+  };
+  document.addEventListener("dragover", keepPage);
+  document.addEventListener("drop", keepPage);
+  onCleanup(() => {
+    document.removeEventListener("dragover", keepPage);
+    document.removeEventListener("drop", keepPage);
+  });
+  const [showFiles, setShowFiles] = createSignal(false);
+  /** The lightbox: the image shown, among which images (the room view's, or the files panel's). */
+  const [lightbox, setLightbox] = createSignal<{ fileId: string; images: Accessor<FileInfo[]> } | null>(null);
+  const timelineImages = createMemo(() =>
+    timeline.items().flatMap((item) => ("deleted" in item && item.deleted ? [] : (item.attachments ?? []).filter((f) => f.display === "image"))),
+  );
+  // Changes whenever a file appears in the timeline or goes with its message.
+  const filesKey = () =>
+    timeline
+      .messages()
+      .flatMap((m) => (m.deleted ? [] : (m.attachments ?? []).map((f) => f.id)))
+      .join(",");
   // --- threads (issue 16): the open thread's root (also from /rooms/:id?thread=rootId) ---
   const [searchParams, setSearchParams] = useSearchParams();
   const threadId = () => (typeof searchParams.thread === "string" ? searchParams.thread : null);
@@ -249,6 +283,12 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
       timelines.react(message, emoji, add).catch((failure) => notify(`Could not react: ${errorMessage(failure)}`));
     },
     openThread: (message) => openThread(message),
+    // --- files and link previews (issue 19) ---
+    // Through the room view's images; an image of a thread reply the room does not show, alone.
+    openImage: (file) => setLightbox({ fileId: file.id, images: timelineImages().some((f) => f.id === file.id) ? timelineImages : () => [file] }),
+    removeLinkPreview: (message, preview) => {
+      removeLinkPreview(message.id, preview.url).catch((failure) => notify(`Could not remove the preview: ${errorMessage(failure)}`));
+    },
     copyLink: (message) => {
       const url = messageLink(message.roomId, message.seq);
       navigator.clipboard?.writeText(url).then(
@@ -330,7 +370,10 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
             aria-label={showMembers() ? "Hide members" : "Show members"}
             aria-pressed={showMembers()}
             title="Members"
-            onClick={() => setShowMembers((v) => !v)}
+            onClick={() => {
+              setShowMembers((v) => !v);
+              setShowFiles(false);
+            }}
           >
             <Icon name="users" />
             <span aria-hidden="true">{props.room().memberCount}</span>
@@ -345,9 +388,26 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
             onClick={() => {
               setShowPins((v) => !v);
               setShowMembers(false);
+              setShowFiles(false);
             }}
           >
             <Icon name="pin" />
+          </button>
+          {/* --- files (issue 19) --- */}
+          <button
+            type="button"
+            class="icon-button"
+            aria-label={showFiles() ? "Hide files" : "Show files"}
+            aria-pressed={showFiles()}
+            title="Files"
+            data-testid="room-files-button"
+            onClick={() => {
+              setShowFiles((v) => !v);
+              setShowMembers(false);
+              setShowPins(false);
+            }}
+          >
+            <Icon name="folder" />
           </button>
           {/* --- notifications (issue 18) --- */}
           <button
@@ -379,7 +439,15 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
       </header>
 
       <div class="room-main">
-        <section class="timeline" aria-label={`Conversation in ${title()}`}>
+        <section class="timeline" aria-label={`Conversation in ${title()}`} {...(props.room().archived ? {} : dropZone.handlers)}>
+          <Show when={dropZone.active()}>
+            <div class="drop-zone" data-testid="drop-zone">
+              <p>
+                <Icon name="paperclip" size={28} />
+                Drop files to share in {isDirect() ? title() : `#${title()}`}
+              </p>
+            </div>
+          </Show>
           <Show when={props.room().archived}>
             <ArchivedBanner room={props.room} />
           </Show>
@@ -454,8 +522,9 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
             <Composer
               roomId={roomId}
               label={composerLabel()}
-              onSend={(body) => {
-                timeline.send(body);
+              tray={tray}
+              onSend={(body, files) => {
+                timeline.send(body, files);
                 queueMicrotask(scroll.scrollToBottom);
               }}
               onEditLast={editLast}
@@ -468,6 +537,14 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
         </Show>
         <Show when={showPins() && !showMembers()}>
           <PinnedList roomId={roomId} pinKey={pinKey} onOpen={openPinned} onClose={() => setShowPins(false)} />
+        </Show>
+        <Show when={showFiles() && !showMembers() && !showPins()}>
+          <RoomFiles
+            roomId={roomId}
+            filesKey={filesKey}
+            onOpenImage={(file, images) => setLightbox({ fileId: file.id, images: () => images })}
+            onClose={() => setShowFiles(false)}
+          />
         </Show>
         <Show when={threadId()}>
           {(rootId) => (
@@ -484,6 +561,17 @@ function RoomBody(props: { room: Accessor<RoomSummary> }) {
         </Show>
       </div>
 
+      {/* Read from the signal, not through <Show>'s accessor: closing must not make the lightbox's
+          own computations read a value that is gone ("stale read"), and moving to another image
+          keeps the same lightbox (and the element focus returns to). */}
+      <Show when={lightbox() !== null}>
+        <Lightbox
+          images={lightbox()?.images() ?? []}
+          fileId={lightbox()?.fileId ?? ""}
+          onShow={(fileId) => setLightbox((open) => (open ? { ...open, fileId } : open))}
+          onClose={() => setLightbox(null)}
+        />
+      </Show>
       <Show when={deleting()}>
         {(message) => (
           <ConfirmDialog

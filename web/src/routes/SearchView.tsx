@@ -56,6 +56,8 @@ export function SearchSyntaxHelp() {
         <dd>days in your time zone (before and after leave the day itself out)</dd>
         <dt><code>has:link</code></dt>
         <dd>messages with a link</dd>
+        <dt><code>has:file</code> <code>has:image</code></dt>
+        <dd>messages with a file attached, or an image</dd>
       </dl>
     </details>
   );

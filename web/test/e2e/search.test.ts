@@ -100,8 +100,8 @@ describe("search in a browser", { timeout: 240_000 }, () => {
     expect(await hits(page).nth(20).textContent()).toContain("filler message number 140");
     // A bad query says what is wrong.
     const viewBox = page.getByRole("searchbox", { name: "Search messages" }).last();
-    await viewBox.fill("has:file");
-    await page.getByText(/has:file is not supported/).waitFor();
+    await viewBox.fill("has:video");
+    await page.getByText(/has: takes link, file or image/).waitFor();
     await page.setViewportSize(PHONE);
     await viewBox.fill("zanzibar");
     await eventually(async () => expect(await hits(page).count()).toBe(2));

@@ -1,6 +1,7 @@
 // The whole API: one router per domain. The web app imports `AppRouter` for end-to-end types.
 import { router } from "../trpc.js";
 import { authRouter } from "./auth.js";
+import { filesRouter } from "./files.js";
 import { messagesRouter } from "./messages.js";
 import { notificationsRouter } from "./notifications.js";
 import { roomsRouter } from "./rooms.js";
@@ -14,6 +15,7 @@ export const appRouter = router({
   messages: messagesRouter,
   threads: threadsRouter,
   notifications: notificationsRouter,
+  files: filesRouter,
 });
 
 export type AppRouter = typeof appRouter;

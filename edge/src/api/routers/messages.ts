@@ -1,8 +1,9 @@
 import { z } from "zod";
-import { PAGES } from "@parley/proto/rules";
+import { FIELDS, PAGES, problemOf } from "@parley/proto/rules";
 import { SEARCH_PAGE, SEARCH_QUERY_RULE, SearchSyntaxError, TIME_ZONE_REFUSAL, isTimeZone, parseSearchQuery } from "@parley/proto/rules/search";
 import { fields, pageLimit, seq, textSchema } from "@parley/proto/rules/zod";
 import { SearchOrder } from "@parley/proto/message/v1/message_pb";
+import { FILES_PER_MESSAGE_MAX } from "@parley/client/protocol";
 import { call } from "../call.js";
 import { EdgeError } from "../errors.js";
 import { enforceLimit } from "../limits.js";
@@ -15,6 +16,30 @@ import { authedProcedure, router } from "../trpc.js";
 const { body, clientMsgId, id, pageToken } = fields;
 // The message service decides what is an emoji (one sequence or a known :shortcode:); here only its length.
 const reactionEmoji = z.string().min(1, "must not be empty").max(64, "at most 64 characters");
+
+// --- files (issue 19): SendMessageRequest.file_ids, at most 10; with files the body may be empty ---
+const sendInput = z
+  .strictObject({
+    roomId: id,
+    body: z.string().optional().describe("trimmed, 1-4000 characters (code points); with fileIds it may be empty or left out"),
+    clientMsgId: clientMsgId.optional(),
+    replyToId: id.optional(),
+    threadRootId: id.optional().describe("reply in this message's thread (a reply's id means its root's thread)"),
+    alsoSendToRoom: z.boolean().optional().describe("with threadRootId: show the reply in the room's timeline too"),
+    fileIds: z
+      .array(id)
+      .max(FILES_PER_MESSAGE_MAX, `at most ${FILES_PER_MESSAGE_MAX} files`)
+      .optional()
+      .describe("files you uploaded to this room (POST /api/v1/rooms/{roomId}/files) that no message took yet, attached in this order"),
+  })
+  .superRefine((input, ctx) => {
+    // The body's rule of the rule table, except that a message with files may have no text.
+    const raw = input.body ?? "";
+    if ((input.fileIds?.length ?? 0) > 0 && raw.trim() === "") return;
+    const problem = problemOf(FIELDS.body, raw);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["body"], message: problem });
+  })
+  .transform((input) => ({ ...input, body: (input.body ?? "").trim() }));
 
 
 // --- search (issue 17; the syntax: docs/search.md) ---
@@ -90,16 +115,7 @@ export const messagesRouter = router({
 
   send: authedProcedure
     .meta({ rest: { method: "POST", path: "/messages", status: 201, summary: "Send a message (a repeated clientMsgId returns the original)" }, rateClass: "send" })
-    .input(
-      z.strictObject({
-        roomId: id,
-        body,
-        clientMsgId: clientMsgId.optional(),
-        replyToId: id.optional(),
-        threadRootId: id.optional().describe("reply in this message's thread (a reply's id means its root's thread)"),
-        alsoSendToRoom: z.boolean().optional().describe("with threadRootId: show the reply in the room's timeline too"),
-      }),
-    )
+    .input(sendInput)
     .mutation(async ({ ctx, input }) => {
       await enforceLimit(ctx, sendBudgetKey(ctx.user.id), ctx.limits.sendPerUser, SEND_BUDGET_WINDOW_MS);
       await enforceLimit(ctx, `edge:send:address:${ctx.caller.clientAddress}`, ctx.limits.sendPerAddress, 10_000);
@@ -112,6 +128,7 @@ export const messagesRouter = router({
             replyToId: input.replyToId ?? "",
             threadRootId: input.threadRootId ?? "",
             alsoSendToRoom: input.alsoSendToRoom ?? false,
+            fileIds: input.fileIds ?? [],
           },
           o,
         ),
@@ -255,6 +272,22 @@ export const messagesRouter = router({
         countsCapped: page.countsCapped,
         nextCursor: page.nextPageToken || null,
       };
+    }),
+
+  // --- link previews (issue 19) ---
+  removeLinkPreview: authedProcedure
+    .meta({
+      rest: {
+        method: "DELETE",
+        path: "/messages/:id/link-previews",
+        summary: "Take a link's preview off your message (?url= the link as the preview names it); it does not come back after an edit",
+        output: MessageOut,
+      },
+    })
+    .input(z.strictObject({ id, url: z.string().min(1, "must not be empty").max(2048, "at most 2048 characters").describe("the preview's url") }))
+    .mutation(async ({ ctx, input }) => {
+      const { message } = await call(ctx.caller, (o) => ctx.services.messages.removeLinkPreview({ messageId: input.id, url: input.url }, o));
+      return shapeMessage(message);
     }),
 
   // --- edit history (issue 16) ---

@@ -1,463 +1,50 @@
 // SSRF rules for Web Push endpoints (issue 18). A push subscription's endpoint is a URL a browser
-// hands us and the server later POSTs to, so anyone who can sign in could point the server at an
-// internal address (a database's HTTP port, a cloud metadata service) unless it is checked:
+// hands us and the server later POSTs to: the kit's outbound rules (services/kit/src/outbound.ts)
+// with https only, checked when a subscription is added (and again before each send), and the
+// kit's guarded agents for the connection itself (every resolved address, and the one connected to).
 //
-// - checkPushEndpoint(url, allowedHosts) when a subscription is added (and again before each send):
-//   https only, the default port, no credentials, a host that is neither an address of a private,
-//   loopback, link-local, unique-local, multicast, CGNAT, unspecified, reserved or cloud-metadata
-//   range (IPv4, IPv6, IPv4-mapped/-compatible/NAT64/6to4, and the decimal/octal/hex IPv4 spellings)
-//   nor a local name (localhost, *.local, *.internal, single labels ...).
-// - createPushAgents(allowedHosts) for the connection itself: the name is resolved when connecting
-//   and every address it resolves to is checked, then the address actually connected to is checked
-//   again, so a name that resolved to a public address when checked and to 127.0.0.1 when used
-//   (DNS rebinding) is refused.
-//
-// allowedHosts (NOTIFY_PUSH_ALLOWED_HOSTS, comma-separated) lets operators and tests reach other
-// hosts: an entry "host" allows that host on any port and over http too, with any address; an entry
-// "host:port" ("[::1]:8443") allows that host on that port only. Hosts compare case-insensitively,
-// without a trailing dot, IPv6 in brackets or not.
-import dns from "node:dns";
-import http from "node:http";
-import https from "node:https";
-import type { LookupFunction, Socket } from "node:net";
-import type { Duplex } from "node:stream";
+// allowedHosts is NOTIFY_PUSH_ALLOWED_HOSTS (the kit's syntax: "host" or "host:port").
+import {
+  checkOutboundUrl,
+  createOutboundAgents,
+  createOutboundLookup,
+  OutboundRefused,
+  type OutboundAgentOptions,
+  type OutboundAgents,
+  type OutboundProblem,
+} from "@parley/kit";
+import type { LookupFunction } from "node:net";
+
+export { forbiddenAddressReason, isAllowedHost, parseAllowedHosts, parseIPv4, parseIPv6 } from "@parley/kit";
 
 /** The longest endpoint accepted (AddPushSubscriptionRequest.endpoint). */
 export const MAX_PUSH_ENDPOINT_LENGTH = 2048;
 
-export type PushEndpointProblem =
-  | "invalid_url"
-  | "too_long"
-  | "scheme"
-  | "credentials"
-  | "port"
-  | "local_name"
-  | "forbidden_address";
+export type PushEndpointProblem = OutboundProblem;
 
 /** Why an endpoint (or the address it resolved to) may not be used; `message` is safe to show. */
-export class PushEndpointError extends Error {
+export class PushEndpointError extends OutboundRefused {
   override readonly name = "PushEndpointError";
-  /** For connection-time refusals, so node's socket error handling treats it like other errnos. */
-  readonly code = "EPUSHENDPOINT";
-  constructor(
-    readonly problem: PushEndpointProblem,
-    message: string,
-  ) {
-    super(message);
-  }
+  override readonly code = "EPUSHENDPOINT";
 }
 
-/** "a.example, b.example:8443" (NOTIFY_PUSH_ALLOWED_HOSTS) -> ["a.example", "b.example:8443"]. */
-export function parseAllowedHosts(value: string | undefined): string[] {
-  return (value ?? "")
-    .split(",")
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== "");
-}
+const LABEL = "push endpoint";
+const refusal = (problem: OutboundProblem, message: string) => new PushEndpointError(problem, message);
 
-/**
- * Checks a push endpoint and returns it parsed; throws PushEndpointError naming the rule it breaks.
- */
+/** Checks a push endpoint and returns it parsed; throws PushEndpointError naming the rule it breaks. */
 export function checkPushEndpoint(url: string, allowedHosts: readonly string[]): URL {
-  if (typeof url !== "string" || url === "") throw new PushEndpointError("invalid_url", "push endpoint: must be a URL");
-  if (url.length > MAX_PUSH_ENDPOINT_LENGTH) {
-    throw new PushEndpointError("too_long", `push endpoint: at most ${MAX_PUSH_ENDPOINT_LENGTH} characters`);
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new PushEndpointError("invalid_url", "push endpoint: not a valid URL");
-  }
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-    throw new PushEndpointError("scheme", `push endpoint: must be an https URL (got ${parsed.protocol})`);
-  }
-  if (parsed.username !== "" || parsed.password !== "") {
-    throw new PushEndpointError("credentials", "push endpoint: must not contain a user name or password");
-  }
-  const host = normalizeHost(parsed.hostname);
-  if (host === "") throw new PushEndpointError("invalid_url", "push endpoint: has no host");
-  if (isAllowedHost(host, parsed.port, allowedHosts)) return parsed;
-
-  if (parsed.protocol !== "https:") {
-    throw new PushEndpointError("scheme", `push endpoint: must be an https URL (got ${parsed.protocol})`);
-  }
-  if (parsed.port !== "") {
-    throw new PushEndpointError("port", `push endpoint: must use the default https port (got ${parsed.port})`);
-  }
-  const address = parseIP(host);
-  if (address) {
-    const why = forbiddenRange(address);
-    if (why) throw new PushEndpointError("forbidden_address", `push endpoint: ${host} is a ${why} address`);
-    return parsed;
-  }
-  const local = localName(host);
-  if (local) throw new PushEndpointError("local_name", `push endpoint: ${host} ${local}`);
-  return parsed;
+  return checkOutboundUrl(url, { label: LABEL, schemes: ["https:"], allowedHosts, maxLength: MAX_PUSH_ENDPOINT_LENGTH, refusal });
 }
 
-/** Whether `host` (a name or an address, any spelling) may be used by the rules above. */
-export function isAllowedHost(host: string, port: string, allowedHosts: readonly string[]): boolean {
-  const wanted = normalizeHost(host);
-  for (const entry of allowedHosts) {
-    const { host: entryHost, port: entryPort } = splitHostPort(entry);
-    if (entryHost === wanted && (entryPort === undefined || entryPort === port)) return true;
-  }
-  return false;
-}
+export type PushAgents = OutboundAgents;
+export type PushAgentOptions = Pick<OutboundAgentOptions, "keepAlive" | "resolve">;
 
-/**
- * The kind of range an address belongs to when it may not be contacted ("loopback", "private", ...),
- * or null for a public unicast address. Accepts any spelling an URL host may have: dotted, decimal,
- * octal or hex IPv4 ("2130706433", "0x7f.1", "0177.0.0.1"), IPv6 with or without brackets, IPv4
- * embedded in IPv6 (mapped, compatible, NAT64, 6to4). Not an address at all: "not an IP address".
- */
-export function forbiddenAddressReason(address: string): string | null {
-  const parsed = parseIP(normalizeHost(address));
-  if (!parsed) return "not an IP address";
-  return forbiddenRange(parsed);
-}
-
-// ---------- the connection ----------
-
-export interface PushAgents {
-  http: http.Agent;
-  https: https.Agent;
-  /** The lookup both agents use: resolves, then refuses forbidden addresses (unless allowed). */
-  lookup: LookupFunction;
-  /** Closes the agents' idle sockets. */
-  destroy(): void;
-}
-
-export interface PushAgentOptions {
-  /** Idle sockets are kept for the next push to the same push service. Default true. */
-  keepAlive?: boolean;
-  /** Resolver, for tests (default dns.lookup). */
-  resolve?: (hostname: string, callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void) => void;
-}
-
-/**
- * A lookup (for net.connect / http.Agent) that resolves `hostname` and refuses it when any of its
- * addresses is forbidden, unless the host is allow-listed.
- */
+/** A lookup that resolves a push service's name and refuses it when any of its addresses is forbidden. */
 export function createPushLookup(allowedHosts: readonly string[], options: Pick<PushAgentOptions, "resolve"> = {}): LookupFunction {
-  const resolve =
-    options.resolve ??
-    ((hostname: string, callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void) =>
-      dns.lookup(hostname, { all: true, verbatim: true }, callback));
-  return (hostname, lookupOptions, callback) => {
-    const allowed = isAllowedName(hostname, allowedHosts);
-    resolve(hostname, (err, found) => {
-      if (err) return callback(err, "", 0);
-      let addresses = found;
-      const family = lookupOptions.family === "IPv4" ? 4 : lookupOptions.family === "IPv6" ? 6 : lookupOptions.family;
-      if (family === 4 || family === 6) addresses = addresses.filter((a) => a.family === family);
-      if (addresses.length === 0) {
-        const error: NodeJS.ErrnoException = new Error(`push endpoint: ${hostname} has no address`);
-        error.code = "ENOTFOUND";
-        return callback(error, "", 0);
-      }
-      if (!allowed) {
-        for (const { address } of addresses) {
-          const why = forbiddenAddressReason(address);
-          if (why) {
-            return callback(
-              new PushEndpointError("forbidden_address", `push endpoint: ${hostname} resolves to ${address}, a ${why} address`),
-              "",
-              0,
-            );
-          }
-        }
-      }
-      if (lookupOptions.all) return callback(null, addresses);
-      const first = addresses[0]!;
-      return callback(null, first.address, first.family);
-    });
-  };
+  return createOutboundLookup(allowedHosts, { ...options, label: LABEL, refusal });
 }
 
-/**
- * http and https agents for sending pushes. A name is resolved with createPushLookup (refused
- * before any connection when one of its addresses is forbidden); an address literal, which node
- * never looks up, is judged before a socket is made; and the address the socket actually connected
- * to is checked once more before anything is written.
- */
+/** http and https agents for sending pushes, guarded on every connection (the kit's outbound agents). */
 export function createPushAgents(allowedHosts: readonly string[], options: PushAgentOptions = {}): PushAgents {
-  const lookup = createPushLookup(allowedHosts, options);
-  const keepAlive = options.keepAlive ?? true;
-  /** An address literal is never looked up: judged here, before any socket exists. */
-  const refuseLiteral = (host: string | null | undefined): PushEndpointError | undefined => {
-    const name = normalizeHost(host ?? "");
-    if (isAllowedName(name, allowedHosts) || !parseIP(name)) return undefined;
-    const why = forbiddenAddressReason(name);
-    return why ? new PushEndpointError("forbidden_address", `push endpoint: ${name} is a ${why} address`) : undefined;
-  };
-  /** And whatever the socket connected to is checked again before anything is written. */
-  const guard = (socket: Duplex | null | undefined, host: string | null | undefined) => {
-    if (!socket) return socket;
-    const name = host ?? "";
-    if (!isAllowedName(name, allowedHosts)) {
-      socket.once("connect", () => {
-        const remote = (socket as Socket).remoteAddress;
-        const why = remote ? forbiddenAddressReason(remote) : "unknown";
-        if (why) {
-          socket.destroy(new PushEndpointError("forbidden_address", `push endpoint: ${name} connected to ${remote ?? "?"}, a ${why} address`));
-        }
-      });
-    }
-    return socket;
-  };
-  const refuse = (error: PushEndpointError, callback?: (err: Error | null, stream: Duplex) => void) => {
-    if (!callback) throw error;
-    process.nextTick(() => callback(error, undefined as unknown as Duplex));
-    return undefined;
-  };
-  class GuardedHttpAgent extends http.Agent {
-    override createConnection(
-      connectOptions: http.ClientRequestArgs,
-      callback?: (err: Error | null, stream: Duplex) => void,
-    ): Duplex | null | undefined {
-      const host = connectOptions.hostname ?? connectOptions.host;
-      const refused = refuseLiteral(host);
-      if (refused) return refuse(refused, callback);
-      return guard(super.createConnection(connectOptions, callback), host);
-    }
-  }
-  class GuardedHttpsAgent extends https.Agent {
-    override createConnection(
-      connectOptions: https.RequestOptions,
-      callback?: (err: Error | null, stream: Duplex) => void,
-    ): Duplex | null | undefined {
-      const host = connectOptions.hostname ?? connectOptions.host;
-      const refused = refuseLiteral(host);
-      if (refused) return refuse(refused, callback);
-      return guard(super.createConnection(connectOptions, callback), host);
-    }
-  }
-  const httpAgent = new GuardedHttpAgent({ keepAlive, lookup });
-  const httpsAgent = new GuardedHttpsAgent({ keepAlive, lookup });
-  return {
-    http: httpAgent,
-    https: httpsAgent,
-    lookup,
-    destroy() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
-    },
-  };
-}
-
-// ---------- names ----------
-
-/** At connection time the port is the URL's, already checked: an entry allows its host. */
-function isAllowedName(host: string, allowedHosts: readonly string[]): boolean {
-  const wanted = normalizeHost(host);
-  return allowedHosts.some((entry) => splitHostPort(entry).host === wanted);
-}
-
-/** Lower case, no brackets around IPv6, no trailing dot. */
-function normalizeHost(host: string): string {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith("[") && h.endsWith("]")) h = h.slice(1, -1);
-  while (h.endsWith(".")) h = h.slice(0, -1);
-  return h;
-}
-
-function splitHostPort(entry: string): { host: string; port: string | undefined } {
-  const e = entry.trim().toLowerCase();
-  if (e.startsWith("[")) {
-    const close = e.indexOf("]");
-    const host = e.slice(1, close < 0 ? undefined : close);
-    const rest = close < 0 ? "" : e.slice(close + 1);
-    return { host: normalizeHost(host), port: rest.startsWith(":") ? rest.slice(1) : undefined };
-  }
-  const colons = e.split(":").length - 1;
-  if (colons === 1) {
-    const [host, port] = e.split(":") as [string, string];
-    return { host: normalizeHost(host), port };
-  }
-  return { host: normalizeHost(e), port: undefined }; // a name, or a bare IPv6 address
-}
-
-const LOCAL_SUFFIXES = ["localhost", "local", "localdomain", "internal", "intranet", "lan", "home", "corp", "home.arpa", "arpa", "onion", "test", "invalid", "example"];
-const METADATA_NAMES = ["metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal", "metadata.azure.com"];
-
-function localName(host: string): string | null {
-  if (METADATA_NAMES.includes(host)) return "is a cloud metadata service";
-  if (!host.includes(".")) return "is not a public host name (a single label)";
-  for (const suffix of LOCAL_SUFFIXES) {
-    if (host === suffix || host.endsWith(`.${suffix}`)) return `is not a public host name (.${suffix})`;
-  }
-  return null;
-}
-
-// ---------- addresses ----------
-
-type IP = { v: 4; n: number } | { v: 6; bytes: Uint8Array };
-
-function parseIP(host: string): IP | null {
-  const v4 = parseIPv4(host);
-  if (v4 !== null) return { v: 4, n: v4 };
-  const v6 = parseIPv6(host);
-  if (v6) return { v: 6, bytes: v6 };
-  return null;
-}
-
-/**
- * inet_aton's (and the URL standard's) IPv4 spellings: 1 to 4 parts, each decimal, octal (leading
- * 0) or hex (0x); the last part fills the remaining bytes. Null when not an IPv4 address.
- */
-export function parseIPv4(text: string): number | null {
-  let s = text;
-  if (s.endsWith(".")) s = s.slice(0, -1);
-  if (s === "") return null;
-  const parts = s.split(".");
-  if (parts.length > 4) return null;
-  const numbers: number[] = [];
-  for (const part of parts) {
-    let value: number;
-    if (/^0x[0-9a-f]*$/i.test(part)) value = part.length === 2 ? 0 : parseInt(part.slice(2), 16);
-    else if (/^0[0-7]+$/.test(part)) value = parseInt(part.slice(1), 8);
-    else if (/^(0|[1-9][0-9]*)$/.test(part)) value = Number(part);
-    else return null;
-    if (!Number.isSafeInteger(value)) return null;
-    numbers.push(value);
-  }
-  const last = numbers.pop()!;
-  for (const n of numbers) if (n > 255) return null;
-  if (last >= 256 ** (4 - numbers.length)) return null;
-  let result = last;
-  numbers.forEach((n, i) => {
-    result += n * 256 ** (3 - i);
-  });
-  return result >>> 0;
-}
-
-/** 16 bytes, or null. Accepts "::", an embedded dotted IPv4 tail, and a zone ("%eth0"). */
-export function parseIPv6(text: string): Uint8Array | null {
-  let s = text;
-  if (s.startsWith("[") && s.endsWith("]")) s = s.slice(1, -1);
-  const zone = s.indexOf("%");
-  if (zone >= 0) s = s.slice(0, zone);
-  if (!s.includes(":")) return null;
-  const halves = s.split("::");
-  if (halves.length > 2) return null;
-  const toGroups = (part: string): number[] | null => {
-    if (part === "") return [];
-    const pieces = part.split(":");
-    const groups: number[] = [];
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i]!;
-      if (i === pieces.length - 1 && piece.includes(".")) {
-        if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(piece)) return null;
-        const octets = piece.split(".").map(Number);
-        if (octets.some((o) => o > 255)) return null;
-        groups.push((octets[0]! << 8) | octets[1]!, (octets[2]! << 8) | octets[3]!);
-      } else {
-        if (!/^[0-9a-f]{1,4}$/i.test(piece)) return null;
-        groups.push(parseInt(piece, 16));
-      }
-    }
-    return groups;
-  };
-  const head = toGroups(halves[0]!);
-  const tail = halves.length === 2 ? toGroups(halves[1]!) : [];
-  if (!head || !tail) return null;
-  let groups: number[];
-  if (halves.length === 2) {
-    const missing = 8 - head.length - tail.length;
-    if (missing < 1) return null;
-    groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
-  } else {
-    groups = head;
-  }
-  if (groups.length !== 8) return null;
-  const bytes = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    bytes[2 * i] = g >> 8;
-    bytes[2 * i + 1] = g & 0xff;
-  });
-  return bytes;
-}
-
-const ip4 = (a: number, b: number, c: number, d: number) => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-
-/** [network, prefix length, what it is]: every IPv4 range that is not public unicast. */
-const IPV4_RANGES: Array<[number, number, string]> = [
-  [ip4(168, 63, 129, 16), 32, "cloud metadata (Azure)"],
-  [ip4(169, 254, 169, 254), 32, "cloud metadata"],
-  [ip4(100, 100, 100, 200), 32, "cloud metadata (Alibaba)"],
-  [ip4(0, 0, 0, 0), 32, "unspecified"],
-  [ip4(0, 0, 0, 0), 8, "\"this network\" (reserved)"],
-  [ip4(10, 0, 0, 0), 8, "private"],
-  [ip4(100, 64, 0, 0), 10, "CGNAT (shared)"],
-  [ip4(127, 0, 0, 0), 8, "loopback"],
-  [ip4(169, 254, 0, 0), 16, "link-local"],
-  [ip4(172, 16, 0, 0), 12, "private"],
-  [ip4(192, 0, 0, 0), 24, "IETF protocol assignment (reserved)"],
-  [ip4(192, 0, 2, 0), 24, "documentation (reserved)"],
-  [ip4(192, 88, 99, 0), 24, "6to4 relay (reserved)"],
-  [ip4(192, 168, 0, 0), 16, "private"],
-  [ip4(198, 18, 0, 0), 15, "benchmarking (reserved)"],
-  [ip4(198, 51, 100, 0), 24, "documentation (reserved)"],
-  [ip4(203, 0, 113, 0), 24, "documentation (reserved)"],
-  [ip4(224, 0, 0, 0), 4, "multicast"],
-  [ip4(255, 255, 255, 255), 32, "broadcast"],
-  [ip4(240, 0, 0, 0), 4, "reserved"],
-];
-
-function forbiddenIPv4(n: number): string | null {
-  for (const [network, prefix, what] of IPV4_RANGES) {
-    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    if (((n & mask) >>> 0) === network) return what;
-  }
-  return null;
-}
-
-function hasPrefix(bytes: Uint8Array, prefix: readonly number[], bits: number): boolean {
-  for (let i = 0; i < bits; i += 8) {
-    const take = Math.min(8, bits - i);
-    const mask = (0xff << (8 - take)) & 0xff;
-    if (((bytes[i / 8]! ^ (prefix[i / 8] ?? 0)) & mask) !== 0) return false;
-  }
-  return true;
-}
-
-const v4At = (bytes: Uint8Array, at: number) => ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-
-function forbiddenIPv6(b: Uint8Array): string | null {
-  const zeros = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
-  if (zeros(0, 16)) return "unspecified";
-  if (zeros(0, 15) && b[15] === 1) return "loopback";
-  // IPv4-mapped ::ffff:a.b.c.d and IPv4-translated ::ffff:0:a.b.c.d: the IPv4 rules.
-  if (zeros(0, 10) && b[10] === 0xff && b[11] === 0xff) return mapped(forbiddenIPv4(v4At(b, 12)), "IPv4-mapped");
-  if (zeros(0, 8) && b[8] === 0xff && b[9] === 0xff && zeros(10, 12)) return mapped(forbiddenIPv4(v4At(b, 12)), "IPv4-translated");
-  // IPv4-compatible ::a.b.c.d (deprecated).
-  if (zeros(0, 12)) return mapped(forbiddenIPv4(v4At(b, 12)), "IPv4-compatible") ?? "IPv4-compatible (deprecated)";
-  // NAT64 64:ff9b::a.b.c.d reaches the embedded IPv4 address; 64:ff9b:1::/48 is local.
-  if (hasPrefix(b, [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0], 96)) return mapped(forbiddenIPv4(v4At(b, 12)), "NAT64");
-  if (hasPrefix(b, [0x00, 0x64, 0xff, 0x9b, 0x00, 0x01], 48)) return "local NAT64";
-  // 6to4 2002:aabb:ccdd::/48 reaches a.b.c.d.
-  if (hasPrefix(b, [0x20, 0x02], 16)) return mapped(forbiddenIPv4(v4At(b, 2)), "6to4") ?? "6to4 (deprecated)";
-  if (hasPrefix(b, [0xfd, 0x00, 0x0e, 0xc2], 32) && zeros(4, 14) && b[14] === 0x02 && b[15] === 0x54) return "cloud metadata (AWS)";
-  if (hasPrefix(b, [0xfc], 7)) return "unique-local";
-  if (hasPrefix(b, [0xfe, 0x80], 10)) return "link-local";
-  if (hasPrefix(b, [0xfe, 0xc0], 10)) return "site-local (deprecated)";
-  if (hasPrefix(b, [0xff], 8)) return "multicast";
-  if (hasPrefix(b, [0x01, 0x00, 0, 0, 0, 0, 0, 0], 64)) return "discard-only (reserved)";
-  if (hasPrefix(b, [0x20, 0x01, 0x00], 23)) return "IETF protocol assignment (Teredo, ORCHID ...)";
-  if (hasPrefix(b, [0x20, 0x01, 0x0d, 0xb8], 32)) return "documentation (reserved)";
-  if (hasPrefix(b, [0x3f, 0xff], 20)) return "documentation (reserved)";
-  if (hasPrefix(b, [0x5f, 0x00], 16)) return "segment routing (reserved)";
-  // Global unicast is 2000::/3; everything else is unassigned or reserved.
-  if (!hasPrefix(b, [0x20], 3)) return "reserved";
-  return null;
-}
-
-function mapped(reason: string | null, how: string): string | null {
-  return reason === null ? null : `${how} ${reason}`;
-}
-
-function forbiddenRange(ip: IP): string | null {
-  return ip.v === 4 ? forbiddenIPv4(ip.n) : forbiddenIPv6(ip.bytes);
+  return createOutboundAgents(allowedHosts, { ...options, label: LABEL, refusal });
 }

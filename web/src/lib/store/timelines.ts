@@ -15,7 +15,7 @@ import { api, errorMessage } from "../api";
 import { toChatMessage } from "../live";
 import { inRoomTimeline } from "../threads";
 import { mergeMessages, timelineItems, unconfirmed, upsertLoaded, type PendingSend, type TimelineItem } from "../timeline";
-import { lastChangeOf, type ChatMessage } from "../types";
+import { lastChangeOf, type ChatMessage, type FileInfo } from "../types";
 import type { Connection } from "./connection";
 import { useChat } from "./context";
 
@@ -33,7 +33,8 @@ export interface Timeline {
   loadLatest(): Promise<void>;
   /** Loads the page before the oldest message; `keep` runs right around the change (to hold the scroll position). */
   loadOlder(keep?: { before(): void; after(): void }): Promise<number>;
-  send(body: string): void;
+  /** Sends a message, with files already uploaded (issue 19). */
+  send(body: string, files?: FileInfo[]): void;
   retry(clientMsgId: string): void;
   discard(clientMsgId: string): void;
 }
@@ -108,7 +109,8 @@ export function createTimelines(deps: {
         );
       const live = connection.client();
       if (!live) return failed(new Error("not connected yet"));
-      live.send(roomId, send.body, { clientMsgId: send.clientMsgId }).then((message) => {
+      const fileIds = (send.attachments ?? []).map((f) => f.id);
+      live.send(roomId, send.body, { clientMsgId: send.clientMsgId, ...(fileIds.length > 0 && { fileIds }) }).then((message) => {
         const confirmed = toChatMessage(message);
         receive([confirmed]);
         deps.onSent(confirmed);
@@ -176,7 +178,7 @@ export function createTimelines(deps: {
           setLoadingOlder(false);
         }
       },
-      send(body: string) {
+      send(body: string, files: FileInfo[] = []) {
         const send: PendingSend = {
           clientMsgId: newClientMsgId(),
           roomId,
@@ -184,6 +186,7 @@ export function createTimelines(deps: {
           body,
           createdAt: new Date().toISOString(),
           status: "sending",
+          ...(files.length > 0 && { attachments: files }),
         };
         setPending((list) => [...list, send]);
         dispatch(send);
