@@ -5,7 +5,7 @@
 import { readdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testFileStorage, type TestFileStorage } from "@parley/message/testing/files";
+import { testFileStorage, type TestFileStorage } from "@parley/launch/testing";
 import { uploadFile, UploadError } from "@parley/client";
 import { FILE_CSP } from "../src/api/files-http.js";
 import { BOUNDARY, multipart, png, rawPost } from "./files-fixtures.js";

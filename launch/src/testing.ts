@@ -16,6 +16,9 @@ import { NotificationService } from "@parley/proto/notify/v1/notify_pb";
 import { RoomService } from "@parley/proto/room/v1/room_pb";
 import { UserService } from "@parley/proto/user/v1/user_pb";
 import { testFileStorage } from "@parley/message/testing/files";
+
+/** Disk in the embedded mode, S3 on an s3rver of the test's own with PostgreSQL: what startTestParley's files use. */
+export { testFileStorage, type TestFileStorage } from "@parley/message/testing/files";
 import { startParley, type RunningParley } from "./all-in-one.js";
 import { PROCESS_NAMES, type Closure, type ProcessName } from "./processes.js";
 

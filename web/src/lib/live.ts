@@ -3,7 +3,7 @@
 // every room from its last seq, dedupes, and retries sends with their clientMsgId.
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { LiveClient, PresenceState, type ConnectionState, type Message } from "@parley/client";
-import { FileDisplay, type File as StoredFile } from "@parley/proto/file/v1/file_pb";
+import { FileDisplay, type File as StoredFile } from "@parley/client";
 import { accessToken, refreshAccessToken } from "./session";
 import { mentionFieldsOf } from "./mentions";
 import type { ChatMessage, FileInfo } from "./types";
