@@ -2,6 +2,11 @@
 // with progress and cancel, in browsers (XMLHttpRequest: fetch has no upload progress there) and in
 // Node (fetch with a streamed multipart body). The file is streamed from its Blob, never copied whole.
 // Then send the message with its id: LiveClient.send(roomId, body, { fileIds }) or messages.send.
+// fileJsonOf / linkPreviewJsonOf turn the contract's File and LinkPreview (socket frames) into the
+// API's JSON: the edge's answers and the web app's socket messages use the same two functions.
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { FileDisplay, type File } from "@parley/proto/file/v1/file_pb";
+import type { LinkPreview } from "@parley/proto/message/v1/message_pb";
 
 /** How a file is shown (the server decides from its sniffed type): inline image, player, or a card to download. */
 export type FileDisplayName = "image" | "video" | "audio" | "download";
@@ -32,6 +37,48 @@ export interface LinkPreviewJson {
   description: string;
   siteName: string;
   image: { url: string; width: number; height: number } | null;
+}
+
+const DISPLAY_NAMES: Record<FileDisplay, FileDisplayName> = {
+  [FileDisplay.UNSPECIFIED]: "download",
+  [FileDisplay.IMAGE]: "image",
+  [FileDisplay.VIDEO]: "video",
+  [FileDisplay.AUDIO]: "audio",
+  [FileDisplay.DOWNLOAD]: "download",
+};
+
+/** A file's public fields: never its storage key; its SHA-256 only as the ETag of a download. */
+export function fileJsonOf(file: File): FileJson {
+  return {
+    id: file.id,
+    roomId: file.roomId,
+    uploaderId: file.uploaderId,
+    messageId: file.messageId || null,
+    name: file.name,
+    size: Number(file.size),
+    mediaType: file.mediaType,
+    display: DISPLAY_NAMES[file.display] ?? "download",
+    width: file.width || null,
+    height: file.height || null,
+    animated: file.animated,
+    thumbnail: file.hasThumbnail ? { width: file.thumbnailWidth, height: file.thumbnailHeight } : null,
+    createdAt: file.createTime ? timestampDate(file.createTime).toISOString() : "",
+  };
+}
+
+/** The path a browser loads a link preview's re-hosted image from (no sign-in: the id is the capability). */
+export function linkImagePath(imageId: string): string {
+  return `/api/v1/link-images/${encodeURIComponent(imageId)}`;
+}
+
+export function linkPreviewJsonOf(p: LinkPreview): LinkPreviewJson {
+  return {
+    url: p.url,
+    title: p.title,
+    description: p.description,
+    siteName: p.siteName,
+    image: p.imageId ? { url: linkImagePath(p.imageId), width: p.imageWidth, height: p.imageHeight } : null,
+  };
 }
 
 /** The header that declares an upload's size (the server refuses a size over its limit before reading the body). */

@@ -4,7 +4,8 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { z } from "zod";
 import { MentionBroadcast, type LinkPreview, type Message, type MessageVersion, type Thread } from "@parley/proto/message/v1/message_pb";
-import { FileDisplay, type File } from "@parley/proto/file/v1/file_pb";
+import type { File } from "@parley/proto/file/v1/file_pb";
+import { fileJsonOf, linkPreviewJsonOf } from "@parley/client/files";
 import { Role, RoomKind, type Member, type Membership, type Room, type RoomChange, type RoomSummary } from "@parley/proto/room/v1/room_pb";
 import type { Session, TokenPair } from "@parley/proto/auth/v1/auth_pb";
 import type { User } from "@parley/proto/user/v1/user_pb";
@@ -358,47 +359,13 @@ export function shapeMessage(message: Message | undefined): MessageOut {
   };
 }
 
-const DISPLAY: Record<FileDisplay, FileDisplayName> = {
-  [FileDisplay.UNSPECIFIED]: "download",
-  [FileDisplay.IMAGE]: "image",
-  [FileDisplay.VIDEO]: "video",
-  [FileDisplay.AUDIO]: "audio",
-  [FileDisplay.DOWNLOAD]: "download",
-};
-
-/** A file's public fields: never its storage key; its SHA-256 only as the ETag of a download. */
+/** A file's public fields (@parley/client's fileJsonOf: the web app shapes socket files with it too). */
 export function shapeFile(file: File | undefined): FileOut {
-  const f = present(file, "file");
-  return {
-    id: f.id,
-    roomId: f.roomId,
-    uploaderId: f.uploaderId,
-    messageId: f.messageId || null,
-    name: f.name,
-    size: num(f.size),
-    mediaType: f.mediaType,
-    display: DISPLAY[f.display] ?? "download",
-    width: f.width || null,
-    height: f.height || null,
-    animated: f.animated,
-    thumbnail: f.hasThumbnail ? { width: f.thumbnailWidth, height: f.thumbnailHeight } : null,
-    createdAt: time(f.createTime),
-  };
-}
-
-/** The path a browser loads a link preview's re-hosted image from (no sign-in: the id is the capability). */
-export function linkImagePath(imageId: string): string {
-  return `/api/v1/link-images/${encodeURIComponent(imageId)}`;
+  return fileJsonOf(present(file, "file"));
 }
 
 export function shapeLinkPreview(p: LinkPreview): LinkPreviewOut {
-  return {
-    url: p.url,
-    title: p.title,
-    description: p.description,
-    siteName: p.siteName,
-    image: p.imageId ? { url: linkImagePath(p.imageId), width: p.imageWidth, height: p.imageHeight } : null,
-  };
+  return linkPreviewJsonOf(p);
 }
 
 export function shapeThread(thread: Thread | undefined): ThreadOut {

@@ -21,6 +21,24 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv 
 const unsetIfEmpty = (value: unknown) => (value === "" ? undefined : value);
 
 export const env = {
+  /**
+   * Hosts the outbound SSRF rules (outbound.ts) let through although they would refuse them:
+   * comma-separated "host" (any port, http too, any address) or "host:port" (that port only),
+   * lower-cased, empty entries dropped.
+   */
+  allowedHosts: () =>
+    z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .default("")
+        .transform((value) =>
+          value
+            .split(",")
+            .map((host) => host.trim().toLowerCase())
+            .filter(Boolean),
+        ),
+    ),
   port: (fallback: number) => z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(65535).default(fallback)),
   /** host:port of another service. */
   address: (fallback: string) =>

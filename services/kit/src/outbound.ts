@@ -230,26 +230,25 @@ export function createOutboundAgents(allowedHosts: readonly string[], options: O
     process.nextTick(() => callback(error, undefined as unknown as Duplex));
     return undefined;
   };
+  /** Both agents' connection: a literal address is checked before connecting, the socket once connected. */
+  const connectGuarded = (
+    connectOptions: http.ClientRequestArgs,
+    callback: ((err: Error | null, stream: Duplex) => void) | undefined,
+    connect: () => Duplex | null | undefined,
+  ): Duplex | null | undefined => {
+    const host = connectOptions.hostname ?? connectOptions.host;
+    const refused = refuseLiteral(host);
+    if (refused) return refuse(refused, callback);
+    return guard(connect(), host);
+  };
   class GuardedHttpAgent extends http.Agent {
-    override createConnection(
-      connectOptions: http.ClientRequestArgs,
-      callback?: (err: Error | null, stream: Duplex) => void,
-    ): Duplex | null | undefined {
-      const host = connectOptions.hostname ?? connectOptions.host;
-      const refused = refuseLiteral(host);
-      if (refused) return refuse(refused, callback);
-      return guard(super.createConnection(connectOptions, callback), host);
+    override createConnection(connectOptions: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+      return connectGuarded(connectOptions, callback, () => super.createConnection(connectOptions, callback));
     }
   }
   class GuardedHttpsAgent extends https.Agent {
-    override createConnection(
-      connectOptions: https.RequestOptions,
-      callback?: (err: Error | null, stream: Duplex) => void,
-    ): Duplex | null | undefined {
-      const host = connectOptions.hostname ?? connectOptions.host;
-      const refused = refuseLiteral(host);
-      if (refused) return refuse(refused, callback);
-      return guard(super.createConnection(connectOptions, callback), host);
+    override createConnection(connectOptions: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+      return connectGuarded(connectOptions, callback, () => super.createConnection(connectOptions, callback));
     }
   }
   const httpAgent = new GuardedHttpAgent({ keepAlive, lookup });

@@ -58,18 +58,7 @@ export const messageEnv = z.object({
    * pages on 127.0.0.1), comma-separated "host" (any port, http too, any address) or "host:port"
    * (that port only): the syntax of NOTIFY_PUSH_ALLOWED_HOSTS.
    */
-  LINK_PREVIEW_ALLOWED_HOSTS: z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .default("")
-      .transform((value) =>
-        value
-          .split(",")
-          .map((host) => host.trim().toLowerCase())
-          .filter(Boolean),
-      ),
-  ),
+  LINK_PREVIEW_ALLOWED_HOSTS: env.allowedHosts(),
   /** How many links of a message get a preview (the first ones). */
   LINK_PREVIEW_MAX_PER_MESSAGE: count(3, 0, 10),
   /** Each fetch (page, oEmbed document, image) as a whole, redirects included; connecting gets at most 5 s of it. */

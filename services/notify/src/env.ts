@@ -36,18 +36,7 @@ export const notifyEnv = z.object({
    * or host:port (e.g. a push service on the private network, or the tests' local push service on
    * 127.0.0.1). An allowed host may also be reached over plain http.
    */
-  NOTIFY_PUSH_ALLOWED_HOSTS: z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .default("")
-      .transform((value) =>
-        value
-          .split(",")
-          .map((host) => host.trim().toLowerCase())
-          .filter(Boolean),
-      ),
-  ),
+  NOTIFY_PUSH_ALLOWED_HOSTS: env.allowedHosts(),
   /** How often the worker's sweep asks the message service which rooms moved (catches lost events). */
   NOTIFY_SWEEP_MS: env.milliseconds(10_000),
   /**

@@ -3,10 +3,10 @@
 // every room from its last seq, dedupes, and retries sends with their clientMsgId.
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { LiveClient, PresenceState, type ConnectionState, type Message } from "@parley/client";
-import { FileDisplay, type File as StoredFile } from "@parley/client";
+import { fileJsonOf, linkPreviewJsonOf } from "@parley/client";
 import { accessToken, refreshAccessToken } from "./session";
 import { mentionFieldsOf } from "./mentions";
-import type { ChatMessage, FileInfo } from "./types";
+import type { ChatMessage } from "./types";
 
 export type { ConnectionState };
 export type Presence = "online" | "away" | "offline";
@@ -81,46 +81,8 @@ export function toChatMessage(message: Message): ChatMessage {
         }
       : null,
     ...mentionFieldsOf(message),
-    attachments: message.attachments.map(toFileInfo),
-    linkPreviews: message.linkPreviews.map((p) => ({
-      url: p.url,
-      title: p.title,
-      description: p.description,
-      siteName: p.siteName,
-      image: p.imageId ? { url: linkImageUrl(p.imageId), width: p.imageWidth, height: p.imageHeight } : null,
-    })),
-  };
-}
-
-const DISPLAY: Record<FileDisplay, FileInfo["display"]> = {
-  [FileDisplay.UNSPECIFIED]: "download",
-  [FileDisplay.IMAGE]: "image",
-  [FileDisplay.VIDEO]: "video",
-  [FileDisplay.AUDIO]: "audio",
-  [FileDisplay.DOWNLOAD]: "download",
-};
-
-/** The re-hosted image of a link preview (FileService.ReadLinkImage), as the API names it: the id is the capability. */
-export function linkImageUrl(imageId: string): string {
-  return `/api/v1/link-images/${encodeURIComponent(imageId)}`;
-}
-
-/** A socket file (parley.file.v1.File) in the API's shape (the edge's shapeFile). */
-export function toFileInfo(file: StoredFile): FileInfo {
-  return {
-    id: file.id,
-    roomId: file.roomId,
-    uploaderId: file.uploaderId,
-    messageId: file.messageId || null,
-    name: file.name,
-    size: Number(file.size),
-    mediaType: file.mediaType,
-    display: DISPLAY[file.display] ?? "download",
-    width: file.width || null,
-    height: file.height || null,
-    animated: file.animated,
-    thumbnail: file.hasThumbnail ? { width: file.thumbnailWidth, height: file.thumbnailHeight } : null,
-    createdAt: iso(file.createTime),
+    attachments: message.attachments.map(fileJsonOf),
+    linkPreviews: message.linkPreviews.map(linkPreviewJsonOf),
   };
 }
 
