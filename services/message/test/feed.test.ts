@@ -40,15 +40,17 @@ describe("message feed for the notification worker", () => {
   it("answers only the notify process (and an admin credential): PERMISSION_DENIED for others", async () => {
     const owner = await user();
     const roomId = await room(owner);
+    // Each call starts only when its answer is awaited: three started at once would leave the later
+    // refusals unhandled while the first is awaited (vitest reports them as unhandled rejections).
     const calls = (client: typeof asEdge) => [
-      client.listRoomHeads({ since: toTimestamp(0) }),
-      client.listNewMessages({ roomId, afterSeq: 0n }),
-      client.listThreadFollowers({ threadRootId: uuidv7() }),
+      () => client.listRoomHeads({ since: toTimestamp(0) }),
+      () => client.listNewMessages({ roomId, afterSeq: 0n }),
+      () => client.listThreadFollowers({ threadRootId: uuidv7() }),
     ];
     for (const client of [asEdge, parley.messages]) {
-      for (const call of calls(client)) expect((await failure(call))?.code).toBe(Code.PermissionDenied);
+      for (const call of calls(client)) expect((await failure(call()))?.code).toBe(Code.PermissionDenied);
     }
-    for (const call of calls(asNotify)) expect(await failure(call)).toBeUndefined();
+    for (const call of calls(asNotify)) expect(await failure(call())).toBeUndefined();
     const admin = { headers: { authorization: `Bearer ${await parley.internalAuth.adminToken(5, "test")}` } };
     expect(await failure(parley.messages.listNewMessages({ roomId, afterSeq: 0n }, admin))).toBeUndefined();
   });
