@@ -14,7 +14,7 @@ mapfile -t FILES < <(awk '!/^#/ && $2 == "image" { print $1 }' deploy/test-image
 
 rm -rf "$CONTEXT" && mkdir -p "$CONTEXT/manifests" "$CONTEXT/tests"
 git ls-files -z -- package.json package-lock.json '*/package.json' | xargs -0 cp --parents -t "$CONTEXT/manifests"
-git ls-files -z -- vitest.config.ts 'edge/test/*' | xargs -0 cp --parents -t "$CONTEXT/tests"
+git ls-files -z -- vitest.config.ts 'edge/test/*' 'services/message/test/support/*' | xargs -0 cp --parents -t "$CONTEXT/tests"
 # Manifests first: the install layer stays cached while only tests change.
 cat >"$CONTEXT/Containerfile" <<CONTAINERFILE
 FROM $IMAGE
